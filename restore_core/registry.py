@@ -1,0 +1,39 @@
+"""One registry per kind of thing (models, losses, tasks, data sources), in the style of timm and BasicSR."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from restore_core.errors import unknown_name
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to factories. Asking for an unknown name raises with the list of known names."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str | None = None) -> Callable[[T], T]:
+        def add(obj: T) -> T:
+            key = name or getattr(obj, "__name__")
+            if key in self._entries:
+                raise ValueError(f"{self.kind} '{key}' is registered twice")
+            self._entries[key] = obj
+            return obj
+
+        return add
+
+    def get(self, name: str) -> T:
+        if name not in self._entries:
+            raise unknown_name(self.kind, name, self._entries)
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: Any) -> bool:
+        return name in self._entries
