@@ -1,0 +1,48 @@
+"""Loss terms and weighted sums of them: ``{"l1": 1.0, "ms_ssim": 0.2}`` means ``1.0·L1 + 0.2·(1 − MS-SSIM)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+from restore_core.errors import ConfigError
+from restore_core.registry import Registry
+
+# name -> factory() returning a module ``(pred, target) -> scalar`` that is 0 for identical images.
+LOSSES: Registry[Callable[..., nn.Module]] = Registry("loss")
+register_loss = LOSSES.register
+
+
+class WeightedLoss(nn.Module):
+    """A weighted sum of registered terms. A weight of 0 switches a term off (it is not even built).
+
+    ``forward`` returns the total and the value of every active term (for logging as ``train/loss_<name>``).
+    """
+
+    def __init__(self, weights: Mapping[str, float], **term_options):
+        super().__init__()
+        for name, weight in weights.items():
+            LOSSES.get(name)
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+                raise ConfigError(f"loss weight 'loss.{name}' must be a number, got {weight!r}")
+        self.weights = {name: float(w) for name, w in weights.items() if w != 0}
+        if not self.weights:
+            raise ConfigError(f"the loss has no term with a non-zero weight; known terms: {', '.join(LOSSES.names())}")
+        self.terms = nn.ModuleDict({name: LOSSES.get(name)(**term_options.get(name, {})) for name in self.weights})
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        parts = {name: term(pred, target) for name, term in self.terms.items()}
+        total = sum(self.weights[name] * value for name, value in parts.items())
+        return total, parts
+
+
+def check_loss_weights(weights: Mapping[str, object], allowed: list[str] | None = None) -> None:
+    """Raise :class:`ConfigError` for an unknown term, a term the task does not take, or a non-numeric weight."""
+    known = allowed if allowed is not None else LOSSES.names()
+    for name, weight in weights.items():
+        if name not in known:
+            raise ConfigError(f"unknown loss term 'loss.{name}'; known: {', '.join(sorted(known))}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+            raise ConfigError(f"loss weight 'loss.{name}' must be a number >= 0, got {weight!r}")

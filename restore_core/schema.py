@@ -1,0 +1,139 @@
+"""The typed sections of a trial config, and ``validate_config`` that builds them from the plain dict."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from restore_core.config import SECTIONS, from_dict
+from restore_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with a piecewise schedule over the fraction of training done.
+
+    ``schedule: step`` multiplies the rate by ``gamma`` at each milestone (fractions of ``train.steps``), as SID's
+    1e-4 -> 1e-5 at epoch 2000 of 4000 (``milestones: [0.5]``). ``schedule: linear`` keeps it constant until
+    ``decay_start`` and then decays it linearly to 0, as pix2pix does. ``lr_d`` is the discriminator's rate in GAN
+    tasks (defaults to ``lr``).
+    """
+
+    name: Literal["adam"] = "adam"
+    lr: float = 1e-4
+    lr_d: float | None = None
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    schedule: Literal["step", "linear"] = "step"
+    milestones: list[float] = field(default_factory=list)
+    gamma: float = 0.1
+    decay_start: float = 0.5
+
+    def validate(self) -> None:
+        if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
+            raise ConfigError(f"optim.lr must be > 0; got {self.lr}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"optim.betas must be two numbers in [0, 1); got {self.betas}")
+        if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ConfigError(f"optim.milestones must be increasing fractions of training in (0, 1); got {self.milestones}")
+        if not 0 <= self.decay_start < 1:
+            raise ConfigError(f"optim.decay_start must be in [0, 1); got {self.decay_start}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long to train, how often to evaluate, where and with which numeric precision.
+
+    ``steps`` counts optimizer steps (one batch each); evaluation, reporting and checkpointing happen every
+    ``eval_every`` steps and at the end. ``collapse_tolerance``: a trial stops as "collapsed" when its outputs for
+    different validation inputs differ by less than this fraction of how much the targets differ.
+    """
+
+    seed: int = 0
+    steps: int = 1000
+    batch_size: int = 1
+    eval_every: int = 100
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    threads: int | None = None
+    log_images: int = 4
+    collapse_tolerance: float = 1e-3
+    cost_size: int = 256
+    fault: Literal["none", "raise", "nan", "oom", "collapse", "hang"] = "none"
+    fault_step: int = 0
+
+    def validate(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "cost_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name} must be > 0; got {getattr(self, name)}")
+        if self.threads is not None and self.threads <= 0:
+            raise ConfigError(f"train.threads must be > 0; got {self.threads}")
+        if self.log_images < 0:
+            raise ConfigError(f"train.log_images must be >= 0; got {self.log_images}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated trial config. ``raw`` is the plain dict it came from (never mutated)."""
+
+    task: Any
+    data: Any
+    model: dict
+    loss: dict[str, float]
+    optim: OptimConfig
+    train: TrainConfig
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def task_name(self) -> str:
+        return self.raw["task"]["name"]
+
+
+def validate_config(raw: Mapping) -> Config:
+    """Check a plain config dict and build the typed :class:`Config`. Raises :class:`ConfigError` naming the key."""
+    from restore_core.models import check_model_kwargs, list_models
+    from restore_core.tasks import get_task
+
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a config must be a mapping with sections {', '.join(SECTIONS)}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown config section '{unknown[0]}'; known: {', '.join(SECTIONS)}")
+    for section in SECTIONS:
+        if not isinstance(raw.get(section, {}), Mapping):
+            raise ConfigError(f"config section '{section}' must be a mapping, got {raw.get(section)!r}")
+    task_section = dict(raw.get("task", {}))
+    if "name" not in task_section:
+        raise ConfigError("config key 'task.name' is missing")
+    task_cls = get_task(task_section.pop("name"))
+    model = dict(raw.get("model", {}))
+    if "name" not in model:
+        raise ConfigError(f"config key 'model.name' is missing; known models: {', '.join(list_models())}")
+    from restore_core.models import MODELS
+
+    MODELS.get(model["name"])
+    check_model_kwargs(model["name"], {k: v for k, v in model.items() if k != "name"})
+    loss = dict(raw.get("loss", {}))
+    from restore_core.losses import check_loss_weights
+
+    check_loss_weights(loss, task_cls.loss_terms)
+    config = Config(
+        task=from_dict(task_cls.Options, task_section, "task"),
+        data=from_dict(task_cls.DataOptions, raw.get("data", {}), "data"),
+        model=model,
+        loss=loss,
+        optim=from_dict(OptimConfig, raw.get("optim", {}), "optim"),
+        train=from_dict(TrainConfig, raw.get("train", {}), "train"),
+        raw=dict(raw),
+    )
+    task_cls.check_config(config)
+    return config
+
+
+def data_key(config: Config) -> str:
+    """What the prepared data depends on: the task and its data section (never the training seed)."""
+    import json
+
+    return json.dumps({"task": config.task_name, "data": dataclasses.asdict(config.data)}, sort_keys=True)

@@ -1,0 +1,7 @@
+"""Tasks. Every task module is imported here explicitly, so importing the package registers them all."""
+
+from restore_core.tasks.registry import TASKS, get_task, list_tasks, register_task
+
+from restore_core.tasks import lowlight  # noqa: E402,F401  (registers itself)
+
+__all__ = ["TASKS", "get_task", "list_tasks", "register_task"]

@@ -1,0 +1,124 @@
+"""The contract between a task and the one training loop (``restore_core.loop``).
+
+A task owns its data, models, losses and optimizers, and knows how to take one training step and how to
+evaluate. The loop owns everything else: seeding, schedules, evaluation cadence, reporting, checkpointing,
+NaN and collapse stopping, cost measurement and TensorBoard logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from restore_core.schema import Config
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A task section with nothing but ``name``."""
+
+
+@dataclass
+class Evaluation:
+    """What ``Task.evaluate`` returns.
+
+    Attributes:
+        metrics: flat ``{"val/psnr": 27.1, "val/ref_psnr": 12.0, "val/delta_psnr": 15.1, ...}``.
+        outputs: the model outputs on the evaluation inputs, ``(N, C, H, W)``, used for collapse detection.
+        targets: the matching targets (or inputs, for unpaired tasks), same layout, for the collapse scale.
+        images: named image batches ``(N, C, H, W)`` in [0, 1] for TensorBoard (input, prediction, target, ...).
+        tables: optional extra per-trial tables (name -> list of row dicts), e.g. threshold tables.
+    """
+
+    metrics: dict[str, float]
+    outputs: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+
+
+class Task:
+    """Base class of tasks. Subclasses register with ``@register_task("name")`` and set the class attributes.
+
+    Class attributes:
+        Options: dataclass of the ``task`` section (without ``name``).
+        DataOptions: dataclass of the ``data`` section.
+        loss_terms: loss terms the ``loss`` section may name (None: any registered term).
+        main_model: key in ``self.modules`` whose cost (params, MACs, latency) is reported.
+    """
+
+    Options: ClassVar[type] = NoOptions
+    DataOptions: ClassVar[type]
+    loss_terms: ClassVar[list[str] | None] = None
+    main_model: ClassVar[str] = "model"
+
+    def __init__(self, config: Config, data: Any, device: torch.device):
+        self.config = config
+        self.data = data
+        self.device = device
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # -- set-up -------------------------------------------------------------------------------------------
+    @classmethod
+    def check_config(cls, config: Config) -> None:
+        """Cross-field checks that must fail before a sweep starts (e.g. a patch too small for a loss)."""
+
+    @classmethod
+    def prepare_data(cls, config: Config) -> Any:
+        """Build the deterministic data once (it depends on ``config.data`` only, never on the training seed).
+
+        The sweep driver calls this once and shares the result with every trial through Ray's object store.
+        """
+        raise NotImplementedError
+
+    # -- the loop calls these -----------------------------------------------------------------------------
+    def train_step(self, step: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch drawn with ``rng``. Returns the losses (detached scalar tensors,
+        ``{"loss": ..., "loss_l1": ...}``); the loop logs them as ``train/<name>``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self) -> Evaluation:
+        raise NotImplementedError
+
+    def cost_input(self, size: int) -> torch.Tensor:
+        """An input of the main model for a ``size``×``size`` output image, for cost measurement."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict:
+        """Anything beyond modules and optimizers that a checkpoint must hold."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    # -- helpers for subclasses ---------------------------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision as ``train.amp`` asks, on CUDA only (CPU runs in fp32)."""
+        amp = self.config.train.amp
+        if amp == "none" or self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Zero, backpropagate and step optimizer ``name``; fp16 on CUDA goes through a gradient scaler."""
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        scalers = self.__dict__.setdefault("_scalers", {})
+        if self.config.train.amp == "fp16" and self.device.type == "cuda":
+            scaler = scalers.setdefault(name, torch.amp.GradScaler("cuda"))
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+
+    def to_device(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
