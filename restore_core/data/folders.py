@@ -1,0 +1,172 @@
+"""Users' own image folders: paired ``input/`` + ``target/`` (desmoking, denoising) and class folders (anomaly task).
+
+Images are decoded with OpenCV (8- or 16-bit PNG, JPEG, BMP, TIFF, WebP) into float32 RGB (or gray) in [0, 1].
+Every problem raises ``DataError`` with one line that names the folder or file and says what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from restore_core.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+_SHOWN = 5  # how many offending names an error message lists
+
+
+class ImagePair(NamedTuple):
+    """A degraded image and its clean target, matched by file stem."""
+
+    name: str
+    input: np.ndarray
+    target: np.ndarray
+
+
+def load_image(path: str | Path, gray: bool = False) -> np.ndarray:
+    """Read an image file into float32 in [0, 1].
+
+    The bytes are read by numpy and decoded by ``cv2.imdecode`` (the same decoders as ``cv2.imread``, which cannot
+    open non-ASCII paths on Windows). OpenCV returns None for a corrupt file; that becomes a ``DataError``.
+
+    Args:
+        path: image file.
+        gray: return ``H×W`` luminance instead of ``H×W×3`` RGB.
+
+    Returns:
+        ``H×W×3`` RGB or ``H×W`` gray float32 in [0, 1] (8-bit data divided by 255, 16-bit by 65535). An alpha
+        channel is dropped; a gray file read as colour has three equal channels.
+
+    Raises:
+        DataError: missing, unreadable or corrupt file, or an unsupported pixel type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"image file '{path}' does not exist")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise DataError(f"cannot read image file '{path}': {error.strerror or error}") from error
+    flags = cv2.IMREAD_ANYDEPTH | (cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error:  # most decoders return None for bad data, a few raise
+        image = None
+    if image is None:
+        raise DataError(f"image file '{path}' is corrupt or not an image OpenCV can decode")
+    if image.dtype == np.uint8:
+        scaled = image.astype(np.float32) / 255.0
+    elif image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / 65535.0
+    else:
+        raise DataError(f"image file '{path}' has {image.dtype} pixels; expected 8- or 16-bit integers")
+    return scaled if gray else cv2.cvtColor(scaled, cv2.COLOR_BGR2RGB)
+
+
+def _images_by_stem(folder: Path, what: str) -> dict[str, Path]:
+    """Image files of a folder keyed by stem; errors for a missing folder, no images or two files with one stem."""
+    if not folder.is_dir():
+        raise DataError(f"{what} folder '{folder}' does not exist")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+            continue
+        if path.stem in files:
+            raise DataError(
+                f"{what} folder '{folder}' has two images named '{path.stem}': {files[path.stem].name}, {path.name}"
+            )
+        files[path.stem] = path
+    if not files:
+        raise DataError(
+            f"{what} folder '{folder}' has no images; expected files ending in {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    return files
+
+
+def _some(names: Iterable[str]) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def load_paired_folders(
+    root: str | Path, input_dir: str = "input", target_dir: str = "target", gray: bool = False
+) -> list[ImagePair]:
+    """Load ``root/<input_dir>/X.*`` with ``root/<target_dir>/X.*``, paired by file stem, sorted by name.
+
+    Args:
+        root: dataset folder.
+        input_dir: sub-folder of degraded images.
+        target_dir: sub-folder of clean images.
+        gray: read grayscale (``H×W``) instead of RGB (``H×W×3``).
+
+    Raises:
+        DataError: missing or empty folder, names present on one side only (a few are listed), an unreadable file,
+            or a pair whose two images differ in size.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder '{root}' does not exist; expected '{input_dir}/' and '{target_dir}/' inside")
+    inputs = _images_by_stem(root / input_dir, "input")
+    targets = _images_by_stem(root / target_dir, "target")
+    for side, mine, other, other_dir in (
+        ("input", inputs, targets, target_dir),
+        ("target", targets, inputs, input_dir),
+    ):
+        lonely = mine.keys() - other.keys()
+        if lonely:
+            raise DataError(
+                f"{len(lonely)} {side} image(s) in '{root}' have no namesake in '{other_dir}/': {_some(lonely)}"
+            )
+    pairs = []
+    for name in sorted(inputs):
+        degraded, clean = load_image(inputs[name], gray), load_image(targets[name], gray)
+        if degraded.shape != clean.shape:
+            raise DataError(f"'{inputs[name]}' is {_size(degraded)} but its target '{targets[name]}' is {_size(clean)}")
+        pairs.append(ImagePair(name, degraded, clean))
+    return pairs
+
+
+def load_class_folders(
+    root: str | Path, classes: Sequence[str] = ("normal", "anomalous"), gray: bool = False
+) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Load one sub-folder per class, e.g. ``normal/`` and ``anomalous/`` for the anomaly task.
+
+    Returns:
+        ``{class: [(file stem, image), ...]}`` with images sorted by name, in the order of ``classes``.
+
+    Raises:
+        DataError: missing root or class folder, a class folder without images, an unreadable file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder '{root}' does not exist; expected sub-folders {', '.join(classes)}")
+    loaded = {}
+    for label in classes:
+        files = _images_by_stem(root / label, f"class '{label}'")
+        loaded[label] = [(name, load_image(files[name], gray)) for name in sorted(files)]
+    return loaded
+
+
+def _size(image: np.ndarray) -> str:
+    return f"{image.shape[0]}x{image.shape[1]}"
+
+
+def check_min_size(images: Iterable[tuple[str, np.ndarray]], patch: int, where: str) -> None:
+    """Fail if an image is smaller than the training patch on either side.
+
+    Args:
+        images: ``(name, image)`` pairs (a ``dict.items()`` works).
+        patch: side of the square patch, in pixels.
+        where: where the images come from, for the message (a folder, "the val split", ...).
+
+    Raises:
+        DataError: ``image X in <where> is 40x60 (HxW), smaller than the patch 64``, for the first such image.
+    """
+    for name, image in images:
+        if image.shape[0] < patch or image.shape[1] < patch:
+            raise DataError(f"image {name} in {where} is {_size(image)} (HxW), smaller than the patch {patch}")
