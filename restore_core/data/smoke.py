@@ -79,11 +79,10 @@ def add_smoke(
     peak = rng.uniform(*strength)
     clear = rng.uniform(*clear_fraction)
     grey = rng.uniform(*grey_level)
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    colour = grey * (1.0 + rng.uniform(-tint, tint, size=channels)) if channels == 3 else np.full(channels, grey)
-    colour = np.clip(colour, 0.0, 1.0).astype(np.float32)
+    tinted = np.clip(grey * (1.0 + rng.uniform(-tint, tint, size=3)), 0.0, 1.0).astype(np.float32)
+    colour = tinted if image.ndim == 3 and image.shape[2] == 3 else np.float32(grey)  # gray images: plain grey
 
     alpha = (peak * np.clip((noise - clear) / (1.0 - clear), 0.0, 1.0)).astype(np.float32)
     weight = alpha if image.ndim == 2 else alpha[..., None]
-    smoky = image * (1.0 - weight) + (colour if image.ndim == 3 else colour[0]) * weight
+    smoky = image * (1.0 - weight) + colour * weight
     return np.clip(smoky, 0.0, 1.0).astype(np.float32), alpha
