@@ -19,7 +19,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
         def add(obj: T) -> T:
-            key = name or getattr(obj, "__name__")
+            key = name or obj.__name__
             if key in self._entries:
                 raise ValueError(f"{self.kind} '{key}' is registered twice")
             self._entries[key] = obj

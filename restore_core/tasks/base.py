@@ -78,9 +78,15 @@ class Task:
         raise NotImplementedError
 
     # -- the loop calls these -----------------------------------------------------------------------------
-    def train_step(self, step: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """One optimisation step on a batch drawn with ``rng``. Returns the losses (detached scalar tensors,
-        ``{"loss": ..., "loss_l1": ...}``); the loop logs them as ``train/<name>``."""
+    def sample_batch(self, rng: np.random.Generator) -> Any:
+        """Draw one training batch with ``rng`` (the loop derives ``rng`` from the seed and the step, so a resumed
+        trial draws exactly the batches it would have drawn) and put it on the device."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``. Returns the losses as detached scalar tensors
+        (``{"loss": ..., "loss_l1": ...}``, no ``.item()``: no host synchronisation per step); the loop logs them as
+        ``train/<name>``."""
         raise NotImplementedError
 
     @torch.no_grad()

@@ -1,0 +1,55 @@
+"""Model cost: parameters, multiply-accumulates and forward latency at a fixed input size."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, example: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass, from PyTorch's own FLOP counter (FLOPs / 2).
+
+    Counted under ``no_grad`` (not ``inference_mode``, where the counter fails on weight-normalised convs).
+    """
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(example)
+    model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+def measure_latency(model: nn.Module, example: torch.Tensor, repeats: int = 5, warmup: int = 1) -> float:
+    """Median forward time in milliseconds on the example's device."""
+    was_training = model.training
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            if example.is_cuda:
+                torch.cuda.synchronize(example.device)
+            start = time.perf_counter()
+            model(example)
+            if example.is_cuda:
+                torch.cuda.synchronize(example.device)
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000)
+    model.train(was_training)
+    return statistics.median(times)
+
+
+def model_cost(model: nn.Module, example: torch.Tensor, repeats: int = 5) -> dict[str, float]:
+    """``{"cost/params", "cost/macs", "cost/latency_ms"}`` for ``model`` on ``example``."""
+    return {
+        "cost/params": count_parameters(model),
+        "cost/macs": count_macs(model, example),
+        "cost/latency_ms": measure_latency(model, example, repeats=repeats),
+    }

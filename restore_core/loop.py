@@ -1,0 +1,241 @@
+"""The one training loop, shared by every task. It does not depend on Ray: reporting and checkpoint storage are
+passed in, so the same function runs a Ray Tune trial, a test, a benchmark or a user's debugging session."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from restore_core.cost import model_cost
+from restore_core.schedule import lr_factor
+from restore_core.schema import Config, data_key, validate_config
+from restore_core.tasks import get_task
+from restore_core.tasks.base import Evaluation, Task
+
+# report(metrics, checkpoint_dir): checkpoint_dir holds this evaluation's checkpoint (or is None); the reporter
+# must copy what it keeps before returning, the loop deletes the folder afterwards.
+Reporter = Callable[[dict[str, Any], "str | None"], None]
+CHECKPOINT_FILE = "state.pt"
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) trial leaves: the last report, every report, and why it ended."""
+
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = "completed"
+
+
+@dataclass
+class SharedData:
+    """Prepared data tagged with the data config it was built from; a trial whose data config differs builds its own."""
+
+    key: str
+    data: Any
+
+
+def prepare_shared_data(config: Mapping) -> SharedData:
+    cfg = validate_config(config)
+    return SharedData(data_key(cfg), get_task(cfg.task_name).prepare_data(cfg))
+
+
+def pick_device(cfg: Config) -> torch.device:
+    if cfg.train.device == "cuda" or (cfg.train.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def train(
+    config: Mapping,
+    *,
+    data: SharedData | None = None,
+    report: Reporter | None = None,
+    resume_from: str | None = None,
+    logdir: str | None = None,
+) -> TrainResult:
+    """Train one config to the end, or until it produces NaN/inf or collapses.
+
+    Args:
+        config: the plain nested config dict (never mutated).
+        data: data prepared once by :func:`prepare_shared_data`; built here when missing or for another data config.
+        report: called at every evaluation with the metrics and a checkpoint folder.
+        resume_from: a checkpoint folder written by an earlier run of this loop; training continues exactly.
+        logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
+    """
+    # 1) validate and set up the process: threads, seed, device
+    cfg = validate_config(config)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    device = pick_device(cfg)
+    task_cls = get_task(cfg.task_name)
+    if data is None or data.key != data_key(cfg):
+        data = SharedData(data_key(cfg), task_cls.prepare_data(cfg))
+    torch.manual_seed(cfg.train.seed)
+    task: Task = task_cls(cfg, data.data, device)
+    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in task.optimizers.items()}
+
+    # 2) resume, or measure the model's cost once
+    start_step, cost = 0, {}
+    if resume_from:
+        start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
+    if not cost:
+        cost = model_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
+    writer = _tensorboard(logdir)
+
+    # 3) train, evaluating every eval_every steps and at the end
+    history: list[dict[str, Any]] = []
+    loss_sums: dict[str, torch.Tensor] = {}
+    finite = torch.ones((), dtype=torch.bool, device=device)
+    data_seconds = step_seconds = 0.0
+    steps_since_eval = 0
+    metrics: dict[str, Any] = {}
+    stop_reason = "completed"
+    for step in range(start_step + 1, cfg.train.steps + 1):
+        _set_lr(task, base_lrs, lr_factor(cfg.optim, step - 1, cfg.train.steps))
+        torch.manual_seed(cfg.train.seed * 1_000_003 + step)  # dropout etc. replay exactly after a resume
+        t0 = time.perf_counter()
+        batch = task.sample_batch(np.random.default_rng([cfg.train.seed, step]))
+        t1 = time.perf_counter()
+        _inject_fault(cfg, step, "before")
+        losses = task.train_step(batch)
+        if cfg.train.fault == "nan" and step >= cfg.train.fault_step:
+            losses["loss"] = losses["loss"] * float("nan")
+        step_seconds += time.perf_counter() - t0
+        data_seconds += t1 - t0
+        steps_since_eval += 1
+        for name, value in losses.items():
+            loss_sums[name] = loss_sums.get(name, 0) + value
+        finite &= torch.isfinite(losses["loss"])
+        check_now = step % 10 == 0 or step % cfg.train.eval_every == 0 or step == cfg.train.steps
+        if check_now and not bool(finite):  # one host sync every 10 steps, not every step
+            stop_reason = "nan"
+        if stop_reason == "nan" or step % cfg.train.eval_every == 0 or step == cfg.train.steps:
+            evaluation = task.evaluate()
+            if cfg.train.fault == "collapse" and step >= cfg.train.fault_step and evaluation.outputs is not None:
+                evaluation.outputs = torch.zeros_like(evaluation.outputs)
+            if stop_reason != "nan" and is_collapsed(evaluation, cfg.train.collapse_tolerance):
+                stop_reason = "collapsed"
+            done = stop_reason != "completed" or step == cfg.train.steps
+            metrics = {
+                "step": step,
+                "progress": step / cfg.train.steps,
+                "lr": task.optimizers[next(iter(task.optimizers))].param_groups[0]["lr"],
+                **{f"train/{k}": (v / steps_since_eval).item() for k, v in loss_sums.items()},
+                **_finite_or_nan(evaluation.metrics, stop_reason == "nan"),
+                **cost,
+                "time/step_ms": 1000 * step_seconds / steps_since_eval,
+                "time/data_share": data_seconds / max(step_seconds, 1e-12),
+                "stop_reason": stop_reason if done else "running",
+            }
+            history.append(metrics)
+            _log_tensorboard(writer, step, metrics, evaluation)
+            _report(report, task, step, cost, metrics)
+            loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
+            if done:
+                break
+    if writer is not None:
+        writer.close()
+    return TrainResult(metrics, history, metrics.get("stop_reason", stop_reason))
+
+
+def is_collapsed(evaluation: Evaluation, tolerance: float) -> bool:
+    """True when the outputs for different inputs are (nearly) the same tensor.
+
+    Compares how much the outputs vary across the evaluation batch with how much the targets do; it reuses the
+    evaluation batch already computed, so it costs two reductions.
+    """
+    outputs, targets = evaluation.outputs, evaluation.targets
+    if outputs is None or targets is None or outputs.shape[0] < 2:
+        return False
+    spread = outputs.float().std(dim=0).mean()
+    scale = targets.float().std(dim=0).mean().clamp(min=1e-8)
+    return bool(spread < tolerance * scale)
+
+
+def _set_lr(task: Task, base_lrs: dict[str, list[float]], factor: float) -> None:
+    for name, optimizer in task.optimizers.items():
+        for group, base in zip(optimizer.param_groups, base_lrs[name]):
+            group["lr"] = base * factor
+
+
+def _finite_or_nan(metrics: dict[str, float], diverged: bool) -> dict[str, float]:
+    """A diverged model's metrics are NaN, never the numbers of a broken forward pass that happen to be finite."""
+    if not diverged:
+        return dict(metrics)
+    return {k: (v if "/ref_" in k else math.nan) for k, v in metrics.items()}
+
+
+def _inject_fault(cfg: Config, step: int, when: str) -> None:
+    """Deliberate faults (``train.fault``) so that the platform's fault handling can be tested on real sweeps."""
+    fault = cfg.train.fault
+    if fault in ("none", "nan", "collapse") or step != max(cfg.train.fault_step, 1):
+        return
+    if fault == "raise":
+        raise RuntimeError(f"injected fault at step {step} (train.fault=raise)")
+    if fault == "oom":
+        raise torch.OutOfMemoryError(f"injected out-of-memory at step {step} (train.fault=oom)")
+    if fault == "hang":
+        while True:
+            time.sleep(1)
+
+
+def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict) -> None:
+    if report is None:
+        return
+    folder = tempfile.mkdtemp(prefix="ckpt-")
+    try:
+        state = {
+            "step": step,
+            "cost": cost,
+            "modules": {k: m.state_dict() for k, m in task.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+            "extra": task.extra_state(),
+        }
+        tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, os.path.join(folder, CHECKPOINT_FILE))
+        report(metrics, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict]:
+    state = torch.load(path, map_location=device, weights_only=False)
+    for name, module in task.modules.items():
+        module.load_state_dict(state["modules"][name])
+    for name, optimizer in task.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    task.load_extra_state(state.get("extra", {}))
+    return int(state["step"]), dict(state.get("cost", {}))
+
+
+def _tensorboard(logdir: str | None):
+    if logdir is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(logdir)
+
+
+def _log_tensorboard(writer, step: int, metrics: dict[str, Any], evaluation: Evaluation) -> None:
+    if writer is None:
+        return
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
+            writer.add_scalar(key, value, step)
+    for name, images in evaluation.images.items():
+        if images is not None and len(images):
+            # (N, C, H, W) -> one row (C, H, N·W); a single channel stays gray
+            row = torch.cat(list(images.detach().float().clamp(0, 1).cpu()), dim=-1)
+            writer.add_image(f"images/{name}", row, step)
+    writer.flush()

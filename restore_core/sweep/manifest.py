@@ -1,0 +1,71 @@
+"""``manifest.json``: everything needed to know what a run was and to run it again."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import subprocess
+import sys
+import time
+from typing import Any
+
+PACKAGES = ("torch", "ray", "optuna", "torchmetrics", "numpy", "pandas", "scikit-image", "opencv-python-headless",
+            "plotly", "tensorboard")
+
+
+def git_commit() -> dict[str, Any]:
+    root = __file__.rsplit("/restore_core/", 1)[0]
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def metric_definitions() -> dict[str, str]:
+    from restore_core.metrics import METRIC_DEFINITIONS
+
+    return dict(METRIC_DEFINITIONS)
+
+
+def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
+    space = plan.space
+    options = plan.options
+    return {
+        "space": space.name,
+        "description": space.description,
+        "reproduces": space.reproduces,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(["python", "sweeps/run.py", *argv]),
+        "profile": options.profile,
+        "overrides": options.sets,
+        "search": plan.search,
+        "scheduler": plan.scheduler,
+        "seeds": options.seeds,
+        "num_samples": plan.num_samples,
+        "trials_planned": len(plan.trials) or plan.num_samples,
+        "resources_per_trial": {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+        "metric": space.metric,
+        "mode": space.mode,
+        "scientific": list(space.scientific),
+        "nuisance": list(space.nuisance),
+        "fixed": list(space.fixed),
+        "baseline": space.baseline,
+        "pairs": [dataclasses.asdict(p) for p in space.pairs],
+        "base_config": plan.base,
+        "data": plan.base.get("data", {}),
+        "git": git_commit(),
+        "packages": package_versions(),
+        "metric_definitions": metric_definitions(),
+    }

@@ -1,0 +1,10 @@
+"""Named search spaces, one small declarative file each. Each module is imported and registered explicitly."""
+
+from search_spaces import lsid_lr
+from search_spaces.registry import SPACES, get_space, list_spaces, register_space
+from search_spaces.space import Pair, Param, Row, SearchSpace
+
+for _module in (lsid_lr,):
+    register_space(_module.SPACE)
+
+__all__ = ["SPACES", "Pair", "Param", "Row", "SearchSpace", "get_space", "list_spaces", "register_space"]

@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+"""Run a Ray Tune sweep of a named search space.
+
+    python sweeps/run.py --space lsid_lr                      # the quick profile on the embedded photos
+    python sweeps/run.py --list                               # the spaces
+    python sweeps/run.py --space lsid_lr --profile smoke --dry-run
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from restore_core.sweep.cli import build_parser, options_from_args, run_user_facing  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+
+    def run() -> int:
+        import search_spaces
+        from restore_core.errors import UserError
+        from restore_core.sweep.report import print_summary
+        from restore_core.sweep.runner import describe_plan, plan_sweep, run_sweep
+
+        if args.list:
+            for name in search_spaces.list_spaces():
+                print(f"{name:24s} {search_spaces.get_space(name).description}")
+            return 0
+        if not args.space:
+            raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
+        options = options_from_args(args)
+        if options.dry_run:
+            print(describe_plan(plan_sweep(options)))
+            return 0
+        run_dir = run_sweep(options, argv)
+        print_summary(run_dir)
+        return 0
+
+    return run_user_facing(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
