@@ -1,0 +1,32 @@
+"""Shared fixtures: one small local Ray for the whole test session, and single-threaded torch."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A 2-CPU local Ray started once per test run (with its dashboard on loopback), shut down at the end."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=8265,
+                 log_to_driver=False, configure_logging=True, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
