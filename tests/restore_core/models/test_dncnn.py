@@ -24,7 +24,9 @@ def test_default_is_dncnn_10_with_297088_parameters():
 
 @pytest.mark.parametrize("channels, depth, features", [(1, 17, 64), (3, 10, 16), (1, 4, 8)])
 def test_parameter_count_follows_the_layout(channels, depth, features):
-    expected = channels * features * 9 + (depth - 2) * (features * features * 9 + 2 * features) + features * channels * 9
+    expected = (
+        channels * features * 9 + (depth - 2) * (features * features * 9 + 2 * features) + features * channels * 9
+    )
     assert n_params(dncnn(channels=channels, depth=depth, features=features)) == expected
 
 

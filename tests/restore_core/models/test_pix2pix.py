@@ -1,4 +1,4 @@
-"""The pix2pix U-Net generator: unet_256 parameter counts, the small variant, shapes, dropout, size errors, gradients."""
+"""The pix2pix U-Net generator: unet_256 counts, the small variant, shapes, dropout, size errors, gradients."""
 
 import pytest
 import torch
