@@ -1,5 +1,7 @@
 """Lamba & Mitra's network: parameter counts of the reference table, MACs, shapes, size errors and gradients."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -142,3 +144,13 @@ def test_every_variant_passes_gradients_to_every_parameter(rdb, n_rdb):
 def test_labels_name_the_variant():
     assert variant_label() == "3 × RDB*"
     assert variant_label("plain", 2) == "2 × plain RDB"
+
+
+def test_state_dict_round_trip_and_deepcopy_keep_the_function():
+    # Checkpoints go through state_dict (parametrized modules cannot be pickled whole); deepcopy also works.
+    torch.manual_seed(3)
+    model, fresh = lamba_rt(n_rdb=2), lamba_rt(n_rdb=2)
+    fresh.load_state_dict(model.state_dict())
+    x = torch.rand(1, 1, 64, 64)
+    torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    torch.testing.assert_close(copy.deepcopy(model)(x), model(x), rtol=0, atol=0)
