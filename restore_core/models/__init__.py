@@ -1,7 +1,6 @@
 """Models. Every model module is imported here explicitly, so importing the package registers them all."""
 
-from restore_core.models import lamba_rt  # noqa: F401
-from restore_core.models import sid_unet  # noqa: F401
+from restore_core.models import dncnn, lamba_rt, patchgan, pix2pix, sid_unet, unet  # noqa: F401
 from restore_core.models.registry import MODELS, check_model_kwargs, create_model, list_models, model_options
 
 __all__ = ["MODELS", "check_model_kwargs", "create_model", "list_models", "model_options"]

@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+
+from restore_core.config import set_path
+from restore_core.loop import CHECKPOINT_FILE, prepare_shared_data, train
+from search_spaces import get_space
+
+
+@pytest.fixture(scope="module")
+def config():
+    return set_path(get_space("lsid_lr").base_config("smoke"), "train.steps", 4)
+
+
+@pytest.fixture(scope="module")
+def shared(config):
+    return prepare_shared_data(config)
+
+
+def test_reports_every_evaluation_with_metrics_cost_and_reference(config, shared):
+    reports = []
+    result = train(config, data=shared, report=lambda m, folder: reports.append(dict(m)))
+    assert [r["step"] for r in reports] == [2, 4]
+    last = result.metrics
+    assert last["stop_reason"] == "completed" and reports[0]["stop_reason"] == "running"
+    for key in ("val/psnr", "val/ssim", "val/ref_psnr", "val/ref_ssim", "train/loss", "cost/params", "cost/macs"):
+        assert math.isfinite(last[key]), key
+    assert last["val/delta_psnr"] == pytest.approx(last["val/psnr"] - last["val/ref_psnr"])
+    assert 5 < last["val/ref_psnr"] < 40 and 0 < last["cost/params"] < 200_000
+    assert last["lr"] == pytest.approx(1e-5)  # 1e-4 then ×0.1 at half of training
+
+
+def test_same_seed_same_result_other_seed_differs(config, shared):
+    a = train(config, data=shared).metrics["val/psnr"]
+    b = train(config, data=shared).metrics["val/psnr"]
+    c = train(set_path(config, "train.seed", 1), data=shared).metrics["val/psnr"]
+    assert a == b and a != c
+
+
+def test_checkpoint_resumes_exactly(config, shared, tmp_path):
+    """Training 4 steps at once equals training 2, checkpointing, and resuming for 2 more."""
+    saved = {}
+
+    def keep(metrics, folder):
+        if metrics["step"] == 2:
+            (tmp_path / "ckpt").mkdir()
+            (tmp_path / "ckpt" / CHECKPOINT_FILE).write_bytes((folder and open(f"{folder}/{CHECKPOINT_FILE}", "rb").read()))
+        saved[metrics["step"]] = metrics
+
+    straight = train(config, data=shared, report=keep)
+    resumed = train(config, data=shared, resume_from=str(tmp_path / "ckpt"))
+    assert resumed.history[0]["step"] == 4
+    assert resumed.metrics["val/psnr"] == straight.metrics["val/psnr"]
+    assert resumed.metrics["train/loss"] == straight.metrics["train/loss"]
+    state = torch.load(tmp_path / "ckpt" / CHECKPOINT_FILE, weights_only=False)
+    assert state["step"] == 2 and set(state["optimizers"]) == {"model"} and state["cost"]["cost/params"] > 0
+
+
+def test_nan_loss_stops_the_trial_and_says_so(config, shared):
+    result = train(set_path(set_path(config, "train.fault", "nan"), "train.steps", 20), data=shared)
+    assert result.stop_reason == "nan"
+    assert result.metrics["step"] < 20 and math.isnan(result.metrics["val/psnr"])
+    assert math.isfinite(result.metrics["val/ref_psnr"])
+
+
+def test_collapsed_outputs_stop_the_trial(config, shared):
+    result = train(set_path(config, "train.fault", "collapse"), data=shared)
+    assert result.stop_reason == "collapsed" and result.metrics["step"] == 2
+
+
+def test_a_raising_trial_raises(config, shared):
+    with pytest.raises(RuntimeError, match="injected fault"):
+        train(set_path(config, "train.fault", "raise"), data=shared)
