@@ -13,6 +13,15 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (engineers and CI may run several Rays at once)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _single_thread():
     import torch
@@ -26,7 +35,7 @@ def ray_session():
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=8265,
+        ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
                  log_to_driver=False, configure_logging=True, logging_level="ERROR")
     yield ray
     ray.shutdown()

@@ -1,0 +1,88 @@
+"""The lsid_lr space: the study's rows, its continuous form, and real sweeps of it through Ray Tune."""
+
+import subprocess
+import sys
+
+import pytest
+
+from analysis import load_run
+from restore_core.schema import validate_config
+from search_spaces import get_space, list_spaces
+from sweeps.run import main
+from tests.conftest import ROOT
+
+SPACE = get_space("lsid_lr")
+
+
+def test_rows_are_the_studys_schedules():
+    rows = {r.label: r.overrides["optim"] for r in SPACE.rows}
+    assert len(rows) == 10 and set(rows) == set(SPACE.reported)
+    assert rows["default (1e-4→1e-5 @50%)"] == {"lr": 1e-4, "milestones": [0.5]}
+    assert rows["1e-3→1e-4 @2.5%"]["milestones"] == [100 / 4000]
+    assert rows["1e-3→1e-4 @12.5%"]["milestones"] == [500 / 4000]
+    assert rows["1e-3→1e-4 @25%"]["milestones"] == [1000 / 4000]
+    assert rows["1e-3→1e-6 in quarters"] == {"lr": 1e-3, "milestones": [0.25, 0.5, 0.75]}
+    assert [rows[k]["lr"] for k in ("1e-3", "1e-4", "1e-5", "1e-6", "1e-7")] == [1e-3, 1e-4, 1e-5, 1e-6, 1e-7]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_every_trial_config_of_the_grid_validates(profile):
+    base = SPACE.base_config(profile)
+    trials = SPACE.grid_trials(seeds=2)
+    assert len(trials) == 20
+    configs = [validate_config(SPACE.resolve(base, t)) for t in trials]
+    assert {c.train.seed for c in configs} == {0, 1}
+
+
+def test_continuous_form_for_optuna_and_random_search():
+    space = SPACE.sampled_param_space()
+    assert set(space) == {"optim.lr", "optim.milestones"}
+    trial = {"optim.lr": 3e-4, "optim.milestones": "quarters", "__trial_index__": 2}
+    config = SPACE.resolve(SPACE.base_config("smoke"), trial)
+    assert config["optim"]["milestones"] == [0.25, 0.5, 0.75] and config["train"]["seed"] == 2
+    assert SPACE.label(trial) == "lr=0.0003, decay=quarters"
+    assert SPACE.scientific and SPACE.nuisance and SPACE.fixed and SPACE.metric == "val/psnr"
+
+
+def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path):
+    assert main(["--space", "lsid_lr", "--profile", "smoke", "--search", "grid", "--scheduler", "asha",
+                 "--storage", str(tmp_path), "--name", "grid", "--verbose", "0"]) == 0
+    run_dir = tmp_path / "lsid_lr" / "grid"
+    frame = load_run(str(run_dir))
+    assert len(frame) == 10 and set(frame["label"]) == set(SPACE.reported)
+    assert set(frame["status"]) <= {"completed", "stopped early"} and "completed" in set(frame["status"])
+    assert (frame["best/val/psnr"] > 0).all() and (frame["last/cost/params"] > 0).all()
+    assert (run_dir / "manifest.json").exists() and (run_dir / "results.csv").exists()
+    assert "| label |" in (run_dir / "table.md").read_text()
+
+
+def test_optuna_sweep_with_seeds_end_to_end(ray_session, tmp_path):
+    assert main(["--space", "lsid_lr", "--profile", "smoke", "--search", "optuna", "--scheduler", "fifo",
+                 "--num-samples", "2", "--seeds", "2", "--storage", str(tmp_path), "--name", "tpe",
+                 "--verbose", "0"]) == 0
+    frame = load_run(str(tmp_path / "lsid_lr" / "tpe"))
+    assert len(frame) == 4 and (frame["status"] == "completed").all()
+    # each proposed configuration ran with seeds 0 and 1
+    assert sorted(frame.groupby("label")["seed"].apply(sorted).tolist()) == [[0, 1], [0, 1]]
+    assert frame["config/optim.lr"].between(1e-7, 1e-2).all()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", "lsid_lrr"], "error: unknown space 'lsid_lrr' (did you mean 'lsid_lr'?); known: "),
+        (["--space", "lsid_lr", "--set", "train.stepz=3"], "error: unknown config key 'train.stepz'"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_code_2(args, message):
+    proc = subprocess.run([sys.executable, "sweeps/run.py", *args, "--dry-run"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_list_shows_the_spaces(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in list_spaces())
