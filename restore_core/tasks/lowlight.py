@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 
 from restore_core.data.lowlight import linear_to_srgb, normalise_raw, pack_bayer, simulate_short_exposure
 from restore_core.data.photos import COLOUR_PHOTOS, split_tiles
-from restore_core.errors import ConfigError
+from restore_core.errors import ConfigError, DataError
 from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
 from restore_core.models import create_model
@@ -34,8 +35,11 @@ class LowLightData:
 
     ``source: synthetic`` degrades tiles of the embedded photos (``photos``, ``tile`` pixels square) into short-
     exposure raw with a ratio drawn per tile from [``ratio_min``, ``ratio_max``], deterministically from ``seed``.
-    ``source: sid`` reads the Sony set of Learning-to-See-in-the-Dark under ``root``. ``patch`` is the side of
-    the training crop in output (sRGB) pixels.
+    ``source: sid`` reads the Sony set of Learning-to-See-in-the-Dark under ``root``: training pairs from
+    ``Sony_train_list.txt``, the evaluated pairs from ``Sony_<sid_eval_split>_list.txt`` (``val`` by default, for
+    choosing settings; ``test`` for numbers comparable with the published tables, which are test-set numbers), at
+    most ``max_pairs`` lines of each list (the whole Sony set needs far more memory than most machines have).
+    ``patch`` is the side of the training crop in output (sRGB) pixels.
     """
 
     source: Literal["synthetic", "sid"] = "synthetic"
@@ -50,6 +54,8 @@ class LowLightData:
     gain: float = 1.0
     read_noise: float = 4.0
     seed: int = 0
+    sid_eval_split: Literal["val", "test"] = "val"
+    max_pairs: int | None = None
 
     def validate(self) -> None:
         if self.patch % 2 or self.tile % 2:
@@ -57,11 +63,17 @@ class LowLightData:
         if self.patch > self.tile:
             raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
         if not 1 <= self.ratio_min <= self.ratio_max:
-            raise ConfigError(f"data.ratio_min/ratio_max must satisfy 1 <= min <= max; got {self.ratio_min}, {self.ratio_max}")
+            raise ConfigError(
+                f"data.ratio_min/ratio_max must satisfy 1 <= min <= max; got {self.ratio_min}, {self.ratio_max}"
+            )
         if self.n_train <= 0 or self.n_val <= 1:
             raise ConfigError(f"data.n_train must be > 0 and data.n_val > 1; got {self.n_train}, {self.n_val}")
         if self.source == "sid" and not self.root:
-            raise ConfigError("data.source=sid needs data.root, the folder that holds Sony/ and the Sony_*_list.txt files")
+            raise ConfigError(
+                "data.source=sid needs data.root, the folder that holds Sony/ and the Sony_*_list.txt files"
+            )
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ConfigError(f"data.max_pairs must be >= 1 or null (all pairs); got {self.max_pairs}")
 
 
 @dataclass
@@ -88,9 +100,12 @@ class LowLightTask(Task):
         multiple = 2 * getattr(model, "size_multiple", 32)  # packed multiple -> output pixels
         if config.task.input == "bayer":
             multiple = getattr(model, "size_multiple", 32)
+        _check_model_takes_input(model, config.model["name"], config.task.input, multiple)
         for name, size in (("data.patch", config.data.patch), ("data.tile", config.data.tile)):
             if size % multiple:
-                raise ConfigError(f"{name} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'")
+                raise ConfigError(
+                    f"{name} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'"
+                )
         if any(w for n, w in config.loss.items() if n == "ms_ssim") and config.data.patch < MS_SSIM_MIN_SIZE:
             raise ConfigError(
                 f"loss.ms_ssim needs data.patch >= {MS_SSIM_MIN_SIZE} (5 scales of an 11-pixel window); "
@@ -103,7 +118,12 @@ class LowLightTask(Task):
         if data.source == "sid":
             from restore_core.data.sid_raw import load_sid_pairs
 
-            return {split: _samples_from_pairs(load_sid_pairs(data.root, split)) for split in ("train", "val")}
+            # The task's "val" split is the list named by sid_eval_split; SID's own code trains on the train list.
+            lists = {"train": "train", "val": data.sid_eval_split}
+            return {
+                split: _samples_from_pairs(load_sid_pairs(data.root, name, max_pairs=data.max_pairs), data, name)
+                for split, name in lists.items()
+            }
         tiles = split_tiles(data.photos, data.tile, {"train": data.n_train, "val": data.n_val})
         out = {}
         for split_index, (split, images) in enumerate(tiles.items()):
@@ -185,8 +205,12 @@ class LowLightTask(Task):
     def evaluate(self) -> Evaluation:
         model = self.modules["model"]
         model.eval()
+        # In chunks of the training batch size: real SID frames are 12 MP each and do not fit in one forward.
+        chunk = self.config.train.batch_size
         with self.autocast():
-            output = model(self.val_input).float().clamp(0, 1)
+            output = torch.cat([
+                model(self.val_input[i : i + chunk]).float().clamp(0, 1) for i in range(0, len(self.val_input), chunk)
+            ])
         metrics = {"val/psnr": psnr(output, self.val_target).mean().item(),
                    "val/ssim": ssim(output, self.val_target).mean().item()}
         metrics.update(self.reference_metrics)
@@ -215,10 +239,42 @@ def _augment(bayer: np.ndarray, target: np.ndarray, flips: np.ndarray) -> tuple[
     return np.ascontiguousarray(unpack_bayer(packed)), np.ascontiguousarray(target)
 
 
-def _samples_from_pairs(pairs: list[tuple[np.ndarray, float, np.ndarray]]) -> RawSamples:
+def _check_model_takes_input(model: torch.nn.Module, name: str, task_input: str, multiple: int) -> None:
+    """One forward on the smallest valid input, so that a model/input mismatch fails before a sweep starts.
+
+    ``packed`` feeds ``(B, 4, H/2, W/2)`` and ``bayer`` ``(B, 1, H, W)``; either way the model must return the
+    ``(B, 3, H, W)`` sRGB image.
+    """
+    size = multiple
+    example = torch.zeros(1, 4, size // 2, size // 2) if task_input == "packed" else torch.zeros(1, 1, size, size)
+    shape = "(B, 4, H/2, W/2) packed raw" if task_input == "packed" else "(B, 1, H, W) Bayer plane"
+    other = "bayer" if task_input == "packed" else "packed"
+    try:
+        with torch.no_grad():
+            out_shape = tuple(model.eval()(example).shape)
+    except (RuntimeError, ValueError) as error:
+        raise ConfigError(
+            f"model '{name}' does not take task.input={task_input} ({shape}); try task.input={other} "
+            f"({str(error).splitlines()[0]})"
+        ) from None
+    if out_shape != (1, 3, size, size):
+        raise ConfigError(
+            f"model '{name}' with task.input={task_input} returns shape {out_shape} for a {size}×{size} image; "
+            f"the task needs (B, 3, {size}, {size}) sRGB"
+        )
+
+
+def _samples_from_pairs(
+    pairs: list[tuple[np.ndarray, float, np.ndarray]], data: LowLightData, list_name: str
+) -> RawSamples:
     """Stack real (bayer, ratio, ground truth) pairs cropped to their common size (multiples of 64)."""
     h = min(p[0].shape[0] for p in pairs) // 64 * 64
     w = min(p[0].shape[1] for p in pairs) // 64 * 64
+    if min(h, w) < data.patch:
+        raise DataError(
+            f"the pairs of '{Path(data.root) / f'Sony_{list_name}_list.txt'}' crop to {h}x{w} (multiples of 64), "
+            f"smaller than data.patch {data.patch}; lower data.patch"
+        )
     bayer = np.stack([p[0][:h, :w] for p in pairs]).astype(np.float32)
     ratio = np.array([p[1] for p in pairs], dtype=np.float32)
     target = np.stack([p[2][:h, :w].transpose(2, 0, 1) for p in pairs]).astype(np.float32)
