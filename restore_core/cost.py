@@ -53,3 +53,21 @@ def model_cost(model: nn.Module, example: torch.Tensor, repeats: int = 5) -> dic
         "cost/macs": count_macs(model, example),
         "cost/latency_ms": measure_latency(model, example, repeats=repeats),
     }
+
+
+# The input each registered model takes for a ``size``×``size`` image (what it restores or judges).
+EXAMPLE_INPUTS = {
+    "sid_unet": lambda size: torch.rand(1, 4, size // 2, size // 2),  # packed Bayer at half resolution
+    "lamba_rt": lambda size: torch.rand(1, 1, size, size),  # full-resolution Bayer plane
+    "pix2pix_unet": lambda size: torch.rand(1, 3, size, size) * 2 - 1,
+    "patchgan": lambda size: torch.rand(1, 6, size, size) * 2 - 1,  # condition and image concatenated
+    "patchgan_in": lambda size: torch.rand(1, 1, size, size),
+    "dncnn": lambda size: torch.rand(1, 1, size, size),
+    "unet": lambda size: torch.rand(1, 3, size, size),
+}
+
+
+def example_input(name: str, size: int) -> torch.Tensor:
+    if name not in EXAMPLE_INPUTS:
+        raise KeyError(f"no example input for model '{name}'; add one to restore_core.cost.EXAMPLE_INPUTS")
+    return EXAMPLE_INPUTS[name](size)

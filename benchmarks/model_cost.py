@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Cost of every registered model at one image size: parameters, MACs and CPU latency, plus the ratio of the
+real-time dark-image network to the SID U-Net.
+
+    python benchmarks/model_cost.py                  # 256×256, 1 thread, 5 repeats
+    python benchmarks/model_cost.py --size 512 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from restore_core.cost import count_macs, count_parameters, example_input, measure_latency  # noqa: E402
+from restore_core.models import create_model, list_models  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="image side in pixels (a multiple of 256)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = {}
+    print(f"| model | input | params | GMACs | CPU latency (ms, {args.threads} thread(s)) |")
+    print("|---|---|---:|---:|---:|")
+    for name in list_models():
+        model = create_model(name).eval()
+        example = example_input(name, args.size)
+        rows[name] = (count_parameters(model), count_macs(model, example), measure_latency(model, example, args.repeats))
+        params, macs, latency = rows[name]
+        print(f"| {name} | {tuple(example.shape)} | {params:,} | {macs / 1e9:.2f} | {latency:.1f} |")
+    sid, lamba = rows["sid_unet"], rows["lamba_rt"]
+    print(f"\nSID U-Net / lamba_rt at {args.size}×{args.size}: params {sid[0] / lamba[0]:.1f}×, "
+          f"MACs {sid[1] / lamba[1]:.1f}×, CPU latency {sid[2] / lamba[2]:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
