@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""The platform's overhead: the same lsid_lr trials through ``sweeps/run.py`` (Ray Tune, FIFO, grid) and through a
+bare loop that calls the same training function with the same concurrency, in one run; prints both wall times and
+their ratio.
+
+    python benchmarks/overhead.py                       # 20 trials (10 schedules × 2 seeds), quick profile
+    python benchmarks/overhead.py --steps 150           # shorter trials: an upper bound of the overhead
+
+The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
+the resources the sweep gives its trials. The sweep's time includes starting Ray and writing results.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import search_spaces  # noqa: E402
+from restore_core.config import parse_value, set_path  # noqa: E402
+from restore_core.loop import prepare_shared_data, train  # noqa: E402
+
+_SHARED = None
+
+
+def _run(config: dict) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    return train(config, data=_SHARED).metrics["step"]
+
+
+def bare(configs: list[dict], concurrency: int) -> float:
+    global _SHARED
+    start = time.perf_counter()
+    _SHARED = prepare_shared_data(configs[0])  # inherited by the forked workers
+    with ProcessPoolExecutor(concurrency, mp_context=get_context("fork")) as pool:
+        steps = list(pool.map(_run, configs))
+    assert all(s == configs[0]["train"]["steps"] for s in steps)
+    return time.perf_counter() - start
+
+
+def platform(seeds: int, sets: list[str], concurrency: int, extra: list[str]) -> float:
+    storage = tempfile.mkdtemp(prefix="overhead-")
+    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--search", "grid",
+               "--scheduler", "fifo", "--seeds", str(seeds), "--max-concurrent", str(concurrency),
+               "--storage", storage, "--name", "overhead", "--verbose", "0", "--dashboard-port", "8297", *extra]
+    for item in sets:
+        command += ["--set", item]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    with open(os.path.join(storage, "lsid_lr", "overhead", "results.csv"), encoding="utf-8") as handle:
+        assert sum(1 for _ in handle) - 1 == 10 * seeds
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=2, help="trials = 10 schedules × seeds")
+    parser.add_argument("--steps", type=int, default=None, help="override train.steps (default: the quick profile's)")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more sweeps/run.py arguments")
+    args = parser.parse_args()
+    space = search_spaces.get_space("lsid_lr")
+    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
+    base = space.base_config("quick")
+    for item in sets:
+        key, _, value = item.partition("=")
+        base = set_path(base, key, parse_value(value))
+    configs = [space.resolve(base, trial) for trial in space.grid_trials(args.seeds)]
+    bare_s = bare(configs, args.concurrency)
+    platform_s = platform(args.seeds, sets, args.concurrency, args.extra)
+    print(json.dumps({"trials": len(configs), "steps": base["train"]["steps"], "concurrency": args.concurrency}))
+    print("| path | wall time (s) |\n|---|---:|")
+    print(f"| bare loop ({args.concurrency} processes) | {bare_s:.1f} |")
+    print(f"| sweeps/run.py (Ray Tune) | {platform_s:.1f} |")
+    print(f"\nratio platform / bare = {platform_s / bare_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+from restore_core.models import create_model
+from restore_core.schema import validate_config
+from search_spaces import get_space
+
+SPACE = get_space("lsid_ablation")
+
+
+def test_eleven_networks_and_the_studys_pairs():
+    labels = [row.label for row in SPACE.rows]
+    assert len(labels) == 11 and labels[0] == "default" and set(labels) == set(SPACE.reported)
+    steps = [(p.a.split(" ·")[0], p.b.split(" ·")[0]) for p in SPACE.pairs if p.kind == "step"]
+    assert steps == [("default", "1"), ("2", "default"), ("default", "3"), ("3", "4"), ("4", "5"), ("5", "6"),
+                     ("6", "10"), ("default", "9"), ("9", "8"), ("8", "7")]
+    middle = [(p.a.split(" ·")[0], p.b.split(" ·")[0]) for p in SPACE.pairs if p.kind.startswith("middle")]
+    assert middle == [("default", "3"), ("9", "4"), ("8", "5"), ("7", "6")]
+    assert all(p.a in labels and p.b in labels for p in SPACE.pairs)
+
+
+def test_with_and_without_middle_differ_only_in_the_middle_pair():
+    for pair in (p for p in SPACE.pairs if p.kind.startswith("middle")):
+        with_middle = SPACE.row(pair.a).overrides["model"]
+        without = SPACE.row(pair.b).overrides["model"]
+        assert without.get("middle") is False and with_middle.get("middle", True) is True
+        assert with_middle.get("levels") == without.get("levels")
+
+
+def test_every_variant_validates_and_keeps_the_default_count():
+    base = SPACE.base_config("quick")
+    for trial in SPACE.grid_trials(seeds=3):
+        validate_config(SPACE.resolve(base, trial))
+    default = SPACE.resolve(base, {"row": "default"})["model"]
+    assert sum(p.numel() for p in create_model(**default).parameters()) == 7_760_748
