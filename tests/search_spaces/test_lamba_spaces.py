@@ -1,0 +1,98 @@
+"""The lamba_loss and lamba_rdb spaces: the study's rows, valid configs for every row and profile, the declared
+pairs, Lamba's recipe in the paper profile, and a smoke sweep through Ray Tune."""
+
+import numpy as np
+import pytest
+
+from analysis import load_run
+from restore_core import train
+from restore_core.cost import count_parameters
+from restore_core.models import create_model
+from restore_core.schema import validate_config
+from search_spaces import get_space
+from sweeps.run import main
+
+LOSS = get_space("lamba_loss")
+RDB = get_space("lamba_rdb")
+OFFICIAL = "L1 + 0.2·(1−MS-SSIM)"
+
+
+def configs(space, profile: str, tmp_path) -> dict[str, dict]:
+    overrides = {"data.root": str(tmp_path)} if profile == "paper" else {}  # paper reads real SID data
+    base = space.base_config(profile, overrides)
+    return {space.label(trial): space.resolve(base, trial) for trial in space.grid_trials(seeds=1)}
+
+
+def test_loss_rows_are_the_five_losses_of_the_study(tmp_path):
+    losses = {label: config["loss"] for label, config in configs(LOSS, "quick", tmp_path).items()}
+    assert losses == {
+        "L1": {"l1": 1.0, "ssim": 0.0, "ms_ssim": 0.0},
+        "1−SSIM": {"l1": 0.0, "ssim": 1.0, "ms_ssim": 0.0},
+        "1−MS-SSIM": {"l1": 0.0, "ssim": 0.0, "ms_ssim": 1.0},
+        OFFICIAL: {"l1": 1.0, "ssim": 0.0, "ms_ssim": 0.2},
+        "0.8·L1 + 0.2·(1−MS-SSIM)": {"l1": 0.8, "ssim": 0.0, "ms_ssim": 0.2},
+    }
+    assert LOSS.baseline == OFFICIAL and LOSS.base["loss"] == losses[OFFICIAL]
+    assert [p.label for p in LOSS.pairs] == [f"{row} − {OFFICIAL}" for row in losses if row != OFFICIAL]
+
+
+def test_rdb_rows_are_both_block_kinds_times_two_three_four_blocks(tmp_path):
+    models = {label: config["model"] for label, config in configs(RDB, "quick", tmp_path).items()}
+    assert models == {
+        f"{n} × {name}": {"name": "lamba_rt", "rdb": kind, "n_rdb": n}
+        for kind, name in (("star", "RDB*"), ("plain", "plain RDB")) for n in (3, 2, 4)
+    }
+    assert RDB.baseline == "3 × RDB*" and count_parameters(create_model(**models["3 × RDB*"])) == 784_768
+    # Both kinds have the same parameters; the blocks change the count.
+    params = {label: count_parameters(create_model(**model)) for label, model in models.items()}
+    assert params["3 × plain RDB"] == params["3 × RDB*"] and params["2 × RDB*"] < 784_768 < params["4 × RDB*"]
+    assert {(p.a, p.b) for p in RDB.pairs} >= {("3 × RDB*", "3 × plain RDB"), ("2 × RDB*", "3 × RDB*"),
+                                              ("4 × RDB*", "3 × RDB*")}
+    assert RDB.base["loss"] == LOSS.base["loss"] == {"l1": 1.0, "ssim": 0.0, "ms_ssim": 0.2}  # the official loss
+
+
+@pytest.mark.parametrize("space", [LOSS, RDB], ids=lambda s: s.name)
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_every_row_of_every_profile_is_a_valid_config(space, profile, tmp_path):
+    resolved = configs(space, profile, tmp_path)
+    assert len(resolved) == len(space.rows)
+    for label, config in resolved.items():
+        cfg = validate_config(config)
+        assert cfg.task.input == "bayer" and cfg.model["name"] == "lamba_rt"
+        assert cfg.data.patch >= 161 and cfg.data.patch % 32 == 0, label  # MS-SSIM's five scales, lamba's 32
+    assert set(space.reported) <= set(resolved) and space.baseline in resolved
+    assert all(pair.a in resolved and pair.b in resolved for pair in space.pairs)
+
+
+def test_paper_profile_is_lambas_recipe(tmp_path):
+    cfg = validate_config(configs(LOSS, "paper", tmp_path)[OFFICIAL])
+    assert (cfg.optim.lr, cfg.optim.milestones, cfg.optim.gamma) == (1e-4, [0.5], 0.1)
+    assert (cfg.train.batch_size, cfg.train.steps, cfg.data.patch) == (8, 1_000_000, 512)
+    assert (cfg.data.source, cfg.data.sid_eval_split) == ("sid", "test")
+    assert LOSS.reported[OFFICIAL] == {"val/psnr": 28.66, "val/ssim": 0.790}
+
+
+def test_continuous_forms():
+    assert set(LOSS.sampled_param_space()) == {"loss.ms_ssim"}
+    trial = {"loss.ms_ssim": 0.35, "__trial_index__": 1}
+    config = LOSS.resolve(LOSS.base_config("smoke"), trial)
+    assert config["loss"] == {"l1": 1.0, "ssim": 0.0, "ms_ssim": 0.35} and config["train"]["seed"] == 1
+    assert LOSS.label(trial) == "w_ms_ssim=0.35"
+    assert set(RDB.sampled_param_space()) == {"row"}  # the six variants as a categorical
+
+
+@pytest.mark.parametrize("space", [LOSS, RDB], ids=lambda s: s.name)
+def test_smoke_trial_of_the_baseline_trains(space):
+    trial = {"row": space.baseline, "seed": 0}
+    result = train(space.resolve(space.base_config("smoke"), trial))
+    assert result.stop_reason == "completed" and result.metrics["step"] == 2
+    assert all(np.isfinite(result.metrics[k]) for k in ("train/loss", "train/loss_ms_ssim", "val/psnr", "val/ssim"))
+
+
+def test_loss_sweep_end_to_end(ray_session, tmp_path):
+    assert main(["--space", "lamba_loss", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
+                 "--verbose", "0"]) == 0
+    frame = load_run(str(tmp_path / "lamba_loss" / "grid"))
+    assert len(frame) == 5 and set(frame["label"]) == {row.label for row in LOSS.rows}
+    assert (frame["status"] == "completed").all() and (frame["best/val/psnr"] > 0).all()
+    assert (frame["last/cost/params"] == 784_768).all()
