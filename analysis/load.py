@@ -2,7 +2,8 @@
 
 Layout read: ``<run_dir>/manifest.json`` and one folder per trial with Ray's ``params.json`` (the sampled values),
 ``result.json`` (one JSON object per evaluation), our ``status.json`` (written when the trial ended) and Ray's
-``error.txt`` for failed trials.
+``error.txt`` for failed trials. A trial without ``status.json`` never ended (the driver died first); a resumed trial
+repeats the reports after its last checkpoint, so the latest report of each step wins.
 """
 
 from __future__ import annotations
@@ -18,14 +19,27 @@ from restore_core.config import flatten
 from restore_core.errors import UserError
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
+COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
+INFEASIBLE = ("error", "nan", "collapsed")
+BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps"]
 
 
 def read_manifest(run_dir: str) -> dict[str, Any]:
     path = os.path.join(run_dir, "manifest.json")
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise UserError(f"{run_dir} is not a run directory (no manifest.json); run directories are runs/<space>/<name>")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from None
+
+
+def load_space(manifest: dict[str, Any]):
+    """The search space a run was made from (its registry lists the known names when it is gone)."""
+    import search_spaces
+
+    return search_spaces.get_space(manifest["space"])
 
 
 def trial_dirs(run_dir: str) -> list[str]:
@@ -36,16 +50,18 @@ def trial_dirs(run_dir: str) -> list[str]:
 
 
 def read_results(trial_dir: str) -> list[dict[str, Any]]:
-    """Every report of a trial; a line cut short by a killed driver is skipped."""
+    """Every report of a trial, one per step; a line cut short by a killed driver is skipped."""
     path = os.path.join(trial_dir, "result.json")
     rows = []
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(row, dict):
+                    rows.append(row)
     # A resumed trial repeats reports after its last checkpoint: keep the latest report of each step.
     by_step: dict[int, dict] = {}
     for row in rows:
@@ -56,8 +72,11 @@ def read_results(trial_dir: str) -> list[dict[str, Any]]:
 def _read_json(path: str) -> dict[str, Any] | None:
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError:  # written atomically by us, but Ray's files may be cut by a killed driver
+        return None
 
 
 def _error_line(trial_dir: str) -> str | None:
@@ -69,14 +88,17 @@ def _error_line(trial_dir: str) -> str | None:
     return lines[-1] if lines else "error"
 
 
+def lower_is_better(metric: str, mode: str | None = None) -> bool:
+    return mode == "min" if mode else any(tag in metric for tag in MIN_IS_BETTER)
+
+
 def better(metric: str, a: float, b: float, mode: str | None = None) -> bool:
     """Is ``a`` better than ``b`` for ``metric`` (NaN is never better)?"""
     if a is None or (isinstance(a, float) and math.isnan(a)):
         return False
     if b is None or (isinstance(b, float) and math.isnan(b)):
         return True
-    lower = mode == "min" if mode else any(tag in metric for tag in MIN_IS_BETTER)
-    return a < b if lower else a > b
+    return a < b if lower_is_better(metric, mode) else a > b
 
 
 def trial_status(results: list[dict], status: dict | None, error: str | None) -> tuple[str, str]:
@@ -95,12 +117,11 @@ def trial_status(results: list[dict], status: dict | None, error: str | None) ->
 
 def load_run(run_dir: str) -> pd.DataFrame:
     """One row per trial: trial id, label, seed, status and reason, steps, the trial's full config
-    (``config/<key>``), every numeric metric at the best evaluation (``best/<metric>``, best by the space's metric)
-    and at the last one (``last/<metric>``)."""
-    import search_spaces
-
+    (``config/<key>``), its sampled values (``param/<key>``), every numeric metric at the best evaluation
+    (``best/<metric>``, best by the space's metric) and at the last one (``last/<metric>``), and the model's cost
+    (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
     manifest = read_manifest(run_dir)
-    space = search_spaces.get_space(manifest["space"])
+    space = load_space(manifest)
     metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
     rows = []
     for folder in trial_dirs(run_dir):
@@ -117,6 +138,7 @@ def load_run(run_dir: str) -> pd.DataFrame:
             "steps": results[-1].get("step", 0) if results else 0,
         }
         row.update({f"config/{k}": _cell(v) for k, v in flatten(config).items()})
+        row.update({f"param/{k}": _cell(v) for k, v in params.items()})
         best = None
         for result in results:
             if best is None or better(metric, result.get(metric), best.get(metric), mode):
@@ -125,26 +147,29 @@ def load_run(run_dir: str) -> pd.DataFrame:
             for key, value in (result or {}).items():
                 if _is_metric(key, value):
                     row[f"{prefix}/{key}"] = value
+        for key in COST_KEYS:  # the model's cost is measured once and repeated in every report
+            row[key] = next((r[key] for r in reversed(results) if _is_metric(key, r.get(key))), math.nan)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        frame = pd.DataFrame(columns=["trial_id", "label", "seed", "status", "reason", "steps"])
+        frame = pd.DataFrame(columns=[*BASE_COLUMNS, *COST_KEYS])
     return frame
 
 
 def load_curves(run_dir: str) -> pd.DataFrame:
     """Learning curves: one row per trial and evaluation, with every numeric metric."""
-    import search_spaces
-
-    space = search_spaces.get_space(read_manifest(run_dir)["space"])
+    manifest = read_manifest(run_dir)
+    space = load_space(manifest)
     rows = []
     for folder in trial_dirs(run_dir):
         params = _read_json(os.path.join(folder, "params.json")) or {}
+        seed = space.resolve(manifest["base_config"], params).get("train", {}).get("seed", 0)
         for result in read_results(folder):
-            row = {"trial_id": os.path.basename(folder), "label": space.label(params), "seed": params.get("seed", 0)}
+            row = {"trial_id": os.path.basename(folder), "label": space.label(params), "seed": seed}
             row.update({k: v for k, v in result.items() if _is_metric(k, v)})
             rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return frame if not frame.empty else pd.DataFrame(columns=["trial_id", "label", "seed", "step"])
 
 
 def _is_metric(key: str, value: Any) -> bool:

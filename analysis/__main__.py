@@ -1,0 +1,49 @@
+"""``python -m analysis RUN_DIR [--baseline LABEL] [--format md,csv,tex,html]``: (re)write a run's tables and
+report. Bad input (not a run directory, an unknown baseline label or format) is one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from analysis.outputs import FORMATS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit code 2, like every other bad input
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m analysis",
+                     description="Write the tables (Markdown, CSV, LaTeX) and report.html of a sweep's run directory.")
+    parser.add_argument("run_dir", help="the run directory, runs/<space>/<name>")
+    parser.add_argument("--baseline", help="configuration label to compare every other one with "
+                        "(default: the space's baseline)")
+    parser.add_argument("--format", default=",".join(FORMATS),
+                        help=f"comma-separated outputs to write, of {', '.join(FORMATS)} (default: all)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # The project root on the path, so that ``python -m analysis`` works from any folder of a checkout.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from restore_core.sweep.cli import run_user_facing
+
+    def run() -> int:
+        from analysis.outputs import write_outputs
+
+        formats = [f.strip() for f in args.format.split(",") if f.strip()]
+        write_outputs(args.run_dir, baseline=args.baseline, formats=formats)
+        written = sorted(f for f in os.listdir(args.run_dir) if f.endswith((".md", ".csv", ".tex", ".html")))
+        print(f"{args.run_dir}: " + ", ".join(written))
+        return 0
+
+    return run_user_facing(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

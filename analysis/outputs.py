@@ -1,0 +1,120 @@
+"""Everything the analysis writes into a run directory, from one :class:`Analysis` of it.
+
+    results.csv, curves.csv                       one row per trial / per trial and evaluation
+    table.md|csv|tex                              one row per configuration (and per classical baseline)
+    pairs.md|csv|tex                              the pairs the space declares (a − b per seed)
+    vs_baseline.md|csv|tex                        every configuration minus the baseline, per seed
+    reported_vs_measured.md|csv|tex               published numbers beside the measured ones
+    boundary.csv                                  where the best value of each searched range lies
+    report.html                                   the interactive report (works offline)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from analysis import stats, tables
+from analysis.format import TextTable, to_csv, to_latex, to_markdown
+from analysis.load import load_curves, load_run, load_space, lower_is_better, read_manifest
+from restore_core.errors import UserError
+from restore_core.io import write_text_atomic
+
+FORMATS = ("md", "csv", "tex", "html")
+
+
+@dataclass
+class Analysis:
+    """A run directory read once: the trials, the space, and every table built from them."""
+
+    run_dir: str
+    manifest: dict[str, Any]
+    space: Any
+    frame: pd.DataFrame
+    metric: str
+    mode: str
+    baseline: str | None
+    boundary: pd.DataFrame
+    tables: dict[str, tuple[TextTable, pd.DataFrame]] = field(default_factory=dict)
+    _curves: pd.DataFrame | None = None
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        if self._curves is None:
+            self._curves = load_curves(self.run_dir)
+        return self._curves
+
+    @property
+    def pairs(self) -> list:
+        return list(self.manifest["pairs"]) if self.manifest.get("pairs") else list(self.space.pairs)
+
+    def mode_of(self, metric: str) -> str:
+        if metric == self.metric:
+            return self.mode
+        return "min" if lower_is_better(metric) else "max"
+
+
+def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
+    """Read ``run_dir`` and build its tables. An explicit ``baseline`` must be a label of the run (else
+    :class:`UserError` listing the known labels); the space's baseline is used when the run has it."""
+    if not os.path.isdir(run_dir):
+        raise UserError(f"{run_dir} is not a run directory (no such folder); run directories are runs/<space>/<name>")
+    manifest = read_manifest(run_dir)
+    space = load_space(manifest)
+    frame = load_run(run_dir)
+    metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
+    if baseline is not None:
+        stats.check_baseline(frame, baseline)
+    else:
+        declared = manifest.get("baseline") or space.baseline
+        baseline = declared if declared in set(frame.get("label", [])) else None
+    boundary = stats.boundary_flags(frame, space.params, metric, mode)
+    result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary)
+    result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary)
+    if result.pairs and not frame.empty:
+        result.tables["pairs"] = tables.pairs_table(frame, result.pairs, metric)
+    if baseline is not None:
+        result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
+    if space.reported and not frame.empty:
+        result.tables["reported_vs_measured"] = tables.reported_table(frame, space.reported, result.mode_of)
+    return result
+
+
+def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS) -> pd.DataFrame:
+    """(Re)write every results file of a run directory; returns the per-configuration table (numbers).
+
+    Args:
+        run_dir: ``runs/<space>/<name>``, finished, partial or resumed.
+        baseline: the configuration label the others are compared with (default: the space's baseline).
+        formats: any of ``md``, ``csv``, ``tex`` (the tables) and ``html`` (the report). ``results.csv`` and
+            ``curves.csv`` are always written.
+    """
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UserError(f"unknown format '{unknown[0]}'; known: {', '.join(FORMATS)}")
+    result = analyse(run_dir, baseline)
+
+    def write(name: str, text: str) -> None:
+        write_text_atomic(os.path.join(run_dir, name), text)
+
+    write("results.csv", result.frame.to_csv(index=False))
+    write("curves.csv", result.curves.to_csv(index=False))
+    for name, (text_table, numeric) in result.tables.items():
+        if "md" in formats:
+            write(f"{name}.md", to_markdown(text_table))
+        if "csv" in formats:
+            write(f"{name}.csv", to_csv(numeric))
+        if "tex" in formats:
+            write(f"{name}.tex", to_latex(text_table))
+    if "csv" in formats and not result.boundary.empty:
+        write("boundary.csv", to_csv(result.boundary))
+    if "html" in formats:
+        from analysis.report import render_report
+
+        write("report.html", render_report(result))
+    return result.tables["table"][1]

@@ -1,0 +1,120 @@
+"""``report.html``: one self-contained page (plotly.js inline once, images as data URIs) that works offline."""
+
+from __future__ import annotations
+
+import html
+import os
+
+import plotly.io as pio
+
+from analysis import figures, images
+from analysis.format import TextTable, fmt_number, to_html
+from analysis.importance import importance_figure, param_importances
+from analysis.load import lower_is_better
+from analysis.outputs import Analysis
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } th { background: #f4f4f4; }
+p.note { font-size: 0.85em; color: #555; margin: 2px 0; } .flag { color: #b00; font-weight: bold; }
+code { background: #f4f4f4; padding: 1px 4px; }
+"""
+
+
+def scientific_columns(result: Analysis, varied: list[str]) -> list[str]:
+    keys = result.manifest.get("scientific") or list(result.space.scientific)
+    return [c for c in varied if any(c[7:] == k or c[7:].startswith(k + ".") for k in keys)]
+
+
+def build_figures(result: Analysis) -> list[tuple[str, str, object]]:
+    """(section title, id, figure) in the order of the page; figures without data are left out."""
+    frame, metric, mode = result.frame, result.metric, result.mode
+    if frame.empty:
+        return []
+    varied = figures.varied_columns(frame)
+    table = result.tables["table"][1]
+    out: list[tuple[str, str, object]] = []
+    for i, column in enumerate(varied):
+        out.append((f"{metric} vs {column[7:]}" if i == 0 else "", f"param-{i}",
+                    figures.metric_vs_parameter(frame, column, metric)))
+    if out:
+        out[0] = ("Metric vs each varied parameter (one point per trial; red crosses: infeasible)", *out[0][1:])
+    out.append(("Isolation plots", "isolation",
+                figures.isolation(frame, scientific_columns(result, varied), metric, mode)))
+    out.append(("Learning curves", "curves", figures.learning_curves(result.curves, metric)))
+    out.append(("Parallel coordinates", "parcoords", figures.parallel_coordinates(frame, varied, metric)))
+    out.append(("Ablation bars", "ablation", figures.ablation_bars(table, metric, result.baseline)))
+    out.append(("Quality vs cost", "cost", figures.quality_vs_cost(table, metric, mode)))
+    labels = [label for label in table.get("label", []) if label in set(frame["label"])]
+    picks = images.pick_trials(frame, labels, metric, lower_is_better(metric, mode), result.baseline)
+    out.append(("Images", "images", images.image_grid(images.image_tiles(result.run_dir, picks))))
+    if result.manifest.get("search") == "optuna":
+        importances, how = param_importances(frame, result.space, metric, mode)
+        figure = importance_figure(importances, how)
+        out.append(("Parameter importances" if figure else f"Parameter importances: {how}", "importance", figure))
+    return out
+
+
+def header(result: Analysis) -> str:
+    m = result.manifest
+    status = result.frame["status"].value_counts().to_dict() if not result.frame.empty else {}
+    rows = [
+        ("space", f"{m.get('space')}: {m.get('description', '')}"),
+        ("reproduces", m.get("reproduces", "")),
+        ("command", m.get("command", "")),
+        ("profile / search / scheduler", f"{m.get('profile')} / {m.get('search')} / {m.get('scheduler')}"),
+        ("metric", f"{result.metric} ({result.mode})"),
+        ("trials", f"{len(result.frame)} of {m.get('trials_planned', '?')} planned: "
+                   + ", ".join(f"{k} {v}" for k, v in status.items())),
+        ("baseline", result.baseline or "none"),
+        ("created", m.get("created", "")),
+        ("git commit", f"{(m.get('git') or {}).get('commit')}" + (" (dirty)" if (m.get("git") or {}).get("dirty")
+                                                                    else "")),
+    ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table class='meta'>{body}</table>"
+
+
+def boundary_html(result: Analysis) -> str:
+    if result.boundary.empty:
+        return "<p class='note'>No continuous parameter of the space varied in this run.</p>"
+    rows = [[r.param, f"[{r.low:g}, {r.high:g}]", f"{r.best:.3g}", fmt_number(r.position, 2),
+             "at the edge: widen the range" if r.flag else "inside"] for r in result.boundary.itertuples()]
+    return to_html(TextTable(["parameter", "range", "best value", "position (0-1)", "check"], rows))
+
+
+def trials_html(result: Analysis) -> str:
+    frame = result.frame
+    key = f"best/{result.metric}"
+    columns = ["trial_id", "label", "seed", "status", "reason", "steps"]
+    rows = [[str(r[c]) for c in columns] + [fmt_number(r.get(key))] for _, r in frame.iterrows()]
+    return to_html(TextTable([*columns, key], rows))
+
+
+def render_report(result: Analysis) -> str:
+    """The whole page as one string."""
+    name = os.path.basename(os.path.normpath(result.run_dir))
+    parts = [f"<h1>{html.escape(str(result.manifest.get('space')))} / {html.escape(name)}</h1>", header(result),
+             "<h2>Results per configuration</h2>", to_html(result.tables["table"][0]),
+             "<h2>Range checks</h2>", boundary_html(result)]
+    first = True
+    for title, div_id, figure in build_figures(result):
+        if title:
+            parts.append(f"<h2>{html.escape(title)}</h2>")
+        if figure is None:
+            parts.append("<p class='note'>Not enough data for this figure.</p>" if title else "")
+            continue
+        parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=first, div_id=f"fig-{div_id}",
+                                 config={"displaylogo": False, "responsive": True}))
+        first = False
+    for key, title in (("pairs", "Declared pairs"), ("vs_baseline", "Every configuration vs the baseline"),
+                       ("reported_vs_measured", "Published vs measured")):
+        if key in result.tables:
+            parts += [f"<h2>{title}</h2>", to_html(result.tables[key][0])]
+    parts += ["<h2>Trials</h2>", trials_html(result)]
+    title = html.escape(f"{result.manifest.get('space')} / {name}: sweep report")
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+

@@ -1,0 +1,58 @@
+"""Run directories for the analysis tests: hand-written ones with known numbers, and one real smoke sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+
+def _write(path: str, data) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        if isinstance(data, list):  # result.json: one JSON object per line, as Ray writes it
+            handle.write("".join(json.dumps(row) + "\n" for row in data))
+        else:
+            json.dump(data, handle)
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """``make_run(trials, **manifest)``: a run directory of the ``lsid_lr`` space (smoke profile) whose trials are
+    ``{"id", "params", "results", "status" (None: no status.json), "error"}``."""
+    import search_spaces
+
+    def build(trials: list[dict], **manifest) -> str:
+        space = search_spaces.get_space("lsid_lr")
+        run_dir = str(tmp_path / "lsid_lr" / "handmade")
+        _write(os.path.join(run_dir, "manifest.json"), {
+            "space": "lsid_lr", "metric": "val/psnr", "mode": "max", "search": "grid", "scheduler": "fifo",
+            "profile": "smoke", "baseline": space.baseline, "pairs": [], "trials_planned": len(trials),
+            "scientific": list(space.scientific), "base_config": space.base_config("smoke"), **manifest})
+        for trial in trials:
+            folder = os.path.join(run_dir, trial["id"])
+            _write(os.path.join(folder, "params.json"), trial["params"])
+            if trial.get("results") is not None:
+                _write(os.path.join(folder, "result.json"), trial["results"])
+            if trial.get("status"):
+                _write(os.path.join(folder, "status.json"), {"status": trial["status"], "error": trial.get("error")})
+            if trial.get("error"):
+                with open(os.path.join(folder, "error.txt"), "w", encoding="utf-8") as handle:
+                    handle.write("Traceback (most recent call last):\n  ...\n" + trial["error"] + "\n")
+        return run_dir
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def smoke_run(ray_session, tmp_path_factory) -> str:
+    """A real Optuna sweep of ``lsid_lr`` (smoke profile): 2 sampled configurations × 2 seeds through Ray."""
+    import sweeps.run
+
+    storage = tmp_path_factory.mktemp("runs")
+    code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--seeds", "2", "--search", "optuna",
+                            "--num-samples", "2", "--scheduler", "fifo", "--storage", str(storage), "--name", "e2e",
+                            "--verbose", "0"])
+    assert code == 0
+    return str(storage / "lsid_lr" / "e2e")

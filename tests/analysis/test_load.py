@@ -1,0 +1,106 @@
+"""Loading finished, partial and resumed run directories, and writing every output from one."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+import analysis
+from analysis.__main__ import main as cli
+from restore_core.errors import UserError
+
+
+def report(step: int, psnr: float, ssim: float, stop: str = "running", **extra) -> dict:
+    """One evaluation report as the loop writes it (the reference metrics and cost are constant)."""
+    return {"step": step, "progress": step / 4, "lr": 1e-4, "train/loss": 0.5, "val/psnr": psnr, "val/ssim": ssim,
+            "val/ref_psnr": 20.0, "val/delta_psnr": psnr - 20.0, "cost/params": 121816, "cost/macs": 3129344,
+            "cost/latency_ms": 0.9, "stop_reason": stop, "label": "x", **extra}
+
+
+BASE = "default (1e-4→1e-5 @50%)"
+
+
+def trials() -> list[dict]:
+    def done(label, seed, psnr, **extra):
+        return {"id": f"{label[:4]}-{seed}", "params": {"row": label, "seed": seed}, "status": "terminated",
+                "results": [report(2, psnr - 1, 0.5), report(4, psnr, 0.6, "completed", **extra)]}
+
+    return [
+        done(BASE, 0, 30.0, **{"baseline/bm3d/psnr": 27.0}), done(BASE, 1, 30.5, **{"baseline/bm3d/psnr": 27.5}),
+        done("1e-3", 0, 31.0), done("1e-3", 1, 31.0),
+        # resumed: the reports after the last checkpoint (step 2) repeat; the latest of each step wins
+        {"id": "1e-4-0", "params": {"row": "1e-4", "seed": 0}, "status": "terminated",
+         "results": [report(2, 25.0, 0.4), report(4, 26.0, 0.4, "completed"), report(2, 28.0, 0.5),
+                     report(4, 29.0, 0.55, "completed")]},
+        # partial: never ended (no status.json), and never reported (no result.json)
+        {"id": "1e-4-1", "params": {"row": "1e-4", "seed": 1}, "results": [report(2, 28.5, 0.5)]},
+        {"id": "1e-5-0", "params": {"row": "1e-5", "seed": 0}, "results": None},
+        {"id": "1e-5-1", "params": {"row": "1e-5", "seed": 1}, "status": "error", "error": "RuntimeError: boom",
+         "results": [report(2, 20.0, 0.1)]},
+        {"id": "1e-6-0", "params": {"row": "1e-6", "seed": 0}, "status": "terminated",
+         "results": [report(2, 22.0, 0.2), report(4, math.nan, math.nan, "nan")]},
+    ]
+
+
+def test_load_run_finished_partial_and_resumed(make_run):
+    frame = analysis.load_run(make_run(trials())).set_index("trial_id")
+    assert len(frame) == 9
+    assert frame.loc["1e-3-0", "label"] == "1e-3" and frame.loc["1e-3-1", "seed"] == 1
+    assert frame.loc["1e-4-0", "steps"] == 4 and frame.loc["1e-4-0", "best/val/psnr"] == 29.0  # latest report wins
+    assert frame.loc["1e-4-0", "last/val/ssim"] == 0.55
+    assert (frame.loc["1e-4-1", "status"], frame.loc["1e-4-1", "best/val/psnr"]) == ("unfinished", 28.5)
+    assert frame.loc["1e-5-0", "status"] == "unfinished" and frame.loc["1e-5-0", "steps"] == 0
+    assert math.isnan(frame.loc["1e-5-0", "cost/params"])
+    assert (frame.loc["1e-5-1", "status"], frame.loc["1e-5-1", "reason"]) == ("error", "RuntimeError: boom")
+    assert frame.loc["1e-6-0", "status"] == "nan" and frame.loc["1e-6-0", "best/val/psnr"] == 22.0
+    assert frame.loc[f"{BASE[:4]}-0", "cost/macs"] == 3129344 and frame.loc["1e-3-0", "cost/latency_ms"] == 0.9
+    assert frame.loc["1e-3-0", "config/optim.lr"] == 1e-3 and frame.loc["1e-3-0", "param/row"] == "1e-3"
+    curves = analysis.load_curves(make_run(trials()))
+    assert list(curves[curves["trial_id"] == "1e-4-0"]["val/psnr"]) == [28.0, 29.0]
+
+
+def test_write_outputs_writes_every_table(make_run):
+    run_dir = make_run(trials(), pairs=[{"a": "1e-3", "b": BASE, "kind": "schedule"}])
+    table = analysis.write_outputs(run_dir)
+    for name in ("results.csv", "curves.csv", "table.md", "table.csv", "table.tex", "pairs.md", "pairs.csv",
+                 "vs_baseline.md", "reported_vs_measured.md", "reported_vs_measured.tex", "report.html"):
+        assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
+    assert table.iloc[0]["label"] == "1e-3" and table.iloc[0]["val/psnr/mean"] == 31.0
+    markdown = open(os.path.join(run_dir, "table.md"), encoding="utf-8").read()
+    assert "| baseline: bm3d | 27.25 ± 3.18 (n=2) |" in markdown  # 12.706 · 0.3536 / √2
+    # a diverged trial is not counted: its configuration has no value, and shows as infeasible
+    assert "| 1e-6 | — | — | — | — | 122 k | 3.13 M | 0.9000 | 1/1 | nan 1 |" in markdown
+    assert "| 1e-4 | 28.75 ± 3.18 (n=2) |" in markdown  # resumed 29.0 and unfinished 28.5
+    pairs = open(os.path.join(run_dir, "pairs.md"), encoding="utf-8").read()
+    assert f"| schedule | 1e-3 − {BASE} | 0.7500 ± 3.1766 (n=2) | 0.205 |" in pairs
+    html = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
+    assert html.count("plotly-graph-div") >= 5
+    assert "<script src" not in html and html.count("* plotly.js v") == 1  # inline, once
+
+
+def test_formats_and_explicit_baseline(make_run):
+    run_dir = make_run(trials())
+    analysis.write_outputs(run_dir, baseline="1e-3", formats=["md"])
+    written = sorted(f for f in os.listdir(run_dir) if "." in f and not f.startswith("."))
+    assert written == ["curves.csv", "manifest.json", "reported_vs_measured.md", "results.csv", "table.md",
+                       "vs_baseline.md"]
+    text = open(os.path.join(run_dir, "vs_baseline.md"), encoding="utf-8").read()
+    assert f"| vs baseline | {BASE} − 1e-3 | -0.7500 ± 3.1766 (n=2) | 0.205 |" in text
+    with pytest.raises(UserError, match="unknown format 'pdf'; known: md, csv, tex, html"):
+        analysis.write_outputs(run_dir, formats=["pdf"])
+
+
+def test_cli_bad_input_is_one_line_and_exit_code_2(make_run, tmp_path, capsys):
+    assert cli([str(tmp_path / "missing")]) == 2
+    assert cli([str(tmp_path)]) == 2
+    run_dir = make_run(trials())
+    assert cli([run_dir, "--baseline", "nope"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
+    assert "is not a run directory" in lines[0] and "no manifest.json" in lines[1]
+    assert lines[2] == f"error: unknown baseline label 'nope'; known: 1e-3, 1e-4, 1e-5, 1e-6, {BASE}"
+    assert cli([run_dir, "--format", "md,csv"]) == 0
+    assert os.path.exists(os.path.join(run_dir, "table.csv"))
+    assert not os.path.exists(os.path.join(run_dir, "report.html"))
