@@ -1,0 +1,305 @@
+"""Anomaly ("spill") detection by reconstruction error (seed 004): a U-Net learns to reconstruct normal images with
+λ·MSE + (1 − λ)·perceptual loss; an image whose reconstruction error is high is flagged as anomalous."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+
+from restore_core.data.photos import COLOUR_PHOTOS, SPLIT_ORDER_SEED, split_tiles
+from restore_core.data.spills import add_spills
+from restore_core.errors import ConfigError, DataError
+from restore_core.losses import WeightedLoss
+from restore_core.metrics.image import psnr
+from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresholds
+from restore_core.models import create_model
+from restore_core.models.feature_nets import load_imagenet_weights, weights_cache_dir, weights_file
+from restore_core.schema import Config
+from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.registry import register_task
+
+# Threshold rules (names in the metrics) -> keys of select_thresholds.
+RULES = {"best_f1": "best_f1", "tpr95": "tpr95", "tnr95": "tnr95", "mean": "mean_tpr_tnr"}
+AUGMENT_KINDS = ("circle", "blob")  # the study drew white circles; streaks are left to the test anomalies
+EVAL_CHUNK = 32  # images per forward pass at evaluation (bounds memory on large real test sets)
+
+
+@dataclass(frozen=True)
+class AnomalyOptions:
+    """``score``: ``mse`` is the per-image MSE of the reconstruction; ``mse+perceptual`` adds the per-image
+    perceptual distance (the loss term's network, or one built for scoring when λ = 1). ``augment_share``: the share
+    of every training batch that gets white circles and blobs drawn on its input (the target stays clean), as the
+    study's artefact augmentation (0, 1/3 or 1). ``perceptual_*``: the perceptual term's backbone, its weights
+    (``imagenet`` reads torchvision's file from ``$TORCH_HOME/hub/checkpoints`` and fails without it; ``random`` must
+    be asked for), its feature distance (``none``: plain MSE of the features, as the study; ``channel``: LPIPS's unit
+    normalisation) and whether the weight file's sha256 must match its name."""
+
+    score: Literal["mse", "mse+perceptual"] = "mse"
+    augment_share: float = 0.0
+    perceptual_backbone: Literal["alexnet", "vgg16"] = "alexnet"
+    perceptual_weights: Literal["imagenet", "random"] = "imagenet"
+    perceptual_norm: Literal["none", "channel"] = "none"
+    perceptual_check_hash: bool = True
+
+    def validate(self) -> None:
+        if not 0 <= self.augment_share <= 1:
+            raise ConfigError(f"task.augment_share must be in [0, 1]; got {self.augment_share}")
+
+
+@dataclass(frozen=True)
+class AnomalyData:
+    """``source: synthetic``: disjoint ``tile``-pixel tiles of the embedded ``photos``; the anomalous ones get 1–4
+    spills (circles, blobs, streaks; radius ``spill_size`` of the side) drawn deterministically from ``seed``.
+    ``source: folders``: ``root/normal`` and ``root/anomalous`` resized to ``tile`` (as the study resized); after a
+    fixed shuffle ``n_val_normal`` and ``n_test_normal`` normal images go to val and test and the rest to training,
+    ``n_val_anomalous`` anomalous images to val and the rest to test. Training crops are ``patch`` pixels."""
+
+    source: Literal["synthetic", "folders"] = "synthetic"
+    root: str | None = None
+    photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
+    tile: int = 64
+    patch: int = 64
+    n_train: int = 160
+    n_val_normal: int = 40
+    n_val_anomalous: int = 20
+    n_test_normal: int = 60
+    n_test_anomalous: int = 30
+    spill_size: list[float] = field(default_factory=lambda: [0.03, 0.10])
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.patch > self.tile:
+            raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
+        counts = {k: getattr(self, k) for k in ("n_val_normal", "n_val_anomalous", "n_test_normal", "n_test_anomalous")}
+        if self.n_train <= 0 or min(counts.values()) <= 0:
+            raise ConfigError(f"data.n_train and the val/test counts must be > 0; got n_train={self.n_train}, {counts}")
+        if len(self.spill_size) != 2 or not 0 < self.spill_size[0] <= self.spill_size[1]:
+            raise ConfigError(f"data.spill_size must be [low, high] with 0 < low <= high; got {self.spill_size}")
+        if self.source == "folders" and not self.root:
+            raise ConfigError("data.source=folders needs data.root, the folder that holds normal/ and anomalous/")
+
+
+@dataclass
+class AnomalySplits:
+    """Images ``(N, C, H, W)`` float32 in [0, 1]; labels 1 = anomalous. Training images are all normal."""
+
+    train: np.ndarray
+    val: np.ndarray
+    val_labels: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+
+
+def augment_batch(images: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw white circles and blobs on ``round(share · B)`` images of a ``(B, C, H, W)`` batch chosen by ``rng``.
+
+    Returns the augmented copy and the indices that were changed; the caller keeps ``images`` as the target.
+    """
+    count = int(round(share * len(images)))
+    chosen = np.sort(rng.choice(len(images), count, replace=False))
+    out = images.copy()
+    for i in chosen:
+        spilled, _ = add_spills(images[i].transpose(1, 2, 0), rng, kinds=AUGMENT_KINDS)
+        out[i] = spilled.reshape(images.shape[2], images.shape[3], -1).transpose(2, 0, 1)
+    return out, chosen
+
+
+@register_task("anomaly")
+class AnomalyTask(Task):
+    """Reconstruct normal images; score every val/test image by its reconstruction error; pick thresholds on
+    validation (best F1, TPR ≥ 95 %, TNR ≥ 95 %, their mean) and report their confusion counts on test."""
+
+    Options = AnomalyOptions
+    DataOptions = AnomalyData
+    loss_terms = ["mse", "l1", "perceptual"]
+
+    @classmethod
+    def check_config(cls, config: Config) -> None:
+        model = create_model(**config.model)
+        multiple, model_name = getattr(model, "size_multiple", 1), config.model["name"]
+        for name, size in (("data.patch", config.data.patch), ("data.tile", config.data.tile)):
+            if size % multiple:
+                raise ConfigError(f"{name} ({size}) must be a multiple of {multiple} for model '{model_name}'")
+        if not any(weight > 0 for weight in config.loss.values()):
+            raise ConfigError(f"the loss needs a term with a weight > 0; got loss {config.loss}")
+        data = config.data
+        if data.source == "synthetic":
+            kinds = {name in COLOUR_PHOTOS for name in data.photos}
+            if len(kinds) > 1:
+                raise ConfigError(f"data.photos mixes colour and grayscale photos: {', '.join(data.photos)}")
+            channels = 3 if kinds == {True} else 1
+            for key in ("in_channels", "out_channels"):
+                if config.model.get(key, 3) != channels:
+                    raise ConfigError(f"model.{key} must be {channels} for the photos {', '.join(data.photos)}")
+        task = config.task
+        if task.perceptual_weights == "imagenet" and _uses_features(config):
+            file_name, folder = weights_file(task.perceptual_backbone), weights_cache_dir()
+            if not os.path.isfile(os.path.join(folder, file_name)):
+                raise ConfigError(
+                    f"task.perceptual_weights=imagenet needs torchvision's {file_name} in {folder} ($TORCH_HOME/hub/"
+                    "checkpoints; nothing is downloaded); put it there or set task.perceptual_weights=random"
+                )
+
+    @classmethod
+    def prepare_data(cls, config: Config) -> AnomalySplits:
+        data = config.data
+        if data.source == "folders":
+            return _folder_splits(data)
+        tiles = split_tiles(data.photos, data.tile, {
+            "train": data.n_train, "val_normal": data.n_val_normal, "val_anomalous": data.n_val_anomalous,
+            "test_normal": data.n_test_normal, "test_anomalous": data.n_test_anomalous,
+        })
+        stacked = {}
+        for index, (split, images) in enumerate(tiles.items()):
+            rng = np.random.default_rng([data.seed, index])
+            if split.endswith("anomalous"):
+                images = [add_spills(img, rng, size=tuple(data.spill_size))[0] for img in images]
+            stacked[split] = _chw(images)
+        return _labelled(stacked["train"], stacked)
+
+    def __init__(self, config: Config, data: AnomalySplits, device: torch.device):
+        super().__init__(config, data, device)
+        model = create_model(**config.model).to(device)
+        self.modules = {"model": model}
+        optim = config.optim
+        self.optimizers = {"model": torch.optim.Adam(
+            model.parameters(), lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay
+        )}
+        task = config.task
+        options = {"backbone": task.perceptual_backbone, "weights": task.perceptual_weights,
+                   "feature_norm": task.perceptual_norm}
+        if not task.perceptual_check_hash:
+            options["weights"] = "random"  # filled below without the hash check
+        # Random features are one fixed draw (seed 0): the loss is the same function in every trial and seed.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.loss = WeightedLoss(config.loss, perceptual=options)
+            self.features = self.loss.terms["perceptual"] if "perceptual" in self.loss.terms else None
+            if self.features is None and task.score == "mse+perceptual":
+                self.features = WeightedLoss({"perceptual": 1.0}, perceptual=options).terms["perceptual"]
+        if self.features is not None and task.perceptual_weights == "imagenet" and not task.perceptual_check_hash:
+            self.features.weights_used = load_imagenet_weights(self.features.net, task.perceptual_backbone, False)
+        self.loss.to(device)
+        if self.features is not None:
+            self.features.to(device)
+        described = self.features.weights_used if self.features is not None else "none (no perceptual term)"
+        self.weights_used = f"{task.perceptual_backbone}: {described}"
+
+    def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random ``patch`` crops of training images with the study's random flips; a share gets artefacts."""
+        train, p = self.data.train, self.config.data.patch
+        n, _, h, w = train.shape
+        crops = []
+        for i in rng.integers(0, n, self.config.train.batch_size):
+            y, x = rng.integers(0, h - p + 1), rng.integers(0, w - p + 1)
+            crop = train[i, :, y : y + p, x : x + p]
+            flips = rng.random(2) < 0.5
+            crop = crop[:, ::-1] if flips[0] else crop
+            crop = crop[:, :, ::-1] if flips[1] else crop
+            crops.append(crop)
+        target = np.ascontiguousarray(np.stack(crops))
+        inputs, _ = augment_batch(target, self.config.task.augment_share, rng)
+        return self.to_device(inputs), self.to_device(target)
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs, target = batch
+        model = self.modules["model"]
+        model.train()
+        with self.autocast():
+            output = model(inputs)
+            loss, parts = self.loss(output.float(), target)
+        self.optimize("model", loss)
+        return {"loss": loss.detach(), **{f"loss_{k}": v.detach() for k, v in parts.items()}}
+
+    @torch.no_grad()
+    def reconstruct(self, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reconstructions of ``images`` and their anomaly scores ``(N,)`` (higher = more anomalous)."""
+        model = self.modules["model"]
+        model.eval()
+        inputs = self.to_device(images)
+        with self.autocast():
+            outputs = torch.cat([model(chunk).float() for chunk in inputs.split(EVAL_CHUNK)]).clamp(0, 1)
+        scores = (outputs - inputs).pow(2).mean(dim=(1, 2, 3))
+        if self.config.task.score == "mse+perceptual":
+            scores = scores + torch.stack([self.features(o[None], i[None]) for o, i in zip(outputs, inputs)])
+        return outputs, scores
+
+    @torch.no_grad()
+    def evaluate(self) -> Evaluation:
+        data = self.data
+        val_out, val_scores = self.reconstruct(data.val)
+        _, test_scores = self.reconstruct(data.test)
+        val_scores, test_scores = val_scores.cpu().double().numpy(), test_scores.cpu().double().numpy()
+        normal = data.val_labels == 0
+        val_in = self.to_device(data.val)
+        metrics: dict[str, float | str] = {
+            "val/psnr": psnr(val_out[normal], val_in[normal]).mean().item(),
+            "val/auc": roc_auc(val_scores, data.val_labels),
+            "test/auc": roc_auc(test_scores, data.test_labels),
+        }
+        if not (np.isfinite(val_scores).all() and np.isfinite(test_scores).all()):
+            return Evaluation({**metrics, "test/f1": float("nan"), "perceptual_weights": self.weights_used})
+        thresholds = select_thresholds(val_scores, data.val_labels)
+        rows = []
+        for rule, key in RULES.items():
+            counts = confusion_at(test_scores, data.test_labels, thresholds[key])
+            rows.append({"rule": rule, **counts})
+            metrics.update({f"test/{rule}/{name.lower()}": value for name, value in counts.items()})
+        metrics["val/f1"] = confusion_at(val_scores, data.val_labels, thresholds["best_f1"])["F1"]
+        metrics["test/f1"] = metrics["test/best_f1/f1"]
+        metrics["perceptual_weights"] = self.weights_used  # a string: which weights this trial's features hold
+        k = self.config.train.log_images
+        shown = np.concatenate([np.flatnonzero(~normal)[:k], np.flatnonzero(normal)[:k]])
+        images = {"input": val_in[shown], "output": val_out[shown],
+                  "error": (val_out[shown] - val_in[shown]).abs().mean(1, keepdim=True).mul(4).clamp(0, 1)}
+        return Evaluation(metrics, outputs=val_out, targets=val_in, images=images, tables={"thresholds": rows})
+
+    def cost_input(self, size: int) -> torch.Tensor:
+        return torch.rand(1, self.data.train.shape[1], size, size, device=self.device)
+
+
+def _uses_features(config: Config) -> bool:
+    return config.loss.get("perceptual", 0) > 0 or config.task.score == "mse+perceptual"
+
+
+def _chw(images: list[np.ndarray]) -> np.ndarray:
+    """Stack ``H×W×C`` (or ``H×W``) images into ``(N, C, H, W)`` float32."""
+    stacked = np.stack([img if img.ndim == 3 else img[..., None] for img in images]).astype(np.float32)
+    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
+
+
+def _labelled(train: np.ndarray, parts: dict[str, np.ndarray]) -> AnomalySplits:
+    out = {}
+    for split in ("val", "test"):
+        normal, anomalous = parts[f"{split}_normal"], parts[f"{split}_anomalous"]
+        out[split] = np.concatenate([normal, anomalous])
+        out[f"{split}_labels"] = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
+    return AnomalySplits(train=train, **out)
+
+
+def _folder_splits(data: AnomalyData) -> AnomalySplits:
+    from restore_core.data.folders import load_class_folders
+
+    loaded = load_class_folders(data.root)
+    order = np.random.default_rng(SPLIT_ORDER_SEED)
+    normal = [loaded["normal"][i][1] for i in order.permutation(len(loaded["normal"]))]
+    anomalous = [loaded["anomalous"][i][1] for i in order.permutation(len(loaded["anomalous"]))]
+    n_val, n_test, n_anom = data.n_val_normal, data.n_test_normal, data.n_val_anomalous
+    if len(normal) <= n_val + n_test:
+        raise DataError(f"'{data.root}/normal' has {len(normal)} images; data.n_val_normal + data.n_test_normal = "
+                        f"{n_val + n_test} leaves none to train on")
+    if len(anomalous) <= n_anom:
+        raise DataError(f"'{data.root}/anomalous' has {len(anomalous)} images; data.n_val_anomalous = {n_anom} "
+                        "leaves none to test on")
+
+    def resized(images: list[np.ndarray]) -> np.ndarray:
+        return _chw([cv2.resize(img, (data.tile, data.tile), interpolation=cv2.INTER_AREA) for img in images])
+
+    parts = {"val_normal": resized(normal[:n_val]), "test_normal": resized(normal[n_val : n_val + n_test]),
+             "val_anomalous": resized(anomalous[:n_anom]), "test_anomalous": resized(anomalous[n_anom:])}
+    return _labelled(resized(normal[n_val + n_test :]), parts)
