@@ -94,7 +94,10 @@ def isolation(frame: pd.DataFrame, columns: list[str], metric: str, mode: str) -
             names.append(best)
         x, numeric, log = axis_values(pd.Series(xs, dtype=object))
         order = np.argsort(x.to_numpy()) if numeric else np.arange(len(xs))
-        fig.add_trace(go.Scatter(x=x.iloc[order], y=np.array(means)[order], mode="markers+lines",
+        # categories have no order between them: no connecting line
+        mode = "markers+lines" if numeric else "markers"
+        fig.add_trace(go.Scatter(x=x.iloc[order], y=np.array(means)[order], mode=mode,
+                                 marker={"size": 9, "color": "#1f77b4"}, line={"color": "#1f77b4"},
                                  error_y={"type": "data", "array": np.nan_to_num(np.array(cis, float)[order])},
                                  text=np.array(names, dtype=object)[order], name=column[7:], showlegend=False),
                       row=1, col=i)
@@ -202,8 +205,10 @@ def quality_vs_cost(table: pd.DataFrame, metric: str, mode: str) -> go.Figure | 
     fig.add_trace(go.Scatter(x=x[front], y=y[front], mode="lines+markers", name="Pareto front",
                              line={"shape": "hv", "color": "#d62728"}, text=rows["label"].to_numpy()[front]))
     name = {"cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}[cost_key]
-    fig.update_layout(title=f"{short(metric)} vs {name} with the Pareto front", template=TEMPLATE, height=400,
-                      xaxis_title=name, yaxis_title=short(metric))
+    same_macs = cost_key == "cost/latency_ms" and "cost/macs" in rows and rows["cost/macs"].nunique() == 1
+    title = f"{short(metric)} vs {name} with the Pareto front"
+    title += " (every configuration has the same MACs)" if same_macs else ""
+    fig.update_layout(title=title, template=TEMPLATE, height=400, xaxis_title=name, yaxis_title=short(metric))
     return fig
 
 

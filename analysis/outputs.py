@@ -6,6 +6,7 @@
     vs_baseline.md|csv|tex                        every configuration minus the baseline, per seed
     reported_vs_measured.md|csv|tex               published numbers beside the measured ones
     boundary.csv                                  where the best value of each searched range lies
+    thresholds.md                                 the anomaly task's per-trial threshold table (when reported)
     report.html                                   the interactive report (works offline)
 """
 
@@ -40,6 +41,7 @@ class Analysis:
     baseline: str | None
     boundary: pd.DataFrame
     tables: dict[str, tuple[TextTable, pd.DataFrame]] = field(default_factory=dict)
+    extra_markdown: dict[str, str] = field(default_factory=dict)  # task-specific tables, already Markdown
     _curves: pd.DataFrame | None = None
 
     @property
@@ -79,6 +81,10 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
         result.tables["pairs"] = tables.pairs_table(frame, result.pairs, metric)
     if baseline is not None:
         result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
+    if "best/test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
+        from restore_core.tasks.anomaly_tables import threshold_table
+
+        result.extra_markdown["thresholds"] = threshold_table(frame)
     if space.reported and not frame.empty:
         result.tables["reported_vs_measured"] = tables.reported_table(frame, space.reported, result.mode_of)
     return result
@@ -111,6 +117,9 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
             write(f"{name}.csv", to_csv(numeric))
         if "tex" in formats:
             write(f"{name}.tex", to_latex(text_table))
+    for name, text in result.extra_markdown.items():
+        if "md" in formats:
+            write(f"{name}.md", text)
     if "csv" in formats and not result.boundary.empty:
         write("boundary.csv", to_csv(result.boundary))
     if "html" in formats:

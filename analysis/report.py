@@ -113,6 +113,8 @@ def render_report(result: Analysis) -> str:
                        ("reported_vs_measured", "Published vs measured")):
         if key in result.tables:
             parts += [f"<h2>{title}</h2>", to_html(result.tables[key][0])]
+    for name, text in result.extra_markdown.items():
+        parts += [f"<h2>{html.escape(name.capitalize())}</h2>", f"<pre>{html.escape(text)}</pre>"]
     parts += ["<h2>Trials</h2>", trials_html(result)]
     title = html.escape(f"{result.manifest.get('space')} / {name}: sweep report")
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{title}</title>"

@@ -25,11 +25,13 @@ def short(metric: str) -> str:
 
 
 def table_metrics(frame: pd.DataFrame, metric: str) -> list[str]:
-    """The metrics of the main table: the space's metric, SSIM, the other validation metrics, then the
-    reference (input vs target) and delta metrics."""
+    """The metrics of the main table: the space's metric, SSIM, the other validation metrics, test-set summaries,
+    then the reference (input vs target) and delta metrics."""
     found = [c[5:] for c in frame.columns if c.startswith("best/val/")]
     primary = [m for m in found if "/ref_" not in m and "/delta_" not in m]
-    ordered = [metric, "val/ssim", *primary]
+    # test-set summaries such as test/auc (not the per-rule counts test/<rule>/<name>, which have their own table)
+    tests = [c[5:] for c in frame.columns if c.startswith("best/test/") and c.count("/") == 2]
+    ordered = [metric, "val/psnr", "val/ssim", *primary, *tests]
     ordered += [m for m in found if "/ref_" in m] + [m for m in found if "/delta_" in m]
     return [m for m in dict.fromkeys(ordered) if f"best/{m}" in frame]
 

@@ -113,3 +113,12 @@ def test_reported_vs_measured_ranks_and_spearman():
     assert text.rows[3] == ["w", "27.00", "—", "4", "—"]  # published but not run
     assert text.notes[0] == "Spearman rank correlation of the psnr orderings: ρ = 1.00 (p = <0.001, n = 3)"
     assert list(numeric["psnr/rank_measured"].iloc[:3]) == [1, 3, 2]
+
+
+def test_table_metrics_order_and_test_summaries():
+    columns = ["best/test/f1", "best/val/delta_psnr", "best/val/ref_psnr", "best/val/uqi", "best/val/ssim",
+               "best/val/psnr", "best/test/auc", "best/test/best_f1/tp", "best/train/loss"]
+    frame = pd.DataFrame(columns=columns)
+    assert tables.table_metrics(frame, "val/psnr") == ["val/psnr", "val/ssim", "val/uqi", "test/f1", "test/auc",
+                                                       "val/ref_psnr", "val/delta_psnr"]
+    assert tables.table_metrics(frame, "test/f1")[:4] == ["test/f1", "val/psnr", "val/ssim", "val/uqi"]

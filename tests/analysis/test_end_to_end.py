@@ -1,0 +1,52 @@
+"""A real smoke sweep through Ray (Optuna, 2 configurations × 2 seeds), then ``python -m analysis`` on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import analysis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_sweep_then_cli_writes_every_output(smoke_run):
+    frame = analysis.load_run(smoke_run)
+    assert len(frame) == 4 and set(frame["seed"]) == {0, 1}
+    assert (frame["status"] == "completed").all() and (frame["steps"] == 4).all()
+    assert frame["cost/params"].gt(0).all() and frame["cost/macs"].gt(0).all()
+    labels = list(dict.fromkeys(frame["label"]))
+    assert len(labels) == 2 and all(label.startswith("lr=") for label in labels)
+
+    done = run_cli(smoke_run)
+    assert done.returncode == 0, done.stderr
+    for name in ("results.csv", "curves.csv", "table.md", "table.csv", "table.tex", "report.html",
+                 "reported_vs_measured.md"):
+        assert os.path.getsize(os.path.join(smoke_run, name)) > 0, name
+    table = open(os.path.join(smoke_run, "table.md"), encoding="utf-8").read().splitlines()
+    assert len([line for line in table if line.startswith("| lr=")]) == 2
+    assert all("(n=2)" in line for line in table if line.startswith("| lr="))
+    html = open(os.path.join(smoke_run, "report.html"), encoding="utf-8").read()
+    assert "Parameter importances" in html and 'id="fig-importance"' in html and 'id="fig-images"' in html
+
+    # the space's baseline is not among Optuna's samples: compare with one of the sampled configurations instead
+    done = run_cli(smoke_run, "--baseline", labels[0], "--format", "md")
+    assert done.returncode == 0, done.stderr
+    versus = open(os.path.join(smoke_run, "vs_baseline.md"), encoding="utf-8").read()
+    assert f"| vs baseline | {labels[1]} − {labels[0]} |" in versus and "(n=2)" in versus
+
+
+def test_cli_rejects_bad_input_with_one_line(smoke_run, tmp_path):
+    done = run_cli(smoke_run, "--baseline", "nope")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: unknown baseline label 'nope'; known: "
+                                                f"{', '.join(dict.fromkeys(analysis.load_run(smoke_run)['label']))}"]
+    done = run_cli(str(tmp_path))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "is not a run directory (no manifest.json)" in done.stderr
