@@ -118,4 +118,4 @@ def to_html(table: TextTable) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
     notes = "".join(f"<p class='note'>{escape(n)}</p>" for n in table.notes)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}"

@@ -17,7 +17,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 8px 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } th { background: #f4f4f4; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th { background: #f4f4f4; } .scroll { overflow-x: auto; }
 p.note { font-size: 0.85em; color: #555; margin: 2px 0; } .flag { color: #b00; font-weight: bold; }
 code { background: #f4f4f4; padding: 1px 4px; }
 """

@@ -15,8 +15,8 @@ from analysis.load import COST_KEYS, lower_is_better
 
 COST_HEADERS = {"cost/params": "params", "cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}
 BASELINE = re.compile(r"^(?:best|last)/baseline/([^/]+)/(.+)$")
-STATS_NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = seeds "
-              "counted (crashed and diverged trials are not); infeasible = error, NaN or collapsed trials.")
+STATS_NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = trials "
+              "counted (crashed and diverged ones are not); infeasible = error, NaN or collapsed trials.")
 
 
 def short(metric: str) -> str:

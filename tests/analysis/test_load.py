@@ -104,3 +104,13 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(make_run, tmp_path, capsys):
     assert cli([run_dir, "--format", "md,csv"]) == 0
     assert os.path.exists(os.path.join(run_dir, "table.csv"))
     assert not os.path.exists(os.path.join(run_dir, "report.html"))
+
+
+def test_a_run_without_trials_still_gets_its_files(make_run):
+    run_dir = make_run([{"id": "1e-3-0", "params": {"row": "1e-3", "seed": 0}, "results": None}])
+    table = analysis.write_outputs(run_dir)
+    assert list(table["label"]) == ["1e-3"] and table.iloc[0]["trials"] == 1
+    empty = make_run([])
+    analysis.write_outputs(empty)
+    assert open(os.path.join(empty, "table.md"), encoding="utf-8").read().startswith("| configuration |")
+    assert "<h1>lsid_lr / handmade</h1>" in open(os.path.join(empty, "report.html"), encoding="utf-8").read()

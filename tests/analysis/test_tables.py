@@ -23,8 +23,8 @@ def small_frame() -> pd.DataFrame:
     return frame
 
 
-NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = seeds counted "
-        "(crashed and diverged trials are not); infeasible = error, NaN or collapsed trials.")
+NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = trials "
+        "counted (crashed and diverged ones are not); infeasible = error, NaN or collapsed trials.")
 
 MAIN_MD = f"""\
 | configuration | psnr | ssim | params | MACs | latency (ms) | infeasible | status |
