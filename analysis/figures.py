@@ -24,12 +24,24 @@ def colours(labels) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(dict.fromkeys(labels))}
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Readable category names: a key a trial's config does not set reads "(unset)", whole floats lose ".0"."""
+    def text(value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "(unset)"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return pd.Series([text(v) for v in values], index=values.index, dtype=object)
+
+
 def varied_columns(frame: pd.DataFrame, nuisance=("train.seed", "train.threads")) -> list[str]:
     """Config keys whose value differs between trials (the seed and thread count aside)."""
     out = []
     for column in frame.columns:
         if column.startswith("config/") and column[7:] not in nuisance:
-            if frame[column].astype(str).nunique() > 1:
+            if as_text(frame[column]).nunique() > 1:
                 out.append(column)
     return out
 
@@ -41,7 +53,7 @@ def axis_values(values: pd.Series) -> tuple[pd.Series, bool, bool]:
         positive = numeric[numeric > 0]
         log = len(positive) == len(numeric) and positive.max() / positive.min() > 100
         return numeric, True, bool(log)
-    return values.astype(str), False, False
+    return as_text(values), False, False
 
 
 def _y_for_missing(values: pd.Series) -> float:
@@ -82,7 +94,7 @@ def isolation(frame: pd.DataFrame, columns: list[str], metric: str, mode: str) -
     lower = lower_is_better(metric, mode)
     for i, column in enumerate(columns, start=1):
         xs, means, cis, names = [], [], [], []
-        by_value = frame.groupby(frame[column].astype(str), sort=False)["label"]
+        by_value = frame.groupby(as_text(frame[column]), sort=False)["label"]
         for value, labels in by_value:
             candidates = summary.loc[summary.index.intersection(labels.unique())].dropna(subset=["mean"])
             if candidates.empty:
@@ -212,5 +224,6 @@ def quality_vs_cost(table: pd.DataFrame, metric: str, mode: str) -> go.Figure | 
     return fig
 
 
-def _clip(text: str, width: int = 28) -> str:
+def _clip(text: object, width: int = 28) -> str:
+    text = "—" if text is None or (isinstance(text, float) and text != text) else str(text)
     return text if len(text) <= width else text[: width - 1] + "…"

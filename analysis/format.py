@@ -40,7 +40,8 @@ def fmt_estimate(mean: float, ci: float, n: int) -> str:
     """``30.12 ± 0.08 (n=3)``: mean ± CI half-width over ``n`` seeds; ``30.12 (n=1)`` for a single seed."""
     if not n or not is_number(mean):
         return MISSING
-    places = decimals(mean)
+    # the interval sets the precision too: a PSNR difference of 0.10 ± 2.33 dB needs no four decimals
+    places = decimals(max(abs(mean), ci if is_number(ci) else 0.0))
     if n == 1 or not is_number(ci):
         return f"{mean:.{places}f} (n={n})"
     return f"{mean:.{places}f} ± {ci:.{places}f} (n={n})"

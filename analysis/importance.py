@@ -77,7 +77,7 @@ def variance_share(frame: pd.DataFrame, names: list[str], metric: str) -> dict[s
         numeric = pd.to_numeric(x, errors="coerce")
         groups = pd.qcut(numeric, 4, duplicates="drop") if numeric.notna().all() and numeric.nunique() > 4 else x
         total = ((y - y.mean()) ** 2).sum()
-        between = y.groupby(groups.astype(str)).agg(lambda g: len(g) * (g.mean() - y.mean()) ** 2).sum()
+        between = y.groupby(groups.map(str)).agg(lambda g: len(g) * (g.mean() - y.mean()) ** 2).sum()
         out[name] = float(between / total) if total > 0 else 0.0
     norm = sum(out.values())
     return {k: v / norm for k, v in sorted(out.items(), key=lambda kv: -kv[1])} if norm > 0 else out

@@ -74,7 +74,7 @@ def test_write_outputs_writes_every_table(make_run):
     assert "| 1e-6 | — | — | — | — | 122 k | 3.13 M | 0.9000 | 1/1 | nan 1 |" in markdown
     assert "| 1e-4 | 28.75 ± 3.18 (n=2) |" in markdown  # resumed 29.0 and unfinished 28.5
     pairs = open(os.path.join(run_dir, "pairs.md"), encoding="utf-8").read()
-    assert f"| schedule | 1e-3 − {BASE} | 0.7500 ± 3.1766 (n=2) | 0.205 |" in pairs
+    assert f"| schedule | 1e-3 − {BASE} | 0.75 ± 3.18 (n=2) | 0.205 |" in pairs
     html = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
     assert html.count("plotly-graph-div") >= 5
     assert "<script src" not in html and html.count("* plotly.js v") == 1  # inline, once
@@ -87,7 +87,7 @@ def test_formats_and_explicit_baseline(make_run):
     assert written == ["curves.csv", "manifest.json", "reported_vs_measured.md", "results.csv", "table.md",
                        "vs_baseline.md"]
     text = open(os.path.join(run_dir, "vs_baseline.md"), encoding="utf-8").read()
-    assert f"| vs baseline | {BASE} − 1e-3 | -0.7500 ± 3.1766 (n=2) | 0.205 |" in text
+    assert f"| vs baseline | {BASE} − 1e-3 | -0.75 ± 3.18 (n=2) | 0.205 |" in text
     with pytest.raises(UserError, match="unknown format 'pdf'; known: md, csv, tex, html"):
         analysis.write_outputs(run_dir, formats=["pdf"])
 

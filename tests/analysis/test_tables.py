@@ -57,6 +57,7 @@ def test_cells():
     assert fmt_estimate(30.123, 0.081, 3) == "30.12 ± 0.08 (n=3)"
     assert fmt_estimate(30.123, math.nan, 1) == "30.12 (n=1)"
     assert fmt_estimate(0.80123, 0.0123, 5) == "0.8012 ± 0.0123 (n=5)"
+    assert fmt_estimate(-0.0984, 2.3257, 3) == "-0.10 ± 2.33 (n=3)"  # the interval sets the precision
     assert fmt_estimate(math.nan, math.nan, 0) == "—"
     assert (fmt_count(7_760_748), fmt_count(562.06e9), fmt_count(512)) == ("7.76 M", "562 G", "512")
     assert latex_escape("1e-3→1e-4 @2.5% a_b ± −") == r"1e-3$\rightarrow$1e-4 @2.5\% a\_b $\pm$ $-$"
