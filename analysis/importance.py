@@ -84,10 +84,13 @@ def variance_share(frame: pd.DataFrame, names: list[str], metric: str) -> dict[s
 
 
 def importance_figure(importances: dict[str, float], how: str):
+    """Horizontal bars of the importances; when there are none, an empty figure whose title says why."""
     import plotly.graph_objects as go
 
     if not importances:
-        return None
+        fig = go.Figure()
+        fig.update_layout(title=f"Parameter importances: {how}", template="plotly_white", height=160)
+        return fig
     names = list(importances)[::-1]
     fig = go.Figure(go.Bar(x=[importances[n] for n in names], y=names, orientation="h"))
     fig.update_layout(title=f"Parameter importances ({how})", template="plotly_white",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import html
 import os
+import sys
+from collections.abc import Callable
+from functools import partial
 
 import plotly.io as pio
 
@@ -29,37 +32,41 @@ def scientific_columns(result: Analysis, varied: list[str]) -> list[str]:
     return [c for c in varied if any(c[7:] == k or c[7:].startswith(k + ".") for k in keys)]
 
 
-def build_figures(result: Analysis) -> list[tuple[str, str, object]]:
-    """(section title, id, figure) in the order of the page; figures without data are left out."""
+def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]]]:
+    """(section title, id, figure builder) in the order of the page; a builder returns None without data."""
     frame, metric, mode = result.frame, result.metric, result.mode
     if frame.empty:
         return []
     varied = figures.varied_columns(frame)
     table = result.tables["table"][1]
-    out: list[tuple[str, str, object]] = []
-    for i, column in enumerate(varied):
-        out.append((f"{metric} vs {column[7:]}" if i == 0 else "", f"param-{i}",
-                    figures.metric_vs_parameter(frame, column, metric)))
-    if out:
-        out[0] = ("Metric vs each varied parameter (one point per trial; red crosses: infeasible)", *out[0][1:])
-    out.append(("Isolation plots", "isolation",
-                figures.isolation(frame, scientific_columns(result, varied), metric, mode)))
-    out.append(("Learning curves", "curves", figures.learning_curves(result.curves, metric)))
-    out.append(("Parallel coordinates", "parcoords", figures.parallel_coordinates(frame, varied, metric)))
-    out.append(("Ablation bars", "ablation", figures.ablation_bars(table, metric, result.baseline)))
-    out.append(("Quality vs cost", "cost", figures.quality_vs_cost(table, metric, mode)))
-    labels = [label for label in table.get("label", []) if label in set(frame["label"])]
-    picks = images.pick_trials(frame, labels, metric, lower_is_better(metric, mode), result.baseline)
-    out.append(("Images", "images", images.image_grid(images.image_tiles(result.run_dir, picks))))
+    out: list[tuple[str, str, Callable[[], object]]] = [
+        ("Metric vs each varied parameter (one point per trial; red crosses: infeasible)" if i == 0 else "",
+         f"param-{i}", partial(figures.metric_vs_parameter, frame, column, metric)) for i, column in enumerate(varied)]
+    out += [
+        ("Isolation plots", "isolation",
+         partial(figures.isolation, frame, scientific_columns(result, varied), metric, mode)),
+        ("Learning curves", "curves", lambda: figures.learning_curves(result.curves, metric)),
+        ("Parallel coordinates", "parcoords", partial(figures.parallel_coordinates, frame, varied, metric)),
+        ("Ablation bars", "ablation", partial(figures.ablation_bars, table, metric, result.baseline)),
+        ("Quality vs cost", "cost", partial(figures.quality_vs_cost, table, metric, mode)),
+        ("Images", "images", lambda: image_figure(result, table)),
+    ]
     if result.manifest.get("search") == "optuna":
-        importances, how = param_importances(frame, result.space, metric, mode)
-        figure = importance_figure(importances, how)
-        out.append(("Parameter importances" if figure else f"Parameter importances: {how}", "importance", figure))
+        out.append(("Parameter importances", "importance",
+                    lambda: importance_figure(*param_importances(frame, result.space, metric, mode))))
     return out
+
+
+def image_figure(result: Analysis, table):
+    labels = [label for label in table.get("label", []) if label in set(result.frame["label"])]
+    picks = images.pick_trials(result.frame, labels, result.metric, lower_is_better(result.metric, result.mode),
+                               result.baseline)
+    return images.image_grid(images.image_tiles(result.run_dir, picks))
 
 
 def header(result: Analysis) -> str:
     m = result.manifest
+    git = m.get("git") or {}
     status = result.frame["status"].value_counts().to_dict() if not result.frame.empty else {}
     rows = [
         ("space", f"{m.get('space')}: {m.get('description', '')}"),
@@ -71,8 +78,7 @@ def header(result: Analysis) -> str:
                    + ", ".join(f"{k} {v}" for k, v in status.items())),
         ("baseline", result.baseline or "none"),
         ("created", m.get("created", "")),
-        ("git commit", f"{(m.get('git') or {}).get('commit')}" + (" (dirty)" if (m.get("git") or {}).get("dirty")
-                                                                    else "")),
+        ("git commit", f"{git.get('commit')}" + (" (uncommitted changes)" if git.get("dirty") else "")),
     ]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f"<table class='meta'>{body}</table>"
@@ -101,11 +107,17 @@ def render_report(result: Analysis) -> str:
              "<h2>Results per configuration</h2>", to_html(result.tables["table"][0]),
              "<h2>Range checks</h2>", boundary_html(result)]
     first = True
-    for title, div_id, figure in build_figures(result):
+    for title, div_id, build in build_figures(result):
         if title:
             parts.append(f"<h2>{html.escape(title)}</h2>")
+        try:
+            figure = build()
+        except Exception as err:  # noqa: BLE001 - one figure the data breaks must not cost the sweep its report
+            print(f"warning: report figure '{div_id}' failed: {type(err).__name__}: {err}", file=sys.stderr)
+            parts.append(f"<p class='note flag'>This figure failed: {html.escape(f'{type(err).__name__}: {err}')}</p>")
+            continue
         if figure is None:
-            parts.append("<p class='note'>Not enough data for this figure.</p>" if title else "")
+            parts.append("<p class='note'>Not enough data for this figure.</p>")
             continue
         parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=first, div_id=f"fig-{div_id}",
                                  config={"displaylogo": False, "responsive": True}))
