@@ -30,3 +30,22 @@ def test_every_variant_validates_and_keeps_the_default_count():
         validate_config(SPACE.resolve(base, trial))
     default = SPACE.resolve(base, {"row": "default"})["model"]
     assert sum(p.numel() for p in create_model(**default).parameters()) == 7_760_748
+
+
+def test_pair_table_of_the_declared_pairs_on_known_differences():
+    """A synthetic results frame where every variant scores its study number plus a seed offset: the paired
+    differences must be exactly the study's differences, with zero spread."""
+    import pandas as pd
+    import pytest
+
+    from analysis.stats import pair_differences
+
+    rows = [{"label": label, "seed": seed, "status": "completed", "best/val/psnr": values["val/psnr"] + 0.3 * seed}
+            for label, values in SPACE.reported.items() for seed in range(3)]
+    table = pair_differences(pd.DataFrame(rows), SPACE.pairs, ["best/val/psnr"])
+    assert len(table) == len(SPACE.pairs) == 14
+    for pair, (_, row) in zip(SPACE.pairs, table.iterrows()):
+        expected = SPACE.reported[pair.a]["val/psnr"] - SPACE.reported[pair.b]["val/psnr"]
+        assert row["mean"] == pytest.approx(expected) and row["n"] == 3 and row["ci"] == pytest.approx(0, abs=1e-9)
+    # the study's "Default - 1" row: 30.43 - 30.08
+    assert table.iloc[0]["mean"] == pytest.approx(0.35)
