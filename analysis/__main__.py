@@ -29,8 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    # The project root on the path, so that ``python -m analysis`` works from any folder of a checkout.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from restore_core.sweep.cli import run_user_facing
 
     def run() -> int:

@@ -1,0 +1,39 @@
+"""Parameter importances from a study rebuilt out of the trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import search_spaces
+from analysis.importance import build_study, param_importances, variance_share
+
+
+def optuna_frame(n: int = 12) -> pd.DataFrame:
+    """The metric follows log10(lr); the decay choice is noise."""
+    rng = np.random.default_rng(0)
+    lrs = 10 ** rng.uniform(-7, -2, n)
+    decays = rng.choice(["none", "@25%", "@50%"], n)
+    return pd.DataFrame({"label": [f"lr={v:.3g}" for v in lrs], "seed": 0, "status": "completed",
+                         "param/optim.lr": lrs, "param/optim.milestones": decays,
+                         "best/val/psnr": 30 + 2 * np.log10(lrs) + rng.normal(0, 0.01, n)})
+
+
+def test_study_rebuilt_from_trials_and_lr_dominates():
+    space = search_spaces.get_space("lsid_lr")
+    frame = optuna_frame()
+    study, names = build_study(frame, space, "val/psnr", "max")
+    assert len(study.trials) == 12 and names == ["optim.lr", "optim.milestones"]
+    assert study.best_value == frame["best/val/psnr"].max()
+    importances, how = param_importances(frame, space, "val/psnr", "max")
+    assert importances["optim.lr"] > importances["optim.milestones"] and "12 trials" in how
+    shares = variance_share(frame, names, "val/psnr")
+    assert abs(sum(shares.values()) - 1) < 1e-9 and shares["optim.lr"] > shares["optim.milestones"]
+
+
+def test_too_few_completed_trials_says_why():
+    space = search_spaces.get_space("lsid_lr")
+    frame = optuna_frame(2)
+    frame.loc[1, "status"] = "error"
+    importances, how = param_importances(frame, space, "val/psnr", "max")
+    assert importances == {} and how == "needs at least 2 completed trials with a finite val/psnr (have 1)"
