@@ -1,0 +1,87 @@
+"""The tcfl_tv_sigma space: the 7 × 2 grid, its pairs against σ = 0, valid configs in every profile, the official
+recipe, a smoke trial, and a smoke sweep through Ray Tune with the baselines in the results."""
+
+import numpy as np
+import pytest
+
+from analysis import load_run
+from restore_core import train
+from restore_core.cost import count_parameters
+from restore_core.models import create_model
+from restore_core.schema import validate_config
+from search_spaces import get_space
+from search_spaces.tcfl_tv_sigma import GAN_MODES, SIGMAS, label
+from sweeps.run import main
+
+SPACE = get_space("tcfl_tv_sigma")
+LABELS = [f"gan={mode}, sigma={sigma}" for mode in GAN_MODES for sigma in ("0", "0.1", "0.5", "1", "2.5", "5", "10")]
+
+
+def configs(profile: str, tmp_path) -> dict[str, dict]:
+    overrides = {"data.root": str(tmp_path)} if profile == "paper" else {}  # paper reads the user's OCT folders
+    base = SPACE.base_config(profile, overrides)
+    return {SPACE.label(trial): SPACE.resolve(base, trial) for trial in SPACE.grid_trials(seeds=1)}
+
+
+def test_grid_is_tv_weight_times_gan_mode(tmp_path):
+    resolved = configs("quick", tmp_path)
+    assert list(resolved) == LABELS == [label(m, s) for m in GAN_MODES for s in SIGMAS]
+    assert {k: (c["task"]["gan_mode"], c["loss"]["tv"]) for k, c in resolved.items()} == {
+        label(m, s): (m, s) for m in GAN_MODES for s in SIGMAS
+    }
+    assert len(SPACE.grid_trials(seeds=3)) == 42
+
+
+def test_pairs_compare_each_sigma_with_none_under_the_same_gan_mode():
+    assert SPACE.baseline == "gan=lsgan, sigma=0" and len(SPACE.pairs) == 12
+    for pair in SPACE.pairs:
+        assert pair.a in LABELS and pair.b in LABELS
+        mode = pair.b.split(",")[0]
+        assert pair.b == f"{mode}, sigma=0" and pair.a.startswith(mode + ",") and pair.a != pair.b
+    assert {p.kind for p in SPACE.pairs} == {"TV σ vs none (lsgan)", "TV σ vs none (wgan)"}
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_every_grid_config_validates(profile, tmp_path):
+    for name, config in configs(profile, tmp_path).items():
+        cfg = validate_config(config)
+        assert cfg.task_name == "tcfl" and cfg.model["name"] == "dncnn", name
+        assert cfg.task.discriminator["name"] == "patchgan_in"
+
+
+def test_quick_and_paper_keep_the_official_recipe(tmp_path):
+    for profile in ("quick", "paper"):
+        cfg = validate_config(configs(profile, tmp_path)["gan=lsgan, sigma=0"])
+        assert (cfg.task.identity_weight, cfg.task.fake_weight, cfg.task.sep_weight) == (6.0, 0.1, 0.0)
+        assert cfg.optim.betas == [0.5, 0.999] and cfg.loss == {"tv": 0}
+        assert (cfg.model.get("depth"), cfg.model.get("features")) == (10, 64)
+    paper = validate_config(configs("paper", tmp_path)["gan=wgan, sigma=5"])
+    assert (paper.optim.lr, paper.train.batch_size, paper.data.patch, paper.data.source) == (2e-5, 2, 640, "folders")
+    assert paper.task.clip == 1e-3 and paper.task.gan_mode == "wgan"
+    quick = validate_config(configs("quick", tmp_path)["gan=lsgan, sigma=0"])
+    assert (quick.data.patch, quick.data.source) == (64, "synthetic") and "retina" in quick.data.photos
+
+
+def test_paper_models_have_the_published_sizes():
+    assert count_parameters(create_model("dncnn")) == 297_088
+    assert count_parameters(create_model("patchgan_in")) == 2_762_688
+
+
+def test_smoke_trial_trains_and_reports_baselines():
+    config = SPACE.resolve(SPACE.base_config("smoke"), {"task.gan_mode": "wgan", "loss.tv": 2.5, "seed": 0})
+    result = train(config)
+    assert result.stop_reason == "completed" and result.metrics["step"] == 16
+    keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ref_gcmse", "val/delta_epi", "baseline/bm3d/psnr",
+            "baseline/nlm/ssim", "cost/params")
+    assert all(np.isfinite(result.metrics[k]) for k in keys)
+
+
+def test_grid_sweep_end_to_end(ray_session, tmp_path):
+    assert main(["--space", "tcfl_tv_sigma", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
+                 "--verbose", "0"]) == 0
+    frame = load_run(str(tmp_path / "tcfl_tv_sigma" / "grid"))
+    assert sorted(frame["label"]) == sorted(LABELS) and (frame["status"] == "completed").all()
+    for method in ("bm3d", "nlm"):  # the same validation images in every trial: one baseline value per run
+        values = frame[f"last/baseline/{method}/psnr"]
+        assert values.max() - values.min() < 1e-3  # BM3D's FFTs vary in the last digits between processes
+        assert (frame[f"last/baseline/{method}/psnr"] > frame["last/val/ref_psnr"]).all()
