@@ -47,7 +47,8 @@ def main() -> None:
     storage = tempfile.mkdtemp(prefix="early-stopping-")
     rows = [run(name, setup, sets, storage) for name, setup in SETUPS]
     grid = rows[0]
-    print("| setup | trials | training steps | share of the grid's steps | best val/psnr | Δ to grid's best | best trial |")
+    print("| setup | trials | training steps | share of the grid's steps | best val/psnr | Δ to grid's best "
+          "| best trial |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for row in rows:
         print(f"| {row['setup']} | {row['trials']} | {row['steps']} | {100 * row['steps'] / grid['steps']:.0f} % | "

@@ -34,8 +34,9 @@ def main() -> None:
     for name in list_models():
         model = create_model(name).eval()
         example = example_input(name, args.size)
-        rows[name] = (count_parameters(model), count_macs(model, example), measure_latency(model, example, args.repeats))
-        params, macs, latency = rows[name]
+        params, macs = count_parameters(model), count_macs(model, example)
+        latency = measure_latency(model, example, args.repeats)
+        rows[name] = (params, macs, latency)
         print(f"| {name} | {tuple(example.shape)} | {params:,} | {macs / 1e9:.2f} | {latency:.1f} |")
     sid, lamba = rows["sid_unet"], rows["lamba_rt"]
     print(f"\nSID U-Net / lamba_rt at {args.size}×{args.size}: params {sid[0] / lamba[0]:.1f}×, "

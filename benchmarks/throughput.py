@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = args.spaces or search_spaces.list_spaces()
-    print(f"| space | model | batch | step (ms) | images/s | data share of step | data prepared once (s) |")
+    print("| space | model | batch | step (ms) | images/s | data share of step | data prepared once (s) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in names:
         row = measure(name, args.steps, args.threads)

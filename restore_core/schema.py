@@ -37,7 +37,9 @@ class OptimConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"optim.betas must be two numbers in [0, 1); got {self.betas}")
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ConfigError(f"optim.milestones must be increasing fractions of training in (0, 1); got {self.milestones}")
+            raise ConfigError(
+                f"optim.milestones must be increasing fractions of training in (0, 1); got {self.milestones}"
+            )
         if not 0 <= self.decay_start < 1:
             raise ConfigError(f"optim.decay_start must be in [0, 1); got {self.decay_start}")
 

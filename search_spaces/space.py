@@ -144,7 +144,8 @@ class SearchSpace:
         for row in self.rows:
             if row.label == label:
                 return row
-        raise ConfigError(f"unknown row '{label}' of space '{self.name}'; known: {', '.join(r.label for r in self.rows)}")
+        known = ", ".join(r.label for r in self.rows)
+        raise ConfigError(f"unknown row '{label}' of space '{self.name}'; known: {known}")
 
     # -- trials --------------------------------------------------------------------------------------------
     def grid_trials(self, seeds: int = 1) -> list[dict[str, Any]]:

@@ -45,7 +45,8 @@ def test_checkpoint_resumes_exactly(config, shared, tmp_path):
     def keep(metrics, folder):
         if metrics["step"] == 2:
             (tmp_path / "ckpt").mkdir()
-            (tmp_path / "ckpt" / CHECKPOINT_FILE).write_bytes((folder and open(f"{folder}/{CHECKPOINT_FILE}", "rb").read()))
+            with open(f"{folder}/{CHECKPOINT_FILE}", "rb") as handle:
+                (tmp_path / "ckpt" / CHECKPOINT_FILE).write_bytes(handle.read())
         saved[metrics["step"]] = metrics
 
     straight = train(config, data=shared, report=keep)
