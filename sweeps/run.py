@@ -4,6 +4,7 @@
     python sweeps/run.py --space lsid_lr                      # the quick profile on the embedded photos
     python sweeps/run.py --list                               # the spaces
     python sweeps/run.py --space lsid_lr --profile smoke --dry-run
+    python sweeps/run.py --resume --name quick-3seeds          # continue a run whose driver died
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# OpenCV logs its own lines for a corrupt image; the DataError that follows already names the file.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from restore_core.sweep.cli import build_parser, options_from_args, run_user_facing  # noqa: E402
+from restore_core.sweep.cli import build_parser, given_options, options_from_args, run_user_facing  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,14 +33,15 @@ def main(argv: list[str] | None = None) -> int:
             for name in search_spaces.list_spaces():
                 print(f"{name:24s} {search_spaces.get_space(name).description}")
             return 0
-        if not args.space:
+        if not args.space and not args.resume:
             raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
         options = options_from_args(args)
         if options.dry_run:
             print(describe_plan(plan_sweep(options)))
             return 0
-        run_dir = run_sweep(options, argv)
-        print_summary(run_dir)
+        run_dir = run_sweep(options, argv, given_options(args))
+        if options.analyze and not options.is_remote_storage():
+            print_summary(run_dir)
         return 0
 
     return run_user_facing(run)

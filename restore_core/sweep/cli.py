@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from restore_core.config import parse_value
 from restore_core.errors import UserError
-from restore_core.sweep.options import SCHEDULERS, SEARCHES, SweepOptions
+from restore_core.sweep.options import RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,24 +24,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a Ray Tune sweep of a named search space and write its tables and report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    # Options that define the trials default to None here, so that --resume can tell what was typed.
     parser.add_argument("--space", help="the search space to sweep (see --list)")
     parser.add_argument("--list", action="store_true", help="list the spaces with their descriptions and exit")
-    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"),
-                        help="smoke: seconds per trial; quick: minutes on a laptop CPU; paper: the published recipe")
+    parser.add_argument("--profile", choices=("smoke", "quick", "paper"),
+                        help="smoke: seconds per trial; quick (default): minutes on a laptop CPU; paper: the "
+                        "published recipe")
     parser.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the space's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="trial scheduler (default: the space's)")
     parser.add_argument("--num-samples", type=int, help="configurations proposed by random/optuna search")
-    parser.add_argument("--seeds", type=int, default=1, help="repeat each configuration with this many seeds")
+    parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.steps=500 (repeatable)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs (and torch threads) per trial")
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial; 0.25 packs four on one GPU")
+    parser.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", type=float,
+                        help="GPUs per trial (default 0); 0.25 packs four on one GPU; without a GPU, trials run on CPU")
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
-    parser.add_argument("--max-failures", type=int, default=0, help="retry a failed trial this many times")
+    parser.add_argument("--max-failures", type=int, default=0,
+                        help="retry a failed trial this many times, from its last checkpoint")
+    parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
+                        help="stop a trial attempt that runs longer than this (also one that hangs); recorded as an "
+                        "error with the reason")
     parser.add_argument("--name", help="run name (default: <profile>-<search>-<scheduler>-<time>)")
     parser.add_argument("--storage", default="runs", help="where run directories go: <storage>/<space>/<name>")
-    parser.add_argument("--resume", action="store_true", help="continue the run --name after its driver died")
-    parser.add_argument("--address", help="Ray cluster to run on (default: start a local Ray)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run --name after its driver died: ended trials are kept, the others go "
+                        "on from their last checkpoint")
+    parser.add_argument("--retry-failed", action="store_true", help="with --resume: run failed trials again too")
+    parser.add_argument("--address", help="Ray cluster to run on, e.g. 10.0.0.5:6379 or auto (default: RAY_ADDRESS "
+                        "if set, else start a local Ray)")
     parser.add_argument("--dashboard-port", type=int, default=8265, help="port of the local Ray dashboard")
     parser.add_argument("--dashboard-host", default="127.0.0.1",
                         help="interface of the local dashboard; anything but loopback exposes it to the network")
@@ -60,28 +72,39 @@ def parse_sets(items: list[str]) -> dict:
     return sets
 
 
+DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that define a run's trials which this command line sets explicitly."""
+    given = {key: getattr(args, key) for key in RECORDED if key != "sets" and getattr(args, key, None) is not None}
+    if args.set:
+        given["sets"] = parse_sets(args.set)
+    return given
+
+
 def options_from_args(args: argparse.Namespace) -> SweepOptions:
+    values = {key: DEFAULTS[key] if getattr(args, key) is None else getattr(args, key) for key in DEFAULTS}
     return SweepOptions(
         space=args.space,
-        profile=args.profile,
         search=args.search,
         scheduler=args.scheduler,
         num_samples=args.num_samples,
-        seeds=args.seeds,
         sets=parse_sets(args.set),
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
         max_concurrent=args.max_concurrent,
         name=args.name,
         storage=args.storage,
         dry_run=args.dry_run,
         resume=args.resume,
+        retry_failed=args.retry_failed,
         max_failures=args.max_failures,
+        trial_timeout=args.trial_timeout,
         address=args.address,
         dashboard_port=args.dashboard_port,
         dashboard_host=args.dashboard_host,
         analyze=not args.no_analysis,
         verbose=args.verbose,
+        **values,
     )
 
 

@@ -56,6 +56,9 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
         "num_samples": plan.num_samples,
         "trials_planned": len(plan.trials) or plan.num_samples,
         "resources_per_trial": {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+        "trial_timeout_s": options.trial_timeout,
+        "max_failures": options.max_failures,
+        "options": options.record(),  # what --resume rebuilds the run from
         "metric": space.metric,
         "mode": space.mode,
         "scientific": list(space.scientific),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -11,11 +13,14 @@ from restore_core.errors import UserError
 
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
+# What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
+RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "sets", "cpus_per_trial",
+            "gpus_per_trial")
 
 
 @dataclass
 class SweepOptions:
-    space: str
+    space: str | None
     profile: str = "quick"
     search: str | None = None  # None: the space's default
     scheduler: str | None = None
@@ -29,7 +34,9 @@ class SweepOptions:
     storage: str = "runs"
     dry_run: bool = False
     resume: bool = False
+    retry_failed: bool = False
     max_failures: int = 0
+    trial_timeout: float | None = None  # seconds of wall time per trial attempt; None: no limit
     address: str | None = None
     dashboard_port: int = 8265
     dashboard_host: str = "127.0.0.1"
@@ -46,21 +53,47 @@ class SweepOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1; got {value}")
-        if self.cpus_per_trial <= 0:
-            raise UserError(f"--cpus-per-trial must be > 0; got {self.cpus_per_trial}")
-        if self.gpus_per_trial < 0:
-            raise UserError(f"--gpus-per-trial must be >= 0 (fractions pack trials on one GPU); got {self.gpus_per_trial}")
+        if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
+            raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")
+        if not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):
+            raise UserError(f"--gpus-per-trial must be >= 0 (0.25 packs four trials on one GPU); "
+                            f"got {self.gpus_per_trial:g}")
+        if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
+            raise UserError(f"--gpus-per-trial above 1 must be a whole number of GPUs (Ray shares only single GPUs); "
+                            f"got {self.gpus_per_trial:g}")
         if self.max_failures < 0:
-            raise UserError(f"--max-failures must be >= 0; got {self.max_failures}")
+            raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
+        if self.trial_timeout is not None and not self.trial_timeout > 0:
+            raise UserError(f"--trial-timeout must be a number of seconds > 0; got {self.trial_timeout:g}")
+        if not 0 < self.dashboard_port < 65536:
+            raise UserError(f"--dashboard-port must be a TCP port in 1..65535; got {self.dashboard_port}")
         if self.resume and not self.name:
-            raise UserError("--resume needs --name, the run to continue (see the folders under runs/<space>/)")
+            raise UserError("--resume needs --name, the run to continue (the folders under <storage>/<space>/)")
+        if self.retry_failed and not self.resume:
+            raise UserError("--retry-failed only applies with --resume (it reruns the failed trials of a run)")
+        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
+            raise UserError(f"--name must be a plain folder name without '/'; got '{self.name}'")
+
+    def record(self) -> dict[str, Any]:
+        """The options as plain data, for the manifest (``resume`` rebuilds the run from this)."""
+        return dataclasses.asdict(self)
+
+    def restore_recorded(self, recorded: dict[str, Any]) -> None:
+        """Take the settings that define the trials from a run's manifest (see :data:`RECORDED`)."""
+        for key in RECORDED:
+            if key in recorded:
+                setattr(self, key, recorded[key])
 
     def run_name(self, search: str, scheduler: str) -> str:
         if self.name is None:
             self.name = f"{self.profile}-{search}-{scheduler}-{time.strftime('%Y%m%d-%H%M%S')}"
         return self.name
 
-    def space_dir(self) -> str:
-        if "://" in self.storage:
-            return f"{self.storage.rstrip('/')}/{self.space}"
-        return os.path.abspath(os.path.join(self.storage, self.space))
+    def is_remote_storage(self) -> bool:
+        return "://" in self.storage
+
+    def space_dir(self, space: str | None = None) -> str:
+        space = space or self.space or ""
+        if self.is_remote_storage():
+            return f"{self.storage.rstrip('/')}/{space}"
+        return os.path.abspath(os.path.join(self.storage, space))

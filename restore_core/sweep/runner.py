@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
 from restore_core.io import write_json_atomic
-from restore_core.loop import prepare_shared_data
-from restore_core.schema import validate_config
+from restore_core.loop import SharedData, prepare_shared_data
+from restore_core.schema import data_key, validate_config
 from restore_core.sweep.manifest import build_manifest
 from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.resume import clear_failed, prepare_resume
+from restore_core.sweep.storage import check_new_run_dir, create_run_dir, storage_warnings
 
 
 @dataclass
@@ -37,6 +40,8 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     import search_spaces
 
     options.check()
+    if not options.space:
+        raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
     space = search_spaces.get_space(options.space)
     search = options.search or space.search
     scheduler = options.scheduler or space.scheduler
@@ -79,52 +84,67 @@ def describe_plan(plan: SweepPlan) -> str:
     return "\n".join(lines)
 
 
-def check_storage(plan: SweepPlan) -> None:
-    """The run directory must be creatable and writable, and must not hold another run unless resuming."""
-    if "://" in plan.options.storage:
-        return
-    run_dir = plan.run_dir
-    manifest = os.path.join(run_dir, "manifest.json")
-    if plan.options.resume:
-        if not os.path.exists(manifest):
-            raise UserError(f"--resume: no run '{plan.options.name}' of space '{plan.space.name}' under "
-                            f"{plan.options.space_dir()} (no manifest.json)")
-        with open(manifest, encoding="utf-8") as handle:
-            recorded = json.load(handle).get("space")
-        if recorded != plan.space.name:
-            raise UserError(f"--resume: run '{plan.options.name}' belongs to space '{recorded}', not '{plan.space.name}'")
-        return
-    if os.path.exists(run_dir) and os.listdir(run_dir):
-        raise UserError(f"run directory {run_dir} already exists; pass --resume to continue it or another --name")
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, ".write-test")
-        with open(probe, "w", encoding="utf-8") as handle:
-            handle.write("ok")
-        os.unlink(probe)
-    except OSError as err:
-        raise UserError(f"storage path {plan.options.storage} is not writable: {err.strerror}") from None
+def prepare_data(plan: SweepPlan) -> dict[str, SharedData]:
+    """Build the data of the base config and of every grid trial whose data config differs, once each, in the
+    driver: missing, corrupt or too small data fails here, before Ray starts, and trials share the arrays."""
+    configs = [plan.base] + [plan.space.resolve(plan.base, trial) for trial in plan.trials]
+    shared: dict[str, SharedData] = {}
+    for config in configs:
+        key = data_key(validate_config(config))
+        if key not in shared:
+            shared[key] = prepare_shared_data(config)
+    return shared
 
 
-def run_sweep(options: SweepOptions, argv: list[str] | None = None):
-    """Run (or resume) the sweep and write the results. Returns the run directory."""
-    from restore_core.sweep.tuner import build_tuner, start_ray
+def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[str, Any] | None = None) -> str:
+    """Run (or resume) the sweep and write the results. Returns the run directory.
 
+    Every check that can fail on bad input (options, space, configs, data, storage, GPUs) runs before Ray starts
+    and before anything is written, so a bad command leaves an existing run directory as it was.
+
+    Args:
+        options: the sweep's options.
+        argv: the command line, recorded in the manifest.
+        given: with ``--resume``, the trial-defining options typed on the command line (see
+            :func:`~restore_core.sweep.resume.prepare_resume`).
+    """
+    from restore_core.sweep.cluster import check_local_start, start_ray
+    from restore_core.sweep.tuner import build_tuner
+
+    options.check()
+    if options.resume:
+        prepare_resume(options, given or {})
     plan = plan_sweep(options)
-    check_storage(plan)
-    start_ray(plan)
+    if not options.resume and not options.is_remote_storage():
+        check_new_run_dir(plan.run_dir, options.storage)
+    shared = prepare_data(plan)
+    check_local_start(options)
+    for warning in storage_warnings(options.storage, 1):  # a URI; a path is judged once the nodes are known
+        print(f"warning: {warning}", file=sys.stderr)
+    if not options.resume and not options.is_remote_storage():
+        create_run_dir(plan.run_dir, options.storage)
+
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
-    if plan.options.resume:
+    if options.resume:
         with open(manifest_path, encoding="utf-8") as handle:
             manifest = json.load(handle)
         manifest.setdefault("resumed", []).append(" ".join(argv or []))
     else:
-        manifest = build_manifest(plan, argv or [])
-    write_json_atomic(manifest_path, manifest)
-    shared = prepare_shared_data(plan.base)
+        manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for
+
+    info = start_ray(options)
+    manifest.setdefault("resources_per_trial", {})["gpu_used"] = options.gpus_per_trial
+    if info.nodes > 1 and not options.is_remote_storage():
+        for warning in storage_warnings(options.storage, info.nodes):
+            print(f"warning: {warning}", file=sys.stderr)
+    if options.resume and options.retry_failed:
+        cleared = clear_failed(plan.run_dir)
+        print(f"retrying {len(cleared)} failed trial(s) from their last checkpoint", file=sys.stderr)
+    if not options.is_remote_storage():
+        write_json_atomic(manifest_path, manifest)
     tuner = build_tuner(plan, shared)
     tuner.fit()
-    if options.analyze:
+    if options.analyze and not options.is_remote_storage():
         from analysis import write_outputs
 
         write_outputs(plan.run_dir)

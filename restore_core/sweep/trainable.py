@@ -3,39 +3,81 @@
 from __future__ import annotations
 
 import gc
+import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from ray import tune
 
 from restore_core.loop import SharedData, train
+from restore_core.schema import data_key, validate_config
+from restore_core.sweep.status import clear_timeout, read_status, worker_trial_dir, write_timeout
+from restore_core.sweep.watchdog import TrialTimeout, Watchdog
 
 
-def run_trial(config: dict[str, Any], *, space_name: str, base: dict, shared: SharedData | None = None) -> None:
-    """One trial. ``config`` holds only the sampled values (row, parameters, seed); ``base`` and ``shared`` come
-    through ``tune.with_parameters`` (the object store), never through the search space."""
-    import search_spaces
+def run_trial(
+    config: dict[str, Any],
+    *,
+    space: Any,
+    base: dict,
+    shared: Mapping[str, SharedData] | None = None,
+    trial_timeout: float | None = None,
+) -> None:
+    """One trial. ``config`` holds only the sampled values (row, parameters, seed); the space, ``base`` and the
+    prepared data come through ``tune.with_parameters`` (the object store), never through the search space.
 
-    space = search_spaces.get_space(space_name)
+    Args:
+        config: the trial's sampled values.
+        space: the :class:`~search_spaces.space.SearchSpace` (passed whole, so spaces defined outside the package
+            registry, e.g. in a user's script, run on every worker).
+        base: the run's base config (profile and ``--set`` applied).
+        shared: data prepared once by the driver, by data key; a trial with another data config builds its own.
+        trial_timeout: seconds of wall time this attempt may take (``--trial-timeout``); None: no limit.
+    """
     trial_config = space.resolve(base, config)
     label = space.label(config)
-    logdir = tune.get_context().get_trial_dir()
+    logdir = worker_trial_dir()
+    if read_status(logdir) is not None:
+        # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
+        return
+    clear_timeout(logdir)
+    data = (shared or {}).get(data_key(validate_config(trial_config)))
 
     def report(metrics: dict[str, Any], folder: str | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(folder) if folder else None
         tune.report({**metrics, "label": label}, checkpoint=checkpoint)
 
-    checkpoint = tune.get_checkpoint()
+    watchdog = None
+    if trial_timeout:
+        message = f"timed out: still running after {trial_timeout:g} s (--trial-timeout {trial_timeout:g})"
+        watchdog = Watchdog(trial_timeout, message, lambda text: write_timeout(logdir, text)).start()
     try:
-        if checkpoint is None:
-            train(trial_config, data=shared, report=report, logdir=logdir)
-        else:
-            with checkpoint.as_directory() as folder:
-                train(trial_config, data=shared, report=report, resume_from=folder, logdir=logdir)
+        try:
+            checkpoint = tune.get_checkpoint()
+            if checkpoint is None:
+                train(trial_config, data=data, report=report, logdir=logdir)
+            else:
+                with checkpoint.as_directory() as folder:
+                    train(trial_config, data=data, report=report, resume_from=folder, logdir=logdir)
+        finally:
+            if watchdog is not None:
+                watchdog.finish()
+    except TrialTimeout:
+        watchdog.finish()  # the time-out is recorded (timeout.json); the trial ends here and frees its resources
+    except BaseException as error:
+        drop_frames(error)
+        raise
     finally:
-        _release_memory()
+        release_memory()
 
 
-def _release_memory() -> None:
+def drop_frames(error: BaseException) -> None:
+    """Let go of what the failed trial's frames hold (models, optimizer state, batches on the GPU): the exception
+    travels on to Ray with its traceback text intact, but its frames no longer keep the tensors alive."""
+    traceback.clear_frames(error.__traceback__)
+
+
+def release_memory() -> None:
     """Free what the trial held before the worker takes the next one (GPU memory above all)."""
     gc.collect()
     import torch

@@ -1,47 +1,20 @@
-"""Ray Tune objects for a planned sweep: the cluster connection, searcher, scheduler, callbacks and the Tuner."""
+"""Ray Tune objects for a planned sweep: the searcher, the scheduler and the Tuner (new or restored)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any
+from collections.abc import Mapping
 
-from restore_core.errors import UserError
-from restore_core.io import write_json_atomic
 from restore_core.loop import SharedData
+from restore_core.sweep.status import TrialStatusCallback
 
 # Our own TensorBoard writer logs scalars and images per trial; Ray's TBX logger would write a second copy.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic progress table with our columns
 os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-
-
-def start_ray(plan) -> None:
-    """Connect to ``--address`` or start a local Ray with its dashboard on loopback; print the dashboard URL."""
-    import ray
-    import torch
-
-    options = plan.options
-    if options.gpus_per_trial > 0 and options.address is None:
-        available = torch.cuda.device_count()
-        if available == 0:
-            print(f"notice: no GPU on this machine; --gpus-per-trial {options.gpus_per_trial:g} ignored, "
-                  "trials run on CPU", file=sys.stderr)
-            options.gpus_per_trial = 0.0
-        elif options.gpus_per_trial > available:
-            raise UserError(f"--gpus-per-trial {options.gpus_per_trial:g} is more than the {available} GPU(s) here; "
-                            f"use a value in (0, {available}] (fractions pack trials on one GPU)")
-    if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True, "logging_level": "ERROR"}
-    if options.address:
-        context = ray.init(address=options.address, **kwargs)
-    else:
-        context = ray.init(include_dashboard=True, dashboard_host=options.dashboard_host,
-                           dashboard_port=options.dashboard_port, **kwargs)
-    url = getattr(context, "dashboard_url", None)
-    if url:
-        print(f"Ray dashboard: http://{url}", flush=True)
+# Ray snapshots the experiment (which trials ended, their latest checkpoints) at most every 10 s by default; a
+# driver killed in between would resume from an older picture. Small sweeps snapshot cheaply, so do it often.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 
 
 def build_searcher(plan):
@@ -72,53 +45,23 @@ def build_scheduler(plan):
     return ASHAScheduler(time_attr="step", max_t=steps, grace_period=min(grace, steps), reduction_factor=3)
 
 
-class TrialStatusCallback:
-    """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
-    early-stopped and failed trials apart (a trial without it never ended: the driver died first)."""
-
-    def __new__(cls, *args, **kwargs):  # subclass Ray's Callback lazily, so importing this module needs no Ray
-        from ray import tune
-
-        class _Callback(tune.Callback):
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                _write_status(trial, "terminated", None)
-
-            def on_trial_error(self, iteration, trials, trial, **info):
-                _write_status(trial, "error", _error_line(trial))
-
-        return _Callback()
-
-
-def _write_status(trial, status: str, error: str | None) -> None:
-    path = trial.local_path
-    if path and os.path.isdir(path):
-        write_json_atomic(os.path.join(path, "status.json"), {"status": status, "error": error})
-
-
-def _error_line(trial) -> str:
-    """The last line of the trial's traceback: the exception and its message."""
-    for name in ("error.txt",):
-        candidate = os.path.join(trial.local_path or "", name)
-        if os.path.exists(candidate):
-            with open(candidate, encoding="utf-8", errors="replace") as handle:
-                lines = [line.strip() for line in handle if line.strip()]
-            return lines[-1] if lines else "error"
-    return str(getattr(trial, "error_msg", None) or "error")
-
-
-def build_tuner(plan, shared: SharedData):
+def build_tuner(plan, shared: Mapping[str, SharedData]):
+    """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
+    ones continue from their last checkpoint (and failed ones too with ``--retry-failed``)."""
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     from restore_core.sweep.trainable import run_trial
 
     options = plan.options
-    trainable = tune.with_parameters(run_trial, space_name=plan.space.name, base=plan.base, shared=shared)
+    trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
+                                     trial_timeout=options.trial_timeout)
     trainable = tune.with_resources(trainable, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
-    param_space = plan.space.grid_param_space(options.seeds) if plan.search == "grid" else plan.space.sampled_param_space()
+    space = plan.space
+    param_space = space.grid_param_space(options.seeds) if plan.search == "grid" else space.sampled_param_space()
     if options.resume:
-        return tune.Tuner.restore(plan.run_dir, trainable=trainable, resume_unfinished=True, resume_errored=False,
-                                  param_space=param_space)
+        return tune.Tuner.restore(plan.run_dir, trainable=trainable, resume_unfinished=True,
+                                  resume_errored=options.retry_failed, param_space=param_space)
     metric_columns = {"step": "step", plan.space.metric: plan.space.metric.split("/")[-1], "stop_reason": "stop"}
     reporter = tune.CLIReporter(
         metric_columns=metric_columns,
@@ -132,6 +75,8 @@ def build_tuner(plan, shared: SharedData):
         storage_path=options.space_dir(),
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
+        sync_config=tune.SyncConfig(sync_artifacts=True),
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback()],
         progress_reporter=reporter,
         verbose=options.verbose,

@@ -1,0 +1,103 @@
+"""Connect the driver to Ray: a local Ray with its dashboard on loopback, or an existing cluster; GPU checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from restore_core.errors import UserError
+from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.security import host_of, is_loopback, port_is_free
+
+
+@dataclass
+class ClusterInfo:
+    """What the driver found after connecting."""
+
+    dashboard_url: str | None
+    nodes: int
+    gpus_per_node: float  # the most GPUs any node has
+    token_auth: bool
+
+
+def ray_address(options: SweepOptions) -> str | None:
+    """``--address``, or ``RAY_ADDRESS`` (set by Ray inside a submitted job and by users of a cluster)."""
+    return options.address or os.environ.get("RAY_ADDRESS") or None
+
+
+def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
+    """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
+    a request no node can satisfy is an error (Ray would wait for ever)."""
+    wanted = options.gpus_per_trial
+    if wanted <= 0:
+        return
+    if gpus_per_node <= 0:
+        print(f"notice: no GPU {where}; --gpus-per-trial {wanted:g} ignored, trials run on CPU", file=sys.stderr)
+        options.gpus_per_trial = 0.0
+    elif wanted > gpus_per_node:
+        raise UserError(f"--gpus-per-trial {wanted:g} is more than the {gpus_per_node:g} GPU(s) {where}; use a "
+                        f"value in (0, {gpus_per_node:g}] (0.25 packs four trials on one GPU)")
+
+
+def check_local_start(options: SweepOptions) -> None:
+    """Everything about starting a local Ray that can fail, checked before anything is written."""
+    import torch
+
+    if ray_address(options) is not None:
+        return
+    fit_gpus(options, float(torch.cuda.device_count()), "on this machine")
+    import ray
+
+    if ray.is_initialized():
+        return
+    if not port_is_free(options.dashboard_host, options.dashboard_port):
+        raise UserError(f"port {options.dashboard_port} on {options.dashboard_host} is in use (another Ray "
+                        "dashboard?); pass --dashboard-port with a free port, or --address to run on that Ray")
+
+
+def start_ray(options: SweepOptions) -> ClusterInfo:
+    """Connect to ``--address``/``RAY_ADDRESS`` or start a local Ray with its dashboard on ``--dashboard-host``
+    (loopback by default); print the dashboard URL and check the GPU request against the cluster."""
+    import ray
+
+    address = ray_address(options)
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True,
+                                  "logging_level": "ERROR"}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            if not is_loopback(options.dashboard_host):
+                print(f"warning: the Ray dashboard listens on {options.dashboard_host}: anyone who reaches that "
+                      "interface can run code unless token authentication is on (RAY_AUTH_MODE=token)",
+                      file=sys.stderr)
+            ray.init(include_dashboard=True, dashboard_host=options.dashboard_host,
+                     dashboard_port=options.dashboard_port, **kwargs)
+    info = cluster_info()
+    if info.dashboard_url:
+        login = " (token login: `ray get-auth-token`)" if info.token_auth else ""
+        print(f"Ray dashboard: {info.dashboard_url}{login}", flush=True)
+    if address or info.nodes > 1:
+        fit_gpus(options, info.gpus_per_node, f"on any node of the cluster at {address or 'this address'}")
+    return info
+
+
+def cluster_info() -> ClusterInfo:
+    import ray
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    try:
+        url = ray._private.worker.get_dashboard_url()
+    except Exception:  # no dashboard (ray[default] missing, or include_dashboard=False)
+        url = None
+    if url and "://" not in url:
+        url = f"http://{url}"
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    gpus = max((float(n.get("Resources", {}).get("GPU", 0)) for n in nodes), default=0.0)
+    return ClusterInfo(url or None, len(nodes), gpus, bool(is_token_auth_enabled()))
+
+
+def dashboard_is_loopback(info: ClusterInfo) -> bool:
+    return bool(info.dashboard_url) and is_loopback(host_of(info.dashboard_url))

@@ -1,0 +1,135 @@
+"""How each trial ended, in its folder: ``status.json`` (read by ``analysis.load``) and the time-out marker.
+
+A trial ends once. ``status.json`` is written by the driver when Ray reports the end (completed, stopped by the
+scheduler, or failed after its retries) and is never overwritten: a trial folder that has one ended in an earlier
+life of the run, and a resumed sweep does not run it again. ``timeout.json`` is written by the trial itself when
+``--trial-timeout`` stops it, so that the driver records the time-out as the reason.
+
+Ray keeps a trial's folder in two places: a staging copy on the driver's machine (``/tmp/ray/session_*/...``),
+uploaded to ``--storage`` every few seconds, and the folder under ``--storage``. Both are written here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from restore_core.io import write_json_atomic
+
+STATUS_FILE = "status.json"
+TIMEOUT_FILE = "timeout.json"
+RETRIED_FILE = "retried-errors.txt"
+
+
+def read_status(trial_dir: str) -> dict[str, Any] | None:
+    return _read(os.path.join(trial_dir, STATUS_FILE))
+
+
+def read_timeout(trial_dir: str) -> dict[str, Any] | None:
+    return _read(os.path.join(trial_dir, TIMEOUT_FILE))
+
+
+def _read(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_timeout(trial_dir: str, message: str) -> None:
+    write_json_atomic(os.path.join(trial_dir, TIMEOUT_FILE), {"error": message})
+
+
+def clear_timeout(trial_dir: str) -> None:
+    """A new attempt of a trial (Ray's retry) starts without the previous attempt's time-out."""
+    path = os.path.join(trial_dir, TIMEOUT_FILE)
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def record_end(trial_dirs: list[str], status: str, error: str | None) -> None:
+    """Write ``status.json`` into the trial's folders unless it already has one; a recorded time-out wins over
+    Ray's view.
+
+    A trial that ended well after ``--max-failures`` retries keeps the failures of its earlier attempts, but as
+    ``retried-errors.txt``: Ray's ``error.txt`` in its folder would read as the trial's own end.
+
+    Args:
+        trial_dirs: the trial's folder in the driver's staging area and, for a filesystem ``--storage``, under it
+            (written directly, so that a driver killed a second later leaves the end on record).
+    """
+    folders = [d for d in dict.fromkeys(trial_dirs) if d and os.path.isdir(d)]
+    if not folders or any(read_status(d) is not None for d in folders):
+        return
+    for folder in folders:
+        timeout = read_timeout(folder)
+        if timeout is not None:
+            status, error = "error", timeout["error"]
+    for folder in folders:
+        ray_errors = os.path.join(folder, "error.txt")
+        if status == "terminated" and os.path.exists(ray_errors):
+            os.replace(ray_errors, os.path.join(folder, RETRIED_FILE))
+        write_json_atomic(os.path.join(folder, STATUS_FILE), {"status": status, "error": error})
+
+
+def driver_trial_dirs(trial) -> list[str]:
+    """Where the driver sees a Ray trial's folder: its staging copy, and the folder under a filesystem storage."""
+    dirs = [trial.local_path]
+    try:
+        import pyarrow.fs
+
+        if isinstance(trial.storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+            dirs.append(trial.path)
+    except Exception:  # an older or newer Ray without these attributes: the staging copy is enough
+        pass
+    return [d for d in dirs if d]
+
+
+def worker_trial_dir() -> str:
+    """The trial's folder as the trial itself should write it: under ``--storage`` when that is a filesystem path
+    (on a multi-node cluster it must be shared, so every node writes into the run directory directly), else the
+    trial's working directory, which Ray uploads to the storage URI."""
+    from ray import tune
+
+    try:
+        import pyarrow.fs
+        from ray.train._internal.session import get_session
+
+        storage = get_session().storage
+        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+            os.makedirs(storage.trial_fs_path, exist_ok=True)
+            return storage.trial_fs_path
+        return storage.trial_working_directory
+    except Exception:  # Ray's storage internals moved: fall back to its public trial directory
+        return tune.get_context().get_trial_dir()
+
+
+def error_line(trial_dir: str | None, fallback: str | None) -> str:
+    """The last line of Ray's ``error.txt`` (the exception and its message), or ``fallback``."""
+    candidate = os.path.join(trial_dir or "", "error.txt")
+    if os.path.exists(candidate):
+        with open(candidate, encoding="utf-8", errors="replace") as handle:
+            lines = [line.strip() for line in handle if line.strip()]
+        if lines:
+            return lines[-1]
+    return str(fallback or "error")
+
+
+class TrialStatusCallback:
+    """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
+    early-stopped and failed trials apart (a trial without it never ended: the driver died first)."""
+
+    def __new__(cls, *args, **kwargs):  # subclass Ray's Callback lazily, so importing this module needs no Ray
+        from ray import tune
+
+        class _Callback(tune.Callback):
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                record_end(driver_trial_dirs(trial), "terminated", None)
+
+            def on_trial_error(self, iteration, trials, trial, **info):
+                error = error_line(trial.local_path, getattr(trial, "error_msg", None))
+                record_end(driver_trial_dirs(trial), "error", error)
+
+        return _Callback()

@@ -1,0 +1,100 @@
+"""Where a run's files go: checks before anything is written, and warnings for storage other nodes cannot see.
+
+On a multi-node cluster every trial writes its checkpoints and results under ``--storage`` on the node it runs on,
+and the driver reads them back to resume and to write the tables. That works only when the path is a filesystem
+every node mounts at the same place (NFS, Lustre, GPFS, CephFS, ...). Cloud URIs (``s3://``, ``gs://``) are
+written by Ray itself, but the tables and the report are read from a local folder, so they are not written there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from restore_core.errors import UserError
+
+# Filesystem types whose files other machines see (from /proc/mounts); fuse mounts are usually network ones.
+SHARED_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cephfs", "ceph", "glusterfs", "cifs", "smb3", "smbfs",
+             "9p", "panfs", "wekafs", "virtiofs", "fuse.")
+NODE_LOCAL_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/scratch/local", "/local")
+
+
+def check_new_run_dir(run_dir: str, storage: str) -> None:
+    """Fail unless the run directory can be created: it must not hold another run and its nearest existing parent
+    must be a writable folder. Nothing is created here (bad input must leave the disk as it was)."""
+    if os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
+        raise UserError(f"run directory {run_dir} already exists; pass --resume to continue it or another --name")
+    parent = run_dir
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f"storage path {storage} is not writable: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"storage path {storage} is not writable: no permission to create folders in {parent}")
+
+
+def create_run_dir(run_dir: str, storage: str) -> None:
+    """Create the run directory and prove it takes files; on failure remove what was created."""
+    created = run_dir
+    while not os.path.exists(os.path.dirname(created)):
+        created = os.path.dirname(created)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write-test")
+        with open(probe, "w", encoding="utf-8") as handle:
+            handle.write("ok")
+        os.unlink(probe)
+    except OSError as err:
+        if not os.path.exists(os.path.join(created, "manifest.json")):
+            shutil.rmtree(created, ignore_errors=True)
+        raise UserError(f"storage path {storage} is not writable: {err.strerror or err}") from None
+
+
+def filesystem_type(path: str) -> str:
+    """The type (``ext4``, ``nfs4``, ``tmpfs``...) of the filesystem that holds ``path`` (Linux), or ``""``."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                mount = fields[1].replace("\\040", " ")
+                if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+                    best, fstype = mount, fields[2]
+    except OSError:
+        return ""
+    return fstype
+
+
+def is_shared_path(path: str) -> bool | None:
+    """True when ``path`` is on a network filesystem, False when it is node-local, None when unknown."""
+    absolute = os.path.abspath(path)
+    if any(absolute == p or absolute.startswith(p + "/") for p in NODE_LOCAL_PREFIXES):
+        return False
+    fstype = filesystem_type(absolute)
+    if not fstype:
+        return None
+    return any(fstype == kind or (kind.endswith(".") and fstype.startswith(kind)) for kind in SHARED_FS)
+
+
+def storage_warnings(storage: str, nodes: int | None) -> list[str]:
+    """Warnings about ``--storage`` for a sweep over ``nodes`` nodes (None: not known before submission)."""
+    if "://" in storage:
+        return [f"--storage {storage} is a URI: Ray writes the trials there, but resuming and the tables need a "
+                "local or mounted path (run `python -m analysis <mounted run dir>` after syncing it)"]
+    if nodes is not None and nodes <= 1:
+        return []
+    shared = is_shared_path(storage)
+    where = f"a {nodes}-node cluster" if nodes else "a cluster"
+    if shared is False:
+        return [f"--storage {storage} is on a node-local filesystem ({filesystem_type(storage) or 'local'}); on "
+                f"{where} each node would keep its own trials: use a path every node mounts (NFS, Lustre, ...)"]
+    if shared is None or not os.path.isabs(storage):
+        return [f"--storage {storage}: on {where} it must be a path every node mounts at the same place "
+                "(NFS, Lustre, ...); give an absolute path on a shared filesystem"]
+    return []

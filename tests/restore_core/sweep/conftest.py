@@ -1,0 +1,123 @@
+"""One real sweep with injected faults, shared by the tests of the trainable, the dashboard and TensorBoard.
+
+While it runs, one thread polls the Ray dashboard and another kills the worker process of the slow trial once it
+has reported (a preempted or OOM-killed worker), which ``--max-failures 1`` must retry from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.restore_core.sweep import spaces
+
+TRIAL_TIMEOUT = 30  # seconds; a smoke trial takes about 2, the slow one about 4 (more on a busy machine)
+
+
+@dataclass
+class DashboardPoll:
+    url: str
+    headers: dict[str, str]
+    answers: list[tuple[float, int, dict]] = field(default_factory=list)  # (time, HTTP status, JSON body)
+
+
+@dataclass
+class FaultSweep:
+    run_dir: str
+    output: str
+    started: float
+    ended: float
+    dashboard: DashboardPoll
+    killed_pid: int | None
+
+
+def dashboard_request(url: str, headers: dict[str, str], timeout: float = 5.0) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body.startswith(b"{") else {}
+    except urllib.error.HTTPError as err:
+        return err.code, {}
+
+
+def auth_headers() -> dict[str, str]:
+    """The bearer token of the session's Ray when it checks tokens (Ray 2.60 turns them on for local clusters)."""
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    from restore_core.sweep.security import read_auth_token
+
+    token = read_auth_token() if is_token_auth_enabled() else None
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _poll_dashboard(poll: DashboardPoll, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            status, body = dashboard_request(f"{poll.url}/api/version", poll.headers, timeout=2)
+        except OSError:
+            status, body = 0, {}
+        poll.answers.append((time.time(), status, body))
+        stop.wait(0.5)
+
+
+def _kill_slow_worker(run_dir: str, stop: threading.Event, killed: list[int]) -> None:
+    """SIGKILL the process of the slow trial after its first report (its pid is in Ray's result.json)."""
+    while not stop.is_set():
+        for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+            trial = os.path.join(run_dir, name)
+            try:
+                with open(os.path.join(trial, "params.json"), encoding="utf-8") as handle:
+                    if json.load(handle).get("row") != "slow":
+                        continue
+                with open(os.path.join(trial, "result.json"), encoding="utf-8") as handle:
+                    first = handle.readline()
+            except (OSError, json.JSONDecodeError):
+                continue
+            if first.endswith("\n"):
+                pid = json.loads(first)["pid"]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        stop.wait(0.05)
+
+
+@pytest.fixture(scope="session")
+def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
+    import ray
+
+    from sweeps.run import main
+
+    spaces.register()
+    storage = tmp_path_factory.mktemp("faults")
+    run_dir = os.path.join(storage, "ops_faults", "faults")
+    poll = DashboardPoll("http://" + ray._private.worker.get_dashboard_url(), auth_headers())
+    stop, killed = threading.Event(), []
+    threads = [threading.Thread(target=_poll_dashboard, args=(poll, stop), daemon=True),
+               threading.Thread(target=_kill_slow_worker, args=(run_dir, stop, killed), daemon=True)]
+    for thread in threads:
+        thread.start()
+    output = io.StringIO()
+    started = time.time()
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = main(["--space", "ops_faults", "--profile", "smoke", "--storage", str(storage), "--name", "faults",
+                         "--trial-timeout", str(TRIAL_TIMEOUT), "--max-failures", "1", "--no-analysis",
+                         "--verbose", "0"])
+    finally:
+        ended = time.time()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    assert code == 0, output.getvalue()[-3000:]
+    return FaultSweep(run_dir, output.getvalue(), started, ended, poll, killed[0] if killed else None)

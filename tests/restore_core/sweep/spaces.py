@@ -1,0 +1,82 @@
+"""Small search spaces for the operations tests: smoke-sized low-light trials whose rows inject faults, run
+slowly or quickly. Run as a script, it registers them and runs ``sweeps/run.py`` with the given arguments (a real
+driver process that a test can kill)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, ROOT)
+
+from restore_core.config import deep_merge  # noqa: E402
+from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
+
+BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE),
+                  {"train": {"threads": 1, "cost_size": 32, "fault": "none", "fault_step": 0}})
+# width 0.5 at 32x32: about 25 ms a step on one thread, so 120 steps take seconds and report ten times
+SLOW = {"model": {"width": 0.5}, "train": {"steps": 120, "eval_every": 12}}
+
+
+def fault(kind: str, step: int) -> dict:
+    return {"train": {"fault": kind, "fault_step": step}}
+
+
+FAULTS = SearchSpace(
+    name="ops_faults",
+    description="operations test: one trial per injected fault, a slow one and a healthy one",
+    reproduces="nothing (tests of the sweep platform)",
+    base=BASE,
+    rows=(
+        Row("hang", fault("hang", 3)),
+        Row("slow", SLOW),
+        Row("raise", fault("raise", 3)),
+        Row("oom", fault("oom", 3)),
+        Row("nan", fault("nan", 1)),
+        Row("collapse", fault("collapse", 1)),
+        Row("ok", {}),
+    ),
+    search="grid",
+    scheduler="fifo",
+)
+
+RESUME = SearchSpace(
+    name="ops_resume",
+    description="operations test: two quick trials, then a slow one",
+    reproduces="nothing (tests of the sweep platform)",
+    base=BASE,
+    rows=(Row("quick-a", {}), Row("quick-b", {}), Row("slow", SLOW)),
+    search="grid",
+    scheduler="fifo",
+)
+
+
+# Spaces over users' image folders, for the data errors of the command line (they never train).
+DESMOKE_FOLDERS = SearchSpace(
+    name="ops_desmoke",
+    description="operations test: desmoking pairs from a folder",
+    reproduces="nothing (tests of the sweep platform)",
+    base={"task": {"name": "desmoke"}, "data": {"source": "folders", "root": "/data/smoke", "tile": 256, "n_val": 2},
+          "model": {"name": "pix2pix_unet"}, "loss": {}, "train": {"steps": 2, "eval_every": 1}},
+)
+TCFL_FOLDERS = SearchSpace(
+    name="ops_tcfl",
+    description="operations test: OCT triplets from a folder",
+    reproduces="nothing (tests of the sweep platform)",
+    base={"task": {"name": "tcfl"}, "data": {"source": "folders", "root": "/data/oct", "patch": 32},
+          "model": {"name": "dncnn"}, "loss": {}, "train": {"steps": 2, "eval_every": 1}},
+)
+
+
+def register() -> None:
+    for space in (FAULTS, RESUME, DESMOKE_FOLDERS, TCFL_FOLDERS):
+        if space.name not in SPACES:
+            register_space(space)
+
+
+if __name__ == "__main__":
+    register()
+    from sweeps.run import main
+
+    sys.exit(main(sys.argv[1:]))

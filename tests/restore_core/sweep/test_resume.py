@@ -1,0 +1,105 @@
+"""``--resume`` after the driver was killed: a real sweep in its own process, SIGKILLed while the last trial runs,
+then continued. Ended trials are kept untouched, the unfinished one goes on from its checkpoint, and the tables
+come out as if nothing had happened."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+from analysis import load_run
+from restore_core.sweep.resume import clear_failed
+from restore_core.sweep.status import read_status
+from sweeps.run import main
+from tests.conftest import ROOT
+from tests.restore_core.sweep import spaces
+
+
+def _trial(run_dir: str, row: str) -> str | None:
+    for params in glob.glob(os.path.join(run_dir, "*", "params.json")):
+        try:
+            with open(params, encoding="utf-8") as handle:
+                if json.load(handle).get("row") == row:
+                    return os.path.dirname(params)
+        except json.JSONDecodeError:  # Ray is writing it just now
+            continue
+    return None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _kill_when_slow_trial_has_a_checkpoint(proc: subprocess.Popen, run_dir: str, limit: float = 120) -> None:
+    """SIGKILL the driver once the slow trial's second report is in the run directory: Ray uploads the trial's
+    results together with its snapshot of the experiment, so the snapshot then knows a checkpoint to resume from
+    (a driver killed between a checkpoint and the next snapshot loses that checkpoint's work, at most one
+    evaluation interval)."""
+    deadline = time.time() + limit
+    while time.time() < deadline and proc.poll() is None:
+        slow = _trial(run_dir, "slow")
+        ended = glob.glob(os.path.join(run_dir, "*", "status.json"))
+        if slow and len(ended) == 2 and read_status(slow) is None and os.path.exists(os.path.join(slow, "result.json")):
+            if _read(os.path.join(slow, "result.json")).count("\n") >= 2:
+                proc.kill()  # SIGKILL: no handler runs, like a lost login node or an OOM-killed driver
+                proc.wait(timeout=30)
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the sweep did not reach its last trial in time (exit code {proc.poll()})")
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(ray_session, tmp_path, capsys):
+    spaces.register()
+    run_dir = str(tmp_path / "ops_resume" / "r1")
+    log = tmp_path / "driver.log"
+    with open(log, "w", encoding="utf-8") as handle:
+        # the driver connects to the session's Ray (no second Ray start) and asks for a GPU this machine lacks
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py"), "--space",
+             "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1", "--max-concurrent", "1",
+             "--gpus-per-trial", "0.25", "--address", ray_session.get_runtime_context().gcs_address,
+             "--verbose", "0"],
+            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            _kill_when_slow_trial_has_a_checkpoint(proc, run_dir)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    driver_output = log.read_text()
+    assert "notice: no GPU on any node of the cluster" in driver_output and "trials run on CPU" in driver_output
+    assert not os.path.exists(os.path.join(run_dir, "results.csv"))  # the sweep never ended
+    quick = {row: _trial(run_dir, row) for row in ("quick-a", "quick-b")}
+    before = {row: _read(os.path.join(path, "result.json")) for row, path in quick.items()}
+
+    # --resume finds the run by its name alone and takes every setting from its manifest
+    assert main(["--resume", "--name", "r1", "--storage", str(tmp_path), "--verbose", "0"]) == 0
+    frame = load_run(run_dir).set_index("label")
+    assert sorted(frame.index) == ["quick-a", "quick-b", "slow"]
+    assert (frame["status"] == "completed").all() and frame.loc["slow", "steps"] == 120
+    for row, path in quick.items():
+        assert _read(os.path.join(path, "result.json")) == before[row]  # not run again
+    slow = [json.loads(line) for line in _read(os.path.join(_trial(run_dir, "slow"), "result.json")).splitlines()]
+    starts = [r["step"] for r in slow if r["iterations_since_restore"] == 1]
+    assert starts[0] == 12 and starts[-1] > 12  # the resumed attempt went on from a checkpoint
+    assert [r["step"] for r in slow][-1] == 120
+    results = _read(os.path.join(run_dir, "results.csv"))
+    assert results.count("completed") == 3 and os.path.exists(os.path.join(run_dir, "table.md"))
+    with open(os.path.join(run_dir, "manifest.json"), encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    assert manifest["resumed"] == ["--resume --name r1 --storage " + str(tmp_path) + " --verbose 0"]
+    assert manifest["options"]["gpus_per_trial"] == 0.25 and manifest["resources_per_trial"]["gpu_used"] == 0.0
+    assert "best trial:" in capsys.readouterr().out
+
+
+def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
+    for name, status in (("a", {"status": "error", "error": "RuntimeError: x"}), ("b", {"status": "terminated"})):
+        os.makedirs(tmp_path / name)
+        (tmp_path / name / "status.json").write_text(json.dumps(status))
+        (tmp_path / name / "error.txt").write_text("Traceback\nRuntimeError: x\n")
+    assert clear_failed(str(tmp_path)) == ["a"]
+    assert sorted(os.listdir(tmp_path / "a")) == [] and read_status(str(tmp_path / "b")) == {"status": "terminated"}

@@ -1,0 +1,133 @@
+"""The trainable in a real sweep: each injected fault recorded with its reason, a killed worker retried from its
+checkpoint, a hung trial stopped by ``--trial-timeout``, resources given back, TensorBoard files readable."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import weakref
+
+import pytest
+import torch
+
+from analysis import load_run
+from restore_core.sweep.trainable import drop_frames, release_memory
+from restore_core.sweep.watchdog import TrialTimeout, Watchdog
+from tests.restore_core.sweep.conftest import TRIAL_TIMEOUT
+
+
+def _results(run_dir: str, trial_id: str) -> list[dict]:
+    with open(os.path.join(run_dir, trial_id, "result.json"), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _by_label(run_dir: str):
+    frame = load_run(run_dir)
+    assert frame["label"].is_unique
+    return frame.set_index("label")
+
+
+def test_every_fault_is_recorded_with_its_reason_and_the_rest_finish(fault_sweep):
+    frame = _by_label(fault_sweep.run_dir)
+    assert set(frame.index) == {"hang", "slow", "raise", "oom", "nan", "collapse", "ok"}
+    assert frame.loc["ok", "status"] == "completed" and frame.loc["ok", "steps"] == 4
+    assert frame.loc["raise", "status"] == "error"
+    assert frame.loc["raise", "reason"] == "RuntimeError: injected fault at step 3 (train.fault=raise)"
+    assert frame.loc["oom", "status"] == "error"
+    assert frame.loc["oom", "reason"] == "torch.OutOfMemoryError: injected out-of-memory at step 3 (train.fault=oom)"
+    assert frame.loc["nan", "status"] == "nan" and frame.loc["nan", "reason"] == "loss became NaN or inf"
+    assert frame.loc["collapse", "status"] == "collapsed"
+    # the failed trials keep what they reported before failing (the evaluation at step 2)
+    assert frame.loc["raise", "steps"] == 2 and frame.loc["raise", "best/val/psnr"] > 0
+
+
+def test_a_hung_trial_is_stopped_by_the_trial_timeout(fault_sweep):
+    frame = _by_label(fault_sweep.run_dir)
+    assert frame.loc["hang", "status"] == "error"
+    assert frame.loc["hang", "reason"] == (f"timed out: still running after {TRIAL_TIMEOUT} s "
+                                           f"(--trial-timeout {TRIAL_TIMEOUT})")
+    assert frame.loc["hang", "steps"] == 2  # it reported at step 2, then hung at step 3
+    # the whole sweep ended soon after the limit, not never
+    assert fault_sweep.ended - fault_sweep.started < TRIAL_TIMEOUT + 90
+
+
+def test_a_killed_worker_is_retried_from_its_checkpoint(fault_sweep):
+    assert fault_sweep.killed_pid is not None
+    frame = _by_label(fault_sweep.run_dir)
+    assert frame.loc["slow", "status"] == "completed" and frame.loc["slow", "steps"] == 120
+    results = _results(fault_sweep.run_dir, frame.loc["slow", "trial_id"])
+    pids = {r["pid"] for r in results}
+    assert fault_sweep.killed_pid in pids and len(pids) == 2  # a second worker finished it
+    restarts = [r["step"] for r in results if r["iterations_since_restore"] == 1]
+    assert restarts[0] == 12 and len(restarts) == 2 and restarts[1] > 12  # continued, not started over
+    with open(os.path.join(fault_sweep.run_dir, frame.loc["slow", "trial_id"], "retried-errors.txt")) as handle:
+        assert f"pid: {fault_sweep.killed_pid}" in handle.read()  # the failed attempt stays on record
+
+
+def test_the_trials_resources_are_given_back(fault_sweep, ray_session):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if ray_session.available_resources().get("CPU", 0) == ray_session.cluster_resources()["CPU"]:
+            break
+        time.sleep(0.5)
+    assert ray_session.available_resources().get("CPU", 0) == ray_session.cluster_resources()["CPU"]
+
+
+def test_tensorboard_has_every_reported_scalar_and_the_image_grids(fault_sweep):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    frame = _by_label(fault_sweep.run_dir)
+    trial_dir = os.path.join(fault_sweep.run_dir, frame.loc["ok", "trial_id"])
+    events = EventAccumulator(trial_dir, size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    results = _results(fault_sweep.run_dir, frame.loc["ok", "trial_id"])
+    reported = {k for k, v in results[-1].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and ("/" in k or k in ("lr", "progress"))}
+    assert {"train/loss", "val/psnr", "val/ssim", "val/ref_psnr", "val/delta_psnr", "cost/params"} <= reported
+    assert reported <= set(tags["scalars"])
+    for result in results:
+        logged = {e.step: e.value for e in events.Scalars("val/psnr")}
+        assert logged[result["step"]] == pytest.approx(result["val/psnr"], rel=1e-5)
+    assert [e.step for e in events.Scalars("train/loss")] == [2, 4]
+    assert {"images/input", "images/output", "images/target"} <= set(tags["images"])
+    grid = events.Images("images/output")
+    assert [g.step for g in grid] == [2, 4]
+    # two validation tiles of 64x64 side by side (train.log_images=2 in the smoke profile)
+    assert (grid[-1].width, grid[-1].height) == (128, 64) and grid[-1].encoded_image_string.startswith(b"\x89PNG")
+
+
+def test_a_failed_trial_lets_go_of_its_tensors():
+    refs = []
+
+    def failing_step():
+        activations = torch.zeros(1 << 16)
+        refs.append(weakref.ref(activations))
+        raise torch.OutOfMemoryError("out of memory")
+
+    try:
+        failing_step()
+    except torch.OutOfMemoryError as error:
+        assert refs[0]() is not None  # the traceback's frame holds it ...
+        drop_frames(error)
+        release_memory()
+        assert refs[0]() is None  # ... until the trainable drops the frames, before Ray gets the error
+
+
+def test_the_watchdog_interrupts_a_loop_and_stays_quiet_otherwise():
+    messages = []
+    watchdog = Watchdog(0.3, "too slow", messages.append, grace=5).start()
+    started = time.perf_counter()
+    with pytest.raises(TrialTimeout):
+        try:
+            while True:
+                time.sleep(0.05)
+        finally:
+            watchdog.finish()
+    assert 0.3 <= time.perf_counter() - started < 2 and messages == ["too slow"]
+    quiet = Watchdog(0.2, "never", messages.append, grace=0.1).start()
+    quiet.finish()
+    time.sleep(0.4)
+    assert not quiet.fired and messages == ["too slow"] and threading.active_count() >= 1

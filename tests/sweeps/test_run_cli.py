@@ -1,0 +1,165 @@
+"""Bad input to ``sweeps/run.py``, each through the real command line in its own process: one line on stderr that
+names the problem and what is accepted, exit code 2, no traceback, and the disk left as it was (an existing run
+directory untouched, no new one). Data errors come from the driver, before Ray starts.
+
+The commands run a few at a time in one fixture (each pays Python's and torch's start-up, not Ray's)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+DRIVER = os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py")  # sweeps/run.py plus the test spaces
+SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
+
+
+def sid(root: str) -> list[str]:
+    return [*SMOKE, "--set", "data.source=sid", "--set", f"data.root={root}"]
+
+
+CASES = {
+    "unknown space": (["--space", "lsid_lrr"], "unknown space 'lsid_lrr' (did you mean 'lsid_lr'?); known: "),
+    "unknown --set key": ([*SMOKE, "--set", "train.stepz=3"],
+                          "unknown config key 'train.stepz'; known in 'train': amp, batch_size, "),
+    "ill-typed --set": ([*SMOKE, "--set", "train.steps=many"], "config key 'train.steps' must be int, got 'many'"),
+    "unknown model": ([*SMOKE, "--set", "model.name=sid_unt"],
+                      "unknown model 'sid_unt' (did you mean 'sid_unet'?); known: "),
+    "unknown loss": ([*SMOKE, "--set", "loss.l2=1"], "unknown loss term 'loss.l2'; known: l1, ms_ssim, mse, ssim"),
+    "unknown search": ([*SMOKE, "--search", "bayes"],
+                       "argument --search: invalid choice: 'bayes' (choose from 'grid', 'random', 'optuna')"),
+    "zero seeds": ([*SMOKE, "--seeds", "0"], "--seeds must be a whole number >= 1; got 0"),
+    "negative samples": ([*SMOKE, "--search", "random", "--num-samples", "-3"],
+                         "--num-samples must be a whole number >= 1; got -3"),
+    "missing data folder": (sid("{tmp}/nowhere"), "SID data folder '{tmp}/nowhere' does not exist"),
+    "empty data folder": (sid("{tmp}/empty"), "SID list file '{tmp}/empty/Sony_train_list.txt' is missing"),
+    "unpaired raw files": (sid("{tmp}/unpaired"),
+                           "{tmp}/unpaired/Sony_train_list.txt, line 1: file '{tmp}/unpaired/Sony/long/00001_00_10s"
+                           ".ARW' does not exist"),
+    "corrupt raw file": (sid("{tmp}/corrupt_raw"),
+                         "cannot read raw file '{tmp}/corrupt_raw/Sony/short/00001_00_0.1s.ARW"),
+    "unpaired image names": (["--space", "ops_desmoke", "--set", "data.root={tmp}/unpaired_png"],
+                             "1 input image(s) in '{tmp}/unpaired_png' have no namesake in 'target/': c"),
+    "corrupt image": (["--space", "ops_desmoke", "--set", "data.root={tmp}/corrupt_png"],
+                      "image file '{tmp}/corrupt_png/input/b.png' is corrupt or not an image OpenCV can decode"),
+    "image smaller than the patch": (["--space", "ops_tcfl", "--set", "data.root={tmp}/small"],
+                                     "in '{tmp}/small/noisy/scene1' is 16x16 (HxW), smaller than the patch 32"),
+    "resume of a missing run": (["--resume", "--name", "nothing"], "--resume: no run named 'nothing' under {tmp}/runs"),
+    "resume into another space": (["--resume", "--space", "ops_resume", "--name", "existing"],
+                                  "--resume: run 'existing' belongs to space lsid_lr, not 'ops_resume'"),
+    "resume with other settings": (["--resume", "--name", "existing", "--set", "train.steps=9"],
+                                   "--resume continues run 'existing' with the settings it started with; --set "
+                                   "differs"),
+    "existing run directory": ([*SMOKE, "--name", "existing"], "run directory {tmp}/runs/lsid_lr/existing already "
+                               "exists; pass --resume to continue it or another --name"),
+    "unwritable storage": ([*SMOKE, "--storage", "{tmp}/a-file/runs"],
+                           "storage path {tmp}/a-file/runs is not writable: {tmp}/a-file is a file, not a folder"),
+}
+
+# The same checks on the command line, run in this process (they fail before anything heavy happens).
+IN_PROCESS = {
+    "--set without =": ([*SMOKE, "--set", "train.steps"], "--set expects KEY=VALUE with a dotted config key"),
+    "zero steps": ([*SMOKE, "--set", "train.steps=0"], "train.steps must be > 0; got 0"),
+    "zero cpus": ([*SMOKE, "--cpus-per-trial", "0"], "--cpus-per-trial must be a number > 0; got 0"),
+    "negative failures": ([*SMOKE, "--max-failures", "-1"], "--max-failures must be a whole number >= 0; got -1"),
+    "zero timeout": ([*SMOKE, "--trial-timeout", "0"], "--trial-timeout must be a number of seconds > 0; got 0"),
+    "negative gpus": ([*SMOKE, "--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
+    "split gpus above one": ([*SMOKE, "--gpus-per-trial", "1.5"],
+                             "--gpus-per-trial above 1 must be a whole number of GPUs"),
+    "retry without resume": ([*SMOKE, "--retry-failed"], "--retry-failed only applies with --resume"),
+    "name with a slash": ([*SMOKE, "--name", "a/b"], "--name must be a plain folder name without '/'; got 'a/b'"),
+    "no space": (["--profile", "smoke"], "--space is required; known: "),
+}
+
+
+def _png(path: Path, side: int, value: int = 128) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((side, side, 3), value, np.uint8))
+
+
+def _make_data(tmp: Path) -> None:
+    (tmp / "empty").mkdir()
+    line = "./Sony/short/00001_00_0.1s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8\n"
+    for name in ("unpaired", "corrupt_raw"):
+        (tmp / name / "Sony" / "short").mkdir(parents=True)
+        (tmp / name / "Sony" / "long").mkdir()
+        (tmp / name / "Sony_train_list.txt").write_text(line)
+        (tmp / name / "Sony" / "short" / "00001_00_0.1s.ARW").write_bytes(b"not a raw file" * 10)
+    (tmp / "corrupt_raw" / "Sony" / "long" / "00001_00_10s.ARW").write_bytes(b"\x00" * 100)
+    for stem in ("a", "b", "c"):
+        _png(tmp / "unpaired_png" / "input" / f"{stem}.png", 8)
+        _png(tmp / "corrupt_png" / "input" / f"{stem}.png", 8)
+        _png(tmp / "corrupt_png" / "target" / f"{stem}.png", 8)
+    for stem in ("a", "b", "d"):
+        _png(tmp / "unpaired_png" / "target" / f"{stem}.png", 8)
+    (tmp / "corrupt_png" / "input" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    for path in ("noisy/scene1/1.png", "noisy/scene1/2.png", "clean/1.png", "val/noisy/a.png", "val/noisy/b.png",
+                 "val/clean/a.png", "val/clean/b.png"):
+        _png(tmp / "small" / path, 16)
+    (tmp / "a-file").write_text("a file where a folder should be")
+    existing = tmp / "runs" / "lsid_lr" / "existing"
+    existing.mkdir(parents=True)
+    manifest = {"space": "lsid_lr", "options": {"space": "lsid_lr", "profile": "smoke", "sets": {}}}
+    (existing / "manifest.json").write_text(json.dumps(manifest))
+    (existing / "results.csv").write_text("trial_id,status\nx,completed\n")
+
+
+def _snapshot(tmp: Path) -> dict[str, str]:
+    return {str(p.relative_to(tmp)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(tmp.rglob("*"))}
+
+
+def _run(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+    args = [a.replace("{tmp}", str(tmp)) for a in args]
+    if "--storage" not in args:
+        args += ["--storage", str(tmp / "runs")]
+    return subprocess.run([sys.executable, DRIVER, *args], cwd=tmp, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAY_ADDRESS": ""})
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad-input")
+    _make_data(tmp)
+    before = _snapshot(tmp)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(_run, args, tmp) for name, (args, _) in CASES.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    return tmp, before, _snapshot(tmp), results
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_with_exit_code_2(cli_results, case):
+    tmp, _, _, results = cli_results
+    proc = results[case]
+    expected = CASES[case][1].replace("{tmp}", str(tmp))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: ") and expected in proc.stderr
+    assert "Ray dashboard" not in proc.stdout  # it failed before Ray started
+
+
+def test_bad_input_leaves_the_disk_as_it_was(cli_results):
+    _, before, after, _ = cli_results
+    assert after == before
+
+
+@pytest.mark.parametrize("case", list(IN_PROCESS))
+def test_bad_options_in_process(case, tmp_path, capsys):
+    from sweeps.run import main
+
+    args, expected = IN_PROCESS[case]
+    assert main([*args, "--storage", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
