@@ -9,7 +9,7 @@ from typing import Any
 
 from restore_core.errors import UserError
 from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.security import host_of, is_loopback, port_is_free
+from restore_core.sweep.security import host_of, is_loopback, port_is_free, read_auth_token
 
 
 @dataclass
@@ -67,6 +67,7 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
         kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True,
                                   "logging_level": "ERROR"}
         if address:
+            use_token_if_any()
             ray.init(address=address, **kwargs)
         else:
             if not is_loopback(options.dashboard_host):
@@ -82,6 +83,20 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
     if address or info.nodes > 1:
         fit_gpus(options, info.gpus_per_node, f"on any node of the cluster at {address or 'this address'}")
     return info
+
+
+def use_token_if_any() -> None:
+    """Connect to a cluster with Ray's token when this user has one (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
+    ``~/.ray/auth_token``) and ``RAY_AUTH_MODE`` is unset: Ray itself does so only for a local ``auto`` address."""
+    if os.environ.get("RAY_AUTH_MODE") is not None or read_auth_token() is None:
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        from ray._raylet import Config
+
+        Config.initialize("")  # Ray caches its config; make this process see the new mode
+    except (ImportError, AttributeError):
+        pass
 
 
 def cluster_info() -> ClusterInfo:

@@ -100,7 +100,8 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     """Run (or resume) the sweep and write the results. Returns the run directory.
 
     Every check that can fail on bad input (options, space, configs, data, storage, GPUs) runs before Ray starts
-    and before anything is written, so a bad command leaves an existing run directory as it was.
+    (on an existing cluster, the GPU request right after connecting) and before anything is written, so a bad
+    command leaves the disk, and an existing run directory, as they were.
 
     Args:
         options: the sweep's options.
@@ -121,8 +122,6 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     check_local_start(options)
     for warning in storage_warnings(options.storage, 1):  # a URI; a path is judged once the nodes are known
         print(f"warning: {warning}", file=sys.stderr)
-    if not options.resume and not options.is_remote_storage():
-        create_run_dir(plan.run_dir, options.storage)
 
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
     if options.resume:
@@ -132,7 +131,9 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     else:
         manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for
 
-    info = start_ray(options)
+    info = start_ray(options)  # on a cluster, it checks the GPU request against the nodes
+    if not options.resume and not options.is_remote_storage():
+        create_run_dir(plan.run_dir, options.storage)
     manifest.setdefault("resources_per_trial", {})["gpu_used"] = options.gpus_per_trial
     if info.nodes > 1 and not options.is_remote_storage():
         for warning in storage_warnings(options.storage, info.nodes):

@@ -1,0 +1,156 @@
+"""``sweeps/submit.py``: send a sweep to a Ray cluster (Jobs API), to SLURM (a batch script) or to Kubernetes (a
+KubeRay RayJob). The ``sweeps/run.py`` arguments follow ``--`` and are checked here first."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from restore_core.sweep.cli import _Parser, parse_sets
+
+ROUTES = ("ray", "slurm", "kuberay")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sweeps/submit.py", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    routes = parser.add_subparsers(dest="route", required=True, metavar="{ray,slurm,kuberay}", parser_class=_Parser)
+
+    ray = routes.add_parser("ray", help="submit to a running Ray cluster through the Jobs API",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ray.add_argument("--address", required=True,
+                     help="the head's dashboard, e.g. http://127.0.0.1:8265 (an SSH tunnel) or http://head:8265")
+    ray.add_argument("--insecure", action="store_true",
+                     help="submit to a non-loopback address even without token authentication")
+    ray.add_argument("--no-follow", action="store_true", help="return after submitting instead of following the log")
+    ray.add_argument("--pip", action="append", default=[], metavar="PACKAGE",
+                     help="extra pip package for the job's runtime environment (repeatable)")
+    ray.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="environment variable for the job (repeatable)")
+    ray.add_argument("--python", default="python", help="the Python that runs sweeps/run.py on the head")
+
+    slurm = routes.add_parser("slurm", help="write a SLURM batch script (Ray head + workers) and sbatch it",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    slurm.add_argument("--nodes", type=int, default=1)
+    slurm.add_argument("--cpus-per-node", type=int, default=8)
+    slurm.add_argument("--gpus-per-node", type=int, default=0)
+    slurm.add_argument("--time", default="04:00:00", help="wall-time limit of the job")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--account")
+    slurm.add_argument("--mem", help="memory per node, e.g. 64G")
+    slurm.add_argument("--job-name")
+    slurm.add_argument("--setup", action="append", default=[], metavar="LINE",
+                       help="shell line run before Ray starts, e.g. 'module load cuda' (repeatable; default: "
+                       "activate .venv when there is one)")
+    slurm.add_argument("--log-dir", default="slurm-logs", help="where the script and the job's output go")
+    slurm.add_argument("--python", default="python")
+    slurm.add_argument("--print", action="store_true", help="print the script instead of submitting it")
+    slurm.add_argument("--wait", action="store_true", help="block until the job ends (sbatch --wait)")
+
+    kube = routes.add_parser("kuberay", help="write a KubeRay RayJob manifest (apply it with kubectl)",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    kube.add_argument("--image", required=True, help="container image holding the project and its dependencies")
+    kube.add_argument("--workers", type=int, default=1)
+    kube.add_argument("--cpus-per-worker", type=int, default=4)
+    kube.add_argument("--gpus-per-worker", type=int, default=0)
+    kube.add_argument("--memory-per-worker", default="16Gi")
+    kube.add_argument("--head-cpus", type=int, default=2)
+    kube.add_argument("--head-memory", default="8Gi")
+    kube.add_argument("--storage-claim", help="ReadWriteMany PersistentVolumeClaim mounted at /runs on every pod")
+    kube.add_argument("--workdir", default="/app", help="where the image holds the project")
+    kube.add_argument("--namespace")
+    kube.add_argument("--output", "-o", help="write the manifest here (default: print it)")
+    return parser
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(submit.py's own arguments, the sweeps/run.py arguments after ``--``)."""
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1:]
+
+
+def main(argv: list[str]) -> int:
+    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
+
+    own, run_args = split_argv(argv)
+    args = build_parser().parse_args(own)
+    run = check_run_args(run_args)
+    if args.route == "ray":
+        from restore_core.sweep.submit_jobs import submit
+
+        require_cluster_storage(run, "a Ray job")
+        warn_storage(run.storage, None if "://" not in run.storage else 1)
+        env = {key: str(value) for key, value in parse_sets(args.env).items()}
+        return submit(args.address, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
+                      python=args.python)
+    if args.route == "slurm":
+        return _slurm(args, run)
+    return _kuberay(args, run)
+
+
+def _slurm(args: argparse.Namespace, run) -> int:
+    from restore_core.sweep.submit_common import PROJECT_ROOT, warn_storage
+    from restore_core.sweep.submit_slurm import SlurmOptions, sbatch_script, submit_script, write_script
+
+    options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
+                           time=args.time, partition=args.partition, account=args.account, memory=args.mem,
+                           job_name=args.job_name, setup=args.setup, log_dir=args.log_dir, python=args.python)
+    storage = run.storage if "://" in run.storage else os.path.join(PROJECT_ROOT, run.storage)
+    warn_storage(storage, args.nodes)
+    text = sbatch_script(run, options)
+    if args.print:
+        print(text)
+        return 0
+    log_dir = args.log_dir if os.path.isabs(args.log_dir) else os.path.join(PROJECT_ROOT, args.log_dir)
+    path = write_script(text, os.path.join(log_dir, f"{run.space or 'resume'}-{run.name}.sbatch"))
+    job_id, code = submit_script(path, log_dir, wait=args.wait)
+    if job_id is None:
+        print(f"sbatch is not on this machine; the script is {path}: copy the project to the cluster and run "
+              f"sbatch {os.path.relpath(path, PROJECT_ROOT)} there")
+        return 0
+    print(f"submitted SLURM job {job_id}: {path}")
+    print(f"  output: {log_dir}/<job name>-{job_id}.out    cancel: scancel {job_id}")
+    if args.wait:
+        print(f"SLURM job {job_id} ended with exit code {code}")
+    return code
+
+
+def _kuberay(args: argparse.Namespace, run) -> int:
+    import yaml
+
+    from restore_core.sweep.submit_common import require_cluster_storage, warn_storage
+    from restore_core.sweep.submit_kuberay import MOUNT, KubeRayOptions, rayjob_manifest
+
+    options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                             gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
+                             head_cpus=args.head_cpus, head_memory=args.head_memory, storage_claim=args.storage_claim,
+                             workdir=args.workdir, namespace=args.namespace)
+    explicit_storage = "--storage" in run.args
+    if explicit_storage:
+        require_cluster_storage(run, "a RayJob")
+    if "://" in run.storage:
+        warn_storage(run.storage, 1)
+    elif not options.storage_claim:
+        print("warning: no --storage-claim: the run directory stays on the head pod's disk and is lost with the pod; "
+              "mount a ReadWriteMany volume with --storage-claim, or pass --storage s3://...", file=sys.stderr)
+    elif explicit_storage and not run.storage.startswith(MOUNT):
+        print(f"warning: --storage {run.storage} is not under {MOUNT}, where --storage-claim is mounted",
+              file=sys.stderr)
+    text = yaml.safe_dump(rayjob_manifest(run, options), sort_keys=False, width=120)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"wrote {args.output}; submit it with: kubectl apply -f {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def run_main(argv: list[str] | None = None) -> int:
+    from restore_core.sweep.cli import run_user_facing
+
+    argv = sys.argv[1:] if argv is None else argv
+    return run_user_facing(lambda: main(argv))

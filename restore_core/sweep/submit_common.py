@@ -1,0 +1,73 @@
+"""What every submission route shares: the ``sweeps/run.py`` arguments, checked here before anything is sent."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+
+from restore_core.errors import UserError
+from restore_core.sweep.storage import storage_warnings
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# run.py options the submission itself decides: where the Ray cluster is and where its dashboard listens.
+DECIDED_BY_SUBMISSION = ("--address", "--dashboard-host", "--dashboard-port", "--list", "--dry-run")
+
+
+@dataclass
+class RunArgs:
+    """The checked ``sweeps/run.py`` arguments of a submission."""
+
+    args: list[str]  # with --name filled in, so that the user knows where the run will be
+    space: str | None
+    name: str
+    storage: str
+
+    def command(self, python: str = "python", script: str = "sweeps/run.py") -> str:
+        return shlex.join([python, script, *self.args])
+
+
+def check_run_args(run_args: list[str]) -> RunArgs:
+    """Parse and check the arguments meant for ``sweeps/run.py`` on the cluster, as run.py itself would (space,
+    profile, ``--set`` keys and values, counts), so that bad input fails here and not after a queue wait.
+
+    Raises:
+        UserError: bad arguments, or options that the submission decides.
+    """
+    from restore_core.sweep.cli import build_parser, options_from_args
+    from restore_core.sweep.runner import plan_sweep
+
+    if not run_args:
+        raise UserError("give the sweeps/run.py arguments after '--', e.g. -- --space lsid_lr --storage /shared/runs")
+    for option in DECIDED_BY_SUBMISSION:
+        if any(arg == option or arg.startswith(option + "=") for arg in run_args):
+            raise UserError(f"{option} is decided by the submission; drop it from the sweeps/run.py arguments")
+    parsed = build_parser().parse_args(run_args)
+    options = options_from_args(parsed)
+    args = list(run_args)
+    if parsed.resume:
+        options.check()
+        return RunArgs(args, parsed.space, options.name or "", options.storage)
+    if not parsed.space:
+        import search_spaces
+
+        raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
+    plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
+    if parsed.name is None:
+        args += ["--name", plan.options.name]
+    return RunArgs(args, parsed.space, plan.options.name, options.storage)
+
+
+def require_cluster_storage(run: RunArgs, route: str) -> None:
+    """On a cluster the driver's working directory is a temporary copy: ``--storage`` must be absolute (or a URI)."""
+    if "://" in run.storage or os.path.isabs(run.storage):
+        return
+    raise UserError(f"--storage {run.storage} is relative; with {route} it would land in the job's temporary copy of "
+                    "the project and be lost. Give an absolute path on storage every node mounts, e.g. "
+                    "--storage /shared/runs (or an s3:// URI)")
+
+
+def warn_storage(storage: str, nodes: int | None) -> None:
+    for warning in storage_warnings(storage, nodes):
+        print(f"warning: {warning}", file=sys.stderr)

@@ -1,0 +1,165 @@
+"""Submit a sweep to a running Ray cluster through the Ray Jobs API, with Ray's token authentication.
+
+The project folder goes up as the job's working directory (``runtime_env.working_dir``; ``.gitignore``d paths such
+as ``.venv`` and ``runs`` stay behind), the job runs ``python sweeps/run.py <the same arguments>`` on the head node,
+where Ray sets ``RAY_ADDRESS`` so the sweep runs on the cluster, and its log is followed until it ends.
+
+A Jobs API runs whatever it is sent, so a cluster reached over the network must check Ray's token: submission to
+an address that is not loopback is refused without a token, or when the cluster does not ask for one, unless
+``--insecure`` is given. A loopback address (an SSH tunnel to the head, ``ssh -L 8265:127.0.0.1:8265 head``) is
+the recommended way in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from restore_core.errors import UserError
+from restore_core.sweep.security import host_of, is_loopback, read_auth_token
+from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
+
+EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def dashboard_url(address: str) -> str:
+    """``http://host:8265`` from ``host``, ``host:port`` or a full URL (Ray's Jobs API is on the dashboard port)."""
+    parts = urlsplit(address if "://" in address else f"http://{address}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--address {address}: give the dashboard's HTTP address, e.g. http://127.0.0.1:8265")
+    netloc = parts.netloc if parts.port else f"{parts.netloc}:8265"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def authentication_mode(url: str, timeout: float = 10.0) -> str:
+    """The cluster's ``RAY_AUTH_MODE`` as its dashboard reports it (a public endpoint): ``token`` or ``disabled``."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/authentication_mode", timeout=timeout) as response:
+            return json.loads(response.read()).get("authentication_mode", "disabled")
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return "disabled"  # a Ray from before token authentication
+        raise UserError(f"the Ray dashboard at {url} answered {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise UserError(f"cannot reach the Ray dashboard at {url}: {reason}") from None
+
+
+def check_access(url: str, token: str | None, insecure: bool) -> None:
+    """Refuse to send code over the network to a cluster that does not check tokens (unless ``--insecure``)."""
+    host = host_of(url)
+    if is_loopback(host) or insecure:
+        return
+    if token is None:
+        raise UserError(f"refusing to submit to {host}, which is not loopback, without token authentication: set "
+                        "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH, or run `ray get-auth-token` with the cluster's token "
+                        "in ~/.ray/auth_token), tunnel to the head with ssh -L, or pass --insecure")
+    if authentication_mode(url) != "token":
+        raise UserError(f"the cluster at {host} does not check tokens (its head runs without RAY_AUTH_MODE=token), "
+                        "so anyone who reaches it can run code; restart it with RAY_AUTH_MODE=token, or pass "
+                        "--insecure")
+
+
+def runtime_env(extra_pip: list[str], env: dict[str, str], working_dir: str = PROJECT_ROOT) -> dict[str, Any]:
+    runtime: dict[str, Any] = {
+        "working_dir": working_dir,
+        "excludes": list(EXCLUDES),
+        "env_vars": {"PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", **env},
+    }
+    if extra_pip:
+        runtime["pip"] = list(extra_pip)
+    return runtime
+
+
+def submit(
+    address: str,
+    run: RunArgs,
+    *,
+    insecure: bool = False,
+    follow: bool = True,
+    pip: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    python: str = "python",
+    out: Callable[[str], None] = print,
+) -> int:
+    """Submit the sweep as a Ray job; with ``follow``, print its log until it ends and return its exit status."""
+    from ray.exceptions import AuthenticationError
+    from ray.job_submission import JobSubmissionClient
+
+    url = dashboard_url(address)
+    token = read_auth_token()
+    check_access(url, token, insecure)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for variable in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # Ray's client would prefer them to --address
+        os.environ.pop(variable, None)
+    for name in ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # one line per uploaded file otherwise
+    try:
+        client = JobSubmissionClient(url, headers=headers)
+        job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}))
+    except AuthenticationError:
+        raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
+                        "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
+    except ConnectionError as err:
+        raise UserError(f"cannot reach the Ray dashboard at {url}: {err}") from None
+    except RuntimeError as err:
+        raise UserError(f"the Jobs API at {url} refused the job: {str(err).strip()}") from None
+    out(f"submitted job {job_id} to {url}: {run.command(python)}")
+    out(f"  logs: ray job logs -f {job_id} --address {url}    stop: ray job stop {job_id} --address {url}")
+    if not follow:
+        return 0
+    try:
+        asyncio.run(_follow(client, job_id))
+    except KeyboardInterrupt:
+        out(f"stopped following; job {job_id} keeps running (ray job stop {job_id} --address {url})")
+        return 130
+    return final_status(client, job_id, out)
+
+
+def _submit_when_ready(client, run: RunArgs, python: str, runtime: dict[str, Any], wait: float = 90.0) -> str:
+    """Submit, retrying while a freshly started head has no job agent yet (Ray answers 500 until it has)."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=run.command(python),
+                submission_id=f"restore-{run.space or 'resume'}-{run.name}-{uuid.uuid4().hex[:6]}".replace("_", "-"),
+                runtime_env=runtime,
+                metadata={"space": str(run.space), "run": run.name, "storage": run.storage},
+            )
+        except RuntimeError as err:
+            if "No available agent" not in str(err) or time.time() > deadline:
+                raise
+            time.sleep(2)
+
+
+async def _follow(client, job_id: str) -> None:
+    async for lines in client.tail_job_logs(job_id):
+        sys.stdout.write(lines)
+        sys.stdout.flush()
+
+
+def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 30.0) -> int:
+    """Print the job's final status; return its driver's exit code (0 when it succeeded)."""
+    deadline = time.time() + wait
+    info = client.get_job_info(job_id)
+    while str(info.status).split(".")[-1] not in TERMINAL and time.time() < deadline:
+        time.sleep(0.5)
+        info = client.get_job_info(job_id)
+    status = str(info.status).split(".")[-1]
+    out(f"job {job_id} {status}" + (f": {info.message}" if info.message and status != "SUCCEEDED" else ""))
+    if status == "SUCCEEDED":
+        return 0
+    code = getattr(info, "driver_exit_code", None)
+    return code if isinstance(code, int) and code > 0 else 1

@@ -1,0 +1,141 @@
+"""A SLURM batch script that starts a Ray cluster across its allocation and runs the sweep against it.
+
+The pattern is Ray's own for SLURM: one task per node; the first node runs the Ray head, every other node a Ray
+worker (each ``ray start --block`` under ``srun``, so SLURM ends them with the job), and the batch script itself
+runs ``sweeps/run.py --address <head>`` on the first node. Token authentication is on (a fresh token per job,
+passed to every node in the environment, never written to disk), the dashboard listens on the head's loopback
+(reach it with an SSH tunnel), and ports are derived from the job id so that jobs sharing a node do not collide.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from restore_core.errors import UserError
+from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
+
+
+@dataclass
+class SlurmOptions:
+    nodes: int = 1
+    cpus_per_node: int = 8
+    gpus_per_node: int = 0
+    time: str = "04:00:00"
+    partition: str | None = None
+    account: str | None = None
+    memory: str | None = None  # e.g. "64G" per node
+    job_name: str | None = None
+    setup: list[str] = field(default_factory=list)  # shell lines before Ray starts (module load ..., conda activate)
+    log_dir: str = "slurm-logs"
+    python: str = "python"
+
+    def check(self) -> None:
+        if self.nodes < 1 or self.cpus_per_node < 1 or self.gpus_per_node < 0:
+            raise UserError(f"--nodes and --cpus-per-node must be >= 1 and --gpus-per-node >= 0; got {self.nodes}, "
+                            f"{self.cpus_per_node}, {self.gpus_per_node}")
+
+
+def sbatch_script(run: RunArgs, options: SlurmOptions, project: str = PROJECT_ROOT) -> str:
+    """The batch script's text."""
+    options.check()
+    name = options.job_name or f"restore-{run.space or 'resume'}-{run.name}"
+    log_dir = os.path.join(project, options.log_dir) if not os.path.isabs(options.log_dir) else options.log_dir
+    header = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --nodes={options.nodes}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --cpus-per-task={options.cpus_per_node}",
+        f"#SBATCH --time={options.time}",
+        f"#SBATCH --output={log_dir}/%x-%j.out",
+    ]
+    if options.gpus_per_node:
+        header.append(f"#SBATCH --gpus-per-node={options.gpus_per_node}")
+    for flag, value in (("partition", options.partition), ("account", options.account), ("mem", options.memory)):
+        if value:
+            header.append(f"#SBATCH --{flag}={value}")
+    setup = "\n".join(options.setup or ["if [ -f .venv/bin/activate ]; then source .venv/bin/activate; fi"])
+    sweep = shlex.join([options.python, "sweeps/run.py", *run.args])
+    return "\n".join(header) + f"""
+# Written by sweeps/submit.py slurm. A Ray cluster across the allocation, then the sweep against it.
+set -euo pipefail
+cd {shlex.quote(project)}
+{setup}
+
+# Token authentication: a fresh token for this job, in the environment that srun passes to every node.
+export RAY_AUTH_MODE=token
+RAY_AUTH_TOKEN="$({options.python} -c 'import secrets; print(secrets.token_hex(32))')"
+export RAY_AUTH_TOKEN
+unset RAY_AUTH_TOKEN_PATH RAY_ADDRESS
+
+mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+head_node="${{nodes[0]}}"
+# the head's address as the other nodes reach it (a loopback one only serves a one-node job)
+head_ip="$(srun --overlap --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address | tr ' ' '\\n' \\
+    | grep -v '^127\\.' | head -n 1 || true)"
+head_ip="${{head_ip:-127.0.0.1}}"
+# Ray's ports, from the job id: jobs that share a node must not collide (Ray's defaults are fixed numbers)
+port=$((20000 + (SLURM_JOB_ID % 2000) * 10))
+dashboard_port=$((port + 1))
+ports=(--dashboard-agent-listen-port=$((port + 2)) --dashboard-agent-grpc-port=$((port + 3))
+       --metrics-export-port=$((port + 4)) --runtime-env-agent-port=$((port + 5)))
+temp_dir="/tmp/ray-$SLURM_JOB_ID"
+cpus="${{SLURM_CPUS_PER_TASK:-{options.cpus_per_node}}}"
+
+cleanup() {{ kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }}
+trap cleanup EXIT
+
+srun --overlap --nodes=1 --ntasks=1 -w "$head_node" \\
+    ray start --head --block --node-ip-address="$head_ip" --port="$port" \\
+    --dashboard-host=127.0.0.1 --dashboard-port="$dashboard_port" \\
+    --ray-client-server-port=$((port + 6)) "${{ports[@]}}" \\
+    --num-cpus="$cpus" --num-gpus={options.gpus_per_node} --temp-dir="$temp_dir" --disable-usage-stats &
+for _ in $(seq 180); do
+    ray status --address "$head_ip:$port" >/dev/null 2>&1 && break
+    sleep 1
+done
+for node in "${{nodes[@]:1}}"; do
+    srun --overlap --nodes=1 --ntasks=1 -w "$node" \\
+        ray start --block --address="$head_ip:$port" --num-cpus="$cpus" --num-gpus={options.gpus_per_node} \\
+        "${{ports[@]}}" --temp-dir="$temp_dir" --disable-usage-stats &
+done
+{options.python} - "$head_ip:$port" "${{#nodes[@]}}" <<'WAIT'
+import sys, time
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR")
+deadline = time.time() + 300
+while sum(n["Alive"] for n in ray.nodes()) < int(sys.argv[2]) and time.time() < deadline:
+    time.sleep(2)
+print(f"ray cluster: {{sum(n['Alive'] for n in ray.nodes())}} of {{sys.argv[2]}} nodes", flush=True)
+WAIT
+echo "dashboard: ssh -N -L 8265:127.0.0.1:$dashboard_port $head_node, then open http://127.0.0.1:8265"
+
+{sweep} --address "$head_ip:$port"
+"""
+
+
+def write_script(text: str, path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o755)
+    return os.path.abspath(path)
+
+
+def submit_script(path: str, log_dir: str, wait: bool = False) -> tuple[str | None, int]:
+    """``sbatch`` the script (``--wait``: until the job ends). Returns (job id, exit status); no sbatch: (None, 0)."""
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        return None, 0
+    os.makedirs(log_dir, exist_ok=True)
+    command = [sbatch, "--parsable", *(["--wait"] if wait else []), path]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    job_id = proc.stdout.strip().split(";")[0] or None
+    if proc.returncode != 0 and job_id is None:
+        raise UserError(f"sbatch refused the script: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
+    return job_id, proc.returncode
