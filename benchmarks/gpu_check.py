@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""GPU checks of the sweep platform, in one script for a machine with a CUDA GPU (none of this runs on CPU).
+
+1. Packing: a real sweep of four trials with ``--gpus-per-trial 0.25`` on one GPU. ``nvidia-smi`` is polled while
+   it runs; all four trials' processes must hold the GPU at the same time, and every trial must complete.
+2. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA; each must complete with
+   finite loss and metrics (step times are reported).
+3. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
+   real out-of-memory error, the trainable's clean-up must bring ``torch.cuda.memory_allocated`` back to ~0.
+
+    python benchmarks/gpu_check.py                 # writes gpu_check.json into $OUT (or the current folder)
+
+Exit status 0 when every check passes; the JSON holds the measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+from restore_core.config import deep_merge  # noqa: E402
+from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
+
+# Four trials that each keep the GPU busy for tens of seconds (full-width SID U-Net, 128-pixel crops).
+PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
+    "data": {"tile": 128, "patch": 128, "n_train": 4, "n_val": 2},
+    "model": {"width": 1.0},
+    "train": {"steps": 1500, "eval_every": 250, "batch_size": 4, "device": "cuda", "threads": 1, "cost_size": 128},
+})
+PACK = SearchSpace(name="gpu_pack", description="GPU check: four trials of one size", reproduces="nothing",
+                   base=PACK_BASE, search="grid", scheduler="fifo",
+                   rows=tuple(Row(f"lr {i + 1}e-4", {"optim": {"lr": (i + 1) * 1e-4}}) for i in range(4)))
+
+
+def gpu_processes() -> set[int] | None:
+    """PIDs of the processes that hold GPU memory now (nvidia-smi), or None without nvidia-smi."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return {int(line) for line in out.split() if line.strip().isdigit()}
+
+
+def check_packing(storage: str) -> dict:
+    from analysis import load_run
+    from restore_core.sweep.options import SweepOptions
+    from restore_core.sweep.runner import run_sweep
+
+    if PACK.name not in SPACES:
+        register_space(PACK)
+    before = gpu_processes() or set()
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            now = gpu_processes()
+            if now is None:
+                return  # no nvidia-smi: the trials' overlapping training spans are the evidence
+            seen.append(len(now - before))
+            stop.wait(0.5)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.time()
+    options = SweepOptions(space=PACK.name, profile="smoke", gpus_per_trial=0.25, cpus_per_trial=1.0,
+                           max_concurrent=4, name="pack", storage=storage, analyze=False, verbose=0,
+                           dashboard_port=28365)
+    run_dir = run_sweep(options, ["gpu_check"])
+    stop.set()
+    poller.join()
+    frame = load_run(run_dir)
+    spans = [training_span(os.path.join(run_dir, trial)) for trial in frame["trial_id"]]
+    result = {"seconds": round(time.time() - started, 1), "most_gpu_processes_at_once": max(seen, default=0),
+              "all_four_training_together_s": round(min(end for _, end in spans) - max(s for s, _ in spans), 1),
+              "statuses": sorted(frame["status"]), "gpus_per_trial_used": options.gpus_per_trial,
+              "step_ms": [round(float(v), 1) for v in frame["last/time/step_ms"]]}
+    packed = not seen or result["most_gpu_processes_at_once"] >= 4
+    result["ok"] = (packed and result["all_four_training_together_s"] > 0 and options.gpus_per_trial == 0.25
+                    and result["statuses"] == ["completed"] * 4)
+    return result
+
+
+def training_span(trial_dir: str) -> tuple[float, float]:
+    """(start, end) wall-clock seconds of a trial's training, from Ray's result.json."""
+    with open(os.path.join(trial_dir, "result.json"), encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    last = rows[-1]
+    return last["timestamp"] - last["time_total_s"], last["timestamp"]
+
+
+def check_amp() -> dict:
+    from restore_core.loop import train
+
+    out = {}
+    for amp in ("none", "bf16", "fp16"):
+        config = deep_merge(PACK_BASE, {"train": {"amp": amp, "steps": 200, "eval_every": 100}})
+        result = train(config)
+        metrics = result.metrics
+        finite = all(math.isfinite(v) for k, v in metrics.items() if isinstance(v, float) and "/" in k)
+        out[amp] = {"stop_reason": result.stop_reason, "finite": finite, "val/psnr": round(metrics["val/psnr"], 3),
+                    "train/loss": metrics["train/loss"], "step_ms": round(metrics["time/step_ms"], 2)}
+    out["ok"] = all(v["stop_reason"] == "completed" and v["finite"] for v in out.values())
+    return out
+
+
+def check_memory_release() -> dict:
+    from restore_core.loop import train
+    from restore_core.sweep.trainable import drop_frames, release_memory
+
+    out = {"baseline_bytes": torch.cuda.memory_allocated()}
+    train(deep_merge(PACK_BASE, {"train": {"steps": 20, "eval_every": 10}}))
+    release_memory()
+    out["after_completed_trial"] = torch.cuda.memory_allocated()
+    try:
+        train(deep_merge(PACK_BASE, {"train": {"steps": 20, "eval_every": 10, "fault": "oom", "fault_step": 15}}))
+    except torch.OutOfMemoryError as error:
+        out["allocated_while_failing"] = torch.cuda.memory_allocated()
+        drop_frames(error)
+        release_memory()
+    out["after_injected_oom"] = torch.cuda.memory_allocated()
+    try:
+        torch.empty(1 << 45, dtype=torch.uint8, device="cuda")  # 32 TiB: a real out-of-memory error
+    except torch.OutOfMemoryError as error:
+        drop_frames(error)
+        release_memory()
+    out["after_real_oom"] = torch.cuda.memory_allocated()
+    limit = out["baseline_bytes"] + (1 << 20)  # within 1 MiB of where it started
+    out["ok"] = all(out[k] <= limit for k in ("after_completed_trial", "after_injected_oom", "after_real_oom"))
+    return out
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("no CUDA GPU here: this script is for a GPU machine", file=sys.stderr)
+        return 2
+    report = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
+    for name, check in (("amp", check_amp), ("memory_release", check_memory_release)):
+        report[name] = check()
+        print(name, json.dumps(report[name]), flush=True)
+    with tempfile.TemporaryDirectory() as storage:
+        report["packing"] = check_packing(storage)
+    print("packing", json.dumps(report["packing"]), flush=True)
+    report["ok"] = all(report[k]["ok"] for k in ("amp", "memory_release", "packing"))
+    path = os.path.join(os.environ.get("OUT", "."), "gpu_check.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    print(f"{'PASS' if report['ok'] else 'FAIL'}: {path}")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""SweepOptions.check: every value no sweep can run with is refused with a one-line reason."""
+
+import pytest
+
+from restore_core.errors import UserError
+from restore_core.sweep.options import RECORDED, SweepOptions
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"search": "bayes"}, "unknown search algorithm 'bayes'; known: grid, random, optuna"),
+    ({"scheduler": "pbt"}, "unknown scheduler 'pbt'; known: fifo, asha"),
+    ({"seeds": 0}, "--seeds must be a whole number >= 1; got 0"),
+    ({"num_samples": -1}, "--num-samples must be a whole number >= 1; got -1"),
+    ({"max_concurrent": 0}, "--max-concurrent must be a whole number >= 1; got 0"),
+    ({"cpus_per_trial": float("nan")}, "--cpus-per-trial must be a number > 0; got nan"),
+    ({"gpus_per_trial": 2.5}, "--gpus-per-trial above 1 must be a whole number of GPUs"),
+    ({"trial_timeout": -5.0}, "--trial-timeout must be a number of seconds > 0; got -5"),
+    ({"dashboard_port": 70000}, "--dashboard-port must be a TCP port in 1..65535; got 70000"),
+    ({"resume": True}, "--resume needs --name"),
+    ({"name": ".."}, "--name must be a plain folder name without '/'"),
+])
+def test_bad_options_are_refused(changes, message):
+    options = SweepOptions(space="lsid_lr", **changes)
+    with pytest.raises(UserError) as err:
+        options.check()
+    assert str(err.value).startswith(message)
+
+
+def test_good_options_pass_and_round_trip_through_the_manifest():
+    options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, sets={"train.steps": 8},
+                           trial_timeout=60.0, max_failures=2)
+    options.check()
+    restored = SweepOptions(space=None, name="x", resume=True)
+    restored.restore_recorded(options.record())
+    assert {k: getattr(restored, k) for k in RECORDED} == {k: getattr(options, k) for k in RECORDED}
+    assert restored.trial_timeout is None and restored.max_failures == 0  # how to run it again is the new command's
+
+
+def test_storage_uris_are_not_made_absolute():
+    assert SweepOptions(space="s", storage="s3://bucket/runs/").space_dir() == "s3://bucket/runs/s"
+    assert SweepOptions(space="s", storage="runs").space_dir().endswith("/runs/s")

@@ -1,0 +1,44 @@
+"""Run-directory checks that write nothing, and the warnings about storage other nodes cannot see."""
+
+import os
+
+import pytest
+
+from restore_core.errors import UserError
+from restore_core.sweep.storage import (
+    check_new_run_dir,
+    create_run_dir,
+    filesystem_type,
+    is_shared_path,
+    storage_warnings,
+)
+
+
+def test_new_run_directory_checks_write_nothing(tmp_path):
+    run_dir = tmp_path / "runs" / "lsid_lr" / "a"
+    check_new_run_dir(str(run_dir), str(tmp_path / "runs"))
+    assert os.listdir(tmp_path) == []
+    create_run_dir(str(run_dir), str(tmp_path / "runs"))
+    assert run_dir.is_dir() and os.listdir(run_dir) == []
+    (run_dir / "manifest.json").write_text("{}")
+    with pytest.raises(UserError, match="already exists; pass --resume"):
+        check_new_run_dir(str(run_dir), "runs")
+
+
+def test_a_file_in_the_way_is_reported(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match=r"is not writable: .*/file is a file, not a folder"):
+        check_new_run_dir(str(tmp_path / "file" / "space" / "run"), str(tmp_path / "file"))
+
+
+def test_filesystem_type_and_sharing():
+    assert filesystem_type("/proc/self") == "proc"
+    assert is_shared_path("/tmp/x") is False and is_shared_path("/dev/shm/runs") is False
+
+
+def test_storage_warnings():
+    assert storage_warnings("/tmp/runs", 1) == []
+    [local] = storage_warnings("/tmp/runs", 4)
+    assert "node-local filesystem" in local and "4-node cluster" in local
+    [uri] = storage_warnings("s3://bucket/runs", 1)
+    assert uri.startswith("--storage s3://bucket/runs is a URI")
