@@ -110,6 +110,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
 
 def run_user_facing(main: Callable[[], int]) -> int:
     """Run ``main``; bad input becomes one line on stderr and exit code 2, with no traceback."""
+    _quiet_opencv()
     try:
         return main()
     except UserError as err:
@@ -118,3 +119,13 @@ def run_user_facing(main: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted; continue with --resume --name <run>", file=sys.stderr)
         return 130
+
+
+def _quiet_opencv() -> None:
+    """OpenCV logs its own lines about a corrupt image; the DataError that follows already names the file."""
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except (ImportError, AttributeError):
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,8 @@ CASES = {
                                    "differs"),
     "existing run directory": ([*SMOKE, "--name", "existing"], "run directory {tmp}/runs/lsid_lr/existing already "
                                "exists; pass --resume to continue it or another --name"),
+    "dashboard port in use": ([*SMOKE, "--dashboard-port", "{busy}"],
+                              "port {busy} on 127.0.0.1 is in use (another Ray dashboard?); pass --dashboard-port"),
     "unwritable storage": ([*SMOKE, "--storage", "{tmp}/a-file/runs"],
                            "storage path {tmp}/a-file/runs is not writable: {tmp}/a-file is a file, not a folder"),
 }
@@ -119,8 +122,12 @@ def _snapshot(tmp: Path) -> dict[str, str]:
             for p in sorted(tmp.rglob("*"))}
 
 
-def _run(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
-    args = [a.replace("{tmp}", str(tmp)) for a in args]
+def _fill(text: str, tmp: Path, busy: int) -> str:
+    return text.replace("{tmp}", str(tmp)).replace("{busy}", str(busy))
+
+
+def _run(args: list[str], tmp: Path, busy: int) -> subprocess.CompletedProcess:
+    args = [_fill(a, tmp, busy) for a in args]
     if "--storage" not in args:
         args += ["--storage", str(tmp / "runs")]
     return subprocess.run([sys.executable, DRIVER, *args], cwd=tmp, capture_output=True, text=True, timeout=300,
@@ -132,17 +139,20 @@ def cli_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad-input")
     _make_data(tmp)
     before = _snapshot(tmp)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(_run, args, tmp) for name, (args, _) in CASES.items()}
+    with socket.socket() as busy, ThreadPoolExecutor(max_workers=3) as pool:
+        busy.bind(("127.0.0.1", 0))  # a port something listens on, for the dashboard
+        busy.listen()
+        port = busy.getsockname()[1]
+        futures = {name: pool.submit(_run, args, tmp, port) for name, (args, _) in CASES.items()}
         results = {name: future.result() for name, future in futures.items()}
-    return tmp, before, _snapshot(tmp), results
+    return tmp, port, before, _snapshot(tmp), results
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_line_with_exit_code_2(cli_results, case):
-    tmp, _, _, results = cli_results
+    tmp, port, _, _, results = cli_results
     proc = results[case]
-    expected = CASES[case][1].replace("{tmp}", str(tmp))
+    expected = _fill(CASES[case][1], tmp, port)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
     assert proc.stderr.startswith("error: ") and expected in proc.stderr
@@ -150,7 +160,7 @@ def test_bad_input_is_one_line_with_exit_code_2(cli_results, case):
 
 
 def test_bad_input_leaves_the_disk_as_it_was(cli_results):
-    _, before, after, _ = cli_results
+    _, _, before, after, _ = cli_results
     assert after == before
 
 
