@@ -53,6 +53,12 @@ def test_profiles_say_which_weights_they_use(space, profile, weights, tmp_path, 
     assert space.base_config("quick")["data"]["patch"] == 64  # small crops keep VGG16 affordable on a CPU
 
 
+def test_quick_augments_a_third_and_paper_follows_the_study(tmp_path):
+    assert PERCEPTUAL.base_config("quick")["task"]["augment_share"] == pytest.approx(1 / 3)
+    paper = PERCEPTUAL.base_config("paper", {"data.root": str(tmp_path)})
+    assert paper["task"]["augment_share"] == 0 and paper["data"]["source"] == "folders"
+
+
 def test_reported_numbers_are_the_studys():
     assert set(PERCEPTUAL.reported) <= set(configs(PERCEPTUAL, "quick", None))
     vgg = PERCEPTUAL.reported["λ=0.3, backbone=vgg16"]
