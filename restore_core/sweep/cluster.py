@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
 from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.security import host_of, is_loopback, port_is_free, read_auth_token
+from restore_core.sweep.security import is_loopback, port_is_free, read_auth_token
 
 
 @dataclass
@@ -67,8 +68,13 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
         kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True,
                                   "logging_level": "ERROR"}
         if address:
+            check_reachable(address)
             use_token_if_any()
-            ray.init(address=address, **kwargs)
+            try:
+                ray.init(address=address, **kwargs)
+            except (ConnectionError, RuntimeError) as err:  # wrong address, cluster down, token refused
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise UserError(f"cannot connect to the Ray cluster at {address}: {first}") from None
         else:
             if not is_loopback(options.dashboard_host):
                 print(f"warning: the Ray dashboard listens on {options.dashboard_host}: anyone who reaches that "
@@ -83,6 +89,19 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
     if address or info.nodes > 1:
         fit_gpus(options, info.gpus_per_node, f"on any node of the cluster at {address or 'this address'}")
     return info
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing answers at a ``host:port`` address (Ray itself retries for minutes)."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address}: expected host:port of the Ray head, e.g. 10.0.0.5:6379, or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise UserError(f"cannot reach the Ray cluster at {address}: {err.strerror or err}") from None
 
 
 def use_token_if_any() -> None:
@@ -112,7 +131,3 @@ def cluster_info() -> ClusterInfo:
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     gpus = max((float(n.get("Resources", {}).get("GPU", 0)) for n in nodes), default=0.0)
     return ClusterInfo(url or None, len(nodes), gpus, bool(is_token_auth_enabled()))
-
-
-def dashboard_is_loopback(info: ClusterInfo) -> bool:
-    return bool(info.dashboard_url) and is_loopback(host_of(info.dashboard_url))

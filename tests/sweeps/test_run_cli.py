@@ -63,6 +63,7 @@ CASES = {
                                    "differs"),
     "existing run directory": ([*SMOKE, "--name", "existing"], "run directory {tmp}/runs/lsid_lr/existing already "
                                "exists; pass --resume to continue it or another --name"),
+    "unreachable cluster": ([*SMOKE, "--address", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1: "),
     "dashboard port in use": ([*SMOKE, "--dashboard-port", "{busy}"],
                               "port {busy} on 127.0.0.1 is in use (another Ray dashboard?); pass --dashboard-port"),
     "unwritable storage": ([*SMOKE, "--storage", "{tmp}/a-file/runs"],
