@@ -86,6 +86,8 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
         raise UserError(f"--resume continues run '{options.name}' with the settings it started with; {flag} "
                         f"differs ({recorded[key]!r} recorded, {given[key]!r} given): drop it, or start a new --name")
     options.restore_recorded(recorded)
+    if options.trial_timeout is None:  # the limit goes on unless the resume command sets another
+        options.trial_timeout = manifest.get("trial_timeout_s")
     return run_dir
 
 
