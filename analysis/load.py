@@ -104,7 +104,8 @@ def better(metric: str, a: float, b: float, mode: str | None = None) -> bool:
 def trial_status(results: list[dict], status: dict | None, error: str | None) -> tuple[str, str]:
     """(status, reason): completed, stopped early, nan, collapsed, error or unfinished."""
     last = results[-1].get("stop_reason") if results else None
-    if error or (status and status.get("status") == "error"):
+    recovered = status is not None and status.get("status") == "terminated"  # a retry after an error succeeded
+    if (error and not recovered) or (status and status.get("status") == "error"):
         return "error", (status or {}).get("error") or error or "error"
     if last in ("nan", "collapsed"):
         return last, "loss became NaN or inf" if last == "nan" else "outputs identical for every input"
