@@ -53,7 +53,7 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path):
     assert set(frame["status"]) <= {"completed", "stopped early"} and "completed" in set(frame["status"])
     assert (frame["best/val/psnr"] > 0).all() and (frame["last/cost/params"] > 0).all()
     assert (run_dir / "manifest.json").exists() and (run_dir / "results.csv").exists()
-    assert "| label |" in (run_dir / "table.md").read_text()
+    assert "| configuration |" in (run_dir / "table.md").read_text() and (run_dir / "report.html").exists()
 
 
 def test_optuna_sweep_with_seeds_end_to_end(ray_session, tmp_path):
