@@ -88,9 +88,6 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         scheduler=build_scheduler(plan),
         num_samples=plan.num_samples,
         max_concurrent_trials=options.max_concurrent,
-        # A finished trial's worker takes the next trial: no new process, no second import of torch (the
-        # overhead benchmark measured several seconds per trial without it on 2 cores).
-        reuse_actors=True,
         trial_dirname_creator=lambda trial: f"{trial.trial_id}",
     )
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
