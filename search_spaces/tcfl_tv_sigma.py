@@ -15,8 +15,8 @@ def label(gan_mode: str, sigma: float) -> str:
 # fakes weighted 0.1 in the discriminator, Adam 2e-5 with betas (0.5, 0.999), batch 2, no TV term (σ = 0).
 # The quick profile keeps the models and loss weights and shortens training: 64×64 crops of 96×96 tiles of the
 # embedded grayscale photos, batch 1, and a 25× higher rate (5e-4) so that 160 steps reach the early phase the
-# reproduction describes (with σ > 1 the generator first fits a clean-looking image). One trial takes ~90 s on
-# one thread, so the 14-trial grid runs in ~12 minutes with two trials in parallel on two cores.
+# reproduction describes (with σ > 1 the generator first fits a clean-looking image). One trial takes ~105 s on
+# one idle thread, so the 14-trial grid runs in ~13 minutes with two trials in parallel on two cores.
 BASE = {
     "task": {"name": "tcfl", "gan_mode": "lsgan", "identity_weight": 6.0, "fake_weight": 0.1, "sep_weight": 0.0,
              "freeze_bn": False, "clip": 1e-3, "discriminator": {"name": "patchgan_in"}},
