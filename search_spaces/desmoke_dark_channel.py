@@ -23,7 +23,7 @@ REPORTED = {"full, dark=none": {"val/psnr": 25.85, "val/ssim": 0.7769, "val/uqi"
 
 # Quick: the study's recipe (pix2pix: Adam 2e-4, β1 0.5, λ_L1 100, vanilla GAN, 70×70 PatchGAN, constant then
 # linear decay) on synthetic smoke over 256×256 tiles of the embedded photos. 256 because unet_256 needs sides that
-# are multiples of 2^8; the widths are an eighth of the paper's (ngf = ndf = 8 instead of 64: 64× fewer MACs) and
+# are multiples of 2^8; the widths are an eighth of the paper's (ngf = ndf = 8 instead of 64: 54× fewer MACs) and
 # the batch is 1 so that the 18 trials of three seeds fit in about 15 minutes on two CPU cores.
 BASE = {
     "task": {"name": "desmoke", "dark_channel": "min", "gan_loss": "vanilla", "lambda_l1": 100.0, "ndf": 8},
@@ -31,7 +31,7 @@ BASE = {
     "model": {"name": "pix2pix_unet", "variant": "full", "ngf": 8, "init": "xavier"},
     "loss": {},
     "optim": {"lr": 2e-4, "betas": [0.5, 0.999], "schedule": "linear", "decay_start": 0.5},
-    "train": {"steps": 800, "batch_size": 1, "eval_every": 200, "cost_size": 256, "log_images": 4},
+    "train": {"steps": 1500, "batch_size": 1, "eval_every": 250, "cost_size": 256, "log_images": 4},
 }
 
 # Smoke: a whole trial in a few seconds (unet_256 still needs 256 pixels, so the widths shrink instead).
@@ -76,6 +76,6 @@ SPACE = SearchSpace(
     baseline="full, dark=none",
     reported=REPORTED,
     reading="Grid search runs both generators with each dark channel; Optuna/random search sample the dark channel "
-    "for the base (full) generator. In quick, ngf = ndf = 8 (the paper's 64 is 64× the compute), batch 1 and 800 "
+    "for the base (full) generator. In quick, ngf = ndf = 8 (the paper's 64 costs 54× the MACs), batch 1 and 1500 "
     "steps: a CPU-sized version of the study, not its scale.",
 )
