@@ -43,7 +43,7 @@ def test_unknown_section_task_and_model():
         validate_config({**base(), "trian": {}})
     with pytest.raises(UnknownNameError, match="unknown task 'lowlite'"):
         validate_config(set_path(base(), "task.name", "lowlite"))
-    with pytest.raises(UnknownNameError, match="unknown model 'unet_x' \(did you mean 'unet'\?\); known: dncnn"):
+    with pytest.raises(UnknownNameError, match=r"unknown model 'unet_x' \(did you mean 'unet'\?\); known: dncnn"):
         validate_config(set_path(base(), "model", {"name": "unet_x"}))
 
 
