@@ -10,18 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from restore_core.errors import ConfigError
 from restore_core.models.lamba_rt import LambaRT, lamba_rt, variant_label
 from restore_core.models.registry import create_model
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def assert_every_parameter_gets_a_finite_gradient(model: nn.Module, loss: torch.Tensor) -> None:
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None, f"{name} got no gradient"
-        assert torch.isfinite(p.grad).all(), f"{name} has a non-finite gradient"
-        assert p.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+from tests.restore_core.models.checks import assert_every_parameter_gets_a_finite_gradient, n_params
 
 
 def test_default_has_the_784768_parameters_of_the_official_readme():

@@ -6,19 +6,7 @@ from torch import nn
 
 from restore_core.models.pix2pix import Pix2PixUNet, init_gan_weights, pix2pix_unet, variant_label
 from restore_core.models.registry import create_model
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def assert_every_parameter_gets_a_finite_gradient(model: nn.Module, loss: torch.Tensor) -> None:
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None, f"{name} got no gradient"
-        assert torch.isfinite(p.grad).all(), f"{name} has a non-finite gradient"
-        assert p.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
-
+from tests.restore_core.models.checks import assert_every_parameter_gets_a_finite_gradient, n_params
 
 # Each 512-channel level: down conv 512·512·16 + BN 2·512, up transposed conv 1024·512·16 + BN 2·512.
 INNER_LEVEL_PARAMS = 512 * 512 * 16 + 1024 + 1024 * 512 * 16 + 1024
