@@ -5,6 +5,7 @@ their ratio.
 
     python benchmarks/overhead.py                       # 20 trials (10 schedules × 2 seeds), quick profile
     python benchmarks/overhead.py --steps 150           # shorter trials: an upper bound of the overhead
+    python benchmarks/overhead.py --steps 150 --fresh   # also the sweep with a new worker process per trial
 
 The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
 the resources the sweep gives its trials. The sweep's time includes starting Ray and writing results.csv.
@@ -53,7 +54,8 @@ def platform(seeds: int, sets: list[str], concurrency: int, extra: list[str]) ->
     storage = tempfile.mkdtemp(prefix="overhead-")
     command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--search", "grid",
                "--scheduler", "fifo", "--seeds", str(seeds), "--max-concurrent", str(concurrency),
-               "--storage", storage, "--name", "overhead", "--verbose", "0", "--dashboard-port", "8297", *extra]
+               "--storage", storage, "--name", "overhead", "--verbose", "0", "--dashboard-port", "8297",
+               "--no-analysis", *extra]
     for item in sets:
         command += ["--set", item]
     start = time.perf_counter()
@@ -69,6 +71,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="trials = 10 schedules × seeds")
     parser.add_argument("--steps", type=int, default=None, help="override train.steps (default: the quick profile's)")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--fresh", action="store_true",
+                        help="also run the sweep with --fresh-workers (a new process per trial), for comparison")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more sweeps/run.py arguments")
     args = parser.parse_args()
     space = search_spaces.get_space("lsid_lr")
@@ -79,13 +83,15 @@ def main() -> None:
         base = set_path(base, key, parse_value(value))
     configs = [space.resolve(base, trial) for trial in space.grid_trials(args.seeds)]
     bare_s = bare(configs, args.concurrency)
-    platform_s = platform(args.seeds, sets, args.concurrency, args.extra)
+    rows = [(f"bare loop ({args.concurrency} processes)", bare_s),
+            ("sweeps/run.py (workers reused)", platform(args.seeds, sets, args.concurrency, args.extra))]
+    if args.fresh:
+        rows.append(("sweeps/run.py --fresh-workers",
+                     platform(args.seeds, sets, args.concurrency, [*args.extra, "--fresh-workers"])))
     print(json.dumps({"trials": len(configs), "steps": base["train"]["steps"], "concurrency": args.concurrency}))
-    print("| path | wall time (s) |\n|---|---:|")
-    print(f"| bare loop ({args.concurrency} processes) | {bare_s:.1f} |")
-    print(f"| sweeps/run.py (Ray Tune) | {platform_s:.1f} |")
-    print(f"\nratio platform / bare = {platform_s / bare_s:.3f}")
-
+    print("| path | wall time (s) | ratio to the bare loop |\n|---|---:|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.1f} | {seconds / bare_s:.3f} |")
 
 if __name__ == "__main__":
     main()

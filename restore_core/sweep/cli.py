@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                         help="stop a trial attempt that runs longer than this (also one that hangs); recorded as an "
                         "error with the reason")
+    parser.add_argument("--fresh-workers", action="store_true",
+                        help="start every trial in a new worker process (isolation for code that leaks state, at "
+                        "a few seconds per trial); default: a finished trial's worker takes the next trial")
     parser.add_argument("--name", help="run name (default: <profile>-<search>-<scheduler>-<time>)")
     parser.add_argument("--storage", default="runs", help="where run directories go: <storage>/<space>/<name>")
     parser.add_argument("--resume", action="store_true",
@@ -99,6 +102,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         retry_failed=args.retry_failed,
         max_failures=args.max_failures,
         trial_timeout=args.trial_timeout,
+        fresh_workers=args.fresh_workers,
         address=args.address,
         dashboard_port=args.dashboard_port,
         dashboard_host=args.dashboard_host,

@@ -37,6 +37,7 @@ class SweepOptions:
     retry_failed: bool = False
     max_failures: int = 0
     trial_timeout: float | None = None  # seconds of wall time per trial attempt; None: no limit
+    fresh_workers: bool = False  # a new worker process per trial instead of reusing a finished trial's
     address: str | None = None
     dashboard_port: int = 8265
     dashboard_host: str = "127.0.0.1"

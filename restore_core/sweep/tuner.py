@@ -88,6 +88,9 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         scheduler=build_scheduler(plan),
         num_samples=plan.num_samples,
         max_concurrent_trials=options.max_concurrent,
+        # A finished trial's worker takes the next trial: no new process importing torch, torchmetrics and Ray
+        # again (benchmarks/overhead.py measures what that saves); release_memory() runs between trials.
+        reuse_actors=not options.fresh_workers,
         trial_dirname_creator=lambda trial: f"{trial.trial_id}",
     )
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)

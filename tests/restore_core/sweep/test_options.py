@@ -39,3 +39,11 @@ def test_good_options_pass_and_round_trip_through_the_manifest():
 def test_storage_uris_are_not_made_absolute():
     assert SweepOptions(space="s", storage="s3://bucket/runs/").space_dir() == "s3://bucket/runs/s"
     assert SweepOptions(space="s", storage="runs").space_dir().endswith("/runs/s")
+
+
+def test_workers_are_reused_unless_fresh_workers_is_given():
+    from restore_core.sweep.cli import build_parser, options_from_args
+
+    parser = build_parser()
+    assert options_from_args(parser.parse_args(["--space", "lsid_lr"])).fresh_workers is False
+    assert options_from_args(parser.parse_args(["--space", "lsid_lr", "--fresh-workers"])).fresh_workers is True

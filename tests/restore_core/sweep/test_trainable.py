@@ -64,6 +64,17 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(fault_sweep):
         assert f"pid: {fault_sweep.killed_pid}" in handle.read()  # the failed attempt stays on record
 
 
+def test_a_finished_trials_worker_takes_the_next_trial(fault_sweep):
+    frame = _by_label(fault_sweep.run_dir)
+    trials_of_pid: dict[int, set[str]] = {}
+    for label, trial_id in frame["trial_id"].items():
+        for result in _results(fault_sweep.run_dir, trial_id):
+            trials_of_pid.setdefault(result["pid"], set()).add(label)
+    # seven trials on two CPUs: without reuse every trial (and the retry) would have its own process
+    assert max(len(labels) for labels in trials_of_pid.values()) >= 2, trials_of_pid
+    assert len(trials_of_pid) < len(frame) + 1
+
+
 def test_the_trials_resources_are_given_back(fault_sweep, ray_session):
     deadline = time.time() + 30
     while time.time() < deadline:
