@@ -74,7 +74,9 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     else:
         declared = manifest.get("baseline") or space.baseline
         baseline = declared if declared in set(frame.get("label", [])) else None
-    boundary = stats.boundary_flags(frame, space.params, metric, mode)
+    # Only a sampled search has ranges to widen: a grid run's values are the study's rows, not a searched range.
+    searched = manifest.get("search") != "grid"
+    boundary = stats.boundary_flags(frame, space.params if searched else (), metric, mode)
     result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary)
     result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary)
     if result.pairs and not frame.empty:

@@ -169,7 +169,7 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
 
     ``mode_of(metric)`` returns "max" or "min" (ranks are 1 = best)."""
     metrics = list(dict.fromkeys(m for values in reported.values() for m in values))
-    summary = stats.summarize(frame, [f"best/{m}" for m in metrics]).set_index(["label", "metric"])
+    summary = stats.summarize(frame, [f"best/{m}" for m in metrics]).set_index(["label", "metric"]).sort_index()
     labels = list(reported)
     numeric = pd.DataFrame({"label": labels})
     columns, notes = ["configuration"], []

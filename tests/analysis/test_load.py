@@ -114,3 +114,16 @@ def test_a_run_without_trials_still_gets_its_files(make_run):
     analysis.write_outputs(empty)
     assert open(os.path.join(empty, "table.md"), encoding="utf-8").read().startswith("| configuration |")
     assert "<h1>lsid_lr / handmade</h1>" in open(os.path.join(empty, "report.html"), encoding="utf-8").read()
+
+
+@pytest.mark.parametrize("search, flagged", [("grid", False), ("random", True)])
+def test_only_a_sampled_search_is_told_to_widen_its_range(make_run, search, flagged):
+    best_at_the_edge = [
+        {"id": f"{label}-{seed}", "params": {"row": label, "seed": seed}, "status": "terminated",
+         "results": [report(4, psnr + seed, 0.5, "completed")]}
+        for label, psnr in (("1e-7", 30.0), ("1e-4", 25.0)) for seed in (0, 1)
+    ]
+    result = analysis.analyse(make_run(best_at_the_edge, search=search))
+    assert result.boundary["flag"].tolist() == ([True] if flagged else [])
+    notes = " ".join(result.tables["table"][0].notes)
+    assert ("boundary: the best optim.lr = 1e-07 lies in the lower 10 %" in notes) is flagged
