@@ -101,7 +101,8 @@ class SearchSpace:
     fixed: tuple[str, ...] = ()
     search: Literal["grid", "random", "optuna"] = "grid"
     scheduler: Literal["fifo", "asha"] = "fifo"
-    asha_grace: float = 0.25
+    asha_grace: float = 0.25  # ASHA's first rung, as a fraction of training
+    asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung
     profiles: dict[str, dict] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()
     baseline: str | None = None

@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "published recipe")
     parser.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the space's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="trial scheduler (default: the space's)")
+    parser.add_argument("--asha-grace", type=float, metavar="FRACTION",
+                        help="ASHA's first rung as a fraction of training (default: the space's, mostly 0.25)")
+    parser.add_argument("--asha-reduction", type=float, metavar="N",
+                        help="ASHA keeps the best 1/N of the trials at each rung (default: the space's, mostly 3)")
     parser.add_argument("--num-samples", type=int, help="configurations proposed by random/optuna search")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -93,6 +97,8 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         search=args.search,
         scheduler=args.scheduler,
         num_samples=args.num_samples,
+        asha_grace=args.asha_grace,
+        asha_reduction=args.asha_reduction,
         sets=parse_sets(args.set),
         max_concurrent=args.max_concurrent,
         name=args.name,

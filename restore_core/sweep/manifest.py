@@ -40,6 +40,8 @@ def metric_definitions() -> dict[str, str]:
 
 
 def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
+    from restore_core.sweep.tuner import asha_settings
+
     space = plan.space
     options = plan.options
     return {
@@ -52,6 +54,7 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
         "overrides": options.sets,
         "search": plan.search,
         "scheduler": plan.scheduler,
+        "asha": asha_settings(plan) if plan.scheduler == "asha" else None,
         "seeds": options.seeds,
         "num_samples": plan.num_samples,
         "trials_planned": len(plan.trials) or plan.num_samples,

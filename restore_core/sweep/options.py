@@ -15,7 +15,7 @@ SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "sets", "cpus_per_trial",
-            "gpus_per_trial")
+            "gpus_per_trial", "asha_grace", "asha_reduction")
 
 
 @dataclass
@@ -30,6 +30,8 @@ class SweepOptions:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
+    asha_grace: float | None = None  # None: the space's
+    asha_reduction: float | None = None
     name: str | None = None
     storage: str = "runs"
     dry_run: bool = False
@@ -62,6 +64,11 @@ class SweepOptions:
         if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
             raise UserError(f"--gpus-per-trial above 1 must be a whole number of GPUs (Ray shares only single GPUs); "
                             f"got {self.gpus_per_trial:g}")
+        if self.asha_grace is not None and not 0 < self.asha_grace <= 1:
+            raise UserError(f"--asha-grace must be a fraction of training in (0, 1]; got {self.asha_grace:g}")
+        if self.asha_reduction is not None and not 1 < self.asha_reduction < math.inf:
+            raise UserError(f"--asha-reduction must be a number > 1 (3 keeps the best third); "
+                            f"got {self.asha_reduction:g}")
         if self.max_failures < 0:
             raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
         if self.trial_timeout is not None and not self.trial_timeout > 0:

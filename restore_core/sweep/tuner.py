@@ -33,16 +33,25 @@ def build_searcher(plan):
     return searcher
 
 
+def asha_settings(plan) -> dict[str, float]:
+    """ASHA's ``max_t``, ``grace_period`` (in steps, a whole number of evaluations: rungs are judged when a trial
+    reports) and ``reduction_factor``, from ``--asha-grace``/``--asha-reduction`` or the space's defaults."""
+    options, space = plan.options, plan.space
+    steps = plan.base["train"].get("steps", 1)
+    eval_every = plan.base["train"].get("eval_every", 1)
+    fraction = options.asha_grace if options.asha_grace is not None else space.asha_grace
+    grace = max(eval_every, round(steps * fraction / eval_every) * eval_every)
+    reduction = options.asha_reduction if options.asha_reduction is not None else space.asha_reduction
+    return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction}
+
+
 def build_scheduler(plan):
-    """``asha``: stop weak trials at rungs from ``asha_grace`` of training on (time is counted in steps)."""
+    """``asha``: stop weak trials at rungs from the grace period on (time is counted in steps)."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if plan.scheduler == "fifo":
         return FIFOScheduler()
-    steps = plan.base["train"].get("steps", 1)
-    eval_every = plan.base["train"].get("eval_every", 1)
-    grace = max(eval_every, int(steps * plan.space.asha_grace) // eval_every * eval_every)
-    return ASHAScheduler(time_attr="step", max_t=steps, grace_period=min(grace, steps), reduction_factor=3)
+    return ASHAScheduler(time_attr="step", **asha_settings(plan))
 
 
 def build_tuner(plan, shared: Mapping[str, SharedData]):

@@ -18,6 +18,9 @@ from restore_core.sweep.options import RECORDED, SweepOptions
     ({"dashboard_port": 70000}, "--dashboard-port must be a TCP port in 1..65535; got 70000"),
     ({"resume": True}, "--resume needs --name"),
     ({"name": ".."}, "--name must be a plain folder name without '/'"),
+    ({"asha_grace": 0.0}, "--asha-grace must be a fraction of training in (0, 1]; got 0"),
+    ({"asha_grace": 1.5}, "--asha-grace must be a fraction of training in (0, 1]; got 1.5"),
+    ({"asha_reduction": 1.0}, "--asha-reduction must be a number > 1 (3 keeps the best third); got 1"),
 ])
 def test_bad_options_are_refused(changes, message):
     options = SweepOptions(space="lsid_lr", **changes)
@@ -28,7 +31,7 @@ def test_bad_options_are_refused(changes, message):
 
 def test_good_options_pass_and_round_trip_through_the_manifest():
     options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, sets={"train.steps": 8},
-                           trial_timeout=60.0, max_failures=2)
+                           trial_timeout=60.0, max_failures=2, asha_grace=0.1, asha_reduction=4)
     options.check()
     restored = SweepOptions(space=None, name="x", resume=True)
     restored.restore_recorded(options.record())
@@ -47,3 +50,17 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
     parser = build_parser()
     assert options_from_args(parser.parse_args(["--space", "lsid_lr"])).fresh_workers is False
     assert options_from_args(parser.parse_args(["--space", "lsid_lr", "--fresh-workers"])).fresh_workers is True
+
+
+@pytest.mark.parametrize("grace, reduction, expected", [
+    (None, None, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # the space's: a quarter, thirds
+    (1 / 12, 4, {"max_t": 1200, "grace_period": 100, "reduction_factor": 4}),
+    (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 3}),  # at least one evaluation (100)
+    (0.29, None, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # rounded to whole evaluations
+])
+def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expected):
+    from restore_core.sweep.runner import plan_sweep
+    from restore_core.sweep.tuner import asha_settings
+
+    plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
+    assert asha_settings(plan) == expected
