@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import search_spaces  # noqa: E402
+from analysis import load_run  # noqa: E402
 from restore_core.config import parse_value, set_path  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
 
@@ -61,8 +62,8 @@ def platform(seeds: int, sets: list[str], concurrency: int, extra: list[str]) ->
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
-    with open(os.path.join(storage, "lsid_lr", "overhead", "results.csv"), encoding="utf-8") as handle:
-        assert sum(1 for _ in handle) - 1 == 10 * seeds
+    frame = load_run(os.path.join(storage, "lsid_lr", "overhead"))
+    assert len(frame) == 10 * seeds and (frame["status"] == "completed").all(), frame[["label", "status"]]
     return elapsed
 
 

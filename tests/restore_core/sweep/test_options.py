@@ -53,7 +53,7 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
 
 
 @pytest.mark.parametrize("grace, reduction, expected", [
-    (None, None, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # the space's: a quarter, thirds
+    (None, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 3}),  # the space's: 1/12, thirds
     (1 / 12, 4, {"max_t": 1200, "grace_period": 100, "reduction_factor": 4}),
     (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 3}),  # at least one evaluation (100)
     (0.29, None, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # rounded to whole evaluations

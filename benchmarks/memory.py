@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Peak memory of an lsid_lr sweep with 1, 2 and 4 concurrent trials, at two dataset sizes, and what one training
+process needs on its own. Prints one table.
+
+    python benchmarks/memory.py                       # 10 and 70 training tiles, 1/2/4 trials, 100 steps each
+    python benchmarks/memory.py --concurrency 1 2 --steps 50
+
+Memory is the proportional set size (PSS) summed over the sweep's whole process tree (the driver, Ray's services,
+the object store's shared memory, every worker), sampled every 0.2 s: a page shared by k processes counts 1/k in
+each, so the dataset that the object store holds once counts once however many trials map it. Each sweep runs as
+many trials as it runs at once (random search, FIFO), with 0.5 CPU per trial so that four fit on two cores.
+
+What to read: the growth per extra trial should be about what one training process needs on its own (the model,
+its optimizer state, activations and metrics; the last line), and it should not grow with the dataset. A sweep
+that copied the data into every trial would add the dataset's size once more per trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+
+import numpy as np
+import psutil
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import search_spaces  # noqa: E402
+from restore_core.config import parse_value, set_path  # noqa: E402
+
+MB = 1 << 20
+
+
+def array_bytes(value) -> int:
+    """Bytes of every numpy array inside nested dataclasses, mappings and sequences."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(array_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, dict):
+        return sum(array_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(array_bytes(v) for v in value)
+    return 0
+
+
+class TreeSampler:
+    """Polls the PSS of a process and all its descendants; keeps the peak of the sum and of the trial workers."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_total = 0
+        self.peak_workers = 0
+        self.worker_titles: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = workers = 0
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                try:
+                    pss = process.memory_full_info().pss
+                    title = " ".join(process.cmdline())[:60]
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+                total += pss
+                if title.startswith("ray::") and "IDLE" not in title:  # a worker holding a trial
+                    workers += pss
+                    self.worker_titles.add(title.split()[0])
+            self.peak_total = max(self.peak_total, total)
+            self.peak_workers = max(self.peak_workers, workers)
+            self._stop.wait(self.interval)
+
+
+def sweep_peak(trials: int, sets: list[str], storage: str) -> tuple[float, float, set[str]]:
+    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--search", "random",
+               "--num-samples", str(trials), "--scheduler", "fifo", "--cpus-per-trial", "0.5",
+               "--max-concurrent", str(trials), "--storage", storage, "--name", f"memory-{trials}",
+               "--verbose", "0", "--no-analysis", "--dashboard-port", "8298"]
+    for item in sets:
+        command += ["--set", item]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    with TreeSampler(process.pid) as sampler:
+        if process.wait() != 0:
+            raise SystemExit(f"the sweep failed: {' '.join(command)}")
+    return sampler.peak_total / MB, sampler.peak_workers / MB, sampler.worker_titles
+
+
+def one_process(sets: list[str]) -> float:
+    """MB that one training process adds on top of its imports and data (peak RSS after minus RSS before)."""
+    code = (
+        "import resource, sys, json, psutil\n"
+        f"sys.path.insert(0, {ROOT!r})\n"
+        "import search_spaces\n"
+        "from restore_core.loop import prepare_shared_data, train\n"
+        "config = json.loads(sys.argv[1])\n"
+        "data = prepare_shared_data(config)\n"
+        "before = psutil.Process().memory_info().rss\n"
+        "train(config, data=data)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print((peak - before) / (1 << 20))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(config_for(sets))], check=True, cwd=ROOT,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def config_for(sets: list[str]) -> dict:
+    space = search_spaces.get_space("lsid_lr")
+    base = space.base_config("quick")
+    for item in sets:
+        key, _, value = item.partition("=")
+        base = set_path(base, key, parse_value(value))
+    return space.resolve(base, next(iter(space.grid_trials(1))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--train-tiles", type=int, nargs="+", default=[10, 70],
+                        help="data.n_train values (the photos give 80 tiles of 128×128; 10 go to validation)")
+    parser.add_argument("--steps", type=int, default=100)
+    args = parser.parse_args()
+    from restore_core.loop import prepare_shared_data
+
+    rows, titles = [], set()
+    for tiles in args.train_tiles:
+        sets = [f"data.n_train={tiles}", f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}",
+                "train.threads=1"]
+        dataset = array_bytes(prepare_shared_data(config_for(sets)).data) / MB
+        alone = one_process(sets)
+        peaks = []
+        for trials in args.concurrency:
+            storage = tempfile.mkdtemp(prefix="memory-")
+            total, workers, seen = sweep_peak(trials, sets, storage)
+            titles |= seen
+            peaks.append((trials, total, workers))
+            print(f"  {tiles} tiles ({dataset:.1f} MB), {trials} trial(s): {total:.0f} MB", file=sys.stderr)
+        rows.append((tiles, dataset, alone, peaks))
+    print(f"worker processes seen: {', '.join(sorted(titles))}; peak RSS of this script "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print("| train tiles | dataset (MB) | concurrent trials | peak PSS of the sweep (MB) | of it, trial workers (MB) "
+          "| growth per extra trial (MB) | one training process alone (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for tiles, dataset, alone, peaks in rows:
+        first_trials, first_total, _ = peaks[0]
+        for trials, total, workers in peaks:
+            growth_text = "" if trials == first_trials else f"{(total - first_total) / (trials - first_trials):.0f}"
+            print(f"| {tiles} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} | {alone:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
