@@ -10,8 +10,9 @@ the object store's shared memory, every worker), sampled every 0.2 s: a page sha
 each, so the dataset that the object store holds once counts once however many trials map it. Each sweep runs as
 many trials as it runs at once (random search, FIFO), with 0.5 CPU per trial so that four fit on two cores.
 
-What to read: the growth per extra trial should be about what one training process needs on its own (the model,
-its optimizer state, activations and metrics; the last line), and it should not grow with the dataset. A sweep
+What to read: the growth per extra trial should be about what one training process needs on its own (a Python
+process with torch, torchmetrics and Ray imported, plus the model, its optimizer state, activations and metrics:
+the last two columns), and it should not grow with the dataset. A sweep
 that copied the data into every trial would add the dataset's size once more per trial.
 """
 
@@ -86,7 +87,7 @@ class TreeSampler:
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
                 total += pss
-                if title.startswith("ray::") and "IDLE" not in title:  # a worker holding a trial
+                if title.startswith("ray::") and "IDLE" not in title and "Agent" not in title:  # a trial worker
                     workers += pss
                     self.worker_titles.add(title.split()[0])
             self.peak_total = max(self.peak_total, total)
@@ -108,23 +109,27 @@ def sweep_peak(trials: int, sets: list[str], storage: str) -> tuple[float, float
     return sampler.peak_total / MB, sampler.peak_workers / MB, sampler.worker_titles
 
 
-def one_process(sets: list[str]) -> float:
-    """MB that one training process adds on top of its imports and data (peak RSS after minus RSS before)."""
+def one_process(sets: list[str]) -> tuple[float, float]:
+    """A training process on its own, in MB: its PSS once torch, torchmetrics, Ray and the project are imported (what
+    every trial worker holds before it trains), and what training adds on top of that and the data (peak RSS after
+    minus RSS before)."""
     code = (
-        "import resource, sys, json, psutil\n"
+        "import resource, sys, json, psutil, ray, torchmetrics\n"
         f"sys.path.insert(0, {ROOT!r})\n"
         "import search_spaces\n"
         "from restore_core.loop import prepare_shared_data, train\n"
+        "imported = psutil.Process().memory_full_info().pss\n"
         "config = json.loads(sys.argv[1])\n"
         "data = prepare_shared_data(config)\n"
         "before = psutil.Process().memory_info().rss\n"
         "train(config, data=data)\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print((peak - before) / (1 << 20))\n"
+        "print(imported / (1 << 20), (peak - before) / (1 << 20))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, json.dumps(config_for(sets))], check=True, cwd=ROOT,
                          capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    imported, training = out.stdout.strip().splitlines()[-1].split()
+    return float(imported), float(training)
 
 
 def config_for(sets: list[str]) -> dict:
@@ -162,13 +167,14 @@ def main() -> None:
     print(f"worker processes seen: {', '.join(sorted(titles))}; peak RSS of this script "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print("| train tiles | dataset (MB) | concurrent trials | peak PSS of the sweep (MB) | of it, trial workers (MB) "
-          "| growth per extra trial (MB) | one training process alone (MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for tiles, dataset, alone, peaks in rows:
+          "| growth per extra trial (MB) | a process with the imports (MB) | training adds (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for tiles, dataset, (imported, alone), peaks in rows:
         first_trials, first_total, _ = peaks[0]
         for trials, total, workers in peaks:
             growth_text = "" if trials == first_trials else f"{(total - first_total) / (trials - first_trials):.0f}"
-            print(f"| {tiles} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} | {alone:.0f} |")
+            print(f"| {tiles} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} "
+                  f"| {imported:.0f} | {alone:.0f} |")
 
 
 if __name__ == "__main__":
