@@ -2,9 +2,10 @@
 """GPU checks of the sweep platform, in one script for a machine with a CUDA GPU (none of this runs on CPU).
 
 1. Packing: a real sweep of four trials with ``--gpus-per-trial 0.25`` on one GPU. ``nvidia-smi`` is polled while
-   it runs; all four trials' processes must hold the GPU at the same time, and every trial must complete.
+   it runs; all four trials' processes must hold the GPU at the same time, and every trial must complete. The same
+   four trials then run one at a time (``--gpus-per-trial 1``); trials per hour of both, and their ratio.
 2. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA; each must complete with
-   finite loss and metrics (step times are reported).
+   finite loss and metrics; step times and their ratio to fp32.
 3. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
    real out-of-memory error, the trainable's clean-up must bring ``torch.cuda.memory_allocated`` back to ~0.
 
@@ -54,6 +55,17 @@ def gpu_processes() -> set[int] | None:
 
 
 def check_packing(storage: str) -> dict:
+    """Four trials packed at 0.25 GPU each, then the same four one at a time: trials per hour of both."""
+    packed = run_pack(storage, gpus_per_trial=0.25, concurrent=4, name="pack")
+    single = run_pack(storage, gpus_per_trial=1.0, concurrent=1, name="one-at-a-time")
+    packed["ok"] = (packed["all_four_training_together_s"] > 0 and packed["statuses"] == ["completed"] * 4
+                    and (not packed["most_gpu_processes_at_once"] or packed["most_gpu_processes_at_once"] >= 4))
+    return {"packed": packed, "one_at_a_time": single,
+            "trials_per_hour_ratio": round(packed["trials_per_hour"] / single["trials_per_hour"], 2),
+            "ok": packed["ok"] and single["statuses"] == ["completed"] * 4}
+
+
+def run_pack(storage: str, gpus_per_trial: float, concurrent: int, name: str) -> dict:
     from analysis import load_run
     from restore_core.sweep.options import SweepOptions
     from restore_core.sweep.runner import run_sweep
@@ -75,22 +87,20 @@ def check_packing(storage: str) -> dict:
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     started = time.time()
-    options = SweepOptions(space=PACK.name, profile="smoke", gpus_per_trial=0.25, cpus_per_trial=1.0,
-                           max_concurrent=4, name="pack", storage=storage, analyze=False, verbose=0,
+    options = SweepOptions(space=PACK.name, profile="smoke", gpus_per_trial=gpus_per_trial, cpus_per_trial=1.0,
+                           max_concurrent=concurrent, name=name, storage=storage, analyze=False, verbose=0,
                            dashboard_port=28365)
     run_dir = run_sweep(options, ["gpu_check"])
     stop.set()
     poller.join()
     frame = load_run(run_dir)
     spans = [training_span(os.path.join(run_dir, trial)) for trial in frame["trial_id"]]
-    result = {"seconds": round(time.time() - started, 1), "most_gpu_processes_at_once": max(seen, default=0),
-              "all_four_training_together_s": round(min(end for _, end in spans) - max(s for s, _ in spans), 1),
-              "statuses": sorted(frame["status"]), "gpus_per_trial_used": options.gpus_per_trial,
-              "step_ms": [round(float(v), 1) for v in frame["last/time/step_ms"]]}
-    packed = not seen or result["most_gpu_processes_at_once"] >= 4
-    result["ok"] = (packed and result["all_four_training_together_s"] > 0 and options.gpus_per_trial == 0.25
-                    and result["statuses"] == ["completed"] * 4)
-    return result
+    seconds = time.time() - started
+    return {"seconds": round(seconds, 1), "trials_per_hour": round(len(frame) * 3600 / seconds, 1),
+            "most_gpu_processes_at_once": max(seen, default=0),
+            "all_four_training_together_s": round(min(end for _, end in spans) - max(s for s, _ in spans), 1),
+            "statuses": sorted(frame["status"]), "gpus_per_trial_used": options.gpus_per_trial,
+            "step_ms": [round(float(v), 1) for v in frame["last/time/step_ms"]]}
 
 
 def training_span(trial_dir: str) -> tuple[float, float]:
@@ -113,6 +123,8 @@ def check_amp() -> dict:
         out[amp] = {"stop_reason": result.stop_reason, "finite": finite, "val/psnr": round(metrics["val/psnr"], 3),
                     "train/loss": metrics["train/loss"], "step_ms": round(metrics["time/step_ms"], 2)}
     out["ok"] = all(v["stop_reason"] == "completed" and v["finite"] for v in out.values())
+    for amp in ("bf16", "fp16"):
+        out[f"{amp}_over_fp32_step_time"] = round(out[amp]["step_ms"] / out["none"]["step_ms"], 3)
     return out
 
 
