@@ -1,0 +1,43 @@
+"""The ASHA replay of ``benchmarks/asha_replay.py`` makes the decisions Ray's own ASHA bracket makes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _replay_module():
+    spec = importlib.util.spec_from_file_location("asha_replay", os.path.join(ROOT, "benchmarks", "asha_replay.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("grace, max_t, reduction", [(100, 1200, 3), (300, 1200, 3), (100, 1200, 6), (1, 100, 4)])
+def test_rungs_are_rays_milestones(grace, max_t, reduction):
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    bracket = _Bracket(grace, max_t, reduction, s=0)
+    assert _replay_module().rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in bracket._rungs)
+
+
+def test_one_trial_at_a_time_stops_where_rays_bracket_stops():
+    from ray.tune.schedulers import TrialScheduler
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    rng = np.random.default_rng(3)
+    steps = range(100, 1201, 100)
+    curves = [dict(zip(steps, np.cumsum(rng.normal(1.0, 1.5, len(steps))))) for _ in range(12)]
+    _, _, stopped = _replay_module().replay(curves, list(range(12)), 100, 3, 1200, concurrency=1)
+    bracket = _Bracket(100, 1200, 3, s=0)
+    for index, curve in enumerate(curves):
+        trial = SimpleNamespace(trial_id=str(index))
+        ray_stop = next((s for s in steps if bracket.on_result(trial, s, curve[s]) == TrialScheduler.STOP), 1200)
+        assert stopped[index] == ray_stop, index
+    assert 100 in stopped and 1200 in stopped  # the check saw both early stops and trials trained to the end
