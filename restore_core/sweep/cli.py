@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the space's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="trial scheduler (default: the space's)")
     parser.add_argument("--asha-grace", type=float, metavar="FRACTION",
-                        help="ASHA's first rung as a fraction of training (default: the space's, mostly 0.25)")
+                        help="ASHA's first rung as a fraction of training (default: the space's; lsid_lr: 1/12)")
     parser.add_argument("--asha-reduction", type=float, metavar="N",
-                        help="ASHA keeps the best 1/N of the trials at each rung (default: the space's, mostly 3)")
+                        help="ASHA keeps the best 1/N of the trials at each rung (default: the space's, 3)")
     parser.add_argument("--num-samples", type=int, help="configurations proposed by random/optuna search")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
