@@ -12,6 +12,10 @@ its value is below the ``1 − 1/reduction`` percentile of the values recorded t
 trials running side by side at equal speed, started in the run's trial order or in random orders. Asynchronous
 promotion favours early arrivals (the first trial at a rung always continues), so the order matters with few
 trials; the random orders show the spread.
+
+``--pool-seeds`` replays a run with several seeds as one sweep (what ``--seeds N`` with ASHA does: every trial of every
+seed is judged at the same rungs) and adds the configuration it would pick: the one with the highest mean over its
+trials trained to the end, valued at its mean over all seeds in the FIFO run (the regret of the pick).
 """
 
 from __future__ import annotations
@@ -81,6 +85,27 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
     return sum(stopped_at), sign * best, stopped_at
 
 
+def picked(labels: list[str], curves: list[dict[int, float]], stopped_at: list[int], max_t: int,
+           mode: str = "max") -> str:
+    """The configuration a run that stopped trials at ``stopped_at`` would pick: the highest mean best value over its
+    trials trained to ``max_t``."""
+    sign = 1.0 if mode == "max" else -1.0
+    finished: dict[str, list[float]] = {}
+    for label, curve, stop in zip(labels, curves, stopped_at):
+        if stop >= max_t:
+            finished.setdefault(label, []).append(max(sign * v for v in curve.values()))
+    return max(finished, key=lambda label: np.mean(finished[label]))
+
+
+def config_means(labels: list[str], curves: list[dict[int, float]], mode: str = "max") -> dict[str, float]:
+    """Per configuration, the mean over its trials (seeds) of each trial's best value."""
+    best = (max if mode == "max" else min)
+    values: dict[str, list[float]] = {}
+    for label, curve in zip(labels, curves):
+        values.setdefault(label, []).append(best(curve.values()))
+    return {label: float(np.mean(v)) for label, v in values.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a finished run with --scheduler fifo (every trial trained to the end)")
@@ -89,6 +114,8 @@ def main() -> None:
     parser.add_argument("--reduction", type=float, nargs="+", default=[2, 3, 4])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--orders", type=int, default=200, help="random trial orders per setting")
+    parser.add_argument("--pool-seeds", action="store_true",
+                        help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
     args = parser.parse_args()
     manifest = read_manifest(args.run_dir)
     metric, mode = manifest["metric"], manifest["mode"]
@@ -98,30 +125,43 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")
     print("| seed | grace (steps) | reduction | rungs | steps, run order | share | best, run order | Δ best "
-          "| share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |")
-    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    for seed, group in frame.groupby("seed"):
+          "| share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |"
+          + (" picked configuration, run order | its Δ to the best configuration (mean over seeds) "
+             "| Δ of the pick, random orders (median, worst 10 %) |" if args.pool_seeds else ""))
+    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
+    groups = [("all", frame)] if args.pool_seeds else list(frame.groupby("seed"))
+    for seed, group in groups:
         trials = sorted(group["trial_id"].unique())
+        labels = [group.loc[group["trial_id"] == t, "label"].iloc[0] for t in trials]
         curves = [dict(zip(rows["step"].astype(int), rows[metric]))
                   for rows in (group[group["trial_id"] == t] for t in trials)]
+        means = config_means(labels, curves, mode)
+        best_mean = (max if mode == "max" else min)(means.values())
         full = sum(max(c) for c in curves)
         grid_best = max(max(c.values()) for c in curves) if mode == "max" else min(min(c.values()) for c in curves)
         for fraction in args.grace:
             grace = max(eval_every, round(max_t * fraction / eval_every) * eval_every)
             for reduction in args.reduction:
-                steps, best, _ = replay(curves, list(range(len(curves))), grace, reduction, max_t, args.concurrency,
-                                        mode)
-                shares, deltas = [], []
+                steps, best, stopped = replay(curves, list(range(len(curves))), grace, reduction, max_t,
+                                              args.concurrency, mode)
+                pick = picked(labels, curves, stopped, max_t, mode)
+                shares, deltas, pick_deltas = [], [], []
                 for _ in range(args.orders):
-                    s, b, _ = replay(curves, list(rng.permutation(len(curves))), grace, reduction, max_t,
-                                     args.concurrency, mode)
+                    s, b, stops = replay(curves, list(rng.permutation(len(curves))), grace, reduction, max_t,
+                                         args.concurrency, mode)
                     shares.append(s / full)
                     deltas.append(b - grid_best)
+                    pick_deltas.append(means[picked(labels, curves, stops, max_t, mode)] - best_mean)
                 worst = np.percentile(deltas, 10 if mode == "max" else 90)
+                extra = ""
+                if args.pool_seeds:
+                    worst_pick = np.percentile(pick_deltas, 10 if mode == "max" else 90)
+                    extra = (f" {pick} | {means[pick] - best_mean:+.2f} | {np.median(pick_deltas):+.2f}, "
+                             f"{worst_pick:+.2f} |")
                 print(f"| {seed} | {grace} | {reduction:g} | {rungs(grace, max_t, reduction)} | {steps} | "
                       f"{100 * steps / full:.0f} % | {best:.2f} | {best - grid_best:+.2f} | "
                       f"{100 * np.median(shares):.0f} %, {100 * np.percentile(shares, 90):.0f} % | "
-                      f"{np.median(deltas):+.2f}, {worst:+.2f} |")
+                      f"{np.median(deltas):+.2f}, {worst:+.2f} |{extra}")
 
 
 if __name__ == "__main__":

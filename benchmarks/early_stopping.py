@@ -6,6 +6,7 @@ reached.
     python benchmarks/early_stopping.py                                 # quick profile, four sweeps
     python benchmarks/early_stopping.py --grid-run <fifo grid run>      # reuse a FIFO grid run's seed-0 trials
     python benchmarks/early_stopping.py --asha-grace 0.25 --asha-reduction 3 --steps 600
+    python benchmarks/early_stopping.py --seeds 2 --grid-run <fifo grid run with 2 seeds> --setups asha optuna
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
 (first rung at the first evaluation, 1/12 of training; keep the best third), the grid with ASHA at
@@ -13,6 +14,10 @@ The sweeps: the grid with FIFO (every trial to the end: the reference), the grid
 configurations as the grid has, with the space's ASHA. Trials are deterministic for
 their seed, so a FIFO grid run made earlier with the same profile (e.g. by ``overhead.py``) serves as the
 reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+
+With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
+the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
+mean over all seeds in the FIFO grid (for the grid's configurations; a sampled one is valued by its own trials).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ sys.path.insert(0, ROOT)
 from analysis import load_run  # noqa: E402
 
 GRID_ROWS = 10
+SETUPS = ("asha", "asha-other", "optuna")
 
 
 def run(name: str, args: list[str], sets: list[str], storage: str) -> str:
@@ -41,13 +47,16 @@ def run(name: str, args: list[str], sets: list[str], storage: str) -> str:
     return os.path.join(storage, "lsid_lr", run_name)
 
 
-def summary(name: str, run_dir: str) -> dict:
+def summary(name: str, run_dir: str, seeds: int) -> dict:
     frame = load_run(run_dir)
-    frame = frame[frame["seed"] == 0]
+    frame = frame[frame["seed"] < seeds]
     best = frame.loc[frame["best/val/psnr"].idxmax()]
+    finished = frame[frame["status"] == "completed"].groupby("label")["best/val/psnr"].mean()
     return {"setup": name, "trials": len(frame), "steps": int(frame["steps"].sum()),
             "best": float(best["best/val/psnr"]), "best_label": best["label"],
-            "stopped": int((frame["status"] == "stopped early").sum())}
+            "stopped": int((frame["status"] == "stopped early").sum()),
+            "pick": finished.idxmax(), "pick_value": float(finished.max()),
+            "means": frame.groupby("label")["best/val/psnr"].mean().to_dict()}
 
 
 def main() -> None:
@@ -56,27 +65,37 @@ def main() -> None:
     parser.add_argument("--grid-run", help="a finished FIFO grid run of lsid_lr with the same profile to reuse")
     parser.add_argument("--asha-grace", type=float, default=0.25, help="first rung of the other ASHA (fraction)")
     parser.add_argument("--asha-reduction", type=float, default=3, help="reduction factor of the other ASHA")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration in every sweep")
+    parser.add_argument("--setups", nargs="+", choices=SETUPS, default=list(SETUPS),
+                        help="which sweeps to run besides the grid with FIFO")
     args = parser.parse_args()
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
-    setups = (("grid + ASHA (the space's: grace 1/12, reduction 3)", ["--search", "grid", "--scheduler", "asha"]),
-              (f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
+    setups = (("asha", "grid + ASHA (the space's: grace 1/12, reduction 3)",
+               ["--search", "grid", "--scheduler", "asha"]),
+              ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
                ["--search", "grid", "--scheduler", "asha", *other]),
-              ("Optuna + ASHA (the space's)", ["--search", "optuna", "--scheduler", "asha",
-                                               "--num-samples", str(GRID_ROWS)]))
+              ("optuna", "Optuna + ASHA (the space's)",
+               ["--search", "optuna", "--scheduler", "asha", "--num-samples", str(GRID_ROWS)]))
     storage = tempfile.mkdtemp(prefix="early-stopping-")
-    grid_dir = args.grid_run or run("grid FIFO", ["--search", "grid", "--scheduler", "fifo"], sets, storage)
-    rows = [summary("grid + FIFO" + (" (reused run)" if args.grid_run else ""), grid_dir)]
-    rows += [summary(name, run(name, setup, sets, storage)) for name, setup in setups]
+    seeds = ["--seeds", str(args.seeds)]
+    grid_dir = args.grid_run or run("grid FIFO", ["--search", "grid", "--scheduler", "fifo", *seeds], sets, storage)
+    rows = [summary("grid + FIFO" + (" (reused run)" if args.grid_run else ""), grid_dir, args.seeds)]
+    if rows[0]["trials"] < GRID_ROWS * args.seeds:
+        sys.exit(f"error: {grid_dir} has {rows[0]['trials']} trials with seeds below {args.seeds}; "
+                 f"--seeds {args.seeds} needs {GRID_ROWS * args.seeds}")
+    rows += [summary(name, run(name, [*setup, *seeds], sets, storage), args.seeds)
+             for key, name, setup in setups if key in args.setups]
     grid = rows[0]
     print(f"runs under {storage}")
     print("| setup | trials | stopped early | training steps | share of the grid's steps | best val/psnr "
-          "| Δ to grid's best | best trial |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+          "| Δ to grid's best | best trial | picked configuration | its value (grid mean over seeds) | Δ |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
     for row in rows:
+        value = grid["means"].get(row["pick"], row["pick_value"])
         print(f"| {row['setup']} | {row['trials']} | {row['stopped']} | {row['steps']} | "
               f"{100 * row['steps'] / grid['steps']:.0f} % | {row['best']:.2f} | {row['best'] - grid['best']:+.2f} | "
-              f"{row['best_label']} |")
+              f"{row['best_label']} | {row['pick']} | {value:.2f} | {value - grid['pick_value']:+.2f} |")
 
 
 if __name__ == "__main__":

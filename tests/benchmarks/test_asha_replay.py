@@ -41,3 +41,14 @@ def test_one_trial_at_a_time_stops_where_rays_bracket_stops():
         ray_stop = next((s for s in steps if bracket.on_result(trial, s, curve[s]) == TrialScheduler.STOP), 1200)
         assert stopped[index] == ray_stop, index
     assert 100 in stopped and 1200 in stopped  # the check saw both early stops and trials trained to the end
+
+
+def test_the_pick_counts_only_trials_trained_to_the_end():
+    module = _replay_module()
+    labels = ["a", "a", "b", "b"]
+    curves = [{100: 5.0, 200: 9.0}, {100: 4.0, 200: 7.0}, {100: 6.0, 200: 10.0}, {100: 1.0, 200: 2.0}]
+    assert module.config_means(labels, curves) == {"a": 8.0, "b": 6.0}
+    # b's strong trial was stopped at the first rung: only its weak one finished, so a (8.0) beats b (2.0)
+    assert module.picked(labels, curves, [200, 200, 100, 200], 200) == "a"
+    assert module.picked(labels, curves, [200, 200, 200, 100], 200) == "b"  # b's finished trial: 10.0
+    assert module.picked(labels, curves, [200, 200, 200, 100], 200, mode="min") == "a"  # a's mean of -min = -4.5
