@@ -1,19 +1,30 @@
 #!/usr/bin/env python
-"""Peak memory of an lsid_lr sweep with 1, 2 and 4 concurrent trials, at two dataset sizes, and what one training
-process needs on its own. Prints one table.
+"""Peak memory of an lsid_lr sweep with 1, 2 and 4 concurrent trials, at several dataset sizes, and what one
+training process needs on its own. Prints one table.
 
     python benchmarks/memory.py                       # 10 and 70 training tiles, 1/2/4 trials, 100 steps each
     python benchmarks/memory.py --concurrency 1 2 --steps 50
+    python benchmarks/memory.py --train-tiles 10 --sid-pairs 14   # and 640 MB of real raw files
 
 Memory is the proportional set size (PSS) summed over the sweep's whole process tree (the driver, Ray's services,
 the object store's shared memory, every worker), sampled every 0.2 s: a page shared by k processes counts 1/k in
 each, so the dataset that the object store holds once counts once however many trials map it. Each sweep runs as
 many trials as it runs at once (random search, FIFO), with 0.5 CPU per trial so that four fit on two cores.
 
+Datasets: ``--train-tiles`` sets ``data.n_train`` of the embedded photos (80 tiles of 128×128, at most 20 MB).
+``--sid-pairs N`` adds a dataset large enough to see: N training pairs of ``--sid-height``×``--sid-width`` real DNG
+raws written by benchmarks/sid_folder.py into a temporary folder in the Learning-to-See-in-the-Dark layout and read
+through rawpy (``data.source=sid``; the quick profile's patch 64 and batch 4; small val frames). The task keeps a
+pair as float32 Bayer and float32 sRGB ground truth, 16 bytes a pixel of the frame cropped to multiples of 64: 45.4
+MB a pair at the default 1424×2128 (half a Sony α7S II frame in each side; MB are 2^20 bytes here), so 14 pairs make
+about 640 MB. Writing the files needs pidng (the ``test`` extras); every sweep's driver reads them once (a few
+seconds a pair).
+
 What to read: the growth per extra trial should be about what one training process needs on its own (a Python
 process with torch, torchmetrics and Ray imported, plus the model, its optimizer state, activations and metrics:
-the last two columns), and it should not grow with the dataset. A sweep
-that copied the data into every trial would add the dataset's size once more per trial.
+the last two columns), and it should not grow with the dataset. A sweep that copied the data into every trial
+would add the dataset's size once more per trial. The driver keeps the data it prepared and the object store holds
+it once more, so the sweep's total at one trial grows by about twice the dataset.
 """
 
 from __future__ import annotations
@@ -144,36 +155,48 @@ def config_for(sets: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--train-tiles", type=int, nargs="+", default=[10, 70],
+    parser.add_argument("--train-tiles", type=int, nargs="*", default=[10, 70],
                         help="data.n_train values (the photos give 80 tiles of 128×128; 10 go to validation)")
+    parser.add_argument("--sid-pairs", type=int, default=0,
+                        help="also measure N training pairs of real raw files in the SID layout (0: none)")
+    parser.add_argument("--sid-height", type=int, default=1424, help="SID frame height (cropped to a multiple of 64)")
+    parser.add_argument("--sid-width", type=int, default=2128, help="SID frame width (cropped to a multiple of 64)")
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
     from restore_core.loop import prepare_shared_data
 
-    rows, titles = [], set()
-    for tiles in args.train_tiles:
-        sets = [f"data.n_train={tiles}", f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}",
-                "train.threads=1"]
-        dataset = array_bytes(prepare_shared_data(config_for(sets)).data) / MB
-        alone = one_process(sets)
-        peaks = []
-        for trials in args.concurrency:
-            storage = tempfile.mkdtemp(prefix="memory-")
-            total, workers, seen = sweep_peak(trials, sets, storage)
-            titles |= seen
-            peaks.append((trials, total, workers))
-            print(f"  {tiles} tiles ({dataset:.1f} MB), {trials} trial(s): {total:.0f} MB", file=sys.stderr)
-        rows.append((tiles, dataset, alone, peaks))
+    common = [f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.threads=1"]
+    groups = [(f"{tiles} tiles of 128×128", [f"data.n_train={tiles}", *common]) for tiles in args.train_tiles]
+    with tempfile.TemporaryDirectory(prefix="memory-sid-") as sid_root:
+        if args.sid_pairs:
+            from sid_folder import write_sid_folder  # pidng: only this dataset needs the test extras
+
+            write_sid_folder(sid_root, args.sid_pairs, args.sid_height, args.sid_width)
+            groups.append((f"{args.sid_pairs} SID raw pairs of {args.sid_height}×{args.sid_width}",
+                           ["data.source=sid", f"data.root={sid_root}", *common]))
+        rows, titles = [], set()
+        for label, sets in groups:
+            dataset = array_bytes(prepare_shared_data(config_for(sets)).data) / MB
+            alone = one_process(sets)
+            peaks = []
+            for trials in args.concurrency:
+                storage = tempfile.mkdtemp(prefix="memory-")
+                total, workers, seen = sweep_peak(trials, sets, storage)
+                titles |= seen
+                peaks.append((trials, total, workers))
+                print(f"  {label} ({dataset:.1f} MB), {trials} trial(s): {total:.0f} MB", file=sys.stderr)
+            rows.append((label, dataset, alone, peaks))
     print(f"worker processes seen: {', '.join(sorted(titles))}; peak RSS of this script "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    print("| train tiles | dataset (MB) | concurrent trials | peak PSS of the sweep (MB) | of it, trial workers (MB) "
-          "| growth per extra trial (MB) | a process with the imports (MB) | training adds (MB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for tiles, dataset, (imported, alone), peaks in rows:
+    print("| training data | dataset (MB) | concurrent trials | peak PSS of the sweep (MB) "
+          "| of it, trial workers (MB) | growth per extra trial (MB) | a process with the imports (MB) "
+          "| training adds (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, dataset, (imported, alone), peaks in rows:
         first_trials, first_total, _ = peaks[0]
         for trials, total, workers in peaks:
             growth_text = "" if trials == first_trials else f"{(total - first_total) / (trials - first_trials):.0f}"
-            print(f"| {tiles} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} "
+            print(f"| {label} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} "
                   f"| {imported:.0f} | {alone:.0f} |")
 
 

@@ -10,13 +10,8 @@ ColorMatrix1 and AsShotNeutral [1, 1, 1] it is [1, 1, 1, 0], so both are written
 LibRawFileUnsupportedError for garbage bytes and LibRawIOError for empty or truncated files.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from pidng.core import RAW2DNG
-from pidng.defs import CFAPattern, DNGVersion, PhotometricInterpretation
-from pidng.dng import DNGTags, Tag
 
 from restore_core.data.sid_raw import (
     load_sid_pairs,
@@ -26,35 +21,9 @@ from restore_core.data.sid_raw import (
     read_sid_list,
 )
 from restore_core.errors import DataError, UnknownNameError
+from tests.restore_core.sid_files import BLACK, WHITE, write_dng
 
 HEIGHT, WIDTH = 64, 96
-BLACK, WHITE = 512, 16383
-IDENTITY_MATRIX = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]  # rationals
-
-
-def write_dng(path: Path, bayer: np.ndarray) -> None:
-    """Write a 16-bit RGGB Bayer DNG with black level 512 and white level 16383."""
-    tags = DNGTags()
-    tags.set(Tag.ImageWidth, bayer.shape[1])
-    tags.set(Tag.ImageLength, bayer.shape[0])
-    tags.set(Tag.TileWidth, bayer.shape[1])
-    tags.set(Tag.TileLength, bayer.shape[0])
-    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
-    tags.set(Tag.SamplesPerPixel, 1)
-    tags.set(Tag.BitsPerSample, 16)
-    tags.set(Tag.CFARepeatPatternDim, [2, 2])
-    tags.set(Tag.CFAPattern, CFAPattern.RGGB)
-    tags.set(Tag.BlackLevel, BLACK)
-    tags.set(Tag.WhiteLevel, WHITE)
-    tags.set(Tag.ColorMatrix1, IDENTITY_MATRIX)
-    tags.set(Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]])
-    tags.set(Tag.Make, "Test")
-    tags.set(Tag.Model, "RGGB")
-    tags.set(Tag.DNGVersion, DNGVersion.V1_4)
-    tags.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
-    writer = RAW2DNG()
-    writer.options(tags, path=str(path.parent), compress=False)
-    writer.convert(bayer.astype(np.uint16), filename=path.name)
 
 
 def mosaic(seed: int, level: float) -> np.ndarray:

@@ -5,9 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pidng.core import RAW2DNG
-from pidng.defs import CFAPattern, DNGVersion, PhotometricInterpretation
-from pidng.dng import DNGTags, Tag
 
 from restore_core import train
 from restore_core.data.sid_raw import read_ground_truth
@@ -15,35 +12,15 @@ from restore_core.errors import DataError
 from restore_core.schema import validate_config
 from restore_core.tasks.lowlight import LowLightTask
 from sweeps.run import main
+from tests.restore_core.sid_files import BLACK, WHITE, write_dng
 
 HEIGHT, WIDTH = 128, 192  # multiples of 64, as the task crops real frames
-BLACK, WHITE = 512, 16383
-IDENTITY_MATRIX = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]  # rationals
 # (list, short exposure, long exposure): ratios 100, 250 and 100.
 LISTS = {
     "train": [("00001_00_0.1s", "00001_00_10s"), ("00002_00_0.04s", "00002_00_10s")],
     "val": [("20001_00_0.1s", "20001_00_10s"), ("20002_00_0.1s", "20002_00_10s")],
     "test": [("10001_00_0.1s", "10001_00_10s"), ("10002_00_0.1s", "10002_00_10s")],
 }
-
-
-def write_dng(path: Path, counts: np.ndarray) -> None:
-    """A 16-bit uncompressed RGGB DNG with the Sony black and white levels (see tests/.../data/test_sid_raw.py)."""
-    tags = DNGTags()
-    for tag, value in [
-        (Tag.ImageWidth, counts.shape[1]), (Tag.ImageLength, counts.shape[0]),
-        (Tag.TileWidth, counts.shape[1]), (Tag.TileLength, counts.shape[0]),
-        (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array),
-        (Tag.SamplesPerPixel, 1), (Tag.BitsPerSample, 16), (Tag.CFARepeatPatternDim, [2, 2]),
-        (Tag.CFAPattern, CFAPattern.RGGB), (Tag.BlackLevel, BLACK), (Tag.WhiteLevel, WHITE),
-        (Tag.ColorMatrix1, IDENTITY_MATRIX), (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
-        (Tag.Make, "Test"), (Tag.Model, "RGGB"), (Tag.DNGVersion, DNGVersion.V1_4),
-        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
-    ]:
-        tags.set(tag, value)
-    writer = RAW2DNG()
-    writer.options(tags, path=str(path.parent), compress=False)
-    writer.convert(counts.astype(np.uint16), filename=path.name)
 
 
 def scene(seed: int) -> np.ndarray:
