@@ -18,6 +18,7 @@ import torch
 from restore_core.cost import model_cost
 from restore_core.schedule import lr_factor
 from restore_core.schema import Config, data_key, validate_config
+from restore_core.step_options import apply_step_options
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
 
@@ -84,12 +85,14 @@ def train(
     task: Task = task_cls(cfg, data.data, device)
     base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in task.optimizers.items()}
 
-    # 2) resume, or measure the model's cost once
+    # 2) resume, or measure the model's cost once; then the opt-in step options (the cost is the eager model's,
+    # and measuring it on a compiled module would compile it once more for the cost input's shape)
     start_step, cost = 0, {}
     if resume_from:
         start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
     if not cost:
         cost = model_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
+    apply_step_options(task.modules, cfg.train)
     writer = _tensorboard(logdir)
 
     # 3) train, evaluating every eval_every steps and at the end

@@ -51,6 +51,11 @@ class TrainConfig:
     ``steps`` counts optimizer steps (one batch each); evaluation, reporting and checkpointing happen every
     ``eval_every`` steps and at the end. ``collapse_tolerance``: a trial stops as "collapsed" when its outputs for
     different validation inputs differ by less than this fraction of how much the targets differ.
+
+    Step options, both opt-in because on a 2-core CPU they were measured to give no gain (docs/PERFORMANCE.md):
+    ``channels_last`` stores every module's weights channels-last (NHWC), the layout GPU convolutions prefer;
+    ``compile`` compiles every module in place with ``nn.Module.compile`` (the first steps pay for the compilation;
+    checkpoints are unchanged). The model's cost (params, MACs, latency) is measured before they apply.
     """
 
     seed: int = 0
@@ -65,6 +70,8 @@ class TrainConfig:
     cost_size: int = 256
     fault: Literal["none", "raise", "nan", "oom", "collapse", "hang"] = "none"
     fault_step: int = 0
+    channels_last: bool = False
+    compile: bool = False
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "cost_size"):
