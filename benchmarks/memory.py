@@ -4,7 +4,7 @@ training process needs on its own. Prints one table.
 
     python benchmarks/memory.py                       # 10 and 70 training tiles, 1/2/4 trials, 100 steps each
     python benchmarks/memory.py --concurrency 1 2 --steps 50
-    python benchmarks/memory.py --train-tiles 10 --sid-pairs 14   # and 640 MB of real raw files
+    python benchmarks/memory.py --train-tiles 10 --sid-pairs 14   # and 640 MB read from real raw files
 
 Memory is the proportional set size (PSS) summed over the sweep's whole process tree (the driver, Ray's services,
 the object store's shared memory, every worker), sampled every 0.2 s: a page shared by k processes counts 1/k in
@@ -122,19 +122,21 @@ def sweep_peak(trials: int, sets: list[str], storage: str) -> tuple[float, float
 
 def one_process(sets: list[str]) -> tuple[float, float]:
     """A training process on its own, in MB: its PSS once torch, torchmetrics, Ray and the project are imported (what
-    every trial worker holds before it trains), and what training adds on top of that and the data (peak RSS after
-    minus RSS before)."""
+    every trial worker holds before it trains), and what training adds on top of that and the data (peak RSS during
+    training minus RSS before). The kernel's RSS high-water mark is reset after the data is prepared (Linux
+    /proc/self/clear_refs), so the transient of reading a large dataset does not count as training."""
     code = (
-        "import resource, sys, json, psutil, ray, torchmetrics\n"
+        "import re, sys, json, psutil, ray, torchmetrics\n"
         f"sys.path.insert(0, {ROOT!r})\n"
         "import search_spaces\n"
         "from restore_core.loop import prepare_shared_data, train\n"
         "imported = psutil.Process().memory_full_info().pss\n"
         "config = json.loads(sys.argv[1])\n"
         "data = prepare_shared_data(config)\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
         "before = psutil.Process().memory_info().rss\n"
         "train(config, data=data)\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "peak = int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) * 1024\n"
         "print(imported / (1 << 20), (peak - before) / (1 << 20))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, json.dumps(config_for(sets))], check=True, cwd=ROOT,
@@ -180,8 +182,8 @@ def main() -> None:
             alone = one_process(sets)
             peaks = []
             for trials in args.concurrency:
-                storage = tempfile.mkdtemp(prefix="memory-")
-                total, workers, seen = sweep_peak(trials, sets, storage)
+                with tempfile.TemporaryDirectory(prefix="memory-", ignore_cleanup_errors=True) as storage:
+                    total, workers, seen = sweep_peak(trials, sets, storage)  # checkpoints: 100-400 MB a sweep
                 titles |= seen
                 peaks.append((trials, total, workers))
                 print(f"  {label} ({dataset:.1f} MB), {trials} trial(s): {total:.0f} MB", file=sys.stderr)
