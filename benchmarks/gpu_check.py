@@ -8,6 +8,10 @@
    finite loss and metrics; step times and their ratio to fp32.
 3. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
    real out-of-memory error, the trainable's clean-up must bring ``torch.cuda.memory_allocated`` back to ~0.
+4. Step options: ``benchmarks/step_options.py`` on CUDA for the SID U-Net (lsid_lr) and Lamba's network
+   (lamba_loss): step time with ``train.channels_last`` and ``train.compile`` over eager, and the compile warm-up.
+   About a minute, most of it compiling; it runs in its own process, stopped after 4 minutes, and a failure there
+   is recorded in the JSON while the other checks still run.
 
     python benchmarks/gpu_check.py                 # writes gpu_check.json into $OUT (or the current folder)
 
@@ -39,6 +43,7 @@ PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
     "model": {"width": 1.0},
     "train": {"steps": 1500, "eval_every": 250, "batch_size": 4, "device": "cuda", "threads": 1, "cost_size": 128},
 })
+STEP_OPTION_SPACES = ("lsid_lr", "lamba_loss")  # sid_unet and lamba_rt at their quick profiles
 PACK = SearchSpace(name="gpu_pack", description="GPU check: four trials of one size", reproduces="nothing",
                    base=PACK_BASE, search="grid", scheduler="fifo",
                    rows=tuple(Row(f"lr {i + 1}e-4", {"optim": {"lr": (i + 1) * 1e-4}}) for i in range(4)))
@@ -154,6 +159,32 @@ def check_memory_release() -> dict:
     return out
 
 
+def check_step_options(device: str = "cuda", spaces: tuple[str, ...] = STEP_OPTION_SPACES,
+                       timeout_s: float = 240, steps: int = 20, rounds: int = 3) -> dict:
+    """Each step option's step time over eager, per space, from ``benchmarks/step_options.py`` in a child process:
+    a crash, hang or leftover GPU memory of the compiler stays out of this process, and finished spaces are kept."""
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        rows_path = os.path.join(folder, "rows.jsonl")
+        command = [sys.executable, os.path.join(ROOT, "benchmarks", "step_options.py"), "--device", device,
+                   "--steps", str(steps), "--rounds", str(rounds), "--jsonl", rows_path, "--spaces", *spaces]
+        started = time.time()
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+            if done.returncode:
+                out["error"] = f"exit status {done.returncode}: {done.stderr.strip()[-2000:]}"
+        except subprocess.TimeoutExpired:
+            out["error"] = f"stopped after {timeout_s} s"
+        except OSError as error:
+            out["error"] = f"could not start: {error}"
+        out["seconds"] = round(time.time() - started, 1)
+        if os.path.exists(rows_path):
+            with open(rows_path, encoding="utf-8") as handle:
+                out.update({row["space"]: row for row in map(json.loads, handle) if "space" in row})
+    out["ok"] = "error" not in out and all(space in out for space in spaces)
+    return out
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU here: this script is for a GPU machine", file=sys.stderr)
@@ -165,7 +196,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as storage:
         report["packing"] = check_packing(storage)
     print("packing", json.dumps(report["packing"]), flush=True)
-    report["ok"] = all(report[k]["ok"] for k in ("amp", "memory_release", "packing"))
+    report["step_options"] = check_step_options()
+    print("step_options", json.dumps(report["step_options"]), flush=True)
+    report["ok"] = all(report[k]["ok"] for k in ("amp", "memory_release", "packing", "step_options"))
     path = os.path.join(os.environ.get("OUT", "."), "gpu_check.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)

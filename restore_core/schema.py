@@ -52,10 +52,11 @@ class TrainConfig:
     ``eval_every`` steps and at the end. ``collapse_tolerance``: a trial stops as "collapsed" when its outputs for
     different validation inputs differ by less than this fraction of how much the targets differ.
 
-    Step options, both opt-in because on a 2-core CPU they were measured to give no gain (docs/PERFORMANCE.md):
-    ``channels_last`` stores every module's weights channels-last (NHWC), the layout GPU convolutions prefer;
-    ``compile`` compiles every module in place with ``nn.Module.compile`` (the first steps pay for the compilation;
-    checkpoints are unchanged). The model's cost (params, MACs, latency) is measured before they apply.
+    Step options, off by default because on a 2-core CPU neither paid off across the models (docs/PERFORMANCE.md,
+    ``benchmarks/step_options.py``); they are meant for GPUs. ``channels_last`` stores every module's weights
+    channels-last (NHWC), the layout GPU convolutions prefer; ``compile`` compiles every module in place with
+    ``nn.Module.compile`` (a trial's first steps pay 20-35 s of compilation on that CPU; checkpoints are unchanged).
+    The model's cost (params, MACs, latency) is measured before they apply.
     """
 
     seed: int = 0
