@@ -4,18 +4,7 @@ import pytest
 import torch
 
 from restore_core.config import set_path
-from restore_core.loop import CHECKPOINT_FILE, prepare_shared_data, train
-from search_spaces import get_space
-
-
-@pytest.fixture(scope="module")
-def config():
-    return set_path(get_space("lsid_lr").base_config("smoke"), "train.steps", 4)
-
-
-@pytest.fixture(scope="module")
-def shared(config):
-    return prepare_shared_data(config)
+from restore_core.loop import CHECKPOINT_FILE, train
 
 
 def test_reports_every_evaluation_with_metrics_cost_and_reference(config, shared):

@@ -4,21 +4,10 @@ from torch._dynamo.utils import counters
 
 from restore_core.config import set_path
 from restore_core.errors import ConfigError
-from restore_core.loop import CHECKPOINT_FILE, pick_device, prepare_shared_data, train
+from restore_core.loop import CHECKPOINT_FILE, pick_device, train
 from restore_core.schema import validate_config
 from restore_core.step_options import apply_step_options
 from restore_core.tasks import get_task
-from search_spaces import get_space
-
-
-@pytest.fixture(scope="module")
-def config():
-    return set_path(get_space("lsid_lr").base_config("smoke"), "train.steps", 4)
-
-
-@pytest.fixture(scope="module")
-def shared(config):
-    return prepare_shared_data(config)
 
 
 @pytest.fixture(scope="module")
