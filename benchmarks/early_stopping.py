@@ -7,11 +7,13 @@ reached.
     python benchmarks/early_stopping.py --grid-run <fifo grid run>      # reuse a FIFO grid run's seed-0 trials
     python benchmarks/early_stopping.py --asha-grace 0.25 --asha-reduction 3 --steps 600
     python benchmarks/early_stopping.py --seeds 2 --grid-run <fifo grid run with 2 seeds> --setups asha optuna
+    python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna random --search-seeds 0 1 2
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
 (first rung at the first evaluation, 1/12 of training; keep the best third), the grid with ASHA at
 ``--asha-grace``/``--asha-reduction`` (default: a quarter, the earlier setting), and Optuna (TPE) proposing as many
-configurations as the grid has, with the space's ASHA. Trials are deterministic for
+configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's random sampler with the same budget
+(what TPE is without its model), and ``--search-seeds`` repeats both over sampler seeds. Trials are deterministic for
 their seed, so a FIFO grid run made earlier with the same profile (e.g. by ``overhead.py``) serves as the
 reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
 
@@ -34,7 +36,7 @@ sys.path.insert(0, ROOT)
 from analysis import load_run  # noqa: E402
 
 GRID_ROWS = 10
-SETUPS = ("asha", "asha-other", "optuna")
+SETUPS = ("asha", "asha-other", "optuna", "random")
 
 
 def run(name: str, args: list[str], sets: list[str], storage: str) -> str:
@@ -66,17 +68,23 @@ def main() -> None:
     parser.add_argument("--asha-grace", type=float, default=0.25, help="first rung of the other ASHA (fraction)")
     parser.add_argument("--asha-reduction", type=float, default=3, help="reduction factor of the other ASHA")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration in every sweep")
-    parser.add_argument("--setups", nargs="+", choices=SETUPS, default=list(SETUPS),
-                        help="which sweeps to run besides the grid with FIFO")
+    parser.add_argument("--setups", nargs="+", choices=SETUPS, default=["asha", "asha-other", "optuna"],
+                        help="which sweeps to run besides the grid with FIFO (random: Optuna's random sampler)")
+    parser.add_argument("--search-seeds", type=int, nargs="+", default=[0],
+                        help="run the optuna and random setups once per search seed")
     args = parser.parse_args()
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
-    setups = (("asha", "grid + ASHA (the space's: grace 1/12, reduction 3)",
+    sampled = ["--scheduler", "asha", "--num-samples", str(GRID_ROWS)]
+    setups = [("asha", "grid + ASHA (the space's: grace 1/12, reduction 3)",
                ["--search", "grid", "--scheduler", "asha"]),
               ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
-               ["--search", "grid", "--scheduler", "asha", *other]),
-              ("optuna", "Optuna + ASHA (the space's)",
-               ["--search", "optuna", "--scheduler", "asha", "--num-samples", str(GRID_ROWS)]))
+               ["--search", "grid", "--scheduler", "asha", *other])]
+    for seed in args.search_seeds:
+        setups += [("optuna", f"Optuna TPE + ASHA (the space's), search seed {seed}",
+                    ["--search", "optuna", *sampled, "--search-seed", str(seed)]),
+                   ("random", f"Optuna random + ASHA (the space's), search seed {seed}",
+                    ["--search", "random", *sampled, "--search-seed", str(seed)])]
     storage = tempfile.mkdtemp(prefix="early-stopping-")
     seeds = ["--seeds", str(args.seeds)]
     grid_dir = args.grid_run or run("grid FIFO", ["--search", "grid", "--scheduler", "fifo", *seeds], sets, storage)

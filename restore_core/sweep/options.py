@@ -14,8 +14,8 @@ from restore_core.errors import UserError
 SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
-RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "sets", "cpus_per_trial",
-            "gpus_per_trial", "asha_grace", "asha_reduction")
+RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
+            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction")
 
 
 @dataclass
@@ -26,6 +26,7 @@ class SweepOptions:
     scheduler: str | None = None
     num_samples: int | None = None
     seeds: int = 1
+    search_seed: int = 0  # seed of Optuna's sampler (random/optuna search)
     sets: dict[str, Any] = field(default_factory=dict)
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
@@ -56,6 +57,8 @@ class SweepOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1; got {value}")
+        if self.search_seed < 0:
+            raise UserError(f"--search-seed must be a whole number >= 0; got {self.search_seed}")
         if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
             raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")
         if not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):

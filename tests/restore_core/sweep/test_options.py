@@ -10,6 +10,7 @@ from restore_core.sweep.options import RECORDED, SweepOptions
     ({"search": "bayes"}, "unknown search algorithm 'bayes'; known: grid, random, optuna"),
     ({"scheduler": "pbt"}, "unknown scheduler 'pbt'; known: fifo, asha"),
     ({"seeds": 0}, "--seeds must be a whole number >= 1; got 0"),
+    ({"search_seed": -1}, "--search-seed must be a whole number >= 0; got -1"),
     ({"num_samples": -1}, "--num-samples must be a whole number >= 1; got -1"),
     ({"max_concurrent": 0}, "--max-concurrent must be a whole number >= 1; got 0"),
     ({"cpus_per_trial": float("nan")}, "--cpus-per-trial must be a number > 0; got nan"),
@@ -30,8 +31,9 @@ def test_bad_options_are_refused(changes, message):
 
 
 def test_good_options_pass_and_round_trip_through_the_manifest():
-    options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, sets={"train.steps": 8},
-                           trial_timeout=60.0, max_failures=2, asha_grace=0.1, asha_reduction=4)
+    options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, search_seed=7,
+                           sets={"train.steps": 8}, trial_timeout=60.0, max_failures=2, asha_grace=0.1,
+                           asha_reduction=4)
     options.check()
     restored = SweepOptions(space=None, name="x", resume=True)
     restored.restore_recorded(options.record())

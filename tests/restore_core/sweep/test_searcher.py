@@ -1,0 +1,45 @@
+"""The searcher of random/optuna sweeps: seeded by --search-seed, and TPE models the results within a small budget."""
+
+import math
+
+import pytest
+
+from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.runner import plan_sweep
+from restore_core.sweep.tuner import build_searcher, startup_trials
+
+
+def proposals(search: str, seed: int, scores: list[float], num_samples: int = 10) -> list[dict]:
+    """The configurations the searcher proposes when each one's trial ends with the next of ``scores``."""
+    plan = plan_sweep(SweepOptions(space="lsid_lr", search=search, search_seed=seed, num_samples=num_samples))
+    searcher = build_searcher(plan)
+    assert searcher.set_search_properties(plan.space.metric, plan.space.mode, plan.space.sampled_param_space())
+    configs = []
+    for i, score in enumerate(scores + [None]):
+        configs.append(searcher.suggest(f"t{i}"))
+        if score is not None:
+            searcher.on_trial_complete(f"t{i}", {plan.space.metric: score})
+    return configs
+
+
+@pytest.mark.parametrize("search", ["random", "optuna"])
+def test_the_search_seed_decides_the_proposals(search):
+    assert proposals(search, 0, [20.0, 21.0]) == proposals(search, 0, [20.0, 21.0])
+    assert proposals(search, 0, [20.0, 21.0]) != proposals(search, 1, [20.0, 21.0])
+
+
+def test_tpe_models_the_results_after_a_third_of_a_small_budget():
+    # TPE's start-up proposals are its random sampler's; with Optuna's default of ten, a budget of ten would be
+    # random throughout. After three results the fourth proposal comes from the model instead.
+    scores = [20.0, 21.0, 25.0]
+    tpe, random = proposals("optuna", 0, scores), proposals("random", 0, scores)
+    assert tpe[:3] == random[:3]
+    assert tpe[3] != random[3]
+    # the model proposes near the best result so far: the same decay point, a rate within a decade
+    assert tpe[3]["optim.milestones"] == tpe[2]["optim.milestones"]
+    assert abs(math.log10(tpe[3]["optim.lr"] / tpe[2]["optim.lr"])) < 1
+
+
+@pytest.mark.parametrize("configurations, expected", [(4, 2), (10, 3), (30, 10), (300, 10)])
+def test_startup_trials_are_a_third_of_the_budget_within_2_to_10(configurations, expected):
+    assert startup_trials(configurations) == expected
