@@ -8,6 +8,7 @@ reached.
     python benchmarks/early_stopping.py --asha-grace 0.25 --asha-reduction 3 --steps 600
     python benchmarks/early_stopping.py --seeds 2 --grid-run <fifo grid run with 2 seeds> --setups asha optuna
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna random --search-seeds 0 1 2
+    python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna --num-samples 20
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
 (first rung at the first evaluation, 1/12 of training; keep the best third), the grid with ASHA at
@@ -72,18 +73,21 @@ def main() -> None:
                         help="which sweeps to run besides the grid with FIFO (random: Optuna's random sampler)")
     parser.add_argument("--search-seeds", type=int, nargs="+", default=[0],
                         help="run the optuna and random setups once per search seed")
+    parser.add_argument("--num-samples", type=int, default=GRID_ROWS,
+                        help="configurations the optuna and random setups propose (default: the grid's ten)")
     args = parser.parse_args()
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
-    sampled = ["--scheduler", "asha", "--num-samples", str(GRID_ROWS)]
+    sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
     setups = [("asha", "grid + ASHA (the space's: grace 1/12, reduction 3)",
                ["--search", "grid", "--scheduler", "asha"]),
               ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
                ["--search", "grid", "--scheduler", "asha", *other])]
     for seed in args.search_seeds:
-        setups += [("optuna", f"Optuna TPE + ASHA (the space's), search seed {seed}",
+        setups += [("optuna", f"Optuna TPE + ASHA (the space's), {args.num_samples} configurations, search seed {seed}",
                     ["--search", "optuna", *sampled, "--search-seed", str(seed)]),
-                   ("random", f"Optuna random + ASHA (the space's), search seed {seed}",
+                   ("random", f"Optuna random + ASHA (the space's), {args.num_samples} configurations, "
+                    f"search seed {seed}",
                     ["--search", "random", *sampled, "--search-seed", str(seed)])]
     storage = tempfile.mkdtemp(prefix="early-stopping-")
     seeds = ["--seeds", str(args.seeds)]
