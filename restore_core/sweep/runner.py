@@ -64,6 +64,16 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     return SweepPlan(options, space, base, search, scheduler, num_samples, trials)
 
 
+def describe_domain(domain: Any) -> str:
+    """A Ray Tune search domain in words: ``log-uniform in [1e-07, 0.01]``, ``one of none, @2.5%``."""
+    if hasattr(domain, "categories"):
+        return "one of " + ", ".join(str(c) for c in domain.categories)
+    scale = "log-uniform" if "Log" in type(domain.get_sampler()).__name__ else "uniform"
+    if type(domain).__name__ == "Integer":  # Ray's upper bound of integers is exclusive
+        return f"integer, {scale} in [{domain.lower}, {domain.upper - 1}]"
+    return f"{scale} in [{domain.lower:g}, {domain.upper:g}]"
+
+
 def describe_plan(plan: SweepPlan) -> str:
     """The ``--dry-run`` listing: the trials (or the ranges the searcher samples) and the base config."""
     lines = [
@@ -77,9 +87,10 @@ def describe_plan(plan: SweepPlan) -> str:
         for i, trial in enumerate(plan.trials):
             lines.append(f"  {i + 1:3d}. {plan.space.label(trial)}  (seed {trial.get('seed', 0)})")
     else:
-        lines.append(f"{plan.num_samples} trials proposed by {plan.search} from:")
+        lines.append(f"{plan.num_samples} trials proposed by {plan.search} (search seed {plan.options.search_seed}) "
+                     "from:")
         for key, domain in plan.space.sampled_param_space().items():
-            lines.append(f"  {key}: {domain}")
+            lines.append(f"  {key}: {describe_domain(domain)}")
     lines.append("base config: " + json.dumps(plan.base, sort_keys=True))
     return "\n".join(lines)
 

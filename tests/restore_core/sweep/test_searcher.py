@@ -43,3 +43,19 @@ def test_tpe_models_the_results_after_a_third_of_a_small_budget():
 @pytest.mark.parametrize("configurations, expected", [(4, 2), (10, 3), (30, 10), (300, 10)])
 def test_startup_trials_are_a_third_of_the_budget_within_2_to_10(configurations, expected):
     assert startup_trials(configurations) == expected
+
+
+def test_the_dry_run_lists_the_sampled_ranges_in_words():
+    from ray import tune
+
+    from restore_core.sweep.runner import describe_domain, describe_plan
+
+    assert describe_domain(tune.loguniform(1e-7, 1e-2)) == "log-uniform in [1e-07, 0.01]"
+    assert describe_domain(tune.uniform(0, 10)) == "uniform in [0, 10]"
+    assert describe_domain(tune.randint(1, 5)) == "integer, uniform in [1, 4]"
+    assert describe_domain(tune.choice(["lsgan", "wgan"])) == "one of lsgan, wgan"
+    plan = plan_sweep(SweepOptions(space="lsid_lr", search="optuna", search_seed=3, num_samples=6))
+    listing = describe_plan(plan)
+    assert "6 trials proposed by optuna (search seed 3) from:" in listing
+    assert "  optim.lr: log-uniform in [1e-07, 0.01]\n" in listing
+    assert "  optim.milestones: one of none, @2.5%, @12.5%, @25%, @50%, quarters\n" in listing
