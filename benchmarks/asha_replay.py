@@ -87,14 +87,11 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
 
 def picked(labels: list[str], curves: list[dict[int, float]], stopped_at: list[int], max_t: int,
            mode: str = "max") -> str:
-    """The configuration a run that stopped trials at ``stopped_at`` would pick: the highest mean best value over its
+    """The configuration a run that stopped trials at ``stopped_at`` would pick: the best mean best value over its
     trials trained to ``max_t``."""
-    sign = 1.0 if mode == "max" else -1.0
-    finished: dict[str, list[float]] = {}
-    for label, curve, stop in zip(labels, curves, stopped_at):
-        if stop >= max_t:
-            finished.setdefault(label, []).append(max(sign * v for v in curve.values()))
-    return max(finished, key=lambda label: np.mean(finished[label]))
+    finished = [(label, curve) for label, curve, stop in zip(labels, curves, stopped_at) if stop >= max_t]
+    means = config_means([label for label, _ in finished], [curve for _, curve in finished], mode)
+    return (max if mode == "max" else min)(means, key=means.__getitem__)
 
 
 def config_means(labels: list[str], curves: list[dict[int, float]], mode: str = "max") -> dict[str, float]:

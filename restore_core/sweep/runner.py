@@ -66,10 +66,12 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
 
 def describe_domain(domain: Any) -> str:
     """A Ray Tune search domain in words: ``log-uniform in [1e-07, 0.01]``, ``one of none, @2.5%``."""
-    if hasattr(domain, "categories"):
+    from ray.tune.search.sample import Categorical, Integer, LogUniform
+
+    if isinstance(domain, Categorical):
         return "one of " + ", ".join(str(c) for c in domain.categories)
-    scale = "log-uniform" if "Log" in type(domain.get_sampler()).__name__ else "uniform"
-    if type(domain).__name__ == "Integer":  # Ray's upper bound of integers is exclusive
+    scale = "log-uniform" if isinstance(domain.get_sampler(), LogUniform) else "uniform"
+    if isinstance(domain, Integer):  # Ray's upper bound of integers is exclusive
         return f"integer, {scale} in [{domain.lower}, {domain.upper - 1}]"
     return f"{scale} in [{domain.lower:g}, {domain.upper:g}]"
 

@@ -1,3 +1,5 @@
+"""The opt-in step options train.channels_last and train.compile: validated, applied in place, same checkpoints."""
+
 import pytest
 import torch
 from torch._dynamo.utils import counters
