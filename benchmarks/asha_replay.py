@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import math
 import os
 import sys
 
@@ -32,12 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_curves, read_manifest  # noqa: E402
-
-
-def rungs(grace: int, max_t: int, reduction: float) -> list[int]:
-    """Ray's milestones: grace · reduction^k for k < log(max_t / grace) / log(reduction) + 1."""
-    count = int(math.log(max_t / grace) / math.log(reduction) + 1)
-    return [int(grace * reduction**k) for k in range(count)]
+from restore_core.sweep.tuner import asha_rungs as rungs  # noqa: E402
 
 
 def replay(curves: list[dict[int, float]], order: list[int], grace: int, reduction: float, max_t: int,

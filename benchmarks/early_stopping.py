@@ -11,7 +11,7 @@ reached.
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna --num-samples 20
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
-(first rung at the first evaluation, 1/12 of training; keep the best third), the grid with ASHA at
+(first rung at the first evaluation, 1/12 of training; keep the best sixth), the grid with ASHA at
 ``--asha-grace``/``--asha-reduction`` (default: a quarter, the earlier setting), and Optuna (TPE) proposing as many
 configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's random sampler with the same budget
 (what TPE is without its model), and ``--search-seeds`` repeats both over sampler seeds. Trials are deterministic for
@@ -35,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_run  # noqa: E402
+from search_spaces import get_space  # noqa: E402
 
 GRID_ROWS = 10
 SETUPS = ("asha", "asha-other", "optuna", "random")
@@ -79,7 +80,8 @@ def main() -> None:
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
     sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
-    setups = [("asha", "grid + ASHA (the space's: grace 1/12, reduction 3)",
+    space = get_space("lsid_lr")
+    setups = [("asha", f"grid + ASHA (the space's: grace {space.asha_grace:.3g}, reduction {space.asha_reduction:g})",
                ["--search", "grid", "--scheduler", "asha"]),
               ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
                ["--search", "grid", "--scheduler", "asha", *other])]

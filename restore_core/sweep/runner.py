@@ -84,6 +84,10 @@ def describe_plan(plan: SweepPlan) -> str:
         f"metric {plan.space.metric} ({plan.space.mode})",
         f"run directory: {plan.run_dir}",
     ]
+    if plan.scheduler == "asha":
+        from restore_core.sweep.tuner import describe_asha
+
+        lines.append(describe_asha(plan))
     if plan.trials:
         lines.append(f"{len(plan.trials)} trials:")
         for i, trial in enumerate(plan.trials):

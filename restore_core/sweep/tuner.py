@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -58,6 +59,21 @@ def asha_settings(plan) -> dict[str, float]:
     grace = max(eval_every, round(steps * fraction / eval_every) * eval_every)
     reduction = options.asha_reduction if options.asha_reduction is not None else space.asha_reduction
     return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction}
+
+
+def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
+    """The steps at which Ray's ASHA judges trials: grace · reduction^k for k < log(max_t / grace) / log(reduction)
+    + 1 (its bracket's milestones)."""
+    count = int(math.log(max_t / grace) / math.log(reduction) + 1)
+    return [int(grace * reduction**k) for k in range(count)]
+
+
+def describe_asha(plan) -> str:
+    """ASHA's settings in words, for ``--dry-run``."""
+    settings = asha_settings(plan)
+    rungs = asha_rungs(settings["grace_period"], settings["max_t"], settings["reduction_factor"])
+    return (f"ASHA judges trials at steps {', '.join(map(str, rungs))} of {settings['max_t']} and lets the best "
+            f"1/{settings['reduction_factor']:g} at each go on")
 
 
 def build_scheduler(plan):

@@ -7,7 +7,6 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from tests.conftest import ROOT
 
@@ -17,14 +16,6 @@ def _replay_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.mark.parametrize("grace, max_t, reduction", [(100, 1200, 3), (300, 1200, 3), (100, 1200, 6), (1, 100, 4)])
-def test_rungs_are_rays_milestones(grace, max_t, reduction):
-    from ray.tune.schedulers.async_hyperband import _Bracket
-
-    bracket = _Bracket(grace, max_t, reduction, s=0)
-    assert _replay_module().rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in bracket._rungs)
 
 
 def test_one_trial_at_a_time_stops_where_rays_bracket_stops():

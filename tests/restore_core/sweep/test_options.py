@@ -55,10 +55,10 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
 
 
 @pytest.mark.parametrize("grace, reduction, expected", [
-    (None, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 3}),  # the space's: 1/12, thirds
+    (None, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6}),  # the space's: 1/12, sixths
     (1 / 12, 4, {"max_t": 1200, "grace_period": 100, "reduction_factor": 4}),
-    (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 3}),  # at least one evaluation (100)
-    (0.29, None, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # rounded to whole evaluations
+    (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6}),  # at least one evaluation (100)
+    (0.29, 3, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # rounded to whole evaluations
 ])
 def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expected):
     from restore_core.sweep.runner import plan_sweep
@@ -66,3 +66,23 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
 
     plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
     assert asha_settings(plan) == expected
+
+
+@pytest.mark.parametrize("grace, max_t, reduction", [(100, 1200, 3), (300, 1200, 3), (100, 1200, 6), (1, 100, 4)])
+def test_asha_rungs_are_rays_milestones(grace, max_t, reduction):
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    from restore_core.sweep.tuner import asha_rungs
+
+    bracket = _Bracket(grace, max_t, reduction, s=0)
+    assert asha_rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in bracket._rungs)
+
+
+def test_the_dry_run_names_ashas_rungs():
+    from restore_core.sweep.runner import describe_plan, plan_sweep
+
+    listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr")))
+    assert "\nASHA judges trials at steps 100, 600 of 1200 and lets the best 1/6 at each go on\n" in listing
+    listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_reduction=3, asha_grace=0.25)))
+    assert "ASHA judges trials at steps 300, 900 of 1200 and lets the best 1/3 at each go on" in listing
+    assert "ASHA" not in describe_plan(plan_sweep(SweepOptions(space="lsid_lr", scheduler="fifo")))
