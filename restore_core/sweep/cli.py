@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--asha-grace", type=float, metavar="FRACTION",
                         help="ASHA's first rung as a fraction of training (default: the space's; lsid_lr: 1/12)")
     parser.add_argument("--asha-reduction", type=float, metavar="N",
-                        help="ASHA keeps the best 1/N of the trials at each rung (default: the space's, 3)")
+                        help="ASHA keeps the best 1/N of the trials at each rung (default: the space's; 3, lsid_lr: 6)")
     parser.add_argument("--num-samples", type=int, help="configurations proposed by random/optuna search")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--search-seed", type=int,
