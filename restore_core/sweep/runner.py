@@ -45,6 +45,12 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     space = search_spaces.get_space(options.space)
     search = options.search or space.search
     scheduler = options.scheduler or space.scheduler
+    asha_options = [f"--{name.replace('_', '-')}" for name in ("asha_grace", "asha_reduction")
+                    if getattr(options, name) is not None]
+    if asha_options and scheduler != "asha":
+        raise UserError(f"{' and '.join(asha_options)} set ASHA's rungs, but this run's scheduler is {scheduler}"
+                        f"{'' if options.scheduler else f' (the space {space.name!r} defaults to it)'}; "
+                        "add --scheduler asha or leave them out")
     base = space.base_config(options.profile, options.sets)
     base.setdefault("train", {})
     if "threads" not in base["train"]:

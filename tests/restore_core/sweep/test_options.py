@@ -68,6 +68,22 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
     assert asha_settings(plan) == expected
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"space": "lamba_loss", "asha_reduction": 6},
+     "--asha-reduction set ASHA's rungs, but this run's scheduler is fifo (the space 'lamba_loss' defaults to it); "
+     "add --scheduler asha or leave them out"),
+    ({"space": "lsid_lr", "scheduler": "fifo", "asha_grace": 0.25, "asha_reduction": 3},
+     "--asha-grace and --asha-reduction set ASHA's rungs, but this run's scheduler is fifo; "
+     "add --scheduler asha or leave them out"),
+])
+def test_asha_options_without_asha_are_refused(options, message):
+    from restore_core.sweep.runner import plan_sweep
+
+    with pytest.raises(UserError) as error:
+        plan_sweep(SweepOptions(**options))
+    assert str(error.value) == message
+
+
 @pytest.mark.parametrize("grace, max_t, reduction", [(100, 1200, 3), (300, 1200, 3), (100, 1200, 6), (1, 100, 4)])
 def test_asha_rungs_are_rays_milestones(grace, max_t, reduction):
     from ray.tune.schedulers.async_hyperband import _Bracket
