@@ -35,6 +35,11 @@ class SweepPlan:
         return os.path.join(self.options.space_dir(), self.options.name)
 
 
+def _space_default(space, given: str | None) -> str:
+    """Where a setting came from, for an error message: nothing when the command line gave it."""
+    return "" if given else f" (the space {space.name!r} defaults to it)"
+
+
 def plan_sweep(options: SweepOptions) -> SweepPlan:
     """Resolve the space, profile and overrides; validate every config that is known in advance."""
     import search_spaces
@@ -49,8 +54,7 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
                     if getattr(options, name) is not None]
     if asha_options and scheduler != "asha":
         raise UserError(f"{' and '.join(asha_options)} set ASHA's rungs, but this run's scheduler is {scheduler}"
-                        f"{'' if options.scheduler else f' (the space {space.name!r} defaults to it)'}; "
-                        "add --scheduler asha or leave them out")
+                        f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
     base = space.base_config(options.profile, options.sets)
     base.setdefault("train", {})
     if "threads" not in base["train"]:
@@ -58,6 +62,10 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     validate_config(base)
     trials: list[dict[str, Any]] = []
     if search == "grid":
+        if options.num_samples is not None:
+            raise UserError(f"--num-samples sets how many configurations random/optuna search proposes, but this "
+                            f"run's search is grid{_space_default(space, options.search)}, which runs the study's "
+                            f"{len(space.rows)} rows; add --search optuna or leave it out")
         trials = space.grid_trials(options.seeds)
         for trial in trials:
             validate_config(space.resolve(base, trial))

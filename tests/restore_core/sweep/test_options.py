@@ -75,8 +75,11 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
     ({"space": "lsid_lr", "scheduler": "fifo", "asha_grace": 0.25, "asha_reduction": 3},
      "--asha-grace and --asha-reduction set ASHA's rungs, but this run's scheduler is fifo; "
      "add --scheduler asha or leave them out"),
+    ({"space": "lsid_lr", "num_samples": 5},
+     "--num-samples sets how many configurations random/optuna search proposes, but this run's search is grid (the "
+     "space 'lsid_lr' defaults to it), which runs the study's 10 rows; add --search optuna or leave it out"),
 ])
-def test_asha_options_without_asha_are_refused(options, message):
+def test_options_the_run_would_ignore_are_refused(options, message):
     from restore_core.sweep.runner import plan_sweep
 
     with pytest.raises(UserError) as error:
