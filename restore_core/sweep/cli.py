@@ -36,10 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ASHA's first rung as a fraction of training (default: the space's; lsid_lr: 1/12)")
     parser.add_argument("--asha-reduction", type=float, metavar="N",
                         help="ASHA keeps the best 1/N of the trials at each rung (default: the space's; 3, lsid_lr: 6)")
-    parser.add_argument("--num-samples", type=int, help="configurations proposed by random/optuna search")
+    parser.add_argument("--num-samples", type=int,
+                        help="configurations proposed by random/optuna search (not with grid search)")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--search-seed", type=int,
-                        help="seed of the configurations random/optuna search proposes (default 0)")
+                        help="seed of the configurations random/optuna search proposes (default 0; not with grid "
+                        "search)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.steps=500 (repeatable)")
     parser.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per trial (default 1)")
@@ -81,7 +83,7 @@ def parse_sets(items: list[str]) -> dict:
     return sets
 
 
-DEFAULTS = {"profile": "quick", "seeds": 1, "search_seed": 0, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
 
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,6 +101,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         search=args.search,
         scheduler=args.scheduler,
         num_samples=args.num_samples,
+        search_seed=args.search_seed,
         asha_grace=args.asha_grace,
         asha_reduction=args.asha_reduction,
         sets=parse_sets(args.set),

@@ -26,7 +26,7 @@ class SweepOptions:
     scheduler: str | None = None
     num_samples: int | None = None
     seeds: int = 1
-    search_seed: int = 0  # seed of Optuna's sampler (random/optuna search)
+    search_seed: int | None = None  # seed of Optuna's sampler (random/optuna search); None: 0 there, unused by grid
     sets: dict[str, Any] = field(default_factory=dict)
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
@@ -57,7 +57,7 @@ class SweepOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1; got {value}")
-        if self.search_seed < 0:
+        if self.search_seed is not None and self.search_seed < 0:
             raise UserError(f"--search-seed must be a whole number >= 0; got {self.search_seed}")
         if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
             raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")

@@ -66,6 +66,10 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
             raise UserError(f"--num-samples sets how many configurations random/optuna search proposes, but this "
                             f"run's search is grid{_space_default(space, options.search)}, which runs the study's "
                             f"{len(space.rows)} rows; add --search optuna or leave it out")
+        if options.search_seed is not None and not options.resume:
+            raise UserError(f"--search-seed seeds the configurations random/optuna search proposes, but this run's "
+                            f"search is grid{_space_default(space, options.search)}, which proposes none; add "
+                            f"--search optuna or leave it out")
         trials = space.grid_trials(options.seeds)
         for trial in trials:
             validate_config(space.resolve(base, trial))
@@ -74,6 +78,8 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
         if not space.sampled_param_space():
             raise UserError(f"space '{space.name}' declares no ranges to sample; use --search grid")
         num_samples = (options.num_samples or max(len(space.rows), 8)) * options.seeds
+        if options.search_seed is None:
+            options.search_seed = 0
     options.run_name(search, scheduler)
     return SweepPlan(options, space, base, search, scheduler, num_samples, trials)
 

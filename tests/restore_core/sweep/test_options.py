@@ -78,6 +78,9 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
     ({"space": "lsid_lr", "num_samples": 5},
      "--num-samples sets how many configurations random/optuna search proposes, but this run's search is grid (the "
      "space 'lsid_lr' defaults to it), which runs the study's 10 rows; add --search optuna or leave it out"),
+    ({"space": "lsid_lr", "search": "grid", "search_seed": 3},
+     "--search-seed seeds the configurations random/optuna search proposes, but this run's search is grid, which "
+     "proposes none; add --search optuna or leave it out"),
 ])
 def test_options_the_run_would_ignore_are_refused(options, message):
     from restore_core.sweep.runner import plan_sweep

@@ -28,6 +28,11 @@ def test_the_search_seed_decides_the_proposals(search):
     assert proposals(search, 0, [20.0, 21.0]) != proposals(search, 1, [20.0, 21.0])
 
 
+def test_without_a_search_seed_sampled_searches_use_0_and_the_grid_none():
+    assert plan_sweep(SweepOptions(space="lsid_lr", search="optuna")).options.search_seed == 0
+    assert plan_sweep(SweepOptions(space="lsid_lr")).options.search_seed is None
+
+
 def test_tpe_models_the_results_after_a_third_of_a_small_budget():
     # TPE's start-up proposals are its random sampler's; with Optuna's default of ten, a budget of ten would be
     # random throughout. After three results the fourth proposal comes from the model instead.
