@@ -4,6 +4,7 @@ training steps it would have used and the best value it would have kept. No trai
 
     python benchmarks/asha_replay.py runs/lsid_lr/<fifo-grid-run>
     python benchmarks/asha_replay.py <run> --grace 0.083 0.25 --reduction 3 4 --concurrency 2 --orders 200
+    python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 3 6 --recheck off on
 
 Every trial of a FIFO run trained to the end and reported at every evaluation, so its curve is what the same
 trial would report under ASHA (trials are deterministic for their seed). The replay applies the rule of Ray's
@@ -11,7 +12,9 @@ trial would report under ASHA (trials are deterministic for their seed). The rep
 its value is below the ``1 − 1/reduction`` percentile of the values recorded there before it) to ``--concurrency``
 trials running side by side at equal speed, started in the run's trial order or in random orders. Asynchronous
 promotion favours early arrivals (the first trial at a rung always continues), so the order matters with few
-trials; the random orders show the spread.
+trials; the random orders (the same ones for every setting) show the spread. ``--recheck off on`` adds the rule of
+``--asha-recheck``: a trial let on is judged again at each later result at its highest rung, against every other trial
+recorded there by then.
 
 ``--pool-seeds`` replays a run with several seeds as one sweep (what ``--seeds N`` with ASHA does: every trial of every
 seed is judged at the same rungs) and adds the configuration it would pick: the one with the highest mean over its
@@ -22,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import itertools
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,16 +39,42 @@ from analysis import load_curves, read_manifest  # noqa: E402
 from restore_core.sweep.tuner import asha_rungs as rungs  # noqa: E402
 
 
+def asha_rule(grace: int, reduction: float, max_t: int, recheck: bool = False) -> Callable[[int, int, float], bool]:
+    """Ray's ASHA rule (one bracket) as ``judge(trial, step, value) -> stop``, values signed so that higher is better:
+    at the highest rung a trial has passed and not yet been judged at, it stops when its value is below the
+    ``1 − 1/reduction`` percentile of the values recorded there before it. With ``recheck``, at every later result
+    it is judged again at its highest rung against all the others recorded there (restore_core/sweep/asha.py)."""
+    milestones = sorted(rungs(grace, max_t, reduction), reverse=True)
+    recorded: dict[int, dict[int, float]] = {m: {} for m in milestones}
+
+    def below_cutoff(value: float, others: list[float]) -> bool:
+        return bool(others) and value < np.nanpercentile(others, (1 - 1 / reduction) * 100)
+
+    def judge(trial: int, step: int, value: float) -> bool:
+        for milestone in milestones:
+            if step < milestone or trial in recorded[milestone]:
+                continue
+            stop = below_cutoff(value, list(recorded[milestone].values()))
+            recorded[milestone][trial] = value
+            return stop
+        top = next((m for m in milestones if trial in recorded[m]), None)
+        return (recheck and top is not None
+                and below_cutoff(recorded[top][trial], [v for t, v in recorded[top].items() if t != trial]))
+
+    return judge
+
+
 def replay(curves: list[dict[int, float]], order: list[int], grace: int, reduction: float, max_t: int,
-           concurrency: int, mode: str = "max") -> tuple[int, float, list[int]]:
+           concurrency: int, mode: str = "max", recheck: bool = False,
+           judge: Callable[[int, int, float], bool] | None = None) -> tuple[int, float, list[int]]:
     """Steps used, best value kept and the step each trial stopped at, for trials started in ``order``.
 
     Args:
         curves: per trial, its reported value by step (every evaluation up to ``max_t``).
+        judge: decides at each result whether the trial stops (default: :func:`asha_rule`).
     """
     sign = 1.0 if mode == "max" else -1.0
-    milestones = sorted(rungs(grace, max_t, reduction), reverse=True)
-    recorded: dict[int, dict[int, float]] = {m: {} for m in milestones}
+    judge = judge or asha_rule(grace, reduction, max_t, recheck)
     stopped_at = [0] * len(curves)
     queue = list(order)
     events: list[tuple[float, int, int, int]] = []  # (time, start rank, trial, step)
@@ -59,17 +90,7 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
         now, _, trial, step = heapq.heappop(events)
         if trial in done:
             continue
-        value = sign * curves[trial][step]
-        stop = step >= max_t
-        for milestone in milestones:
-            if step < milestone or trial in recorded[milestone]:
-                continue
-            values = list(recorded[milestone].values())
-            if values and value < np.nanpercentile(values, (1 - 1 / reduction) * 100):
-                stop = True
-            recorded[milestone][trial] = value
-            break
-        if stop:
+        if judge(trial, step, sign * curves[trial][step]) or step >= max_t:
             done.add(trial)
             stopped_at[trial] = step
             if queue:
@@ -105,6 +126,9 @@ def main() -> None:
     parser.add_argument("--reduction", type=float, nargs="+", default=[2, 3, 4])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--orders", type=int, default=200, help="random trial orders per setting")
+    parser.add_argument("--recheck", nargs="+", choices=("off", "on"), default=["off"],
+                        help="without and/or with judging a promoted trial again at each later result "
+                        "(--asha-recheck)")
     parser.add_argument("--pool-seeds", action="store_true",
                         help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
     args = parser.parse_args()
@@ -113,13 +137,12 @@ def main() -> None:
     frame = load_curves(args.run_dir).dropna(subset=[metric])
     max_t = int(frame["step"].max())
     eval_every = int(frame["step"].min())
-    rng = np.random.default_rng(0)
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")
-    print("| seed | grace (steps) | reduction | rungs | steps, run order | share | best, run order | Δ best "
+    print("| seed | grace (steps) | reduction | rungs | recheck | steps, run order | share | best, run order | Δ best "
           "| share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |"
           + (" picked configuration, run order | its Δ to the best configuration (mean over seeds) "
              "| Δ of the pick, random orders (median, worst 10 %) |" if args.pool_seeds else ""))
-    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
     groups = [("all", frame)] if args.pool_seeds else list(frame.groupby("seed"))
     for seed, group in groups:
         trials = sorted(group["trial_id"].unique())
@@ -130,16 +153,18 @@ def main() -> None:
         best_mean = (max if mode == "max" else min)(means.values())
         full = sum(max(c) for c in curves)
         grid_best = max(max(c.values()) for c in curves) if mode == "max" else min(min(c.values()) for c in curves)
+        rng = np.random.default_rng(0)  # the same random orders for every setting
+        orders = [list(rng.permutation(len(curves))) for _ in range(args.orders)]
         for fraction in args.grace:
             grace = max(eval_every, round(max_t * fraction / eval_every) * eval_every)
-            for reduction in args.reduction:
+            for reduction, recheck in itertools.product(args.reduction, args.recheck):
                 steps, best, stopped = replay(curves, list(range(len(curves))), grace, reduction, max_t,
-                                              args.concurrency, mode)
+                                              args.concurrency, mode, recheck == "on")
                 pick = picked(labels, curves, stopped, max_t, mode)
                 shares, deltas, pick_deltas = [], [], []
-                for _ in range(args.orders):
-                    s, b, stops = replay(curves, list(rng.permutation(len(curves))), grace, reduction, max_t,
-                                         args.concurrency, mode)
+                for order in orders:
+                    s, b, stops = replay(curves, order, grace, reduction, max_t, args.concurrency, mode,
+                                         recheck == "on")
                     shares.append(s / full)
                     deltas.append(b - grid_best)
                     pick_deltas.append(means[picked(labels, curves, stops, max_t, mode)] - best_mean)
@@ -149,7 +174,7 @@ def main() -> None:
                     worst_pick = np.percentile(pick_deltas, 10 if mode == "max" else 90)
                     extra = (f" {pick} | {means[pick] - best_mean:+.2f} | {np.median(pick_deltas):+.2f}, "
                              f"{worst_pick:+.2f} |")
-                print(f"| {seed} | {grace} | {reduction:g} | {rungs(grace, max_t, reduction)} | {steps} | "
+                print(f"| {seed} | {grace} | {reduction:g} | {rungs(grace, max_t, reduction)} | {recheck} | {steps} | "
                       f"{100 * steps / full:.0f} % | {best:.2f} | {best - grid_best:+.2f} | "
                       f"{100 * np.median(shares):.0f} %, {100 * np.percentile(shares, 90):.0f} % | "
                       f"{np.median(deltas):+.2f}, {worst:+.2f} |{extra}")

@@ -11,12 +11,13 @@ reached.
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna --num-samples 20
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
-(first rung at the first evaluation, 1/12 of training; keep the best sixth), the grid with ASHA at
-``--asha-grace``/``--asha-reduction`` (default: a quarter, the earlier setting), and Optuna (TPE) proposing as many
-configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's random sampler with the same budget
-(what TPE is without its model), and ``--search-seeds`` repeats both over sampler seeds. Trials are deterministic for
-their seed, so a FIFO grid run made earlier with the same profile (e.g. by ``overhead.py``) serves as the
-reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck), the grid with ASHA at
+``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck),
+and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's
+random sampler with the same budget (what TPE is without its model), and ``--search-seeds`` repeats both over sampler
+seeds. Trials are deterministic for their seed, so a FIFO grid run made earlier with the same profile (e.g. by
+``overhead.py``) serves as the reference without training it again. Goal: within 0.2 dB of the grid's best using at
+most 35 % of its steps.
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--grid-run", help="a finished FIFO grid run of lsid_lr with the same profile to reuse")
     parser.add_argument("--asha-grace", type=float, default=0.25, help="first rung of the other ASHA (fraction)")
     parser.add_argument("--asha-reduction", type=float, default=3, help="reduction factor of the other ASHA")
+    parser.add_argument("--asha-recheck", action=argparse.BooleanOptionalAction,
+                        help="the other ASHA with or without --asha-recheck (default: the space's)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration in every sweep")
     parser.add_argument("--setups", nargs="+", choices=SETUPS, default=["asha", "asha-other", "optuna"],
                         help="which sweeps to run besides the grid with FIFO (random: Optuna's random sampler)")
@@ -79,11 +82,15 @@ def main() -> None:
     args = parser.parse_args()
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
-    sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
     space = get_space("lsid_lr")
-    setups = [("asha", f"grid + ASHA (the space's: grace {space.asha_grace:.3g}, reduction {space.asha_reduction:g})",
-               ["--search", "grid", "--scheduler", "asha"]),
-              ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g})",
+    other_recheck = space.asha_recheck if args.asha_recheck is None else args.asha_recheck
+    other.append("--asha-recheck" if other_recheck else "--no-asha-recheck")
+    sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
+    recheck = {True: ", recheck", False: ""}
+    setups = [("asha", f"grid + ASHA (the space's: grace {space.asha_grace:.3g}, reduction {space.asha_reduction:g}"
+               f"{recheck[space.asha_recheck]})", ["--search", "grid", "--scheduler", "asha"]),
+              ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g}"
+               f"{recheck[other_recheck]})",
                ["--search", "grid", "--scheduler", "asha", *other])]
     for seed in args.search_seeds:
         setups += [("optuna", f"Optuna TPE + ASHA (the space's), {args.num_samples} configurations, search seed {seed}",

@@ -103,6 +103,7 @@ class SearchSpace:
     scheduler: Literal["fifo", "asha"] = "fifo"
     asha_grace: float = 0.25  # ASHA's first rung, as a fraction of training
     asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung
+    asha_recheck: bool = False  # judge a promoted trial again as later ones reach its rung (restore_core/sweep/asha.py)
     profiles: dict[str, dict] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()
     baseline: str | None = None

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ASHA's first rung as a fraction of training (default: the space's; lsid_lr: 1/12)")
     parser.add_argument("--asha-reduction", type=float, metavar="N",
                         help="ASHA keeps the best 1/N of the trials at each rung (default: the space's; 3, lsid_lr: 6)")
+    parser.add_argument("--asha-recheck", action=argparse.BooleanOptionalAction,
+                        help="judge a trial ASHA let on again as later trials reach its rung, and stop it once they "
+                        "outrank it (default: the space's; off, lsid_lr: on)")
     parser.add_argument("--num-samples", type=int,
                         help="configurations proposed by random/optuna search (not with grid search)")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
@@ -104,6 +107,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         search_seed=args.search_seed,
         asha_grace=args.asha_grace,
         asha_reduction=args.asha_reduction,
+        asha_recheck=args.asha_recheck,
         sets=parse_sets(args.set),
         max_concurrent=args.max_concurrent,
         name=args.name,

@@ -15,7 +15,8 @@ SEARCHES = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
-            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction")
+            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck")
+ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck")  # None: the space's
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SweepOptions:
     max_concurrent: int | None = None
     asha_grace: float | None = None  # None: the space's
     asha_reduction: float | None = None
+    asha_recheck: bool | None = None
     name: str | None = None
     storage: str = "runs"
     dry_run: bool = False

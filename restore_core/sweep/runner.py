@@ -13,7 +13,7 @@ from restore_core.io import write_json_atomic
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
 from restore_core.sweep.manifest import build_manifest
-from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.options import ASHA_OPTIONS, SweepOptions
 from restore_core.sweep.resume import clear_failed, prepare_resume
 from restore_core.sweep.storage import check_new_run_dir, create_run_dir, storage_warnings
 
@@ -40,6 +40,16 @@ def _space_default(space, given: str | None) -> str:
     return "" if given else f" (the space {space.name!r} defaults to it)"
 
 
+def _given_asha_options(options: SweepOptions) -> list[str]:
+    """The ASHA options the command line set, as typed (``--no-asha-recheck`` for a False)."""
+    given = []
+    for name in ASHA_OPTIONS:
+        value = getattr(options, name)
+        if value is not None:
+            given.append(f"--{'no-' if value is False else ''}{name.replace('_', '-')}")
+    return given
+
+
 def plan_sweep(options: SweepOptions) -> SweepPlan:
     """Resolve the space, profile and overrides; validate every config that is known in advance."""
     import search_spaces
@@ -50,10 +60,10 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     space = search_spaces.get_space(options.space)
     search = options.search or space.search
     scheduler = options.scheduler or space.scheduler
-    asha_options = [f"--{name.replace('_', '-')}" for name in ("asha_grace", "asha_reduction")
-                    if getattr(options, name) is not None]
+    asha_options = _given_asha_options(options)
     if asha_options and scheduler != "asha":
-        raise UserError(f"{' and '.join(asha_options)} set ASHA's rungs, but this run's scheduler is {scheduler}"
+        raise UserError(f"{' and '.join(asha_options)} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
+                        f"but this run's scheduler is {scheduler}"
                         f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
     base = space.base_config(options.profile, options.sets)
     base.setdefault("train", {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from restore_core.loop import SharedData
 from restore_core.sweep.status import TrialStatusCallback
@@ -49,16 +50,18 @@ def build_searcher(plan):
     return searcher
 
 
-def asha_settings(plan) -> dict[str, float]:
+def asha_settings(plan) -> dict[str, Any]:
     """ASHA's ``max_t``, ``grace_period`` (in steps, a whole number of evaluations: rungs are judged when a trial
-    reports) and ``reduction_factor``, from ``--asha-grace``/``--asha-reduction`` or the space's defaults."""
+    reports), ``reduction_factor`` and ``recheck`` (see :mod:`restore_core.sweep.asha`), from
+    ``--asha-grace``/``--asha-reduction``/``--asha-recheck`` or the space's defaults."""
     options, space = plan.options, plan.space
     steps = plan.base["train"].get("steps", 1)
     eval_every = plan.base["train"].get("eval_every", 1)
     fraction = options.asha_grace if options.asha_grace is not None else space.asha_grace
     grace = max(eval_every, round(steps * fraction / eval_every) * eval_every)
     reduction = options.asha_reduction if options.asha_reduction is not None else space.asha_reduction
-    return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction}
+    recheck = options.asha_recheck if options.asha_recheck is not None else space.asha_recheck
+    return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction, "recheck": recheck}
 
 
 def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
@@ -72,17 +75,22 @@ def describe_asha(plan) -> str:
     """ASHA's settings in words, for ``--dry-run``."""
     settings = asha_settings(plan)
     rungs = asha_rungs(settings["grace_period"], settings["max_t"], settings["reduction_factor"])
+    recheck = "; one let on stops once later trials at its rung outrank it" if settings["recheck"] else ""
     return (f"ASHA judges trials at steps {', '.join(map(str, rungs))} of {settings['max_t']} and lets the best "
-            f"1/{settings['reduction_factor']:g} at each go on")
+            f"1/{settings['reduction_factor']:g} at each go on{recheck}")
 
 
 def build_scheduler(plan):
     """``asha``: stop weak trials at rungs from the grace period on (time is counted in steps)."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
+    from restore_core.sweep.asha import RecheckingASHA
+
     if plan.scheduler == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="step", **asha_settings(plan))
+    settings = asha_settings(plan)
+    scheduler = RecheckingASHA if settings.pop("recheck") else ASHAScheduler
+    return scheduler(time_attr="step", **settings)
 
 
 def build_tuner(plan, shared: Mapping[str, SharedData]):

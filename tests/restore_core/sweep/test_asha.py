@@ -1,0 +1,78 @@
+"""--asha-recheck: Ray's ASHA decisions, plus stopping a promoted trial once later arrivals at its rung outrank it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+from restore_core.sweep.asha import RecheckingASHA
+from restore_core.sweep.options import SweepOptions
+
+CONTINUE, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP
+
+
+def scheduler(kind, mode: str = "max"):
+    return kind(time_attr="step", metric="psnr", mode=mode, grace_period=100, max_t=1200, reduction_factor=6)
+
+
+def report(sched, trial_id: str, step: int, value: float) -> str:
+    trial = SimpleNamespace(trial_id=trial_id)
+    if trial_id not in sched._trial_info:
+        sched.on_trial_add(None, trial)
+    return sched.on_trial_result(None, trial, {"step": step, "psnr": value})
+
+
+@pytest.mark.parametrize("mode, sign", [("max", 1.0), ("min", -1.0)])
+def test_a_first_arrival_outranked_at_its_rung_stops_at_its_next_result(mode, sign):
+    plain, recheck = scheduler(ASHAScheduler, mode), scheduler(RecheckingASHA, mode)
+    for sched in (plain, recheck):
+        assert report(sched, "slow", 100, sign * 10.0) == CONTINUE  # first at the rung: goes on
+        assert report(sched, "fast", 100, sign * 15.0) == CONTINUE
+    assert report(plain, "slow", 200, sign * 11.0) == CONTINUE  # Ray's rule judged it once, at step 100
+    assert report(recheck, "slow", 200, sign * 11.0) == STOP  # 10 is below the best sixth of {15}
+    assert report(recheck, "fast", 200, sign * 16.0) == CONTINUE
+    # a tie with the best stays: 15 is not below the 83rd percentile of {10, 15}
+    assert report(recheck, "tied", 100, sign * 15.0) == CONTINUE
+    assert report(recheck, "tied", 200, sign * 15.5) == CONTINUE
+    assert recheck._num_stopped == 1
+
+
+def test_a_trial_is_judged_again_only_at_its_highest_rung():
+    sched = scheduler(RecheckingASHA)
+    report(sched, "a", 100, 10.0)
+    for step in range(200, 601, 100):
+        assert report(sched, "a", step, 20.0) == CONTINUE  # alone at rung 600 from step 600 on
+    assert report(sched, "b", 100, 30.0) == CONTINUE  # outranks a at rung 100, which a has left behind
+    assert report(sched, "a", 700, 20.0) == CONTINUE
+    assert report(sched, "c", 100, 31.0) == CONTINUE
+    for step in range(200, 601, 100):
+        report(sched, "c", step, 25.0)
+    assert report(sched, "a", 800, 20.0) == STOP  # now c outranks it at rung 600
+
+
+def test_the_space_or_the_option_chooses_it_and_the_manifest_records_it():
+    from restore_core.sweep.manifest import build_manifest
+    from restore_core.sweep.runner import plan_sweep
+    from restore_core.sweep.tuner import build_scheduler
+
+    plan = plan_sweep(SweepOptions(space="lsid_lr"))  # lsid_lr: on
+    assert type(build_scheduler(plan)) is RecheckingASHA
+    assert build_manifest(plan, [])["asha"]["recheck"] is True
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))
+    assert type(build_scheduler(plan)) is ASHAScheduler
+    assert build_manifest(plan, [])["asha"]["recheck"] is False
+    plan = plan_sweep(SweepOptions(space="lamba_loss", scheduler="asha"))  # the platform's default: off
+    assert type(build_scheduler(plan)) is ASHAScheduler
+
+
+def test_it_survives_the_pickling_that_resume_relies_on():
+    import pickle
+
+    sched = scheduler(RecheckingASHA)
+    report(sched, "slow", 100, 10.0)
+    report(sched, "fast", 100, 15.0)
+    restored = pickle.loads(pickle.dumps(sched))  # Ray keeps the Tuner's scheduler in the run's tuner.pkl
+    assert type(restored) is RecheckingASHA
+    assert report(restored, "slow", 200, 11.0) == STOP
