@@ -126,6 +126,8 @@ class TrialStatusCallback:
 
         class _Callback(tune.Callback):
             def on_trial_complete(self, iteration, trials, trial, **info):
+                if trial.last_result.get("stop_reason") == "running":  # the scheduler stopped it: say so in the
+                    trial.last_result["stop_reason"] = "stopped early"  # progress table, not the last report's word
                 record_end(driver_trial_dirs(trial), "terminated", None)
 
             def on_trial_error(self, iteration, trials, trial, **info):

@@ -44,13 +44,18 @@ def test_continuous_form_for_optuna_and_random_search():
     assert SPACE.scientific and SPACE.nuisance and SPACE.fixed and SPACE.metric == "val/psnr"
 
 
-def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path):
+def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     assert main(["--space", "lsid_lr", "--profile", "smoke", "--search", "grid", "--scheduler", "asha",
-                 "--storage", str(tmp_path), "--name", "grid", "--verbose", "0"]) == 0
+                 "--storage", str(tmp_path), "--name", "grid", "--verbose", "1"]) == 0
     run_dir = tmp_path / "lsid_lr" / "grid"
     frame = load_run(str(run_dir))
     assert len(frame) == 10 and set(frame["label"]) == set(SPACE.reported)
     assert set(frame["status"]) <= {"completed", "stopped early"} and "completed" in set(frame["status"])
+    # the last progress table says why each trial ended: ASHA's stops read "stopped early", not "running"
+    output = capsys.readouterr().out
+    ended = [line for line in output[output.rindex("Number of trials"):].splitlines() if "| TERMINATED |" in line]
+    assert len(ended) == 10 and not any("running" in line for line in ended)
+    assert sum("stopped early" in line for line in ended) == (frame["status"] == "stopped early").sum()
     assert (frame["best/val/psnr"] > 0).all() and (frame["last/cost/params"] > 0).all()
     assert (run_dir / "manifest.json").exists() and (run_dir / "results.csv").exists()
     assert "| configuration |" in (run_dir / "table.md").read_text() and (run_dir / "report.html").exists()
