@@ -117,6 +117,8 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         sort_by_metric=True,
         max_report_frequency=30,
         max_column_length=28,
+        # Ray's default follows its process-wide verbosity, which the previous sweep in the same process set
+        print_intermediate_tables=options.verbose >= 1,
     )
     run_config = tune.RunConfig(
         name=options.name,
