@@ -49,9 +49,9 @@ def clear_timeout(trial_dir: str) -> None:
         os.unlink(path)
 
 
-def record_end(trial_dirs: list[str], status: str, error: str | None) -> None:
+def record_end(trial_dirs: list[str], status: str, error: str | None) -> str | None:
     """Write ``status.json`` into the trial's folders unless it already has one; a recorded time-out wins over
-    Ray's view.
+    Ray's view. Returns the status written (None: none written).
 
     A trial that ended well after ``--max-failures`` retries keeps the failures of its earlier attempts, but as
     ``retried-errors.txt``: Ray's ``error.txt`` in its folder would read as the trial's own end.
@@ -62,7 +62,7 @@ def record_end(trial_dirs: list[str], status: str, error: str | None) -> None:
     """
     folders = [d for d in dict.fromkeys(trial_dirs) if d and os.path.isdir(d)]
     if not folders or any(read_status(d) is not None for d in folders):
-        return
+        return None
     for folder in folders:
         timeout = read_timeout(folder)
         if timeout is not None:
@@ -72,6 +72,7 @@ def record_end(trial_dirs: list[str], status: str, error: str | None) -> None:
         if status == "terminated" and os.path.exists(ray_errors):
             os.replace(ray_errors, os.path.join(folder, RETRIED_FILE))
         write_json_atomic(os.path.join(folder, STATUS_FILE), {"status": status, "error": error})
+    return status
 
 
 def driver_trial_dirs(trial) -> list[str]:
@@ -117,6 +118,13 @@ def error_line(trial_dir: str | None, fallback: str | None) -> str:
     return str(fallback or "error")
 
 
+def _say_in_the_table(trial, reason: str) -> None:
+    """The progress table shows a trial's last report: for one that ended between evaluations, that says "running".
+    Replace it with how the trial ended (the results on disk keep what the trial reported)."""
+    if trial.last_result.get("stop_reason") == "running":
+        trial.last_result["stop_reason"] = reason
+
+
 class TrialStatusCallback:
     """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
     early-stopped and failed trials apart (a trial without it never ended: the driver died first)."""
@@ -126,11 +134,11 @@ class TrialStatusCallback:
 
         class _Callback(tune.Callback):
             def on_trial_complete(self, iteration, trials, trial, **info):
-                if trial.last_result.get("stop_reason") == "running":  # the scheduler stopped it: say so in the
-                    trial.last_result["stop_reason"] = "stopped early"  # progress table, not the last report's word
-                record_end(driver_trial_dirs(trial), "terminated", None)
+                status = record_end(driver_trial_dirs(trial), "terminated", None)
+                _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler
 
             def on_trial_error(self, iteration, trials, trial, **info):
+                _say_in_the_table(trial, "error")
                 error = error_line(trial.local_path, getattr(trial, "error_msg", None))
                 record_end(driver_trial_dirs(trial), "error", error)
 

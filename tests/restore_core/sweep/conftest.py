@@ -113,7 +113,7 @@ def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             code = main(["--space", "ops_faults", "--profile", "smoke", "--storage", str(storage), "--name", "faults",
                          "--trial-timeout", str(TRIAL_TIMEOUT), "--max-failures", "1", "--no-analysis",
-                         "--verbose", "0"])
+                         "--verbose", "1"])
     finally:
         ended = time.time()
         stop.set()

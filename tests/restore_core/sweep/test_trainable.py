@@ -43,6 +43,19 @@ def test_every_fault_is_recorded_with_its_reason_and_the_rest_finish(fault_sweep
     assert frame.loc["raise", "steps"] == 2 and frame.loc["raise", "best/val/psnr"] > 0
 
 
+def test_the_last_progress_table_says_how_each_trial_ended(fault_sweep):
+    output = fault_sweep.output
+    table = output[output.rindex("Number of trials"):output.rindex("Number of errored trials")]
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in table.splitlines()
+             if line.startswith("| run_trial")]
+    header = [cell.strip() for cell in next(line for line in table.splitlines() if "| Trial name" in line)
+              .split("|")[1:-1]]
+    ended = {row[header.index("row")]: (row[header.index("status")], row[header.index("stop")]) for row in cells}
+    assert ended == {"hang": ("TERMINATED", "timed out"), "raise": ("ERROR", "error"), "oom": ("ERROR", "error"),
+                     "nan": ("TERMINATED", "nan"), "collapse": ("TERMINATED", "collapsed"),
+                     "slow": ("TERMINATED", "completed"), "ok": ("TERMINATED", "completed")}
+
+
 def test_a_hung_trial_is_stopped_by_the_trial_timeout(fault_sweep):
     frame = _by_label(fault_sweep.run_dir)
     assert frame.loc["hang", "status"] == "error"
