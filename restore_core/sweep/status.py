@@ -127,7 +127,8 @@ def _say_in_the_table(trial, reason: str) -> None:
 
 class TrialStatusCallback:
     """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
-    early-stopped and failed trials apart (a trial without it never ended: the driver died first)."""
+    early-stopped and failed trials apart (a trial without it never ended: the driver died first), and puts how it
+    ended into the progress table."""
 
     def __new__(cls, *args, **kwargs):  # subclass Ray's Callback lazily, so importing this module needs no Ray
         from ray import tune
