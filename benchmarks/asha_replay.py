@@ -7,14 +7,15 @@ training steps it would have used and the best value it would have kept. No trai
     python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 3 6 --recheck off on
 
 Every trial of a FIFO run trained to the end and reported at every evaluation, so its curve is what the same
-trial would report under ASHA (trials are deterministic for their seed). The replay applies the rule of Ray's
-``ASHAScheduler`` (one bracket; at the highest rung a trial has passed and not yet been judged at, it stops when
-its value is below the ``1 − 1/reduction`` percentile of the values recorded there before it) to ``--concurrency``
-trials running side by side at equal speed, started in the run's trial order or in random orders. Asynchronous
+trial would report under ASHA (trials are deterministic for their seed). The replay hands those reports to the
+sweep's own schedulers, Ray's ``ASHAScheduler`` (one bracket; at the highest rung a trial has passed and not yet been
+judged at, it stops when its value is below the ``1 − 1/reduction`` percentile of the values recorded there before
+it), for ``--concurrency`` trials running side by side at equal speed, started in the run's trial order or in random
+orders. Asynchronous
 promotion favours early arrivals (the first trial at a rung always continues), so the order matters with few
-trials; the random orders (the same ones for every setting) show the spread. ``--recheck off on`` adds the rule of
-``--asha-recheck``: a trial let on is judged again at each later result at its highest rung, against every other trial
-recorded there by then.
+trials; the random orders (the same ones for every setting) show the spread. ``--recheck off on`` adds the rechecking
+scheduler of ``--asha-recheck``: a trial let on is judged again at each later result at its highest rung, against
+every other trial recorded there by then.
 
 ``--pool-seeds`` replays a run with several seeds as one sweep (what ``--seeds N`` with ASHA does: every trial of every
 seed is judged at the same rungs) and adds the configuration it would pick: the one with the highest mean over its
@@ -36,30 +37,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_curves, read_manifest  # noqa: E402
-from restore_core.sweep.tuner import asha_rungs as rungs  # noqa: E402
+from restore_core.sweep.tuner import asha_rungs  # noqa: E402
 
 
-def asha_rule(grace: int, reduction: float, max_t: int, recheck: bool = False) -> Callable[[int, int, float], bool]:
-    """Ray's ASHA rule (one bracket) as ``judge(trial, step, value) -> stop``, values signed so that higher is better:
-    at the highest rung a trial has passed and not yet been judged at, it stops when its value is below the
-    ``1 − 1/reduction`` percentile of the values recorded there before it. With ``recheck``, at every later result
-    it is judged again at its highest rung against all the others recorded there (restore_core/sweep/asha.py)."""
-    milestones = sorted(rungs(grace, max_t, reduction), reverse=True)
-    recorded: dict[int, dict[int, float]] = {m: {} for m in milestones}
+def asha_judge(grace: int, reduction: float, max_t: int, recheck: bool = False) -> Callable[[int, int, float], bool]:
+    """The sweep's own ASHA scheduler (Ray's ``ASHAScheduler``, or with ``recheck`` the rechecking one of
+    ``--asha-recheck``) as ``judge(trial, step, value) -> stop``, for values signed so that higher is better."""
+    from types import SimpleNamespace
 
-    def below_cutoff(value: float, others: list[float]) -> bool:
-        return bool(others) and value < np.nanpercentile(others, (1 - 1 / reduction) * 100)
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    from restore_core.sweep.asha import RecheckingASHA
+
+    scheduler = (RecheckingASHA if recheck else ASHAScheduler)(
+        time_attr="step", metric="value", mode="max", grace_period=grace, max_t=max_t, reduction_factor=reduction)
+    trials: dict[int, SimpleNamespace] = {}
 
     def judge(trial: int, step: int, value: float) -> bool:
-        for milestone in milestones:
-            if step < milestone or trial in recorded[milestone]:
-                continue
-            stop = below_cutoff(value, list(recorded[milestone].values()))
-            recorded[milestone][trial] = value
-            return stop
-        top = next((m for m in milestones if trial in recorded[m]), None)
-        return (recheck and top is not None
-                and below_cutoff(recorded[top][trial], [v for t, v in recorded[top].items() if t != trial]))
+        if trial not in trials:
+            trials[trial] = SimpleNamespace(trial_id=str(trial))
+            scheduler.on_trial_add(None, trials[trial])
+        return scheduler.on_trial_result(None, trials[trial], {"step": step, "value": value}) == TrialScheduler.STOP
 
     return judge
 
@@ -71,10 +69,10 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
 
     Args:
         curves: per trial, its reported value by step (every evaluation up to ``max_t``).
-        judge: decides at each result whether the trial stops (default: :func:`asha_rule`).
+        judge: decides at each result whether the trial stops (default: :func:`asha_judge`).
     """
     sign = 1.0 if mode == "max" else -1.0
-    judge = judge or asha_rule(grace, reduction, max_t, recheck)
+    judge = judge or asha_judge(grace, reduction, max_t, recheck)
     stopped_at = [0] * len(curves)
     queue = list(order)
     events: list[tuple[float, int, int, int]] = []  # (time, start rank, trial, step)
@@ -174,7 +172,8 @@ def main() -> None:
                     worst_pick = np.percentile(pick_deltas, 10 if mode == "max" else 90)
                     extra = (f" {pick} | {means[pick] - best_mean:+.2f} | {np.median(pick_deltas):+.2f}, "
                              f"{worst_pick:+.2f} |")
-                print(f"| {seed} | {grace} | {reduction:g} | {rungs(grace, max_t, reduction)} | {recheck} | {steps} | "
+                rungs = asha_rungs(grace, max_t, reduction)
+                print(f"| {seed} | {grace} | {reduction:g} | {rungs} | {recheck} | {steps} | "
                       f"{100 * steps / full:.0f} % | {best:.2f} | {best - grid_best:+.2f} | "
                       f"{100 * np.median(shares):.0f} %, {100 * np.percentile(shares, 90):.0f} % | "
                       f"{np.median(deltas):+.2f}, {worst:+.2f} |{extra}")
