@@ -51,7 +51,7 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
         ("Quality vs cost", "cost", partial(figures.quality_vs_cost, table, metric, mode)),
         ("Images", "images", lambda: image_figure(result, table)),
     ]
-    if result.manifest.get("search") == "optuna":
+    if result.manifest.get("search") in ("random", "optuna", "gp"):  # sampled ranges; a grid samples none
         out.append(("Parameter importances", "importance",
                     lambda: importance_figure(*param_importances(frame, result.space, metric, mode))))
     return out

@@ -9,15 +9,16 @@ reached.
     python benchmarks/early_stopping.py --seeds 2 --grid-run <fifo grid run with 2 seeds> --setups asha optuna
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna random --search-seeds 0 1 2
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna --num-samples 20
+    python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna gp --search-seeds 0 1 2
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
 (first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck), the grid with ASHA at
 ``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck),
 and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's
-random sampler with the same budget (what TPE is without its model), and ``--search-seeds`` repeats both over sampler
-seeds. Trials are deterministic for their seed, so a FIFO grid run made earlier with the same profile (e.g. by
-``overhead.py``) serves as the reference without training it again. Goal: within 0.2 dB of the grid's best using at
-most 35 % of its steps.
+random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's Gaussian-process sampler, and
+``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their seed, so a FIFO grid run
+made earlier with the same profile (e.g. by ``overhead.py``) serves as the reference without training it again.
+Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
@@ -39,7 +40,7 @@ from analysis import load_run  # noqa: E402
 from search_spaces import get_space  # noqa: E402
 
 GRID_ROWS = 10
-SETUPS = ("asha", "asha-other", "optuna", "random")
+SETUPS = ("asha", "asha-other", "optuna", "gp", "random")
 
 
 def run(name: str, args: list[str], sets: list[str], storage: str) -> str:
@@ -76,9 +77,9 @@ def main() -> None:
     parser.add_argument("--setups", nargs="+", choices=SETUPS, default=["asha", "asha-other", "optuna"],
                         help="which sweeps to run besides the grid with FIFO (random: Optuna's random sampler)")
     parser.add_argument("--search-seeds", type=int, nargs="+", default=[0],
-                        help="run the optuna and random setups once per search seed")
+                        help="run the optuna, gp and random setups once per search seed")
     parser.add_argument("--num-samples", type=int, default=GRID_ROWS,
-                        help="configurations the optuna and random setups propose (default: the grid's ten)")
+                        help="configurations the optuna, gp and random setups propose (default: the grid's ten)")
     args = parser.parse_args()
     sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
@@ -95,6 +96,8 @@ def main() -> None:
     for seed in args.search_seeds:
         setups += [("optuna", f"Optuna TPE + ASHA (the space's), {args.num_samples} configurations, search seed {seed}",
                     ["--search", "optuna", *sampled, "--search-seed", str(seed)]),
+                   ("gp", f"Optuna GP + ASHA (the space's), {args.num_samples} configurations, search seed {seed}",
+                    ["--search", "gp", *sampled, "--search-seed", str(seed)]),
                    ("random", f"Optuna random + ASHA (the space's), {args.num_samples} configurations, "
                     f"search seed {seed}",
                     ["--search", "random", *sampled, "--search-seed", str(seed)])]

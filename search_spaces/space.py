@@ -99,7 +99,7 @@ class SearchSpace:
     scientific: tuple[str, ...] = ()
     nuisance: tuple[str, ...] = ()
     fixed: tuple[str, ...] = ()
-    search: Literal["grid", "random", "optuna"] = "grid"
+    search: Literal["grid", "random", "optuna", "gp"] = "grid"
     scheduler: Literal["fifo", "asha"] = "fifo"
     asha_grace: float = 0.25  # ASHA's first rung, as a fraction of training
     asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung

@@ -40,10 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="judge a trial ASHA let on again as later trials reach its rung, and stop it once they "
                         "outrank it (default: the space's; off, lsid_lr: on)")
     parser.add_argument("--num-samples", type=int,
-                        help="configurations proposed by random/optuna search (not with grid search)")
+                        help="configurations proposed by random/optuna/gp search (not with grid search)")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--search-seed", type=int,
-                        help="seed of the configurations random/optuna search proposes (default 0; not with grid "
+                        help="seed of the configurations random/optuna/gp search proposes (default 0; not with grid "
                         "search)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.steps=500 (repeatable)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from restore_core.errors import UserError
 
-SEARCHES = ("grid", "random", "optuna")
+SEARCHES = ("grid", "random", "optuna", "gp")
 SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
@@ -27,7 +27,7 @@ class SweepOptions:
     scheduler: str | None = None
     num_samples: int | None = None
     seeds: int = 1
-    search_seed: int | None = None  # seed of Optuna's sampler (random/optuna search); None: 0 there, unused by grid
+    search_seed: int | None = None  # seed of Optuna's sampler (random/optuna/gp search); None: 0 there, unused by grid
     sets: dict[str, Any] = field(default_factory=dict)
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0

@@ -73,11 +73,11 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     trials: list[dict[str, Any]] = []
     if search == "grid":
         if options.num_samples is not None:
-            raise UserError(f"--num-samples sets how many configurations random/optuna search proposes, but this "
+            raise UserError(f"--num-samples sets how many configurations random/optuna/gp search proposes, but this "
                             f"run's search is grid{_space_default(space, options.search)}, which runs the study's "
                             f"{len(space.rows)} rows; add --search optuna or leave it out")
         if options.search_seed is not None and not options.resume:
-            raise UserError(f"--search-seed seeds the configurations random/optuna search proposes, but this run's "
+            raise UserError(f"--search-seed seeds the configurations random/optuna/gp search proposes, but this run's "
                             f"search is grid{_space_default(space, options.search)}, which proposes none; add "
                             f"--search optuna or leave it out")
         trials = space.grid_trials(options.seeds)

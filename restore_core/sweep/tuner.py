@@ -20,16 +20,16 @@ os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 
 
 def startup_trials(configurations: int) -> int:
-    """How many of TPE's configurations are drawn at random before it models the results: Optuna's default of ten
-    would leave a budget of ten configurations (a grid's worth) entirely random, so a third of the budget, 2 to
-    10 (benchmarks/early_stopping.py measures what this changes)."""
+    """How many of TPE's (or the GP's) configurations are drawn at random before it models the results: Optuna's
+    default of ten would leave a budget of ten configurations (a grid's worth) entirely random, so a third of the
+    budget, 2 to 10 (benchmarks/early_stopping.py measures what this changes)."""
     return max(2, min(10, configurations // 3))
 
 
 def build_searcher(plan):
-    """``grid``: every configuration of the study. ``random``/``optuna``: Optuna's random or TPE sampler (seeded
-    by ``--search-seed``), each configuration repeated over ``--seeds`` seeds (Ray's Repeater, which reports their
-    mean to the sampler)."""
+    """``grid``: every configuration of the study. ``random``/``optuna``/``gp``: Optuna's random, TPE or
+    Gaussian-process sampler (seeded by ``--search-seed``), each configuration repeated over ``--seeds`` seeds
+    (Ray's Repeater, which reports their mean to the sampler)."""
     if plan.search == "grid":
         return None
     import optuna
@@ -38,12 +38,14 @@ def build_searcher(plan):
 
     options = plan.options
     seed = options.search_seed
+    startup = startup_trials(plan.num_samples // options.seeds)
     if plan.search == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif plan.search == "gp":  # a Gaussian process over all the ranges; trials in flight enter its batch acquisition
+        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     else:  # multivariate: the rate and the decay point are modelled together; constant liar: trials in flight count
-        configurations = plan.num_samples // options.seeds
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(configurations),
-                                             multivariate=True, constant_liar=True)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
+                                             constant_liar=True)
     searcher = OptunaSearch(metric=plan.space.metric, mode=plan.space.mode, sampler=sampler)
     if options.seeds > 1:
         searcher = Repeater(searcher, repeat=options.seeds, set_index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import search_spaces
 from analysis.importance import build_study, param_importances, variance_share
@@ -37,3 +38,15 @@ def test_too_few_completed_trials_says_why():
     frame.loc[1, "status"] = "error"
     importances, how = param_importances(frame, space, "val/psnr", "max")
     assert importances == {} and how == "needs at least 2 completed trials with a finite val/psnr (have 1)"
+
+
+@pytest.mark.parametrize("search, shown", [("grid", False), ("random", True), ("optuna", True), ("gp", True)])
+def test_the_report_has_importances_for_every_sampled_search(make_run, search, shown):
+    from analysis.outputs import analyse
+    from analysis.report import build_figures
+
+    trials = [{"id": f"t{i}", "params": {"optim.lr": lr, "optim.milestones": [], "seed": 0}, "status": "terminated",
+               "results": [{"step": 4, "progress": 1.0, "val/psnr": psnr, "stop_reason": "completed"}]}
+              for i, (lr, psnr) in enumerate([(1e-3, 24.0), (1e-5, 15.0), (1e-4, 22.0)])]
+    ids = [figure_id for _, figure_id, _ in build_figures(analyse(make_run(trials, search=search)))]
+    assert ("importance" in ids) == shown and "curves" in ids

@@ -76,10 +76,10 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
      "--asha-grace and --asha-reduction and --no-asha-recheck only apply to ASHA, but this run's scheduler is fifo; "
      "add --scheduler asha or leave them out"),
     ({"space": "lsid_lr", "num_samples": 5},
-     "--num-samples sets how many configurations random/optuna search proposes, but this run's search is grid (the "
+     "--num-samples sets how many configurations random/optuna/gp search proposes, but this run's search is grid (the "
      "space 'lsid_lr' defaults to it), which runs the study's 10 rows; add --search optuna or leave it out"),
     ({"space": "lsid_lr", "search": "grid", "search_seed": 3},
-     "--search-seed seeds the configurations random/optuna search proposes, but this run's search is grid, which "
+     "--search-seed seeds the configurations random/optuna/gp search proposes, but this run's search is grid, which "
      "proposes none; add --search optuna or leave it out"),
 ])
 def test_options_the_run_would_ignore_are_refused(options, message):

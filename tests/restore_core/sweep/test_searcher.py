@@ -1,4 +1,5 @@
-"""The searcher of random/optuna sweeps: seeded by --search-seed, and TPE models the results within a small budget."""
+"""The searcher of sampled sweeps: seeded by --search-seed, and TPE and the GP model the results within a small
+budget."""
 
 import math
 
@@ -22,7 +23,7 @@ def proposals(search: str, seed: int, scores: list[float], num_samples: int = 10
     return configs
 
 
-@pytest.mark.parametrize("search", ["random", "optuna"])
+@pytest.mark.parametrize("search", ["random", "optuna", "gp"])
 def test_the_search_seed_decides_the_proposals(search):
     assert proposals(search, 0, [20.0, 21.0]) == proposals(search, 0, [20.0, 21.0])
     assert proposals(search, 0, [20.0, 21.0]) != proposals(search, 1, [20.0, 21.0])
@@ -43,6 +44,14 @@ def test_tpe_models_the_results_after_a_third_of_a_small_budget():
     # the model proposes near the best result so far: the same decay point, a rate within a decade
     assert tpe[3]["optim.milestones"] == tpe[2]["optim.milestones"]
     assert abs(math.log10(tpe[3]["optim.lr"] / tpe[2]["optim.lr"])) < 1
+
+
+def test_the_gp_models_the_results_after_a_third_of_a_small_budget():
+    scores = [20.0, 21.0, 25.0]
+    gp, random = proposals("gp", 0, scores), proposals("random", 0, scores)
+    assert gp[:3] == random[:3]
+    assert gp[3] != random[3]
+    assert set(gp[3]) == {"optim.lr", "optim.milestones"} and 1e-7 <= gp[3]["optim.lr"] <= 1e-2
 
 
 @pytest.mark.parametrize("configurations, expected", [(4, 2), (10, 3), (30, 10), (300, 10)])
