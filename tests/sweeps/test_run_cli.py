@@ -38,7 +38,7 @@ CASES = {
                       "unknown model 'sid_unt' (did you mean 'sid_unet'?); known: "),
     "unknown loss": ([*SMOKE, "--set", "loss.l2=1"], "unknown loss term 'loss.l2'; known: l1, ms_ssim, mse, ssim"),
     "unknown search": ([*SMOKE, "--search", "bayes"],
-                       "argument --search: invalid choice: 'bayes' (choose from 'grid', 'random', 'optuna')"),
+                       "argument --search: invalid choice: 'bayes' (choose from 'grid', 'random', 'optuna', 'gp')"),
     "zero seeds": ([*SMOKE, "--seeds", "0"], "--seeds must be a whole number >= 1; got 0"),
     "negative samples": ([*SMOKE, "--search", "random", "--num-samples", "-3"],
                          "--num-samples must be a whole number >= 1; got -3"),
