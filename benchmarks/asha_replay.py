@@ -4,18 +4,19 @@ training steps it would have used and the best value it would have kept. No trai
 
     python benchmarks/asha_replay.py runs/lsid_lr/<fifo-grid-run>
     python benchmarks/asha_replay.py <run> --grace 0.083 0.25 --reduction 3 4 --concurrency 2 --orders 200
-    python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 3 6 --recheck off on
+    python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 3 6 --recheck off on --quorum 1 4
 
 Every trial of a FIFO run trained to the end and reported at every evaluation, so its curve is what the same
 trial would report under ASHA (trials are deterministic for their seed). The replay hands those reports to the
 sweep's own schedulers, Ray's ``ASHAScheduler`` (one bracket; at the highest rung a trial has passed and not yet been
 judged at, it stops when its value is below the ``1 − 1/reduction`` percentile of the values recorded there before
 it), for ``--concurrency`` trials running side by side at equal speed, started in the run's trial order or in random
-orders. Asynchronous
-promotion favours early arrivals (the first trial at a rung always continues), so the order matters with few
-trials; the random orders (the same ones for every setting) show the spread. ``--recheck off on`` adds the rechecking
-scheduler of ``--asha-recheck``: a trial let on is judged again at each later result at its highest rung, against
-every other trial recorded there by then.
+orders. Asynchronous promotion favours early arrivals (the first trial at a rung always continues), so the order
+matters with few trials; the random orders (the same ones for every setting) show the spread. ``--recheck off on``
+adds the scheduler of ``--asha-recheck``: a trial let on is judged again at each later result at its highest rung,
+against every other trial recorded there by then. ``--quorum N`` (``--asha-quorum``): a trial let on from a rung
+with fewer than N recorded waits (paused, its worker free) while other trials can start; the replay asks the
+scheduler which trial a free worker takes, as Ray does, and a resumed trial goes on from the step it paused at.
 
 ``--pool-seeds`` replays a run with several seeds as one sweep (what ``--seeds N`` with ASHA does: every trial of every
 seed is judged at the same rungs) and adds the configuration it would pick: the one with the highest mean over its
@@ -29,7 +30,7 @@ import heapq
 import itertools
 import os
 import sys
-from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -40,62 +41,88 @@ from analysis import load_curves, read_manifest  # noqa: E402
 from restore_core.sweep.tuner import asha_rungs  # noqa: E402
 
 
-def asha_judge(grace: int, reduction: float, max_t: int, recheck: bool = False) -> Callable[[int, int, float], bool]:
-    """The sweep's own ASHA scheduler (Ray's ``ASHAScheduler``, or with ``recheck`` the rechecking one of
-    ``--asha-recheck``) as ``judge(trial, step, value) -> stop``, for values signed so that higher is better."""
-    from types import SimpleNamespace
-
-    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1):
+    """The sweep's own ASHA scheduler: Ray's ``ASHAScheduler``, or with ``recheck``/``quorum`` the one of
+    ``--asha-recheck``/``--asha-quorum``, for values signed so that higher is better."""
+    from ray.tune.schedulers import ASHAScheduler
 
     from restore_core.sweep.asha import RecheckingASHA
 
-    scheduler = (RecheckingASHA if recheck else ASHAScheduler)(
-        time_attr="step", metric="value", mode="max", grace_period=grace, max_t=max_t, reduction_factor=reduction)
-    trials: dict[int, SimpleNamespace] = {}
+    settings = {"time_attr": "step", "metric": "value", "mode": "max", "grace_period": grace, "max_t": max_t,
+                "reduction_factor": reduction}
+    if recheck or quorum > 1:
+        return RecheckingASHA(recheck=recheck, quorum=quorum, **settings)
+    return ASHAScheduler(**settings)
 
-    def judge(trial: int, step: int, value: float) -> bool:
-        if trial not in trials:
-            trials[trial] = SimpleNamespace(trial_id=str(trial))
-            scheduler.on_trial_add(None, trials[trial])
-        return scheduler.on_trial_result(None, trials[trial], {"step": step, "value": value}) == TrialScheduler.STOP
 
-    return judge
+class Controller:
+    """What a scheduler sees of Ray's controller: the trials in the order they were added, with their status, and
+    ``stop_trial`` (a scheduler stops a paused trial through it)."""
+
+    def __init__(self, scheduler, count: int, order: list[int]):
+        from ray.tune.experiment import Trial
+
+        self.scheduler, self.status = scheduler, Trial
+        self.trials = [SimpleNamespace(trial_id=str(i), index=i, status=Trial.PENDING) for i in order]
+        self.by_index = {t.index: t for t in self.trials}
+        for trial in self.trials:
+            scheduler.on_trial_add(self, trial)
+
+    def get_trials(self) -> list[SimpleNamespace]:
+        return self.trials
+
+    def stop_trial(self, trial) -> None:
+        self.scheduler.on_trial_remove(self, trial)
+        trial.status = self.status.TERMINATED
 
 
 def replay(curves: list[dict[int, float]], order: list[int], grace: int, reduction: float, max_t: int,
            concurrency: int, mode: str = "max", recheck: bool = False,
-           judge: Callable[[int, int, float], bool] | None = None) -> tuple[int, float, list[int]]:
-    """Steps used, best value kept and the step each trial stopped at, for trials started in ``order``.
+           quorum: int = 1) -> tuple[int, float, list[int]]:
+    """Steps used, best value kept and the furthest step of each trial, for trials started in ``order``.
 
-    Args:
-        curves: per trial, its reported value by step (every evaluation up to ``max_t``).
-        judge: decides at each result whether the trial stops (default: :func:`asha_judge`).
+    ``curves`` holds, per trial, its reported value by step (every evaluation up to ``max_t``). Trials run at equal
+    speed on ``concurrency`` workers; a paused trial gives its worker up and later resumes from its last report.
     """
+    from ray.tune.schedulers import TrialScheduler
+
     sign = 1.0 if mode == "max" else -1.0
-    judge = judge or asha_judge(grace, reduction, max_t, recheck)
-    stopped_at = [0] * len(curves)
-    queue = list(order)
+    scheduler = asha_scheduler(grace, reduction, max_t, recheck, quorum)
+    controller = Controller(scheduler, len(curves), order)
+    running = controller.status.RUNNING
+    reached = [0] * len(curves)
     events: list[tuple[float, int, int, int]] = []  # (time, start rank, trial, step)
+    starts = itertools.count()
 
-    def start(trial: int, now: float, rank: int) -> None:
-        for step in sorted(curves[trial]):
-            heapq.heappush(events, (now + step, rank, trial, step))
+    def start_next(now: float) -> None:
+        trial = scheduler.choose_trial_to_run(controller)
+        if trial is None:
+            return
+        trial.status, rank = running, next(starts)
+        for step in sorted(curves[trial.index]):
+            if step > reached[trial.index]:
+                heapq.heappush(events, (now + step - reached[trial.index], rank, trial.index, step))
 
-    for rank in range(min(concurrency, len(queue))):
-        start(queue.pop(0), 0.0, rank)
-    rank, done = concurrency, set()
+    for _ in range(concurrency):
+        start_next(0.0)
     while events:
-        now, _, trial, step = heapq.heappop(events)
-        if trial in done:
+        now, _, index, step = heapq.heappop(events)
+        trial = controller.by_index[index]
+        if trial.status != running or step <= reached[index]:
+            continue  # a report of an earlier start that the trial has since left
+        reached[index] = step
+        result = {"step": step, "value": sign * curves[index][step]}
+        decision = scheduler.on_trial_result(controller, trial, result)
+        if decision == TrialScheduler.CONTINUE and step < max_t:
             continue
-        if judge(trial, step, sign * curves[trial][step]) or step >= max_t:
-            done.add(trial)
-            stopped_at[trial] = step
-            if queue:
-                start(queue.pop(0), now, rank)
-                rank += 1
-    best = max(sign * v for t, c in enumerate(curves) for s, v in c.items() if s <= stopped_at[t])
-    return sum(stopped_at), sign * best, stopped_at
+        if decision == TrialScheduler.PAUSE:
+            trial.status = controller.status.PAUSED
+        else:
+            scheduler.on_trial_complete(controller, trial, result)
+            trial.status = controller.status.TERMINATED
+        start_next(now)
+    best = max(sign * v for t, c in enumerate(curves) for s, v in c.items() if s <= reached[t])
+    return sum(reached), sign * best, reached
 
 
 def picked(labels: list[str], curves: list[dict[int, float]], stopped_at: list[int], max_t: int,
@@ -127,6 +154,8 @@ def main() -> None:
     parser.add_argument("--recheck", nargs="+", choices=("off", "on"), default=["off"],
                         help="without and/or with judging a promoted trial again at each later result "
                         "(--asha-recheck)")
+    parser.add_argument("--quorum", type=int, nargs="+", default=[1],
+                        help="trials recorded at a rung before one let on from it goes on (--asha-quorum; 1: Ray's)")
     parser.add_argument("--pool-seeds", action="store_true",
                         help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
     args = parser.parse_args()
@@ -136,11 +165,11 @@ def main() -> None:
     max_t = int(frame["step"].max())
     eval_every = int(frame["step"].min())
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")
-    print("| seed | grace (steps) | reduction | rungs | recheck | steps, run order | share | best, run order | Δ best "
-          "| share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |"
+    print("| seed | grace (steps) | reduction | rungs | recheck | quorum | steps, run order | share | best, run order "
+          "| Δ best | share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |"
           + (" picked configuration, run order | its Δ to the best configuration (mean over seeds) "
              "| Δ of the pick, random orders (median, worst 10 %) |" if args.pool_seeds else ""))
-    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
     groups = [("all", frame)] if args.pool_seeds else list(frame.groupby("seed"))
     for seed, group in groups:
         trials = sorted(group["trial_id"].unique())
@@ -155,14 +184,14 @@ def main() -> None:
         orders = [list(rng.permutation(len(curves))) for _ in range(args.orders)]
         for fraction in args.grace:
             grace = max(eval_every, round(max_t * fraction / eval_every) * eval_every)
-            for reduction, recheck in itertools.product(args.reduction, args.recheck):
+            for reduction, recheck, quorum in itertools.product(args.reduction, args.recheck, args.quorum):
                 steps, best, stopped = replay(curves, list(range(len(curves))), grace, reduction, max_t,
-                                              args.concurrency, mode, recheck == "on")
+                                              args.concurrency, mode, recheck == "on", quorum)
                 pick = picked(labels, curves, stopped, max_t, mode)
                 shares, deltas, pick_deltas = [], [], []
                 for order in orders:
                     s, b, stops = replay(curves, order, grace, reduction, max_t, args.concurrency, mode,
-                                         recheck == "on")
+                                         recheck == "on", quorum)
                     shares.append(s / full)
                     deltas.append(b - grid_best)
                     pick_deltas.append(means[picked(labels, curves, stops, max_t, mode)] - best_mean)
@@ -173,7 +202,7 @@ def main() -> None:
                     extra = (f" {pick} | {means[pick] - best_mean:+.2f} | {np.median(pick_deltas):+.2f}, "
                              f"{worst_pick:+.2f} |")
                 rungs = asha_rungs(grace, max_t, reduction)
-                print(f"| {seed} | {grace} | {reduction:g} | {rungs} | {recheck} | {steps} | "
+                print(f"| {seed} | {grace} | {reduction:g} | {rungs} | {recheck} | {quorum} | {steps} | "
                       f"{100 * steps / full:.0f} % | {best:.2f} | {best - grid_best:+.2f} | "
                       f"{100 * np.median(shares):.0f} %, {100 * np.percentile(shares, 90):.0f} % | "
                       f"{np.median(deltas):+.2f}, {worst:+.2f} |{extra}")

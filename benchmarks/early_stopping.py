@@ -12,13 +12,13 @@ reached.
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna gp --search-seeds 0 1 2
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
-(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck), the grid with ASHA at
-``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck),
-and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA; ``random`` adds Optuna's
-random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's Gaussian-process sampler, and
-``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their seed, so a FIFO grid run
-made earlier with the same profile (e.g. by ``overhead.py``) serves as the reference without training it again.
-Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; quorum 4), the grid with ASHA at
+``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck; the
+space's quorum), and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA;
+``random`` adds Optuna's random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's
+Gaussian-process sampler, and ``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their
+seed, so a FIFO grid run made earlier with the same profile (e.g. by ``overhead.py``) serves as the reference without
+training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
@@ -88,8 +88,9 @@ def main() -> None:
     other.append("--asha-recheck" if other_recheck else "--no-asha-recheck")
     sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
     recheck = {True: ", recheck", False: ""}
+    quorum = f", quorum {space.asha_quorum}" if space.asha_quorum > 1 else ""
     setups = [("asha", f"grid + ASHA (the space's: grace {space.asha_grace:.3g}, reduction {space.asha_reduction:g}"
-               f"{recheck[space.asha_recheck]})", ["--search", "grid", "--scheduler", "asha"]),
+               f"{recheck[space.asha_recheck]}{quorum})", ["--search", "grid", "--scheduler", "asha"]),
               ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g}"
                f"{recheck[other_recheck]})",
                ["--search", "grid", "--scheduler", "asha", *other])]

@@ -1,40 +1,87 @@
-"""ASHA that checks its promotions again: Ray's ``ASHAScheduler``, plus one rule for small sweeps.
+"""ASHA for small sweeps: Ray's ``ASHAScheduler``, plus two rules against its bias for early arrivals.
 
 Ray's ASHA judges a trial once at each rung, against the values recorded there before it: the first trial to reach
 a rung always goes on, and the second goes on unless it is worse than the first. With the ten trials of a study's
 grid and two running at a time, those early arrivals decide much of what a sweep spends (a slow learner that
-reports first trains to the end). ``--asha-recheck`` keeps every decision of Ray's rule and adds one: at each later
-result, a trial is judged again at the highest rung it has passed, against everyone else recorded there by then,
-and stops once it would no longer be promoted. Replayed over ``lsid_lr``'s FIFO grid runs it spends less on every
-seed at the same best trial (docs/PERFORMANCE.md); with the best third kept (reduction 3) the replays lose the
-best schedule more often, so it is the space's setting, not the platform's.
+reports first trains to the end). Both rules keep every decision of Ray's rule and add one:
+
+- ``--asha-recheck``: at each later result, a trial is judged again at the highest rung it has passed, against
+  everyone else recorded there by then, and stops once it would no longer be promoted.
+- ``--asha-quorum N``: a trial that Ray's rule lets on from a rung where fewer than N trials (itself included) are
+  recorded waits (Ray pauses it, with a checkpoint) while other trials are waiting to start. A worker that comes
+  free first stops the waiting trials that the trials recorded since outrank at their rung, then resumes the best
+  waiting trial whose rung has N trials recorded (any waiting trial once nothing else is left to start), and
+  otherwise starts the next trial. A trial never waits when nothing else could use its worker.
+
+Replayed over ``lsid_lr``'s FIFO grid runs both spend less at the same best trial (docs/PERFORMANCE.md); with the
+best third kept (reduction 3) rechecking loses the best schedule more often, so they are the space's settings, not
+the platform's.
 """
 
 from __future__ import annotations
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
 
 class RecheckingASHA(AsyncHyperBandScheduler):
-    """Ray's ASHA (one bracket); a promoted trial stops as soon as the later arrivals at its highest rung outrank it.
+    """Ray's ASHA (one bracket) with ``recheck`` and ``quorum`` (see the module).
 
     Uses the bracket's bookkeeping (``_trial_info``, ``_rungs``, ``cutoff``), which
     ``tests/restore_core/sweep/test_asha.py`` checks against this Ray's decisions.
     """
 
+    def __init__(self, *args, recheck: bool = True, quorum: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._recheck = recheck
+        self._quorum = quorum
+        self._waiting: dict[str, int] = {}  # paused trial → the rung it waits at
+
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         bracket = self._trial_info.get(trial.trial_id)
         before = _highest_rung(bracket, trial.trial_id)
         action = super().on_trial_result(tune_controller, trial, result)
-        if action != TrialScheduler.CONTINUE or before is None or _highest_rung(bracket, trial.trial_id) != before:
-            return action  # stopped, not yet promoted anywhere, or just judged at a new rung by Ray's rule
-        recorded = dict(bracket._rungs)[before]
-        others = {key: value for key, value in recorded.items() if key != trial.trial_id}
-        cutoff = bracket.cutoff(others)
-        if cutoff is not None and recorded[trial.trial_id] < cutoff:
+        if action != TrialScheduler.CONTINUE:
+            return action
+        rung = _highest_rung(bracket, trial.trial_id)
+        if rung != before:  # just let on from a new rung by Ray's rule
+            if len(_recorded(bracket, rung)) < self._quorum and _any_pending(tune_controller):
+                self._waiting[trial.trial_id] = rung
+                return TrialScheduler.PAUSE
+            return action
+        if self._recheck and rung is not None and _outranked(bracket, trial.trial_id, rung):
             self._num_stopped += 1
             return TrialScheduler.STOP
         return action
+
+    def choose_trial_to_run(self, tune_controller) -> Trial | None:
+        trials = tune_controller.get_trials()
+        waiting = [t for t in trials if t.status == Trial.PAUSED and t.trial_id in self._waiting]
+        for trial in waiting:
+            bracket = self._trial_info.get(trial.trial_id)
+            if _outranked(bracket, trial.trial_id, self._waiting[trial.trial_id]):
+                del self._waiting[trial.trial_id]
+                self._num_stopped += 1
+                tune_controller.stop_trial(trial)
+        waiting = [t for t in waiting if t.trial_id in self._waiting]
+        pending = any(t.status == Trial.PENDING for t in trials)
+        ready = [t for t in waiting if not pending or len(self._recorded_at(t)) >= self._quorum]
+        if ready:
+            best = max(ready, key=lambda t: self._recorded_at(t)[t.trial_id])
+            del self._waiting[best.trial_id]
+            return best
+        return super().choose_trial_to_run(tune_controller)  # the next trial to start (none waits unready then)
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        self._waiting.pop(trial.trial_id, None)
+        super().on_trial_remove(tune_controller, trial)
+
+    def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        self._waiting.pop(trial.trial_id, None)
+        super().on_trial_complete(tune_controller, trial, result)
+
+    def _recorded_at(self, trial) -> dict[str, float]:
+        return _recorded(self._trial_info[trial.trial_id], self._waiting[trial.trial_id])
 
 
 def _highest_rung(bracket, trial_id: str) -> int | None:
@@ -42,3 +89,19 @@ def _highest_rung(bracket, trial_id: str) -> int | None:
     if bracket is None:
         return None
     return next((milestone for milestone, recorded in bracket._rungs if trial_id in recorded), None)
+
+
+def _recorded(bracket, rung: int) -> dict[str, float]:
+    return dict(bracket._rungs)[rung]
+
+
+def _outranked(bracket, trial_id: str, rung: int) -> bool:
+    """Whether the others recorded at ``rung`` now put ``trial_id`` below the cut Ray's rule promotes."""
+    recorded = _recorded(bracket, rung)
+    cutoff = bracket.cutoff({key: value for key, value in recorded.items() if key != trial_id})
+    return cutoff is not None and recorded[trial_id] < cutoff
+
+
+def _any_pending(tune_controller) -> bool:
+    """Whether a trial is waiting to start (a pausing trial's worker would have something to do)."""
+    return tune_controller is not None and any(t.status == Trial.PENDING for t in tune_controller.get_trials())

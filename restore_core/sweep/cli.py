@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--asha-recheck", action=argparse.BooleanOptionalAction,
                         help="judge a trial ASHA let on again as later trials reach its rung, and stop it once they "
                         "outrank it (default: the space's; off, lsid_lr: on)")
+    parser.add_argument("--asha-quorum", type=int, metavar="N",
+                        help="a trial ASHA lets on from a rung with fewer than N trials recorded waits (paused) while "
+                        "other trials can start, and goes on once N are recorded and it still ranks (default: the "
+                        "space's; 1, lsid_lr: 4)")
     parser.add_argument("--num-samples", type=int,
                         help="configurations proposed by random/optuna/gp search (not with grid search)")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
@@ -108,6 +112,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         asha_grace=args.asha_grace,
         asha_reduction=args.asha_reduction,
         asha_recheck=args.asha_recheck,
+        asha_quorum=args.asha_quorum,
         sets=parse_sets(args.set),
         max_concurrent=args.max_concurrent,
         name=args.name,

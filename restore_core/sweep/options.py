@@ -15,8 +15,8 @@ SEARCHES = ("grid", "random", "optuna", "gp")
 SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
-            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck")
-ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck")  # None: the space's
+            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")
+ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  # None: the space's
 
 
 @dataclass
@@ -35,6 +35,7 @@ class SweepOptions:
     asha_grace: float | None = None  # None: the space's
     asha_reduction: float | None = None
     asha_recheck: bool | None = None
+    asha_quorum: int | None = None
     name: str | None = None
     storage: str = "runs"
     dry_run: bool = False
@@ -74,6 +75,9 @@ class SweepOptions:
         if self.asha_reduction is not None and not 1 < self.asha_reduction < math.inf:
             raise UserError(f"--asha-reduction must be a number > 1 (3 keeps the best third); "
                             f"got {self.asha_reduction:g}")
+        if self.asha_quorum is not None and self.asha_quorum < 1:
+            raise UserError(f"--asha-quorum must be a whole number >= 1 (1: a trial never waits); "
+                            f"got {self.asha_quorum}")
         if self.max_failures < 0:
             raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
         if self.trial_timeout is not None and not self.trial_timeout > 0:

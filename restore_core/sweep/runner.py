@@ -62,7 +62,8 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     scheduler = options.scheduler or space.scheduler
     asha_options = _given_asha_options(options)
     if asha_options and scheduler != "asha":
-        raise UserError(f"{' and '.join(asha_options)} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
+        named = " and ".join(filter(None, [", ".join(asha_options[:-1]), asha_options[-1]]))
+        raise UserError(f"{named} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
                         f"but this run's scheduler is {scheduler}"
                         f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
     base = space.base_config(options.profile, options.sets)

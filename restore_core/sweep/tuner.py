@@ -63,7 +63,9 @@ def asha_settings(plan) -> dict[str, Any]:
     grace = max(eval_every, round(steps * fraction / eval_every) * eval_every)
     reduction = options.asha_reduction if options.asha_reduction is not None else space.asha_reduction
     recheck = options.asha_recheck if options.asha_recheck is not None else space.asha_recheck
-    return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction, "recheck": recheck}
+    quorum = options.asha_quorum if options.asha_quorum is not None else space.asha_quorum
+    return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction, "recheck": recheck,
+            "quorum": quorum}
 
 
 def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
@@ -78,8 +80,11 @@ def describe_asha(plan) -> str:
     settings = asha_settings(plan)
     rungs = asha_rungs(settings["grace_period"], settings["max_t"], settings["reduction_factor"])
     recheck = "; one let on stops once later trials at its rung outrank it" if settings["recheck"] else ""
+    quorum = settings["quorum"]
+    wait = (f"; one let on from a rung with fewer than {quorum} trials recorded waits there while others can start"
+            if quorum > 1 else "")
     return (f"ASHA judges trials at steps {', '.join(map(str, rungs))} of {settings['max_t']} and lets the best "
-            f"1/{settings['reduction_factor']:g} at each go on{recheck}")
+            f"1/{settings['reduction_factor']:g} at each go on{recheck}{wait}")
 
 
 def build_scheduler(plan):
@@ -91,8 +96,10 @@ def build_scheduler(plan):
     if plan.scheduler == "fifo":
         return FIFOScheduler()
     settings = asha_settings(plan)
-    scheduler = RecheckingASHA if settings.pop("recheck") else ASHAScheduler
-    return scheduler(time_attr="step", **settings)
+    if settings["recheck"] or settings["quorum"] > 1:
+        return RecheckingASHA(time_attr="step", **settings)
+    del settings["recheck"], settings["quorum"]
+    return ASHAScheduler(time_attr="step", **settings)
 
 
 def build_tuner(plan, shared: Mapping[str, SharedData]):

@@ -49,6 +49,19 @@ def test_two_at_a_time_a_promotion_is_rechecked_when_the_next_trial_arrives():
     assert module.replay(negated, [0, 1, 2], 100, 3, 300, concurrency=2, mode="min", recheck=True)[2] == stopped
 
 
+def test_with_a_quorum_early_arrivals_wait_and_the_outranked_one_stops_while_waiting():
+    # grace 100, max_t 300, reduction 3, quorum 3, two workers. a (1.0) and b (5.0) reach the rung first and each
+    # waits (fewer than 3 recorded, c and d waiting to start); a, outranked by b, stops at the next free worker. c
+    # (3.0) stops at the rung; with nothing left to start b resumes, and d (4.0) goes on: 4 ranks in {1, 3, 4, 5}.
+    curves = [{100: v, 200: v, 300: v} for v in (1.0, 5.0, 3.0, 4.0)]
+    module = _replay_module()
+    steps, best, stopped = module.replay(curves, [0, 1, 2, 3], 100, 3, 300, concurrency=2, recheck=True, quorum=3)
+    assert stopped == [100, 300, 100, 300] and steps == 800 and best == 5.0
+    # without the quorum a trains on until b's value stands beside its own at the rung
+    steps, _, stopped = module.replay(curves, [0, 1, 2, 3], 100, 3, 300, concurrency=2, recheck=True)
+    assert stopped == [200, 300, 100, 300] and steps == 900
+
+
 def test_the_pick_counts_only_trials_trained_to_the_end():
     module = _replay_module()
     labels = ["a", "a", "b", "b"]

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from analysis import load_run
+from analysis.load import read_results, trial_dirs
 from restore_core.schema import validate_config
 from search_spaces import get_space, list_spaces
 from sweeps.run import main
@@ -57,6 +58,10 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     assert len(ended) == 10 and not any("running" in line for line in ended)
     assert sum("stopped early" in line for line in ended) == (frame["status"] == "stopped early").sum()
     assert (frame["best/val/psnr"] > 0).all() and (frame["last/cost/params"] > 0).all()
+    # the space's quorum: the first arrivals at the rung waited (paused) and the one let on resumed where it stopped
+    reports = {d: read_results(d) for d in trial_dirs(str(run_dir))}
+    assert any(r["training_iteration"] > r["iterations_since_restore"] for rs in reports.values() for r in rs)
+    assert all([r["step"] for r in rs] == sorted({r["step"] for r in rs}) for rs in reports.values())
     assert (run_dir / "manifest.json").exists() and (run_dir / "results.csv").exists()
     assert "| configuration |" in (run_dir / "table.md").read_text() and (run_dir / "report.html").exists()
 

@@ -1,4 +1,5 @@
-"""--asha-recheck: Ray's ASHA decisions, plus stopping a promoted trial once later arrivals at its rung outrank it."""
+"""--asha-recheck and --asha-quorum: Ray's ASHA decisions, plus stopping a promoted trial once later arrivals at its
+rung outrank it, and letting early arrivals wait for others at their rung."""
 
 from __future__ import annotations
 
@@ -60,9 +61,12 @@ def test_the_space_or_the_option_chooses_it_and_the_manifest_records_it():
     plan = plan_sweep(SweepOptions(space="lsid_lr"))  # lsid_lr: on
     assert type(build_scheduler(plan)) is RecheckingASHA
     assert build_manifest(plan, [])["asha"]["recheck"] is True
-    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))
+    assert build_manifest(plan, [])["asha"]["quorum"] == 4
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))  # the quorum stays
+    assert type(build_scheduler(plan)) is RecheckingASHA and build_scheduler(plan)._recheck is False
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False, asha_quorum=1))
     assert type(build_scheduler(plan)) is ASHAScheduler
-    assert build_manifest(plan, [])["asha"]["recheck"] is False
+    assert build_manifest(plan, [])["asha"]["recheck"] is False and build_manifest(plan, [])["asha"]["quorum"] == 1
     plan = plan_sweep(SweepOptions(space="lamba_loss", scheduler="asha"))  # the platform's default: off
     assert type(build_scheduler(plan)) is ASHAScheduler
 
@@ -76,3 +80,4 @@ def test_it_survives_the_pickling_that_resume_relies_on():
     restored = pickle.loads(pickle.dumps(sched))  # Ray keeps the Tuner's scheduler in the run's tuner.pkl
     assert type(restored) is RecheckingASHA
     assert report(restored, "slow", 200, 11.0) == STOP
+

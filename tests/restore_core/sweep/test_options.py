@@ -22,6 +22,7 @@ from restore_core.sweep.options import RECORDED, SweepOptions
     ({"asha_grace": 0.0}, "--asha-grace must be a fraction of training in (0, 1]; got 0"),
     ({"asha_grace": 1.5}, "--asha-grace must be a fraction of training in (0, 1]; got 1.5"),
     ({"asha_reduction": 1.0}, "--asha-reduction must be a number > 1 (3 keeps the best third); got 1"),
+    ({"asha_quorum": 0}, "--asha-quorum must be a whole number >= 1 (1: a trial never waits); got 0"),
 ])
 def test_bad_options_are_refused(changes, message):
     options = SweepOptions(space="lsid_lr", **changes)
@@ -33,7 +34,7 @@ def test_bad_options_are_refused(changes, message):
 def test_good_options_pass_and_round_trip_through_the_manifest():
     options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, search_seed=7,
                            sets={"train.steps": 8}, trial_timeout=60.0, max_failures=2, asha_grace=0.1,
-                           asha_reduction=4, asha_recheck=False)
+                           asha_reduction=4, asha_recheck=False, asha_quorum=2)
     options.check()
     restored = SweepOptions(space=None, name="x", resume=True)
     restored.restore_recorded(options.record())
@@ -55,25 +56,27 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
 
 
 @pytest.mark.parametrize("grace, reduction, expected", [
-    (None, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6, "recheck": True}),  # the space's
-    (1 / 12, 4, {"max_t": 1200, "grace_period": 100, "reduction_factor": 4, "recheck": True}),
-    (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6, "recheck": True}),  # >= one evaluation
-    (0.29, 3, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3, "recheck": True}),  # whole evaluations
+    (None, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6}),  # the space's
+    (1 / 12, 4, {"max_t": 1200, "grace_period": 100, "reduction_factor": 4}),
+    (0.01, None, {"max_t": 1200, "grace_period": 100, "reduction_factor": 6}),  # >= one evaluation
+    (0.29, 3, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # whole evaluations
 ])
 def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expected):
     from restore_core.sweep.runner import plan_sweep
     from restore_core.sweep.tuner import asha_settings
 
     plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
-    assert asha_settings(plan) == expected
+    assert asha_settings(plan) == {**expected, "recheck": True, "quorum": 4}  # lsid_lr's
 
 
 @pytest.mark.parametrize("options, message", [
     ({"space": "lamba_loss", "asha_reduction": 6},
      "--asha-reduction only applies to ASHA, but this run's scheduler is fifo (the space 'lamba_loss' defaults to it); "
      "add --scheduler asha or leave them out"),
-    ({"space": "lsid_lr", "scheduler": "fifo", "asha_grace": 0.25, "asha_reduction": 3, "asha_recheck": False},
-     "--asha-grace and --asha-reduction and --no-asha-recheck only apply to ASHA, but this run's scheduler is fifo; "
+    ({"space": "lsid_lr", "scheduler": "fifo", "asha_grace": 0.25, "asha_reduction": 3, "asha_recheck": False,
+      "asha_quorum": 2},
+     "--asha-grace, --asha-reduction, --no-asha-recheck and --asha-quorum only apply to ASHA, but this run's "
+     "scheduler is fifo; "
      "add --scheduler asha or leave them out"),
     ({"space": "lsid_lr", "num_samples": 5},
      "--num-samples sets how many configurations random/optuna/gp search proposes, but this run's search is grid (the "
@@ -105,8 +108,9 @@ def test_the_dry_run_names_ashas_rungs():
 
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr")))
     assert ("\nASHA judges trials at steps 100, 600 of 1200 and lets the best 1/6 at each go on; one let on stops "
-            "once later trials at its rung outrank it\n") in listing
+            "once later trials at its rung outrank it; one let on from a rung with fewer than 4 trials recorded "
+            "waits there while others can start\n") in listing
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_reduction=3, asha_grace=0.25,
-                                                    asha_recheck=False)))
+                                                    asha_recheck=False, asha_quorum=1)))
     assert "\nASHA judges trials at steps 300, 900 of 1200 and lets the best 1/3 at each go on\n" in listing
     assert "ASHA" not in describe_plan(plan_sweep(SweepOptions(space="lsid_lr", scheduler="fifo")))
