@@ -3,7 +3,7 @@
 Ray's ASHA judges a trial once at each rung, against the values recorded there before it: the first trial to reach
 a rung always goes on, and the second goes on unless it is worse than the first. With the ten trials of a study's
 grid and two running at a time, those early arrivals decide much of what a sweep spends (a slow learner that
-reports first trains to the end). Both rules keep every decision of Ray's rule and add one:
+reports first trains to the end). Both rules keep every stop Ray's rule makes and add their own:
 
 - ``--asha-recheck``: at each later result, a trial is judged again at the highest rung it has passed, against
   everyone else recorded there by then, and stops once it would no longer be promoted.
@@ -14,8 +14,8 @@ reports first trains to the end). Both rules keep every decision of Ray's rule a
   otherwise starts the next trial. A trial never waits when nothing else could use its worker.
 
 Replayed over ``lsid_lr``'s FIFO grid runs both spend less at the same best trial (docs/PERFORMANCE.md); with the
-best third kept (reduction 3) rechecking loses the best schedule more often, so they are the space's settings, not
-the platform's.
+best third kept (reduction 3, the platform's default) both lose the best configuration more often on some spaces,
+so they are the space's settings, not the platform's.
 """
 
 from __future__ import annotations
