@@ -80,6 +80,10 @@ class RecheckingASHA(AsyncHyperBandScheduler):
         self._waiting.pop(trial.trial_id, None)
         super().on_trial_complete(tune_controller, trial, result)
 
+    def waiting_at(self, trial_id: str) -> int | None:
+        """The rung (in steps) where the paused trial ``trial_id`` waits; None when it is not waiting."""
+        return self._waiting.get(trial_id)
+
     def _recorded_at(self, trial) -> dict[str, float]:
         return _recorded(self._trial_info[trial.trial_id], self._waiting[trial.trial_id])
 

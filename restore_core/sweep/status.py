@@ -119,21 +119,31 @@ def error_line(trial_dir: str | None, fallback: str | None) -> str:
 
 
 def _say_in_the_table(trial, reason: str) -> None:
-    """The progress table shows a trial's last report: for one that ended between evaluations, that says "running".
-    Replace it with how the trial ended (the results on disk keep what the trial reported)."""
-    if trial.last_result.get("stop_reason") == "running":
+    """The progress table shows a trial's last report: for one that ended between evaluations, that says "running"
+    (or "waiting at <rung>": stopped while paused). Replace it with how the trial ended (the results on disk keep
+    what the trial reported)."""
+    if str(trial.last_result.get("stop_reason")).startswith(("running", "waiting at")):
         trial.last_result["stop_reason"] = reason
 
 
 class TrialStatusCallback:
     """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
     early-stopped and failed trials apart (a trial without it never ended: the driver died first), and puts how it
-    ended into the progress table."""
+    ended into the progress table, and "waiting at <rung>" for a trial the scheduler paused there
+    (``--asha-quorum``: the scheduler's ``waiting_at``)."""
 
-    def __new__(cls, *args, **kwargs):  # subclass Ray's Callback lazily, so importing this module needs no Ray
+    def __new__(cls, scheduler=None):  # subclass Ray's Callback lazily, so importing this module needs no Ray
         from ray import tune
 
+        waiting_at = getattr(scheduler, "waiting_at", None)
+
         class _Callback(tune.Callback):
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                # Ray asked the scheduler first; the loggers before this callback have written the report as it was
+                rung = waiting_at(trial.trial_id) if waiting_at else None
+                if rung is not None:
+                    result["stop_reason"] = f"waiting at {rung}"
+
             def on_trial_complete(self, iteration, trials, trial, **info):
                 status = record_end(driver_trial_dirs(trial), "terminated", None)
                 _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler

@@ -129,6 +129,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         # Ray's default follows its process-wide verbosity, which the previous sweep in the same process set
         print_intermediate_tables=options.verbose >= 1,
     )
+    scheduler = build_scheduler(plan)
     run_config = tune.RunConfig(
         name=options.name,
         storage_path=options.space_dir(),
@@ -136,7 +137,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback()],
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler)],
         progress_reporter=reporter,
         verbose=options.verbose,
     )
@@ -144,7 +145,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         metric=plan.space.metric,
         mode=plan.space.mode,
         search_alg=build_searcher(plan),
-        scheduler=build_scheduler(plan),
+        scheduler=scheduler,
         num_samples=plan.num_samples,
         max_concurrent_trials=options.max_concurrent,
         # A finished trial's worker takes the next trial: no new process importing torch, torchmetrics and Ray

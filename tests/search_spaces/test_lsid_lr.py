@@ -61,6 +61,9 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     # the space's quorum: the first arrivals at the rung waited (paused) and the one let on resumed where it stopped
     reports = {d: read_results(d) for d in trial_dirs(str(run_dir))}
     assert any(r["training_iteration"] > r["iterations_since_restore"] for rs in reports.values() for r in rs)
+    # the table says where a paused trial waits; the results on disk keep what the trial reported
+    assert all("waiting at " in line for line in output.splitlines() if "| PAUSED " in line)
+    assert {r["stop_reason"] for rs in reports.values() for r in rs} <= {"running", "completed"}
     assert all([r["step"] for r in rs] == sorted({r["step"] for r in rs}) for rs in reports.values())
     assert (run_dir / "manifest.json").exists() and (run_dir / "results.csv").exists()
     assert "| configuration |" in (run_dir / "table.md").read_text() and (run_dir / "report.html").exists()

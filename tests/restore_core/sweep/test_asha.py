@@ -81,3 +81,26 @@ def test_it_survives_the_pickling_that_resume_relies_on():
     assert type(restored) is RecheckingASHA
     assert report(restored, "slow", 200, 11.0) == STOP
 
+
+
+def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(tmp_path):
+    from ray.tune.experiment import Trial
+
+    from restore_core.sweep.status import TrialStatusCallback, read_status
+
+    sched = RecheckingASHA(time_attr="step", metric="psnr", mode="max", grace_period=100, max_t=1200,
+                           reduction_factor=6, quorum=4)
+    first = SimpleNamespace(trial_id="a", status=Trial.RUNNING, local_path=str(tmp_path), last_result={})
+    controller = SimpleNamespace(get_trials=lambda: [first, SimpleNamespace(trial_id="b", status=Trial.PENDING)])
+    sched.on_trial_add(controller, first)
+    result = {"step": 100, "psnr": 10.0, "stop_reason": "running"}
+    assert sched.on_trial_result(controller, first, result) == TrialScheduler.PAUSE
+    callback = TrialStatusCallback(sched)
+    callback.on_trial_result(0, [], first, result)  # what Ray shows in the table: the report, as updated here
+    assert result["stop_reason"] == "waiting at 100" and sched.waiting_at("b") is None
+    first.last_result = result
+    callback.on_trial_complete(0, [], first)  # stopped while it waited
+    assert first.last_result["stop_reason"] == "stopped early" and read_status(str(tmp_path))["status"] == "terminated"
+    plain = {"step": 100, "stop_reason": "running"}
+    TrialStatusCallback(scheduler(ASHAScheduler)).on_trial_result(0, [], first, plain)  # no waiting with Ray's ASHA
+    assert plain["stop_reason"] == "running"
