@@ -59,7 +59,7 @@ class Controller:
     """What a scheduler sees of Ray's controller: the trials in the order they were added, with their status, and
     ``stop_trial`` (a scheduler stops a paused trial through it)."""
 
-    def __init__(self, scheduler, count: int, order: list[int]):
+    def __init__(self, scheduler, order: list[int]):
         from ray.tune.experiment import Trial
 
         self.scheduler, self.status = scheduler, Trial
@@ -88,7 +88,7 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
 
     sign = 1.0 if mode == "max" else -1.0
     scheduler = asha_scheduler(grace, reduction, max_t, recheck, quorum)
-    controller = Controller(scheduler, len(curves), order)
+    controller = Controller(scheduler, order)
     running = controller.status.RUNNING
     reached = [0] * len(curves)
     events: list[tuple[float, int, int, int]] = []  # (time, start rank, trial, step)
