@@ -82,7 +82,6 @@ def test_it_survives_the_pickling_that_resume_relies_on():
     assert report(restored, "slow", 200, 11.0) == STOP
 
 
-
 def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(tmp_path):
     from ray.tune.experiment import Trial
 
