@@ -12,16 +12,21 @@ from analysis import stats
 MIN_TRIALS = 2
 
 
-def distribution(param):
-    """The Optuna distribution of a space parameter, matching the Ray domain it was sampled from."""
+def distribution(param, values: pd.Series | None = None):
+    """The Optuna distribution of a space parameter, matching the Ray domain it was sampled from; a numeric range
+    widened to the run's ``values`` (a run made before the space's range changed keeps every trial)."""
     import optuna
 
+    low, high = param.low, param.high
+    observed = pd.to_numeric(values, errors="coerce").dropna() if values is not None else ()
+    if param.kind in ("loguniform", "uniform", "int") and len(observed):
+        low, high = min(low, observed.min()), max(high, observed.max())
     if param.kind == "loguniform":
-        return optuna.distributions.FloatDistribution(float(param.low), float(param.high), log=True)
+        return optuna.distributions.FloatDistribution(float(low), float(high), log=True)
     if param.kind == "uniform":
-        return optuna.distributions.FloatDistribution(float(param.low), float(param.high))
+        return optuna.distributions.FloatDistribution(float(low), float(high))
     if param.kind == "int":
-        return optuna.distributions.IntDistribution(int(param.low), int(param.high))
+        return optuna.distributions.IntDistribution(int(low), int(high))
     return optuna.distributions.CategoricalDistribution(list(param.choices) if param.choices else list(param.grid))
 
 
@@ -30,7 +35,7 @@ def build_study(frame: pd.DataFrame, space, metric: str, mode: str):
     import optuna
     from optuna.distributions import CategoricalDistribution
 
-    distributions = {p.key: distribution(p) for p in space.params if f"param/{p.key}" in frame}
+    distributions = {p.key: distribution(p, frame[f"param/{p.key}"]) for p in space.params if f"param/{p.key}" in frame}
     if "param/row" in frame and space.rows:
         distributions["row"] = CategoricalDistribution([r.label for r in space.rows])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -43,7 +48,7 @@ def build_study(frame: pd.DataFrame, space, metric: str, mode: str):
         used = {k: distributions[k] for k in params}
         try:
             study.add_trial(optuna.trial.create_trial(params=params, distributions=used, value=float(value)))
-        except ValueError:  # a value outside the space's current range (the space changed after the run)
+        except ValueError:  # a choice the space no longer has (the space changed after the run)
             continue
     return study, list(distributions)
 
