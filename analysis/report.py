@@ -71,6 +71,7 @@ def header(result: Analysis) -> str:
     rows = [
         ("space", f"{m.get('space')}: {m.get('description', '')}"),
         ("reproduces", m.get("reproduces", "")),
+        ("how to read it", m.get("reading", "")),
         ("command", m.get("command", "")),
         ("profile / search / scheduler", f"{m.get('profile')} / {m.get('search')} / {m.get('scheduler')}"),
         ("metric", f"{result.metric} ({result.mode})"),

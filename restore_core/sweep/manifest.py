@@ -48,6 +48,7 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
         "space": space.name,
         "description": space.description,
         "reproduces": space.reproduces,
+        "reading": space.reading,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join(["python", "sweeps/run.py", *argv]),
         "profile": options.profile,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from html import escape
 
 import analysis
+from search_spaces import get_space
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,6 +36,7 @@ def test_sweep_then_cli_writes_every_output(smoke_run):
     assert all("(n=2)" in line for line in table if line.startswith("| lr="))
     html = open(os.path.join(smoke_run, "report.html"), encoding="utf-8").read()
     assert "Parameter importances" in html and 'id="fig-importance"' in html and 'id="fig-images"' in html
+    assert f"<th>how to read it</th><td>{escape(get_space('lsid_lr').reading)}</td>" in html  # the space's note
 
     # the space's baseline is not among Optuna's samples: compare with one of the sampled configurations instead
     done = run_cli(smoke_run, "--baseline", labels[0], "--format", "md")
