@@ -51,7 +51,7 @@ def test_the_gp_models_the_results_after_a_third_of_a_small_budget():
     gp, random = proposals("gp", 0, scores), proposals("random", 0, scores)
     assert gp[:3] == random[:3]
     assert gp[3] != random[3]
-    assert set(gp[3]) == {"optim.lr", "optim.milestones"} and 1e-7 <= gp[3]["optim.lr"] <= 1e-2
+    assert set(gp[3]) == {"optim.lr", "optim.milestones"} and 1e-7 <= gp[3]["optim.lr"] <= 1e-3
 
 
 @pytest.mark.parametrize("configurations, expected", [(4, 2), (10, 3), (30, 10), (300, 10)])
@@ -71,5 +71,5 @@ def test_the_dry_run_lists_the_sampled_ranges_in_words():
     plan = plan_sweep(SweepOptions(space="lsid_lr", search="optuna", search_seed=3, num_samples=6))
     listing = describe_plan(plan)
     assert "6 trials proposed by optuna (search seed 3) from:" in listing
-    assert "  optim.lr: log-uniform in [1e-07, 0.01]\n" in listing
+    assert "  optim.lr: log-uniform in [1e-07, 0.001]\n" in listing
     assert "  optim.milestones: one of none, @2.5%, @12.5%, @25%, @50%, quarters\n" in listing
