@@ -24,6 +24,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; white-space
 th { background: #f4f4f4; } .scroll { overflow-x: auto; }
 p.note { font-size: 0.85em; color: #555; margin: 2px 0; } .flag { color: #b00; font-weight: bold; }
 code { background: #f4f4f4; padding: 1px 4px; }
+table.meta td { white-space: pre-wrap; max-width: 1100px; }
 """
 
 
@@ -71,7 +72,7 @@ def header(result: Analysis) -> str:
     rows = [
         ("space", f"{m.get('space')}: {m.get('description', '')}"),
         ("reproduces", m.get("reproduces", "")),
-        ("how to read it", m.get("reading", "")),
+        ("how to read it", m.get("reading", result.space.reading)),  # runs from before the manifest kept it
         ("command", m.get("command", "")),
         ("profile / search / scheduler", f"{m.get('profile')} / {m.get('search')} / {m.get('scheduler')}"),
         ("metric", f"{result.metric} ({result.mode})"),

@@ -113,7 +113,10 @@ def test_a_run_without_trials_still_gets_its_files(make_run):
     empty = make_run([])
     analysis.write_outputs(empty)
     assert open(os.path.join(empty, "table.md"), encoding="utf-8").read().startswith("| configuration |")
-    assert "<h1>lsid_lr / handmade</h1>" in open(os.path.join(empty, "report.html"), encoding="utf-8").read()
+    html = open(os.path.join(empty, "report.html"), encoding="utf-8").read()
+    assert "<h1>lsid_lr / handmade</h1>" in html
+    # a manifest from before it recorded the space's note: the space's current one
+    assert "<th>how to read it</th><td>Grid search runs the study&#x27;s ten schedules;" in html
 
 
 @pytest.mark.parametrize("search, flagged", [("grid", False), ("random", True)])
