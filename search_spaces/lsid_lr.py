@@ -63,7 +63,7 @@ SPACE = SearchSpace(
     params=(
         # The study's range (1e-3 already diverged on its data). A decade above it spent a fifth of a sampled search's
         # range on rates that mostly diverge by the first rung: ten TPE proposals came within 0.2 dB of the grid's
-        # best on five search seeds of six over the study's range, three of six up to 1e-2 (docs/PERFORMANCE.md).
+        # best on eight search seeds of nine over the study's range, five of nine up to 1e-2 (docs/PERFORMANCE.md).
         Param("optim.lr", kind="loguniform", low=1e-7, high=1e-3, short="lr"),
         Param(
             "optim.milestones",
