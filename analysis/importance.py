@@ -15,19 +15,17 @@ MIN_TRIALS = 2
 def distribution(param, values: pd.Series | None = None):
     """The Optuna distribution of a space parameter, matching the Ray domain it was sampled from; a numeric range
     widened to the run's ``values`` (a run made before the space's range changed keeps every trial)."""
-    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+    if param.kind == "choice":
+        return CategoricalDistribution(list(param.choices) if param.choices else list(param.grid))
     low, high = param.low, param.high
-    observed = pd.to_numeric(values, errors="coerce").dropna() if values is not None else ()
-    if param.kind in ("loguniform", "uniform", "int") and len(observed):
+    observed = pd.to_numeric(values, errors="coerce").dropna() if values is not None else pd.Series(dtype=float)
+    if not observed.empty:
         low, high = min(low, observed.min()), max(high, observed.max())
-    if param.kind == "loguniform":
-        return optuna.distributions.FloatDistribution(float(low), float(high), log=True)
-    if param.kind == "uniform":
-        return optuna.distributions.FloatDistribution(float(low), float(high))
     if param.kind == "int":
-        return optuna.distributions.IntDistribution(int(low), int(high))
-    return optuna.distributions.CategoricalDistribution(list(param.choices) if param.choices else list(param.grid))
+        return IntDistribution(int(low), int(high))
+    return FloatDistribution(float(low), float(high), log=param.kind == "loguniform")
 
 
 def build_study(frame: pd.DataFrame, space, metric: str, mode: str):
