@@ -142,12 +142,3 @@ def sid_unet(
     """The SID U-Net; the keyword arguments select a layer-ablation variant (see ``ABLATIONS``)."""
     return SIDUNet(in_channels=in_channels, levels=levels, middle=middle, convs_per_block=convs_per_block, width=width)
 
-
-def ablation_label(levels: Sequence[int] = (1, 2, 3, 4), middle: bool = True, convs_per_block: int = 2) -> str:
-    """Readable name of a variant, e.g. ``levels 1-2, no middle, 2 convs/pair``."""
-    if not levels and not middle:
-        return "single 1×1 conv"
-    parts = [f"levels {'-'.join(map(str, sorted(levels)))}" if levels else "no levels"]
-    parts.append("middle" if middle else "no middle")
-    parts.append(f"{convs_per_block} conv{'s' if convs_per_block > 1 else ''}/pair")
-    return ", ".join(parts)
