@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 
@@ -11,16 +13,39 @@ def test_macs_of_one_conv_by_hand():
     assert count_parameters(conv) == 8 * 3 * 9 + 8
 
 
+# What each model makes of its example input for a 256×256 image: restorers give back the full-size image (the SID
+# U-Net from packed Bayer at half resolution, the real-time network from the Bayer plane), DnCNN the noise of its one
+# channel, the pix2pix PatchGAN a 30×30 map (70×70 patches), TCFL's discriminator a map of H/16 × W/16.
+OUTPUT_SHAPES = {
+    "sid_unet": (1, 3, 256, 256),
+    "lamba_rt": (1, 3, 256, 256),
+    "pix2pix_unet": (1, 3, 256, 256),
+    "unet": (1, 3, 256, 256),
+    "dncnn": (1, 1, 256, 256),
+    "patchgan": (1, 1, 30, 30),
+    "patchgan_in": (1, 1, 16, 16),
+}
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_every_registered_model_has_an_example_input(name):
     kwargs = {"width": 0.125} if name == "sid_unet" else {"ngf": 8} if name == "pix2pix_unet" else {}
     model = create_model(name, **kwargs)
     with torch.no_grad():
-        assert model(example_input(name, 256)).numel() > 0
+        assert tuple(model(example_input(name, 256)).shape) == OUTPUT_SHAPES[name]
 
 
 def test_cost_has_latency_and_macs():
     cost = model_cost(create_model("dncnn", depth=3, features=8), torch.rand(1, 1, 32, 32), repeats=2)
     assert cost["cost/params"] == 1 * 8 * 9 + 8 * 8 * 9 + 2 * 8 + 8 * 9  # conv, conv+BN, conv (no biases)
-    assert cost["cost/macs"] > 0 and cost["cost/latency_ms"] > 0
-    assert measure_latency(torch.nn.Identity(), torch.rand(2), repeats=3) >= 0
+    assert cost["cost/macs"] == (1 * 8 * 9 + 8 * 8 * 9 + 8 * 9) * 32 * 32  # the three convs; BatchNorm not counted
+    assert cost["cost/latency_ms"] > 0
+
+
+def test_latency_is_the_median_forward_time():
+    class Sleeps(torch.nn.Module):
+        def forward(self, x):
+            time.sleep(0.02)
+            return x
+
+    assert 20 <= measure_latency(Sleeps(), torch.rand(2), repeats=3) < 1000

@@ -58,6 +58,7 @@ def test_compiled_run_checkpoints_eager_keys_and_resumes(config, shared, eager, 
     """One compiled run: it compiles, matches the eager run, saves eager state_dict keys and resumes from step 2."""
     compiled = set_path(config, "train.compile", True)
     states = {}
+    counters.clear()
     result = train(compiled, data=shared, report=lambda m, folder: states.setdefault(m["step"], _load(folder)))
     assert counters["stats"]["unique_graphs"] >= 2  # a training graph and an evaluation (no-grad) graph
     reference, eager_states = eager

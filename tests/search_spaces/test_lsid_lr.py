@@ -42,7 +42,9 @@ def test_continuous_form_for_optuna_and_random_search():
     config = SPACE.resolve(SPACE.base_config("smoke"), trial)
     assert config["optim"]["milestones"] == [0.25, 0.5, 0.75] and config["train"]["seed"] == 2
     assert SPACE.label(trial) == "lr=0.0003, decay=quarters"
-    assert SPACE.scientific and SPACE.nuisance and SPACE.fixed and SPACE.metric == "val/psnr"
+    assert SPACE.scientific == ("optim.lr", "optim.milestones") and SPACE.nuisance == ("train.seed",)
+    assert set(SPACE.fixed) == {"model", "loss", "data.patch", "train.batch_size", "train.steps", "optim.gamma"}
+    assert SPACE.metric == "val/psnr"
 
 
 def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):

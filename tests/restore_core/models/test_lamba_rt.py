@@ -83,6 +83,29 @@ def test_dense_layer_counts_and_activation_placement():
         assert isinstance(layer[0], nn.Conv2d) and isinstance(layer[1], nn.LeakyReLU)  # conv then activation
 
 
+def test_resblock_and_fuse_block_1_put_leaky_relu_after_the_conv():
+    model = lamba_rt()
+    body = model.resblock8x.body
+    assert len(body) == 3 and isinstance(body[0], nn.Conv2d) and isinstance(body[2], nn.Conv2d)
+    assert type(body[1]) is nn.LeakyReLU and body[1].negative_slope == 0.2
+    fuse = model.fuse1
+    assert isinstance(fuse[0], nn.Conv2d) and fuse[0].groups == 4 and isinstance(fuse[1], nn.Conv2d)
+    assert type(fuse[2]) is nn.LeakyReLU and fuse[2].negative_slope == 0.2 and len(fuse) == 3
+
+
+def test_fuse_block_1_interleaves_the_1_8_and_1_32_branches():
+    """cat(MSE, HSE) then a channel shuffle with G=2: channel 2k is the 1/8 branch's k, 2k+1 the 1/32 branch's k."""
+    model, seen = lamba_rt().eval(), {}
+    model.resblock8x.register_forward_hook(lambda m, args, out: seen.__setitem__("mse", out))
+    model.conv_rdb8x.register_forward_hook(lambda m, args, out: seen.__setitem__("hse", out))
+    model.fuse1.register_forward_pre_hook(lambda m, args: seen.__setitem__("fused", args[0]))
+    with torch.no_grad():
+        model(torch.rand(1, 1, 64, 64))
+    assert seen["fused"].shape[1] == 128
+    torch.testing.assert_close(seen["fused"][:, 0::2], seen["mse"], rtol=0, atol=0)
+    torch.testing.assert_close(seen["fused"][:, 1::2], seen["hse"], rtol=0, atol=0)
+
+
 def test_macs_match_the_reference_conv_count():
     # The reference's conv-only count is 41.23 GMACs at 2048×4096; MACs scale with the pixels (1/1024 here).
     model = lamba_rt().eval()

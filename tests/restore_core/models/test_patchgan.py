@@ -32,6 +32,9 @@ def test_pix2pix_layout():
     ]
     assert [c.bias is not None for c in convs] == [True, False, False, False, True]  # no bias before BatchNorm
     assert sum(isinstance(m, nn.BatchNorm2d) for m in patchgan().modules()) == 3
+    C, N, A = nn.Conv2d, nn.BatchNorm2d, nn.LeakyReLU
+    assert [type(m) for m in patchgan().model] == [C, A, C, N, A, C, N, A, C, N, A, C]
+    assert [m.negative_slope for m in patchgan().model if isinstance(m, A)] == [0.2] * 4
 
 
 def test_tcfl_layout():
@@ -49,6 +52,9 @@ def test_tcfl_layout():
     assert len(norms) == 3 and not any(n.affine for n in norms)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert model.model[-2].padding == (1, 0, 1, 0)
+    C, N, A = nn.Conv2d, nn.InstanceNorm2d, nn.LeakyReLU
+    assert [type(m) for m in model.model] == [C, A, C, N, A, C, N, A, C, N, A, nn.ZeroPad2d, C]
+    assert [m.negative_slope for m in model.model if isinstance(m, A)] == [0.2] * 4
 
 
 @pytest.mark.parametrize("size, side", [(256, 30), (70, 6), (64, 6), (24, 1)])

@@ -41,6 +41,7 @@ def test_layout_of_unet_256():
     outermost = model.ups[0]
     assert outermost[1].bias is not None and isinstance(outermost[2], nn.Tanh)
     assert model.down_act.negative_slope == 0.2
+    assert all(type(up[0]) is nn.ReLU and isinstance(up[1], nn.ConvTranspose2d) for up in model.ups)
 
 
 @pytest.mark.parametrize("variant, dropouts", [("full", 3), ("small", 1)])

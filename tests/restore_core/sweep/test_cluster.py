@@ -45,9 +45,9 @@ def test_the_dashboard_listens_on_loopback_only_and_checks_the_token(fault_sweep
     with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
         sock.settimeout(5)
         sock.connect((outward, port))
-    if poll.headers:  # token authentication on (Ray's default for a local cluster since 2.52)
-        assert dashboard_request(f"{poll.url}/api/version", {})[0] == 401
-        assert dashboard_request(f"{poll.url}/api/version", {"Authorization": "Bearer wrong"})[0] == 403
+    assert poll.headers, "Ray's token authentication is off for the local cluster (on by default since 2.52)"
+    assert dashboard_request(f"{poll.url}/api/version", {})[0] == 401
+    assert dashboard_request(f"{poll.url}/api/version", {"Authorization": "Bearer wrong"})[0] == 403
 
 
 def test_without_a_gpu_the_sweep_runs_on_cpu_with_a_notice(capsys):
@@ -64,6 +64,7 @@ def test_a_gpu_request_larger_than_any_node_is_refused(wanted, there, ok):
     options = SweepOptions(space="lsid_lr", gpus_per_trial=wanted)
     if ok:
         fit_gpus(options, there, "on any node")
+        assert options.gpus_per_trial == (wanted if there else 0.0)
     else:
         with pytest.raises(UserError, match=r"--gpus-per-trial 2 is more than the 1 GPU\(s\) on any node"):
             fit_gpus(options, there, "on any node")

@@ -6,6 +6,7 @@ from restore_core.sweep.status import (
     RETRIED_FILE,
     clear_timeout,
     read_status,
+    read_timeout,
     record_end,
     write_timeout,
 )
@@ -13,8 +14,8 @@ from restore_core.sweep.status import (
 
 def _dirs(tmp_path):
     staging, storage = tmp_path / "staging", tmp_path / "storage"
-    staging.mkdir()
-    storage.mkdir()
+    staging.mkdir(parents=True)
+    storage.mkdir(parents=True)
     return [str(staging), str(storage)]
 
 
@@ -33,6 +34,13 @@ def test_a_timeout_wins_and_a_new_attempt_forgets_it(tmp_path):
     clear_timeout(dirs[0])  # nothing there: no error
     record_end(dirs, "terminated", None)
     assert read_status(dirs[0]) == {"status": "error", "error": message}
+
+    retried = _dirs(tmp_path / "retried")
+    write_timeout(retried[1], message)
+    clear_timeout(retried[1])  # Ray's retry of the trial starts a new attempt
+    assert read_timeout(retried[1]) is None
+    record_end(retried, "terminated", None)
+    assert [read_status(d) for d in retried] == [{"status": "terminated", "error": None}] * 2
 
 
 def test_errors_of_retried_attempts_are_kept_apart(tmp_path):

@@ -94,10 +94,13 @@ def test_evaluation_table_and_perceptual_score():
     rows = evaluation.tables["thresholds"]
     assert [r["rule"] for r in rows] == list(RULES)
     assert rows[0]["TP"] == evaluation.metrics["test/best_f1/tp"] and rows[0]["F1"] == evaluation.metrics["test/f1"]
-    _, with_features = task.reconstruct(task.data.test)
-    outputs, _ = task.reconstruct(task.data.test)
-    mse = (outputs - torch.from_numpy(task.data.test)).pow(2).mean(dim=(1, 2, 3))
-    assert (with_features > mse).all()  # the perceptual distance is added
+    outputs, scores = task.reconstruct(task.data.test)
+    inputs = torch.from_numpy(task.data.test)
+    mse = (outputs - inputs).pow(2).mean(dim=(1, 2, 3))
+    with torch.no_grad():
+        perceptual = torch.stack([task.features(o[None], i[None]) for o, i in zip(outputs, inputs)]).reshape(-1)
+    assert (perceptual > 0).all()
+    torch.testing.assert_close(scores, mse + perceptual)  # the score: pixel MSE plus the perceptual distance
 
 
 def test_lambda_one_builds_no_feature_network():
