@@ -1,19 +1,18 @@
-"""``sweeps/submit.py`` against real schedulers: a Ray head started here with token authentication (its own ports
-and temp dir, stopped after), this machine's SLURM when there is one, and a KubeRay manifest read back as YAML."""
+"""``sweeps/submit.py`` against real schedulers: Ray heads started here (one with token authentication, one without
+on the outward address; their own ports and temp dirs, stopped after), this machine's SLURM when there is one, and a
+KubeRay manifest read back as YAML."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import yaml
@@ -21,7 +20,7 @@ import yaml
 from analysis import load_run
 from restore_core.errors import UserError
 from restore_core.sweep.submit_cli import run_main
-from restore_core.sweep.submit_jobs import check_access
+from restore_core.sweep.submit_jobs import authentication_mode, check_access
 from tests.conftest import ROOT, free_port
 
 BIN = os.path.dirname(sys.executable)
@@ -45,27 +44,28 @@ def outward_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-@pytest.fixture(scope="module")
-def token_head(tmp_path_factory):
-    """``ray start --head`` on loopback with RAY_AUTH_MODE=token and one declared GPU; yields (url, gcs, token)."""
-    token = secrets.token_hex(16)
+@contextlib.contextmanager
+def ray_head(folder, mode: str, host: str = "127.0.0.1", token: str | None = None):
+    """``ray start --head`` with ``RAY_AUTH_MODE=mode``, its dashboard on ``host``, one declared GPU and its own
+    ports and temp dir; yields (dashboard url, GCS address) once the dashboard answers, stops the node after."""
     port, dashboard = free_port(), free_port()
     temp_dir = f"/tmp/rt-{secrets.token_hex(3)}"  # short: Ray's Unix sockets live under it
     command = [os.path.join(BIN, "ray"), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
-               "--port", str(port), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+               "--port", str(port), "--dashboard-host", host, "--dashboard-port", str(dashboard),
                "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
                "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
                "--ray-client-server-port", str(free_port()), "--num-cpus", "2", "--num-gpus", "1",
                "--temp-dir", temp_dir, "--disable-usage-stats"]
-    log = open(tmp_path_factory.mktemp("head") / "head.log", "w")  # noqa: SIM115 (closed below)
-    head = subprocess.Popen(command, env=_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token), stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{dashboard}"
+    env = _env(RAY_AUTH_MODE=mode, **({"RAY_AUTH_TOKEN": token} if token else {}))
+    log = open(folder / "head.log", "w")  # noqa: SIM115 (closed below)
+    head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{host}:{dashboard}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         deadline = time.time() + 120
         while True:
             try:
-                request = urllib.request.Request(f"{url}/api/version", headers={"Authorization": f"Bearer {token}"})
+                request = urllib.request.Request(f"{url}/api/version", headers=headers)
                 with urllib.request.urlopen(request, timeout=2) as response:
                     if response.status == 200:
                         break
@@ -73,7 +73,7 @@ def token_head(tmp_path_factory):
                 pass
             assert head.poll() is None and time.time() < deadline, "the Ray head did not start"
             time.sleep(0.5)
-        yield url, f"127.0.0.1:{port}", token
+        yield url, f"127.0.0.1:{port}"
     finally:
         head.terminate()  # `ray start --block` stops every process of its node on SIGTERM
         try:
@@ -82,6 +82,18 @@ def token_head(tmp_path_factory):
             head.kill()
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def token_head(tmp_path_factory):
+    """A Ray head on loopback with RAY_AUTH_MODE=token; yields (url, gcs, token)."""
+    token = secrets.token_hex(16)
+    with ray_head(tmp_path_factory.mktemp("head"), "token", token=token) as (url, gcs):
+        yield url, gcs, token
+
+
+def test_the_heads_report_their_authentication_mode(token_head):
+    assert authentication_mode(token_head[0]) == "token"
 
 
 def test_a_sweep_submitted_through_the_jobs_api_runs_on_the_cluster(token_head, tmp_path):
@@ -145,35 +157,16 @@ def test_submitting_over_the_network_needs_a_token(token_head, tmp_path, monkeyp
         f"error: cannot reach the Ray dashboard at {address}")
 
 
-class _OpenDashboard(BaseHTTPRequestHandler):
-    """Answers /api/authentication_mode like a Ray head started without RAY_AUTH_MODE=token."""
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        body = json.dumps({"authentication_mode": "disabled"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_a_cluster_without_token_checks_is_refused_even_with_a_token():
+def test_a_cluster_without_token_checks_is_refused_even_with_a_token(tmp_path):
     outward = outward_address()
     if outward is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
-    server = HTTPServer((outward, 0), _OpenDashboard)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://{outward}:{server.server_address[1]}"
+    with ray_head(tmp_path, "disabled", host=outward) as (url, _):
+        assert authentication_mode(url) == "disabled"
         with pytest.raises(UserError, match=f"the cluster at {outward} does not check tokens"):
             check_access(url, "a-token", insecure=False)
         check_access(url, "a-token", insecure=True)  # the user's explicit choice
-        check_access(f"http://127.0.0.1:{server.server_address[1]}", None, insecure=False)  # loopback: a tunnel
-    finally:
-        server.shutdown()
-        server.server_close()
+        check_access(f"http://127.0.0.1:{url.rsplit(':', 1)[1]}", None, insecure=False)  # loopback: a tunnel
 
 
 @pytest.mark.parametrize("args, message", [
