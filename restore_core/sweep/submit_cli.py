@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from restore_core.sweep.cli import _Parser, parse_sets
+from restore_core.sweep.cli import _Parser
 
 ROUTES = ("ray", "slurm", "kuberay")
 
@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--no-follow", action="store_true", help="return after submitting instead of following the log")
     ray.add_argument("--pip", action="append", default=[], metavar="PACKAGE",
                      help="extra pip package for the job's runtime environment (repeatable)")
-    ray.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                     help="environment variable for the job (repeatable)")
+    ray.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                     help="environment variable for the job; the value is taken verbatim (repeatable)")
     ray.add_argument("--python", default="python", help="the Python that runs sweeps/run.py on the head")
 
     slurm = routes.add_parser("slurm", help="write a SLURM batch script (Ray head + workers) and sbatch it",
@@ -73,39 +73,43 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
-
+    """Each route checks its own options and the sweeps/run.py arguments before it warns, writes or sends anything,
+    so that bad input gets its one error line and nothing else."""
     own, run_args = split_argv(argv)
     args = build_parser().parse_args(own)
+    return {"ray": _ray, "slurm": _slurm, "kuberay": _kuberay}[args.route](args, run_args)
+
+
+def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
+    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
+    from restore_core.sweep.submit_jobs import dashboard_url, parse_env, submit
+
+    url = dashboard_url(args.address)
+    env = parse_env(args.env)
     run = check_run_args(run_args)
-    if args.route == "ray":
-        from restore_core.sweep.submit_jobs import submit
-
-        require_cluster_storage(run, "a Ray job")
-        warn_storage(run.storage, None if "://" not in run.storage else 1)
-        env = {key: str(value) for key, value in parse_sets(args.env).items()}
-        return submit(args.address, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
-                      python=args.python)
-    if args.route == "slurm":
-        return _slurm(args, run)
-    return _kuberay(args, run)
+    require_cluster_storage(run, "a Ray job")
+    warn_storage(run.storage, None if "://" not in run.storage else 1)
+    return submit(url, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
+                  python=args.python)
 
 
-def _slurm(args: argparse.Namespace, run) -> int:
-    from restore_core.sweep.submit_common import PROJECT_ROOT, warn_storage
+def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
+    from restore_core.sweep.submit_common import PROJECT_ROOT, check_run_args, warn_storage
     from restore_core.sweep.submit_slurm import SlurmOptions, sbatch_script, submit_script, write_script
 
     options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
                            time=args.time, partition=args.partition, account=args.account, memory=args.mem,
                            job_name=args.job_name, setup=args.setup, log_dir=args.log_dir, python=args.python)
-    storage = run.storage if "://" in run.storage else os.path.join(PROJECT_ROOT, run.storage)
-    warn_storage(storage, args.nodes)
+    options.check()
+    log_dir = options.log_path()
+    run = check_run_args(run_args)
     text = sbatch_script(run, options)
-    if args.print:
+    script = os.path.join(log_dir, f"{run.space or 'resume'}-{run.name}.sbatch")
+    path = None if args.print else write_script(text, script)
+    warn_storage(run.storage if "://" in run.storage else os.path.join(PROJECT_ROOT, run.storage), args.nodes)
+    if path is None:
         print(text)
         return 0
-    log_dir = args.log_dir if os.path.isabs(args.log_dir) else os.path.join(PROJECT_ROOT, args.log_dir)
-    path = write_script(text, os.path.join(log_dir, f"{run.space or 'resume'}-{run.name}.sbatch"))
     job_id, code = submit_script(path, log_dir, wait=args.wait)
     if job_id is None:
         print(f"sbatch is not on this machine; the script is {path}: copy the project to the cluster and run "
@@ -118,19 +122,24 @@ def _slurm(args: argparse.Namespace, run) -> int:
     return code
 
 
-def _kuberay(args: argparse.Namespace, run) -> int:
+def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     import yaml
 
-    from restore_core.sweep.submit_common import require_cluster_storage, warn_storage
-    from restore_core.sweep.submit_kuberay import MOUNT, KubeRayOptions, rayjob_manifest
+    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
+    from restore_core.sweep.submit_kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
 
     options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
                              gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
                              head_cpus=args.head_cpus, head_memory=args.head_memory, storage_claim=args.storage_claim,
                              workdir=args.workdir, namespace=args.namespace)
+    options.check()
+    run = check_run_args(run_args)
     explicit_storage = "--storage" in run.args
     if explicit_storage:
         require_cluster_storage(run, "a RayJob")
+    text = yaml.safe_dump(rayjob_manifest(run, options), sort_keys=False, width=120)
+    if args.output:
+        write_manifest(text, args.output)
     if "://" in run.storage:
         warn_storage(run.storage, 1)
     elif not options.storage_claim:
@@ -139,10 +148,7 @@ def _kuberay(args: argparse.Namespace, run) -> int:
     elif explicit_storage and not run.storage.startswith(MOUNT):
         print(f"warning: --storage {run.storage} is not under {MOUNT}, where --storage-claim is mounted",
               file=sys.stderr)
-    text = yaml.safe_dump(rayjob_manifest(run, options), sort_keys=False, width=120)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
         print(f"wrote {args.output}; submit it with: kubectl apply -f {args.output}", file=sys.stderr)
     else:
         print(text, end="")

@@ -47,7 +47,10 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     options = options_from_args(parsed)
     args = list(run_args)
     if parsed.resume:
+        # the run itself lives on the cluster's storage; what can be checked here is the command line
         options.check()
+        if parsed.space:
+            check_resumed_space(parsed.space, parsed.profile, options.sets)
         return RunArgs(args, parsed.space, options.name or "", options.storage)
     if not parsed.space:
         import search_spaces
@@ -57,6 +60,32 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     if parsed.name is None:
         args += ["--name", plan.options.name]
     return RunArgs(args, parsed.space, plan.options.name, options.storage)
+
+
+def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
+    """The space of a run to resume exists, and its ``--set`` values make a valid config.
+
+    The run's profile is in its manifest on the cluster, so without ``--profile`` the values need only be valid
+    under one of the profiles.
+
+    Raises:
+        UserError: an unknown space, or ``--set`` values that no profile of the space accepts.
+    """
+    import search_spaces
+    from restore_core.schema import validate_config
+    from search_spaces.space import PROFILES
+
+    space = search_spaces.get_space(space_name)
+    if not sets:
+        return
+    first_error = None
+    for candidate in [profile] if profile else PROFILES:
+        try:
+            validate_config(space.base_config(candidate, sets))
+            return
+        except UserError as err:
+            first_error = first_error or err
+    raise first_error
 
 
 def require_cluster_storage(run: RunArgs, route: str) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -31,15 +32,44 @@ from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def dashboard_url(address: str) -> str:
-    """``http://host:8265`` from ``host``, ``host:port`` or a full URL (Ray's Jobs API is on the dashboard port)."""
+    """``http://host:8265`` from ``host``, ``host:port`` or a full URL (Ray's Jobs API is on the dashboard port).
+
+    Raises:
+        UserError: not an http(s) address with a host and, when given, a port in 1..65535.
+    """
+    accepted = (f"--address {address}: give the dashboard's HTTP address as http://HOST:PORT with PORT in 1..65535 "
+                "(8265 when left out), e.g. http://127.0.0.1:8265")
     parts = urlsplit(address if "://" in address else f"http://{address}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--address {address}: give the dashboard's HTTP address, e.g. http://127.0.0.1:8265")
-    netloc = parts.netloc if parts.port else f"{parts.netloc}:8265"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        raise UserError(accepted) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise UserError(accepted)
+    netloc = parts.netloc if port else f"{parts.netloc.rstrip(':')}:8265"
     return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """``--env NAME=VALUE`` items as a dict; the value is the text after the first ``=``, verbatim.
+
+    Raises:
+        UserError: an item without ``=`` or with a name that is not an environment variable's.
+    """
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--env expects NAME=VALUE, e.g. --env WANDB_MODE=offline; got '{item}' (no '=')")
+        if not ENV_NAME.fullmatch(name):
+            raise UserError(f"--env {item}: '{name}' is not a variable name; give NAME=VALUE with NAME of letters, "
+                            "digits and '_', not starting with a digit, e.g. --env WANDB_MODE=offline")
+        env[name] = value
+    return env
 
 
 def authentication_mode(url: str, timeout: float = 10.0) -> str:

@@ -9,6 +9,8 @@ operator creates the token Secret and gives it to every Ray container).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -20,6 +22,9 @@ from restore_core.errors import UserError
 from restore_core.sweep.submit_common import RunArgs
 
 MOUNT = "/runs"
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# a Kubernetes quantity: a decimal number, then a binary (Ki..Ei) or decimal (m, k..E) suffix or an exponent
+QUANTITY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?")
 
 
 @dataclass
@@ -37,8 +42,67 @@ class KubeRayOptions:
     ttl_seconds: int = 3600  # how long the finished RayJob (and its logs) stay
 
     def check(self) -> None:
+        """Raise :class:`UserError` for values Kubernetes would refuse (names, quantities) or that cannot run."""
         if self.workers < 1 or self.cpus_per_worker < 1 or self.gpus_per_worker < 0 or self.head_cpus < 1:
             raise UserError("--workers, --cpus-per-worker and --head-cpus must be >= 1 and --gpus-per-worker >= 0")
+        if not self.image.strip() or any(char.isspace() for char in self.image):
+            raise UserError(f"--image {self.image!r}: give a container image reference without spaces, e.g. "
+                            "--image registry.example/restore:1")
+        for flag, value in (("--memory-per-worker", self.memory_per_worker), ("--head-memory", self.head_memory)):
+            if not is_memory_quantity(value):
+                raise UserError(f"{flag} {value!r} is not a Kubernetes memory quantity; give a number > 0 with an "
+                                "optional suffix such as Ki, Mi, Gi, Ti or k, M, G, T, e.g. 16Gi or 512Mi")
+        if self.storage_claim is not None and not is_dns_subdomain(self.storage_claim):
+            raise UserError(f"--storage-claim {self.storage_claim!r} is not a PersistentVolumeClaim name (RFC 1123 "
+                            "subdomain): lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+                            "digit, at most 253 characters, e.g. runs-rwx")
+        if self.namespace is not None and not is_dns_label(self.namespace):
+            raise UserError(f"--namespace {self.namespace!r} is not a namespace name (RFC 1123 label): lowercase "
+                            "letters, digits and '-', starting and ending with a letter or digit, at most 63 "
+                            "characters, e.g. ml-sweeps")
+        if not self.workdir.startswith("/"):
+            raise UserError(f"--workdir {self.workdir!r} must be the absolute path of the project inside the image, "
+                            "e.g. /app")
+
+
+def is_dns_label(name: str) -> bool:
+    """An RFC 1123 label, as Kubernetes requires of namespaces."""
+    return len(name) <= 63 and DNS_LABEL.fullmatch(name) is not None
+
+
+def is_dns_subdomain(name: str) -> bool:
+    """An RFC 1123 subdomain (labels joined by '.'), as Kubernetes requires of most object names."""
+    return len(name) <= 253 and all(DNS_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def is_memory_quantity(text: str) -> bool:
+    """A Kubernetes quantity above zero: ``16Gi``, ``512Mi``, ``8G``, ``1e9``, ``1.5Gi``."""
+    match = QUANTITY.fullmatch(text)
+    return match is not None and float(match.group(1)) > 0
+
+
+def write_manifest(text: str, path: str) -> None:
+    """Write the manifest at ``path`` whole or not at all (through a temporary file in the same folder).
+
+    Raises:
+        UserError: ``path`` is a folder, its folder does not exist, or the file cannot be written.
+    """
+    if os.path.isdir(path) or not os.path.basename(path):
+        raise UserError(f"-o {path} is a folder; give the manifest's file name, e.g. "
+                        f"-o {os.path.join(path, 'rayjob.yaml')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"-o {path}: the folder {folder} does not exist; create it or write the manifest elsewhere")
+    partial = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(partial, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(partial, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise UserError(f"-o {path}: cannot write the manifest there ({err.strerror}); give a file in a folder you "
+                        "can write") from None
 
 
 def k8s_name(text: str) -> str:

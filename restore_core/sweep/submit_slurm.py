@@ -10,6 +10,7 @@ passed to every node in the environment, never written to disk), the dashboard l
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,6 +18,12 @@ from dataclasses import dataclass, field
 
 from restore_core.errors import UserError
 from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
+
+# sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or no limit
+SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE")
+SLURM_MEMORY = re.compile(r"\d+[KMGTkmgt]?")  # sbatch --mem: megabytes unless a unit follows
+JOB_NAME = re.compile(r"[A-Za-z0-9._-]+")
+SBATCH_WORD = re.compile(r"[^\s\"'#\\]+")  # one word that an #SBATCH line reads back unchanged
 
 
 @dataclass
@@ -34,16 +41,43 @@ class SlurmOptions:
     python: str = "python"
 
     def check(self) -> None:
+        """Raise :class:`UserError` for values sbatch refuses or that would break the ``#SBATCH`` lines."""
         if self.nodes < 1 or self.cpus_per_node < 1 or self.gpus_per_node < 0:
             raise UserError(f"--nodes and --cpus-per-node must be >= 1 and --gpus-per-node >= 0; got {self.nodes}, "
                             f"{self.cpus_per_node}, {self.gpus_per_node}")
+        if not SLURM_TIME.fullmatch(self.time):
+            raise UserError(f"--time {self.time!r} is not a SLURM time limit; give minutes, MM:SS, HH:MM:SS, D-HH, "
+                            "D-HH:MM, D-HH:MM:SS or UNLIMITED, e.g. --time 04:00:00 or --time 2-00")
+        if self.memory is not None and not SLURM_MEMORY.fullmatch(self.memory):
+            raise UserError(f"--mem {self.memory!r} is not a SLURM memory size; give a whole number with an optional "
+                            "K, M, G or T suffix (megabytes without one), e.g. --mem 64G")
+        if self.job_name is not None and not JOB_NAME.fullmatch(self.job_name):
+            raise UserError(f"--job-name {self.job_name!r}: use letters, digits, '.', '_' and '-' only, e.g. "
+                            "--job-name restore-lsid")
+        for flag, value in (("--partition", self.partition), ("--account", self.account)):
+            if value is not None and not SBATCH_WORD.fullmatch(value):
+                raise UserError(f"{flag} {value!r} goes on an #SBATCH line: give a non-empty value without spaces, "
+                                "quotes, '#' or '\\'")
+
+    def log_path(self, project: str = PROJECT_ROOT) -> str:
+        """The absolute ``--log-dir`` (a relative one is under the project), as the ``#SBATCH --output`` line needs."""
+        path = self.log_dir if os.path.isabs(self.log_dir) else os.path.join(project, self.log_dir)
+        if not SBATCH_WORD.fullmatch(path):
+            raise UserError(f"--log-dir {path!r} goes on an #SBATCH line: give a folder whose path has no spaces, "
+                            "quotes, '#' or '\\', e.g. --log-dir /shared/slurm-logs")
+        return path
+
+
+def job_name(run: RunArgs, options: SlurmOptions) -> str:
+    """``--job-name``, or ``restore-<space>-<run name>`` with anything but letters, digits, '.', '_', '-' made '-'."""
+    return options.job_name or re.sub(r"[^A-Za-z0-9._-]+", "-", f"restore-{run.space or 'resume'}-{run.name}")
 
 
 def sbatch_script(run: RunArgs, options: SlurmOptions, project: str = PROJECT_ROOT) -> str:
     """The batch script's text."""
     options.check()
-    name = options.job_name or f"restore-{run.space or 'resume'}-{run.name}"
-    log_dir = os.path.join(project, options.log_dir) if not os.path.isabs(options.log_dir) else options.log_dir
+    name = job_name(run, options)
+    log_dir = options.log_path(project)
     header = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
@@ -119,11 +153,20 @@ echo "dashboard: ssh -N -L 8265:127.0.0.1:$dashboard_port $head_node, then open 
 
 
 def write_script(text: str, path: str) -> str:
+    """Write the batch script (executable) at ``path``, creating its folder; returns the absolute path.
+
+    Raises:
+        UserError: the folder cannot be created or written.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o755)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o755)
+    except OSError as err:
+        raise UserError(f"--log-dir {folder}: cannot write the batch script there ({err.strerror}); give a folder "
+                        "you can write, e.g. --log-dir /shared/slurm-logs") from None
     return os.path.abspath(path)
 
 
