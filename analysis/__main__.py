@@ -1,5 +1,6 @@
 """``python -m analysis RUN_DIR [--baseline LABEL] [--format md,csv,tex,html]``: (re)write a run's tables and
-report. Bad input (not a run directory, an unknown baseline label or format) is one line on stderr, exit code 2."""
+report. Bad input (not a run directory, a corrupt file in it, an unknown baseline label or format) is one line on
+stderr, exit code 2, and leaves the files already written as they were."""
 
 from __future__ import annotations
 

@@ -4,6 +4,11 @@ Layout read: ``<run_dir>/manifest.json`` and one folder per trial with Ray's ``p
 ``result.json`` (one JSON object per evaluation), our ``status.json`` (written when the trial ended) and Ray's
 ``error.txt`` for failed trials. A trial without ``status.json`` never ended (the driver died first); a resumed trial
 repeats the reports after its last checkpoint, so the latest report of each step wins.
+
+What a live or interrupted sweep leaves is read as such: a trial without ``result.json`` never reported, and a report
+line cut short (being written, or cut by a killed driver) is skipped. Anything else that is not what the sweep writes
+(a file that is not UTF-8 JSON of the expected shape, a folder in a file's place) is a :class:`DataError` naming the
+file, so that no table is rewritten from a misread trial.
 """
 
 from __future__ import annotations
@@ -16,23 +21,37 @@ from typing import Any
 import pandas as pd
 
 from restore_core.config import flatten
-from restore_core.errors import UserError
+from restore_core.errors import DataError, UserError
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
 INFEASIBLE = ("error", "nan", "collapsed")
 BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps"]
 
+MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes, with 'space' and 'base_config'"
+PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
+STATUS_FORMAT = 'a trial\'s status.json is {"status": "terminated" or "error", "error": ...}, as the sweep writes it'
+RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
+STATUSES = ("terminated", "error")  # what restore_core/sweep/status.py records
+
 
 def read_manifest(run_dir: str) -> dict[str, Any]:
+    """A run's ``manifest.json``; a missing or malformed one is a DataError naming the file and what it lacks."""
+    if not os.path.exists(run_dir):
+        raise DataError(f"{run_dir} is not a run directory (no such folder); run directories are runs/<space>/<name>")
+    if not os.path.isdir(run_dir):
+        raise DataError(f"{run_dir} is a file, not a run directory; run directories are runs/<space>/<name>")
     path = os.path.join(run_dir, "manifest.json")
-    if not os.path.isfile(path):
-        raise UserError(f"{run_dir} is not a run directory (no manifest.json); run directories are runs/<space>/<name>")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from None
+    manifest = _read_json(path, MANIFEST_FORMAT)
+    if manifest is None:
+        raise DataError(f"{run_dir} is not a run directory (no manifest.json); run directories are runs/<space>/<name>")
+    for key, kind, meaning in (("space", str, "the search space's name"),
+                               ("base_config", dict, "the config every trial starts from")):
+        if key not in manifest:
+            raise DataError(f"{path} has no '{key}' ({meaning}); {MANIFEST_FORMAT}")
+        if not isinstance(manifest[key], kind):
+            raise DataError(f"{path}: '{key}' is a JSON {_json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
+    return manifest
 
 
 def load_space(manifest: dict[str, Any]):
@@ -45,46 +64,108 @@ def load_space(manifest: dict[str, Any]):
 def trial_dirs(run_dir: str) -> list[str]:
     return sorted(
         os.path.join(run_dir, d) for d in os.listdir(run_dir)
-        if os.path.isfile(os.path.join(run_dir, d, "params.json"))
+        if os.path.lexists(os.path.join(run_dir, d, "params.json"))
     )
 
 
 def read_results(trial_dir: str) -> list[dict[str, Any]]:
-    """Every report of a trial, one per step; a line cut short by a killed driver is skipped."""
+    """Every report of a trial, one per step. A line cut short is skipped: the trial is writing it, or a killed driver
+    cut it (and a resumed one appended its reports after it). A line that is not a report at all is a DataError."""
     path = os.path.join(trial_dir, "result.json")
-    rows = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(row, dict):
-                    rows.append(row)
     # A resumed trial repeats reports after its last checkpoint: keep the latest report of each step.
     by_step: dict[int, dict] = {}
-    for row in rows:
-        by_step[int(row.get("step", len(by_step)))] = row
+    for number, line in enumerate((_read_text(path, RESULT_FORMAT) or "").split("\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith("{"):  # every report, even one cut short, starts as a JSON object
+            raise DataError(f"{path} line {number} is not a JSON report; {RESULT_FORMAT}")
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        by_step[_step(row.get("step", len(by_step)), path, number)] = row
     return [by_step[s] for s in sorted(by_step)]
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
-    if not os.path.exists(path):
+def _step(value: Any, path: str, number: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise DataError(f"{path} line {number}: step {json.dumps(value)} is not a whole number; {RESULT_FORMAT}")
+    return int(value)
+
+
+def _read_text(path: str, expected: str) -> str | None:
+    """The UTF-8 text of ``path`` (None: there is no such file)."""
+    data = _read_bytes(path, expected)
+    if data is None:
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError:  # written atomically by us, but Ray's files may be cut by a killed driver
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte {err.start}); {expected}") from None
+
+
+def _read_bytes(path: str, expected: str) -> bytes | None:
+    if not os.path.lexists(path):
         return None
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, not a file; {expected}")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as err:
+        raise DataError(f"cannot read {path} ({err.strerror})") from None
+
+
+def _read_json(path: str, expected: str) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None: there is no such file)."""
+    text = _read_text(path, expected)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); {expected}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path} holds a JSON {_json_kind(data)}, not an object; {expected}")
+    return data
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    for kind, name in ((dict, "object"), (list, "array"), (str, "string"), ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _read_status(trial_dir: str) -> dict[str, Any] | None:
+    path = os.path.join(trial_dir, "status.json")
+    status = _read_json(path, STATUS_FORMAT)
+    if status is not None and status.get("status") not in STATUSES:
+        raise DataError(f"{path} has status {json.dumps(status.get('status'))}; {STATUS_FORMAT}")
+    return status
+
+
+def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial's sampled values (params.json) and the full config they resolve to."""
+    path = os.path.join(trial_dir, "params.json")
+    params = _read_json(path, PARAMS_FORMAT) or {}
+    try:
+        return params, space.resolve(manifest["base_config"], params)
+    except UserError as err:  # e.g. a row the space no longer has
+        raise DataError(f"{path}: {err}") from None
 
 
 def _error_line(trial_dir: str) -> str | None:
-    path = os.path.join(trial_dir, "error.txt")
-    if not os.path.exists(path):
+    data = _read_bytes(os.path.join(trial_dir, "error.txt"), "a failed trial's error.txt is Ray's text traceback")
+    if data is None:
         return None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = [line.strip() for line in handle if line.strip()]
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()]
     return lines[-1] if lines else "error"
 
 
@@ -126,10 +207,9 @@ def load_run(run_dir: str) -> pd.DataFrame:
     metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
     rows = []
     for folder in trial_dirs(run_dir):
-        params = _read_json(os.path.join(folder, "params.json")) or {}
+        params, config = _read_trial(space, manifest, folder)
         results = read_results(folder)
-        status, reason = trial_status(results, _read_json(os.path.join(folder, "status.json")), _error_line(folder))
-        config = space.resolve(manifest["base_config"], params)
+        status, reason = trial_status(results, _read_status(folder), _error_line(folder))
         row: dict[str, Any] = {
             "trial_id": os.path.basename(folder),
             "label": space.label(params),
@@ -163,8 +243,8 @@ def load_curves(run_dir: str) -> pd.DataFrame:
     space = load_space(manifest)
     rows = []
     for folder in trial_dirs(run_dir):
-        params = _read_json(os.path.join(folder, "params.json")) or {}
-        seed = space.resolve(manifest["base_config"], params).get("train", {}).get("seed", 0)
+        params, config = _read_trial(space, manifest, folder)
+        seed = config.get("train", {}).get("seed", 0)
         for result in read_results(folder):
             row = {"trial_id": os.path.basename(folder), "label": space.label(params), "seed": seed}
             row.update({k: v for k, v in result.items() if _is_metric(k, v)})

@@ -8,6 +8,10 @@
     boundary.csv                                  where the best value of each searched range lies
     thresholds.md                                 the anomaly task's per-trial threshold table (when reported)
     report.html                                   the interactive report (works offline)
+
+The files of one analysis are one set: every one is rendered before the first is written (bad input writes nothing),
+and a file of the formats asked for that this analysis does not write (``vs_baseline.*`` once there is no baseline)
+is removed, so that nothing left from an earlier analysis reads as current.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from restore_core.errors import UserError
 from restore_core.io import write_text_atomic
 
 FORMATS = ("md", "csv", "tex", "html")
+TABLES = ("table", "pairs", "vs_baseline", "reported_vs_measured")  # each written as .md, .csv and .tex
 
 
 @dataclass
@@ -63,8 +68,6 @@ class Analysis:
 def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     """Read ``run_dir`` and build its tables. An explicit ``baseline`` must be a label of the run (else
     :class:`UserError` listing the known labels); the space's baseline is used when the run has it."""
-    if not os.path.isdir(run_dir):
-        raise UserError(f"{run_dir} is not a run directory (no such folder); run directories are runs/<space>/<name>")
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     frame = load_run(run_dir)
@@ -95,6 +98,10 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
 def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS) -> pd.DataFrame:
     """(Re)write every results file of a run directory; returns the per-configuration table (numbers).
 
+    Every file is rendered before the first is written, so bad input (a corrupt trial file, an unknown baseline)
+    leaves the folder as it was. A file of ``formats`` that this analysis does not write (``vs_baseline.*`` once
+    there is no baseline) is removed; files of the other formats are left as they are.
+
     Args:
         run_dir: ``runs/<space>/<name>``, finished, partial or resumed.
         baseline: the configuration label the others are compared with (default: the space's baseline).
@@ -105,27 +112,47 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UserError(f"unknown format '{unknown[0]}'; known: {', '.join(FORMATS)}")
+    if not formats:
+        raise UserError(f"no format given; known: {', '.join(FORMATS)}")
     result = analyse(run_dir, baseline)
-
-    def write(name: str, text: str) -> None:
+    files = render(result, formats)
+    for name, text in files.items():
         write_text_atomic(os.path.join(run_dir, name), text)
+    for name in sorted(output_names(formats) - set(files)):
+        if os.path.isfile(os.path.join(run_dir, name)):
+            os.unlink(os.path.join(run_dir, name))
+    return result.tables["table"][1]
 
-    write("results.csv", result.frame.to_csv(index=False))
-    write("curves.csv", result.curves.to_csv(index=False))
+
+def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:
+    """Every file of ``formats`` (plus results.csv and curves.csv) that ``result`` has, by file name."""
+    files = {"results.csv": result.frame.to_csv(index=False), "curves.csv": result.curves.to_csv(index=False)}
     for name, (text_table, numeric) in result.tables.items():
         if "md" in formats:
-            write(f"{name}.md", to_markdown(text_table))
+            files[f"{name}.md"] = to_markdown(text_table)
         if "csv" in formats:
-            write(f"{name}.csv", to_csv(numeric))
+            files[f"{name}.csv"] = to_csv(numeric)
         if "tex" in formats:
-            write(f"{name}.tex", to_latex(text_table))
+            files[f"{name}.tex"] = to_latex(text_table)
     for name, text in result.extra_markdown.items():
         if "md" in formats:
-            write(f"{name}.md", text)
+            files[f"{name}.md"] = text
     if "csv" in formats and not result.boundary.empty:
-        write("boundary.csv", to_csv(result.boundary))
+        files["boundary.csv"] = to_csv(result.boundary)
     if "html" in formats:
         from analysis.report import render_report
 
-        write("report.html", render_report(result))
-    return result.tables["table"][1]
+        files["report.html"] = render_report(result)
+    return files
+
+
+def output_names(formats: tuple[str, ...]) -> set[str]:
+    """Every file an analysis may write in ``formats``: what it does not write this time is not current."""
+    names = {"results.csv", "curves.csv"}
+    for fmt in formats:
+        names.update(["report.html"] if fmt == "html" else [f"{table}.{fmt}" for table in TABLES])
+    if "md" in formats:
+        names.add("thresholds.md")
+    if "csv" in formats:
+        names.add("boundary.csv")
+    return names
