@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -41,8 +42,14 @@ def get_path(config: Mapping, path: str) -> Any:
     return node
 
 
-def set_path(config: Mapping, path: str, value: Any) -> dict:
-    """Return a copy of ``config`` with the dotted ``path`` set to ``value``."""
+def set_path(config: Mapping, path: str, value: Any, merge: bool = True) -> dict:
+    """Return a copy of ``config`` with the dotted ``path`` set to ``value``.
+
+    A mapping ``value`` merges into a mapping already at ``path`` (as :func:`deep_merge`), unless ``merge`` is False:
+    then it replaces it (``{}`` empties it).
+    """
+    if not merge:
+        config = set_path(config, path, None)  # whatever was there is gone; the merge below puts value in its place
     nested: Any = value
     for part in reversed(path.split(".")):
         nested = {part: nested}
@@ -72,6 +79,41 @@ def parse_value(text: str) -> Any:
         if lowered in ("none", "null"):
             return None
         return text
+
+
+def check_range(
+    key: str,
+    value: float,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    note: str = "",
+) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is finite and within the bounds; the message states the range.
+
+    A float must be finite whatever its bounds (NaN compares false with everything, so ``nan <= 0`` would pass a
+    plain comparison). ``note`` follows the range in the message, e.g. ``(0 switches it off)``.
+    """
+    inside = (
+        math.isfinite(value)
+        and (gt is None or value > gt)
+        and (ge is None or value >= ge)
+        and (lt is None or value < lt)
+        and (le is None or value <= le)
+    )
+    if inside:
+        return
+    if (gt is not None or ge is not None) and (lt is not None or le is not None):
+        low = f"({gt:g}" if gt is not None else f"[{ge:g}"
+        high = f"{lt:g})" if lt is not None else f"{le:g}]"
+        accepted = f"in {low}, {high}"
+    else:
+        named = ((">", gt), (">=", ge), ("<", lt), ("<=", le))
+        bounds = [f"{op} {bound:g}" for op, bound in named if bound is not None]
+        accepted = " ".join((["a finite number"] if isinstance(value, float) else []) + bounds)
+    raise ConfigError(f"{key} must be {accepted}{f' {note}' if note else ''}; got {value!r}")
 
 
 def _type_name(tp: Any) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from restore_core.config import SECTIONS, from_dict
+from restore_core.config import SECTIONS, check_range, from_dict
 from restore_core.errors import ConfigError
 
 
@@ -32,16 +32,18 @@ class OptimConfig:
     decay_start: float = 0.5
 
     def validate(self) -> None:
-        if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
-            raise ConfigError(f"optim.lr must be > 0; got {self.lr}")
+        check_range("optim.lr", self.lr, gt=0)
+        if self.lr_d is not None:
+            check_range("optim.lr_d", self.lr_d, gt=0, note="(or null: the rate of optim.lr)")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"optim.betas must be two numbers in [0, 1); got {self.betas}")
+        check_range("optim.weight_decay", self.weight_decay, ge=0)
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
             raise ConfigError(
                 f"optim.milestones must be increasing fractions of training in (0, 1); got {self.milestones}"
             )
-        if not 0 <= self.decay_start < 1:
-            raise ConfigError(f"optim.decay_start must be in [0, 1); got {self.decay_start}")
+        check_range("optim.gamma", self.gamma, gt=0, note="(the factor of the rate at each milestone)")
+        check_range("optim.decay_start", self.decay_start, ge=0, lt=1)
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,15 @@ class TrainConfig:
     compile: bool = False
 
     def validate(self) -> None:
+        check_range("train.seed", self.seed, ge=0)
         for name in ("steps", "batch_size", "eval_every", "cost_size"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"train.{name} must be > 0; got {getattr(self, name)}")
-        if self.threads is not None and self.threads <= 0:
-            raise ConfigError(f"train.threads must be > 0; got {self.threads}")
-        if self.log_images < 0:
-            raise ConfigError(f"train.log_images must be >= 0; got {self.log_images}")
+            check_range(f"train.{name}", getattr(self, name), gt=0)
+        if self.threads is not None:
+            check_range("train.threads", self.threads, gt=0, note="(or null: torch's default)")
+        check_range("train.log_images", self.log_images, ge=0)
+        check_range("train.collapse_tolerance", self.collapse_tolerance, ge=0, lt=1,
+                    note="(a fraction of the targets' spread; 0 switches collapse stopping off)")
+        check_range("train.fault_step", self.fault_step, ge=0)
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def validate_config(raw: Mapping) -> Config:
     loss = dict(raw.get("loss", {}))
     from restore_core.losses import check_loss_weights
 
-    check_loss_weights(loss, task_cls.loss_terms)
+    check_loss_weights(loss, task_cls.loss_terms, required=task_cls.loss_required)
     config = Config(
         task=from_dict(task_cls.Options, task_section, "task"),
         data=from_dict(task_cls.DataOptions, raw.get("data", {}), "data"),

@@ -9,6 +9,7 @@ study compared and, where the study published numbers, those numbers.
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -112,14 +113,92 @@ class SearchSpace:
     reading: str = ""
 
     # -- configs -------------------------------------------------------------------------------------------
-    def base_config(self, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict:
-        """The base config with the profile's overrides and the user's ``--set`` values applied."""
+    def base_config(
+        self, profile: str = "quick", overrides: Mapping[str, Any] | None = None, search: str | None = None
+    ) -> dict:
+        """The base config with the profile's overrides and the user's ``--set`` values applied.
+
+        A ``--set`` value that is a mapping merges into the mapping at its key, as rows do; ``{}`` empties it. A key
+        that the ``search`` sets in every trial is refused (see :meth:`check_overrides`).
+
+        Args:
+            profile: ``smoke``, ``quick`` or ``paper``.
+            overrides: ``--set`` values by dotted key.
+            search: the run's search (``grid``, ``random``, ``optuna``, ``gp``); None refuses only the keys that every
+                search sets in every trial.
+        """
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile '{profile}'; known: {', '.join(PROFILES)}")
+        self.check_overrides(overrides or {}, search)
         config = deep_merge(self.base, self.profiles.get(profile, {}))
         for path, value in (overrides or {}).items():
-            config = set_path(config, path, value)
+            config = set_path(config, path, value, merge=not (isinstance(value, Mapping) and not value))
         return config
+
+    def check_overrides(self, overrides: Mapping[str, Any], search: str | None = None) -> None:
+        """Refuse a ``--set`` key that every trial of ``search`` sets again, so that its value would have no effect.
+
+        A trial applies its row and parameter values over the base config (:meth:`resolve`), so a key that every row,
+        every grid value of a parameter or every sampled value sets never keeps the ``--set`` value. A key that only
+        some rows set is accepted: it changes the base that the other rows start from, as the space's own base does
+        (the dry run lists the rows), and refusing it would forbid changing a setting that only part of a study
+        varies.
+        """
+        swept = self.swept_keys(search)
+        for path, value in overrides.items():
+            for key in sorted(_keys_set(path, value, replace=True)):
+                reason = next((why for target, why in swept.items() if _covers(target, key)), None)
+                if reason is not None:
+                    remedy = "use --seeds" if key == "train.seed" else "choose a space that does not sweep it"
+                    raise ConfigError(
+                        f"--set {key}: space '{self.name}' sets this key in every trial ({reason}), so the value "
+                        f"would have no effect; leave it out, or {remedy}"
+                    )
+
+    def swept_keys(self, search: str | None = None) -> dict[str, str]:
+        """The dotted keys that every trial of ``search`` sets, each with the reason; None: those of every search.
+
+        A grid trial always sets ``train.seed``; a sampled one only with ``--seeds`` above 1 (from its trial index),
+        which is not known here, so ``train.seed`` counts for grid search only.
+        """
+        if search == "grid":
+            return self._grid_swept()
+        if search is not None:
+            return self._sampled_swept(f"{search} search")
+        grid = self._grid_swept()
+        if not self.sampled_params() and not self.rows:  # nothing to sample: only grid search runs this space
+            return grid
+        sampled = self._sampled_swept("random/optuna/gp search")
+        both = {}
+        for key, why in grid.items():
+            for other, other_why in sampled.items():
+                if _overlaps(key, other):
+                    both[max(key, other, key=len)] = f"{why}; {other_why}"
+        return both
+
+    def _grid_swept(self) -> dict[str, str]:
+        swept = dict.fromkeys(_set_by_all(r.overrides for r in self.rows), "each of its rows sets it")
+        for param in self.params:
+            if param.grid:
+                values = [_nest(param.path, param.value(v)) for v in param.grid]
+                swept.update(dict.fromkeys(_set_by_all(values), f"its grid runs every value of {param.path}"))
+        swept["train.seed"] = "each grid trial sets its seed, 0 to --seeds minus 1"
+        return swept
+
+    def _sampled_swept(self, searches: str) -> dict[str, str]:
+        sampled = self.sampled_params()
+        if not sampled:  # the rows are sampled as a categorical
+            keys = _set_by_all(r.overrides for r in self.rows)
+            return dict.fromkeys(keys, f"{searches} samples its rows, each of which sets it")
+        swept: dict[str, str] = {}
+        for param in sampled:
+            if param.kind == "choice":
+                options = param.choices.values() if isinstance(param.choices, Mapping) else param.choices or param.grid
+                keys = _set_by_all(_nest(param.path, v) for v in options)
+            else:
+                keys = {param.path}
+            swept.update(dict.fromkeys(keys, f"{searches} samples {param.path}"))
+        return swept
 
     def resolve(self, base: Mapping, trial: Mapping[str, Any]) -> dict:
         """The full config of one trial: ``base`` with the trial's row, parameter values and seed applied."""
@@ -131,6 +210,8 @@ class SearchSpace:
                 config = set_path(config, param.path, param.value(trial[param.key]))
         seed = trial.get(SEED_KEY, trial.get("__trial_index__"))
         if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+                raise ConfigError(f"seed {seed!r} is not a whole number; a trial's seed is 0, 1, 2, ...")
             config = set_path(config, "train.seed", int(seed))
         return config
 
@@ -174,14 +255,54 @@ class SearchSpace:
         space[SEED_KEY] = tune.grid_search(list(range(seeds)))
         return space
 
+    def sampled_params(self) -> list[Param]:
+        """The parameters Optuna/random search sample: those with a range or choices."""
+        return [p for p in self.params if p.kind != "choice" or p.choices or p.grid]
+
     def sampled_param_space(self) -> dict[str, Any]:
         """Ranges for Optuna/random search; a space without ranges samples its rows as a categorical."""
         from ray import tune
 
-        ranged = [p for p in self.params if p.kind != "choice" or p.choices or p.grid]
+        ranged = self.sampled_params()
         if not ranged and self.rows:
             return {ROW_KEY: tune.choice([r.label for r in self.rows])}
         return {p.key: p.domain() for p in ranged}
+
+
+def _nest(path: str, value: Any) -> dict:
+    """``("optim.lr", 0.1)`` -> ``{"optim": {"lr": 0.1}}``."""
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value
+
+
+def _keys_set(path: str, value: Any, replace: bool = False) -> set[str]:
+    """The dotted keys that merging ``value`` at ``path`` sets: a mapping sets its leaves (it merges into what is
+    there), an empty one nothing, or itself when it ``replace``s what is there (a ``--set`` of ``{}``)."""
+    if isinstance(value, Mapping) and value:
+        return set().union(*(_keys_set(f"{path}.{k}" if path else str(k), v, replace) for k, v in value.items()))
+    if isinstance(value, Mapping) and not replace:
+        return set()
+    return {path}
+
+
+def _set_by_all(overrides) -> set[str]:
+    """The keys that every one of ``overrides`` (nested dicts merged over a config) sets; none when there are none."""
+    sets = [_keys_set("", o) for o in overrides]
+    if not sets:
+        return set()
+    return {key for key in set.union(*sets) if all(any(_covers(k, key) for k in keys) for keys in sets)}
+
+
+def _covers(outer: str, key: str) -> bool:
+    """Whether setting the dotted key ``outer`` to a value that is not a mapping replaces ``key``: the same key, or
+    one that holds it."""
+    return key == outer or key.startswith(outer + ".")
+
+
+def _overlaps(key: str, other: str) -> bool:
+    """Whether one of the two dotted keys covers the other."""
+    return _covers(key, other) or _covers(other, key)
 
 
 def _fmt(value: Any) -> str:

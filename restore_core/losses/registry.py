@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import torch
@@ -38,11 +39,17 @@ class WeightedLoss(nn.Module):
         return total, parts
 
 
-def check_loss_weights(weights: Mapping[str, object], allowed: list[str] | None = None) -> None:
-    """Raise :class:`ConfigError` for an unknown term, a term the task does not take, or a non-numeric weight."""
+def check_loss_weights(weights: Mapping[str, object], allowed: list[str] | None = None, required: bool = False) -> None:
+    """Raise :class:`ConfigError` for an unknown term, a term the task does not take, or a weight that is not a
+    finite number >= 0; with ``required``, also when no term has a weight > 0 (the task has nothing else to train
+    with)."""
     known = allowed if allowed is not None else LOSSES.names()
     for name, weight in weights.items():
         if name not in known:
             raise ConfigError(f"unknown loss term 'loss.{name}'; known: {', '.join(sorted(known))}")
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
-            raise ConfigError(f"loss weight 'loss.{name}' must be a number >= 0, got {weight!r}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight < math.inf:
+            raise ConfigError(f"loss weight 'loss.{name}' must be a finite number >= 0, got {weight!r}")
+    if required and not any(weight > 0 for weight in weights.values()):
+        raise ConfigError(
+            f"the loss needs a term with a weight > 0 (known: {', '.join(sorted(known))}); got loss {dict(weights)}"
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from restore_core.models.pix2pix import init_gan_weights
-from restore_core.models.registry import register_model
+from restore_core.models.registry import ModelOptionError, register_model
 
 
 class DnCNN(nn.Module):
@@ -28,9 +30,12 @@ class DnCNN(nn.Module):
     def __init__(self, channels: int = 1, depth: int = 10, features: int = 64, negative_slope: float = 0.01):
         super().__init__()
         if depth < 2:
-            raise ValueError(f"dncnn depth must be at least 2; got {depth}")
-        if channels < 1 or features < 1:
-            raise ValueError(f"dncnn channels and features must be positive; got {channels}, {features}")
+            raise ModelOptionError("dncnn", "depth", ">= 2 (at least 2 convs)", depth)
+        for option, value in (("channels", channels), ("features", features)):
+            if value < 1:
+                raise ModelOptionError("dncnn", option, ">= 1", value)
+        if not 0 <= negative_slope < math.inf:
+            raise ModelOptionError("dncnn", "negative_slope", "a finite number >= 0", negative_slope)
         layers: list[nn.Module] = [
             nn.Conv2d(channels, features, 3, padding=1, bias=False),
             nn.LeakyReLU(negative_slope),

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from restore_core.models.registry import register_model
+from restore_core.models.registry import ModelOptionError, register_model
 
 FEATURES = 64  # channels of the 1/32 and 1/8 branches
 GROWTH = 32  # growth rate of the dense layers
@@ -108,9 +108,9 @@ class LambaRT(nn.Module):
     def __init__(self, rdb: str = "star", n_rdb: int = 3):
         super().__init__()
         if rdb not in RDB_KINDS:
-            raise ValueError(f"lamba_rt rdb must be one of {', '.join(RDB_KINDS)}; got {rdb!r}")
+            raise ModelOptionError("lamba_rt", "rdb", f"one of {', '.join(RDB_KINDS)}", rdb)
         if n_rdb not in DENSE_LAYERS:
-            raise ValueError(f"lamba_rt n_rdb must be one of {', '.join(map(str, DENSE_LAYERS))}; got {n_rdb!r}")
+            raise ModelOptionError("lamba_rt", "n_rdb", f"one of {', '.join(map(str, DENSE_LAYERS))}", n_rdb)
         self.rdb_kind, self.n_rdb = rdb, n_rdb
         self.unshuffle2, self.unshuffle4, self.unshuffle16 = (nn.PixelUnshuffle(r) for r in (2, 4, 16))
         self.shuffle2, self.shuffle4 = nn.PixelShuffle(2), nn.PixelShuffle(4)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from restore_core.models.pix2pix import init_gan_weights
-from restore_core.models.registry import register_model
+from restore_core.models.pix2pix import INITS, init_gan_weights
+from restore_core.models.registry import ModelOptionError, register_model
 
 NORMS = ("batch", "instance", "none")
 LAYOUTS = ("pix2pix", "tcfl")
@@ -60,8 +60,12 @@ class PatchDiscriminator(nn.Module):
             raise ValueError(f"patchgan norm must be one of {', '.join(NORMS)}; got {norm!r}")
         if layout not in LAYOUTS:
             raise ValueError(f"patchgan layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
-        if n_layers < 1 or ndf < 1:
-            raise ValueError(f"patchgan needs n_layers >= 1 and ndf >= 1; got n_layers={n_layers}, ndf={ndf}")
+        model = "patchgan" if layout == "pix2pix" else "patchgan_in"
+        for option, value in (("n_layers", n_layers), ("ndf", ndf), ("in_channels", in_channels)):
+            if value < 1:
+                raise ModelOptionError(model, option, ">= 1", value)
+        if init not in INITS:
+            raise ModelOptionError(model, "init", f"one of {', '.join(INITS)}", init)
         self.layout = layout
         self.n_layers = n_layers
         use_bias = norm != "batch"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from restore_core.models.registry import register_model
+from restore_core.models.registry import ModelOptionError, register_model
 
 # Down-samplings of each variant: unet_256 has 8; the desmoking study's "small" generator drops two of the inner
 # 512-channel levels (its layers 6, 7 and their decoder twins 10, 11), keeping the innermost one.
@@ -72,8 +72,13 @@ class Pix2PixUNet(nn.Module):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"pix2pix_unet needs at least 5 down-samplings; got {num_downs}")
-        if ngf < 1:
-            raise ValueError(f"pix2pix_unet ngf must be positive; got {ngf}")
+        for option, value in (("ngf", ngf), ("in_channels", in_channels), ("out_channels", out_channels)):
+            if value < 1:
+                raise ModelOptionError("pix2pix_unet", option, ">= 1", value)
+        if not 0 <= dropout < 1:
+            raise ModelOptionError("pix2pix_unet", "dropout", "in [0, 1) (0 switches the dropouts off)", dropout)
+        if init not in INITS:
+            raise ModelOptionError("pix2pix_unet", "init", f"one of {', '.join(INITS)}", init)
         self.num_downs = num_downs
         ch = [ngf * min(2**i, 8) for i in range(num_downs)]
         downs: list[nn.Module] = [nn.Conv2d(in_channels, ch[0], 4, stride=2, padding=1, bias=False)]
@@ -135,7 +140,7 @@ def pix2pix_unet(
 ) -> Pix2PixUNet:
     """The pix2pix generator: ``variant`` ``full`` (unet_256) or ``small`` (two inner levels removed)."""
     if variant not in VARIANTS:
-        raise ValueError(f"pix2pix_unet variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+        raise ModelOptionError("pix2pix_unet", "variant", f"one of {', '.join(VARIANTS)}", variant)
     return Pix2PixUNet(in_channels, out_channels, VARIANTS[variant], ngf=ngf, dropout=dropout, init=init)
 
 

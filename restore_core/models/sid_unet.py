@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from restore_core.models.registry import register_model
+from restore_core.models.registry import ModelOptionError, register_model
 
 LEVEL_CHANNELS = (32, 64, 128, 256)  # g_conv1 .. g_conv4 (and their decoder twins g_conv9 .. g_conv6)
 MIDDLE_CHANNELS = 512  # g_conv5_1 / g_conv5_2
@@ -66,13 +67,15 @@ class SIDUNet(nn.Module):
         width: float = 1.0,
     ):
         super().__init__()
-        levels = sorted(levels)
         if any(level not in (1, 2, 3, 4) for level in levels) or len(set(levels)) != len(levels):
-            raise ValueError(f"sid_unet levels must be distinct values from 1, 2, 3, 4; got {list(levels)}")
+            raise ModelOptionError("sid_unet", "levels", "distinct values from 1, 2, 3, 4", list(levels))
         if convs_per_block not in (1, 2, 3):
-            raise ValueError(f"sid_unet convs_per_block must be 1, 2 or 3; got {convs_per_block}")
-        if width <= 0:
-            raise ValueError(f"sid_unet width must be positive; got {width}")
+            raise ModelOptionError("sid_unet", "convs_per_block", "1, 2 or 3", convs_per_block)
+        if not 0 < width < math.inf:
+            raise ModelOptionError("sid_unet", "width", "a finite number > 0", width)
+        if in_channels < 1:
+            raise ModelOptionError("sid_unet", "in_channels", ">= 1", in_channels)
+        levels = sorted(levels)
         self.levels = levels
         self.has_middle = middle
         ch = {lvl: max(1, round(LEVEL_CHANNELS[lvl - 1] * width)) for lvl in levels}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from restore_core.models.registry import register_model
+from restore_core.models.registry import ModelOptionError, register_model
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -40,10 +40,10 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, depth: int = 4, width: int = 64):
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"unet depth must be at least 1; got {depth}")
-        if width < 1:
-            raise ValueError(f"unet width must be positive; got {width}")
+        for option, value in (("depth", depth), ("width", width), ("in_channels", in_channels),
+                              ("out_channels", out_channels)):
+            if value < 1:
+                raise ModelOptionError("unet", option, ">= 1", value)
         self.depth = depth
         ch = [width * 2**i for i in range(depth + 1)]
         self.encoder = nn.ModuleList(double_conv(in_channels if i == 0 else ch[i - 1], ch[i]) for i in range(depth + 1))

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import torch
 
+from restore_core.config import check_range
 from restore_core.data.photos import COLOUR_PHOTOS, SPLIT_ORDER_SEED, split_tiles
 from restore_core.data.spills import add_spills
 from restore_core.errors import ConfigError, DataError
@@ -20,7 +21,7 @@ from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresh
 from restore_core.models import create_model
 from restore_core.models.feature_nets import load_imagenet_weights, weights_cache_dir, weights_file
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_data_root
 from restore_core.tasks.registry import register_task
 
 # Threshold rules (names in the metrics) -> keys of select_thresholds.
@@ -73,15 +74,20 @@ class AnomalyData:
     seed: int = 0
 
     def validate(self) -> None:
+        check_range("data.tile", self.tile, gt=0)
+        check_range("data.patch", self.patch, gt=0)
         if self.patch > self.tile:
             raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
         counts = {k: getattr(self, k) for k in ("n_val_normal", "n_val_anomalous", "n_test_normal", "n_test_anomalous")}
         if self.n_train <= 0 or min(counts.values()) <= 0:
             raise ConfigError(f"data.n_train and the val/test counts must be > 0; got n_train={self.n_train}, {counts}")
-        if len(self.spill_size) != 2 or not 0 < self.spill_size[0] <= self.spill_size[1]:
-            raise ConfigError(f"data.spill_size must be [low, high] with 0 < low <= high; got {self.spill_size}")
-        if self.source == "folders" and not self.root:
-            raise ConfigError("data.source=folders needs data.root, the folder that holds normal/ and anomalous/")
+        if len(self.spill_size) != 2 or not 0 < self.spill_size[0] <= self.spill_size[1] <= 1:
+            raise ConfigError(
+                f"data.spill_size must be [low, high] with 0 < low <= high <= 1 (fractions of the side); "
+                f"got {self.spill_size}"
+            )
+        check_range("data.seed", self.seed, ge=0)
+        check_data_root(self.source, self.root, "folders", "the folder that holds normal/ and anomalous/")
 
 
 @dataclass
@@ -117,16 +123,17 @@ class AnomalyTask(Task):
     Options = AnomalyOptions
     DataOptions = AnomalyData
     loss_terms = ["mse", "l1", "perceptual"]
+    loss_required = True
 
     @classmethod
     def check_config(cls, config: Config) -> None:
         model = create_model(**config.model)
         multiple, model_name = getattr(model, "size_multiple", 1), config.model["name"]
-        for name, size in (("data.patch", config.data.patch), ("data.tile", config.data.tile)):
+        sizes = (("data.patch", config.data.patch), ("data.tile", config.data.tile),
+                 ("train.cost_size", config.train.cost_size))
+        for name, size in sizes:
             if size % multiple:
                 raise ConfigError(f"{name} ({size}) must be a multiple of {multiple} for model '{model_name}'")
-        if not any(weight > 0 for weight in config.loss.values()):
-            raise ConfigError(f"the loss needs a term with a weight > 0; got loss {config.loss}")
         data = config.data
         if data.source == "synthetic":
             kinds = {name in COLOUR_PHOTOS for name in data.photos}

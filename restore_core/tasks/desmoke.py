@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restore_core.config import check_range
 from restore_core.data.dark_channel import dark_channel
 from restore_core.data.photos import COLOUR_PHOTOS
 from restore_core.data.smoke_pairs import SmokePairs, folder_smoke_pairs, synthetic_smoke_pairs
@@ -29,7 +30,7 @@ from restore_core.errors import ConfigError
 from restore_core.metrics import psnr, ssim, uqi
 from restore_core.models import create_model, model_options
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_data_root
 from restore_core.tasks.registry import register_task
 
 EVAL_CHUNK = 8  # validation images per generator forward: bounds memory at 256² with ngf 64
@@ -51,8 +52,7 @@ class DesmokeOptions:
     flip: bool = True
 
     def validate(self) -> None:
-        if self.lambda_l1 < 0:
-            raise ConfigError(f"task.lambda_l1 must be >= 0; got {self.lambda_l1}")
+        check_range("task.lambda_l1", self.lambda_l1, ge=0, note="(the weight of the L1 term)")
         if self.ndf < 1 or self.d_layers < 1:
             raise ConfigError(f"task.ndf and task.d_layers must be >= 1; got {self.ndf}, {self.d_layers}")
 
@@ -80,8 +80,8 @@ class DesmokeData:
             raise ConfigError(f"data.n_train must be >= 1 and data.n_val >= 2; got {self.n_train}, {self.n_val}")
         if self.smoke_per_tile < 1:
             raise ConfigError(f"data.smoke_per_tile must be >= 1; got {self.smoke_per_tile}")
-        if self.source == "folders" and not self.root:
-            raise ConfigError("data.source=folders needs data.root, the folder that holds input/ and target/")
+        check_range("data.seed", self.seed, ge=0)
+        check_data_root(self.source, self.root, "folders", "the folder that holds input/ and target/")
 
 
 def input_channels(dark_mode: str) -> int:

@@ -16,14 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from restore_core.config import check_range
 from restore_core.data.oct_triplets import TripletData, load_triplet_folders, synthetic_triplets
 from restore_core.data.photos import GRAY_PHOTOS
 from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
 from restore_core.metrics import bm3d_denoise, epi, estimate_sigma, gcmse, nlm_denoise, psnr, ssim
-from restore_core.models import create_model
+from restore_core.models import ModelOptionError, check_model_kwargs, create_model
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_data_root
 from restore_core.tasks.registry import register_task
 
 QUALITY_METRICS = ("psnr", "ssim", "epi", "gcmse")
@@ -53,10 +54,8 @@ class TCFLOptions:
 
     def validate(self) -> None:
         for name in ("identity_weight", "fake_weight", "sep_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"task.{name} must be >= 0; got {getattr(self, name)}")
-        if self.clip <= 0:
-            raise ConfigError(f"task.clip must be > 0 (the WGAN weight clip); got {self.clip}")
+            check_range(f"task.{name}", getattr(self, name), ge=0)
+        check_range("task.clip", self.clip, gt=0, note="(the WGAN weight clip)")
         if "name" not in self.discriminator:
             raise ConfigError("task.discriminator needs a 'name', e.g. {name: patchgan_in, ndf: 64}")
 
@@ -83,8 +82,9 @@ class TCFLData:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.source == "folders" and not self.root:
-            raise ConfigError("data.source=folders needs data.root, the folder with noisy/<scene>/, clean/ and val/")
+        check_data_root(self.source, self.root, "folders", "the folder with noisy/<scene>/, clean/ and val/")
+        check_range("data.tile", self.tile, gt=0)
+        check_range("data.patch", self.patch, gt=0)
         if self.source == "synthetic" and self.patch > self.tile:
             raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
         if self.repeats < 2:
@@ -92,8 +92,9 @@ class TCFLData:
         if self.n_scenes < 1 or self.n_clean < 1 or self.n_val < 2:
             raise ConfigError(f"data.n_scenes and data.n_clean must be >= 1 and data.n_val >= 2; "
                               f"got {self.n_scenes}, {self.n_clean}, {self.n_val}")
-        if self.speckle < 0 or self.gaussian < 0:
-            raise ConfigError(f"data.speckle and data.gaussian must be >= 0; got {self.speckle}, {self.gaussian}")
+        check_range("data.speckle", self.speckle, ge=0)
+        check_range("data.gaussian", self.gaussian, ge=0)
+        check_range("data.seed", self.seed, ge=0)
 
 
 @register_task("tcfl")
@@ -123,18 +124,27 @@ class TCFLTask(Task):
     def check_config(cls, config: Config) -> None:
         disc = dict(config.task.discriminator)
         name = disc.pop("name")
-        min_size = getattr(create_model(name, **disc), "min_size", 1)
+        check_model_kwargs(name, disc, section="task.discriminator")
+        try:
+            min_size = getattr(create_model(name, **disc), "min_size", 1)
+        except ModelOptionError as error:
+            raise error.under("task.discriminator") from None
         if config.data.patch < min_size:
             raise ConfigError(f"data.patch ({config.data.patch}) is smaller than discriminator '{name}' accepts "
                               f"({min_size})")
+        generator = create_model(**config.model)
         try:
             with torch.no_grad():
-                shape = tuple(create_model(**config.model).eval()(torch.zeros(1, 1, 32, 32)).shape)
+                shape = tuple(generator.eval()(torch.zeros(1, 1, 32, 32)).shape)
         except RuntimeError as error:  # e.g. a 3-channel first conv
             shape = str(error).splitlines()[0]
         if shape != (1, 1, 32, 32):
             raise ConfigError(f"model '{config.model['name']}' must map a 1-channel image to a 1-channel noise map of "
                               f"the same size (TCFL's generator); for a 1x32x32 input: {shape}")
+        multiple = getattr(generator, "size_multiple", 1)
+        for key, size in (("data.patch", config.data.patch), ("train.cost_size", config.train.cost_size)):
+            if size % multiple:
+                raise ConfigError(f"{key} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'")
 
     @classmethod
     def prepare_data(cls, config: Config) -> TripletData:

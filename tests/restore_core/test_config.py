@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from restore_core.config import deep_merge, flatten, parse_value, set_path
+from restore_core.config import check_range, deep_merge, flatten, parse_value, set_path
 from restore_core.errors import ConfigError, UnknownNameError
 from restore_core.schema import validate_config
 from search_spaces import get_space
@@ -54,6 +54,34 @@ def test_nothing_mutates_the_config_it_was_given():
     merged = deep_merge(config, {"train": {"steps": 9}})
     set_path(config, "optim.lr", 0.5)
     assert config == snapshot and merged["train"]["steps"] == 9
+
+
+def test_set_path_merges_a_mapping_unless_told_to_replace():
+    config = {"loss": {"l1": 1.0}, "train": {"steps": 3}}
+    assert set_path(config, "loss", {"mse": 1.0}) == {"loss": {"l1": 1.0, "mse": 1.0}, "train": {"steps": 3}}
+    assert set_path(config, "loss", {"mse": 1.0}, merge=False) == {"loss": {"mse": 1.0}, "train": {"steps": 3}}
+    assert set_path(config, "loss", {}, merge=False)["loss"] == {}
+    assert set_path(config, "loss", {})["loss"] == {"l1": 1.0}
+    assert config == {"loss": {"l1": 1.0}, "train": {"steps": 3}}
+
+
+@pytest.mark.parametrize(
+    "bounds, value, message",
+    [
+        ({"gt": 0}, 0.0, "k must be a finite number > 0; got 0.0"),
+        ({"gt": 0}, float("nan"), "k must be a finite number > 0; got nan"),
+        ({"ge": 0}, float("inf"), "k must be a finite number >= 0; got inf"),
+        ({"gt": 0}, 0, "k must be > 0; got 0"),
+        ({"ge": 0, "lt": 1}, 1.0, "k must be in [0, 1); got 1.0"),
+        ({"gt": 0, "le": 1}, float("nan"), "k must be in (0, 1]; got nan"),
+        ({}, float("-inf"), "k must be a finite number; got -inf"),
+    ],
+)
+def test_check_range_refuses_non_finite_numbers_and_states_the_range(bounds, value, message):
+    with pytest.raises(ConfigError) as error:
+        check_range("k", value, **bounds)
+    assert str(error.value) == message
+    check_range("k", 0.5, gt=0, lt=1)  # inside: no error
 
 
 def test_helpers():
