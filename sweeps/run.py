@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         import search_spaces
         from restore_core.errors import UserError
         from restore_core.sweep.report import print_summary
-        from restore_core.sweep.runner import describe_plan, plan_sweep, run_sweep
+        from restore_core.sweep.runner import check_sweep, describe_plan, run_sweep
 
         if args.list:
             for name in search_spaces.list_spaces():
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.space and not args.resume:
             raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
         options = options_from_args(args)
-        if options.dry_run:
-            print(describe_plan(plan_sweep(options)))
+        if options.dry_run:  # every check of the real run that reads no data and starts nothing
+            print(describe_plan(check_sweep(options, given_options(args))))
             return 0
         run_dir = run_sweep(options, argv, given_options(args))
         if options.analyze and not options.is_remote_storage():

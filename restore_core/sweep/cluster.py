@@ -28,27 +28,43 @@ def ray_address(options: SweepOptions) -> str | None:
     return options.address or os.environ.get("RAY_ADDRESS") or None
 
 
-def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
-    """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
-    a request no node can satisfy is an error (Ray would wait for ever)."""
+def check_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
+    """Refuse a ``--gpus-per-trial`` no node can satisfy (Ray would wait for ever); without any GPU, the sweep runs on
+    CPU instead (see :func:`fit_gpus`)."""
     wanted = options.gpus_per_trial
-    if wanted <= 0:
-        return
-    if gpus_per_node <= 0:
-        print(f"notice: no GPU {where}; --gpus-per-trial {wanted:g} ignored, trials run on CPU", file=sys.stderr)
-        options.gpus_per_trial = 0.0
-    elif wanted > gpus_per_node:
+    if 0 < gpus_per_node < wanted:
         raise UserError(f"--gpus-per-trial {wanted:g} is more than the {gpus_per_node:g} GPU(s) {where}; use a "
                         f"value in (0, {gpus_per_node:g}] (0.25 packs four trials on one GPU)")
 
 
-def check_local_start(options: SweepOptions) -> None:
-    """Everything about starting a local Ray that can fail, checked before anything is written."""
+def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
+    """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
+    a request no node can satisfy is an error (Ray would wait for ever)."""
+    check_gpus(options, gpus_per_node, where)
+    if options.gpus_per_trial > 0 and gpus_per_node <= 0:
+        print(f"notice: no GPU {where}; --gpus-per-trial {options.gpus_per_trial:g} ignored, trials run on CPU",
+              file=sys.stderr)
+        options.gpus_per_trial = 0.0
+
+
+def local_gpus() -> float:
     import torch
 
+    return float(torch.cuda.device_count())
+
+
+def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) -> None:
+    """Everything about starting a local Ray that can fail, checked before anything is written: the GPUs asked for
+    (by ``--gpus-per-trial``, or by ``train.device=cuda`` in ``cuda_wanted_by``, e.g. "the base config") and the
+    dashboard's port. On a cluster (``--address``) its nodes decide, after connecting."""
     if ray_address(options) is not None:
         return
-    fit_gpus(options, float(torch.cuda.device_count()), "on this machine")
+    gpus = local_gpus()
+    if cuda_wanted_by and gpus <= 0:
+        raise UserError(f"train.device=cuda in {cuda_wanted_by}, but this machine has no GPU that torch can use; set "
+                        "train.device=auto (a GPU where there is one) or cpu, or pass --address to run on a cluster "
+                        "with GPUs")
+    check_gpus(options, gpus, "on this machine")
     import ray
 
     if ray.is_initialized():
@@ -88,6 +104,8 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
         print(f"Ray dashboard: {info.dashboard_url}{login}", flush=True)
     if address or info.nodes > 1:
         fit_gpus(options, info.gpus_per_node, f"on any node of the cluster at {address or 'this address'}")
+    else:  # the machine's own GPUs, as check_local_start saw them
+        fit_gpus(options, local_gpus(), "on this machine")
     return info
 
 

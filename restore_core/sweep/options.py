@@ -17,6 +17,12 @@ SCHEDULERS = ("fifo", "asha")
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")
 ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  # None: the space's
+DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
+
+
+def default_num_samples(space: Any) -> int:
+    """Configurations random/optuna/gp search proposes without ``--num-samples``: the study's rows, at least 8."""
+    return max(len(space.rows), 8)
 
 
 @dataclass

@@ -8,8 +8,10 @@ import os
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import RECORDED, SweepOptions
+from restore_core.sweep.options import DEFAULT_SEARCH_SEED, RECORDED, SweepOptions, default_num_samples
 from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, read_status
+
+JSON_SHAPES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}  # else a number
 
 
 def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
@@ -39,13 +41,36 @@ def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
     else:
         raise UserError(f"--resume: spaces {', '.join(sorted(found))} each have a run named '{options.name}'; "
                         "pass --space to say which")
-    with open(path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
+    manifest = read_manifest(path)
     recorded_space = manifest.get("space")
     folder_space = os.path.basename(os.path.dirname(os.path.dirname(path)))
     if recorded_space != folder_space:
         raise UserError(f"--resume: run '{options.name}' under '{folder_space}/' belongs to space '{recorded_space}'")
     return os.path.dirname(path), manifest
+
+
+def read_manifest(path: str) -> dict[str, Any]:
+    """A run's ``manifest.json``: a JSON object naming the run's space, with its options (when recorded) an object.
+
+    Raises:
+        UserError: the file cannot be read, is not JSON, or is JSON of another shape.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except OSError as err:
+        raise UserError(f"--resume: cannot read {path}: {err.strerror or err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"--resume: {path} is not a run's manifest (not valid JSON: {err}); sweeps/run.py writes "
+                        "one into every run directory it starts") from None
+    if not isinstance(manifest, dict):
+        shape = JSON_SHAPES.get(type(manifest), "a number")
+        raise UserError(f"--resume: {path} is not a run's manifest (it holds {shape}, not a JSON object); "
+                        "sweeps/run.py writes one into every run directory it starts")
+    if not isinstance(manifest.get("space"), str) or not isinstance(manifest.get("options", {}), dict):
+        raise UserError(f"--resume: {path} is not a run's manifest (no 'space' name, or 'options' not an object); "
+                        "sweeps/run.py writes one into every run directory it starts")
+    return manifest
 
 
 def _known_runs(options: SweepOptions) -> str:
@@ -69,6 +94,24 @@ def recorded_options(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def resolve_recorded(recorded: dict[str, Any]) -> dict[str, Any]:
+    """The recorded options with each None ("the space's default") replaced by the value the run used, so that a
+    resume command may repeat a setting the run took from its space (``--scheduler asha`` on an lsid_lr run)."""
+    import search_spaces
+
+    space = search_spaces.get_space(recorded["space"])
+    resolved = dict(recorded)
+    for key in ("search", "scheduler", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum"):
+        if resolved.get(key) is None:
+            resolved[key] = getattr(space, key)
+    sampled = resolved["search"] != "grid"
+    if resolved.get("num_samples") is None and sampled:
+        resolved["num_samples"] = default_num_samples(space)
+    if resolved.get("search_seed") is None and sampled:
+        resolved["search_seed"] = DEFAULT_SEARCH_SEED
+    return resolved
+
+
 def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
     """Point ``options`` at the run to continue and restore its settings; returns the run directory.
 
@@ -79,12 +122,13 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
     """
     run_dir, manifest = find_run(options)
     recorded = recorded_options(manifest)
-    changed = [key for key, value in given.items() if key in recorded and value != recorded[key]]
+    resolved = resolve_recorded(recorded)
+    changed = [key for key, value in given.items() if key in resolved and value != resolved[key]]
     if changed:
         key = changed[0]
         flag = "--set" if key == "sets" else f"--{key.replace('_', '-')}"
         raise UserError(f"--resume continues run '{options.name}' with the settings it started with; {flag} "
-                        f"differs ({recorded[key]!r} recorded, {given[key]!r} given): drop it, or start a new --name")
+                        f"differs ({resolved[key]!r} recorded, {given[key]!r} given): drop it, or start a new --name")
     options.restore_recorded(recorded)
     if options.trial_timeout is None:  # the limit goes on unless the resume command sets another
         options.trial_timeout = manifest.get("trial_timeout_s")
@@ -103,3 +147,37 @@ def clear_failed(run_dir: str) -> list[str]:
                     os.unlink(os.path.join(trial_dir, name))
             cleared.append(os.path.basename(trial_dir))
     return cleared
+
+
+def describe_remaining(plan) -> list[str]:
+    """The ``--dry-run --resume`` listing: how many trials of the run ended and which ones a resume runs (on from
+    their last checkpoint, not started yet, or failed ones again with ``--retry-failed``)."""
+    started = []
+    for path in sorted(glob.glob(os.path.join(plan.run_dir, "*", "params.json"))):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                params = json.load(handle)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            params = None  # Ray writes it when the trial starts; a driver killed then can leave it cut short
+        started.append((params if isinstance(params, dict) else {}, read_status(os.path.dirname(path))))
+    retry = plan.options.retry_failed
+    ended = [params for params, status in started if status is not None]
+    failed = [params for params, status in started if status is not None and status.get("status") == "error"]
+    runs = [(params, "on from its last checkpoint") for params, status in started if status is None]
+    runs += [(params, "again from its last checkpoint (--retry-failed)") for params in failed if retry]
+    planned, proposed = len(plan.trials), 0
+    if plan.trials:
+        runs += [(trial, "not started yet") for trial in plan.trials
+                 if not any(all(params.get(k) == v for k, v in trial.items()) for params, _ in started)]
+    else:  # the searcher proposes the rest, from what it learnt from the ended trials
+        planned = plan.num_samples
+        proposed = max(planned - len(started), 0)
+    kept = ", kept as they are; add --retry-failed to run them again" if failed and not retry else ""
+    lines = [f"resume: {len(ended)} of {planned} trials ended ({len(failed)} failed{kept}), "
+             f"{len(runs) + proposed} to run:"]
+    for params, how in runs:
+        seed = params.get("seed", params.get("__trial_index__", 0))
+        lines.append(f"  {plan.space.label(params)}  (seed {seed}): {how}")
+    if proposed:
+        lines.append(f"  {proposed} not started yet, proposed by {plan.search}")
+    return lines

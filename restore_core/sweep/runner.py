@@ -13,9 +13,9 @@ from restore_core.io import write_json_atomic
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
 from restore_core.sweep.manifest import build_manifest
-from restore_core.sweep.options import ASHA_OPTIONS, SweepOptions
-from restore_core.sweep.resume import clear_failed, prepare_resume
-from restore_core.sweep.storage import check_new_run_dir, create_run_dir, storage_warnings
+from restore_core.sweep.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
+from restore_core.sweep.resume import clear_failed, describe_remaining, prepare_resume, read_manifest
+from restore_core.sweep.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
 
 
 @dataclass
@@ -66,10 +66,10 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
         raise UserError(f"{named} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
                         f"but this run's scheduler is {scheduler}"
                         f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
-    base = space.base_config(options.profile, options.sets)
-    base.setdefault("train", {})
-    if "threads" not in base["train"]:
-        base["train"]["threads"] = max(1, int(options.cpus_per_trial))
+    base = space.base_config(options.profile, options.sets, search=search)
+    train = base.setdefault("train", {})
+    if isinstance(train, dict) and "threads" not in train:  # a train that is no section fails validation next
+        train["threads"] = max(1, int(options.cpus_per_trial))
     validate_config(base)
     trials: list[dict[str, Any]] = []
     if search == "grid":
@@ -88,9 +88,9 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     else:
         if not space.sampled_param_space():
             raise UserError(f"space '{space.name}' declares no ranges to sample; use --search grid")
-        num_samples = (options.num_samples or max(len(space.rows), 8)) * options.seeds
+        num_samples = (options.num_samples or default_num_samples(space)) * options.seeds
         if options.search_seed is None:
-            options.search_seed = 0
+            options.search_seed = DEFAULT_SEARCH_SEED
     options.run_name(search, scheduler)
     return SweepPlan(options, space, base, search, scheduler, num_samples, trials)
 
@@ -119,7 +119,9 @@ def describe_plan(plan: SweepPlan) -> str:
         from restore_core.sweep.tuner import describe_asha
 
         lines.append(describe_asha(plan))
-    if plan.trials:
+    if plan.options.resume:
+        lines.extend(describe_remaining(plan))
+    elif plan.trials:
         lines.append(f"{len(plan.trials)} trials:")
         for i, trial in enumerate(plan.trials):
             lines.append(f"  {i + 1:3d}. {plan.space.label(trial)}  (seed {trial.get('seed', 0)})")
@@ -132,24 +134,77 @@ def describe_plan(plan: SweepPlan) -> str:
     return "\n".join(lines)
 
 
+def plan_configs(plan: SweepPlan) -> list[dict]:
+    """The configs known before the sweep runs: the base config and every grid trial's."""
+    return [plan.base] + [plan.space.resolve(plan.base, trial) for trial in plan.trials]
+
+
+def check_data(plan: SweepPlan) -> None:
+    """The data checks that read no data (folders, list files and names exist and pair up), once per data config,
+    through the task's ``check_data``; loading the data (:func:`prepare_data`) checks the rest."""
+    from restore_core.tasks import get_task
+
+    checked = set()
+    for config in plan_configs(plan):
+        cfg = validate_config(config)
+        if data_key(cfg) not in checked:
+            checked.add(data_key(cfg))
+            get_task(cfg.task_name).check_data(cfg)
+
+
 def prepare_data(plan: SweepPlan) -> dict[str, SharedData]:
     """Build the data of the base config and of every grid trial whose data config differs, once each, in the
     driver: missing, corrupt or too small data fails here, before Ray starts, and trials share the arrays."""
-    configs = [plan.base] + [plan.space.resolve(plan.base, trial) for trial in plan.trials]
     shared: dict[str, SharedData] = {}
-    for config in configs:
+    for config in plan_configs(plan):
         key = data_key(validate_config(config))
         if key not in shared:
             shared[key] = prepare_shared_data(config)
     return shared
 
 
+def asks_for_cuda(plan: SweepPlan) -> str | None:
+    """Which known config sets ``train.device=cuda`` (the base config, or a grid trial by its label); None: none."""
+    if plan.base["train"].get("device") == "cuda":
+        return "the base config"
+    for trial in plan.trials:
+        if plan.space.resolve(plan.base, trial)["train"].get("device") == "cuda":
+            return f"trial '{plan.space.label(trial)}'"
+    return None
+
+
+def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> SweepPlan:
+    """Every check of a sweep that reads no data and starts nothing: the options, the run to resume, the space and
+    its configs, the storage, the data's folders and lists, and for a local Ray its GPUs and dashboard port. It
+    writes nothing (a probe of the storage is removed again). ``--dry-run`` stops after it.
+
+    Args:
+        options: the sweep's options.
+        given: with ``--resume``, the trial-defining options typed on the command line (see
+            :func:`~restore_core.sweep.resume.prepare_resume`).
+    """
+    from restore_core.sweep.cluster import check_local_start
+
+    options.check()
+    if options.resume:
+        prepare_resume(options, given or {})
+    plan = plan_sweep(options)
+    if options.resume:
+        check_run_dir_writable(plan.run_dir)
+    else:
+        check_new_run_dir(plan.run_dir, options.storage)
+    check_data(plan)
+    check_local_start(options, asks_for_cuda(plan))
+    return plan
+
+
 def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[str, Any] | None = None) -> str:
     """Run (or resume) the sweep and write the results. Returns the run directory.
 
-    Every check that can fail on bad input (options, space, configs, data, storage, GPUs) runs before Ray starts
-    (on an existing cluster, the GPU request right after connecting) and before anything is written, so a bad
-    command leaves the disk, and an existing run directory, as they were.
+    Every check that can fail on bad input (options, space, configs, storage, GPUs: :func:`check_sweep`; then the
+    data, as they are loaded) runs before Ray starts (on an existing cluster, the GPU request right after
+    connecting) and before anything is written, so a bad command leaves the disk, and an existing run directory, as
+    they were.
 
     Args:
         options: the sweep's options.
@@ -157,24 +212,17 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
         given: with ``--resume``, the trial-defining options typed on the command line (see
             :func:`~restore_core.sweep.resume.prepare_resume`).
     """
-    from restore_core.sweep.cluster import check_local_start, start_ray
+    from restore_core.sweep.cluster import start_ray
     from restore_core.sweep.tuner import build_tuner
 
-    options.check()
-    if options.resume:
-        prepare_resume(options, given or {})
-    plan = plan_sweep(options)
-    if not options.resume and not options.is_remote_storage():
-        check_new_run_dir(plan.run_dir, options.storage)
+    plan = check_sweep(options, given)
     shared = prepare_data(plan)
-    check_local_start(options)
     for warning in storage_warnings(options.storage, 1):  # a URI; a path is judged once the nodes are known
         print(f"warning: {warning}", file=sys.stderr)
 
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
     if options.resume:
-        with open(manifest_path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
+        manifest = read_manifest(manifest_path)
         manifest.setdefault("resumed", []).append(" ".join(argv or []))
     else:
         manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for

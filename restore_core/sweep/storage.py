@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 from restore_core.errors import UserError
 
@@ -20,8 +21,11 @@ NODE_LOCAL_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/scratch/local",
 
 
 def check_new_run_dir(run_dir: str, storage: str) -> None:
-    """Fail unless the run directory can be created: it must not hold another run and its nearest existing parent
-    must be a writable folder. Nothing is created here (bad input must leave the disk as it was)."""
+    """Fail unless the run directory can be created: it must not hold another run, and its nearest existing parent
+    must be a folder that takes a new folder with a file in it. The probe is removed again, so bad input leaves the
+    disk as it was. A storage URI is written by Ray itself and is not probed."""
+    if "://" in storage:
+        return
     if os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
         raise UserError(f"run directory {run_dir} already exists; pass --resume to continue it or another --name")
     parent = run_dir
@@ -29,8 +33,37 @@ def check_new_run_dir(run_dir: str, storage: str) -> None:
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise UserError(f"storage path {storage} is not writable: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"storage path {storage} is not writable: no permission to create folders in {parent}")
+    problem = write_probe(parent)
+    if problem:
+        raise UserError(f"storage path {storage} is not writable: {problem}; pass --storage with a folder you can "
+                        "write to")
+
+
+def check_run_dir_writable(run_dir: str) -> None:
+    """Fail unless the existing run directory takes new files (``--resume`` writes trials and the manifest there)."""
+    problem = write_probe(run_dir)
+    if problem:
+        raise UserError(f"run directory {run_dir} is not writable: {problem}; --resume writes the trials' results "
+                        "and the manifest there")
+
+
+def write_probe(folder: str) -> str | None:
+    """Create a folder with a file in ``folder`` and remove both; the reason when that fails, else None.
+
+    Only trying tells: ``os.access`` says yes to root everywhere and knows nothing of read-only mounts.
+    """
+    try:
+        probe = tempfile.mkdtemp(prefix=".write-test-", dir=folder)
+    except OSError as err:
+        return f"cannot create a folder in {folder} ({err.strerror or err})"
+    try:
+        with open(os.path.join(probe, "probe"), "w", encoding="utf-8") as handle:
+            handle.write("ok")
+    except OSError as err:
+        return f"cannot write a file in {folder} ({err.strerror or err})"
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    return None
 
 
 def create_run_dir(run_dir: str, storage: str) -> None:

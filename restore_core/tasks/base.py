@@ -15,7 +15,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from restore_core.errors import ConfigError
 from restore_core.schema import Config
+
+
+def check_data_root(source: str, root: str | None, reading: str, layout: str) -> None:
+    """``data.root`` must be given with the ``data.source`` that reads files (``reading``) and only with it, so that a
+    root given with a source that generates its data is refused rather than ignored.
+
+    Args:
+        source: ``data.source``.
+        root: ``data.root``.
+        reading: the one source that reads ``data.root``.
+        layout: what the folder holds, for the message (``the folder that holds input/ and target/``).
+    """
+    if source == reading and not root:
+        raise ConfigError(f"data.source={reading} needs data.root, {layout}")
+    if source != reading and root is not None:
+        raise ConfigError(
+            f"data.root is read only with data.source={reading}; data.source={source} reads no files "
+            f"(set data.source={reading}, or leave data.root out)"
+        )
 
 
 @dataclass(frozen=True)
@@ -49,12 +69,15 @@ class Task:
         Options: dataclass of the ``task`` section (without ``name``).
         DataOptions: dataclass of the ``data`` section.
         loss_terms: loss terms the ``loss`` section may name (None: any registered term).
+        loss_required: whether the ``loss`` section must give a term a weight > 0 (False where the task trains
+            with losses of its own, as the GAN tasks do).
         main_model: key in ``self.modules`` whose cost (params, MACs, latency) is reported.
     """
 
     Options: ClassVar[type] = NoOptions
     DataOptions: ClassVar[type]
     loss_terms: ClassVar[list[str] | None] = None
+    loss_required: ClassVar[bool] = False
     main_model: ClassVar[str] = "model"
 
     def __init__(self, config: Config, data: Any, device: torch.device):
@@ -68,6 +91,11 @@ class Task:
     @classmethod
     def check_config(cls, config: Config) -> None:
         """Cross-field checks that must fail before a sweep starts (e.g. a patch too small for a loss)."""
+
+    @classmethod
+    def check_data(cls, config: Config) -> None:
+        """The data checks that read no data (folders, list files, names), made by ``--dry-run`` too; loading the
+        data (:meth:`prepare_data`) checks the rest."""
 
     @classmethod
     def prepare_data(cls, config: Config) -> Any:

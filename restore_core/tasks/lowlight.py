@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restore_core.config import check_range
 from restore_core.data.lowlight import linear_to_srgb, normalise_raw, pack_bayer, simulate_short_exposure
 from restore_core.data.photos import COLOUR_PHOTOS, split_tiles
 from restore_core.errors import ConfigError, DataError
@@ -17,7 +18,7 @@ from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
 from restore_core.models import create_model
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_data_root
 from restore_core.tasks.registry import register_task
 
 
@@ -58,20 +59,20 @@ class LowLightData:
     max_pairs: int | None = None
 
     def validate(self) -> None:
+        check_range("data.tile", self.tile, gt=0)
+        check_range("data.patch", self.patch, gt=0)
         if self.patch % 2 or self.tile % 2:
             raise ConfigError(f"data.patch and data.tile must be even (Bayer pairs); got {self.patch}, {self.tile}")
         if self.patch > self.tile:
             raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
-        if not 1 <= self.ratio_min <= self.ratio_max:
-            raise ConfigError(
-                f"data.ratio_min/ratio_max must satisfy 1 <= min <= max; got {self.ratio_min}, {self.ratio_max}"
-            )
+        check_range("data.ratio_min", self.ratio_min, ge=1, note="(the exposure ratio)")
+        check_range("data.ratio_max", self.ratio_max, ge=self.ratio_min, note="(data.ratio_min)")
+        check_range("data.gain", self.gain, gt=0, note="(sensor counts per photo-electron)")
+        check_range("data.read_noise", self.read_noise, ge=0, note="(counts)")
         if self.n_train <= 0 or self.n_val <= 1:
             raise ConfigError(f"data.n_train must be > 0 and data.n_val > 1; got {self.n_train}, {self.n_val}")
-        if self.source == "sid" and not self.root:
-            raise ConfigError(
-                "data.source=sid needs data.root, the folder that holds Sony/ and the Sony_*_list.txt files"
-            )
+        check_range("data.seed", self.seed, ge=0)
+        check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
         if self.max_pairs is not None and self.max_pairs < 1:
             raise ConfigError(f"data.max_pairs must be >= 1 or null (all pairs); got {self.max_pairs}")
 
@@ -93,6 +94,7 @@ class LowLightTask(Task):
     Options = LowLightOptions
     DataOptions = LowLightData
     loss_terms = ["l1", "mse", "ssim", "ms_ssim"]
+    loss_required = True
 
     @classmethod
     def check_config(cls, config: Config) -> None:
@@ -101,7 +103,9 @@ class LowLightTask(Task):
         if config.task.input == "bayer":
             multiple = getattr(model, "size_multiple", 32)
         _check_model_takes_input(model, config.model["name"], config.task.input, multiple)
-        for name, size in (("data.patch", config.data.patch), ("data.tile", config.data.tile)):
+        sizes = (("data.patch", config.data.patch), ("data.tile", config.data.tile),
+                 ("train.cost_size", config.train.cost_size))
+        for name, size in sizes:
             if size % multiple:
                 raise ConfigError(
                     f"{name} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'"
@@ -111,6 +115,15 @@ class LowLightTask(Task):
                 f"loss.ms_ssim needs data.patch >= {MS_SSIM_MIN_SIZE} (5 scales of an 11-pixel window); "
                 f"got {config.data.patch}"
             )
+
+    @classmethod
+    def check_data(cls, config: Config) -> None:
+        """SID's list files: present, readable, and naming files that exist (nothing is decoded)."""
+        if config.data.source == "sid":
+            from restore_core.data.sid_raw import read_sid_list
+
+            for split in dict.fromkeys(("train", config.data.sid_eval_split)):
+                read_sid_list(config.data.root, split)
 
     @classmethod
     def prepare_data(cls, config: Config) -> dict[str, RawSamples]:

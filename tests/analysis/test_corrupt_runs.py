@@ -72,6 +72,8 @@ CORRUPT = {  # file -> (new bytes, or a function of the old ones; None: a folder
     "params-garbage": ("1e-3-0/params.json", b"garbage", "params.json is not valid JSON"),
     "params-unknown-row": ("1e-3-0/params.json", b'{"row": "nope", "seed": 0}',
                            "params.json: unknown row 'nope' of space 'lsid_lr'; known: "),
+    "params-bad-seed": ("1e-3-0/params.json", b'{"row": "1e-3", "seed": "abc"}',
+                        "params.json: seed 'abc' is not a whole number"),
     "status-array": ("1e-3-0/status.json", b"[]", "status.json holds a JSON array, not an object"),
     "status-not-utf8": ("1e-3-0/status.json", b"\xff", "status.json is not UTF-8 text"),
     "status-no-status": ("1e-3-0/status.json", b"{}", "status.json has status null"),

@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 DRIVER = os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py")  # sweeps/run.py plus the test spaces
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
@@ -52,7 +53,8 @@ CASES = {
     "unpaired image names": (["--space", "ops_desmoke", "--set", "data.root={tmp}/unpaired_png"],
                              "1 input image(s) in '{tmp}/unpaired_png' have no namesake in 'target/': c"),
     "corrupt image": (["--space", "ops_desmoke", "--set", "data.root={tmp}/corrupt_png"],
-                      "image file '{tmp}/corrupt_png/input/b.png' is corrupt or not an image OpenCV can decode"),
+                      "image file '{tmp}/corrupt_png/input/b.png' is truncated (the PNG data stops before its IEND "
+                      "chunk)"),
     "image smaller than the patch": (["--space", "ops_tcfl", "--set", "data.root={tmp}/small"],
                                      "in '{tmp}/small/noisy/scene1' is 16x16 (HxW), smaller than the patch 32"),
     "resume of a missing run": (["--resume", "--name", "nothing"], "--resume: no run named 'nothing' under {tmp}/runs"),
@@ -68,7 +70,14 @@ CASES = {
                               "port {busy} on 127.0.0.1 is in use (another Ray dashboard?); pass --dashboard-port"),
     "unwritable storage": ([*SMOKE, "--storage", "{tmp}/a-file/runs"],
                            "storage path {tmp}/a-file/runs is not writable: {tmp}/a-file is a file, not a folder"),
+    # no folder can be made in /proc, not even by root, for whom os.access says yes to everything
+    "storage that takes no folder": ([*SMOKE, "--storage", "/proc/runs"],
+                                     "storage path /proc/runs is not writable: cannot create a folder in /proc ("),
 }
+if not torch.cuda.is_available():
+    CASES["cuda without a GPU"] = ([*SMOKE, "--set", "train.device=cuda"],
+                                   "train.device=cuda in the base config, but this machine has no GPU that torch can "
+                                   "use; set train.device=auto (a GPU where there is one) or cpu, or pass --address")
 
 # The same checks on the command line, run in this process (they fail before anything heavy happens).
 IN_PROCESS = {
@@ -83,6 +92,7 @@ IN_PROCESS = {
     "retry without resume": ([*SMOKE, "--retry-failed"], "--retry-failed only applies with --resume"),
     "name with a slash": ([*SMOKE, "--name", "a/b"], "--name must be a plain folder name without '/'; got 'a/b'"),
     "no space": (["--profile", "smoke"], "--space is required; known: "),
+    "section replaced by a number": ([*SMOKE, "--set", "train=5"], "config section 'train' must be a mapping, got 5"),
 }
 
 
@@ -97,7 +107,8 @@ def _make_data(tmp: Path) -> None:
     for name in ("unpaired", "corrupt_raw"):
         (tmp / name / "Sony" / "short").mkdir(parents=True)
         (tmp / name / "Sony" / "long").mkdir()
-        (tmp / name / "Sony_train_list.txt").write_text(line)
+        for split in ("train", "val"):
+            (tmp / name / f"Sony_{split}_list.txt").write_text(line)
         (tmp / name / "Sony" / "short" / "00001_00_0.1s.ARW").write_bytes(b"not a raw file" * 10)
     (tmp / "corrupt_raw" / "Sony" / "long" / "00001_00_10s.ARW").write_bytes(b"\x00" * 100)
     for stem in ("a", "b", "c"):
@@ -174,3 +185,49 @@ def test_bad_options_in_process(case, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == []
+
+
+# --dry-run makes every check of the real run that reads no data and starts nothing, and writes nothing.
+DRY_RUN = [
+    pytest.param([*SMOKE, "--name", "existing"],
+                 "run directory {tmp}/lsid_lr/existing already exists; pass --resume to continue it",
+                 id="existing run directory"),
+    pytest.param([*SMOKE, "--name", "x", "--storage", "/proc/runs"],
+                 "storage path /proc/runs is not writable: cannot create a folder in /proc (",
+                 id="storage that takes no folder"),
+    pytest.param(["--resume", "--name", "nothing"], "--resume: no run named 'nothing' under {tmp}; ",
+                 id="resume of a missing run"),
+    pytest.param(["--resume", "--space", "lsid_lr", "--name", "nothing"],
+                 "--resume: no run 'nothing' of space 'lsid_lr' under {tmp}/lsid_lr", id="resume of a missing run "
+                 "of a space"),
+    pytest.param([*SMOKE, "--set", "train.device=cuda"],
+                 "train.device=cuda in the base config, but this machine has no GPU", id="cuda without a GPU",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+    pytest.param(sid("{tmp}/nowhere"), "SID data folder '{tmp}/nowhere' does not exist", id="missing SID folder"),
+]
+
+
+@pytest.mark.parametrize("args, expected", DRY_RUN)
+def test_the_dry_run_refuses_what_the_run_refuses(args, expected, tmp_path, monkeypatch, capsys):
+    from sweeps.run import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the checks of a local Ray
+    (tmp_path / "lsid_lr" / "existing").mkdir(parents=True)
+    (tmp_path / "lsid_lr" / "existing" / "manifest.json").write_text("{}")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    storage = [] if "--storage" in args else ["--storage", str(tmp_path)]
+    assert main([*args, *storage, "--dashboard-port", str(free_port()), "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: " + expected.replace("{tmp}", str(tmp_path)))
+    assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_dry_run_writes_nothing(tmp_path, capsys):
+    from sweeps.run import main
+
+    storage = tmp_path / "runs"
+    assert main([*SMOKE, "--storage", str(storage), "--dashboard-port", str(free_port()), "--dry-run"]) == 0
+    assert "\n10 trials:\n" in capsys.readouterr().out
+    assert os.listdir(tmp_path) == []  # the storage was probed, and the probe removed

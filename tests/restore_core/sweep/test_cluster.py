@@ -7,9 +7,10 @@ import socket
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.sweep.cluster import fit_gpus
+from restore_core.sweep.cluster import check_local_start, fit_gpus
 from restore_core.sweep.options import SweepOptions
 from restore_core.sweep.security import host_of
+from tests.conftest import free_port
 from tests.restore_core.sweep.conftest import dashboard_request
 
 
@@ -68,3 +69,12 @@ def test_a_gpu_request_larger_than_any_node_is_refused(wanted, there, ok):
     else:
         with pytest.raises(UserError, match=r"--gpus-per-trial 2 is more than the 1 GPU\(s\) on any node"):
             fit_gpus(options, there, "on any node")
+
+
+def test_the_local_checks_keep_the_gpu_request_for_the_manifest(capsys, monkeypatch):
+    """The GPU request is fitted to the machine once Ray starts, after the manifest recorded it: a resume that
+    repeats ``--gpus-per-trial`` then matches the run's own setting."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    options = SweepOptions(space="lsid_lr", gpus_per_trial=0.25, dashboard_port=free_port())
+    check_local_start(options)
+    assert options.gpus_per_trial == 0.25 and capsys.readouterr().err == ""

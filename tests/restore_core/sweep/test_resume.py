@@ -1,6 +1,7 @@
 """``--resume`` after the driver was killed: a real sweep in its own process, SIGKILLed while the last trial runs,
 then continued. Ended trials are kept untouched, the unfinished one goes on from its checkpoint, and the tables
-come out as if nothing had happened."""
+come out as if nothing had happened. Runs made by hand check what ``--resume`` (and ``--dry-run --resume``) accepts
+and refuses before anything starts."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from analysis import load_run
 from restore_core.sweep.resume import clear_failed
 from restore_core.sweep.status import read_status
 from sweeps.run import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.restore_core.sweep import spaces
 
 
@@ -103,3 +106,86 @@ def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
         (tmp_path / name / "error.txt").write_text("Traceback\nRuntimeError: x\n")
     assert clear_failed(str(tmp_path)) == ["a"]
     assert sorted(os.listdir(tmp_path / "a")) == [] and read_status(str(tmp_path / "b")) == {"status": "terminated"}
+
+
+def _hand_made_run(storage, statuses: list[dict | None] = ()) -> str:
+    """An lsid_lr run started with the space's defaults (grid, ASHA, reduction 6, which the manifest records as
+    None); its first trials have the given ends (None: unfinished)."""
+    from restore_core.sweep.options import SweepOptions
+    from search_spaces import get_space
+
+    run_dir = storage / "lsid_lr" / "r"
+    run_dir.mkdir(parents=True)
+    options = SweepOptions(space="lsid_lr", profile="smoke", name="r").record()
+    (run_dir / "manifest.json").write_text(json.dumps({"space": "lsid_lr", "options": options}))
+    for i, (trial, status) in enumerate(zip(get_space("lsid_lr").grid_trials(), statuses)):
+        (run_dir / f"t{i}").mkdir()
+        (run_dir / f"t{i}" / "params.json").write_text(json.dumps(trial))
+        if status is not None:
+            (run_dir / f"t{i}" / "status.json").write_text(json.dumps(status))
+    return str(run_dir)
+
+
+def _tree(folder) -> dict[str, str]:
+    return {str(p): p.read_text() if p.is_file() else "" for p in sorted(folder.rglob("*"))}
+
+
+def _dry_resume(storage, *args: str) -> int:
+    return main(["--resume", "--name", "r", "--storage", str(storage), *args, "--dashboard-port", str(free_port()),
+                 "--dry-run"])
+
+
+def test_a_resume_may_repeat_the_settings_the_run_took_from_its_space(tmp_path, capsys):
+    _hand_made_run(tmp_path)
+    assert _dry_resume(tmp_path, "--scheduler", "asha", "--search", "grid", "--asha-reduction", "6",
+                       "--asha-grace", str(1 / 12), "--asha-recheck", "--asha-quorum", "4", "--profile", "smoke") == 0
+    assert "profile smoke, search grid, scheduler asha" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheduler", "fifo"], "--scheduler differs ('asha' recorded, 'fifo' given)"),
+    (["--asha-reduction", "3"], "--asha-reduction differs (6 recorded, 3.0 given)"),
+    (["--no-asha-recheck"], "--asha-recheck differs (True recorded, False given)"),
+    (["--search", "optuna"], "--search differs ('grid' recorded, 'optuna' given)"),
+    (["--num-samples", "8"], "--num-samples differs (None recorded, 8 given)"),  # grid search samples nothing
+])
+def test_a_resume_refuses_other_settings(tmp_path, capsys, args, message):
+    _hand_made_run(tmp_path)
+    assert _dry_resume(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --resume continues run 'r' with the settings it started with; {message}: drop it, or "
+                   "start a new --name\n")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{bad", "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ("[]", "it holds an array, not a JSON object"),
+    ('{"options": {}}', "no 'space' name, or 'options' not an object"),
+])
+def test_a_corrupt_manifest_is_named(tmp_path, capsys, text, problem):
+    run_dir = _hand_made_run(tmp_path)
+    manifest = os.path.join(run_dir, "manifest.json")
+    with open(manifest, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    before = _tree(tmp_path)
+    assert main(["--resume", "--name", "r", "--storage", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --resume: {manifest} is not a run's manifest ({problem}); "
+                                       "sweeps/run.py writes one into every run directory it starts\n")
+    assert _tree(tmp_path) == before
+
+
+def test_the_dry_run_of_a_resume_lists_the_trials_still_to_run(tmp_path, capsys):
+    failed = {"status": "error", "error": "RuntimeError: x"}
+    _hand_made_run(tmp_path, [{"status": "terminated"}, failed, None])
+    before = _tree(tmp_path)
+    assert _dry_resume(tmp_path) == 0  # without --space: the run's manifest names it
+    out = capsys.readouterr().out
+    assert f"run directory: {tmp_path}/lsid_lr/r\n" in out
+    assert ("\nresume: 2 of 10 trials ended (1 failed, kept as they are; add --retry-failed to run them again), 8 to "
+            "run:\n  1e-4  (seed 0): on from its last checkpoint\n  1e-5  (seed 0): not started yet\n") in out
+    assert out.count("not started yet") == 7 and "10 trials:" not in out
+    assert _dry_resume(tmp_path, "--retry-failed") == 0
+    out = capsys.readouterr().out
+    assert "\nresume: 2 of 10 trials ended (1 failed), 9 to run:\n" in out
+    assert "  1e-3  (seed 0): again from its last checkpoint (--retry-failed)\n" in out
+    assert _tree(tmp_path) == before
