@@ -9,17 +9,13 @@ import os
 import sys
 
 from analysis.outputs import FORMATS
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line and exit code 2, like every other bad input
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
+from restore_core.sweep.cli import UserFacingParser, run_user_facing
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m analysis",
-                     description="Write the tables (Markdown, CSV, LaTeX) and report.html of a sweep's run directory.")
+    parser = UserFacingParser(prog="python -m analysis",
+                              description="Write the tables (Markdown, CSV, LaTeX) and report.html of a sweep's "
+                                          "run directory.")
     parser.add_argument("run_dir", help="the run directory, runs/<space>/<name>")
     parser.add_argument("--baseline", help="configuration label to compare every other one with "
                         "(default: the space's baseline)")
@@ -30,7 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    from restore_core.sweep.cli import run_user_facing
 
     def run() -> int:
         from analysis.outputs import write_outputs
@@ -41,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.run_dir}: " + ", ".join(written))
         return 0
 
-    return run_user_facing(run)
+    return run_user_facing(run, interrupted="interrupted; the files already written are as they were")
 
 
 if __name__ == "__main__":

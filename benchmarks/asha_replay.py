@@ -33,11 +33,14 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_curves, read_manifest  # noqa: E402
+from restore_core.errors import DataError  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 from restore_core.sweep.tuner import asha_rungs  # noqa: E402
 
 
@@ -143,25 +146,59 @@ def config_means(labels: list[str], curves: list[dict[int, float]], mode: str = 
     return {label: float(np.mean(v)) for label, v in values.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="a finished run with --scheduler fifo (every trial trained to the end)")
-    parser.add_argument("--grace", type=float, nargs="+", default=[1 / 12, 1 / 6, 0.25],
+    parser.add_argument("--grace", type=cli.number_above(0, 1), nargs="+", default=[1 / 12, 1 / 6, 0.25],
                         help="grace periods as fractions of training")
-    parser.add_argument("--reduction", type=float, nargs="+", default=[2, 3, 4])
-    parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--orders", type=int, default=200, help="random trial orders per setting")
+    parser.add_argument("--reduction", type=cli.number_above(1), nargs="+", default=[2, 3, 4],
+                        help="reduction factors (3 keeps the best third at each rung)")
+    parser.add_argument("--concurrency", type=cli.whole_number(1), default=2, help="trials running side by side")
+    parser.add_argument("--orders", type=cli.whole_number(1), default=200, help="random trial orders per setting")
     parser.add_argument("--recheck", nargs="+", choices=("off", "on"), default=["off"],
                         help="without and/or with judging a promoted trial again at each later result "
                         "(--asha-recheck)")
-    parser.add_argument("--quorum", type=int, nargs="+", default=[1],
+    parser.add_argument("--quorum", type=cli.whole_number(1), nargs="+", default=[1],
                         help="trials recorded at a rung before one let on from it goes on (--asha-quorum; 1: Ray's)")
     parser.add_argument("--pool-seeds", action="store_true",
                         help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
-    args = parser.parse_args()
-    manifest = read_manifest(args.run_dir)
+    return parser
+
+
+def read_fifo_curves(run_dir: str) -> tuple[pd.DataFrame, str, str]:
+    """The learning curves of a finished FIFO run, its metric and mode.
+
+    Raises:
+        DataError: the folder is no run, was not run with the FIFO scheduler, has no evaluations of its metric, or
+            has trials that did not train to the end.
+    """
+    manifest = read_manifest(run_dir)
+    scheduler = manifest.get("scheduler")
+    if scheduler != "fifo":
+        raise DataError(f"{run_dir} was run with --scheduler {scheduler}; the replay needs a finished run with "
+                        f"--scheduler fifo, where every trial trained to the end")
     metric, mode = manifest["metric"], manifest["mode"]
-    frame = load_curves(args.run_dir).dropna(subset=[metric])
+    frame = load_curves(run_dir)
+    frame = frame.dropna(subset=[metric]) if metric in frame else frame.iloc[0:0]
+    if frame.empty:
+        raise DataError(f"{run_dir} has no evaluations of {metric}; the replay needs a finished run with "
+                        f"--scheduler fifo")
+    max_t = frame["step"].max()
+    short = sorted(t for t, steps in frame.groupby("trial_id")["step"] if steps.max() < max_t)
+    if short:
+        raise DataError(f"{run_dir}: {len(short)} trial(s) stopped before step {int(max_t)} ({', '.join(short[:3])}"
+                        f"{', ...' if len(short) > 3 else ''}); the replay needs every trial trained to the end "
+                        f"(finish an interrupted run with sweeps/run.py --resume)")
+    return frame, metric, mode
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: run(args), interrupted="interrupted")
+
+
+def run(args: argparse.Namespace) -> None:
+    frame, metric, mode = read_fifo_curves(args.run_dir)
     max_t = int(frame["step"].max())
     eval_every = int(frame["step"].min())
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")
@@ -209,4 +246,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

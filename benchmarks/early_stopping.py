@@ -10,6 +10,7 @@ reached.
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna random --search-seeds 0 1 2
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna --num-samples 20
     python benchmarks/early_stopping.py --grid-run <fifo grid run> --setups optuna gp --search-seeds 0 1 2
+    python benchmarks/early_stopping.py --storage runs/early-stopping   # keep the runs (the grid for --grid-run)
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
 (first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; quorum 4), the grid with ASHA at
@@ -17,8 +18,8 @@ The sweeps: the grid with FIFO (every trial to the end: the reference), the grid
 space's quorum), and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA;
 ``random`` adds Optuna's random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's
 Gaussian-process sampler, and ``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their
-seed, so a FIFO grid run made earlier with the same profile (e.g. by ``overhead.py``) serves as the reference without
-training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+seed, so a FIFO grid run made earlier with the same profile (e.g. kept by ``overhead.py --storage``) serves as the
+reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
@@ -29,28 +30,61 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from analysis import load_run  # noqa: E402
+from analysis import load_run, read_manifest  # noqa: E402
+from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
+from restore_core.errors import DataError  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 from search_spaces import get_space  # noqa: E402
 
 GRID_ROWS = 10
 SETUPS = ("asha", "asha-other", "optuna", "gp", "random")
+SPACE = "lsid_lr"
 
 
-def run(name: str, args: list[str], sets: list[str], storage: str) -> str:
-    run_name = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--storage", storage,
-               "--name", run_name, "--verbose", "0", "--no-analysis", "--dashboard-port", "8296", *args]
+def run_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def sweep_argv(name: str, args: list[str], sets: list[str], storage: str) -> list[str]:
+    """The ``sweeps/run.py`` arguments of one setup's sweep."""
+    argv = ["--space", SPACE, "--storage", storage, "--name", run_name(name), "--verbose", "0", "--no-analysis",
+            "--dashboard-port", "8296", *args]
     for item in sets:
-        command += ["--set", item]
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return os.path.join(storage, "lsid_lr", run_name)
+        argv += ["--set", item]
+    return argv
+
+
+def check_sweeps(sweeps: list[tuple[str, list[str]]]) -> None:
+    """Every setup's sweep checked as ``sweeps/run.py --dry-run`` would, before the first one starts.
+
+    Raises:
+        UserError: naming the setup whose sweep would be refused.
+    """
+    for name, argv in sweeps:
+        check_sweep_argv(name, argv)
+
+
+def reused_grid(run_dir: str, seeds: int) -> dict:
+    """The summary of a reused reference, which must be a FIFO grid run of lsid_lr with ``seeds`` seeds or more.
+
+    Raises:
+        DataError: naming what the run is instead.
+    """
+    manifest = read_manifest(run_dir)
+    made = (manifest.get("space"), manifest.get("search"), manifest.get("scheduler"))
+    if made != (SPACE, "grid", "fifo"):
+        raise DataError(f"--grid-run {run_dir} is a run of space {made[0]} with --search {made[1]} --scheduler "
+                        f"{made[2]}; expected a finished run of {SPACE} with --search grid --scheduler fifo")
+    row = summary("grid + FIFO (reused run)", run_dir, seeds)
+    if row["trials"] < GRID_ROWS * seeds:
+        raise DataError(f"--grid-run {run_dir} has {row['trials']} trials with seeds below {seeds}; --seeds {seeds} "
+                        f"needs {GRID_ROWS * seeds}")
+    return row
 
 
 def summary(name: str, run_dir: str, seeds: int) -> dict:
@@ -65,25 +99,43 @@ def summary(name: str, run_dir: str, seeds: int) -> dict:
             "means": frame.groupby("label")["best/val/psnr"].mean().to_dict()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=None, help="override train.steps (default: the quick profile's)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=cli.whole_number(1), default=None,
+                        help="override train.steps (default: the quick profile's)")
     parser.add_argument("--grid-run", help="a finished FIFO grid run of lsid_lr with the same profile to reuse")
-    parser.add_argument("--asha-grace", type=float, default=0.25, help="first rung of the other ASHA (fraction)")
-    parser.add_argument("--asha-reduction", type=float, default=3, help="reduction factor of the other ASHA")
+    parser.add_argument("--asha-grace", type=cli.number_above(0, 1), default=0.25,
+                        help="first rung of the other ASHA (fraction of training)")
+    parser.add_argument("--asha-reduction", type=cli.number_above(1), default=3,
+                        help="reduction factor of the other ASHA (3 keeps the best third)")
     parser.add_argument("--asha-recheck", action=argparse.BooleanOptionalAction,
                         help="the other ASHA with or without --asha-recheck (default: the space's)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per configuration in every sweep")
+    parser.add_argument("--seeds", type=cli.whole_number(1), default=1, help="seeds per configuration in every sweep")
     parser.add_argument("--setups", nargs="+", choices=SETUPS, default=["asha", "asha-other", "optuna"],
                         help="which sweeps to run besides the grid with FIFO (random: Optuna's random sampler)")
-    parser.add_argument("--search-seeds", type=int, nargs="+", default=[0],
+    parser.add_argument("--search-seeds", type=cli.whole_number(0), nargs="+", default=[0],
                         help="run the optuna, gp and random setups once per search seed")
-    parser.add_argument("--num-samples", type=int, default=GRID_ROWS,
+    parser.add_argument("--num-samples", type=cli.whole_number(1), default=GRID_ROWS,
                         help="configurations the optuna, gp and random setups propose (default: the grid's ten)")
-    args = parser.parse_args()
-    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
+    parser.add_argument("--storage", default=None,
+                        help="keep the sweeps' runs under this folder (<storage>/lsid_lr/<setup>); default: a "
+                        "temporary folder, removed at the end")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def run() -> int:
+        return in_storage(args.storage, "early-stopping-", lambda storage: compare(args, storage))
+
+    return cli.run_user_facing(run, interrupted="interrupted")
+
+
+def compare(args: argparse.Namespace, storage: str) -> int:
+    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps is not None else [])
     other = ["--asha-grace", f"{args.asha_grace:g}", "--asha-reduction", f"{args.asha_reduction:g}"]
-    space = get_space("lsid_lr")
+    space = get_space(SPACE)
     other_recheck = space.asha_recheck if args.asha_recheck is None else args.asha_recheck
     other.append("--asha-recheck" if other_recheck else "--no-asha-recheck")
     sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
@@ -102,17 +154,27 @@ def main() -> None:
                    ("random", f"Optuna random + ASHA (the space's), {args.num_samples} configurations, "
                     f"search seed {seed}",
                     ["--search", "random", *sampled, "--search-seed", str(seed)])]
-    storage = tempfile.mkdtemp(prefix="early-stopping-")
     seeds = ["--seeds", str(args.seeds)]
-    grid_dir = args.grid_run or run("grid FIFO", ["--search", "grid", "--scheduler", "fifo", *seeds], sets, storage)
-    rows = [summary("grid + FIFO" + (" (reused run)" if args.grid_run else ""), grid_dir, args.seeds)]
-    if rows[0]["trials"] < GRID_ROWS * args.seeds:
-        sys.exit(f"error: {grid_dir} has {rows[0]['trials']} trials with seeds below {args.seeds}; "
-                 f"--seeds {args.seeds} needs {GRID_ROWS * args.seeds}")
-    rows += [summary(name, run(name, [*setup, *seeds], sets, storage), args.seeds)
-             for key, name, setup in setups if key in args.setups]
+    sweeps = [(name, sweep_argv(name, [*setup, *seeds], sets, storage))
+              for key, name, setup in setups if key in args.setups]
+    reused = reused_grid(args.grid_run, args.seeds) if args.grid_run else None
+    if not reused:
+        sweeps.insert(0, ("grid FIFO", sweep_argv("grid FIFO", ["--search", "grid", "--scheduler", "fifo", *seeds],
+                                                  sets, storage)))
+    check_sweeps(sweeps)  # a bad flag of the last setup is refused now, not after the sweeps before it
+    try:
+        for name, argv in sweeps:
+            run_sweep(name, argv)
+    except SweepFailed as failed:
+        kept = "" if args.storage else "; the runs made so far are removed (--storage DIR keeps them)"
+        print(f"error: {failed}{kept}", file=sys.stderr)
+        return failed.returncode
+    dirs = {name: os.path.join(storage, SPACE, run_name(name)) for name, _ in sweeps}
+    rows = [reused or summary("grid + FIFO", dirs.pop("grid FIFO"), args.seeds)]
+    rows += [summary(name, run_dir, args.seeds) for name, run_dir in dirs.items()]
     grid = rows[0]
-    print(f"runs under {storage}")
+    if args.storage:
+        print(f"runs under {os.path.join(args.storage, SPACE)}")
     print("| setup | trials | stopped early | training steps | share of the grid's steps | best val/psnr "
           "| Δ to grid's best | best trial | picked configuration | its value (grid mean over seeds) | Δ |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
@@ -121,7 +183,8 @@ def main() -> None:
         print(f"| {row['setup']} | {row['trials']} | {row['stopped']} | {row['steps']} | "
               f"{100 * row['steps'] / grid['steps']:.0f} % | {row['best']:.2f} | {row['best'] - grid['best']:+.2f} | "
               f"{row['best_label']} | {row['pick']} | {value:.2f} | {value - grid['pick_value']:+.2f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,12 +14,14 @@
    is recorded in the JSON while the other checks still run.
 
     python benchmarks/gpu_check.py                 # writes gpu_check.json into $OUT (or the current folder)
+    python benchmarks/gpu_check.py --out results   # into results/
 
 Exit status 0 when every check passes; the JSON holds the measurements.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -35,6 +37,8 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from restore_core.config import deep_merge  # noqa: E402
+from restore_core.errors import ConfigError  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
 
 # Four trials that each keep the GPU busy for tens of seconds (full-width SID U-Net, 128-pixel crops).
@@ -185,10 +189,23 @@ def check_step_options(device: str = "cuda", spaces: tuple[str, ...] = STEP_OPTI
     return out
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.environ.get("OUT", "."),
+                        help="folder that gets gpu_check.json (default: $OUT, else the current folder)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: check_all(args.out), interrupted="interrupted")
+
+
+def check_all(out: str) -> int:
+    if not os.path.isdir(out):
+        raise ConfigError(f"--out {out} is not a folder; expected an existing folder for gpu_check.json")
     if not torch.cuda.is_available():
-        print("no CUDA GPU here: this script is for a GPU machine", file=sys.stderr)
-        return 2
+        raise ConfigError("no CUDA GPU is visible to torch here; this script checks a machine with one")
     report = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
     for name, check in (("amp", check_amp), ("memory_release", check_memory_release)):
         report[name] = check()
@@ -199,7 +216,7 @@ def main() -> int:
     report["step_options"] = check_step_options()
     print("step_options", json.dumps(report["step_options"]), flush=True)
     report["ok"] = all(report[k]["ok"] for k in ("amp", "memory_release", "packing", "step_options"))
-    path = os.path.join(os.environ.get("OUT", "."), "gpu_check.json")
+    path = os.path.join(out, "gpu_check.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)
     print(f"{'PASS' if report['ok'] else 'FAIL'}: {path}")

@@ -47,6 +47,8 @@ sys.path.insert(0, ROOT)
 
 import search_spaces  # noqa: E402
 from restore_core.config import parse_value, set_path  # noqa: E402
+from restore_core.errors import ConfigError, UserError  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 
 MB = 1 << 20
 
@@ -106,17 +108,42 @@ class TreeSampler:
             self._stop.wait(self.interval)
 
 
-def sweep_peak(trials: int, sets: list[str], storage: str) -> tuple[float, float, set[str]]:
-    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--search", "random",
-               "--num-samples", str(trials), "--scheduler", "fifo", "--cpus-per-trial", "0.5",
-               "--max-concurrent", str(trials), "--storage", storage, "--name", f"memory-{trials}",
-               "--verbose", "0", "--no-analysis", "--dashboard-port", "8298"]
+def sweep_argv(trials: int, sets: list[str], storage: str) -> list[str]:
+    """The ``sweeps/run.py`` arguments of a sweep that runs ``trials`` trials at once."""
+    argv = ["--space", "lsid_lr", "--search", "random", "--num-samples", str(trials), "--scheduler", "fifo",
+            "--cpus-per-trial", "0.5", "--max-concurrent", str(trials), "--storage", storage, "--name",
+            f"memory-{trials}", "--verbose", "0", "--no-analysis", "--dashboard-port", "8298"]
     for item in sets:
-        command += ["--set", item]
+        argv += ["--set", item]
+    return argv
+
+
+def check_sweep_argv(argv: list[str], label: str) -> None:
+    """The checks of ``sweeps/run.py --dry-run`` (options, space, every config), before anything runs.
+
+    Raises:
+        UserError: naming the dataset whose sweep would be refused.
+    """
+    from restore_core.sweep.runner import plan_sweep
+
+    try:
+        plan_sweep(cli.options_from_args(cli.build_parser().parse_args(argv)))
+    except UserError as err:
+        raise UserError(f"the sweep on {label}: {err}") from err
+
+
+class SweepFailed(Exception):
+    def __init__(self, label: str, returncode: int):
+        super().__init__(f"the sweep on {label} failed (sweeps/run.py exit status {returncode}; its output is above)")
+        self.returncode = returncode
+
+
+def sweep_peak(trials: int, sets: list[str], storage: str, label: str) -> tuple[float, float, set[str]]:
+    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), *sweep_argv(trials, sets, storage)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     with TreeSampler(process.pid) as sampler:
         if process.wait() != 0:
-            raise SystemExit(f"the sweep failed: {' '.join(command)}")
+            raise SweepFailed(label, process.returncode)
     return sampler.peak_total / MB, sampler.peak_workers / MB, sampler.worker_titles
 
 
@@ -154,36 +181,71 @@ def config_for(sets: list[str]) -> dict:
     return space.resolve(base, next(iter(space.grid_trials(1))))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--train-tiles", type=int, nargs="*", default=[10, 70],
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=cli.whole_number(1), nargs="+", default=[1, 2, 4],
+                        help="trials at once, one sweep each")
+    parser.add_argument("--train-tiles", type=cli.whole_number(1), nargs="*", default=[10, 70],
                         help="data.n_train values (the photos give 80 tiles of 128×128; 10 go to validation)")
-    parser.add_argument("--sid-pairs", type=int, default=0,
+    parser.add_argument("--sid-pairs", type=cli.whole_number(0), default=0,
                         help="also measure N training pairs of real raw files in the SID layout (0: none)")
-    parser.add_argument("--sid-height", type=int, default=1424, help="SID frame height (cropped to a multiple of 64)")
-    parser.add_argument("--sid-width", type=int, default=2128, help="SID frame width (cropped to a multiple of 64)")
-    parser.add_argument("--steps", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--sid-height", type=cli.whole_number(64), default=1424,
+                        help="SID frame height, even (cropped to a multiple of 64)")
+    parser.add_argument("--sid-width", type=cli.whole_number(64), default=2128,
+                        help="SID frame width, even (cropped to a multiple of 64)")
+    parser.add_argument("--steps", type=cli.whole_number(2), default=100,
+                        help="training steps per trial (evaluated at the half and at the end)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: measure(args), interrupted="interrupted")
+
+
+def dataset_mb(label: str, sets: list[str]) -> float:
+    """MB of the arrays the sweep's driver prepares for these overrides."""
     from restore_core.loop import prepare_shared_data
 
+    try:
+        return array_bytes(prepare_shared_data(config_for(sets)).data) / MB
+    except UserError as err:
+        raise UserError(f"the data of {label}: {err}") from err
+
+
+def measure(args: argparse.Namespace) -> int:
+    if args.sid_pairs and (args.sid_height % 2 or args.sid_width % 2):
+        raise ConfigError(f"--sid-height and --sid-width must be even (whole RGGB cells); got "
+                          f"{args.sid_height}x{args.sid_width}")
     common = [f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.threads=1"]
     groups = [(f"{tiles} tiles of 128×128", [f"data.n_train={tiles}", *common]) for tiles in args.train_tiles]
     with tempfile.TemporaryDirectory(prefix="memory-sid-") as sid_root:
         if args.sid_pairs:
+            groups.append((f"{args.sid_pairs} SID raw pairs of {args.sid_height}×{args.sid_width}",
+                           ["data.source=sid", f"data.root={sid_root}", *common]))
+        for label, sets in groups:
+            for trials in args.concurrency:
+                check_sweep_argv(sweep_argv(trials, sets, "runs"), label)
+        # the photos' tiles are cut now: more than they give is refused before the first sweep
+        datasets = {label: dataset_mb(label, sets) for label, sets in groups if "data.source=sid" not in sets}
+        if args.sid_pairs:
             from sid_folder import write_sid_folder  # pidng: only this dataset needs the test extras
 
             write_sid_folder(sid_root, args.sid_pairs, args.sid_height, args.sid_width)
-            groups.append((f"{args.sid_pairs} SID raw pairs of {args.sid_height}×{args.sid_width}",
-                           ["data.source=sid", f"data.root={sid_root}", *common]))
+            label, sets = groups[-1]
+            datasets[label] = dataset_mb(label, sets)
         rows, titles = [], set()
         for label, sets in groups:
-            dataset = array_bytes(prepare_shared_data(config_for(sets)).data) / MB
+            dataset = datasets[label]
             alone = one_process(sets)
             peaks = []
             for trials in args.concurrency:
                 with tempfile.TemporaryDirectory(prefix="memory-", ignore_cleanup_errors=True) as storage:
-                    total, workers, seen = sweep_peak(trials, sets, storage)  # checkpoints: 100-400 MB a sweep
+                    try:  # checkpoints: 100-400 MB a sweep
+                        total, workers, seen = sweep_peak(trials, sets, storage, label)
+                    except SweepFailed as failed:
+                        print(f"error: {failed}", file=sys.stderr)
+                        return failed.returncode
                 titles |= seen
                 peaks.append((trials, total, workers))
                 print(f"  {label} ({dataset:.1f} MB), {trials} trial(s): {total:.0f} MB", file=sys.stderr)
@@ -200,7 +262,8 @@ def main() -> None:
             growth_text = "" if trials == first_trials else f"{(total - first_total) / (trials - first_trials):.0f}"
             print(f"| {label} | {dataset:.1f} | {trials} | {total:.0f} | {workers:.0f} | {growth_text} "
                   f"| {imported:.0f} | {alone:.0f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,14 +18,33 @@ import torch  # noqa: E402
 
 from restore_core.cost import count_macs, count_parameters, example_input, measure_latency  # noqa: E402
 from restore_core.models import create_model, list_models  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
+
+SIZE_MULTIPLE = 256  # pix2pix_unet halves the image eight times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=256, help="image side in pixels (a multiple of 256)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+def image_side(text: str) -> int:
+    """An argparse ``type``: a positive multiple of 256."""
+    value = cli.whole_number(1)(text)
+    if value % SIZE_MULTIPLE:
+        raise argparse.ArgumentTypeError(f"must be a multiple of {SIZE_MULTIPLE} (256, 512, ...); got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=image_side, default=256, help="image side in pixels (a multiple of 256)")
+    parser.add_argument("--threads", type=cli.whole_number(1), default=1, help="CPU threads")
+    parser.add_argument("--repeats", type=cli.whole_number(1), default=5, help="timed forwards per model (median)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: measure(args), interrupted="interrupted")
+
+
+def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = {}
@@ -44,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

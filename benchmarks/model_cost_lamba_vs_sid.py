@@ -25,15 +25,19 @@ import torch  # noqa: E402
 
 from restore_core.cost import count_macs, count_parameters, measure_latency  # noqa: E402
 from restore_core.models import create_model  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 
 MULTIPLE = 32  # lamba_rt needs multiples of 32; the SID U-Net multiples of 32 too (16 on the packed raw)
 
 
 def parse_size(text: str) -> tuple[int, int]:
     height, _, width = text.lower().partition("x")
-    h, w = int(height), int(width or height)
-    if h % MULTIPLE or w % MULTIPLE:
-        raise argparse.ArgumentTypeError(f"--size sides must be multiples of {MULTIPLE}; got {h}x{w}")
+    try:
+        h, w = int(height), int(width or height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW or one side, e.g. 1024x1536; got '{text}'") from None
+    if h < 1 or w < 1 or h % MULTIPLE or w % MULTIPLE:
+        raise argparse.ArgumentTypeError(f"sides must be positive multiples of {MULTIPLE}; got {h}x{w}")
     return h, w
 
 
@@ -76,14 +80,23 @@ def table(rows: dict[str, dict[str, float]], height: int, width: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=parse_size, default=(1024, 1024), help="frame HxW (multiples of 32)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed forwards per model (median reported)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's)")
+    parser.add_argument("--repeats", type=cli.whole_number(1), default=3,
+                        help="timed forwards per model (median reported)")
+    parser.add_argument("--threads", type=cli.whole_number(1), help="CPU threads (default: PyTorch's)")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU latency even when CUDA is available")
-    args = parser.parse_args(argv)
-    if args.threads:
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: compare(args), interrupted="interrupted")
+
+
+def compare(args: argparse.Namespace) -> int:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     height, width = args.size
     rows = measure(height, width, args.repeats, gpu=torch.cuda.is_available() and not args.no_gpu)

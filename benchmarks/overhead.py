@@ -6,6 +6,7 @@ their ratio.
     python benchmarks/overhead.py                       # 20 trials (10 schedules × 2 seeds), quick profile
     python benchmarks/overhead.py --steps 150           # shorter trials: an upper bound of the overhead
     python benchmarks/overhead.py --steps 150 --fresh   # also the sweep with a new worker process per trial
+    python benchmarks/overhead.py --storage runs        # keep the sweep's run: runs/lsid_lr/overhead
 
 The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
 the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files
@@ -17,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -29,8 +28,10 @@ sys.path.insert(0, ROOT)
 
 import search_spaces  # noqa: E402
 from analysis import load_run  # noqa: E402
+from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
 from restore_core.config import parse_value, set_path  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 
 _SHARED = None
 
@@ -52,49 +53,80 @@ def bare(configs: list[dict], concurrency: int) -> float:
     return time.perf_counter() - start
 
 
-def platform(seeds: int, sets: list[str], concurrency: int, extra: list[str]) -> float:
-    storage = tempfile.mkdtemp(prefix="overhead-")
-    command = [sys.executable, os.path.join(ROOT, "sweeps/run.py"), "--space", "lsid_lr", "--search", "grid",
-               "--scheduler", "fifo", "--seeds", str(seeds), "--max-concurrent", str(concurrency),
-               "--storage", storage, "--name", "overhead", "--verbose", "0", "--dashboard-port", "8297",
-               "--no-analysis", *extra]
+def sweep_argv(name: str, seeds: int, sets: list[str], concurrency: int, extra: list[str], storage: str) -> list[str]:
+    """The ``sweeps/run.py`` arguments of a sweep measured."""
+    argv = ["--space", "lsid_lr", "--search", "grid", "--scheduler", "fifo", "--seeds", str(seeds),
+            "--max-concurrent", str(concurrency), "--storage", storage, "--name", name, "--verbose", "0",
+            "--dashboard-port", "8297", "--no-analysis", *extra]
     for item in sets:
-        command += ["--set", item]
+        argv += ["--set", item]
+    return argv
+
+
+def platform(name: str, argv: list[str], run_dir: str, seeds: int) -> float:
+    """Wall seconds of the sweep through ``sweeps/run.py``."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    run_sweep(name, argv)
     elapsed = time.perf_counter() - start
-    frame = load_run(os.path.join(storage, "lsid_lr", "overhead"))
+    frame = load_run(run_dir)
     assert len(frame) == 10 * seeds and (frame["status"] == "completed").all(), frame[["label", "status"]]
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=2, help="trials = 10 schedules × seeds")
-    parser.add_argument("--steps", type=int, default=None, help="override train.steps (default: the quick profile's)")
-    parser.add_argument("--concurrency", type=int, default=2)
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=cli.whole_number(1), default=2, help="trials = 10 schedules × seeds")
+    parser.add_argument("--steps", type=cli.whole_number(1), default=None,
+                        help="override train.steps (default: the quick profile's)")
+    parser.add_argument("--concurrency", type=cli.whole_number(1), default=2,
+                        help="trials at once, in both paths (one torch thread each)")
     parser.add_argument("--fresh", action="store_true",
                         help="also run the sweep with --fresh-workers (a new process per trial), for comparison")
+    parser.add_argument("--storage", default=None,
+                        help="keep the sweeps' runs under this folder (<storage>/lsid_lr/overhead, and "
+                        "overhead-fresh-workers with --fresh); default: a temporary folder, removed at the end")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more sweeps/run.py arguments")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def run() -> int:
+        return in_storage(args.storage, "overhead-", lambda storage: compare(args, storage))
+
+    return cli.run_user_facing(run, interrupted="interrupted")
+
+
+def compare(args: argparse.Namespace, storage: str) -> int:
+    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps is not None else [])
+    sweeps = [("sweeps/run.py (workers reused)", "overhead",
+               sweep_argv("overhead", args.seeds, sets, args.concurrency, args.extra, storage))]
+    if args.fresh:
+        sweeps.append(("sweeps/run.py --fresh-workers", "overhead-fresh-workers",
+                       sweep_argv("overhead-fresh-workers", args.seeds, sets, args.concurrency,
+                                  [*args.extra, "--fresh-workers"], storage)))
+    run_dirs = [check_sweep_argv(name, argv) for _, name, argv in sweeps]
     space = search_spaces.get_space("lsid_lr")
-    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps else [])
     base = space.base_config("quick")
     for item in sets:
         key, _, value = item.partition("=")
         base = set_path(base, key, parse_value(value))
     configs = [space.resolve(base, trial) for trial in space.grid_trials(args.seeds)]
     bare_s = bare(configs, args.concurrency)
-    rows = [(f"bare loop ({args.concurrency} processes)", bare_s),
-            ("sweeps/run.py (workers reused)", platform(args.seeds, sets, args.concurrency, args.extra))]
-    if args.fresh:
-        rows.append(("sweeps/run.py --fresh-workers",
-                     platform(args.seeds, sets, args.concurrency, [*args.extra, "--fresh-workers"])))
+    rows = [(f"bare loop ({args.concurrency} processes)", bare_s)]
+    try:
+        rows += [(label, platform(name, argv, run_dir, args.seeds))
+                 for (label, name, argv), run_dir in zip(sweeps, run_dirs)]
+    except SweepFailed as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return failed.returncode
     print(json.dumps({"trials": len(configs), "steps": base["train"]["steps"], "concurrency": args.concurrency}))
     print("| path | wall time (s) | ratio to the bare loop |\n|---|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.1f} | {seconds / bare_s:.3f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from restore_core.data.lowlight import BLACK_LEVEL, WHITE_LEVEL, simulate_short_exposure  # noqa: E402
 from restore_core.data.photos import COLOUR_PHOTOS, load_photo  # noqa: E402
+from restore_core.errors import ConfigError  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 
 IDENTITY_MATRIX = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]  # rationals
 LONG_EXPOSURE = "10s"
@@ -130,17 +132,40 @@ def write_sid_folder(
     return root
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def frame_side(text: str) -> int:
+    """An argparse ``type``: an even number of pixels (whole RGGB cells), at least 2."""
+    value = cli.whole_number(2)(text)
+    if value % 2:
+        raise argparse.ArgumentTypeError(f"must be even (whole 2×2 RGGB cells); got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="folder to write (created if missing)")
-    parser.add_argument("--pairs", type=int, default=8, help="training pairs")
-    parser.add_argument("--height", type=int, default=1424)
-    parser.add_argument("--width", type=int, default=2128)
-    parser.add_argument("--eval-pairs", type=int, default=2, help="pairs in each of the val and test lists")
-    parser.add_argument("--eval-height", type=int, default=256)
-    parser.add_argument("--eval-width", type=int, default=384)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--pairs", type=cli.whole_number(1), default=8, help="training pairs")
+    parser.add_argument("--height", type=frame_side, default=1424, help="training frame height (even)")
+    parser.add_argument("--width", type=frame_side, default=2128, help="training frame width (even)")
+    parser.add_argument("--eval-pairs", type=cli.whole_number(1), default=2,
+                        help="pairs in each of the val and test lists")
+    parser.add_argument("--eval-height", type=frame_side, default=256, help="val/test frame height (even)")
+    parser.add_argument("--eval-width", type=frame_side, default=384, help="val/test frame width (even)")
+    parser.add_argument("--seed", type=cli.whole_number(0), default=0, help="noise seed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: write(args), interrupted="interrupted")
+
+
+def write(args: argparse.Namespace) -> None:
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"{args.out} is a file; expected a folder to write the SID layout into (created if missing)")
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the folder {args.out}: {error.strerror or error}") from error
     root = write_sid_folder(args.out, args.pairs, args.height, args.width, args.eval_pairs, args.eval_height,
                             args.eval_width, args.seed)
     size = sum(path.stat().st_size for path in root.rglob("*.dng"))
@@ -149,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

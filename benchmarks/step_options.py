@@ -34,9 +34,11 @@ import torch  # noqa: E402
 
 import search_spaces  # noqa: E402
 from restore_core.config import set_path  # noqa: E402
+from restore_core.errors import ConfigError  # noqa: E402
 from restore_core.loop import SharedData, prepare_shared_data  # noqa: E402
 from restore_core.schema import validate_config  # noqa: E402
 from restore_core.step_options import apply_step_options  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 from restore_core.tasks import get_task  # noqa: E402
 from restore_core.tasks.base import Task  # noqa: E402
 
@@ -103,18 +105,38 @@ def compare(space_name: str, steps: int = 10, rounds: int = 3, warmup: int = 3, 
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spaces", nargs="*", default=list(DEFAULT_SPACES))
-    parser.add_argument("--steps", type=int, default=10, help="training steps per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=3,
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spaces", nargs="*", default=list(DEFAULT_SPACES), help="spaces to measure")
+    parser.add_argument("--steps", type=cli.whole_number(1), default=10, help="training steps per round")
+    parser.add_argument("--rounds", type=cli.whole_number(1), default=3, help="rounds of --steps steps per variant")
+    parser.add_argument("--warmup", type=cli.whole_number(1), default=3,
                         help="steps before the rounds, timed apart (the compiled task compiles then)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=cli.whole_number(1), default=1, help="torch threads")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--jsonl", default=None, help="append each row as one JSON line to this file")
     parser.add_argument("--warm-cache", action="store_true", help="keep the usual compile cache (default: empty)")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: measure_all(args), interrupted="interrupted")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """What the measurement needs, checked before the table starts: known spaces, a GPU for ``--device cuda`` and
+    a folder for ``--jsonl``."""
+    for name in args.spaces:
+        search_spaces.get_space(name)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda needs a CUDA GPU, and torch sees none here; use --device cpu")
+    if args.jsonl and not os.path.isdir(os.path.dirname(os.path.abspath(args.jsonl))):
+        raise ConfigError(f"--jsonl {args.jsonl}: its folder does not exist; expected a file in an existing folder")
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    check_args(args)
     torch.set_num_threads(args.threads)
     cache = None if args.warm_cache else tempfile.mkdtemp(prefix="inductor-cache-")
     if cache:
@@ -143,4 +165,4 @@ def run(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

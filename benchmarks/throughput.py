@@ -20,6 +20,7 @@ import torch  # noqa: E402
 import search_spaces  # noqa: E402
 from restore_core.config import set_path  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
+from restore_core.sweep import cli  # noqa: E402
 
 
 def measure(space_name: str, steps: int, threads: int) -> dict:
@@ -47,14 +48,24 @@ def measure(space_name: str, steps: int, threads: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spaces", nargs="*", default=None, help="spaces to measure (default: all)")
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=cli.whole_number(1), default=30, help="training steps per space")
+    parser.add_argument("--threads", type=cli.whole_number(1), default=1, help="torch threads")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run_user_facing(lambda: measure_all(args), interrupted="interrupted")
+
+
+def measure_all(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     names = args.spaces or search_spaces.list_spaces()
+    for name in names:  # an unknown name is refused before the table starts
+        search_spaces.get_space(name)
     print("| space | model | batch | step (ms) | images/s | data share of step | data prepared once (s) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in names:
@@ -64,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

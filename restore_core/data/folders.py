@@ -6,6 +6,8 @@ Every problem raises ``DataError`` with one line that names the folder or file a
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +19,8 @@ from restore_core.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _SHOWN = 5  # how many offending names an error message lists
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOI = b"\xff\xd8\xff"  # start of image, then the first marker's 0xFF
 
 
 class ImagePair(NamedTuple):
@@ -30,8 +34,11 @@ class ImagePair(NamedTuple):
 def load_image(path: str | Path, gray: bool = False) -> np.ndarray:
     """Read an image file into float32 in [0, 1].
 
-    The bytes are read by numpy and decoded by ``cv2.imdecode`` (the same decoders as ``cv2.imread``, which cannot
-    open non-ASCII paths on Windows). OpenCV returns None for a corrupt file; that becomes a ``DataError``.
+    The bytes are read whole and decoded by ``cv2.imdecode`` (the same decoders as ``cv2.imread``, which cannot
+    open non-ASCII paths on Windows). OpenCV returns None for a corrupt file; that becomes a ``DataError``. PNG and
+    JPEG files are checked for completeness first: libpng prints its own line for a truncated PNG or a damaged
+    chunk (to the C library's stderr, which OpenCV's log level does not reach), and OpenCV 4 decodes a truncated
+    JPEG into an image whose missing part is grey.
 
     Args:
         path: image file.
@@ -48,12 +55,16 @@ def load_image(path: str | Path, gray: bool = False) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"image file '{path}' does not exist")
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        data = path.read_bytes()
     except OSError as error:
         raise DataError(f"cannot read image file '{path}': {error.strerror or error}") from error
+    problem = _png_problem(data) if data.startswith(_PNG_SIGNATURE) else None
+    problem = _jpeg_problem(data) if data.startswith(_JPEG_SOI) else problem
+    if problem:
+        raise DataError(f"image file '{path}' is {problem}; expected a complete, intact file (copy it again)")
     flags = cv2.IMREAD_ANYDEPTH | (cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     try:
-        image = cv2.imdecode(data, flags) if data.size else None
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags) if data else None
     except cv2.error:  # most decoders return None for bad data, a few raise
         image = None
     if image is None:
@@ -65,6 +76,53 @@ def load_image(path: str | Path, gray: bool = False) -> np.ndarray:
     else:
         raise DataError(f"image file '{path}' has {image.dtype} pixels; expected 8- or 16-bit integers")
     return scaled if gray else cv2.cvtColor(scaled, cv2.COLOR_BGR2RGB)
+
+
+def _png_problem(data: bytes) -> str | None:
+    """What makes a PNG file unreadable by its structure, or None: the chunks (length, type, data, CRC) must lead to
+    the IEND chunk, and the critical ones (IHDR, PLTE, IDAT, IEND; upper-case first letter) must match their CRC,
+    as libpng requires. Ancillary chunks' CRCs are libpng's to judge: it skips a damaged one."""
+    view = memoryview(data)
+    pos = len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if not kind.isalpha() or (pos == len(_PNG_SIGNATURE) and kind != b"IHDR"):
+            return f"corrupt (no PNG {'IHDR ' if pos == len(_PNG_SIGNATURE) else ''}chunk at byte {pos})"
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        name = kind.decode("ascii")
+        (crc,) = struct.unpack_from(">I", data, end - 4)
+        if name[:1].isupper() and zlib.crc32(view[pos + 4:end - 4]) != crc:
+            return f"corrupt (its PNG chunk {name} at byte {pos} fails its CRC check)"
+        if kind == b"IEND":
+            return None
+        pos = end
+    return "truncated (the PNG data stops before its IEND chunk)"
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Why a JPEG file is incomplete (it stops before its end-of-image marker), or None. The header segments are
+    walked by their lengths up to the first scan (an Exif thumbnail has its own end marker); after it, 0xFF 0xD9 can
+    only be the end marker, since the scan data stuffs every 0xFF with a 0x00."""
+    pos = len(_JPEG_SOI) - 1
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None  # not the layout this walk knows: the decoder judges it
+        marker = data[pos + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            pos += 1
+        elif marker == 0xD9:  # end of image before any scan
+            return None
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a segment
+            pos += 2
+        else:
+            (length,) = struct.unpack_from(">H", data, pos + 2)
+            if marker == 0xDA:  # start of scan
+                return None if data.find(b"\xff\xd9", pos + 2 + length) >= 0 else (
+                    "truncated (the JPEG data stops before its end-of-image marker)")
+            pos += 2 + length
+    return "truncated (the JPEG data stops before its first scan)"
 
 
 def _images_by_stem(folder: Path, what: str) -> dict[str, Path]:

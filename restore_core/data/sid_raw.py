@@ -85,8 +85,17 @@ def read_sid_list(root: str | Path, split: str, exclude_misaligned: bool = True)
     list_file = root / f"Sony_{split}_list.txt"
     if not list_file.is_file():
         raise DataError(f"SID list file '{list_file}' is missing; expected lines like '{LIST_LINE_EXAMPLE}'")
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:  # e.g. saved as UTF-16 by a Windows editor
+        raise DataError(
+            f"SID list file '{list_file}' is not UTF-8 text (byte {error.start} is 0x{error.object[error.start]:02x}); "
+            f"expected plain text lines like '{LIST_LINE_EXAMPLE}'"
+        ) from error
+    except OSError as error:
+        raise DataError(f"cannot read SID list file '{list_file}': {error.strerror or error}") from error
     entries = []
-    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

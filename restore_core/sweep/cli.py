@@ -1,8 +1,10 @@
-"""The argument parser of ``sweeps/run.py`` and the translation of user errors into one line and exit code 2."""
+"""The argument parser of ``sweeps/run.py``, argument types that refuse impossible values, and the translation of
+user errors into one line and exit code 2 (shared by ``sweeps/``, ``analysis`` and ``benchmarks/``)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,14 +14,47 @@ from restore_core.errors import UserError
 from restore_core.sweep.options import RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2, like every other bad input
+class UserFacingParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit code 2, like every other bad input."""
+
+    def error(self, message: str):
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum``: ``--steps 0`` is refused while parsing."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}; got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+def number_above(bound: float, at_most: float = math.inf) -> Callable[[str], float]:
+    """An argparse ``type`` for finite numbers in ``(bound, at_most]``: ``--reduction 1`` is refused while parsing."""
+    accepted = f"a number > {bound:g}" if at_most == math.inf else f"a number in ({bound:g}, {at_most:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {accepted}; got '{text}'") from None
+        if not bound < value <= at_most or math.isinf(value):
+            raise argparse.ArgumentTypeError(f"must be {accepted}; got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UserFacingParser(
         prog="sweeps/run.py",
         description="Run a Ray Tune sweep of a named search space and write its tables and report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -132,16 +167,22 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
     )
 
 
-def run_user_facing(main: Callable[[], int]) -> int:
-    """Run ``main``; bad input becomes one line on stderr and exit code 2, with no traceback."""
+def run_user_facing(main: Callable[[], int | None],
+                    interrupted: str = "interrupted; continue with --resume --name <run>") -> int:
+    """Run ``main``; bad input becomes one line on stderr and exit code 2, with no traceback.
+
+    Args:
+        main: the program after its arguments are parsed; returns its exit code (None: 0).
+        interrupted: the line printed on Ctrl-C (exit code 130).
+    """
     _quiet_opencv()
     try:
-        return main()
+        return main() or 0
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; continue with --resume --name <run>", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
 
 
@@ -149,7 +190,9 @@ def _quiet_opencv() -> None:
     """OpenCV logs its own lines about a corrupt image; the DataError that follows already names the file."""
     try:
         import cv2
-
+    except ImportError:
+        return
+    if hasattr(cv2, "setLogLevel"):  # OpenCV 4
+        cv2.setLogLevel(0)  # 0: silent
+    elif hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):  # OpenCV 5
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except (ImportError, AttributeError):
-        pass

@@ -7,15 +7,16 @@ import argparse
 import os
 import sys
 
-from restore_core.sweep.cli import _Parser
+from restore_core.sweep.cli import UserFacingParser
 
 ROUTES = ("ray", "slurm", "kuberay")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sweeps/submit.py", description=__doc__.split("\n\n")[0],
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    routes = parser.add_subparsers(dest="route", required=True, metavar="{ray,slurm,kuberay}", parser_class=_Parser)
+    parser = UserFacingParser(prog="sweeps/submit.py", description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    routes = parser.add_subparsers(dest="route", required=True, metavar="{ray,slurm,kuberay}",
+                                   parser_class=UserFacingParser)
 
     ray = routes.add_parser("ray", help="submit to a running Ray cluster through the Jobs API",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -101,11 +101,49 @@ def test_corrupt_png_is_named(paired):
         load_paired_folders(paired)
 
 
-def test_truncated_png_is_named(paired):
+@pytest.mark.parametrize("keep", [200, -2], ids=["half", "all but the last bytes"])
+def test_truncated_png_is_named_and_libpng_stays_quiet(paired, capfd, keep):
     path = paired / "input" / "a.png"
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(DataError, match=r"image file .*input/a.png' is corrupt"):
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(DataError, match=r"image file .*input/a.png' is truncated \(the PNG data stops before its "
+                       r"IEND chunk\); expected a complete, intact file"):
         load_paired_folders(paired)
+    assert capfd.readouterr().err == ""  # libpng writes to the C library's stderr (file descriptor 2)
+
+
+def test_png_with_a_damaged_critical_chunk_is_named_and_libpng_stays_quiet(tmp_path, capfd):
+    write_png(tmp_path / "a.png", colour_image(0))
+    data = bytearray((tmp_path / "a.png").read_bytes())
+    data[60] ^= 0xFF  # inside the IDAT chunk, after the 33 bytes of signature and IHDR
+    (tmp_path / "a.png").write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"a.png' is corrupt \(its PNG chunk IDAT at byte 33 fails its CRC check\)"):
+        load_image(tmp_path / "a.png")
+    assert capfd.readouterr().err == ""
+
+
+def test_truncated_jpeg_is_named(tmp_path, capfd):
+    # OpenCV 4 decodes a truncated JPEG into an image whose missing rows are grey
+    ok, encoded = cv2.imencode(".jpg", np.round(colour_image(0, 64, 64) * 255).astype(np.uint8))
+    assert ok  # noise: the scan data is most of the file
+    for keep in (len(encoded) // 2, len(encoded) - 2):
+        (tmp_path / "a.jpg").write_bytes(encoded.tobytes()[:keep])
+        with pytest.raises(DataError, match=r"a.jpg' is truncated \(the JPEG data stops before its end-of-image "
+                           r"marker\)"):
+            load_image(tmp_path / "a.jpg")
+    assert capfd.readouterr().err == ""
+
+
+def test_complete_files_with_trailing_bytes_or_progressive_scans_still_load(tmp_path):
+    from PIL import Image
+
+    image = colour_image(3, 64, 48)
+    write_png(tmp_path / "a.png", image)
+    (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes() + b"trailing")
+    np.testing.assert_array_equal(load_image(tmp_path / "a.png"), image.astype(np.float32))
+    smooth = np.stack([*np.meshgrid(np.linspace(0, 1, 48), np.linspace(0, 1, 64)), np.full((64, 48), 0.5)], axis=2)
+    Image.fromarray(np.round(smooth * 255).astype(np.uint8)).save(tmp_path / "p.jpg", progressive=True, quality=95)
+    (tmp_path / "p.jpg").write_bytes((tmp_path / "p.jpg").read_bytes() + b"\0\0")
+    assert np.abs(load_image(tmp_path / "p.jpg") - smooth).max() < 0.05
 
 
 def test_empty_file_and_missing_file(tmp_path):

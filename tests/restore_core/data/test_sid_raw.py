@@ -177,3 +177,11 @@ def test_bad_line_and_bad_exposure_name(sid_root):
     (root / "Sony_train_list.txt").write_text("./Sony/short/00001_00_0.1s.dng ./Sony/long/scene.dng\n")
     with pytest.raises(DataError, match="exposure time from file name 'scene.dng'"):
         read_sid_list(root, "train")
+
+
+def test_list_file_that_is_not_utf8_is_named(sid_root):
+    root, _ = sid_root
+    (root / "Sony_train_list.txt").write_bytes(LIST.encode("utf-16"))  # \xff\xfe: a Windows editor's UTF-16
+    with pytest.raises(DataError, match=r"SID list file .*Sony_train_list.txt' is not UTF-8 text \(byte 0 is 0xff\); "
+                       r"expected plain text lines like '\./Sony/short/"):
+        read_sid_list(root, "train")

@@ -1,0 +1,64 @@
+"""The sweeps the benchmarks run through ``sweeps/run.py``: checked before the first starts, run in their own
+process, kept under ``--storage`` or in a temporary folder removed at the end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+
+from restore_core.errors import UserError
+from restore_core.sweep import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class SweepFailed(Exception):
+    """A sweep ended with an error (its own output, above, says which)."""
+
+    def __init__(self, name: str, returncode: int):
+        super().__init__(f"the {name} sweep failed (sweeps/run.py exit status {returncode}; its output is above)")
+        self.returncode = returncode
+
+
+def check_sweep_argv(name: str, argv: list[str]) -> str:
+    """Every check of ``sweeps/run.py --dry-run`` (options, space, configs, storage, data folders) for one sweep,
+    before anything runs. Returns its run directory.
+
+    Raises:
+        UserError: naming the sweep whose command would be refused (e.g. a bad argument passed through).
+    """
+    from restore_core.sweep.runner import check_sweep
+
+    args, unknown = cli.build_parser().parse_known_args(argv)
+    if unknown:
+        raise UserError(f"the {name} sweep: sweeps/run.py has no argument {' '.join(unknown)} "
+                        "(see sweeps/run.py --help)")
+    options = cli.options_from_args(args)
+    run_dir = os.path.join(options.storage, options.space, options.name)
+    if os.path.exists(run_dir):
+        raise UserError(f"the {name} sweep: {run_dir} already exists; pass another --storage")
+    try:
+        check_sweep(options)
+    except UserError as err:
+        raise UserError(f"the {name} sweep: {err}") from err
+    return run_dir
+
+
+def run_sweep(name: str, argv: list[str]) -> None:
+    """Run one sweep in its own process (its output goes to stderr as it comes; stdout is dropped)."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps/run.py"), *argv], cwd=ROOT,
+                          stdout=subprocess.DEVNULL)
+    if done.returncode:
+        raise SweepFailed(name, done.returncode)
+
+
+def in_storage(storage: str | None, prefix: str, work: Callable[[str], int]) -> int:
+    """``work(storage)``, or ``work`` in a temporary folder named ``prefix...`` that is removed afterwards (also on
+    an error or Ctrl-C)."""
+    if storage:
+        return work(storage)
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as folder:
+        return work(folder)

@@ -1,0 +1,174 @@
+"""Every benchmark refuses bad arguments before it measures anything: one line on stderr that starts with
+``error: `` and names the problem, exit code 2, nothing on stdout. No benchmark runs here."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import torch
+
+from tests.conftest import ROOT
+
+
+@functools.cache
+def benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", os.path.join(ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def refused(name: str, argv: list[str], capsys) -> str:
+    """Run the benchmark's ``main`` on ``argv``; assert exit code 2, one ``error:`` line, no output. The line."""
+    try:
+        code = benchmark(name).main(argv)
+    except SystemExit as exit_:  # the argument parser exits itself
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None):
+    """A run folder of lsid_lr as ``analysis`` reads it: manifest and, per trial, params.json and result.json with
+    val/psnr at the given steps (trial name -> steps)."""
+    import search_spaces
+
+    space = search_spaces.get_space("lsid_lr")
+    folder.mkdir(parents=True)
+    manifest = {"space": "lsid_lr", "base_config": space.base_config("quick"), "search": "grid",
+                "scheduler": scheduler, "metric": "val/psnr", "mode": "max"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for index, (trial, trial_steps) in enumerate((steps or {}).items()):
+        (folder / trial).mkdir()
+        (folder / trial / "params.json").write_text(json.dumps({"row": space.rows[index].label, "seed": 0}))
+        reports = [{"step": s, "val/psnr": 20.0 + index + s / 100} for s in trial_steps]
+        (folder / trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in reports))
+    return folder
+
+
+BAD = [
+    ("asha_replay", ["/nonexistent"], ["/nonexistent", "not a run directory"]),
+    ("asha_replay", ["run", "--reduction", "1"], ["--reduction", "must be a number > 1", "got 1"]),
+    ("asha_replay", ["run", "--grace", "0"], ["--grace", "in (0, 1]"]),
+    ("asha_replay", ["run", "--concurrency", "0"], ["--concurrency", "whole number >= 1"]),
+    ("asha_replay", ["run", "--quorum", "0"], ["--quorum", "whole number >= 1"]),
+    ("early_stopping", ["--asha-grace", "5"], ["--asha-grace", "in (0, 1]", "got 5"]),
+    ("early_stopping", ["--num-samples", "0"], ["--num-samples", "whole number >= 1"]),
+    ("early_stopping", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
+    ("early_stopping", ["--grid-run", "/nonexistent"], ["/nonexistent", "not a run directory"]),
+    ("overhead", ["--steps", "0"], ["--steps", "whole number >= 1"]),
+    ("overhead", ["--extra", "--asha-grace", "3"], ["the overhead sweep", "--asha-grace must be a fraction"]),
+    ("overhead", ["--extra", "--bogus"], ["the overhead sweep", "sweeps/run.py has no argument --bogus"]),
+    ("memory", ["--steps", "1"], ["--steps", "whole number >= 2", "got 1"]),
+    ("memory", ["--concurrency", "0"], ["--concurrency", "whole number >= 1"]),
+    ("memory", ["--train-tiles", "500"], ["500 tiles", "give only 80"]),
+    ("memory", ["--sid-pairs", "1", "--sid-height", "101"], ["--sid-height", "even", "101x2128"]),
+    ("model_cost", ["--threads", "0"], ["--threads", "whole number >= 1", "got 0"]),
+    ("model_cost", ["--size", "100"], ["--size", "multiple of 256", "got 100"]),
+    ("model_cost_lamba_vs_sid", ["--threads", "0"], ["--threads", "whole number >= 1"]),
+    ("model_cost_lamba_vs_sid", ["--size", "abc"], ["--size", "HxW", "'abc'"]),
+    ("throughput", ["--threads", "0"], ["--threads", "whole number >= 1"]),
+    ("throughput", ["--spaces", "nope"], ["unknown space 'nope'", "known:", "lsid_lr"]),
+    ("step_options", ["--threads", "0"], ["--threads", "whole number >= 1"]),
+    ("step_options", ["--rounds", "0"], ["--rounds", "whole number >= 1"]),
+    ("step_options", ["--spaces", "lsid_lr", "nope"], ["unknown space 'nope'", "known:"]),
+    ("step_options", ["--jsonl", "/nonexistent/rows.jsonl"], ["--jsonl", "folder does not exist"]),
+    ("sid_folder", ["out", "--pairs", "-1"], ["--pairs", "whole number >= 1", "got -1"]),
+    ("sid_folder", ["out", "--height", "101"], ["--height", "even", "101"]),
+    ("sid_folder", ["out", "--eval-width", "0"], ["--eval-width", "whole number >= 2"]),
+    ("gpu_check", ["--bogus"], ["unrecognized arguments: --bogus"]),
+    ("gpu_check", ["--out", "/nonexistent"], ["--out", "not a folder"]),
+]
+if not torch.cuda.is_available():
+    BAD += [("step_options", ["--device", "cuda"], ["--device cuda", "CUDA GPU"]),
+            ("gpu_check", [], ["no CUDA GPU"])]
+
+
+@pytest.mark.parametrize(("name", "argv", "words"), BAD, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD])
+def test_a_bad_argument_is_one_line_and_exit_code_2(name, argv, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # sid_folder's "out" would be written here, were it not refused
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where temporary storage would go
+    line = refused(name, argv, capsys)
+    for word in words:
+        assert word in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"] and list(scratch.iterdir()) == []
+
+
+def test_asha_replay_refuses_a_run_made_with_asha(tmp_path, capsys):
+    run = write_run(tmp_path / "asha-run", "asha", {"t0": [100, 200], "t1": [100]})
+    line = refused("asha_replay", [str(run)], capsys)
+    assert "--scheduler asha" in line and "needs a finished run with --scheduler fifo" in line
+
+
+def test_asha_replay_refuses_a_fifo_run_whose_trials_did_not_all_finish(tmp_path, capsys):
+    run = write_run(tmp_path / "fifo-run", "fifo", {"t0": [100, 200], "t1": [100], "t2": [100, 200]})
+    line = refused("asha_replay", [str(run)], capsys)
+    assert "1 trial(s) stopped before step 200 (t1)" in line and "every trial trained to the end" in line
+
+
+def test_asha_replay_replays_a_finished_fifo_run(tmp_path, capsys):
+    run = write_run(tmp_path / "fifo-run", "fifo", {f"t{i}": [100, 200] for i in range(3)})
+    code = benchmark("asha_replay").main([str(run), "--grace", "0.5", "--reduction", "2", "--orders", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == f"{run}: 3 trials, 200 steps, metric val/psnr (max)"
+    assert out.splitlines()[-1].startswith("| 0 | 100 | 2 |")
+
+
+def test_early_stopping_refuses_a_grid_run_that_is_not_fifo_and_leaves_no_temporary_folder(tmp_path, capsys,
+                                                                                         monkeypatch):
+    run = write_run(tmp_path / "asha-run", "asha")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the benchmark's temporary storage goes
+    line = refused("early_stopping", ["--grid-run", str(run)], capsys)
+    assert "--search grid --scheduler asha" in line and "expected a finished run of lsid_lr" in line
+    assert list(scratch.iterdir()) == []
+
+
+def test_early_stopping_checks_every_setups_sweep_and_names_the_one_refused(tmp_path):
+    from restore_core.errors import UserError
+
+    module = benchmark("early_stopping")
+    good = module.sweep_argv("grid FIFO", ["--search", "grid", "--scheduler", "fifo"], [], str(tmp_path))
+    late = module.sweep_argv("late one", ["--search", "grid", "--scheduler", "asha", "--asha-grace", "5"], [],
+                             str(tmp_path))
+    module.check_sweeps([("grid FIFO", good)])
+    with pytest.raises(UserError, match=r"^the late one sweep: --asha-grace must be .*\(0, 1\]; got 5$"):
+        module.check_sweeps([("grid FIFO", good), ("late one", late)])
+    assert list(tmp_path.iterdir()) == []  # checked, nothing written
+
+
+def test_sid_folder_refuses_a_file_as_its_folder(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    line = refused("sid_folder", [str(tmp_path / "file"), "--pairs", "1"], capsys)
+    assert "is a file; expected a folder" in line
+
+
+@pytest.mark.parametrize(("name", "argv"), [("gpu_check", ["--bogus"]), ("asha_replay", ["/nonexistent"])])
+def test_the_script_itself_exits_with_code_2_and_one_line(name, argv):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", f"{name}.py"), *argv],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
+
+
+@pytest.mark.parametrize(("name", "run_name"), [("early_stopping", "grid-fifo"), ("overhead", "overhead")])
+def test_a_kept_run_is_never_overwritten(name, run_name, tmp_path, capsys):
+    (tmp_path / "lsid_lr" / run_name).mkdir(parents=True)
+    line = refused(name, ["--storage", str(tmp_path), "--steps", "2"], capsys)
+    assert f"{tmp_path / 'lsid_lr' / run_name} already exists; pass another --storage" in line
