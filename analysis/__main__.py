@@ -28,11 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        from analysis.outputs import write_outputs
+        from analysis.outputs import output_names, write_outputs
 
-        formats = [f.strip() for f in args.format.split(",") if f.strip()]
+        formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
         write_outputs(args.run_dir, baseline=args.baseline, formats=formats)
-        written = sorted(f for f in os.listdir(args.run_dir) if f.endswith((".md", ".csv", ".tex", ".html")))
+        # what this analysis wrote: of the names its formats may write, it removed those it did not write
+        written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(args.run_dir, f)))
         print(f"{args.run_dir}: " + ", ".join(written))
         return 0
 

@@ -151,20 +151,13 @@ def _some(names: Iterable[str]) -> str:
     return ", ".join(names[:_SHOWN]) + more
 
 
-def load_paired_folders(
-    root: str | Path, input_dir: str = "input", target_dir: str = "target", gray: bool = False
-) -> list[ImagePair]:
-    """Load ``root/<input_dir>/X.*`` with ``root/<target_dir>/X.*``, paired by file stem, sorted by name.
-
-    Args:
-        root: dataset folder.
-        input_dir: sub-folder of degraded images.
-        target_dir: sub-folder of clean images.
-        gray: read grayscale (``H×W``) instead of RGB (``H×W×3``).
+def list_paired_folders(
+    root: str | Path, input_dir: str = "input", target_dir: str = "target"
+) -> dict[str, tuple[Path, Path]]:
+    """The image pairs of ``root/<input_dir>/`` and ``root/<target_dir>/`` by file stem, sorted, without reading them.
 
     Raises:
-        DataError: missing or empty folder, names present on one side only (a few are listed), an unreadable file,
-            or a pair whose two images differ in size.
+        DataError: missing or empty folder, or names present on one side only (a few are listed).
     """
     root = Path(root)
     if not root.is_dir():
@@ -180,11 +173,29 @@ def load_paired_folders(
             raise DataError(
                 f"{len(lonely)} {side} image(s) in '{root}' have no namesake in '{other_dir}/': {_some(lonely)}"
             )
+    return {name: (inputs[name], targets[name]) for name in sorted(inputs)}
+
+
+def load_paired_folders(
+    root: str | Path, input_dir: str = "input", target_dir: str = "target", gray: bool = False
+) -> list[ImagePair]:
+    """Load ``root/<input_dir>/X.*`` with ``root/<target_dir>/X.*``, paired by file stem, sorted by name.
+
+    Args:
+        root: dataset folder.
+        input_dir: sub-folder of degraded images.
+        target_dir: sub-folder of clean images.
+        gray: read grayscale (``H×W``) instead of RGB (``H×W×3``).
+
+    Raises:
+        DataError: missing or empty folder, names present on one side only (a few are listed), an unreadable file,
+            or a pair whose two images differ in size.
+    """
     pairs = []
-    for name in sorted(inputs):
-        degraded, clean = load_image(inputs[name], gray), load_image(targets[name], gray)
+    for name, (input_path, target_path) in list_paired_folders(root, input_dir, target_dir).items():
+        degraded, clean = load_image(input_path, gray), load_image(target_path, gray)
         if degraded.shape != clean.shape:
-            raise DataError(f"'{inputs[name]}' is {_size(degraded)} but its target '{targets[name]}' is {_size(clean)}")
+            raise DataError(f"'{input_path}' is {_size(degraded)} but its target '{target_path}' is {_size(clean)}")
         pairs.append(ImagePair(name, degraded, clean))
     return pairs
 
@@ -200,14 +211,24 @@ def load_class_folders(
     Raises:
         DataError: missing root or class folder, a class folder without images, an unreadable file.
     """
+    return {label: [(name, load_image(path, gray)) for name, path in files.items()]
+            for label, files in list_class_folders(root, classes).items()}
+
+
+def list_class_folders(root: str | Path, classes: Sequence[str]) -> dict[str, dict[str, Path]]:
+    """The image files of each class sub-folder by file stem, sorted, without reading them.
+
+    Raises:
+        DataError: missing root or class folder, or a class folder without images.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data folder '{root}' does not exist; expected sub-folders {', '.join(classes)}")
-    loaded = {}
+    listed = {}
     for label in classes:
         files = _images_by_stem(root / label, f"class '{label}'")
-        loaded[label] = [(name, load_image(files[name], gray)) for name in sorted(files)]
-    return loaded
+        listed[label] = {name: files[name] for name in sorted(files)}
+    return listed
 
 
 def _size(image: np.ndarray) -> str:

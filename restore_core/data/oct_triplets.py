@@ -28,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from restore_core.data.folders import check_min_size, load_class_folders, load_paired_folders
+from restore_core.data.folders import (
+    check_min_size,
+    list_class_folders,
+    list_paired_folders,
+    load_class_folders,
+    load_paired_folders,
+)
 from restore_core.data.photos import split_tiles
 from restore_core.data.speckle import add_oct_noise
 from restore_core.errors import DataError
@@ -97,12 +103,12 @@ def synthetic_triplets(
     )
 
 
-def load_triplet_folders(root: str | Path, patch: int) -> TripletData:
-    """Read the folder layout of the module docstring.
+def list_triplet_folders(root: str | Path) -> list[str]:
+    """Check the folder layout of the module docstring without reading an image; returns the scene names.
 
     Raises:
-        DataError: missing ``noisy/``, ``clean/`` or ``val/`` folders, a scene with fewer than two images or with
-            images of different sizes, an image smaller than ``patch``, unpaired validation names, unreadable files.
+        DataError: missing ``noisy/``, ``clean/`` or ``val/`` folders, no scenes, a folder without images, or
+            unpaired validation names.
     """
     root = Path(root)
     noisy_root = root / "noisy"
@@ -113,6 +119,21 @@ def load_triplet_folders(root: str | Path, patch: int) -> TripletData:
     if not scenes:
         raise DataError(f"'{noisy_root}' has no scene sub-folders; put the repeated noisy images of each scene "
                         "in noisy/<scene>/")
+    list_class_folders(noisy_root, scenes)
+    list_class_folders(root, ("clean",))
+    list_paired_folders(root / "val", "noisy", "clean")
+    return scenes
+
+
+def load_triplet_folders(root: str | Path, patch: int) -> TripletData:
+    """Read the folder layout of the module docstring.
+
+    Raises:
+        DataError: missing ``noisy/``, ``clean/`` or ``val/`` folders, a scene with fewer than two images or with
+            images of different sizes, an image smaller than ``patch``, unpaired validation names, unreadable files.
+    """
+    root = Path(root)
+    noisy_root, scenes = root / "noisy", list_triplet_folders(root)
     noisy = []
     for scene, images in load_class_folders(noisy_root, scenes, gray=True).items():
         if len(images) < 2:

@@ -45,6 +45,9 @@ def check_loss_weights(weights: Mapping[str, object], allowed: list[str] | None 
     with)."""
     known = allowed if allowed is not None else LOSSES.names()
     for name, weight in weights.items():
+        if name not in known and not known:
+            raise ConfigError(f"loss.{name}: this task takes no loss terms (its losses are task options, see "
+                              "task.*); leave the loss section empty")
         if name not in known:
             raise ConfigError(f"unknown loss term 'loss.{name}'; known: {', '.join(sorted(known))}")
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight < math.inf:

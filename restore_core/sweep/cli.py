@@ -14,6 +14,18 @@ from restore_core.errors import UserError
 from restore_core.sweep.options import RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds ``(default: X)`` to an option's help unless the help already says its default or there is none to say
+    (None, False, an empty list: "not given")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS)) \
+                or action.default == []:
+            return text
+        return super()._get_help_string(action)
+
+
 class UserFacingParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit code 2, like every other bad input."""
 
@@ -57,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = UserFacingParser(
         prog="sweeps/run.py",
         description="Run a Ray Tune sweep of a named search space and write its tables and report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     # Options that define the trials default to None here, so that --resume can tell what was typed.
     parser.add_argument("--space", help="the search space to sweep (see --list)")

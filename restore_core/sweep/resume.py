@@ -173,8 +173,9 @@ def describe_remaining(plan) -> list[str]:
         planned = plan.num_samples
         proposed = max(planned - len(started), 0)
     kept = ", kept as they are; add --retry-failed to run them again" if failed and not retry else ""
+    to_run = len(runs) + proposed
     lines = [f"resume: {len(ended)} of {planned} trials ended ({len(failed)} failed{kept}), "
-             f"{len(runs) + proposed} to run:"]
+             + (f"{to_run} to run:" if to_run else "nothing to run")]
     for params, how in runs:
         seed = params.get("seed", params.get("__trial_index__", 0))
         lines.append(f"  {plan.space.label(params)}  (seed {seed}): {how}")

@@ -7,19 +7,19 @@ import argparse
 import os
 import sys
 
-from restore_core.sweep.cli import UserFacingParser
+from restore_core.sweep.cli import DefaultsHelpFormatter, UserFacingParser
 
 ROUTES = ("ray", "slurm", "kuberay")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = UserFacingParser(prog="sweeps/submit.py", description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              formatter_class=DefaultsHelpFormatter)
     routes = parser.add_subparsers(dest="route", required=True, metavar="{ray,slurm,kuberay}",
                                    parser_class=UserFacingParser)
 
     ray = routes.add_parser("ray", help="submit to a running Ray cluster through the Jobs API",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=DefaultsHelpFormatter)
     ray.add_argument("--address", required=True,
                      help="the head's dashboard, e.g. http://127.0.0.1:8265 (an SSH tunnel) or http://head:8265")
     ray.add_argument("--insecure", action="store_true",
@@ -32,35 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--python", default="python", help="the Python that runs sweeps/run.py on the head")
 
     slurm = routes.add_parser("slurm", help="write a SLURM batch script (Ray head + workers) and sbatch it",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    slurm.add_argument("--nodes", type=int, default=1)
-    slurm.add_argument("--cpus-per-node", type=int, default=8)
-    slurm.add_argument("--gpus-per-node", type=int, default=0)
+                              formatter_class=DefaultsHelpFormatter)
+    slurm.add_argument("--nodes", type=int, default=1, help="nodes of the job: the Ray head and a worker on each other")
+    slurm.add_argument("--cpus-per-node", type=int, default=8, help="CPUs per node (sbatch --cpus-per-task)")
+    slurm.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (sbatch --gpus-per-node)")
     slurm.add_argument("--time", default="04:00:00", help="wall-time limit of the job")
-    slurm.add_argument("--partition")
-    slurm.add_argument("--account")
+    slurm.add_argument("--partition", help="SLURM partition (default: the cluster's)")
+    slurm.add_argument("--account", help="SLURM account to charge (default: yours)")
     slurm.add_argument("--mem", help="memory per node, e.g. 64G")
-    slurm.add_argument("--job-name")
+    slurm.add_argument("--job-name", help="the job's name (default: restore-<space>-<run name>)")
     slurm.add_argument("--setup", action="append", default=[], metavar="LINE",
                        help="shell line run before Ray starts, e.g. 'module load cuda' (repeatable; default: "
                        "activate .venv when there is one)")
     slurm.add_argument("--log-dir", default="slurm-logs", help="where the script and the job's output go")
-    slurm.add_argument("--python", default="python")
+    slurm.add_argument("--python", default="python", help="the Python that runs Ray and sweeps/run.py on the nodes")
     slurm.add_argument("--print", action="store_true", help="print the script instead of submitting it")
     slurm.add_argument("--wait", action="store_true", help="block until the job ends (sbatch --wait)")
 
     kube = routes.add_parser("kuberay", help="write a KubeRay RayJob manifest (apply it with kubectl)",
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                             formatter_class=DefaultsHelpFormatter)
     kube.add_argument("--image", required=True, help="container image holding the project and its dependencies")
-    kube.add_argument("--workers", type=int, default=1)
-    kube.add_argument("--cpus-per-worker", type=int, default=4)
-    kube.add_argument("--gpus-per-worker", type=int, default=0)
-    kube.add_argument("--memory-per-worker", default="16Gi")
-    kube.add_argument("--head-cpus", type=int, default=2)
-    kube.add_argument("--head-memory", default="8Gi")
+    kube.add_argument("--workers", type=int, default=1, help="worker pods (the head runs no trials)")
+    kube.add_argument("--cpus-per-worker", type=int, default=4, help="CPUs each worker pod requests")
+    kube.add_argument("--gpus-per-worker", type=int, default=0, help="GPUs each worker pod requests")
+    kube.add_argument("--memory-per-worker", default="16Gi", help="memory each worker pod requests")
+    kube.add_argument("--head-cpus", type=int, default=2, help="CPUs the head pod requests")
+    kube.add_argument("--head-memory", default="8Gi", help="memory the head pod requests")
     kube.add_argument("--storage-claim", help="ReadWriteMany PersistentVolumeClaim mounted at /runs on every pod")
     kube.add_argument("--workdir", default="/app", help="where the image holds the project")
-    kube.add_argument("--namespace")
+    kube.add_argument("--namespace", help="namespace of the RayJob (default: kubectl's current one)")
     kube.add_argument("--output", "-o", help="write the manifest here (default: print it)")
     return parser
 

@@ -153,6 +153,14 @@ class AnomalyTask(Task):
                 )
 
     @classmethod
+    def check_data(cls, config: Config) -> None:
+        """The normal/ and anomalous/ folders, each with images (nothing is read)."""
+        if config.data.source == "folders":
+            from restore_core.data.folders import list_class_folders
+
+            list_class_folders(config.data.root, ("normal", "anomalous"))
+
+    @classmethod
     def prepare_data(cls, config: Config) -> AnomalySplits:
         data = config.data
         if data.source == "folders":

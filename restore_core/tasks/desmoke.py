@@ -125,6 +125,14 @@ class DesmokeTask(Task):
             raise ConfigError(f"data.tile ({config.data.tile}) is below the discriminator's {discriminator.min_size}")
 
     @classmethod
+    def check_data(cls, config: Config) -> None:
+        """Folder pairs: both folders there, every name on both sides (nothing is read)."""
+        if config.data.source == "folders":
+            from restore_core.data.folders import list_paired_folders
+
+            list_paired_folders(config.data.root)
+
+    @classmethod
     def prepare_data(cls, config: Config) -> dict[str, SmokePairs]:
         data = config.data
         if data.source == "folders":

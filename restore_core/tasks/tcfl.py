@@ -147,6 +147,14 @@ class TCFLTask(Task):
                 raise ConfigError(f"{key} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'")
 
     @classmethod
+    def check_data(cls, config: Config) -> None:
+        """The noisy/<scene>/, clean/ and val/ folders and the validation pairs' names (nothing is read)."""
+        if config.data.source == "folders":
+            from restore_core.data.oct_triplets import list_triplet_folders
+
+            list_triplet_folders(config.data.root)
+
+    @classmethod
     def prepare_data(cls, config: Config) -> TripletData:
         d = config.data
         if d.source == "folders":

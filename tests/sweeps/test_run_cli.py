@@ -204,6 +204,15 @@ DRY_RUN = [
                  "train.device=cuda in the base config, but this machine has no GPU", id="cuda without a GPU",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
     pytest.param(sid("{tmp}/nowhere"), "SID data folder '{tmp}/nowhere' does not exist", id="missing SID folder"),
+    pytest.param(["--space", "desmoke_dark_channel", "--profile", "smoke", "--set", "data.source=folders", "--set",
+                  "data.root={tmp}/nowhere"], "data folder '{tmp}/nowhere' does not exist; expected 'input/' and "
+                 "'target/' inside", id="missing desmoke folder"),
+    pytest.param(["--space", "tcfl_tv_sigma", "--profile", "smoke", "--set", "data.source=folders", "--set",
+                  "data.root={tmp}"], "data folder '{tmp}/noisy' does not exist; expected noisy/<scene>/", id="TCFL "
+                 "folder without noisy/"),
+    pytest.param(["--space", "unet_perceptual", "--profile", "smoke", "--set", "data.source=folders", "--set",
+                  "data.root={tmp}"], "class 'normal' folder '{tmp}/normal' does not exist", id="anomaly folder "
+                 "without normal/"),
 ]
 
 

@@ -215,7 +215,7 @@ def test_folder_errors_are_one_line(tmp_path):
         ("data.tile", 96, r"data.tile \(96\) must be a multiple of 64"),
         ("task.dark_channel", "dcp", "task.dark_channel' must be one of none, min, patch15"),
         ("task.gan_loss", "wgan", "task.gan_loss' must be one of vanilla, lsgan"),
-        ("loss.l1", 1.0, "unknown loss term 'loss.l1'"),
+        ("loss.l1", 1.0, "loss.l1: this task takes no loss terms"),
     ],
 )
 def test_bad_configs_fail_before_training(path, value, message):
