@@ -22,6 +22,7 @@ import pandas as pd
 
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
+from restore_core.io import json_kind, read_bytes, read_json_object, read_text
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
@@ -42,7 +43,7 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
     if not os.path.isdir(run_dir):
         raise DataError(f"{run_dir} is a file, not a run directory; run directories are runs/<space>/<name>")
     path = os.path.join(run_dir, "manifest.json")
-    manifest = _read_json(path, MANIFEST_FORMAT)
+    manifest = read_json_object(path, MANIFEST_FORMAT)
     if manifest is None:
         raise DataError(f"{run_dir} is not a run directory (no manifest.json); run directories are runs/<space>/<name>")
     for key, kind, meaning in (("space", str, "the search space's name"),
@@ -50,7 +51,7 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
         if key not in manifest:
             raise DataError(f"{path} has no '{key}' ({meaning}); {MANIFEST_FORMAT}")
         if not isinstance(manifest[key], kind):
-            raise DataError(f"{path}: '{key}' is a JSON {_json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
+            raise DataError(f"{path}: '{key}' is a JSON {json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
     return manifest
 
 
@@ -74,7 +75,7 @@ def read_results(trial_dir: str) -> list[dict[str, Any]]:
     path = os.path.join(trial_dir, "result.json")
     # A resumed trial repeats reports after its last checkpoint: keep the latest report of each step.
     by_step: dict[int, dict] = {}
-    for number, line in enumerate((_read_text(path, RESULT_FORMAT) or "").split("\n"), start=1):
+    for number, line in enumerate((read_text(path, RESULT_FORMAT) or "").split("\n"), start=1):
         line = line.strip()
         if not line:
             continue
@@ -95,57 +96,9 @@ def _step(value: Any, path: str, number: int) -> int:
     return int(value)
 
 
-def _read_text(path: str, expected: str) -> str | None:
-    """The UTF-8 text of ``path`` (None: there is no such file)."""
-    data = _read_bytes(path, expected)
-    if data is None:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 text (byte {err.start}); {expected}") from None
-
-
-def _read_bytes(path: str, expected: str) -> bytes | None:
-    if not os.path.lexists(path):
-        return None
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a folder, not a file; {expected}")
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as err:
-        raise DataError(f"cannot read {path} ({err.strerror})") from None
-
-
-def _read_json(path: str, expected: str) -> dict[str, Any] | None:
-    """The JSON object in ``path`` (None: there is no such file)."""
-    text = _read_text(path, expected)
-    if text is None:
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); {expected}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path} holds a JSON {_json_kind(data)}, not an object; {expected}")
-    return data
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    for kind, name in ((dict, "object"), (list, "array"), (str, "string"), ((int, float), "number")):
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
 def _read_status(trial_dir: str) -> dict[str, Any] | None:
     path = os.path.join(trial_dir, "status.json")
-    status = _read_json(path, STATUS_FORMAT)
+    status = read_json_object(path, STATUS_FORMAT)
     if status is not None and status.get("status") not in STATUSES:
         raise DataError(f"{path} has status {json.dumps(status.get('status'))}; {STATUS_FORMAT}")
     return status
@@ -154,7 +107,7 @@ def _read_status(trial_dir: str) -> dict[str, Any] | None:
 def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A trial's sampled values (params.json) and the full config they resolve to."""
     path = os.path.join(trial_dir, "params.json")
-    params = _read_json(path, PARAMS_FORMAT) or {}
+    params = read_json_object(path, PARAMS_FORMAT) or {}
     try:
         return params, space.resolve(manifest["base_config"], params)
     except UserError as err:  # e.g. a row the space no longer has
@@ -162,7 +115,7 @@ def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[s
 
 
 def _error_line(trial_dir: str) -> str | None:
-    data = _read_bytes(os.path.join(trial_dir, "error.txt"), "a failed trial's error.txt is Ray's text traceback")
+    data = read_bytes(os.path.join(trial_dir, "error.txt"), "a failed trial's error.txt is Ray's text traceback")
     if data is None:
         return None
     lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()]

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader (or a crash) never sees half a results file."""
+"""Atomic file writes (a reader, or a crash, never sees half a results file) and checked reads of the JSON files
+a run holds (what is wrong with a file is a :class:`DataError` naming it and what it should be)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import os
 import tempfile
 from typing import Any
+
+from restore_core.errors import DataError
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -25,3 +28,54 @@ def write_text_atomic(path: str, text: str) -> None:
 
 def write_json_atomic(path: str, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_text(path: str, expected: str) -> str | None:
+    """The UTF-8 text of ``path`` (None: there is no such file); ``expected`` ends a message about a bad file, saying
+    what the file should be."""
+    data = read_bytes(path, expected)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte {err.start}); {expected}") from None
+
+
+def read_bytes(path: str, expected: str) -> bytes | None:
+    """The bytes of ``path`` (None: there is no such file); a folder in its place or a read error is a DataError."""
+    if not os.path.lexists(path):
+        return None
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, not a file; {expected}")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as err:
+        raise DataError(f"cannot read {path} ({err.strerror})") from None
+
+
+def read_json_object(path: str, expected: str) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None: there is no such file)."""
+    text = read_text(path, expected)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); {expected}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path} holds a JSON {json_kind(data)}, not an object; {expected}")
+    return data
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words: ``object``, ``array``, ``string``, ``number``, ``true/false`` or ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    for kind, name in ((dict, "object"), (list, "array"), (str, "string"), ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__

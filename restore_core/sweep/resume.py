@@ -7,11 +7,12 @@ import json
 import os
 from typing import Any
 
-from restore_core.errors import UserError
+from restore_core.errors import DataError, UserError
+from restore_core.io import read_json_object
 from restore_core.sweep.options import DEFAULT_SEARCH_SEED, RECORDED, SweepOptions, default_num_samples
 from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, read_status
 
-JSON_SHAPES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}  # else a number
+MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
 
 
 def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
@@ -53,23 +54,16 @@ def read_manifest(path: str) -> dict[str, Any]:
     """A run's ``manifest.json``: a JSON object naming the run's space, with its options (when recorded) an object.
 
     Raises:
-        UserError: the file cannot be read, is not JSON, or is JSON of another shape.
+        DataError: the file cannot be read, is not UTF-8 JSON, or is JSON of another shape.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except OSError as err:
-        raise UserError(f"--resume: cannot read {path}: {err.strerror or err}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"--resume: {path} is not a run's manifest (not valid JSON: {err}); sweeps/run.py writes "
-                        "one into every run directory it starts") from None
-    if not isinstance(manifest, dict):
-        shape = JSON_SHAPES.get(type(manifest), "a number")
-        raise UserError(f"--resume: {path} is not a run's manifest (it holds {shape}, not a JSON object); "
-                        "sweeps/run.py writes one into every run directory it starts")
+        manifest = read_json_object(path, MANIFEST_FORMAT)
+    except DataError as err:
+        raise DataError(f"--resume: {err}") from None
+    if manifest is None:
+        raise DataError(f"--resume: {path} is gone; {MANIFEST_FORMAT}")
     if not isinstance(manifest.get("space"), str) or not isinstance(manifest.get("options", {}), dict):
-        raise UserError(f"--resume: {path} is not a run's manifest (no 'space' name, or 'options' not an object); "
-                        "sweeps/run.py writes one into every run directory it starts")
+        raise DataError(f"--resume: {path} has no 'space' name, or its 'options' is not an object; {MANIFEST_FORMAT}")
     return manifest
 
 

@@ -126,8 +126,8 @@ def _hand_made_run(storage, statuses: list[dict | None] = ()) -> str:
     return str(run_dir)
 
 
-def _tree(folder) -> dict[str, str]:
-    return {str(p): p.read_text() if p.is_file() else "" for p in sorted(folder.rglob("*"))}
+def _tree(folder) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() if p.is_file() else b"" for p in sorted(folder.rglob("*"))}
 
 
 def _dry_resume(storage, *args: str) -> int:
@@ -158,19 +158,20 @@ def test_a_resume_refuses_other_settings(tmp_path, capsys, args, message):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("{bad", "not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
-    ("[]", "it holds an array, not a JSON object"),
-    ('{"options": {}}', "no 'space' name, or 'options' not an object"),
+    ("{bad", "is not valid JSON (Expecting property name enclosed in double quotes at line 1)"),
+    ("[]", "holds a JSON array, not an object"),
+    ('{"options": {}}', "has no 'space' name, or its 'options' is not an object"),
+    (b"\xff", "is not UTF-8 text (byte 0)"),
 ])
 def test_a_corrupt_manifest_is_named(tmp_path, capsys, text, problem):
     run_dir = _hand_made_run(tmp_path)
     manifest = os.path.join(run_dir, "manifest.json")
-    with open(manifest, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with open(manifest, "wb") as handle:
+        handle.write(text if isinstance(text, bytes) else text.encode())
     before = _tree(tmp_path)
     assert main(["--resume", "--name", "r", "--storage", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"error: --resume: {manifest} is not a run's manifest ({problem}); "
-                                       "sweeps/run.py writes one into every run directory it starts\n")
+    assert capsys.readouterr().err == (f"error: --resume: {manifest} {problem}; a run's manifest.json is the JSON "
+                                       "object sweeps/run.py writes into every run directory it starts\n")
     assert _tree(tmp_path) == before
 
 
