@@ -11,7 +11,7 @@ from typing import Any
 
 from restore_core.config import parse_value
 from restore_core.errors import UserError
-from restore_core.sweep.options import RECORDED, SCHEDULERS, SEARCHES, SweepOptions
+from restore_core.sweep.options import KEPT_BY_RAY, RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpus-per-trial", type=float,
                         help="GPUs per trial (default 0); 0.25 packs four on one GPU; without a GPU, trials run on CPU")
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
-    parser.add_argument("--max-failures", type=int, default=0,
-                        help="retry a failed trial this many times, from its last checkpoint")
+    parser.add_argument("--max-failures", type=int,
+                        help="retry a failed trial this many times, from its last checkpoint (default: 0)")
     parser.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                         help="stop a trial attempt that runs longer than this (also one that hangs); recorded as an "
                         "error with the reason")
@@ -137,12 +137,14 @@ def parse_sets(items: list[str]) -> dict:
     return sets
 
 
-DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "max_failures": 0}
 
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options that define a run's trials which this command line sets explicitly."""
-    given = {key: getattr(args, key) for key in RECORDED if key != "sets" and getattr(args, key, None) is not None}
+    """The options that define a run's trials (or that Ray keeps with the run) which this command line sets
+    explicitly."""
+    given = {key: getattr(args, key) for key in (*RECORDED, *KEPT_BY_RAY)
+             if key != "sets" and getattr(args, key, None) is not None}
     if args.set:
         given["sets"] = parse_sets(args.set)
     return given
@@ -167,7 +169,6 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         dry_run=args.dry_run,
         resume=args.resume,
         retry_failed=args.retry_failed,
-        max_failures=args.max_failures,
         trial_timeout=args.trial_timeout,
         fresh_workers=args.fresh_workers,
         address=args.address,

@@ -16,6 +16,7 @@ SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")
+KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
 ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  # None: the space's
 DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
 

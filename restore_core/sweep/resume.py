@@ -9,7 +9,7 @@ from typing import Any
 
 from restore_core.errors import DataError, UserError
 from restore_core.io import read_json_object
-from restore_core.sweep.options import DEFAULT_SEARCH_SEED, RECORDED, SweepOptions, default_num_samples
+from restore_core.sweep.options import DEFAULT_SEARCH_SEED, KEPT_BY_RAY, RECORDED, SweepOptions, default_num_samples
 from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, read_status
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
@@ -116,7 +116,8 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
     """
     run_dir, manifest = find_run(options)
     recorded = recorded_options(manifest)
-    resolved = resolve_recorded(recorded)
+    kept = {key: manifest["options"].get(key) for key in KEPT_BY_RAY} if "options" in manifest else {}
+    resolved = {**resolve_recorded(recorded), **kept}
     changed = [key for key, value in given.items() if key in resolved and value != resolved[key]]
     if changed:
         key = changed[0]
@@ -124,6 +125,8 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
         raise UserError(f"--resume continues run '{options.name}' with the settings it started with; {flag} "
                         f"differs ({resolved[key]!r} recorded, {given[key]!r} given): drop it, or start a new --name")
     options.restore_recorded(recorded)
+    for key, value in kept.items():
+        setattr(options, key, value)
     if options.trial_timeout is None:  # the limit goes on unless the resume command sets another
         options.trial_timeout = manifest.get("trial_timeout_s")
     return run_dir

@@ -144,7 +144,8 @@ def _dry_resume(storage, *args: str) -> int:
 def test_a_resume_may_repeat_the_settings_the_run_took_from_its_space(tmp_path, capsys):
     _hand_made_run(tmp_path)
     assert _dry_resume(tmp_path, "--scheduler", "asha", "--search", "grid", "--asha-reduction", "6",
-                       "--asha-grace", str(1 / 12), "--asha-recheck", "--asha-quorum", "4", "--profile", "smoke") == 0
+                       "--asha-grace", str(1 / 12), "--asha-recheck", "--asha-quorum", "4", "--profile", "smoke",
+                       "--max-failures", "0") == 0
     assert "profile smoke, search grid, scheduler asha" in capsys.readouterr().out
 
 
@@ -154,6 +155,8 @@ def test_a_resume_may_repeat_the_settings_the_run_took_from_its_space(tmp_path, 
     (["--no-asha-recheck"], "--asha-recheck differs (True recorded, False given)"),
     (["--search", "optuna"], "--search differs ('grid' recorded, 'optuna' given)"),
     (["--num-samples", "8"], "--num-samples differs (None recorded, 8 given)"),  # grid search samples nothing
+    (["--max-failures", "2"], "--max-failures differs (0 recorded, 2 given)"),  # Ray keeps both with the run
+    (["--max-concurrent", "2"], "--max-concurrent differs (None recorded, 2 given)"),
 ])
 def test_a_resume_refuses_other_settings(tmp_path, capsys, args, message):
     _hand_made_run(tmp_path)
