@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         # what this analysis wrote: of the names its formats may write, it removed those it did not write
         written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(args.run_dir, f)))
         print(f"{args.run_dir}: " + ", ".join(written))
+        # files of the formats not asked for are left as they were: say so, as they may now be out of date
+        kept = sorted(f for f in output_names(FORMATS) - output_names(formats)
+                      if os.path.isfile(os.path.join(args.run_dir, f)))
+        if kept:
+            print(f"left from an earlier analysis (not rewritten): {', '.join(kept)}")
         return 0
 
     return run_user_facing(run, interrupted="interrupted; the files already written are as they were")

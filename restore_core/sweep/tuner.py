@@ -78,12 +78,17 @@ def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
 def describe_asha(plan) -> str:
     """ASHA's settings in words, for ``--dry-run``."""
     settings = asha_settings(plan)
-    rungs = asha_rungs(settings["grace_period"], settings["max_t"], settings["reduction_factor"])
+    max_t = settings["max_t"]
+    rungs = asha_rungs(settings["grace_period"], max_t, settings["reduction_factor"])
+    judged = [r for r in rungs if r < max_t]
+    if not judged:  # the grace period is the whole training: every trial ends before a rung could stop it
+        return f"ASHA stops nothing: its first rung is the last step ({max_t}); lower --asha-grace or train longer"
     recheck = "; one let on stops once later trials at its rung outrank it" if settings["recheck"] else ""
     quorum = settings["quorum"]
     wait = (f"; one let on from a rung with fewer than {quorum} trials recorded waits there while others can start"
             if quorum > 1 else "")
-    return (f"ASHA judges trials at steps {', '.join(map(str, rungs))} of {settings['max_t']} and lets the best "
+    last = " (its rung at the last step only ranks)" if len(judged) < len(rungs) else ""
+    return (f"ASHA judges trials at steps {', '.join(map(str, judged))} of {max_t}{last} and lets the best "
             f"1/{settings['reduction_factor']:g} at each go on{recheck}{wait}")
 
 

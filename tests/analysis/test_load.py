@@ -101,9 +101,16 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(make_run, tmp_path, capsys):
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
     assert "is not a run directory" in lines[0] and "no manifest.json" in lines[1]
     assert lines[2] == f"error: unknown baseline label 'nope'; known: 1e-3, 1e-4, 1e-5, 1e-6, {BASE}"
+    capsys.readouterr()
     assert cli([run_dir, "--format", "md,csv"]) == 0
     assert os.path.exists(os.path.join(run_dir, "table.csv"))
     assert not os.path.exists(os.path.join(run_dir, "report.html"))
+    assert "left from an earlier analysis" not in capsys.readouterr().out
+    assert cli([run_dir, "--format", "html"]) == 0  # the tables of md and csv stay, and are named as older
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{run_dir}: curves.csv, report.html, results.csv"
+    assert out[1] == ("left from an earlier analysis (not rewritten): reported_vs_measured.csv, "
+                      "reported_vs_measured.md, table.csv, table.md, vs_baseline.csv, vs_baseline.md")
 
 
 def test_a_run_without_trials_still_gets_its_files(make_run):

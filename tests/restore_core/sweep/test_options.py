@@ -114,3 +114,10 @@ def test_the_dry_run_names_ashas_rungs():
                                                     asha_recheck=False, asha_quorum=1)))
     assert "\nASHA judges trials at steps 300, 900 of 1200 and lets the best 1/3 at each go on\n" in listing
     assert "ASHA" not in describe_plan(plan_sweep(SweepOptions(space="lsid_lr", scheduler="fifo")))
+    # a rung at the last step stops nothing (the trial ends there): named as such
+    listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", sets={"train.steps": 600})))
+    assert "\nASHA judges trials at steps 100 of 600 (its rung at the last step only ranks) and lets the best 1/6" \
+        in listing
+    listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_grace=1.0)))
+    assert "\nASHA stops nothing: its first rung is the last step (1200); lower --asha-grace or train longer\n" \
+        in listing
