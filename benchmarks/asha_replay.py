@@ -147,7 +147,7 @@ def config_means(labels: list[str], curves: list[dict[int, float]], mode: str = 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("run_dir", help="a finished run with --scheduler fifo (every trial trained to the end)")
     parser.add_argument("--grace", type=cli.number_above(0, 1), nargs="+", default=[1 / 12, 1 / 6, 0.25],
                         help="grace periods as fractions of training")

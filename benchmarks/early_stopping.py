@@ -100,7 +100,7 @@ def summary(name: str, run_dir: str, seeds: int) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--steps", type=cli.whole_number(1), default=None,
                         help="override train.steps (default: the quick profile's)")
     parser.add_argument("--grid-run", help="a finished FIFO grid run of lsid_lr with the same profile to reuse")

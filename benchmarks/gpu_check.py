@@ -190,7 +190,7 @@ def check_step_options(device: str = "cuda", spaces: tuple[str, ...] = STEP_OPTI
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--out", default=os.environ.get("OUT", "."),
                         help="folder that gets gpu_check.json (default: $OUT, else the current folder)")
     return parser

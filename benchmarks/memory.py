@@ -182,7 +182,7 @@ def config_for(sets: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--concurrency", type=cli.whole_number(1), nargs="+", default=[1, 2, 4],
                         help="trials at once, one sweep each")
     parser.add_argument("--train-tiles", type=cli.whole_number(1), nargs="*", default=[10, 70],

@@ -32,7 +32,7 @@ def image_side(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--size", type=image_side, default=256, help="image side in pixels (a multiple of 256)")
     parser.add_argument("--threads", type=cli.whole_number(1), default=1, help="CPU threads")
     parser.add_argument("--repeats", type=cli.whole_number(1), default=5, help="timed forwards per model (median)")

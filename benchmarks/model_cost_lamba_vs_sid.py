@@ -81,8 +81,9 @@ def table(rows: dict[str, dict[str, float]], height: int, width: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=parse_size, default=(1024, 1024), help="frame HxW (multiples of 32)")
+    parser = cli.UserFacingParser(description=__doc__.splitlines()[0], formatter_class=cli.DefaultsHelpFormatter)
+    parser.add_argument("--size", type=parse_size, default=(1024, 1024),
+                        help="frame HxW (multiples of 32; default: 1024x1024)")
     parser.add_argument("--repeats", type=cli.whole_number(1), default=3,
                         help="timed forwards per model (median reported)")
     parser.add_argument("--threads", type=cli.whole_number(1), help="CPU threads (default: PyTorch's)")

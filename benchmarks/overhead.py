@@ -74,7 +74,7 @@ def platform(name: str, argv: list[str], run_dir: str, seeds: int) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--seeds", type=cli.whole_number(1), default=2, help="trials = 10 schedules × seeds")
     parser.add_argument("--steps", type=cli.whole_number(1), default=None,
                         help="override train.steps (default: the quick profile's)")

@@ -141,7 +141,7 @@ def frame_side(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("out", help="folder to write (created if missing)")
     parser.add_argument("--pairs", type=cli.whole_number(1), default=8, help="training pairs")
     parser.add_argument("--height", type=frame_side, default=1424, help="training frame height (even)")

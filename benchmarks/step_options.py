@@ -106,7 +106,7 @@ def compare(space_name: str, steps: int = 10, rounds: int = 3, warmup: int = 3, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--spaces", nargs="*", default=list(DEFAULT_SPACES), help="spaces to measure")
     parser.add_argument("--steps", type=cli.whole_number(1), default=10, help="training steps per round")
     parser.add_argument("--rounds", type=cli.whole_number(1), default=3, help="rounds of --steps steps per variant")

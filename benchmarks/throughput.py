@@ -49,7 +49,7 @@ def measure(space_name: str, steps: int, threads: int) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = cli.UserFacingParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--spaces", nargs="*", default=None, help="spaces to measure (default: all)")
     parser.add_argument("--steps", type=cli.whole_number(1), default=30, help="training steps per space")
     parser.add_argument("--threads", type=cli.whole_number(1), default=1, help="torch threads")

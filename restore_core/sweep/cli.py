@@ -23,7 +23,13 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS)) \
                 or action.default == []:
             return text
+        if isinstance(action.default, (list, tuple)):  # as typed on the command line: "a b", not "['a', 'b']"
+            return f"{text} (default: {' '.join(map(str, action.default))})"
         return super()._get_help_string(action)
+
+
+class RawDescriptionDefaultsHelpFormatter(DefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`DefaultsHelpFormatter` that keeps the description's line breaks (a script's docstring)."""
 
 
 class UserFacingParser(argparse.ArgumentParser):
@@ -80,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the space's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="trial scheduler (default: the space's)")
     parser.add_argument("--asha-grace", type=float, metavar="FRACTION",
-                        help="ASHA's first rung as a fraction of training (default: the space's; lsid_lr: 1/12)")
+                        help="ASHA's first rung as a fraction of training (default: the space's; 1/4, lsid_lr: 1/12)")
     parser.add_argument("--asha-reduction", type=float, metavar="N",
                         help="ASHA keeps the best 1/N of the trials at each rung (default: the space's; 3, lsid_lr: 6)")
     parser.add_argument("--asha-recheck", action=argparse.BooleanOptionalAction,
@@ -91,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "other trials can start, and goes on once N are recorded and it still ranks (default: the "
                         "space's; 1, lsid_lr: 4)")
     parser.add_argument("--num-samples", type=int,
-                        help="configurations proposed by random/optuna/gp search (not with grid search)")
+                        help="configurations proposed by random/optuna/gp search (default: the space's rows, at "
+                        "least 8; not with grid search)")
     parser.add_argument("--seeds", type=int, help="repeat each configuration with this many seeds (default 1)")
     parser.add_argument("--search-seed", type=int,
                         help="seed of the configurations random/optuna/gp search proposes (default 0; not with grid "

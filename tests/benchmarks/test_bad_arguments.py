@@ -172,3 +172,20 @@ def test_a_kept_run_is_never_overwritten(name, run_name, tmp_path, capsys):
     (tmp_path / "lsid_lr" / run_name).mkdir(parents=True)
     line = refused(name, ["--storage", str(tmp_path), "--steps", "2"], capsys)
     assert f"{tmp_path / 'lsid_lr' / run_name} already exists; pass another --storage" in line
+
+
+def test_every_benchmarks_help_names_its_defaults(capsys):
+    """``--help`` keeps the docstring's lines and says each option's default, a list as it would be typed."""
+    names = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "benchmarks")) if f.endswith(".py"))
+    scripts = [name for name in names if hasattr(benchmark(name), "main")]  # not the modules they share
+    assert len(scripts) >= 10
+    for name in scripts:
+        with pytest.raises(SystemExit) as exit_:
+            benchmark(name).main(["--help"])
+        assert exit_.value.code == 0
+        text = capsys.readouterr().out
+        assert text.count("(default") >= 1, name
+        assert "['" not in text, name
+    with pytest.raises(SystemExit):
+        benchmark("early_stopping").main(["--help"])
+    assert "(default: asha asha-\n" in capsys.readouterr().out  # argparse wraps the list; not "['asha', ...]"
