@@ -7,8 +7,9 @@ repeats the reports after its last checkpoint, so the latest report of each step
 
 What a live or interrupted sweep leaves is read as such: a trial without ``result.json`` never reported, and a report
 line cut short (being written, or cut by a killed driver) is skipped. Anything else that is not what the sweep writes
-(a file that is not UTF-8 JSON of the expected shape, a folder in a file's place) is a :class:`DataError` naming the
-file, so that no table is rewritten from a misread trial.
+(a file that is not UTF-8 JSON of the expected shape, a folder in a file's place, a manifest value or a config the
+sweep would not have written, a trial folder without its params.json) is a :class:`DataError` naming the file, so
+that no table is rewritten from a misread trial.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import pandas as pd
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_kind, read_bytes, read_json_object, read_text
+from restore_core.sweep.options import SEARCHES
+from restore_core.sweep.status import read_status
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
@@ -31,9 +34,21 @@ BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps"]
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes, with 'space' and 'base_config'"
 PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
-STATUS_FORMAT = 'a trial\'s status.json is {"status": "terminated" or "error", "error": ...}, as the sweep writes it'
 RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
-STATUSES = ("terminated", "error")  # what restore_core/sweep/status.py records
+
+# What the analysis reads from a manifest besides 'space' and 'base_config', with what a recorded value must be. Each
+# key is optional: a run from before the manifest recorded it takes its space's value.
+MANIFEST_VALUES = (
+    ("metric", lambda v: isinstance(v, str) and v != "", 'the name of a metric the trials report, such as "val/psnr"'),
+    ("mode", lambda v: v in ("max", "min"), '"max" or "min"'),
+    ("baseline", lambda v: v is None or isinstance(v, str), "a configuration label (a string) or null"),
+    ("search", lambda v: v in SEARCHES, f"one of {', '.join(SEARCHES)}"),
+    ("scientific", lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v),
+     "a list of config keys (strings)"),
+    ("git", lambda v: v is None or isinstance(v, dict), 'an object {"commit": ..., "dirty": ...} or null'),
+)
+PAIR_FORMAT = ('a list of pairs {"a": label, "b": label, "kind": name} ("kind" optional), as the space declares '
+               "its pairs")
 
 
 def read_manifest(run_dir: str) -> dict[str, Any]:
@@ -52,7 +67,38 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
             raise DataError(f"{path} has no '{key}' ({meaning}); {MANIFEST_FORMAT}")
         if not isinstance(manifest[key], kind):
             raise DataError(f"{path}: '{key}' is a JSON {json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
+    for key, valid, accepted in MANIFEST_VALUES:
+        if key in manifest and not valid(manifest[key]):
+            raise DataError(f"{path}: {key} is {_shown(manifest[key])}; expected {accepted}")
+    _check_pairs(path, manifest.get("pairs", []))
+    try:
+        _check_config(manifest["base_config"])
+    except UserError as err:
+        raise DataError(f"{path}: base_config: {err}") from None
     return manifest
+
+
+def _check_pairs(path: str, pairs: Any) -> None:
+    if not isinstance(pairs, list):
+        raise DataError(f"{path}: pairs is {_shown(pairs)}; expected {PAIR_FORMAT}")
+    for index, pair in enumerate(pairs):
+        valid = (isinstance(pair, dict) and {"a", "b"} <= set(pair) <= {"a", "b", "kind"}
+                 and all(isinstance(value, str) for value in pair.values()))
+        if not valid:
+            raise DataError(f"{path}: pairs[{index}] is {_shown(pair)}; expected {PAIR_FORMAT}")
+
+
+def _check_config(config: dict[str, Any]) -> None:
+    """Check a trial's config (or a run's base config) as the sweep did before running it, less the task's rules
+    across sections, which may build the model and look for pretrained weights on this machine."""
+    from restore_core.schema import validate_config
+
+    validate_config(config, cross_field=False)
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def load_space(manifest: dict[str, Any]):
@@ -63,10 +109,22 @@ def load_space(manifest: dict[str, Any]):
 
 
 def trial_dirs(run_dir: str) -> list[str]:
-    return sorted(
-        os.path.join(run_dir, d) for d in os.listdir(run_dir)
-        if os.path.lexists(os.path.join(run_dir, d, "params.json"))
-    )
+    """The trial folders of a run: those with a ``params.json``, which Ray writes when the trial starts.
+
+    A folder with reports (``result.json``) but no ``params.json`` is a DataError: the trial ran, its configuration
+    is unknown, and leaving it out would drop its results from the tables. A folder with only ``error.txt`` and
+    ``status.json`` is what Ray leaves for a trial that failed before it started (its actor could not be created):
+    it has nothing to tabulate and is left out, as any other folder without ``params.json``.
+    """
+    folders = []
+    for name in sorted(os.listdir(run_dir)):
+        folder = os.path.join(run_dir, name)
+        if os.path.lexists(os.path.join(folder, "params.json")):
+            folders.append(folder)
+        elif os.path.lexists(os.path.join(folder, "result.json")):
+            raise DataError(f"{folder} has result.json but no params.json; {PARAMS_FORMAT} (restore it, or move the "
+                            "folder out of the run directory to leave the trial out)")
+    return folders
 
 
 def read_results(trial_dir: str) -> list[dict[str, Any]]:
@@ -96,22 +154,16 @@ def _step(value: Any, path: str, number: int) -> int:
     return int(value)
 
 
-def _read_status(trial_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(trial_dir, "status.json")
-    status = read_json_object(path, STATUS_FORMAT)
-    if status is not None and status.get("status") not in STATUSES:
-        raise DataError(f"{path} has status {json.dumps(status.get('status'))}; {STATUS_FORMAT}")
-    return status
-
-
 def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A trial's sampled values (params.json) and the full config they resolve to."""
     path = os.path.join(trial_dir, "params.json")
     params = read_json_object(path, PARAMS_FORMAT) or {}
     try:
-        return params, space.resolve(manifest["base_config"], params)
-    except UserError as err:  # e.g. a row the space no longer has
+        config = space.resolve(manifest["base_config"], params)
+        _check_config(config)
+    except UserError as err:  # e.g. a row the space no longer has, or a sampled value of the wrong type
         raise DataError(f"{path}: {err}") from None
+    return params, config
 
 
 def _error_line(trial_dir: str) -> str | None:
@@ -158,11 +210,11 @@ def load_run(run_dir: str) -> pd.DataFrame:
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
+    trials = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
+    _check_metric(run_dir, manifest, metric, [results for *_, results in trials])
     rows = []
-    for folder in trial_dirs(run_dir):
-        params, config = _read_trial(space, manifest, folder)
-        results = read_results(folder)
-        status, reason = trial_status(results, _read_status(folder), _error_line(folder))
+    for folder, params, config, results in trials:
+        status, reason = trial_status(results, read_status(folder), _error_line(folder))
         row: dict[str, Any] = {
             "trial_id": os.path.basename(folder),
             "label": space.label(params),
@@ -188,6 +240,20 @@ def load_run(run_dir: str) -> pd.DataFrame:
     if frame.empty:
         frame = pd.DataFrame(columns=[*BASE_COLUMNS, *COST_KEYS])
     return frame
+
+
+def _check_metric(run_dir: str, manifest: dict[str, Any], metric: str, results: list[list[dict]]) -> None:
+    """The run's metric must be one its trials report (when they have reported anything)."""
+    reported = {key for reports in results for report in reports for key, value in report.items()
+                if _is_metric(key, value)}
+    if not reported or metric in reported:
+        return
+    path = os.path.join(run_dir, "manifest.json")
+    known = ", ".join(sorted(key for key in reported if "/" in key) or sorted(reported))
+    if "metric" in manifest:
+        raise DataError(f"{path}: metric is {_shown(metric)}, which no trial reports; the trials report {known}")
+    raise DataError(f"{path} records no metric, and its space's ({_shown(metric)}) is not one the trials report; "
+                    f"add \"metric\": one of {known}")
 
 
 def load_curves(run_dir: str) -> pd.DataFrame:

@@ -9,9 +9,10 @@
     thresholds.md                                 the anomaly task's per-trial threshold table (when reported)
     report.html                                   the interactive report (works offline)
 
-The files of one analysis are one set: every one is rendered before the first is written (bad input writes nothing),
-and a file of the formats asked for that this analysis does not write (``vs_baseline.*`` once there is no baseline)
-is removed, so that nothing left from an earlier analysis reads as current.
+The files of one analysis are one set: every one is rendered, and every target checked, before the first is written
+(bad input, or a folder in a file's place, writes nothing), and a file of the formats asked for that this analysis
+does not write (``vs_baseline.*`` once there is no baseline) is removed, so that nothing left from an earlier analysis
+reads as current.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 from analysis import stats, tables
 from analysis.format import TextTable, to_csv, to_latex, to_markdown
 from analysis.load import load_curves, load_run, load_space, lower_is_better, read_manifest
-from restore_core.errors import UserError
+from restore_core.errors import DataError, UserError
 from restore_core.io import write_text_atomic
 
 FORMATS = ("md", "csv", "tex", "html")
@@ -98,9 +99,10 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
 def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS) -> pd.DataFrame:
     """(Re)write every results file of a run directory; returns the per-configuration table (numbers).
 
-    Every file is rendered before the first is written, so bad input (a corrupt trial file, an unknown baseline)
-    leaves the folder as it was. A file of ``formats`` that this analysis does not write (``vs_baseline.*`` once
-    there is no baseline) is removed; files of the other formats are left as they are.
+    Every file is rendered, and every target checked, before the first is written, so bad input (a corrupt trial
+    file, an unknown baseline, a folder in a file's place) leaves the folder as it was. A file of ``formats`` that
+    this analysis does not write (``vs_baseline.*`` once there is no baseline) is removed; files of the other formats
+    are left as they are.
 
     Args:
         run_dir: ``runs/<space>/<name>``, finished, partial or resumed.
@@ -116,12 +118,26 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
         raise UserError(f"no format given; known: {', '.join(FORMATS)}")
     result = analyse(run_dir, baseline)
     files = render(result, formats)
+    check_targets(run_dir, files)
     for name, text in files.items():
         write_text_atomic(os.path.join(run_dir, name), text)
     for name in sorted(output_names(formats) - set(files)):
         if os.path.isfile(os.path.join(run_dir, name)):
             os.unlink(os.path.join(run_dir, name))
     return result.tables["table"][1]
+
+
+def check_targets(run_dir: str, names: Iterable[str]) -> None:
+    """Refuse, before the first file is written, what would stop a write half way through the set: a folder in a
+    file's place, or a run directory this process may not write into."""
+    for name in sorted(names):
+        path = os.path.join(run_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):  # a link is replaced, not followed
+            raise DataError(f"{path} is a folder, where the analysis writes its {name} file; move or rename the "
+                            "folder (nothing was written)")
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write into {run_dir} (permission denied); the analysis writes its files there "
+                        "(nothing was written)")
 
 
 def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:

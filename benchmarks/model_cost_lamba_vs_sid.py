@@ -31,13 +31,14 @@ MULTIPLE = 32  # lamba_rt needs multiples of 32; the SID U-Net multiples of 32 t
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    height, _, width = text.lower().partition("x")
+    """``HxW`` or one side for a square frame; the messages quote ``text`` as typed."""
+    height, sep, width = text.lower().partition("x")
     try:
-        h, w = int(height), int(width or height)
+        h, w = int(height), int(width if sep else height)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HxW or one side, e.g. 1024x1536; got '{text}'") from None
     if h < 1 or w < 1 or h % MULTIPLE or w % MULTIPLE:
-        raise argparse.ArgumentTypeError(f"sides must be positive multiples of {MULTIPLE}; got {h}x{w}")
+        raise argparse.ArgumentTypeError(f"sides must be positive multiples of {MULTIPLE}; got '{text}'")
     return h, w
 
 

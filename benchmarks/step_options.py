@@ -126,13 +126,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_args(args: argparse.Namespace) -> None:
     """What the measurement needs, checked before the table starts: known spaces, a GPU for ``--device cuda`` and
-    a folder for ``--jsonl``."""
+    a file that ``--jsonl`` can append to."""
     for name in args.spaces:
         search_spaces.get_space(name)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda needs a CUDA GPU, and torch sees none here; use --device cpu")
-    if args.jsonl and not os.path.isdir(os.path.dirname(os.path.abspath(args.jsonl))):
-        raise ConfigError(f"--jsonl {args.jsonl}: its folder does not exist; expected a file in an existing folder")
+    if args.jsonl:
+        check_jsonl(args.jsonl)
+
+
+def check_jsonl(path: str) -> None:
+    """Refuse a ``--jsonl`` path that rows cannot be appended to, before anything is measured: a folder, a file in a
+    folder that does not exist or is a file, or a file or folder this user may not write."""
+    expected = "expected a file to append rows to, in an existing folder"
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError(f"--jsonl {path}: is a folder; {expected}, e.g. {os.path.join(path, 'rows.jsonl')}")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ConfigError(f"--jsonl {path}: is not a regular file; {expected}")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"--jsonl {path}: '{folder}' is a file, not a folder; {expected}")
+    if not os.path.isdir(folder):
+        raise ConfigError(f"--jsonl {path}: its folder does not exist; {expected}")
+    target = path if os.path.exists(path) else folder
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"--jsonl {path}: '{target}' is not writable by this user; {expected}")
 
 
 def measure_all(args: argparse.Namespace) -> None:

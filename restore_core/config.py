@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar, Union
 
-from restore_core.errors import ConfigError
+from restore_core.errors import ConfigError, non_ascii
 
 SECTIONS = ("task", "data", "model", "loss", "optim", "train")
 D = TypeVar("D")
@@ -33,9 +33,28 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
+def key_parts(path: str) -> list[str]:
+    """The names in a dotted config key: ``"train.steps"`` -> ``["train", "steps"]``.
+
+    Raises:
+        ConfigError: for an empty name (``train..steps``, ``train.``) or a non-ASCII character, which no config key
+            has (a look-alike letter prints like the key it spoils, so the message points at it).
+    """
+    parts = path.split(".")
+    if not all(parts):
+        raise ConfigError(
+            f"config key '{path}' has an empty name between dots; expected names joined by single dots, e.g. "
+            "train.steps"
+        )
+    spoiled = non_ascii(path)
+    if spoiled:
+        raise ConfigError(f"config key '{path}' has {spoiled}; config keys are plain ASCII: type it again")
+    return parts
+
+
 def get_path(config: Mapping, path: str) -> Any:
     node: Any = config
-    for part in path.split("."):
+    for part in key_parts(path):
         if not isinstance(node, Mapping) or part not in node:
             raise ConfigError(f"unknown config key '{path}'")
         node = node[part]
@@ -47,11 +66,15 @@ def set_path(config: Mapping, path: str, value: Any, merge: bool = True) -> dict
 
     A mapping ``value`` merges into a mapping already at ``path`` (as :func:`deep_merge`), unless ``merge`` is False:
     then it replaces it (``{}`` empties it).
+
+    Raises:
+        ConfigError: for a malformed ``path`` (see :func:`key_parts`).
     """
+    parts = key_parts(path)
     if not merge:
         config = set_path(config, path, None)  # whatever was there is gone; the merge below puts value in its place
     nested: Any = value
-    for part in reversed(path.split(".")):
+    for part in reversed(parts):
         nested = {part: nested}
     return deep_merge(config, nested)
 
@@ -126,11 +149,29 @@ def _type_name(tp: Any) -> str:
     return "null" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
 
+def _takes_mapping(tp: Any) -> bool:
+    """Whether a value of type ``tp`` may be a mapping."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_takes_mapping(option) for option in typing.get_args(tp))
+    kind = origin if origin is not None else tp
+    return isinstance(kind, type) and issubclass(kind, Mapping)
+
+
 def check_type(value: Any, tp: Any, key: str) -> Any:
     """Return ``value`` converted to ``tp`` (int -> float only), or raise naming ``key``."""
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
+    if isinstance(value, Mapping) and value and not _takes_mapping(tp):
+        # keys inside a plain value: what a dotted key one name too long (``--set train.steps.x=5``) builds
+        inner = next(iter(flatten(value)))
+        raise ConfigError(
+            f"config key '{key}.{inner}' does not exist: '{key}' holds a value ({_type_name(tp)}), not keys; "
+            f"set '{key}' itself"
+        )
     if origin in (Union, types.UnionType):
         for option in typing.get_args(tp):
             try:
@@ -172,8 +213,10 @@ def from_dict(cls: type[D], data: Mapping | None, section: str) -> D:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        spoiled = non_ascii(str(unknown[0]))
         raise ConfigError(
-            f"unknown config key '{section}.{unknown[0]}'; known in '{section}': {', '.join(sorted(fields))}"
+            f"unknown config key '{section}.{unknown[0]}'{f' (it has {spoiled})' if spoiled else ''}; "
+            f"known in '{section}': {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(cls)
     values = {name: check_type(value, hints[name], f"{section}.{name}") for name, value in data.items()}

@@ -63,7 +63,9 @@ def read_json_object(path: str, expected: str) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); {expected}") from None
+        # some of json's messages end in "at" (e.g. "Invalid control character at"): say the line once
+        message = err.msg.removesuffix(" at")
+        raise DataError(f"{path} is not valid JSON ({message} at line {err.lineno}); {expected}") from None
     if not isinstance(data, dict):
         raise DataError(f"{path} holds a JSON {json_kind(data)}, not an object; {expected}")
     return data

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from restore_core.config import SECTIONS, check_range, from_dict
-from restore_core.errors import ConfigError
+from restore_core.errors import ConfigError, unknown_name
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,11 @@ class Config:
         return self.raw["task"]["name"]
 
 
-def validate_config(raw: Mapping) -> Config:
-    """Check a plain config dict and build the typed :class:`Config`. Raises :class:`ConfigError` naming the key."""
+def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
+    """Check a plain config dict and build the typed :class:`Config`. Raises :class:`ConfigError` naming the key.
+
+    ``cross_field=False`` leaves out the task's own rules across sections (``Task.check_config``), which may build
+    the model and look for pretrained weights on this machine: what reading a finished run needs is the rest."""
     from restore_core.models import check_model_kwargs, list_models
     from restore_core.tasks import get_task
 
@@ -114,7 +117,7 @@ def validate_config(raw: Mapping) -> Config:
         raise ConfigError(f"a config must be a mapping with sections {', '.join(SECTIONS)}")
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"unknown config section '{unknown[0]}'; known: {', '.join(SECTIONS)}")
+        raise ConfigError(str(unknown_name("config section", unknown[0], SECTIONS)))
     for section in SECTIONS:
         if not isinstance(raw.get(section, {}), Mapping):
             raise ConfigError(f"config section '{section}' must be a mapping, got {raw.get(section)!r}")
@@ -142,7 +145,8 @@ def validate_config(raw: Mapping) -> Config:
         train=from_dict(TrainConfig, raw.get("train", {}), "train"),
         raw=dict(raw),
     )
-    task_cls.check_config(config)
+    if cross_field:
+        task_cls.check_config(config)
     return config
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from restore_core.data.paths import file_problem, folder_problem
 from restore_core.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -52,8 +53,9 @@ def load_image(path: str | Path, gray: bool = False) -> np.ndarray:
         DataError: missing, unreadable or corrupt file, or an unsupported pixel type.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image file '{path}' does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"image file '{path}' {problem}")
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -126,13 +128,18 @@ def _jpeg_problem(data: bytes) -> str | None:
 
 
 def _images_by_stem(folder: Path, what: str) -> dict[str, Path]:
-    """Image files of a folder keyed by stem; errors for a missing folder, no images or two files with one stem."""
-    if not folder.is_dir():
-        raise DataError(f"{what} folder '{folder}' does not exist")
+    """Image files of a folder keyed by stem; errors for a missing folder, no images, two files with one stem or an
+    image name that is no file (a folder named ``03.png`` would otherwise leave its namesake unpaired)."""
+    problem = folder_problem(folder)
+    if problem:
+        raise DataError(f"{what} folder '{folder}' {problem}")
     files: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
+        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
+        problem = file_problem(path)
+        if problem:
+            raise DataError(f"'{path}' in the {what} folder {problem}; expected an image file (move or rename it)")
         if path.stem in files:
             raise DataError(
                 f"{what} folder '{folder}' has two images named '{path.stem}': {files[path.stem].name}, {path.name}"
@@ -160,8 +167,9 @@ def list_paired_folders(
         DataError: missing or empty folder, or names present on one side only (a few are listed).
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"data folder '{root}' does not exist; expected '{input_dir}/' and '{target_dir}/' inside")
+    problem = folder_problem(root)
+    if problem:
+        raise DataError(f"data folder '{root}' {problem}; expected '{input_dir}/' and '{target_dir}/' inside")
     inputs = _images_by_stem(root / input_dir, "input")
     targets = _images_by_stem(root / target_dir, "target")
     for side, mine, other, other_dir in (
@@ -222,8 +230,9 @@ def list_class_folders(root: str | Path, classes: Sequence[str]) -> dict[str, di
         DataError: missing root or class folder, or a class folder without images.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"data folder '{root}' does not exist; expected sub-folders {', '.join(classes)}")
+    problem = folder_problem(root)
+    if problem:
+        raise DataError(f"data folder '{root}' {problem}; expected sub-folders {', '.join(classes)}")
     listed = {}
     for label in classes:
         files = _images_by_stem(root / label, f"class '{label}'")

@@ -35,6 +35,7 @@ from restore_core.data.folders import (
     load_class_folders,
     load_paired_folders,
 )
+from restore_core.data.paths import folder_problem
 from restore_core.data.photos import split_tiles
 from restore_core.data.speckle import add_oct_noise
 from restore_core.errors import DataError
@@ -112,9 +113,10 @@ def list_triplet_folders(root: str | Path) -> list[str]:
     """
     root = Path(root)
     noisy_root = root / "noisy"
-    if not noisy_root.is_dir():
-        raise DataError(f"data folder '{noisy_root}' does not exist; expected noisy/<scene>/, clean/ and val/ "
-                        f"in '{root}'")
+    for folder in (root, noisy_root):
+        problem = folder_problem(folder)
+        if problem:
+            raise DataError(f"data folder '{folder}' {problem}; expected noisy/<scene>/, clean/ and val/ in '{root}'")
     scenes = sorted(p.name for p in noisy_root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not scenes:
         raise DataError(f"'{noisy_root}' has no scene sub-folders; put the repeated noisy images of each scene "

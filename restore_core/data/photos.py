@@ -7,16 +7,45 @@ every sweep sees the same images; only the synthetic degradation of each tile de
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import skimage.data
 
-from restore_core.errors import ConfigError
+from restore_core.errors import ConfigError, unknown_name
 
 # Colour photographs in the scikit-image wheel (no download needed). Natural scenes first.
 COLOUR_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "immunohistochemistry")
 GRAY_PHOTOS = ("camera", "retina", "moon", "coins", "brick", "grass")
 SPLIT_ORDER_SEED = 20180507  # fixed forever: changing it changes every split
+
+
+def check_photos(photos: Sequence[str], accepted: Sequence[str] = COLOUR_PHOTOS + GRAY_PHOTOS, kind: str = "") -> None:
+    """Refuse a ``data.photos`` list that tiles cannot be cut from, naming the photos accepted; nothing is loaded.
+
+    Args:
+        photos: ``data.photos``.
+        accepted: the photos the task can use.
+        kind: what ``accepted`` holds (``colour``, ``grayscale``), for the message; empty when it is every photo.
+
+    Raises:
+        ConfigError: an empty list, a photo named twice (its tiles would be dealt twice, into two splits), or a photo
+            of the other kind.
+        UnknownNameError: a name that is no photo.
+    """
+    known = f"known{f' {kind}' if kind else ''} photos: {', '.join(accepted)}"
+    if not photos:
+        raise ConfigError(f"data.photos is empty; {known}")
+    for index, name in enumerate(photos):
+        if name in photos[:index]:
+            raise ConfigError(
+                f"data.photos names '{name}' twice; name each photo once (twice would put its tiles in two splits)"
+            )
+        if name in COLOUR_PHOTOS + GRAY_PHOTOS and name not in accepted:
+            other = "grayscale" if name in GRAY_PHOTOS else "colour"
+            raise ConfigError(f"data.photos: '{name}' is a {other} photo and this task needs {kind} ones; {known}")
+        if name not in accepted:
+            raise unknown_name(f"{kind} photo" if kind else "photo", name, accepted, where="in data.photos")
 
 
 @functools.lru_cache(maxsize=32)

@@ -15,13 +15,21 @@ output_bps=16) / 65535``. Every problem with the data raises ``DataError`` namin
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import rawpy
 
+from restore_core.data.paths import file_problem, folder_problem
 from restore_core.errors import DataError, unknown_name
 
 SONY_BLACK = 512  # black level of the Sony α7S II raws, hard-coded in train_Sony.py
@@ -31,6 +39,9 @@ SPLITS = ("train", "val", "test")
 # The README asks to leave these test scenes out of quantitative results: the pairs are misaligned.
 MISALIGNED_TEST_IDS = ("10034", "10045", "10172")
 LIST_LINE_EXAMPLE = "./Sony/short/00001_00_0.04s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8"
+RAW_EXPECTED = "expected a complete camera raw file such as Sony .ARW or .DNG (copy it again)"
+T = TypeVar("T")
+_STDERR_LOCK = threading.Lock()  # one redirect of file descriptor 2 at a time, or a restore could undo another
 _EXPOSURE = re.compile(r"_(\d+(?:\.\d+)?)s$")  # "00001_00_0.04s" -> 0.04 (train_Sony.py slices in_fn[9:-5])
 
 
@@ -78,13 +89,16 @@ def read_sid_list(root: str | Path, split: str, exclude_misaligned: bool = True)
     if split not in SPLITS:
         raise unknown_name("SID split", split, SPLITS)
     root = Path(root)
-    if not root.is_dir():
+    problem = folder_problem(root)
+    if problem:
         raise DataError(
-            f"SID data folder '{root}' does not exist; expected the folder holding Sony_{split}_list.txt and Sony/"
+            f"SID data folder '{root}' {problem}; expected the folder holding Sony_{split}_list.txt and Sony/"
         )
     list_file = root / f"Sony_{split}_list.txt"
-    if not list_file.is_file():
-        raise DataError(f"SID list file '{list_file}' is missing; expected lines like '{LIST_LINE_EXAMPLE}'")
+    problem = file_problem(list_file)
+    if problem:
+        problem = "is missing" if problem == "does not exist" else problem
+        raise DataError(f"SID list file '{list_file}' {problem}; expected lines like '{LIST_LINE_EXAMPLE}'")
     try:
         text = list_file.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:  # e.g. saved as UTF-16 by a Windows editor
@@ -107,8 +121,9 @@ def read_sid_list(root: str | Path, split: str, exclude_misaligned: bool = True)
         if exclude_misaligned and short_path.name.startswith(MISALIGNED_TEST_IDS):
             continue
         for path in (short_path, long_path):
-            if not path.is_file():
-                raise DataError(f"{list_file}, line {number}: file '{path}' does not exist")
+            problem = file_problem(path)
+            if problem:
+                raise DataError(f"{list_file}, line {number}: file '{path}' {problem}")
         ratio = min(exposure_from_name(long_path) / exposure_from_name(short_path), MAX_RATIO)
         entries.append(SidEntry(short_path, long_path, ratio, *fields[2:4]))
     return entries
@@ -161,17 +176,15 @@ def read_raw_bayer(
     Raises:
         DataError: if the file is missing, unreadable or not a Bayer raw.
     """
+
+    def read(raw: rawpy.RawPy) -> tuple[np.ndarray, str, float, float]:
+        visible = raw.raw_image_visible.copy()  # a view into LibRaw's buffer, freed on close
+        pattern = _cfa_pattern(raw) if raw.raw_pattern is not None else ""
+        return (visible, pattern, float(np.mean(raw.black_level_per_channel)) if black is None else black,
+                float(raw.white_level) if white is None else white)
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"raw file '{path}' does not exist")
-    try:
-        with rawpy.imread(str(path)) as raw:
-            visible = raw.raw_image_visible.copy()  # a view into LibRaw's buffer, freed on close
-            pattern = _cfa_pattern(raw) if raw.raw_pattern is not None else ""
-            black = float(np.mean(raw.black_level_per_channel)) if black is None else black
-            white = float(raw.white_level) if white is None else white
-    except (rawpy.LibRawError, OSError, ValueError) as error:
-        raise DataError(f"cannot read raw file '{path}': {_describe(error)}") from error
+    visible, pattern, black, white = _decode(path, read)
     if visible.ndim != 2 or len(pattern) != 4:
         raise DataError(f"raw file '{path}' is not a Bayer mosaic (shape {visible.shape}, pattern '{pattern}')")
     return normalize_raw(visible, black, white), pattern
@@ -187,13 +200,8 @@ def read_ground_truth(path: str | Path) -> np.ndarray:
         DataError: if the file is missing or unreadable.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"raw file '{path}' does not exist")
-    try:
-        with rawpy.imread(str(path)) as raw:
-            rgb = raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, output_bps=16)
-    except (rawpy.LibRawError, OSError, ValueError) as error:
-        raise DataError(f"cannot read raw file '{path}': {_describe(error)}") from error
+    rgb = _decode(path, lambda raw: raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True,
+                                                    output_bps=16))
     return (rgb.astype(np.float32) / 65535.0).astype(np.float32)
 
 
@@ -239,6 +247,80 @@ def load_sid_pairs(
             )
         pairs.append((bayer, entry.ratio, gt))
     return pairs
+
+
+def _decode(path: Path, read: Callable[[rawpy.RawPy], T]) -> T:
+    """Open ``path`` with LibRaw and return ``read(raw)``.
+
+    LibRaw reports a damaged file twice: it raises (a truncated file gives only "Input/output error") and it prints
+    the cause ("<file>: Unexpected end of file") on the C library's stderr, which would be a second line under the
+    error. What it prints is collected and goes into the message instead; anything else printed meanwhile is written
+    back.
+
+    Raises:
+        DataError: a missing, unreadable or empty file, or one LibRaw cannot decode.
+    """
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"raw file '{path}' {problem}")
+    try:
+        with path.open("rb") as handle:
+            empty = not handle.read(1)
+    except OSError as error:
+        raise DataError(f"cannot read raw file '{path}': {error.strerror or error}") from error
+    if empty:
+        raise DataError(f"cannot read raw file '{path}': not a raw file LibRaw can decode (the file is empty); "
+                        f"{RAW_EXPECTED}")
+    failure = None
+    with _c_stderr() as printed:
+        try:
+            with rawpy.imread(str(path)) as raw:
+                result = read(raw)
+        except (rawpy.LibRawError, OSError, ValueError) as error:
+            failure = error
+    if failure is None:
+        sys.stderr.writelines(line + "\n" for line in printed)
+        return result
+    prefix = f"{path}: "  # how LibRaw starts its own lines
+    sys.stderr.writelines(line + "\n" for line in printed if not line.startswith(prefix))
+    causes = dict.fromkeys(line[len(prefix):].strip() for line in printed if line.startswith(prefix))
+    cause = "; ".join(causes) or _describe(failure)
+    if not causes and isinstance(failure, rawpy.LibRawIOError):  # "Input/output error" says little
+        cause += ": the file ends early or is damaged"
+    raise DataError(
+        f"cannot read raw file '{path}': not a raw file LibRaw can decode (LibRaw: {cause}); {RAW_EXPECTED}"
+    ) from failure
+
+
+@contextlib.contextmanager
+def _c_stderr() -> Iterator[list[str]]:
+    """Redirect the process's stderr (file descriptor 2, where C libraries write) to a temporary file meanwhile;
+    the list holds its lines afterwards. Threads take turns: each restores what it redirected."""
+    printed: list[str] = []
+    sys.stderr.flush()
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to redirect
+            yield printed
+            return
+        with _redirected(saved, printed):
+            yield printed
+
+
+@contextlib.contextmanager
+def _redirected(saved: int, printed: list[str]) -> Iterator[None]:
+    """File descriptor 2 into a temporary file until the end, then back to ``saved`` (closed); its lines into
+    ``printed``."""
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            printed.extend(sink.read().decode(errors="replace").splitlines())
 
 
 def _describe(error: Exception) -> str:

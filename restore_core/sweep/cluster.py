@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.options import SweepOptions, check_address
 from restore_core.sweep.security import is_loopback, port_is_free, read_auth_token
 
 
@@ -19,6 +20,7 @@ class ClusterInfo:
 
     dashboard_url: str | None
     nodes: int
+    cpus_per_node: float  # the most CPUs any node has
     gpus_per_node: float  # the most GPUs any node has
     token_auth: bool
 
@@ -37,13 +39,25 @@ def check_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
                         f"value in (0, {gpus_per_node:g}] (0.25 packs four trials on one GPU)")
 
 
+def check_cpus(options: SweepOptions, cpus_per_node: float, where: str) -> None:
+    """Refuse a ``--cpus-per-trial`` no node can satisfy (Ray would leave every trial pending for ever). Nodes
+    without CPUs (a head that runs no trials, before its workers join) are not judged."""
+    wanted = options.cpus_per_trial
+    if 0 < cpus_per_node < wanted:
+        raise UserError(f"--cpus-per-trial {wanted:g} is more than the {cpus_per_node:g} CPUs {where}; use a value in "
+                        f"(0, {cpus_per_node:g}]")
+
+
+def no_gpu_notice(options: SweepOptions, where: str) -> str:
+    return f"notice: no GPU {where}; --gpus-per-trial {options.gpus_per_trial:g} ignored, trials run on CPU"
+
+
 def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
     """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
     a request no node can satisfy is an error (Ray would wait for ever)."""
     check_gpus(options, gpus_per_node, where)
     if options.gpus_per_trial > 0 and gpus_per_node <= 0:
-        print(f"notice: no GPU {where}; --gpus-per-trial {options.gpus_per_trial:g} ignored, trials run on CPU",
-              file=sys.stderr)
+        print(no_gpu_notice(options, where), file=sys.stderr)
         options.gpus_per_trial = 0.0
 
 
@@ -53,11 +67,33 @@ def local_gpus() -> float:
     return float(torch.cuda.device_count())
 
 
+def local_cpus() -> float:
+    """The CPUs of the local Ray: those of the Ray this process already runs, else what Ray would count when it
+    starts here (``RAY_OVERRIDE_RESOURCES``'s ``CPU``, else the machine's, within its container's limit)."""
+    import ray
+
+    if ray.is_initialized():
+        return max((float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=0.0)
+    try:
+        override = json.loads(os.environ.get("RAY_OVERRIDE_RESOURCES") or "{}").get("CPU")
+    except (ValueError, AttributeError):  # Ray itself refuses it when it starts
+        override = None
+    if isinstance(override, (int, float)):
+        return float(override)
+    from ray._private.utils import get_num_cpus
+
+    return float(get_num_cpus(override_docker_cpu_warning=True))  # Ray's own start says it, if at all
+
+
 def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) -> None:
     """Everything about starting a local Ray that can fail, checked before anything is written: the GPUs asked for
-    (by ``--gpus-per-trial``, or by ``train.device=cuda`` in ``cuda_wanted_by``, e.g. "the base config") and the
-    dashboard's port. On a cluster (``--address``) its nodes decide, after connecting."""
-    if ray_address(options) is not None:
+    (by ``--gpus-per-trial``, or by ``train.device=cuda`` in ``cuda_wanted_by``, e.g. "the base config"), the CPUs
+    asked for and the dashboard's address and port. On a cluster (``--address`` or ``RAY_ADDRESS``) only the
+    address's form is checked here; its nodes decide the rest, after connecting. With ``--dry-run``, the notice the
+    sweep would print about running on CPU comes last."""
+    address = ray_address(options)
+    if address is not None:
+        check_address(address, f"--address {address}" if options.address else f"RAY_ADDRESS={address}")
         return
     gpus = local_gpus()
     if cuda_wanted_by and gpus <= 0:
@@ -65,13 +101,14 @@ def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) 
                         "train.device=auto (a GPU where there is one) or cpu, or pass --address to run on a cluster "
                         "with GPUs")
     check_gpus(options, gpus, "on this machine")
+    check_cpus(options, local_cpus(), "on this machine")
     import ray
 
-    if ray.is_initialized():
-        return
-    if not port_is_free(options.dashboard_host, options.dashboard_port):
+    if not ray.is_initialized() and not port_is_free(options.dashboard_host, options.dashboard_port):
         raise UserError(f"port {options.dashboard_port} on {options.dashboard_host} is in use (another Ray "
                         "dashboard?); pass --dashboard-port with a free port, or --address to run on that Ray")
+    if options.dry_run and options.gpus_per_trial > 0 and gpus <= 0:
+        print(no_gpu_notice(options, "on this machine"), file=sys.stderr)  # the sweep fits the request at start
 
 
 def start_ray(options: SweepOptions) -> ClusterInfo:
@@ -103,8 +140,11 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
         login = " (token login: `ray get-auth-token`)" if info.token_auth else ""
         print(f"Ray dashboard: {info.dashboard_url}{login}", flush=True)
     if address or info.nodes > 1:
-        fit_gpus(options, info.gpus_per_node, f"on any node of the cluster at {address or 'this address'}")
+        where = f"on any node of the cluster at {address or 'this address'}"
+        check_cpus(options, info.cpus_per_node, where)
+        fit_gpus(options, info.gpus_per_node, where)
     else:  # the machine's own GPUs, as check_local_start saw them
+        check_cpus(options, info.cpus_per_node, "on this machine")
         fit_gpus(options, local_gpus(), "on this machine")
     return info
 
@@ -113,9 +153,8 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail fast when nothing answers at a ``host:port`` address (Ray itself retries for minutes)."""
     if address == "auto" or "://" in address:
         return
+    check_address(address, f"--address {address}")
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--address {address}: expected host:port of the Ray head, e.g. 10.0.0.5:6379, or auto")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as err:
@@ -147,5 +186,6 @@ def cluster_info() -> ClusterInfo:
     if url and "://" not in url:
         url = f"http://{url}"
     nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = max((float(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0.0)
     gpus = max((float(n.get("Resources", {}).get("GPU", 0)) for n in nodes), default=0.0)
-    return ClusterInfo(url or None, len(nodes), gpus, bool(is_token_auth_enabled()))
+    return ClusterInfo(url or None, len(nodes), cpus, gpus, bool(is_token_auth_enabled()))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restore_core.errors import UserError
+from restore_core.sweep.storage import storage_location
 
 SEARCHES = ("grid", "random", "optuna", "gp")
 SCHEDULERS = ("fifo", "asha")
@@ -19,6 +20,8 @@ RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "
 KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
 ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  # None: the space's
 DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
+# A trial's watchdog waits on threading.Event, which refuses more than threading.TIMEOUT_MAX (about 9.22e9 s).
+MAX_TRIAL_TIMEOUT = 9.2e9
 
 
 def default_num_samples(space: Any) -> int:
@@ -58,7 +61,8 @@ class SweepOptions:
     verbose: int = 1
 
     def check(self) -> None:
-        """Raise :class:`UserError` for values no sweep can run with."""
+        """Raise :class:`UserError` for values no sweep can run with. A ``file://`` storage URI becomes the path it
+        names, as Ray reads it."""
         if self.search is not None and self.search not in SEARCHES:
             raise UserError(f"unknown search algorithm '{self.search}'; known: {', '.join(SEARCHES)}")
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
@@ -89,8 +93,14 @@ class SweepOptions:
             raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
         if self.trial_timeout is not None and not self.trial_timeout > 0:
             raise UserError(f"--trial-timeout must be a number of seconds > 0; got {self.trial_timeout:g}")
+        if self.trial_timeout is not None and self.trial_timeout > MAX_TRIAL_TIMEOUT:
+            raise UserError(f"--trial-timeout must be a number of seconds in (0, 9.2e9] (leave it out for no limit); "
+                            f"got {self.trial_timeout:g}")
         if not 0 < self.dashboard_port < 65536:
             raise UserError(f"--dashboard-port must be a TCP port in 1..65535; got {self.dashboard_port}")
+        if self.address:
+            check_address(self.address, f"--address {self.address}")
+        self.storage = storage_location(self.storage)
         if self.resume and not self.name:
             raise UserError("--resume needs --name, the run to continue (the folders under <storage>/<space>/)")
         if self.retry_failed and not self.resume:
@@ -121,3 +131,18 @@ class SweepOptions:
         if self.is_remote_storage():
             return f"{self.storage.rstrip('/')}/{space}"
         return os.path.abspath(os.path.join(self.storage, space))
+
+
+def check_address(address: str, label: str) -> None:
+    """Refuse a Ray address that ``ray.init`` cannot take: ``auto``, a URI (``ray://head:10001``) or ``host:port``.
+
+    Args:
+        address: the address.
+        label: how the user gave it, for the message (``--address X`` or ``RAY_ADDRESS=X``).
+    """
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"{label}: expected host:port of the Ray head with a port in 1..65535, e.g. 10.0.0.5:6379, "
+                        "or auto")

@@ -8,6 +8,7 @@ the way Ray itself does: ``RAY_AUTH_TOKEN``, then the file named by ``RAY_AUTH_T
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -58,12 +59,24 @@ def read_auth_token() -> str | None:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Can a server bind ``host:port`` now (nothing else listens there)?"""
+    """Can the dashboard listen on ``host:port`` now (nothing else listens there)?
+
+    Raises:
+        UserError: ``host`` is not an address of this machine, or the port cannot be bound for another reason
+            than being in use (e.g. a port below 1024 without the privilege).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT does not count
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
+        except OSError as err:  # socket.gaierror too: not a name or address at all
+            if err.errno == errno.EADDRINUSE:
+                return False
+            if isinstance(err, socket.gaierror) or err.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                raise UserError(f"--dashboard-host {host!r} is not an address of this machine; use 127.0.0.1 "
+                                "(default), another address of one of its interfaces, or 0.0.0.0 (every interface)") \
+                    from None
+            raise UserError(f"cannot listen on port {port} of {host} ({err.strerror}); pass --dashboard-port with "
+                            "another port (1024 or above without root)") from None
     return True

@@ -82,20 +82,22 @@ def main(argv: list[str]) -> int:
 
 
 def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
-    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
+    from restore_core.sweep.storage import storage_warnings
+    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage
     from restore_core.sweep.submit_jobs import dashboard_url, parse_env, submit
 
     url = dashboard_url(args.address)
     env = parse_env(args.env)
     run = check_run_args(run_args)
     require_cluster_storage(run, "a Ray job")
-    warn_storage(run.storage, None if "://" not in run.storage else 1)
+    # said once the cluster answers: an address that fails is the one line
+    warnings = storage_warnings(run.storage, None if "://" not in run.storage else 1)
     return submit(url, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
-                  python=args.python)
+                  python=args.python, warnings=warnings)
 
 
 def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
-    from restore_core.sweep.submit_common import PROJECT_ROOT, check_run_args, warn_storage
+    from restore_core.sweep.submit_common import PROJECT_ROOT, check_run_args, check_trial_fits, warn_storage
     from restore_core.sweep.submit_slurm import SlurmOptions, sbatch_script, submit_script, write_script
 
     options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
@@ -104,6 +106,8 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
     options.check()
     log_dir = options.log_path()
     run = check_run_args(run_args)
+    check_trial_fits(run, "on each node of the job", ("--cpus-per-node", options.cpus_per_node),
+                     ("--gpus-per-node", options.gpus_per_node))
     text = sbatch_script(run, options)
     script = os.path.join(log_dir, f"{run.space or 'resume'}-{run.name}.sbatch")
     path = None if args.print else write_script(text, script)
@@ -126,7 +130,12 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
 def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     import yaml
 
-    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage, warn_storage
+    from restore_core.sweep.submit_common import (
+        check_run_args,
+        check_trial_fits,
+        require_cluster_storage,
+        warn_storage,
+    )
     from restore_core.sweep.submit_kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
 
     options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
@@ -135,6 +144,8 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
                              workdir=args.workdir, namespace=args.namespace)
     options.check()
     run = check_run_args(run_args)
+    check_trial_fits(run, "on each worker pod", ("--cpus-per-worker", options.cpus_per_worker),
+                     ("--gpus-per-worker", options.gpus_per_worker))
     explicit_storage = "--storage" in run.args
     if explicit_storage:
         require_cluster_storage(run, "a RayJob")

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from restore_core.errors import UserError
+from restore_core.sweep.options import SweepOptions
 from restore_core.sweep.storage import storage_warnings
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,6 +24,7 @@ class RunArgs:
     space: str | None
     name: str
     storage: str
+    options: SweepOptions  # as run.py reads them (with --resume, the run's manifest on the cluster decides more)
 
     def command(self, python: str = "python", script: str = "sweeps/run.py") -> str:
         return shlex.join([python, script, *self.args])
@@ -51,7 +53,7 @@ def check_run_args(run_args: list[str]) -> RunArgs:
         options.check()
         if parsed.space:
             check_resumed_space(parsed.space, parsed.profile, options.sets)
-        return RunArgs(args, parsed.space, options.name or "", options.storage)
+        return RunArgs(args, parsed.space, options.name or "", options.storage, options)
     if not parsed.space:
         import search_spaces
 
@@ -59,7 +61,7 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
     if parsed.name is None:
         args += ["--name", plan.options.name]
-    return RunArgs(args, parsed.space, plan.options.name, options.storage)
+    return RunArgs(args, parsed.space, plan.options.name, options.storage, options)
 
 
 def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
@@ -86,6 +88,22 @@ def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> Non
         except UserError as err:
             first_error = first_error or err
     raise first_error
+
+
+def check_trial_fits(run: RunArgs, nodes: str, cpus: tuple[str, float], gpus: tuple[str, float]) -> None:
+    """Refuse ``--cpus-per-trial`` or ``--gpus-per-trial`` above what each node of the submission has (Ray would
+    leave every trial pending). A node without GPUs runs the trials on CPU, as ``sweeps/run.py`` does there.
+
+    Args:
+        run: the checked sweeps/run.py arguments.
+        nodes: the nodes, for the message, e.g. "on each node of the job".
+        cpus: the option that sizes a node's CPUs and its value, e.g. ("--cpus-per-node", 8).
+        gpus: the same for GPUs.
+    """
+    from restore_core.sweep.cluster import check_cpus, check_gpus
+
+    check_cpus(run.options, cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
+    check_gpus(run.options, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")
 
 
 def require_cluster_storage(run: RunArgs, route: str) -> None:

@@ -43,10 +43,10 @@ def dashboard_url(address: str) -> str:
     """
     accepted = (f"--address {address}: give the dashboard's HTTP address as http://HOST:PORT with PORT in 1..65535 "
                 "(8265 when left out), e.g. http://127.0.0.1:8265")
-    parts = urlsplit(address if "://" in address else f"http://{address}")
     try:
+        parts = urlsplit(address if "://" in address else f"http://{address}")
         port = parts.port
-    except ValueError:  # not a number, or above 65535
+    except ValueError:  # a broken [IPv6] host, or a port that is not a number or above 65535
         raise UserError(accepted) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise UserError(accepted)
@@ -72,18 +72,54 @@ def parse_env(items: list[str]) -> dict[str, str]:
     return env
 
 
-def authentication_mode(url: str, timeout: float = 10.0) -> str:
-    """The cluster's ``RAY_AUTH_MODE`` as its dashboard reports it (a public endpoint): ``token`` or ``disabled``."""
+def not_ray(url: str, answer: str) -> UserError:
+    return UserError(f"the server at {url} is not a Ray dashboard ({answer}); give the head's dashboard address, e.g. "
+                     "http://127.0.0.1:8265 through ssh -L 8265:127.0.0.1:8265 <head>")
+
+
+def _get_json(url: str, path: str, timeout: float) -> dict:
+    """The JSON object a Ray dashboard answers at ``path`` (a public endpoint).
+
+    Raises:
+        urllib.error.HTTPError: an HTTP error status.
+        UserError: nothing answers, or the answer is not a JSON object (not a Ray dashboard).
+    """
     try:
-        with urllib.request.urlopen(f"{url}/api/authentication_mode", timeout=timeout) as response:
-            return json.loads(response.read()).get("authentication_mode", "disabled")
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return "disabled"  # a Ray from before token authentication
-        raise UserError(f"the Ray dashboard at {url} answered {err.code} {err.reason}") from None
+        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError:
+        raise
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise UserError(f"cannot reach the Ray dashboard at {url}: {reason}") from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise not_ray(url, f"its answer to {path} is not JSON")
+    return answer
+
+
+def authentication_mode(url: str, timeout: float = 10.0) -> str:
+    """The cluster's ``RAY_AUTH_MODE`` as its dashboard reports it (a public endpoint): ``token`` or ``disabled``.
+
+    Raises:
+        UserError: nothing answers at ``url``, or what answers is not a Ray dashboard.
+    """
+    try:
+        return str(_get_json(url, "/api/authentication_mode", timeout).get("authentication_mode", "disabled"))
+    except urllib.error.HTTPError as err:
+        if err.code != 404:
+            raise UserError(f"the Ray dashboard at {url} answered {err.code} {err.reason}") from None
+    try:  # a Ray from before token authentication has no such endpoint, but tells its version
+        version = _get_json(url, "/api/version", timeout)
+    except urllib.error.HTTPError as err:
+        raise not_ray(url, f"it answered {err.code} {err.reason} to /api/authentication_mode and /api/version") \
+            from None
+    if "ray_version" not in version:
+        raise not_ray(url, "its answer to /api/version names no ray_version")
+    return "disabled"
 
 
 def check_access(url: str, token: str | None, insecure: bool) -> None:
@@ -122,10 +158,12 @@ def submit(
     env: dict[str, str] | None = None,
     python: str = "python",
     out: Callable[[str], None] = print,
+    warnings: list[str] | None = None,
 ) -> int:
-    """Submit the sweep as a Ray job; with ``follow``, print its log until it ends and return its exit status."""
+    """Submit the sweep as a Ray job; with ``follow``, print its log until it ends and return its exit status.
+    ``warnings`` (about the run's storage) go to stderr once the cluster has answered, so that an address that
+    fails gets its one error line alone."""
     from ray.exceptions import AuthenticationError
-    from ray.job_submission import JobSubmissionClient
 
     url = dashboard_url(address)
     token = read_auth_token()
@@ -136,7 +174,9 @@ def submit(
     for name in ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk"):
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per uploaded file otherwise
     try:
-        client = JobSubmissionClient(url, headers=headers)
+        client = connect(url, headers)
+        for warning in warnings or []:
+            print(f"warning: {warning}", file=sys.stderr)
         job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}))
     except AuthenticationError:
         raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
@@ -155,6 +195,29 @@ def submit(
         out(f"stopped following; job {job_id} keeps running (ray job stop {job_id} --address {url})")
         return 130
     return final_status(client, job_id, out)
+
+
+def connect(url: str, headers: dict[str, str]):
+    """Ray's Jobs API client for ``url``; it asks the dashboard for its version first.
+
+    Raises:
+        UserError: what answers is not a Ray dashboard (a 404 to /api/version, or an answer without a Ray
+            version), or it answers with an HTTP error.
+    """
+    import requests
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(url, headers=headers)
+    except RuntimeError as err:
+        if "returned 404" not in str(err):  # a Ray too old for the Jobs API: the caller's message says so
+            raise
+        raise not_ray(url, "it answered 404 to /api/version") from None
+    except requests.HTTPError as err:
+        raise UserError(f"the Ray dashboard at {url} answered {err.response.status_code} {err.response.reason}") \
+            from None
+    except (ValueError, KeyError):  # /api/version answered, but without JSON or without ray_version in it
+        raise not_ray(url, "its answer to /api/version names no ray_version") from None
 
 
 def _submit_when_ready(client, run: RunArgs, python: str, runtime: dict[str, Any], wait: float = 90.0) -> str:

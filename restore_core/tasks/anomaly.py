@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from restore_core.config import check_range
-from restore_core.data.photos import COLOUR_PHOTOS, SPLIT_ORDER_SEED, split_tiles
+from restore_core.data.photos import COLOUR_PHOTOS, SPLIT_ORDER_SEED, check_photos, split_tiles
 from restore_core.data.spills import add_spills
 from restore_core.errors import ConfigError, DataError
 from restore_core.losses import WeightedLoss
@@ -88,6 +88,8 @@ class AnomalyData:
             )
         check_range("data.seed", self.seed, ge=0)
         check_data_root(self.source, self.root, "folders", "the folder that holds normal/ and anomalous/")
+        if self.source == "synthetic":
+            check_photos(self.photos)
 
 
 @dataclass

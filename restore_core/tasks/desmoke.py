@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from restore_core.config import check_range
 from restore_core.data.dark_channel import dark_channel
-from restore_core.data.photos import COLOUR_PHOTOS
+from restore_core.data.photos import COLOUR_PHOTOS, check_photos
 from restore_core.data.smoke_pairs import SmokePairs, folder_smoke_pairs, synthetic_smoke_pairs
 from restore_core.errors import ConfigError
 from restore_core.metrics import psnr, ssim, uqi
@@ -82,6 +82,8 @@ class DesmokeData:
             raise ConfigError(f"data.smoke_per_tile must be >= 1; got {self.smoke_per_tile}")
         check_range("data.seed", self.seed, ge=0)
         check_data_root(self.source, self.root, "folders", "the folder that holds input/ and target/")
+        if self.source == "synthetic":
+            check_photos(self.photos, COLOUR_PHOTOS, "colour")
 
 
 def input_channels(dark_mode: str) -> int:

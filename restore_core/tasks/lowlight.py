@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from restore_core.config import check_range
 from restore_core.data.lowlight import linear_to_srgb, normalise_raw, pack_bayer, simulate_short_exposure
-from restore_core.data.photos import COLOUR_PHOTOS, split_tiles
+from restore_core.data.photos import COLOUR_PHOTOS, check_photos, split_tiles
 from restore_core.errors import ConfigError, DataError
 from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
@@ -75,6 +75,8 @@ class LowLightData:
         check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
         if self.max_pairs is not None and self.max_pairs < 1:
             raise ConfigError(f"data.max_pairs must be >= 1 or null (all pairs); got {self.max_pairs}")
+        if self.source == "synthetic":
+            check_photos(self.photos, COLOUR_PHOTOS, "colour")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from torch import nn
 
 from restore_core.config import check_range
 from restore_core.data.oct_triplets import TripletData, load_triplet_folders, synthetic_triplets
-from restore_core.data.photos import GRAY_PHOTOS
+from restore_core.data.photos import GRAY_PHOTOS, check_photos
 from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
 from restore_core.metrics import bm3d_denoise, epi, estimate_sigma, gcmse, nlm_denoise, psnr, ssim
@@ -95,6 +95,8 @@ class TCFLData:
         check_range("data.speckle", self.speckle, ge=0)
         check_range("data.gaussian", self.gaussian, ge=0)
         check_range("data.seed", self.seed, ge=0)
+        if self.source == "synthetic":
+            check_photos(self.photos, GRAY_PHOTOS, "grayscale")
 
 
 @register_task("tcfl")

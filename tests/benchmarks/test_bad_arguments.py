@@ -79,12 +79,15 @@ BAD = [
     ("model_cost", ["--size", "100"], ["--size", "multiple of 256", "got 100"]),
     ("model_cost_lamba_vs_sid", ["--threads", "0"], ["--threads", "whole number >= 1"]),
     ("model_cost_lamba_vs_sid", ["--size", "abc"], ["--size", "HxW", "'abc'"]),
+    ("model_cost_lamba_vs_sid", ["--size", "1024x"], ["--size", "expected HxW or one side", "got '1024x'"]),
+    ("model_cost_lamba_vs_sid", ["--size", "1000"], ["--size", "multiples of 32; got '1000'"]),
     ("throughput", ["--threads", "0"], ["--threads", "whole number >= 1"]),
     ("throughput", ["--spaces", "nope"], ["unknown space 'nope'", "known:", "lsid_lr"]),
     ("step_options", ["--threads", "0"], ["--threads", "whole number >= 1"]),
     ("step_options", ["--rounds", "0"], ["--rounds", "whole number >= 1"]),
     ("step_options", ["--spaces", "lsid_lr", "nope"], ["unknown space 'nope'", "known:"]),
     ("step_options", ["--jsonl", "/nonexistent/rows.jsonl"], ["--jsonl", "folder does not exist"]),
+    ("step_options", ["--spaces", "lsid_lr", "--jsonl", "tmp"], ["--jsonl tmp: is a folder", "e.g. tmp/rows.jsonl"]),
     ("sid_folder", ["out", "--pairs", "-1"], ["--pairs", "whole number >= 1", "got -1"]),
     ("sid_folder", ["out", "--height", "101"], ["--height", "even", "101"]),
     ("sid_folder", ["out", "--eval-width", "0"], ["--eval-width", "whole number >= 2"]),
@@ -157,6 +160,14 @@ def test_sid_folder_refuses_a_file_as_its_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     line = refused("sid_folder", [str(tmp_path / "file"), "--pairs", "1"], capsys)
     assert "is a file; expected a folder" in line
+
+
+def test_step_options_refuses_a_jsonl_file_under_a_file_before_measuring(tmp_path, capsys):
+    (tmp_path / "rows").write_text("kept\n")
+    line = refused("step_options", ["--spaces", "lsid_lr", "--jsonl", str(tmp_path / "rows" / "x.jsonl")], capsys)
+    assert line == (f"error: --jsonl {tmp_path / 'rows' / 'x.jsonl'}: '{tmp_path / 'rows'}' is a file, not a folder; "
+                    "expected a file to append rows to, in an existing folder")
+    assert (tmp_path / "rows").read_text() == "kept\n"
 
 
 @pytest.mark.parametrize(("name", "argv"), [("gpu_check", ["--bogus"]), ("asha_replay", ["/nonexistent"])])

@@ -190,3 +190,24 @@ def test_too_small_image(tmp_path):
         check_min_size([(p.name, p.input) for p in pairs], 64, "input/")
     with pytest.raises(DataError, match="is 40x60"):
         check_min_size({"tiny": np.zeros((40, 60))}.items(), 50, "a dict")
+
+
+def test_a_folder_or_a_dangling_link_where_an_image_belongs_is_named(paired, tmp_path):
+    (paired / "gone.png").mkdir()
+    with pytest.raises(DataError, match=r"^image file .*gone.png' is a folder, not a file$"):
+        load_image(paired / "gone.png")
+    (paired / "normal").mkdir()
+    write_png(paired / "normal" / "a.png", colour_image(0))
+    (paired / "normal" / "b.png").symlink_to(tmp_path / "elsewhere.png")
+    with pytest.raises(DataError, match=r"^'.*normal/b.png' in the class 'normal' folder is a link to "
+                                        r"'.*elsewhere.png', which does not exist; expected an image file \(move or "
+                                        r"rename it\)$"):
+        load_class_folders(paired, ("normal",))
+
+
+def test_a_file_where_a_folder_belongs_is_not_called_missing(paired):
+    (paired / "normal").write_text("")
+    with pytest.raises(DataError, match=r"^class 'normal' folder .*normal' is a file, not a folder$"):
+        load_class_folders(paired, ("normal",))
+    with pytest.raises(DataError, match=r"^data folder .*input/a.png' is a file, not a folder; expected 'input/' and"):
+        load_paired_folders(paired / "input" / "a.png")

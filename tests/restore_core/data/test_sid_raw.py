@@ -149,16 +149,53 @@ def test_entry_pointing_at_a_missing_file(sid_root):
 def test_corrupt_raw(sid_root):
     root, _ = sid_root
     (root / "Sony/short/00001_00_0.1s.dng").write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(DataError, match=r"cannot read raw file .*00001_00_0.1s.dng': Unsupported file format"):
+    with pytest.raises(DataError, match=r"cannot read raw file .*00001_00_0.1s.dng': not a raw file LibRaw can "
+                                        r"decode \(LibRaw: Unsupported file format or not RAW file\); expected a "
+                                        r"complete camera raw file such as Sony .ARW or .DNG"):
         load_sid_pairs(root, "test")
 
 
-def test_truncated_ground_truth(sid_root):
+@pytest.mark.parametrize("read", [read_ground_truth, read_raw_bayer])
+def test_a_truncated_raw_names_libraws_cause_and_prints_nothing_else(sid_root, read, capfd):
     root, _ = sid_root
     path = root / "Sony/long/00001_00_10s.dng"
     path.write_bytes(path.read_bytes()[:4000])
-    with pytest.raises(DataError, match=r"cannot read raw file .*00001_00_10s.dng'"):
+    with pytest.raises(DataError, match=r"cannot read raw file .*00001_00_10s.dng': not a raw file LibRaw can decode "
+                                        r"\(LibRaw: Unexpected end of file\); expected a complete camera raw file"):
+        read(path)
+    assert capfd.readouterr() == ("", "")  # LibRaw's own line went into the message
+
+
+def test_an_empty_raw_file(sid_root):
+    path = sid_root[0] / "Sony/short/00001_00_0.1s.dng"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match=r"dng': not a raw file LibRaw can decode \(the file is empty\)"):
+        read_raw_bayer(path)
+
+
+def test_a_folder_named_like_a_raw_file_is_not_called_missing(sid_root):
+    root, _ = sid_root
+    path = root / "Sony/long/00002_00_10s.dng"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(DataError, match=r"Sony_test_list.txt, line 4: file .*00002_00_10s.dng' is a folder, not a "
+                                        r"file$"):
+        read_sid_list(root, "test")
+    with pytest.raises(DataError, match=r"^raw file .*00002_00_10s.dng' is a folder, not a file$"):
         read_ground_truth(path)
+
+
+def test_a_file_as_the_data_folder_or_a_folder_as_the_list(sid_root, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match=r"^SID data folder .*file' is a file, not a folder; expected the folder "):
+        read_sid_list(tmp_path / "file", "train")
+    with pytest.raises(DataError, match=r"^SID data folder .*file/sub' does not exist \('.*file' is a file, not a "
+                                        r"folder\)"):
+        read_sid_list(tmp_path / "file" / "sub", "train")
+    root, _ = sid_root
+    (root / "Sony_val_list.txt").mkdir()
+    with pytest.raises(DataError, match=r"^SID list file .*Sony_val_list.txt' is a folder, not a file; expected lines"):
+        read_sid_list(root, "val")
 
 
 def test_no_pairs(sid_root):

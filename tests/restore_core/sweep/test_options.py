@@ -16,6 +16,11 @@ from restore_core.sweep.options import RECORDED, SweepOptions
     ({"cpus_per_trial": float("nan")}, "--cpus-per-trial must be a number > 0; got nan"),
     ({"gpus_per_trial": 2.5}, "--gpus-per-trial above 1 must be a whole number of GPUs"),
     ({"trial_timeout": -5.0}, "--trial-timeout must be a number of seconds > 0; got -5"),
+    ({"trial_timeout": float("inf")}, "--trial-timeout must be a number of seconds in (0, 9.2e9] (leave it out for "
+                                      "no limit); got inf"),
+    ({"address": "nope"}, "--address nope: expected host:port of the Ray head with a port in 1..65535"),
+    ({"storage": ""}, "--storage is empty; give a folder (default: runs) or a URI of s3://"),
+    ({"storage": "foo://x"}, "--storage foo://x: unknown storage scheme 'foo'"),
     ({"dashboard_port": 70000}, "--dashboard-port must be a TCP port in 1..65535; got 70000"),
     ({"resume": True}, "--resume needs --name"),
     ({"name": ".."}, "--name must be a plain folder name without '/'"),
