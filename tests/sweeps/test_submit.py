@@ -125,15 +125,19 @@ def test_a_wrong_token_is_refused(token_head, tmp_path, monkeypatch, capsys):
     assert last.startswith(f"error: the cluster at {url} refused the token (wrong or missing)")
 
 
-def test_a_gpu_request_above_every_node_is_refused_with_nothing_written(token_head, tmp_path):
+@pytest.mark.parametrize("flag, value, message", [
+    ("--gpus-per-trial", "2", "--gpus-per-trial 2 is more than the 1 GPU(s) on any node of the cluster at {gcs}; use a "
+                              "value in (0, 1] (0.25 packs four trials on one GPU)"),
+    ("--cpus-per-trial", "3", "--cpus-per-trial 3 is more than the 2 CPUs on any node of the cluster at {gcs}; use a "
+                              "value in (0, 2]"),
+])
+def test_a_request_above_every_node_is_refused_with_nothing_written(token_head, tmp_path, flag, value, message):
     _, gcs, token = token_head
-    proc = subprocess.run([sys.executable, "sweeps/run.py", *SWEEP, "--gpus-per-trial", "2", "--address", gcs,
+    proc = subprocess.run([sys.executable, "sweeps/run.py", *SWEEP, flag, value, "--address", gcs,
                            "--storage", str(tmp_path), "--name", "g"], cwd=ROOT, env=_env(RAY_AUTH_TOKEN=token),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.strip().splitlines()[-1] == (
-        f"error: --gpus-per-trial 2 is more than the 1 GPU(s) on any node of the cluster at {gcs}; use a value in "
-        "(0, 1] (0.25 packs four trials on one GPU)")
+    assert proc.stderr.strip().splitlines()[-1] == "error: " + message.format(gcs=gcs)
     assert "Traceback" not in proc.stderr and os.listdir(tmp_path) == []
 
 
