@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as stats_scipy
 
 from analysis import stats
 from restore_core.errors import UserError
@@ -106,6 +107,18 @@ def test_boundary_skips_parameters_that_did_not_vary():
 
 def test_spearman_of_two_orderings():
     rho, p, n = stats.spearman([30.1, 28.2, 30.0, float("nan")], [6.5, 6.1, 6.4, 6.9])
-    assert (rho, n) == (pytest.approx(1.0), 3)
-    rho, _, _ = stats.spearman([1, 2, 3, 4], [4, 3, 2, 1])
-    assert rho == pytest.approx(-1.0)
+    # exact two-sided p: of the 3! orderings two (the same and the reverse) have |rho| = 1
+    assert (rho, p, n) == (pytest.approx(1.0), pytest.approx(2 / 6), 3)
+    rho, p, _ = stats.spearman([1, 2, 3, 4], [4, 3, 2, 1])
+    assert (rho, p) == (pytest.approx(-1.0), pytest.approx(2 / 24))
+    # 1 2 3 4 5 against 2 1 3 4 5: rho = 1 - 6*2/(5*24) = 0.9; orderings with |rho| >= 0.9 are those with sum of squared
+    # rank differences <= 2 from either end: the identity and the 4 adjacent swaps, and their 5 reverses: 10 of 120
+    rho, p, _ = stats.spearman([1, 2, 3, 4, 5], [2, 1, 3, 4, 5])
+    assert (rho, p) == (pytest.approx(0.9), pytest.approx(10 / 120))
+    # above nine rows, scipy's t approximation
+    x = list(range(10))
+    y = [1, 0, 2, 3, 4, 5, 6, 7, 9, 8]
+    assert stats.spearman(x, y)[1] == pytest.approx(stats_scipy.spearmanr(x, y).pvalue)
+    # a constant column has no ordering
+    rho, p, _ = stats.spearman([1, 1, 1], [1, 2, 3])
+    assert math.isnan(rho) and math.isnan(p)
