@@ -8,7 +8,7 @@ import os
 import tempfile
 from typing import Any
 
-from restore_core.errors import DataError
+from restore_core.errors import DataError, UserError
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -27,7 +27,30 @@ def write_text_atomic(path: str, text: str) -> None:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    write_text_atomic(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the project writes JSON files: indented, keys sorted, one final newline."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def write_json_uri(uri: str, data: Any) -> None:
+    """Write ``data`` as JSON to ``uri`` (``s3://``, ``gs://``, ...) through pyarrow's filesystems, as Ray writes
+    there; the folders are created as needed.
+
+    Raises:
+        UserError: the storage refused the write (credentials, permissions, a bucket that does not exist).
+    """
+    from pyarrow import ArrowException, fs
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        with filesystem.open_output_stream(path) as out:
+            out.write(json_text(data).encode("utf-8"))
+    except (OSError, ArrowException) as err:
+        raise UserError(f"cannot write {uri}: {str(err).splitlines()[0]}") from None
 
 
 def read_text(path: str, expected: str) -> str | None:

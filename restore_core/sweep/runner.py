@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.io import write_json_atomic
+from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
 from restore_core.sweep.manifest import build_manifest
@@ -237,7 +237,9 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     if options.resume and options.retry_failed:
         cleared = clear_failed(plan.run_dir)
         print(f"retrying {len(cleared)} failed trial(s) from their last checkpoint", file=sys.stderr)
-    if not options.is_remote_storage():
+    if options.is_remote_storage():  # beside Ray's files there, so that a copy of the run can be analysed
+        write_json_uri(manifest_path, manifest)
+    else:
         write_json_atomic(manifest_path, manifest)
     tuner = build_tuner(plan, shared)
     tuner.fit()
