@@ -37,7 +37,7 @@ PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values,
 RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
 
 # What the analysis reads from a manifest besides 'space' and 'base_config', with what a recorded value must be. Each
-# key is optional: a run from before the manifest recorded it takes its space's value.
+# key is optional: a run from before the manifest recorded it takes its space's value (manifest_value).
 MANIFEST_VALUES = (
     ("metric", lambda v: isinstance(v, str) and v != "", 'the name of a metric the trials report, such as "val/psnr"'),
     ("mode", lambda v: v in ("max", "min"), '"max" or "min"'),
@@ -99,6 +99,15 @@ def _check_config(config: dict[str, Any]) -> None:
 def _shown(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def manifest_value(manifest: dict[str, Any], space, key: str) -> Any:
+    """What a run recorded under ``key`` (an attribute of its space: ``metric``, ``mode``, ``baseline``, ``search``,
+    ``scheduler``, ``scientific``, ``pairs``, ``description``, ``reading``...), or its space's value where the manifest
+    has none (a run from before the manifest recorded the key, or a null): the one rule for every reader of a
+    manifest."""
+    value = manifest.get(key)
+    return getattr(space, key) if value is None else value
 
 
 def load_space(manifest: dict[str, Any]):
@@ -209,7 +218,7 @@ def load_run(run_dir: str) -> pd.DataFrame:
     (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
-    metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
+    metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
     trials = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     _check_metric(run_dir, manifest, metric, [results for *_, results in trials])
     rows = []

@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis import stats, tables
 from analysis.format import TextTable, to_csv, to_latex, to_markdown
-from analysis.load import load_curves, load_run, load_space, lower_is_better, read_manifest
+from analysis.load import load_curves, load_run, load_space, lower_is_better, manifest_value, read_manifest
 from restore_core.errors import DataError, UserError
 from restore_core.io import write_text_atomic
 
@@ -58,7 +58,7 @@ class Analysis:
 
     @property
     def pairs(self) -> list:
-        return list(self.manifest["pairs"]) if self.manifest.get("pairs") else list(self.space.pairs)
+        return list(manifest_value(self.manifest, self.space, "pairs"))
 
     def mode_of(self, metric: str) -> str:
         if metric == self.metric:
@@ -72,14 +72,14 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     frame = load_run(run_dir)
-    metric, mode = manifest.get("metric", space.metric), manifest.get("mode", space.mode)
+    metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
     if baseline is not None:
         stats.check_baseline(frame, baseline)
     else:
-        declared = manifest.get("baseline") or space.baseline
+        declared = manifest_value(manifest, space, "baseline")
         baseline = declared if declared in set(frame.get("label", [])) else None
     # Only a sampled search has ranges to widen: a grid run's values are the study's rows, not a searched range.
-    searched = manifest.get("search") != "grid"
+    searched = manifest_value(manifest, space, "search") != "grid"
     boundary = stats.boundary_flags(frame, space.params if searched else (), metric, mode)
     result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary)
     result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary)

@@ -13,7 +13,7 @@ import plotly.io as pio
 from analysis import figures, images
 from analysis.format import TextTable, fmt_number, to_html
 from analysis.importance import importance_figure, param_importances
-from analysis.load import lower_is_better
+from analysis.load import lower_is_better, manifest_value
 from analysis.outputs import Analysis
 
 STYLE = """
@@ -29,7 +29,7 @@ table.meta td { white-space: pre-wrap; max-width: 1100px; }
 
 
 def scientific_columns(result: Analysis, varied: list[str]) -> list[str]:
-    keys = result.manifest.get("scientific") or list(result.space.scientific)
+    keys = manifest_value(result.manifest, result.space, "scientific")
     return [c for c in varied if any(c[7:] == k or c[7:].startswith(k + ".") for k in keys)]
 
 
@@ -52,7 +52,7 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
         ("Quality vs cost", "cost", partial(figures.quality_vs_cost, table, metric, mode)),
         ("Images", "images", lambda: image_figure(result, table)),
     ]
-    if result.manifest.get("search") in ("random", "optuna", "gp"):  # sampled ranges; a grid samples none
+    if manifest_value(result.manifest, result.space, "search") != "grid":  # sampled ranges; a grid samples none
         out.append(("Parameter importances", "importance",
                     lambda: importance_figure(*param_importances(frame, result.space, metric, mode))))
     return out
@@ -70,11 +70,12 @@ def header(result: Analysis) -> str:
     git = m.get("git") or {}
     status = result.frame["status"].value_counts().to_dict() if not result.frame.empty else {}
     rows = [
-        ("space", f"{m.get('space')}: {m.get('description', '')}"),
-        ("reproduces", m.get("reproduces", "")),
-        ("how to read it", m.get("reading", result.space.reading)),  # runs from before the manifest kept it
+        ("space", f"{m.get('space')}: {manifest_value(m, result.space, 'description')}"),
+        ("reproduces", manifest_value(m, result.space, "reproduces")),
+        ("how to read it", manifest_value(m, result.space, "reading")),
         ("command", m.get("command", "")),
-        ("profile / search / scheduler", f"{m.get('profile')} / {m.get('search')} / {m.get('scheduler')}"),
+        ("profile / search / scheduler", f"{m.get('profile')} / {manifest_value(m, result.space, 'search')} / "
+                                         f"{manifest_value(m, result.space, 'scheduler')}"),
         ("metric", f"{result.metric} ({result.mode})"),
         ("trials", f"{len(result.frame)} of {m.get('trials_planned', '?')} planned: "
                    + ", ".join(f"{k} {v}" for k, v in status.items())),

@@ -62,27 +62,34 @@ def counted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~frame["status"].isin(NOT_COUNTED)] if "status" in frame else frame
 
 
+def seed_means(rows: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` of ``rows`` by seed, one value per seed: the finite values of trials that share a seed (random or
+    Optuna search may propose one configuration twice with one seed) are averaged, so that they count once."""
+    values = pd.to_numeric(rows[metric], errors="coerce") if metric in rows else pd.Series(np.nan, index=rows.index)
+    values = values.where(np.isfinite(values.to_numpy(dtype=float)))
+    return values.groupby(rows["seed"]).mean().dropna()
+
+
 def summarize(frame: pd.DataFrame, metrics: Sequence[str], by: str = "label") -> pd.DataFrame:
-    """Long table: one row per configuration and metric with mean, std, n, ci, low, high.
+    """Long table: one row per configuration and metric with mean, std, n, ci, low, high over its seeds.
 
     ``metrics`` are column names of ``frame`` (e.g. ``best/val/psnr``); configurations keep their first-seen order.
+    Trials that share a seed are averaged first (:func:`seed_means`): ``n`` counts seeds, not trials.
     """
     rows = []
     for label, group in counted(frame).groupby(by, sort=False):
         for metric in metrics:
             if metric in group:
-                est = estimate(pd.to_numeric(group[metric], errors="coerce"))
+                est = estimate(seed_means(group, metric))
                 rows.append({by: label, "metric": metric, "mean": est.mean, "std": est.std, "n": est.n,
                              "ci": est.ci, "low": est.low, "high": est.high})
     return pd.DataFrame(rows, columns=[by, "metric", "mean", "std", "n", "ci", "low", "high"])
 
 
 def per_seed(frame: pd.DataFrame, label: str, metric: str) -> pd.Series:
-    """The metric of one configuration by seed (trials repeated with one seed are averaged)."""
+    """The metric of one configuration by seed (trials repeated with one seed are averaged: :func:`seed_means`)."""
     rows = counted(frame)
-    rows = rows[rows["label"] == label]
-    values = pd.to_numeric(rows[metric], errors="coerce") if metric in rows else pd.Series(dtype=float)
-    return values.groupby(rows["seed"]).mean().dropna()
+    return seed_means(rows[rows["label"] == label], metric)
 
 
 def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str) -> dict:

@@ -15,8 +15,9 @@ from analysis.load import COST_KEYS, lower_is_better
 
 COST_HEADERS = {"cost/params": "params", "cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}
 BASELINE = re.compile(r"^(?:best|last)/baseline/([^/]+)/(.+)$")
-STATS_NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = trials "
-              "counted (crashed and diverged ones are not); infeasible = error, NaN or collapsed trials.")
+STATS_NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = seeds "
+              "counted (trials of one seed averaged first; crashed and diverged trials are not counted); "
+              "infeasible = error, NaN or collapsed trials.")
 
 
 def short(metric: str) -> str:
@@ -56,8 +57,7 @@ def baseline_values(frame: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
         if match and (column.startswith("last/") or match.group(2) not in found.get(match.group(1), {})):
             found.setdefault(match.group(1), {})[match.group(2)] = column
     rows = stats.counted(frame)
-    return {name: {m: pd.to_numeric(rows[c], errors="coerce").groupby(rows["seed"]).mean().dropna()
-                   for m, c in columns.items()} for name, columns in found.items()}
+    return {name: {m: stats.seed_means(rows, c) for m, c in columns.items()} for name, columns in found.items()}
 
 
 def _baseline_metric(metrics: Sequence[str], name: str) -> str | None:

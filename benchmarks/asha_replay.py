@@ -96,12 +96,15 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
     reached = [0] * len(curves)
     events: list[tuple[float, int, int, int]] = []  # (time, start rank, trial, step)
     starts = itertools.count()
+    current = [-1] * len(curves)  # per trial, the rank of its latest start
+
 
     def start_next(now: float) -> None:
         trial = scheduler.choose_trial_to_run(controller)
         if trial is None:
             return
         trial.status, rank = running, next(starts)
+        current[trial.index] = rank
         for step in sorted(curves[trial.index]):
             if step > reached[trial.index]:
                 heapq.heappush(events, (now + step - reached[trial.index], rank, trial.index, step))
@@ -109,10 +112,10 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
     for _ in range(concurrency):
         start_next(0.0)
     while events:
-        now, _, index, step = heapq.heappop(events)
+        now, rank, index, step = heapq.heappop(events)
         trial = controller.by_index[index]
-        if trial.status != running or step <= reached[index]:
-            continue  # a report of an earlier start that the trial has since left
+        if trial.status != running or rank != current[index]:
+            continue  # a report of a start the trial has since left (it paused, and may have resumed since)
         reached[index] = step
         result = {"step": step, "value": sign * curves[index][step]}
         decision = scheduler.on_trial_result(controller, trial, result)

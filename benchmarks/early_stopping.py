@@ -29,8 +29,10 @@ mean over all seeds in the FIFO grid (for the grid's configurations; a sampled o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -40,6 +42,9 @@ from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run
 from restore_core.errors import DataError  # noqa: E402
 from restore_core.sweep import cli  # noqa: E402
 from search_spaces import get_space  # noqa: E402
+
+if TYPE_CHECKING:
+    from restore_core.sweep.runner import SweepPlan
 
 GRID_ROWS = 10
 SETUPS = ("asha", "asha-other", "optuna", "gp", "random")
@@ -59,32 +64,60 @@ def sweep_argv(name: str, args: list[str], sets: list[str], storage: str) -> lis
     return argv
 
 
-def check_sweeps(sweeps: list[tuple[str, list[str]]]) -> None:
-    """Every setup's sweep checked as ``sweeps/run.py --dry-run`` would, before the first one starts.
+def check_sweeps(sweeps: list[tuple[str, list[str]]]) -> list[SweepPlan]:
+    """Every setup's sweep checked as ``sweeps/run.py --dry-run`` would, before the first one starts. Returns their
+    plans.
 
     Raises:
         UserError: naming the setup whose sweep would be refused.
     """
-    for name, argv in sweeps:
-        check_sweep_argv(name, argv)
+    return [check_sweep_argv(name, argv) for name, argv in sweeps]
 
 
-def reused_grid(run_dir: str, seeds: int) -> dict:
-    """The summary of a reused reference, which must be a FIFO grid run of lsid_lr with ``seeds`` seeds or more.
+def reused_grid(run_dir: str, seeds: int, plan: SweepPlan) -> dict:
+    """The summary of a reused reference, which must be a FIFO grid run of lsid_lr with ``seeds`` seeds or more,
+    made from the base config of the sweeps compared with it (``plan``'s: profile, steps and ``--set`` values).
 
     Raises:
-        DataError: naming what the run is instead.
+        DataError: naming what the run is instead, or where its base config differs.
     """
     manifest = read_manifest(run_dir)
     made = (manifest.get("space"), manifest.get("search"), manifest.get("scheduler"))
     if made != (SPACE, "grid", "fifo"):
         raise DataError(f"--grid-run {run_dir} is a run of space {made[0]} with --search {made[1]} --scheduler "
                         f"{made[2]}; expected a finished run of {SPACE} with --search grid --scheduler fifo")
+    differences = config_differences(manifest["base_config"], json.loads(json.dumps(plan.base)))
+    if differences:
+        profile = manifest.get("profile", plan.options.profile)
+        made_with = f"profile {profile}: " if profile != plan.options.profile else ""
+        raise DataError(f"--grid-run {run_dir} was made with {made_with}{'; '.join(differences[:3])}"
+                        f"{'; ...' if len(differences) > 3 else ''}; its steps and best value are no reference for "
+                        f"these sweeps: expected a FIFO grid run of {SPACE} with the {plan.options.profile} profile "
+                        "and the same --steps")
     row = summary("grid + FIFO (reused run)", run_dir, seeds)
     if row["trials"] < GRID_ROWS * seeds:
         raise DataError(f"--grid-run {run_dir} has {row['trials']} trials with seeds below {seeds}; --seeds {seeds} "
                         f"needs {GRID_ROWS * seeds}")
     return row
+
+
+def config_differences(made: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """Where the nested config ``made`` differs from ``wanted``, by dotted key: ``train.steps 600 (here 1200)``."""
+    differences = []
+    for key in sorted(set(made) | set(wanted), key=str):
+        theirs, ours = made.get(key, _NOT_SET), wanted.get(key, _NOT_SET)
+        if isinstance(theirs, dict) and isinstance(ours, dict):
+            differences += config_differences(theirs, ours, f"{prefix}{key}.")
+        elif theirs != ours:
+            differences.append(f"{prefix}{key} {_shown(theirs)} (here {_shown(ours)})")
+    return differences
+
+
+_NOT_SET = object()
+
+
+def _shown(value) -> str:
+    return "not set" if value is _NOT_SET else json.dumps(value)
 
 
 def summary(name: str, run_dir: str, seeds: int) -> dict:
@@ -157,11 +190,11 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     seeds = ["--seeds", str(args.seeds)]
     sweeps = [(name, sweep_argv(name, [*setup, *seeds], sets, storage))
               for key, name, setup in setups if key in args.setups]
-    reused = reused_grid(args.grid_run, args.seeds) if args.grid_run else None
-    if not reused:
+    if not args.grid_run:
         sweeps.insert(0, ("grid FIFO", sweep_argv("grid FIFO", ["--search", "grid", "--scheduler", "fifo", *seeds],
                                                   sets, storage)))
-    check_sweeps(sweeps)  # a bad flag of the last setup is refused now, not after the sweeps before it
+    plans = check_sweeps(sweeps)  # a bad flag of the last setup is refused now, not after the sweeps before it
+    reused = reused_grid(args.grid_run, args.seeds, plans[0]) if args.grid_run else None
     try:
         for name, argv in sweeps:
             run_sweep(name, argv)

@@ -26,12 +26,12 @@ from multiprocessing import get_context
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import search_spaces  # noqa: E402
 from analysis import load_run  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
-from restore_core.config import parse_value, set_path  # noqa: E402
+from restore_core.errors import UserError  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
 from restore_core.sweep import cli  # noqa: E402
+from restore_core.sweep.runner import SweepPlan  # noqa: E402
 
 _SHARED = None
 
@@ -63,14 +63,39 @@ def sweep_argv(name: str, seeds: int, sets: list[str], concurrency: int, extra: 
     return argv
 
 
-def platform(name: str, argv: list[str], run_dir: str, seeds: int) -> float:
+def platform(name: str, argv: list[str], plan: SweepPlan) -> float:
     """Wall seconds of the sweep through ``sweeps/run.py``."""
     start = time.perf_counter()
     run_sweep(name, argv)
     elapsed = time.perf_counter() - start
-    frame = load_run(run_dir)
-    assert len(frame) == 10 * seeds and (frame["status"] == "completed").all(), frame[["label", "status"]]
+    frame = load_run(plan.run_dir)
+    assert len(frame) == len(plan.trials) and (frame["status"] == "completed").all(), frame[["label", "status"]]
     return elapsed
+
+
+def plan_paths(args: argparse.Namespace, storage: str) -> tuple[list[tuple[str, str, list[str], SweepPlan]],
+                                                                 list[dict]]:
+    """The sweeps measured (label, name, ``sweeps/run.py`` arguments, checked plan) and the bare loop's configs: the
+    first sweep's trials, with everything ``--extra`` changes (``--set``, ``--profile``, ``--seeds``, ...).
+
+    Raises:
+        UserError: a sweep ``sweeps/run.py`` would refuse, or ``--extra`` that makes the sweep other than a grid
+            with FIFO (the bare loop trains every trial to the end).
+    """
+    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps is not None else [])
+    sweeps = [("sweeps/run.py (workers reused)", "overhead",
+               sweep_argv("overhead", args.seeds, sets, args.concurrency, args.extra, storage))]
+    if args.fresh:
+        sweeps.append(("sweeps/run.py --fresh-workers", "overhead-fresh-workers",
+                       sweep_argv("overhead-fresh-workers", args.seeds, sets, args.concurrency,
+                                  [*args.extra, "--fresh-workers"], storage)))
+    checked = [(label, name, argv, check_sweep_argv(name, argv)) for label, name, argv in sweeps]
+    plan = checked[0][3]
+    if (plan.search, plan.scheduler) != ("grid", "fifo"):
+        raise UserError(f"--extra {' '.join(args.extra)}: the sweep would run --search {plan.search} --scheduler "
+                        f"{plan.scheduler}; the overhead is measured on the grid with FIFO, the same trials as the "
+                        "bare loop trains to the end (leave --search and --scheduler out of --extra)")
+    return checked, [plan.space.resolve(plan.base, trial) for trial in plan.trials]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storage", default=None,
                         help="keep the sweeps' runs under this folder (<storage>/lsid_lr/overhead, and "
                         "overhead-fresh-workers with --fresh); default: a temporary folder, removed at the end")
-    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more sweeps/run.py arguments")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                        help="more sweeps/run.py arguments; the bare loop trains the configs they give (--set, "
+                        "--profile, --seeds)")
     return parser
 
 
@@ -99,29 +126,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare(args: argparse.Namespace, storage: str) -> int:
-    sets = ["train.threads=1"] + ([f"train.steps={args.steps}"] if args.steps is not None else [])
-    sweeps = [("sweeps/run.py (workers reused)", "overhead",
-               sweep_argv("overhead", args.seeds, sets, args.concurrency, args.extra, storage))]
-    if args.fresh:
-        sweeps.append(("sweeps/run.py --fresh-workers", "overhead-fresh-workers",
-                       sweep_argv("overhead-fresh-workers", args.seeds, sets, args.concurrency,
-                                  [*args.extra, "--fresh-workers"], storage)))
-    run_dirs = [check_sweep_argv(name, argv) for _, name, argv in sweeps]
-    space = search_spaces.get_space("lsid_lr")
-    base = space.base_config("quick")
-    for item in sets:
-        key, _, value = item.partition("=")
-        base = set_path(base, key, parse_value(value))
-    configs = [space.resolve(base, trial) for trial in space.grid_trials(args.seeds)]
+    sweeps, configs = plan_paths(args, storage)
     bare_s = bare(configs, args.concurrency)
     rows = [(f"bare loop ({args.concurrency} processes)", bare_s)]
     try:
-        rows += [(label, platform(name, argv, run_dir, args.seeds))
-                 for (label, name, argv), run_dir in zip(sweeps, run_dirs)]
+        rows += [(label, platform(name, argv, plan)) for label, name, argv, plan in sweeps]
     except SweepFailed as failed:
         print(f"error: {failed}", file=sys.stderr)
         return failed.returncode
-    print(json.dumps({"trials": len(configs), "steps": base["train"]["steps"], "concurrency": args.concurrency}))
+    print(json.dumps({"trials": len(configs), "steps": configs[0]["train"]["steps"], "concurrency": args.concurrency}))
     print("| path | wall time (s) | ratio to the bare loop |\n|---|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.1f} | {seconds / bare_s:.3f} |")

@@ -48,16 +48,17 @@ FIRST_ID = {"train": 0, "test": 10000, "val": 20000}  # SID numbers its scenes 0
 SCENE_OFFSET = {"train": 0, "val": 1, "test": 2}  # val and test start at other photos than train
 
 
-def write_dng(path: Path, counts: np.ndarray) -> None:
-    """A 16-bit uncompressed RGGB DNG with the Sony black and white levels. The identity ColorMatrix1 and neutral
-    AsShotNeutral give rawpy a camera white balance of [1, 1, 1] (see tests/restore_core/data/test_sid_raw.py)."""
+def write_dng(path: Path, counts: np.ndarray, black: int = BLACK_LEVEL, white: int = WHITE_LEVEL) -> None:
+    """A 16-bit uncompressed RGGB DNG with the given black and white levels (default: the Sony ones). The identity
+    ColorMatrix1 and neutral AsShotNeutral give rawpy a camera white balance of [1, 1, 1] (see
+    tests/restore_core/data/test_sid_raw.py)."""
     tags = DNGTags()
     for tag, value in [
         (Tag.ImageWidth, counts.shape[1]), (Tag.ImageLength, counts.shape[0]),
         (Tag.TileWidth, counts.shape[1]), (Tag.TileLength, counts.shape[0]),  # pidng writes one tile
         (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array),
         (Tag.SamplesPerPixel, 1), (Tag.BitsPerSample, 16), (Tag.CFARepeatPatternDim, [2, 2]),
-        (Tag.CFAPattern, CFAPattern.RGGB), (Tag.BlackLevel, BLACK_LEVEL), (Tag.WhiteLevel, WHITE_LEVEL),
+        (Tag.CFAPattern, CFAPattern.RGGB), (Tag.BlackLevel, black), (Tag.WhiteLevel, white),
         (Tag.ColorMatrix1, IDENTITY_MATRIX), (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
         (Tag.Make, "Benchmark"), (Tag.Model, "RGGB"), (Tag.DNGVersion, DNGVersion.V1_4),
         (Tag.DNGBackwardVersion, DNGVersion.V1_2),

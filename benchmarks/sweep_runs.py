@@ -8,9 +8,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from restore_core.errors import UserError
 from restore_core.sweep import cli
+
+if TYPE_CHECKING:
+    from restore_core.sweep.runner import SweepPlan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,9 +27,9 @@ class SweepFailed(Exception):
         self.returncode = returncode
 
 
-def check_sweep_argv(name: str, argv: list[str]) -> str:
+def check_sweep_argv(name: str, argv: list[str]) -> SweepPlan:
     """Every check of ``sweeps/run.py --dry-run`` (options, space, configs, storage, data folders) for one sweep,
-    before anything runs. Returns its run directory.
+    before anything runs. Returns its plan: its run directory, base config and grid trials.
 
     Raises:
         UserError: naming the sweep whose command would be refused (e.g. a bad argument passed through).
@@ -41,10 +45,9 @@ def check_sweep_argv(name: str, argv: list[str]) -> str:
     if os.path.exists(run_dir):
         raise UserError(f"the {name} sweep: {run_dir} already exists; pass another --storage")
     try:
-        check_sweep(options)
+        return check_sweep(options)
     except UserError as err:
         raise UserError(f"the {name} sweep: {err}") from err
-    return run_dir
 
 
 def run_sweep(name: str, argv: list[str]) -> None:
@@ -57,8 +60,9 @@ def run_sweep(name: str, argv: list[str]) -> None:
 
 def in_storage(storage: str | None, prefix: str, work: Callable[[str], int]) -> int:
     """``work(storage)``, or ``work`` in a temporary folder named ``prefix...`` that is removed afterwards (also on
-    an error or Ctrl-C)."""
+    an error or Ctrl-C). A folder is given as an absolute path: the sweeps run in the repository, while the
+    benchmark reads their runs from where it was started."""
     if storage:
-        return work(storage)
+        return work(storage if "://" in storage else os.path.abspath(storage))
     with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as folder:
-        return work(folder)
+        return work(os.path.abspath(folder))

@@ -94,60 +94,63 @@ def train(
         cost = model_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     apply_step_options(task.modules, cfg.train)
     writer = _tensorboard(logdir)
-
-    # 3) train, evaluating every eval_every steps and at the end
-    history: list[dict[str, Any]] = []
-    loss_sums: dict[str, torch.Tensor] = {}
-    finite = torch.ones((), dtype=torch.bool, device=device)
-    data_seconds = step_seconds = 0.0
-    steps_since_eval = 0
-    metrics: dict[str, Any] = {}
-    stop_reason = "completed"
-    for step in range(start_step + 1, cfg.train.steps + 1):
-        _set_lr(task, base_lrs, lr_factor(cfg.optim, step - 1, cfg.train.steps))
-        torch.manual_seed(cfg.train.seed * 1_000_003 + step)  # dropout etc. replay exactly after a resume
-        t0 = time.perf_counter()
-        batch = task.sample_batch(np.random.default_rng([cfg.train.seed, step]))
-        t1 = time.perf_counter()
-        _inject_fault(cfg, step, "before")
-        losses = task.train_step(batch)
-        if cfg.train.fault == "nan" and step >= cfg.train.fault_step:
-            losses["loss"] = losses["loss"] * float("nan")
-        step_seconds += time.perf_counter() - t0
-        data_seconds += t1 - t0
-        steps_since_eval += 1
-        for name, value in losses.items():
-            loss_sums[name] = loss_sums.get(name, 0) + value
-        finite &= torch.isfinite(losses["loss"])
-        check_now = step % 10 == 0 or step % cfg.train.eval_every == 0 or step == cfg.train.steps
-        if check_now and not bool(finite):  # one host sync every 10 steps, not every step
-            stop_reason = "nan"
-        if stop_reason == "nan" or step % cfg.train.eval_every == 0 or step == cfg.train.steps:
-            evaluation = task.evaluate()
-            if cfg.train.fault == "collapse" and step >= cfg.train.fault_step and evaluation.outputs is not None:
-                evaluation.outputs = torch.zeros_like(evaluation.outputs)
-            if stop_reason != "nan" and is_collapsed(evaluation, cfg.train.collapse_tolerance):
-                stop_reason = "collapsed"
-            done = stop_reason != "completed" or step == cfg.train.steps
-            metrics = {
-                "step": step,
-                "progress": step / cfg.train.steps,
-                "lr": task.optimizers[next(iter(task.optimizers))].param_groups[0]["lr"],
-                **{f"train/{k}": (v / steps_since_eval).item() for k, v in loss_sums.items()},
-                **_finite_or_nan(evaluation.metrics, stop_reason == "nan"),
-                **cost,
-                "time/step_ms": 1000 * step_seconds / steps_since_eval,
-                "time/data_share": data_seconds / max(step_seconds, 1e-12),
-                "stop_reason": stop_reason if done else "running",
-            }
-            history.append(metrics)
-            _log_tensorboard(writer, step, metrics, evaluation)
-            _report(report, task, step, cost, metrics)
-            loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
-            if done:
-                break
-    if writer is not None:
-        writer.close()
+    # the writer's thread and open event file must not outlive a trial that raises or times out: a reused Ray
+    # worker would keep them running
+    try:
+        # 3) train, evaluating every eval_every steps and at the end
+        history: list[dict[str, Any]] = []
+        loss_sums: dict[str, torch.Tensor] = {}
+        finite = torch.ones((), dtype=torch.bool, device=device)
+        data_seconds = step_seconds = 0.0
+        steps_since_eval = 0
+        metrics: dict[str, Any] = {}
+        stop_reason = "completed"
+        for step in range(start_step + 1, cfg.train.steps + 1):
+            _set_lr(task, base_lrs, lr_factor(cfg.optim, step - 1, cfg.train.steps))
+            torch.manual_seed(cfg.train.seed * 1_000_003 + step)  # dropout etc. replay exactly after a resume
+            t0 = time.perf_counter()
+            batch = task.sample_batch(np.random.default_rng([cfg.train.seed, step]))
+            t1 = time.perf_counter()
+            _inject_fault(cfg, step, "before")
+            losses = task.train_step(batch)
+            if cfg.train.fault == "nan" and step >= cfg.train.fault_step:
+                losses["loss"] = losses["loss"] * float("nan")
+            step_seconds += time.perf_counter() - t0
+            data_seconds += t1 - t0
+            steps_since_eval += 1
+            for name, value in losses.items():
+                loss_sums[name] = loss_sums.get(name, 0) + value
+            finite &= torch.isfinite(losses["loss"])
+            check_now = step % 10 == 0 or step % cfg.train.eval_every == 0 or step == cfg.train.steps
+            if check_now and not bool(finite):  # one host sync every 10 steps, not every step
+                stop_reason = "nan"
+            if stop_reason == "nan" or step % cfg.train.eval_every == 0 or step == cfg.train.steps:
+                evaluation = task.evaluate()
+                if cfg.train.fault == "collapse" and step >= cfg.train.fault_step and evaluation.outputs is not None:
+                    evaluation.outputs = torch.zeros_like(evaluation.outputs)
+                if stop_reason != "nan" and is_collapsed(evaluation, cfg.train.collapse_tolerance):
+                    stop_reason = "collapsed"
+                done = stop_reason != "completed" or step == cfg.train.steps
+                metrics = {
+                    "step": step,
+                    "progress": step / cfg.train.steps,
+                    "lr": task.optimizers[next(iter(task.optimizers))].param_groups[0]["lr"],
+                    **{f"train/{k}": (v / steps_since_eval).item() for k, v in loss_sums.items()},
+                    **_finite_or_nan(evaluation.metrics, stop_reason == "nan"),
+                    **cost,
+                    "time/step_ms": 1000 * step_seconds / steps_since_eval,
+                    "time/data_share": data_seconds / max(step_seconds, 1e-12),
+                    "stop_reason": stop_reason if done else "running",
+                }
+                history.append(metrics)
+                _log_tensorboard(writer, step, metrics, evaluation)
+                _report(report, task, step, cost, metrics)
+                loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
+                if done:
+                    break
+    finally:
+        if writer is not None:
+            writer.close()
     return TrainResult(metrics, history, metrics.get("stop_reason", stop_reason))
 
 

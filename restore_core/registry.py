@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from restore_core.errors import unknown_name
+from restore_core.errors import UnknownNameError, unknown_name
 
 T = TypeVar("T")
 
@@ -28,6 +28,13 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
+        # a name comes from config data, so it may be a list or a number; those are refused here, before a dict
+        # lookup turns an unhashable one into a TypeError
+        if not isinstance(name, str):
+            raise UnknownNameError(
+                f"a {self.kind} name must be a string; got {type(name).__name__} {name!r}; known: "
+                f"{', '.join(self.names())}"
+            )
         if name not in self._entries:
             raise unknown_name(self.kind, name, self._entries)
         return self._entries[name]
@@ -36,4 +43,4 @@ class Registry(Generic[T]):
         return sorted(self._entries)
 
     def __contains__(self, name: Any) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries

@@ -20,11 +20,3 @@ def lr_factor(optim: OptimConfig, step: int, total_steps: int) -> float:
         return 1.0
     return max(0.0, 1.0 - (progress - optim.decay_start) / (1.0 - optim.decay_start))
 
-
-def schedule_label(optim: OptimConfig) -> str:
-    """``1e-3→1e-4 @2.5%`` style label of a step schedule."""
-    rates = [optim.lr * optim.gamma**i for i in range(len(optim.milestones) + 1)]
-    text = "→".join(f"{r:.0e}".replace("e-0", "e-") for r in rates)
-    if optim.milestones:
-        text += " @" + ",".join(f"{m * 100:g}%" for m in optim.milestones)
-    return text

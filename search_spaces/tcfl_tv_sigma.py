@@ -1,15 +1,13 @@
 """TV weight σ and GAN criterion of TCFL (seed 003, the reproduction's σ study: "果然也有 Deep Image Prior")."""
 
+import dataclasses
+
 from search_spaces.space import Pair, Param, SearchSpace
 
 SIGMAS = (0, 0.1, 0.5, 1, 2.5, 5, 10)
 GAN_MODES = ("lsgan", "wgan")
-
-
-def label(gan_mode: str, sigma: float) -> str:
-    """The trial label ``space.label`` gives (params in declaration order: GAN mode, then σ)."""
-    return f"gan={gan_mode}, sigma={sigma:.3g}" if isinstance(sigma, float) else f"gan={gan_mode}, sigma={sigma}"
-
+GAN_MODE = Param("task.gan_mode", kind="choice", grid=GAN_MODES, choices=GAN_MODES, short="gan")
+SIGMA = Param("loss.tv", kind="uniform", grid=SIGMAS, low=0.0, high=10.0, short="sigma")
 
 # The official recipe (gengmufeng/TCFL-OCT code/train.py): DnCNN-10 noise generator, TCFL PatchGAN, LSGAN, λ = 6,
 # fakes weighted 0.1 in the discriminator, Adam 2e-5 with betas (0.5, 0.999), batch 2, no TV term (σ = 0).
@@ -45,22 +43,14 @@ PAPER = {
     "train": {"steps": 100 * 925 // 2, "batch_size": 2, "eval_every": 925, "cost_size": 640},
 }
 
-PAIRS = tuple(
-    Pair(label(mode, sigma), label(mode, 0), kind=f"TV σ vs none ({mode})")
-    for mode in GAN_MODES for sigma in SIGMAS if sigma != 0
-)
-
-SPACE = SearchSpace(
+_SPACE = SearchSpace(
     name="tcfl_tv_sigma",
     description="TCFL TV-loss weight σ × LSGAN/WGAN on OCT-like speckle (unpaired denoising)",
     reproduces="seed 003 (TCFL reproduction), the σ study of the TV term in loss_identity; BM3D and NLM baselines",
     base=BASE,
     metric="val/psnr",
     mode="max",
-    params=(
-        Param("task.gan_mode", kind="choice", grid=GAN_MODES, choices=GAN_MODES, short="gan"),
-        Param("loss.tv", kind="uniform", grid=SIGMAS, low=0.0, high=10.0, short="sigma"),
-    ),
+    params=(GAN_MODE, SIGMA),
     scientific=("loss.tv", "task.gan_mode"),
     nuisance=("train.seed", "data.seed"),
     fixed=("model", "task.discriminator", "task.identity_weight", "task.fake_weight", "optim", "data.patch",
@@ -68,8 +58,20 @@ SPACE = SearchSpace(
     search="grid",
     scheduler="fifo",
     profiles={"smoke": SMOKE, "paper": PAPER},
-    pairs=PAIRS,
-    baseline=label("lsgan", 0),
     reading="Each σ is compared with σ = 0 under the same GAN criterion; the baseline/bm3d and baseline/nlm rows "
     "are the classical denoisers on the same validation images (blind noise level).",
 )
+
+
+def label(gan_mode: str, sigma: float) -> str:
+    """The label the space gives the trial with this GAN mode and σ (its own label rule, so that the pairs and the
+    baseline name the trials' labels)."""
+    return _SPACE.label({GAN_MODE.key: gan_mode, SIGMA.key: sigma})
+
+
+PAIRS = tuple(
+    Pair(label(mode, sigma), label(mode, 0), kind=f"TV σ vs none ({mode})")
+    for mode in GAN_MODES for sigma in SIGMAS if sigma != 0
+)
+
+SPACE = dataclasses.replace(_SPACE, pairs=PAIRS, baseline=label("lsgan", 0))

@@ -24,13 +24,8 @@ class WeightedLoss(nn.Module):
 
     def __init__(self, weights: Mapping[str, float], **term_options):
         super().__init__()
-        for name, weight in weights.items():
-            LOSSES.get(name)
-            if not isinstance(weight, (int, float)) or isinstance(weight, bool):
-                raise ConfigError(f"loss weight 'loss.{name}' must be a number, got {weight!r}")
+        check_loss_weights(weights, required=True)
         self.weights = {name: float(w) for name, w in weights.items() if w != 0}
-        if not self.weights:
-            raise ConfigError(f"the loss has no term with a non-zero weight; known terms: {', '.join(LOSSES.names())}")
         self.terms = nn.ModuleDict({name: LOSSES.get(name)(**term_options.get(name, {})) for name in self.weights})
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -20,7 +20,7 @@ from restore_core.sweep.options import (
     SweepOptions,
     default_num_samples,
 )
-from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
+from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, keep_retried_errors, read_status, read_timeout
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
 RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
@@ -257,13 +257,18 @@ def check_trial_ends(run_dir: str) -> None:
 
 
 def clear_failed(run_dir: str) -> list[str]:
-    """Forget the end of every failed trial (``--retry-failed``), so that it runs again from its last checkpoint."""
+    """Forget the end of every failed trial (``--retry-failed``), so that it runs again from its last checkpoint.
+
+    The error it ended with is not lost: it goes onto the end of the trial's ``retried-errors.txt``, as the errors of
+    attempts that ``--max-failures`` retried do."""
     cleared = []
     for path in sorted(glob.glob(os.path.join(run_dir, "*", STATUS_FILE))):
         status = read_status(os.path.dirname(path))
         if status and status.get("status") == "error":
             trial_dir = os.path.dirname(path)
-            for name in (STATUS_FILE, TIMEOUT_FILE, "error.txt", "error.pkl"):  # Ray's error files too
+            error = status.get("error")
+            keep_retried_errors(trial_dir, error if isinstance(error, str) else None)
+            for name in (STATUS_FILE, TIMEOUT_FILE, "error.pkl"):  # Ray's pickled error too
                 if os.path.exists(os.path.join(trial_dir, name)):
                     os.unlink(os.path.join(trial_dir, name))
             cleared.append(os.path.basename(trial_dir))

@@ -83,11 +83,31 @@ def record_end(trial_dirs: list[str], status: str, error: str | None) -> str | N
         if timeout is not None:
             status, error = "error", timeout["error"]
     for folder in folders:
-        ray_errors = os.path.join(folder, "error.txt")
-        if status == "terminated" and os.path.exists(ray_errors):
-            os.replace(ray_errors, os.path.join(folder, RETRIED_FILE))
+        if status == "terminated":
+            keep_retried_errors(folder)
         write_json_atomic(os.path.join(folder, STATUS_FILE), {"status": status, "error": error})
     return status
+
+
+def keep_retried_errors(trial_dir: str, recorded: str | None = None) -> None:
+    """Move the errors of attempts that were retried out of the trial's way, onto the end of ``retried-errors.txt``:
+    Ray's ``error.txt`` as it is, or else ``recorded`` (the end ``status.json`` gave, a time-out for one) as a line.
+
+    Appending, not replacing, keeps every earlier attempt's errors, whichever of ``--max-failures`` and
+    ``--retry-failed`` retried it.
+    """
+    ray_errors = os.path.join(trial_dir, "error.txt")
+    if os.path.exists(ray_errors):
+        with open(ray_errors, "rb") as handle:
+            text = handle.read()
+    elif recorded:
+        text = recorded.encode("utf-8")
+    else:
+        return
+    with open(os.path.join(trial_dir, RETRIED_FILE), "ab") as handle:
+        handle.write(text if text.endswith(b"\n") else text + b"\n")
+    if os.path.exists(ray_errors):
+        os.unlink(ray_errors)
 
 
 def driver_trial_dirs(trial) -> list[str]:
@@ -98,7 +118,7 @@ def driver_trial_dirs(trial) -> list[str]:
 
         if isinstance(trial.storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
             dirs.append(trial.path)
-    except Exception:  # an older or newer Ray without these attributes: the staging copy is enough
+    except (ImportError, AttributeError):  # an older or newer Ray without these attributes: the staging copy is enough
         pass
     return [d for d in dirs if d]
 
@@ -114,12 +134,14 @@ def worker_trial_dir() -> str:
         from ray.train._internal.session import get_session
 
         storage = get_session().storage
-        if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
-            os.makedirs(storage.trial_fs_path, exist_ok=True)
-            return storage.trial_fs_path
-        return storage.trial_working_directory
-    except Exception:  # Ray's storage internals moved: fall back to its public trial directory
+        local = isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
+    except (ImportError, AttributeError):  # Ray's storage internals moved: fall back to its public trial directory
         return tune.get_context().get_trial_dir()
+    if not local:
+        return storage.trial_working_directory
+    # outside the guard: a folder that cannot be made is an error to see, not a reason to write somewhere else
+    os.makedirs(storage.trial_fs_path, exist_ok=True)
+    return storage.trial_fs_path
 
 
 def error_line(trial_dir: str | None, fallback: str | None) -> str:

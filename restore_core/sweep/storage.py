@@ -137,6 +137,12 @@ def filesystem_type(path: str) -> str:
     return fstype
 
 
+def is_shared_type(fstype: str) -> bool:
+    """Whether files on a filesystem of type ``fstype`` (as /proc/mounts names it) are seen by other machines: one
+    of ``SHARED_FS``, or a fuse mount of a named kind (``fuse.sshfs``), not a local fuse block device (``fuseblk``)."""
+    return any(fstype == kind or (kind.endswith(".") and fstype.startswith(kind)) for kind in SHARED_FS)
+
+
 def is_shared_path(path: str) -> bool | None:
     """True when ``path`` is on a network filesystem, False when it is node-local, None when unknown."""
     absolute = os.path.abspath(path)
@@ -145,7 +151,7 @@ def is_shared_path(path: str) -> bool | None:
     fstype = filesystem_type(absolute)
     if not fstype:
         return None
-    return any(fstype == kind or (kind.endswith(".") and fstype.startswith(kind)) for kind in SHARED_FS)
+    return is_shared_type(fstype)
 
 
 def storage_warnings(storage: str, nodes: int | None) -> list[str]:

@@ -41,7 +41,7 @@ def run_trial(
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
         return
     clear_timeout(logdir)
-    data = (shared or {}).get(data_key(validate_config(trial_config)))
+    data = (shared or {}).get(data_key(validate_config(trial_config, cross_field=False)))  # train() checks the rest
 
     def report(metrics: dict[str, Any], folder: str | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(folder) if folder else None

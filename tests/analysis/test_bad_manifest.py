@@ -11,9 +11,8 @@ import pytest
 
 import analysis
 from analysis.__main__ import main as cli
-from tests.analysis.test_corrupt_runs import BASE, one_error_line, report, trials
-
-STALE = b"\n(an earlier analysis)\n"  # appended to every output, so that a rewrite shows even with the same numbers
+from restore_core.sweep.report import print_summary
+from tests.analysis.test_corrupt_runs import BASE, STALE, mark_stale, one_error_line, report, trials
 
 
 def snapshot(run_dir: str) -> dict[str, bytes]:
@@ -32,11 +31,8 @@ def analysed(make_run) -> str:
     """A run analysed once (with its baseline, so vs_baseline.* exist), every output then marked as earlier."""
     run_dir = make_run(trials())
     analysis.write_outputs(run_dir)
-    names = [n for n in os.listdir(run_dir) if n.endswith((".md", ".csv", ".tex", ".html"))]
+    names = mark_stale(run_dir)
     assert {"table.md", "vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex", "report.html"} <= set(names)
-    for name in names:
-        with open(os.path.join(run_dir, name), "ab") as handle:
-            handle.write(STALE)
     return run_dir
 
 
@@ -138,6 +134,24 @@ def test_a_manifest_without_the_optional_keys_takes_the_space_values(make_run, c
     assert cli([run_dir]) == 0
     assert analysis.analyse(run_dir).baseline == BASE
     assert os.path.exists(os.path.join(run_dir, "pairs.md"))
+
+
+def test_a_grid_run_without_a_recorded_search_is_read_as_its_space_s_grid(make_run, capsys):
+    """lsid_lr searches a grid by default: its rows set optim.lr (1e-3, the best here, is the top of the searched
+    range), which only a sampled search would flag as a range to widen."""
+    run_dir = make_run(trials(), search="random")
+    assert cli([run_dir]) == 0
+    assert list(analysis.analyse(run_dir).boundary["param"]) == ["optim.lr"]
+    assert "widen the range" in open(os.path.join(run_dir, "table.md"), encoding="utf-8").read()
+    edit_manifest(run_dir, search_=None, metric_=None, mode_=None)
+    assert cli([run_dir]) == 0
+    assert analysis.analyse(run_dir).boundary.empty and not os.path.exists(os.path.join(run_dir, "boundary.csv"))
+    assert "widen" not in open(os.path.join(run_dir, "table.md"), encoding="utf-8").read()
+    assert "<th>profile / search / scheduler</th><td>smoke / grid / fifo</td>" in open(
+        os.path.join(run_dir, "report.html"), encoding="utf-8").read()
+    capsys.readouterr()
+    print_summary(run_dir)  # what the driver prints at the end of a sweep
+    assert "best trial: 1e-3 (seed 1): val/psnr = 32.0000 at step 4" in capsys.readouterr().out
 
 
 def test_a_metric_is_only_checked_against_reports_that_exist(make_run, capsys):

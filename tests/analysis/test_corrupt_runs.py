@@ -14,6 +14,7 @@ from analysis.__main__ import main as cli
 from analysis.outputs import FORMATS, output_names
 
 BASE = "default (1e-4→1e-5 @50%)"
+STALE = b"\n(an earlier analysis)\n"  # appended to every output, so that a rewrite shows even with the same numbers
 
 
 def report(step: int, psnr: float, stop: str = "running") -> dict:
@@ -33,11 +34,28 @@ def outputs(run_dir: str) -> dict[str, bytes]:
             if name.endswith((".md", ".csv", ".tex", ".html"))}
 
 
+def mark_stale(run_dir: str) -> dict[str, bytes]:
+    """Append :data:`STALE` to every output of the run directory; returns the outputs as they now are."""
+    for name in outputs(run_dir):
+        with open(os.path.join(run_dir, name), "ab") as handle:
+            handle.write(STALE)
+    return outputs(run_dir)
+
+
+def assert_not_rewritten(run_dir: str, before: dict[str, bytes]) -> None:
+    """Every output is as it was, down to the STALE mark (the analysis writes no timestamp: a rewrite with the same
+    numbers would have the same bytes)."""
+    after = outputs(run_dir)
+    assert after == before
+    assert all(text.endswith(STALE) for text in after.values()), [n for n, t in after.items() if not t.endswith(STALE)]
+
+
 @pytest.fixture
 def analysed(make_run) -> str:
+    """A run analysed once, every output then marked as earlier."""
     run_dir = make_run(trials())
     analysis.write_outputs(run_dir)
-    assert {"table.md", "vs_baseline.md", "report.html"} <= set(outputs(run_dir))
+    assert {"table.md", "vs_baseline.md", "report.html"} <= set(mark_stale(run_dir))
     return run_dir
 
 
@@ -96,7 +114,7 @@ def test_a_corrupt_file_is_one_line_and_nothing_is_rewritten(analysed, capsys, c
     assert cli([analysed]) == 2
     line = one_error_line(capsys)
     assert line.startswith(f"error: {path}") and words in line
-    assert outputs(analysed) == before
+    assert_not_rewritten(analysed, before)
 
 
 def test_a_live_or_interrupted_sweep_still_loads(make_run):
@@ -121,12 +139,13 @@ def test_outputs_of_an_earlier_analysis_do_not_stay_behind(make_run):
     run_dir = make_run([t for t in trials() if t["params"]["row"] == "1e-3"])  # the space's baseline is not run
     analysis.write_outputs(run_dir, baseline="1e-3")
     assert {"vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex", "report.html"} <= set(outputs(run_dir))
-    report = outputs(run_dir)["report.html"]
+    report = mark_stale(run_dir)["report.html"]
     analysis.write_outputs(run_dir, formats=["md", "csv", "tex"])  # no baseline now
-    written = set(outputs(run_dir))
-    assert not written & {"vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex"}
-    assert outputs(run_dir)["report.html"] == report  # a format not asked for is left as it was
-    assert written <= output_names(FORMATS)  # every file an analysis writes is one it knows to remove
+    written = outputs(run_dir)
+    assert not set(written) & {"vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex"}
+    assert written["report.html"] == report and report.endswith(STALE)  # a format not asked for is left as it was
+    assert not written["table.md"].endswith(STALE)  # the formats asked for are written again
+    assert set(written) <= output_names(FORMATS)  # every file an analysis writes is one it knows to remove
 
 
 def test_an_empty_format_and_a_file_for_a_run_dir_are_refused(analysed, capsys):
@@ -135,8 +154,9 @@ def test_an_empty_format_and_a_file_for_a_run_dir_are_refused(analysed, capsys):
     for fmt in ("", ","):
         assert cli([analysed, "--format", fmt]) == 2
         assert one_error_line(capsys) == "error: no format given; known: md, csv, tex, html"
-    assert outputs(analysed) == before
+    assert_not_rewritten(analysed, before)
     table = os.path.join(analysed, "table.md")
     assert cli([table]) == 2
     assert one_error_line(capsys) == (f"error: {table} is a file, not a run directory; "
                                       "run directories are runs/<space>/<name>")
+    assert_not_rewritten(analysed, before)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from html import escape
 
+import pandas as pd
+
 import analysis
 from search_spaces import get_space
 
@@ -28,9 +30,17 @@ def test_sweep_then_cli_writes_every_output(smoke_run):
 
     done = run_cli(smoke_run)
     assert done.returncode == 0, done.stderr
-    for name in ("results.csv", "curves.csv", "table.md", "table.csv", "table.tex", "report.html",
-                 "reported_vs_measured.md"):
+    for name in ("table.md", "table.csv", "table.tex", "report.html", "reported_vs_measured.md"):
         assert os.path.getsize(os.path.join(smoke_run, name)) > 0, name
+    # 2 sampled configurations × 2 seeds, each evaluated every eval_every steps of the smoke profile's training
+    train_config = get_space("lsid_lr").base_config("smoke")["train"]
+    steps = list(range(train_config["eval_every"], train_config["steps"] + 1, train_config["eval_every"]))
+    assert steps == [2, 4]
+    results = pd.read_csv(os.path.join(smoke_run, "results.csv"))
+    assert len(results) == 2 * 2 and sorted(results["trial_id"]) == sorted(frame["trial_id"])
+    curves = pd.read_csv(os.path.join(smoke_run, "curves.csv"))
+    assert len(curves) == 2 * 2 * len(steps)
+    assert all(sorted(group["step"]) == steps for _, group in curves.groupby("trial_id"))
     table = open(os.path.join(smoke_run, "table.md"), encoding="utf-8").read().splitlines()
     assert len([line for line in table if line.startswith("| lr=")]) == 2
     assert all("(n=2)" in line for line in table if line.startswith("| lr="))

@@ -1,18 +1,20 @@
 """The report opened in headless Chromium: no console errors, every figure rendered, a screenshot written.
 
-Needs the system package (``apt-get install -y chromium``); skipped with that reason where it is missing."""
+Needs the system package (``apt-get install -y chromium``); skipped with that reason where it is missing, except
+where ``REQUIRE_BROWSER`` is set (CI): there a missing browser fails the test."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium")  # where .ci/setup --test looks for it (command -v chromium)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-logging=stderr",
          "--v=0", "--virtual-time-budget=10000",
@@ -33,8 +35,13 @@ HOOK = """<script>(function () {
   document.documentElement.setAttribute('data-errors', '[]');
 })();</script>"""
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"{CHROMIUM} is missing: install it with apt-get install -y chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("REQUIRE_BROWSER"),
+                                reason="chromium is not on PATH: install it with apt-get install -y chromium")
+
+
+@pytest.fixture(autouse=True, scope="session")  # before the session's sweep that the test reads
+def _browser():
+    assert CHROMIUM, "REQUIRE_BROWSER is set but chromium is not on PATH (bash .ci/setup --test installs it)"
 
 
 def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:

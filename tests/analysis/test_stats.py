@@ -47,6 +47,29 @@ def test_summarize_groups_by_label_without_the_seed_and_skips_crashed_and_diverg
     assert share.loc["a", "share"] == 0 and share.loc["b", "infeasible"] == 3 and share.loc["b", "share"] == 1.0
 
 
+T_975_DF1 = 12.706204736174698  # two-sided 95 % t quantile with 1 degree of freedom (statistical tables: 12.706)
+
+
+def test_trials_that_share_a_seed_count_once():
+    """Random or Optuna search may propose one configuration twice with one seed: one seed, not two samples."""
+    twice = frame([("a", 0, "completed", 30.0), ("a", 0, "completed", 30.0), ("b", 0, "completed", 29.0)])
+    summary = stats.summarize(twice, ["best/val/psnr"]).set_index("label")
+    assert summary.loc["a", "n"] == 1 and summary.loc["a", "mean"] == 30.0
+    assert math.isnan(summary.loc["a", "ci"]) and math.isnan(summary.loc["a", "std"])  # not a zero-width interval
+    assert stats.paired_difference(twice, "a", "b", "best/val/psnr")["n"] == 1  # the same count as the pairs
+    assert stats.infeasible_share(twice).set_index("label").loc["a", "trials"] == 2  # trials still count trials
+
+    # seed 0 twice (30.0 and 31.0: 30.5) and seed 1 once (32.0): the mean of 30.5 and 32.0 over n = 2 seeds,
+    # s = 1.5 / sqrt 2, CI half-width t(0.975, 1) · s / sqrt 2 = 12.706 · 0.75
+    two = frame([("a", 0, "completed", 30.0), ("a", 0, "completed", 31.0), ("a", 1, "completed", 32.0),
+                 ("a", 1, "error", 99.0)])
+    row = stats.summarize(two, ["best/val/psnr"]).iloc[0]
+    assert row["n"] == 2 and row["mean"] == pytest.approx(31.25)
+    assert row["std"] == pytest.approx(1.5 / math.sqrt(2))
+    assert row["ci"] == pytest.approx(T_975_DF1 * 0.75, rel=1e-9) and row["ci"] == pytest.approx(9.52965, abs=1e-5)
+    assert list(stats.per_seed(two, "a", "best/val/psnr")) == [30.5, 32.0]
+
+
 def test_paired_difference_matched_per_seed_by_hand():
     data = frame([("a", 0, "completed", 31.0), ("a", 1, "completed", 30.5), ("a", 2, "completed", 30.9),
                   ("a", 3, "completed", 40.0),  # seed 3 has no partner in b: left out

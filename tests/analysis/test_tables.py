@@ -23,8 +23,9 @@ def small_frame() -> pd.DataFrame:
     return frame
 
 
-NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = trials "
-        "counted (crashed and diverged ones are not); infeasible = error, NaN or collapsed trials.")
+NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = seeds counted "
+        "(trials of one seed averaged first; crashed and diverged trials are not counted); infeasible = error, NaN or "
+        "collapsed trials.")
 
 MAIN_MD = f"""\
 | configuration | psnr | ssim | params | MACs | latency (ms) | infeasible | status |
@@ -75,6 +76,22 @@ def test_main_table_markdown_latex_and_csv():
     assert first["val/psnr/ci"] == pytest.approx(4.302652729749464 * 0.2 / math.sqrt(3))
     assert numeric.iloc[2]["kind"] == "baseline" and numeric.iloc[2]["val/psnr/mean"] == 27.0
     assert "val/psnr/n" in numeric.to_csv(index=False).splitlines()[0]
+
+
+def test_a_configuration_run_twice_with_one_seed_is_one_seed_of_two_trials():
+    """Cells count seeds (as the pairs do); the infeasible and status columns count trials."""
+    rows = [("t0", "a", 0, "completed", 30.0), ("t1", "a", 0, "completed", 30.0), ("t2", "a", 0, "nan", math.nan),
+            ("t3", "b", 0, "completed", 29.0), ("t4", "b", 1, "completed", 29.4)]
+    frame = pd.DataFrame(rows, columns=["trial_id", "label", "seed", "status", "best/val/psnr"])
+    text, numeric = tables.main_table(frame, "val/psnr", "max")
+    assert text.columns == ["configuration", "psnr", "infeasible", "status"]
+    assert text.rows[0] == ["a", "30.00 (n=1)", "1/3", "completed 2, nan 1"]
+    assert text.rows[1] == ["b", "29.20 ± 2.54 (n=2)", "0/2", "completed 2"]  # 12.706 · 0.2
+    first = numeric.iloc[0]
+    assert (first["val/psnr/n"], first["trials"], first["infeasible"]) == (1, 3, 1)
+    assert pd.isna(first["val/psnr/ci"])
+    pairs, _ = tables.pairs_table(frame, [Pair("a", "b", "pair")], "val/psnr")
+    assert pairs.rows == [["pair", "a − b", "1.00 (n=1)", "—"]]
 
 
 def test_minimised_metric_puts_the_lowest_first():

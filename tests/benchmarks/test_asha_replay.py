@@ -71,3 +71,16 @@ def test_the_pick_counts_only_trials_trained_to_the_end():
     assert module.picked(labels, curves, [200, 200, 100, 200], 200) == "a"
     assert module.picked(labels, curves, [200, 200, 200, 100], 200) == "b"  # b's finished trial: 10.0
     assert module.picked(labels, curves, [200, 200, 200, 100], 200, mode="min") == "a"  # a's mean of -min = -4.5
+
+
+def test_a_resumed_trial_reports_every_step_from_where_it_paused():
+    # grace 100, max_t 500, reduction 3 (rungs at 100 and 300), quorum 3, two workers, no recheck. a (3.0) and b (7.0)
+    # wait at rung 100; a, outranked, stops when b pauses, and c and d start at t=100. At t=200 c (6.0) completes the
+    # quorum and goes on, d (1.0) stops, and b resumes from step 100: it reports steps 200 to 500 at t=300 to 600,
+    # beside c. c, started before b resumed, is first at rung 300 and goes on: both train to the end. b's reports from
+    # its first start (step 300 at t=300) are void: taking them would make b skip step 200, reach rung 300 first and
+    # stop c there (6.0 below b's 7.0).
+    steps = range(100, 501, 100)
+    curves = [{step: value for step in steps} for value in (3.0, 7.0, 6.0, 1.0)]
+    used, best, stopped = _replay_module().replay(curves, [0, 1, 2, 3], 100, 3, 500, concurrency=2, quorum=3)
+    assert stopped == [100, 500, 500, 100] and used == 1200 and best == 7.0

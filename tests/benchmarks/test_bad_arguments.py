@@ -14,6 +14,7 @@ import tempfile
 import pytest
 import torch
 
+from restore_core.errors import DataError
 from tests.conftest import ROOT
 
 
@@ -40,20 +41,24 @@ def refused(name: str, argv: list[str], capsys) -> str:
     return lines[0]
 
 
-def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None):
-    """A run folder of lsid_lr as ``analysis`` reads it: manifest and, per trial, params.json and result.json with
-    val/psnr at the given steps (trial name -> steps)."""
+def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None, base: dict | None = None,
+              profile: str = "quick"):
+    """A run folder of lsid_lr as ``analysis`` reads it: manifest (``base``: its base config, default the
+    profile's) and, per trial, params.json and result.json with val/psnr at the given steps (trial name -> steps;
+    a trial whose last step is the base config's ``train.steps`` completed)."""
     import search_spaces
 
     space = search_spaces.get_space("lsid_lr")
     folder.mkdir(parents=True)
-    manifest = {"space": "lsid_lr", "base_config": space.base_config("quick"), "search": "grid",
-                "scheduler": scheduler, "metric": "val/psnr", "mode": "max"}
+    manifest = {"space": "lsid_lr", "base_config": base or space.base_config(profile), "search": "grid",
+                "scheduler": scheduler, "metric": "val/psnr", "mode": "max", "profile": profile}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     for index, (trial, trial_steps) in enumerate((steps or {}).items()):
         (folder / trial).mkdir()
         (folder / trial / "params.json").write_text(json.dumps({"row": space.rows[index].label, "seed": 0}))
         reports = [{"step": s, "val/psnr": 20.0 + index + s / 100} for s in trial_steps]
+        if trial_steps and trial_steps[-1] == manifest["base_config"]["train"]["steps"]:
+            reports[-1]["stop_reason"] = "completed"
         (folder / trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in reports))
     return folder
 
@@ -71,6 +76,8 @@ BAD = [
     ("overhead", ["--steps", "0"], ["--steps", "whole number >= 1"]),
     ("overhead", ["--extra", "--asha-grace", "3"], ["the overhead sweep", "--asha-grace must be a fraction"]),
     ("overhead", ["--extra", "--bogus"], ["the overhead sweep", "sweeps/run.py has no argument --bogus"]),
+    ("overhead", ["--extra", "--scheduler", "asha"], ["--extra --scheduler asha", "--search grid --scheduler asha",
+                                                      "measured on the grid with FIFO"]),
     ("memory", ["--steps", "1"], ["--steps", "whole number >= 2", "got 1"]),
     ("memory", ["--concurrency", "0"], ["--concurrency", "whole number >= 1"]),
     ("memory", ["--train-tiles", "500"], ["500 tiles", "give only 80"]),
@@ -143,6 +150,42 @@ def test_early_stopping_refuses_a_grid_run_that_is_not_fifo_and_leaves_no_tempor
     assert list(scratch.iterdir()) == []
 
 
+def test_early_stopping_refuses_a_grid_run_made_with_other_steps_or_profile(tmp_path, capsys, monkeypatch):
+    import search_spaces
+
+    space = search_spaces.get_space("lsid_lr")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the benchmark's temporary storage goes
+    short = write_run(tmp_path / "short", "fifo", base=space.base_config("quick", {"train.steps": 600,
+                                                                                  "train.threads": 1}))
+    line = refused("early_stopping", ["--grid-run", str(short)], capsys)
+    assert line == (f"error: --grid-run {short} was made with train.steps 600 (here 1200); its steps and best value "
+                    "are no reference for these sweeps: expected a FIFO grid run of lsid_lr with the quick profile "
+                    "and the same --steps")
+    smoke = write_run(tmp_path / "smoke", "fifo", base=space.base_config("smoke", {"train.threads": 1}),
+                      profile="smoke")
+    line = refused("early_stopping", ["--grid-run", str(smoke)], capsys)
+    assert line.startswith(f"error: --grid-run {smoke} was made with profile smoke: data.n_train 2 (here 10); ")
+    assert "; ...; its steps and best value are no reference" in line
+    assert list(scratch.iterdir()) == []
+
+
+def test_early_stopping_reuses_a_grid_run_made_with_the_same_settings(tmp_path):
+    import search_spaces
+
+    module = benchmark("early_stopping")
+    base = search_spaces.get_space("lsid_lr").base_config("quick", {"train.steps": 600, "train.threads": 1})
+    run = write_run(tmp_path / "grid", "fifo", {f"t{i}": [300, 600] for i in range(10)}, base=base)
+    argv = module.sweep_argv("asha", ["--search", "grid", "--scheduler", "asha"],
+                             ["train.threads=1", "train.steps=600"], str(tmp_path / "storage"))
+    (plan,) = module.check_sweeps([("asha", argv)])
+    row = module.reused_grid(str(run), 1, plan)
+    assert row["trials"] == 10 and row["steps"] == 6000
+    with pytest.raises(DataError, match=r"was made with train\.steps 600 \(here 1200\);"):
+        module.reused_grid(str(run), 1, module.check_sweeps([("asha", argv[:-2])])[0])
+
+
 def test_early_stopping_checks_every_setups_sweep_and_names_the_one_refused(tmp_path):
     from restore_core.errors import UserError
 
@@ -154,6 +197,28 @@ def test_early_stopping_checks_every_setups_sweep_and_names_the_one_refused(tmp_
     with pytest.raises(UserError, match=r"^the late one sweep: --asha-grace must be .*\(0, 1\]; got 5$"):
         module.check_sweeps([("grid FIFO", good), ("late one", late)])
     assert list(tmp_path.iterdir()) == []  # checked, nothing written
+
+
+def test_the_bare_loop_trains_the_configs_that_extra_gives_the_sweep(tmp_path):
+    module = benchmark("overhead")
+    args = module.build_parser().parse_args(["--steps", "3", "--extra", "--set", "train.batch_size=2", "--seeds", "1"])
+    sweeps, configs = module.plan_paths(args, str(tmp_path))
+    assert [name for _, name, _, _ in sweeps] == ["overhead"] and "train.batch_size=2" in sweeps[0][2]
+    assert len(configs) == 10  # the grid's rows, one seed
+    assert all(c["train"]["batch_size"] == 2 and c["train"]["steps"] == 3 for c in configs)
+    assert list(tmp_path.iterdir()) == []  # checked, nothing written
+
+
+def test_a_relative_storage_reaches_the_sweeps_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the sweeps run in the repository; the benchmark reads their runs from here
+    given = []
+
+    def work(storage: str) -> int:
+        given.append(storage)
+        return 0
+
+    assert benchmark("sweep_runs").in_storage("runs/bench", "unused-", work) == 0
+    assert given == [str(tmp_path / "runs" / "bench")]
 
 
 def test_sid_folder_refuses_a_file_as_its_folder(tmp_path, capsys):

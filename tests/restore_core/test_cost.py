@@ -44,8 +44,18 @@ def test_cost_has_latency_and_macs():
 
 def test_latency_is_the_median_forward_time():
     class Sleeps(torch.nn.Module):
+        """Forward passes of 200 ms (the warm-up), then 10, 30 and 200 ms."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds = [0.2, 0.01, 0.03, 0.2]
+
         def forward(self, x):
-            time.sleep(0.02)
+            time.sleep(self.seconds.pop(0))
             return x
 
-    assert 20 <= measure_latency(Sleeps(), torch.rand(2), repeats=3) < 1000
+    # the median of the timed passes is 30 ms; their mean is 80, min 10, max 200, and with the warm-up counted
+    # the median would be 115
+    model = Sleeps()
+    assert 30 <= measure_latency(model, torch.rand(2), repeats=3, warmup=1) < 60
+    assert model.seconds == []  # one warm-up pass and three timed ones, no more

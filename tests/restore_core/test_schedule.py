@@ -1,6 +1,6 @@
 import pytest
 
-from restore_core.schedule import lr_factor, schedule_label
+from restore_core.schedule import lr_factor
 from restore_core.schema import OptimConfig
 
 
@@ -13,7 +13,6 @@ def test_four_equal_parts():
     optim = OptimConfig(lr=1e-3, milestones=[0.25, 0.5, 0.75])
     rates = [optim.lr * lr_factor(optim, s, 400) for s in (0, 100, 200, 300, 399)]
     assert rates == pytest.approx([1e-3, 1e-4, 1e-5, 1e-6, 1e-6])
-    assert schedule_label(optim) == "1e-3→1e-4→1e-5→1e-6 @25%,50%,75%"
 
 
 def test_linear_decay_of_pix2pix():

@@ -104,7 +104,18 @@ def test_read_raw_bayer_reports_the_pattern_and_can_take_levels_from_the_file(si
     fixed, pattern = read_raw_bayer(path)
     from_file, _ = read_raw_bayer(path, black=None, white=None)
     assert pattern == "RGGB"
-    np.testing.assert_array_equal(fixed, from_file)
+    np.testing.assert_array_equal(fixed, from_file)  # the file holds the Sony levels the loader assumes
+    # A file with other levels (a 12-bit camera: black 1024, white 4095) is read with its own levels only when asked.
+    counts = np.random.default_rng(6).integers(0, 4096, (HEIGHT, WIDTH)).astype(np.uint16)
+    counts[0, 0], counts[0, 1] = 1024, 4095
+    write_dng(root / "other_levels.dng", counts, black=1024, white=4095)
+    from_file, pattern = read_raw_bayer(root / "other_levels.dng", black=None, white=None)
+    expected = np.maximum(counts.astype(np.float32) - 1024, 0) / np.float32(4095 - 1024)
+    assert pattern == "RGGB" and (from_file[0, 0], from_file[0, 1]) == (0.0, 1.0)
+    np.testing.assert_array_equal(from_file, expected)
+    fixed, _ = read_raw_bayer(root / "other_levels.dng")
+    np.testing.assert_array_equal(fixed, np.maximum(counts.astype(np.float32) - BLACK, 0) / np.float32(WHITE - BLACK))
+    assert not np.allclose(from_file, fixed)
 
 
 def test_list_entries(sid_root):

@@ -59,6 +59,13 @@ def test_each_kind_draws_something(image, kind):
     assert (mask > 0.5).sum() > 5
 
 
+def test_kinds_chooses_what_is_drawn(image):
+    # the same seed and count: only the kind differs, so the masks differ only if it is honoured
+    masks = {kind: add_spills(image, 0, n=1, kinds=(kind,))[1] for kind in ("circle", "blob", "streak")}
+    for a, b in (("circle", "blob"), ("circle", "streak"), ("blob", "streak")):
+        assert not np.array_equal(masks[a], masks[b]), (a, b)
+
+
 def test_count_zero_and_gray_images(image):
     out, mask = add_spills(image, 0, n=0)
     np.testing.assert_array_equal(out, image)

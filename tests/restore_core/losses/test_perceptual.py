@@ -61,13 +61,15 @@ def test_network_is_frozen_and_stays_in_eval_mode():
 
 def test_gradients_reach_the_prediction_and_stay_finite_on_black_images():
     loss = PerceptualLoss(backbone="vgg16")
-    for pred, target in [
-        (textured_image() * 0.5, textured_image()),
-        (torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64)),
+    for pred, target, textured in [
+        (textured_image() * 0.5, textured_image(), True),
+        (torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64), False),
     ]:
         pred = pred.clone().requires_grad_(True)
         loss(pred, target).backward()
         assert pred.grad is not None and torch.isfinite(pred.grad).all()
+        if textured:  # a prediction unlike its target gets a gradient that moves it
+            assert pred.grad.abs().sum() > 0
     zeros = torch.zeros(1, 8, 4, 4, requires_grad=True)
     unit_channels(zeros).sum().backward()
     assert torch.isfinite(zeros.grad).all()
@@ -103,4 +105,5 @@ def test_weighted_with_mse_as_in_the_spill_study():
     pred, target = textured_image() * 0.8, textured_image()
     total, parts = weighted(pred, target)
     assert set(parts) == {"mse", "perceptual"}
+    torch.testing.assert_close(parts["mse"], torch.nn.functional.mse_loss(pred, target))
     torch.testing.assert_close(total, 0.3 * parts["mse"] + 0.7 * parts["perceptual"])

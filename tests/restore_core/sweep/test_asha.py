@@ -3,9 +3,10 @@ rung outrank it, and letting early arrivals wait for others at their rung."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import os
 
 import pytest
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from restore_core.sweep.asha import RecheckingASHA
@@ -19,7 +20,7 @@ def scheduler(kind, mode: str = "max"):
 
 
 def report(sched, trial_id: str, step: int, value: float) -> str:
-    trial = SimpleNamespace(trial_id=trial_id)
+    trial = Trial("run_trial", trial_id=trial_id, stub=True)  # Ray's own trial object, never started
     if trial_id not in sched._trial_info:
         sched.on_trial_add(None, trial)
     return sched.on_trial_result(None, trial, {"step": step, "psnr": value})
@@ -82,24 +83,40 @@ def test_it_survives_the_pickling_that_resume_relies_on():
     assert report(restored, "slow", 200, 11.0) == STOP
 
 
-def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(tmp_path):
-    from ray.tune.experiment import Trial
+class Controller:
+    """What the scheduler asks of Ray's TuneController here: its trials. (A real TuneController needs a whole
+    experiment with its storage, search and actor manager; the scheduler only reads ``get_trials``.)"""
+
+    def __init__(self, trials: list[Trial]):
+        self.trials = trials
+
+    def get_trials(self) -> list[Trial]:
+        return self.trials
+
+
+def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(ray_session, tmp_path):
+    from ray.train._internal.storage import StorageContext
 
     from restore_core.sweep.status import TrialStatusCallback, read_status
 
     sched = RecheckingASHA(time_attr="step", metric="psnr", mode="max", grace_period=100, max_t=1200,
                            reduction_factor=6, quorum=4)
-    first = SimpleNamespace(trial_id="a", status=Trial.RUNNING, local_path=str(tmp_path), last_result={})
-    controller = SimpleNamespace(get_trials=lambda: [first, SimpleNamespace(trial_id="b", status=Trial.PENDING)])
+    storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="exp", trial_dir_name="a")
+    first = Trial("run_trial", trial_id="a", stub=True, storage=storage)
+    second = Trial("run_trial", trial_id="b", stub=True)
+    first.set_status(Trial.RUNNING)
+    assert second.status == Trial.PENDING
+    controller = Controller([first, second])
+    os.makedirs(first.path)  # the trial's folder under --storage, as the trial makes it
     sched.on_trial_add(controller, first)
     result = {"step": 100, "psnr": 10.0, "stop_reason": "running"}
     assert sched.on_trial_result(controller, first, result) == TrialScheduler.PAUSE
     callback = TrialStatusCallback(sched)
     callback.on_trial_result(0, [], first, result)  # what Ray shows in the table: the report, as updated here
     assert result["stop_reason"] == "waiting at 100" and sched.waiting_at("b") is None
-    first.last_result = result
+    first.update_last_result(result)
     callback.on_trial_complete(0, [], first)  # stopped while it waited
-    assert first.last_result["stop_reason"] == "stopped early" and read_status(str(tmp_path))["status"] == "terminated"
+    assert first.last_result["stop_reason"] == "stopped early" and read_status(first.path)["status"] == "terminated"
     plain = {"step": 100, "stop_reason": "running"}
     TrialStatusCallback(scheduler(ASHAScheduler)).on_trial_result(0, [], first, plain)  # no waiting with Ray's ASHA
     assert plain["stop_reason"] == "running"

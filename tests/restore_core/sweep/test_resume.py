@@ -111,7 +111,9 @@ def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
         (tmp_path / name / "status.json").write_text(json.dumps(status))
         (tmp_path / name / "error.txt").write_text("Traceback\nRuntimeError: x\n")
     assert clear_failed(str(tmp_path)) == ["a"]
-    assert sorted(os.listdir(tmp_path / "a")) == [] and read_status(str(tmp_path / "b")) == {"status": "terminated"}
+    assert sorted(os.listdir(tmp_path / "a")) == ["retried-errors.txt"]  # the error kept, the rest cleared
+    assert (tmp_path / "a" / "retried-errors.txt").read_text().endswith("RuntimeError: x\n")
+    assert read_status(str(tmp_path / "b")) == {"status": "terminated"}
 
 
 def _hand_made_run(storage, statuses: list[dict | None] = ()) -> str:

@@ -10,6 +10,7 @@ from restore_core.sweep.storage import (
     create_run_dir,
     filesystem_type,
     is_shared_path,
+    is_shared_type,
     storage_warnings,
 )
 
@@ -33,7 +34,20 @@ def test_a_file_in_the_way_is_reported(tmp_path):
 
 def test_filesystem_type_and_sharing():
     assert filesystem_type("/proc/self") == "proc"
+    assert is_shared_path("/proc/self") is False  # judged by its type: not under a node-local prefix
     assert is_shared_path("/tmp/x") is False and is_shared_path("/dev/shm/runs") is False
+
+
+@pytest.mark.parametrize("fstype", ["nfs", "nfs4", "lustre", "gpfs", "beegfs", "ceph", "cephfs", "glusterfs", "cifs",
+                                    "smb3", "9p", "virtiofs", "fuse.sshfs", "fuse.s3fs"])
+def test_network_filesystems_are_shared(fstype):
+    assert is_shared_type(fstype) is True
+
+
+@pytest.mark.parametrize("fstype", ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "fuse", "proc", "nfsd",
+                                    "squashfs", ""])
+def test_local_filesystems_are_not_shared(fstype):
+    assert is_shared_type(fstype) is False
 
 
 def test_storage_warnings():

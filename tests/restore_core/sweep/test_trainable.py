@@ -121,7 +121,9 @@ def test_tensorboard_has_every_reported_scalar_and_the_image_grids(fault_sweep):
     assert (grid[-1].width, grid[-1].height) == (128, 64) and grid[-1].encoded_image_string.startswith(b"\x89PNG")
 
 
-def test_a_failed_trial_lets_go_of_its_tensors():
+def test_drop_frames_lets_go_of_the_tensors_a_failed_step_held():
+    """The helper the trainable calls on any error (its call there is not exercised here: that needs a failing trial
+    run through Ray)."""
     refs = []
 
     def failing_step():
@@ -135,7 +137,7 @@ def test_a_failed_trial_lets_go_of_its_tensors():
         assert refs[0]() is not None  # the traceback's frame holds it ...
         drop_frames(error)
         release_memory()
-        assert refs[0]() is None  # ... until the trainable drops the frames, before Ray gets the error
+        assert refs[0]() is None  # ... until drop_frames clears them (the exception itself is kept)
 
 
 def test_the_watchdog_interrupts_a_loop_and_stays_quiet_otherwise():
