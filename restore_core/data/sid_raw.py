@@ -15,20 +15,14 @@ output_bps=16) / 65535``. Every problem with the data raises ``DataError`` namin
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import rawpy
 
+from restore_core.data.libraw import decode_raw
 from restore_core.data.paths import file_problem, folder_problem
 from restore_core.errors import DataError, unknown_name
 
@@ -39,9 +33,6 @@ SPLITS = ("train", "val", "test")
 # The README asks to leave these test scenes out of quantitative results: the pairs are misaligned.
 MISALIGNED_TEST_IDS = ("10034", "10045", "10172")
 LIST_LINE_EXAMPLE = "./Sony/short/00001_00_0.04s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8"
-RAW_EXPECTED = "expected a complete camera raw file such as Sony .ARW or .DNG (copy it again)"
-T = TypeVar("T")
-_STDERR_LOCK = threading.Lock()  # one redirect of file descriptor 2 at a time, or a restore could undo another
 _EXPOSURE = re.compile(r"_(\d+(?:\.\d+)?)s$")  # "00001_00_0.04s" -> 0.04 (train_Sony.py slices in_fn[9:-5])
 
 
@@ -184,7 +175,7 @@ def read_raw_bayer(
                 float(raw.white_level) if white is None else white)
 
     path = Path(path)
-    visible, pattern, black, white = _decode(path, read)
+    visible, pattern, black, white = decode_raw(path, read)
     if visible.ndim != 2 or len(pattern) != 4:
         raise DataError(f"raw file '{path}' is not a Bayer mosaic (shape {visible.shape}, pattern '{pattern}')")
     return normalize_raw(visible, black, white), pattern
@@ -200,7 +191,7 @@ def read_ground_truth(path: str | Path) -> np.ndarray:
         DataError: if the file is missing or unreadable.
     """
     path = Path(path)
-    rgb = _decode(path, lambda raw: raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True,
+    rgb = decode_raw(path, lambda raw: raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True,
                                                     output_bps=16))
     return (rgb.astype(np.float32) / 65535.0).astype(np.float32)
 
@@ -247,83 +238,3 @@ def load_sid_pairs(
             )
         pairs.append((bayer, entry.ratio, gt))
     return pairs
-
-
-def _decode(path: Path, read: Callable[[rawpy.RawPy], T]) -> T:
-    """Open ``path`` with LibRaw and return ``read(raw)``.
-
-    LibRaw reports a damaged file twice: it raises (a truncated file gives only "Input/output error") and it prints
-    the cause ("<file>: Unexpected end of file") on the C library's stderr, which would be a second line under the
-    error. What it prints is collected and goes into the message instead; anything else printed meanwhile is written
-    back.
-
-    Raises:
-        DataError: a missing, unreadable or empty file, or one LibRaw cannot decode.
-    """
-    problem = file_problem(path)
-    if problem:
-        raise DataError(f"raw file '{path}' {problem}")
-    try:
-        with path.open("rb") as handle:
-            empty = not handle.read(1)
-    except OSError as error:
-        raise DataError(f"cannot read raw file '{path}': {error.strerror or error}") from error
-    if empty:
-        raise DataError(f"cannot read raw file '{path}': not a raw file LibRaw can decode (the file is empty); "
-                        f"{RAW_EXPECTED}")
-    failure = None
-    with _c_stderr() as printed:
-        try:
-            with rawpy.imread(str(path)) as raw:
-                result = read(raw)
-        except (rawpy.LibRawError, OSError, ValueError) as error:
-            failure = error
-    if failure is None:
-        sys.stderr.writelines(line + "\n" for line in printed)
-        return result
-    prefix = f"{path}: "  # how LibRaw starts its own lines
-    sys.stderr.writelines(line + "\n" for line in printed if not line.startswith(prefix))
-    causes = dict.fromkeys(line[len(prefix):].strip() for line in printed if line.startswith(prefix))
-    cause = "; ".join(causes) or _describe(failure)
-    if not causes and isinstance(failure, rawpy.LibRawIOError):  # "Input/output error" says little
-        cause += ": the file ends early or is damaged"
-    raise DataError(
-        f"cannot read raw file '{path}': not a raw file LibRaw can decode (LibRaw: {cause}); {RAW_EXPECTED}"
-    ) from failure
-
-
-@contextlib.contextmanager
-def _c_stderr() -> Iterator[list[str]]:
-    """Redirect the process's stderr (file descriptor 2, where C libraries write) to a temporary file meanwhile;
-    the list holds its lines afterwards. Threads take turns: each restores what it redirected."""
-    printed: list[str] = []
-    sys.stderr.flush()
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:  # no stderr to redirect
-            yield printed
-            return
-        with _redirected(saved, printed):
-            yield printed
-
-
-@contextlib.contextmanager
-def _redirected(saved: int, printed: list[str]) -> Iterator[None]:
-    """File descriptor 2 into a temporary file until the end, then back to ``saved`` (closed); its lines into
-    ``printed``."""
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            printed.extend(sink.read().decode(errors="replace").splitlines())
-
-
-def _describe(error: Exception) -> str:
-    """LibRaw's messages are bytes (b'Unsupported file format or not RAW file'); make them plain text."""
-    message = error.args[0] if error.args else type(error).__name__
-    return message.decode(errors="replace") if isinstance(message, bytes) else str(message)

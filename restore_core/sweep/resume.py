@@ -5,48 +5,21 @@ from __future__ import annotations
 import glob
 import json
 import os
-import typing
 from typing import Any
 
-from restore_core.config import check_type
 from restore_core.errors import DataError, UserError
-from restore_core.io import json_kind, read_json_object
+from restore_core.io import read_json_object
 from restore_core.sweep.options import (
     DEFAULT_SEARCH_SEED,
     KEPT_BY_RAY,
     RECORDED,
-    SCHEDULERS,
-    SEARCHES,
     SweepOptions,
     default_num_samples,
 )
+from restore_core.sweep.recorded import MISSING, RESTORE, bad_value, check_option, shown
 from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, keep_retried_errors, read_status, read_timeout
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
-RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
-SPACE_DEFAULT = "null (the space's default) or "
-# What a manifest may record for each option, in words (checked: the type SweepOptions declares, then its check();
-# the profile: one of search_spaces.space.PROFILES).
-ACCEPTED = {
-    "search": SPACE_DEFAULT + "one of " + ", ".join(SEARCHES),
-    "scheduler": SPACE_DEFAULT + "one of " + ", ".join(SCHEDULERS),
-    "num_samples": SPACE_DEFAULT + "a whole number >= 1",
-    "seeds": "a whole number >= 1",
-    "search_seed": "null (0) or a whole number >= 0",
-    "sets": 'an object of config overrides by dotted key, e.g. {"train.steps": 500}',
-    "cpus_per_trial": "a number > 0",
-    "gpus_per_trial": "a number >= 0, whole above 1",
-    "asha_grace": SPACE_DEFAULT + "a fraction in (0, 1]",
-    "asha_reduction": SPACE_DEFAULT + "a number > 1",
-    "asha_recheck": SPACE_DEFAULT + "true or false",
-    "asha_quorum": SPACE_DEFAULT + "a whole number >= 1",
-    "max_concurrent": "null (no limit) or a whole number >= 1",
-    "max_failures": "a whole number >= 0",
-    "trial_timeout": "null (no limit) or a number of seconds in (0, 9.2e9]",
-}
-_MISSING = object()  # a key the manifest does not have
-
-
 def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
     """The run directory and manifest of ``--name`` under ``--storage`` (in ``--space`` when given).
 
@@ -98,43 +71,12 @@ def read_manifest(path: str) -> dict[str, Any]:
         raise DataError(f"--resume: {path} has no 'space' name, or its 'options' is not an object; {MANIFEST_FORMAT}")
     # a resume adds to these two before it starts Ray
     if not isinstance(manifest.get("resources_per_trial", {}), dict):
-        raise _bad_value(path, "resources_per_trial", manifest["resources_per_trial"],
+        raise bad_value(path, "resources_per_trial", manifest["resources_per_trial"],
                          'an object like {"cpu": 1.0, "gpu": 0.0}')
     resumed = manifest.get("resumed", [])
     if not isinstance(resumed, list) or not all(isinstance(command, str) for command in resumed):
-        raise _bad_value(path, "resumed", resumed, "a list of the command lines that resumed the run")
+        raise bad_value(path, "resumed", resumed, "a list of the command lines that resumed the run")
     return manifest
-
-
-def _bad_value(path: str, key: str, value: Any, accepted: str) -> DataError:
-    """A value the run's manifest records (the user did not type it on this command line) that no run can have."""
-    shown = "missing" if value is _MISSING else f"{_shown(value)} (a JSON {json_kind(value)})"
-    return DataError(f"--resume: {path}: {key} is {shown}, expected {accepted}{RESTORE}")
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _check_option(path: str, key: str, option: str, value: Any) -> Any:
-    """``value``, as ``key`` records it in the manifest at ``path``, if ``option`` of :class:`SweepOptions` accepts
-    it, converted as :func:`~restore_core.config.check_type` converts (int to float); ``_MISSING``: no such key."""
-    from search_spaces.space import PROFILES
-
-    accepted = f"one of {', '.join(PROFILES)}" if option == "profile" else ACCEPTED[option]
-    if value is _MISSING:
-        raise _bad_value(path, key, value, accepted)
-    try:
-        converted = check_type(value, typing.get_type_hints(SweepOptions)[option], key)
-        probe = SweepOptions(space=None)  # the other options keep their defaults, which check() accepts
-        setattr(probe, option, converted)
-        probe.check()
-    except UserError:
-        raise _bad_value(path, key, value, accepted) from None
-    if option == "profile" and converted not in PROFILES:
-        raise _bad_value(path, key, value, accepted)
-    return converted
 
 
 def _known_runs(options: SweepOptions) -> str:
@@ -154,24 +96,24 @@ def recorded_options(manifest: dict[str, Any], path: str) -> dict[str, Any]:
     if "options" in manifest:
         options = manifest["options"]
         if options.get("space", space) != space:
-            raise _bad_value(path, "options.space", options["space"], f"{json.dumps(space)}, the run's space")
-        recorded = {key: _check_option(path, f"options.{key}", key, options[key])
+            raise bad_value(path, "options.space", options["space"], f"{json.dumps(space)}, the run's space")
+        recorded = {key: check_option(path, f"options.{key}", key, options[key])
                     for key in RECORDED if key in options and key != "space"}
         return {"space": space, **recorded}
     # a manifest written before the options were recorded whole
     resources = manifest.get("resources_per_trial", {})
     recorded = {"space": space}
     for key, option, value in (
-        ("profile", "profile", manifest.get("profile", _MISSING)),
-        ("search", "search", manifest.get("search", _MISSING)),
-        ("scheduler", "scheduler", manifest.get("scheduler", _MISSING)),
+        ("profile", "profile", manifest.get("profile", MISSING)),
+        ("search", "search", manifest.get("search", MISSING)),
+        ("scheduler", "scheduler", manifest.get("scheduler", MISSING)),
         ("seeds", "seeds", manifest.get("seeds", 1)),
         ("overrides", "sets", manifest.get("overrides", {})),
         ("resources_per_trial.cpu", "cpus_per_trial", resources.get("cpu", 1.0)),
         ("resources_per_trial.gpu", "gpus_per_trial", resources.get("gpu", 0.0)),
     ):
-        recorded[option] = _check_option(path, key, option, value)
-    total = _check_option(path, "num_samples", "num_samples", manifest.get("num_samples", 1))
+        recorded[option] = check_option(path, key, option, value)
+    total = check_option(path, "num_samples", "num_samples", manifest.get("num_samples", 1))
     recorded["num_samples"] = None if recorded["search"] == "grid" else (total or 1) // recorded["seeds"]
     return recorded
 
@@ -206,9 +148,9 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
     path = os.path.join(run_dir, "manifest.json")
     recorded = recorded_options(manifest, path)
     recorded_whole = manifest.get("options", {})
-    kept = {key: _check_option(path, f"options.{key}", key, recorded_whole[key])
+    kept = {key: check_option(path, f"options.{key}", key, recorded_whole[key])
             for key in KEPT_BY_RAY if key in recorded_whole}
-    timeout = _check_option(path, "trial_timeout_s", "trial_timeout", manifest.get("trial_timeout_s"))
+    timeout = check_option(path, "trial_timeout_s", "trial_timeout", manifest.get("trial_timeout_s"))
     check_trial_ends(run_dir)
     resolved = {**resolve_recorded(recorded), **kept}
     changed = [key for key, value in given.items() if key in resolved and value != resolved[key]]
@@ -236,7 +178,7 @@ def _check_recorded_config(path: str, key: str, options: SweepOptions, search: s
     try:
         validate_config(search_spaces.get_space(options.space).base_config(options.profile, options.sets, search))
     except UserError as err:
-        raise DataError(f"--resume: {path}: {key} {_shown(options.sets)} (the run's --set values, on profile "
+        raise DataError(f"--resume: {path}: {key} {shown(options.sets)} (the run's --set values, on profile "
                         f"{options.profile}) make no valid config: {err}{RESTORE}") from None
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from restore_core.sweep.options import KEPT_BY_RAY, RECORDED, SweepOptions
-from restore_core.sweep.resume import ACCEPTED
+from restore_core.sweep.recorded import ACCEPTED
 from sweeps.run import main
 from tests.conftest import free_port
 

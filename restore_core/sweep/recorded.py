@@ -1,0 +1,68 @@
+"""Option values a run's manifest recorded, checked as the command line's would be: a value no run can have (a
+manifest edited by hand or corrupted) is a ``DataError`` naming the manifest, the key and what is accepted."""
+
+from __future__ import annotations
+
+import json
+import typing
+from typing import Any
+
+from restore_core.config import check_type
+from restore_core.errors import DataError, UserError
+from restore_core.io import json_kind
+from restore_core.sweep.options import SCHEDULERS, SEARCHES, SweepOptions
+
+RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
+SPACE_DEFAULT = "null (the space's default) or "
+# What a manifest may record for each option, in words (checked: the type SweepOptions declares, then its check();
+# the profile: one of search_spaces.space.PROFILES).
+ACCEPTED = {
+    "search": SPACE_DEFAULT + "one of " + ", ".join(SEARCHES),
+    "scheduler": SPACE_DEFAULT + "one of " + ", ".join(SCHEDULERS),
+    "num_samples": SPACE_DEFAULT + "a whole number >= 1",
+    "seeds": "a whole number >= 1",
+    "search_seed": "null (0) or a whole number >= 0",
+    "sets": 'an object of config overrides by dotted key, e.g. {"train.steps": 500}',
+    "cpus_per_trial": "a number > 0",
+    "gpus_per_trial": "a number >= 0, whole above 1",
+    "asha_grace": SPACE_DEFAULT + "a fraction in (0, 1]",
+    "asha_reduction": SPACE_DEFAULT + "a number > 1",
+    "asha_recheck": SPACE_DEFAULT + "true or false",
+    "asha_quorum": SPACE_DEFAULT + "a whole number >= 1",
+    "max_concurrent": "null (no limit) or a whole number >= 1",
+    "max_failures": "a whole number >= 0",
+    "trial_timeout": "null (no limit) or a number of seconds in (0, 9.2e9]",
+}
+MISSING = object()  # a key the manifest does not have
+
+
+def bad_value(path: str, key: str, value: Any, accepted: str) -> DataError:
+    """A value the run's manifest records (the user did not type it on this command line) that no run can have."""
+    held = "missing" if value is MISSING else f"{shown(value)} (a JSON {json_kind(value)})"
+    return DataError(f"--resume: {path}: {key} is {held}, expected {accepted}{RESTORE}")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON, cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check_option(path: str, key: str, option: str, value: Any) -> Any:
+    """``value``, as ``key`` records it in the manifest at ``path``, if ``option`` of :class:`SweepOptions` accepts
+    it, converted as :func:`~restore_core.config.check_type` converts (int to float); ``MISSING``: no such key."""
+    from search_spaces.space import PROFILES
+
+    accepted = f"one of {', '.join(PROFILES)}" if option == "profile" else ACCEPTED[option]
+    if value is MISSING:
+        raise bad_value(path, key, value, accepted)
+    try:
+        converted = check_type(value, typing.get_type_hints(SweepOptions)[option], key)
+        probe = SweepOptions(space=None)  # the other options keep their defaults, which check() accepts
+        setattr(probe, option, converted)
+        probe.check()
+    except UserError:
+        raise bad_value(path, key, value, accepted) from None
+    if option == "profile" and converted not in PROFILES:
+        raise bad_value(path, key, value, accepted)
+    return converted
