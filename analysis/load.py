@@ -23,7 +23,7 @@ import pandas as pd
 
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
-from restore_core.io import json_kind, read_bytes, read_json_object, read_text
+from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
 from restore_core.sweep.options import SEARCHES
 from restore_core.sweep.status import read_status
 
@@ -69,7 +69,7 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
             raise DataError(f"{path}: '{key}' is a JSON {json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
     for key, valid, accepted in MANIFEST_VALUES:
         if key in manifest and not valid(manifest[key]):
-            raise DataError(f"{path}: {key} is {_shown(manifest[key])}; expected {accepted}")
+            raise DataError(f"{path}: {key} is {json_excerpt(manifest[key], 80)}; expected {accepted}")
     _check_pairs(path, manifest.get("pairs", []))
     try:
         _check_config(manifest["base_config"])
@@ -80,12 +80,12 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
 
 def _check_pairs(path: str, pairs: Any) -> None:
     if not isinstance(pairs, list):
-        raise DataError(f"{path}: pairs is {_shown(pairs)}; expected {PAIR_FORMAT}")
+        raise DataError(f"{path}: pairs is {json_excerpt(pairs, 80)}; expected {PAIR_FORMAT}")
     for index, pair in enumerate(pairs):
         valid = (isinstance(pair, dict) and {"a", "b"} <= set(pair) <= {"a", "b", "kind"}
                  and all(isinstance(value, str) for value in pair.values()))
         if not valid:
-            raise DataError(f"{path}: pairs[{index}] is {_shown(pair)}; expected {PAIR_FORMAT}")
+            raise DataError(f"{path}: pairs[{index}] is {json_excerpt(pair, 80)}; expected {PAIR_FORMAT}")
 
 
 def _check_config(config: dict[str, Any]) -> None:
@@ -94,11 +94,6 @@ def _check_config(config: dict[str, Any]) -> None:
     from restore_core.schema import validate_config
 
     validate_config(config, cross_field=False)
-
-
-def _shown(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def manifest_value(manifest: dict[str, Any], space, key: str) -> Any:
@@ -260,9 +255,10 @@ def _check_metric(run_dir: str, manifest: dict[str, Any], metric: str, results: 
     path = os.path.join(run_dir, "manifest.json")
     known = ", ".join(sorted(key for key in reported if "/" in key) or sorted(reported))
     if "metric" in manifest:
-        raise DataError(f"{path}: metric is {_shown(metric)}, which no trial reports; the trials report {known}")
-    raise DataError(f"{path} records no metric, and its space's ({_shown(metric)}) is not one the trials report; "
-                    f"add \"metric\": one of {known}")
+        raise DataError(f"{path}: metric is {json_excerpt(metric, 80)}, which no trial reports; the trials report "
+                        f"{known}")
+    raise DataError(f"{path} records no metric, and its space's ({json_excerpt(metric, 80)}) is not one the trials "
+                    f"report; add \"metric\": one of {known}")
 
 
 def load_curves(run_dir: str) -> pd.DataFrame:

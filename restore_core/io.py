@@ -104,3 +104,9 @@ def json_kind(value: Any) -> str:
         if isinstance(value, kind):
             return name
     return type(value).__name__
+
+
+def json_excerpt(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON for a message, cut to ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -73,7 +73,7 @@ def local_cpus() -> float:
     import ray
 
     if ray.is_initialized():
-        return max((float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=0.0)
+        return most_per_node(ray.nodes(), "CPU")
     try:
         override = json.loads(os.environ.get("RAY_OVERRIDE_RESOURCES") or "{}").get("CPU")
     except (ValueError, AttributeError):  # Ray itself refuses it when it starts
@@ -185,7 +185,12 @@ def cluster_info() -> ClusterInfo:
         url = None
     if url and "://" not in url:
         url = f"http://{url}"
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    cpus = max((float(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0.0)
-    gpus = max((float(n.get("Resources", {}).get("GPU", 0)) for n in nodes), default=0.0)
-    return ClusterInfo(url or None, len(nodes), cpus, gpus, bool(is_token_auth_enabled()))
+    nodes = ray.nodes()
+    alive = sum(1 for node in nodes if node.get("Alive"))
+    return ClusterInfo(url or None, alive, most_per_node(nodes, "CPU"), most_per_node(nodes, "GPU"),
+                       bool(is_token_auth_enabled()))
+
+
+def most_per_node(nodes: list[dict[str, Any]], resource: str) -> float:
+    """The most of ``resource`` (``CPU``, ``GPU``) that any live node of ``ray.nodes()`` has (0: none has any)."""
+    return max((float(n.get("Resources", {}).get(resource, 0)) for n in nodes if n.get("Alive")), default=0.0)

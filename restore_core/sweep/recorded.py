@@ -3,13 +3,12 @@ manifest edited by hand or corrupted) is a ``DataError`` naming the manifest, th
 
 from __future__ import annotations
 
-import json
 import typing
 from typing import Any
 
 from restore_core.config import check_type
 from restore_core.errors import DataError, UserError
-from restore_core.io import json_kind
+from restore_core.io import json_excerpt, json_kind
 from restore_core.sweep.options import SCHEDULERS, SEARCHES, SweepOptions
 
 RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
@@ -38,14 +37,8 @@ MISSING = object()  # a key the manifest does not have
 
 def bad_value(path: str, key: str, value: Any, accepted: str) -> DataError:
     """A value the run's manifest records (the user did not type it on this command line) that no run can have."""
-    held = "missing" if value is MISSING else f"{shown(value)} (a JSON {json_kind(value)})"
+    held = "missing" if value is MISSING else f"{json_excerpt(value)} (a JSON {json_kind(value)})"
     return DataError(f"--resume: {path}: {key} is {held}, expected {accepted}{RESTORE}")
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """``value`` as JSON, cut to ``limit`` characters."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def check_option(path: str, key: str, option: str, value: Any) -> Any:

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from restore_core.errors import DataError, UserError
-from restore_core.io import read_json_object
+from restore_core.io import json_excerpt, read_json_object
 from restore_core.sweep.options import (
     DEFAULT_SEARCH_SEED,
     KEPT_BY_RAY,
@@ -16,7 +16,7 @@ from restore_core.sweep.options import (
     SweepOptions,
     default_num_samples,
 )
-from restore_core.sweep.recorded import MISSING, RESTORE, bad_value, check_option, shown
+from restore_core.sweep.recorded import MISSING, RESTORE, bad_value, check_option
 from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, keep_retried_errors, read_status, read_timeout
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
@@ -178,7 +178,7 @@ def _check_recorded_config(path: str, key: str, options: SweepOptions, search: s
     try:
         validate_config(search_spaces.get_space(options.space).base_config(options.profile, options.sets, search))
     except UserError as err:
-        raise DataError(f"--resume: {path}: {key} {shown(options.sets)} (the run's --set values, on profile "
+        raise DataError(f"--resume: {path}: {key} {json_excerpt(options.sets)} (the run's --set values, on profile "
                         f"{options.profile}) make no valid config: {err}{RESTORE}") from None
 
 
