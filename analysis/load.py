@@ -217,11 +217,12 @@ def load_run(run_dir: str) -> pd.DataFrame:
     trials = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     _check_metric(run_dir, manifest, metric, [results for *_, results in trials])
     rows = []
-    for folder, params, config, results in trials:
+    labels = space.labels([params for _, params, _, _ in trials])
+    for (folder, params, config, results), label in zip(trials, labels):
         status, reason = trial_status(results, read_status(folder), _error_line(folder))
         row: dict[str, Any] = {
             "trial_id": os.path.basename(folder),
-            "label": space.label(params),
+            "label": label,
             "seed": config.get("train", {}).get("seed", 0),
             "status": status,
             "reason": reason,
@@ -266,11 +267,12 @@ def load_curves(run_dir: str) -> pd.DataFrame:
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     rows = []
-    for folder in trial_dirs(run_dir):
-        params, config = _read_trial(space, manifest, folder)
+    trials = [(folder, *_read_trial(space, manifest, folder)) for folder in trial_dirs(run_dir)]
+    labels = space.labels([params for _, params, _ in trials])
+    for (folder, _, config), label in zip(trials, labels):
         seed = config.get("train", {}).get("seed", 0)
         for result in read_results(folder):
-            row = {"trial_id": os.path.basename(folder), "label": space.label(params), "seed": seed}
+            row = {"trial_id": os.path.basename(folder), "label": label, "seed": seed}
             row.update({k: v for k, v in result.items() if _is_metric(k, v)})
             rows.append(row)
     frame = pd.DataFrame(rows)

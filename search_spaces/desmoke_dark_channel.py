@@ -1,7 +1,8 @@
 """Dark channel on/off × generator size of the desmoking study (seed 000: Salazar-Colores et al., IEEE Access 2020,
 as reproduced by karolprzyb/DL4H-Desmoking-Laparoscopy-Surgery-Images)."""
 
-from search_spaces.space import Pair, Param, Row, SearchSpace
+from search_spaces.parts import Pair, Param, Row
+from search_spaces.space import SearchSpace
 
 # The two generators: pix2pix's unet_256 (8 down-samplings) and the reproduction's "small" one without layers 6, 7,
 # 10 and 11 (6 down-samplings). The task derives model.in_channels from task.dark_channel (3 or 4).

@@ -5,7 +5,8 @@ PSNR/SSIM on the Sony test set. Lamba's code (train_test_ours/train.py) trains w
 reproduction describes it as weights 0.8 and 0.2, so both are rows.
 """
 
-from search_spaces.space import Pair, Param, Row, SearchSpace
+from search_spaces.parts import Pair, Param, Row
+from search_spaces.space import SearchSpace
 
 OFFICIAL = "L1 + 0.2·(1−MS-SSIM)"
 

@@ -6,7 +6,8 @@ from 3 to 2 and 4. Here the grid is both block kinds × 2, 3 and 4 blocks, all t
 
 from restore_core.models.lamba_rt import variant_label
 from search_spaces.lamba_loss import BASE, PAPER, REPORTED, SMOKE
-from search_spaces.space import Pair, Row, SearchSpace
+from search_spaces.parts import Pair, Row
+from search_spaces.space import SearchSpace
 
 BASELINE = variant_label("star", 3)
 ROWS = tuple(

@@ -22,7 +22,8 @@ middle pair feeds the last pooled encoder features straight into the first decon
 
 from restore_core.models.sid_unet import ABLATIONS
 from search_spaces.lsid_lr import BASE, SMOKE
-from search_spaces.space import Pair, Row, SearchSpace
+from search_spaces.parts import Pair, Row
+from search_spaces.space import SearchSpace
 
 NAMES = {
     "default": "default",

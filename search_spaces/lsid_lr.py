@@ -1,6 +1,7 @@
 """Learning-rate study of the Learning-to-See-in-the-Dark reproduction (seed 001, table "Learning rate")."""
 
-from search_spaces.space import Param, Row, SearchSpace
+from search_spaces.parts import Param, Row
+from search_spaces.space import SearchSpace
 
 # The study's schedules. Milestones are fractions of training: "after 100 of the 4000 epochs" is 2.5 %, so a
 # profile that trains for fewer steps keeps the proportions.

@@ -9,82 +9,19 @@ study compared and, where the study published numbers, those numbers.
 from __future__ import annotations
 
 import itertools
+import json
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from restore_core.config import deep_merge, set_path
 from restore_core.errors import ConfigError
+from search_spaces.parts import Pair, Param, Row
 
 PROFILES = ("smoke", "quick", "paper")
 ROW_KEY = "row"
 SEED_KEY = "seed"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One setting of the study that changes several keys at once, e.g. a learning-rate schedule."""
-
-    label: str
-    overrides: dict
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched hyperparameter at the dotted config key ``path``.
-
-    ``grid``: the study's exact values, for grid search. ``kind``/``low``/``high``/``choices``: the range for
-    Optuna and random search. ``choices`` may map readable labels to values (lists, dicts), so that categorical
-    values that are not numbers or strings can still be sampled by Optuna.
-    """
-
-    path: str
-    kind: Literal["loguniform", "uniform", "int", "choice"] = "choice"
-    grid: tuple = ()
-    low: float | None = None
-    high: float | None = None
-    choices: Mapping[str, Any] | tuple = ()
-    short: str | None = None
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def name(self) -> str:
-        return self.short or self.path.split(".")[-1]
-
-    def value(self, sampled: Any) -> Any:
-        """The config value for a sampled (or grid) value: labels of a labelled ``choices`` map to their value."""
-        if isinstance(self.choices, Mapping) and isinstance(sampled, str) and sampled in self.choices:
-            return self.choices[sampled]
-        return sampled
-
-    def domain(self):
-        from ray import tune
-
-        if self.kind == "loguniform":
-            return tune.loguniform(self.low, self.high)
-        if self.kind == "uniform":
-            return tune.uniform(self.low, self.high)
-        if self.kind == "int":
-            return tune.randint(int(self.low), int(self.high) + 1)
-        options = list(self.choices) if self.choices else list(self.grid)
-        return tune.choice(options)
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A comparison the study made: ``a − b`` of the metric, per seed. ``kind`` names the family of pairs."""
-
-    a: str
-    b: str
-    kind: str = "pair"
-
-    @property
-    def label(self) -> str:
-        return f"{self.a} − {self.b}"
 
 
 @dataclass(frozen=True)
@@ -215,14 +152,31 @@ class SearchSpace:
             config = set_path(config, "train.seed", int(seed))
         return config
 
-    def label(self, trial: Mapping[str, Any]) -> str:
-        """Readable label of a trial's configuration (without the seed), e.g. ``1e-3→1e-4 @2.5%``."""
+    def label(self, trial: Mapping[str, Any], digits: int = 3) -> str:
+        """Readable label of a trial's configuration (without the seed), e.g. ``1e-3→1e-4 @2.5%`` or
+        ``lr=0.000747, decay=none``: sampled numbers with ``digits`` significant digits."""
         parts = [str(trial[ROW_KEY])] if ROW_KEY in trial else []
         for param in self.params:
             if param.key in trial:
                 value = trial[param.key]
-                parts.append(f"{param.name}={_fmt(value)}")
+                parts.append(f"{param.name}={_fmt(value, digits)}")
         return ", ".join(parts) or "base"
+
+    def labels(self, trials: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The labels of many trials, as :meth:`label` gives them, with as many more digits of the sampled numbers
+        as it takes for two different configurations never to share one (trials that share a label are one
+        configuration to the tables: their seeds are averaged and compared)."""
+        keys = [json.dumps(self._configuration(t), sort_keys=True, default=repr) for t in trials]
+        for digits in range(3, 18):  # 17 significant digits tell any two floats apart
+            labels = [self.label(t, digits) for t in trials]
+            first: dict[str, str] = {}
+            if all(first.setdefault(label, key) == key for label, key in zip(labels, keys)):
+                break
+        return labels
+
+    def _configuration(self, trial: Mapping[str, Any]) -> dict[str, Any]:
+        """What a label names: the trial's row and parameter values, not its seed."""
+        return {key: trial[key] for key in (ROW_KEY, *(p.key for p in self.params)) if key in trial}
 
     def row(self, label: str) -> Row:
         for row in self.rows:
@@ -305,7 +259,7 @@ def _overlaps(key: str, other: str) -> bool:
     return _covers(key, other) or _covers(other, key)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.{digits}g}"
     return str(value)

@@ -2,7 +2,8 @@
 
 import dataclasses
 
-from search_spaces.space import Pair, Param, SearchSpace
+from search_spaces.parts import Pair, Param
+from search_spaces.space import SearchSpace
 
 SIGMAS = (0, 0.1, 0.5, 1, 2.5, 5, 10)
 GAN_MODES = ("lsgan", "wgan")

@@ -2,7 +2,8 @@
 
 from restore_core.config import deep_merge
 from search_spaces import unet_perceptual
-from search_spaces.space import Param, SearchSpace
+from search_spaces.parts import Param
+from search_spaces.space import SearchSpace
 
 # λ and backbone fixed at the study's best test F1 at the best-F1 threshold (VGG16, λ = 0.3: F1 0.291); override
 # with --set loss.mse=... loss.perceptual=... task.perceptual_backbone=... to follow another sweep's best.

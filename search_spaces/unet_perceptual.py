@@ -1,6 +1,7 @@
 """MSE factor λ and feature network of the spill-detection U-Net (seed 004, tables "MSE_FACTOR" and "VGG16")."""
 
-from search_spaces.space import Param, SearchSpace
+from search_spaces.parts import Param
+from search_spaces.space import SearchSpace
 
 LAMBDAS = ("0", "0.3", "0.6", "0.8", "1")
 # λ sets both weights of λ·MSE + (1 − λ)·perceptual; λ = 1 switches the perceptual term off (weight 0).

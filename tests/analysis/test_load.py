@@ -137,3 +137,23 @@ def test_only_a_sampled_search_is_told_to_widen_its_range(make_run, search, flag
     assert result.boundary["flag"].tolist() == ([True] if flagged else [])
     notes = " ".join(result.tables["table"][0].notes)
     assert ("boundary: the best optim.lr = 1e-07 lies in the lower 10 %" in notes) is flagged
+
+
+def test_close_sampled_values_are_two_configurations_not_one(make_run):
+    def trial(name: str, lr: float, seed: int, psnr: float) -> dict:
+        return {"id": name, "params": {"optim.lr": lr, "optim.milestones": "none", "seed": seed},
+                "status": "terminated", "results": [report(4, psnr, 0.5, "completed")]}
+
+    # 7.471e-4 and 7.474e-4 print alike with three digits; the same rate with two seeds is one configuration
+    run = make_run([trial("a", 7.471e-4, 0, 30.0), trial("b", 7.474e-4, 0, 20.0), trial("c", 1e-4, 0, 25.0),
+                    trial("d", 1e-4, 1, 26.0)], search="optuna")
+    frame = analysis.load_run(run).set_index("trial_id")
+    assert frame.loc["a", "label"] == "lr=0.0007471, decay=none"
+    assert frame.loc["b", "label"] == "lr=0.0007474, decay=none"
+    assert frame.loc["c", "label"] == frame.loc["d", "label"] == "lr=0.0001, decay=none"
+    curves = analysis.load_curves(run).drop_duplicates("trial_id").set_index("trial_id")["label"]
+    assert curves.to_dict() == frame["label"].to_dict()
+    table = analysis.analyse(run).tables["table"][0]
+    assert [row[:2] for row in table.rows] == [["lr=0.0007471, decay=none", "30.00 (n=1)"],
+                                              ["lr=0.0001, decay=none", "25.50 ± 6.35 (n=2)"],
+                                              ["lr=0.0007474, decay=none", "20.00 (n=1)"]]
