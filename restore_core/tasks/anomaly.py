@@ -4,117 +4,26 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 
-from restore_core.config import check_range
-from restore_core.data.photos import COLOUR_PHOTOS, SPLIT_ORDER_SEED, check_photos, split_tiles
-from restore_core.data.spills import add_spills
-from restore_core.errors import ConfigError, DataError
+from restore_core.data.photos import COLOUR_PHOTOS
+from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
 from restore_core.metrics.image import psnr
 from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresholds
 from restore_core.models import create_model
 from restore_core.models.feature_nets import load_imagenet_weights, weights_cache_dir, weights_file
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task, check_data_root
+from restore_core.tasks.anomaly_config import AnomalyData, AnomalyOptions
+from restore_core.tasks.anomaly_data import AnomalySplits, augment_batch, prepare_splits
+from restore_core.tasks.base import Evaluation, Task
 from restore_core.tasks.registry import register_task
 
 # Threshold rules (names in the metrics) -> keys of select_thresholds.
 RULES = {"best_f1": "best_f1", "tpr95": "tpr95", "tnr95": "tnr95", "mean": "mean_tpr_tnr"}
-AUGMENT_KINDS = ("circle", "blob")  # the study drew white circles; streaks are left to the test anomalies
 EVAL_CHUNK = 32  # images per forward pass at evaluation (bounds memory on large real test sets)
-
-
-@dataclass(frozen=True)
-class AnomalyOptions:
-    """``score``: ``mse`` is the per-image MSE of the reconstruction; ``mse+perceptual`` adds the per-image
-    perceptual distance (the loss term's network, or one built for scoring when λ = 1). ``augment_share``: the share
-    of every training batch that gets white circles and blobs drawn on its input (the target stays clean), as the
-    study's artefact augmentation (0, 1/3 or 1). ``perceptual_*``: the perceptual term's backbone, its weights
-    (``imagenet`` reads torchvision's file from ``$TORCH_HOME/hub/checkpoints`` and fails without it; ``random`` must
-    be asked for), its feature distance (``none``: plain MSE of the features, as the study; ``channel``: LPIPS's unit
-    normalisation) and whether the weight file's sha256 must match its name."""
-
-    score: Literal["mse", "mse+perceptual"] = "mse"
-    augment_share: float = 0.0
-    perceptual_backbone: Literal["alexnet", "vgg16"] = "alexnet"
-    perceptual_weights: Literal["imagenet", "random"] = "imagenet"
-    perceptual_norm: Literal["none", "channel"] = "none"
-    perceptual_check_hash: bool = True
-
-    def validate(self) -> None:
-        if not 0 <= self.augment_share <= 1:
-            raise ConfigError(f"task.augment_share must be in [0, 1]; got {self.augment_share}")
-
-
-@dataclass(frozen=True)
-class AnomalyData:
-    """``source: synthetic``: disjoint ``tile``-pixel tiles of the embedded ``photos``; the anomalous ones get 1–4
-    spills (circles, blobs, streaks; radius ``spill_size`` of the side) drawn deterministically from ``seed``.
-    ``source: folders``: ``root/normal`` and ``root/anomalous`` resized to ``tile`` (as the study resized); after a
-    fixed shuffle ``n_val_normal`` and ``n_test_normal`` normal images go to val and test and the rest to training,
-    ``n_val_anomalous`` anomalous images to val and the rest to test. Training crops are ``patch`` pixels."""
-
-    source: Literal["synthetic", "folders"] = "synthetic"
-    root: str | None = None
-    photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
-    tile: int = 64
-    patch: int = 64
-    n_train: int = 160
-    n_val_normal: int = 40
-    n_val_anomalous: int = 20
-    n_test_normal: int = 60
-    n_test_anomalous: int = 30
-    spill_size: list[float] = field(default_factory=lambda: [0.03, 0.10])
-    seed: int = 0
-
-    def validate(self) -> None:
-        check_range("data.tile", self.tile, gt=0)
-        check_range("data.patch", self.patch, gt=0)
-        if self.patch > self.tile:
-            raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
-        counts = {k: getattr(self, k) for k in ("n_val_normal", "n_val_anomalous", "n_test_normal", "n_test_anomalous")}
-        if self.n_train <= 0 or min(counts.values()) <= 0:
-            raise ConfigError(f"data.n_train and the val/test counts must be > 0; got n_train={self.n_train}, {counts}")
-        if len(self.spill_size) != 2 or not 0 < self.spill_size[0] <= self.spill_size[1] <= 1:
-            raise ConfigError(
-                f"data.spill_size must be [low, high] with 0 < low <= high <= 1 (fractions of the side); "
-                f"got {self.spill_size}"
-            )
-        check_range("data.seed", self.seed, ge=0)
-        check_data_root(self.source, self.root, "folders", "the folder that holds normal/ and anomalous/")
-        if self.source == "synthetic":
-            check_photos(self.photos)
-
-
-@dataclass
-class AnomalySplits:
-    """Images ``(N, C, H, W)`` float32 in [0, 1]; labels 1 = anomalous. Training images are all normal."""
-
-    train: np.ndarray
-    val: np.ndarray
-    val_labels: np.ndarray
-    test: np.ndarray
-    test_labels: np.ndarray
-
-
-def augment_batch(images: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw white circles and blobs on ``round(share · B)`` images of a ``(B, C, H, W)`` batch chosen by ``rng``.
-
-    Returns the augmented copy and the indices that were changed; the caller keeps ``images`` as the target.
-    """
-    count = int(round(share * len(images)))
-    chosen = np.sort(rng.choice(len(images), count, replace=False))
-    out = images.copy()
-    for i in chosen:
-        spilled, _ = add_spills(images[i].transpose(1, 2, 0), rng, kinds=AUGMENT_KINDS)
-        out[i] = spilled.reshape(images.shape[2], images.shape[3], -1).transpose(2, 0, 1)
-    return out, chosen
 
 
 @register_task("anomaly")
@@ -164,20 +73,7 @@ class AnomalyTask(Task):
 
     @classmethod
     def prepare_data(cls, config: Config) -> AnomalySplits:
-        data = config.data
-        if data.source == "folders":
-            return _folder_splits(data)
-        tiles = split_tiles(data.photos, data.tile, {
-            "train": data.n_train, "val_normal": data.n_val_normal, "val_anomalous": data.n_val_anomalous,
-            "test_normal": data.n_test_normal, "test_anomalous": data.n_test_anomalous,
-        })
-        stacked = {}
-        for index, (split, images) in enumerate(tiles.items()):
-            rng = np.random.default_rng([data.seed, index])
-            if split.endswith("anomalous"):
-                images = [add_spills(img, rng, size=tuple(data.spill_size))[0] for img in images]
-            stacked[split] = _chw(images)
-        return _labelled(stacked["train"], stacked)
+        return prepare_splits(config.data)
 
     def __init__(self, config: Config, data: AnomalySplits, device: torch.device):
         super().__init__(config, data, device)
@@ -282,41 +178,3 @@ class AnomalyTask(Task):
 
 def _uses_features(config: Config) -> bool:
     return config.loss.get("perceptual", 0) > 0 or config.task.score == "mse+perceptual"
-
-
-def _chw(images: list[np.ndarray]) -> np.ndarray:
-    """Stack ``H×W×C`` (or ``H×W``) images into ``(N, C, H, W)`` float32."""
-    stacked = np.stack([img if img.ndim == 3 else img[..., None] for img in images]).astype(np.float32)
-    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
-
-
-def _labelled(train: np.ndarray, parts: dict[str, np.ndarray]) -> AnomalySplits:
-    out = {}
-    for split in ("val", "test"):
-        normal, anomalous = parts[f"{split}_normal"], parts[f"{split}_anomalous"]
-        out[split] = np.concatenate([normal, anomalous])
-        out[f"{split}_labels"] = np.concatenate([np.zeros(len(normal), np.int64), np.ones(len(anomalous), np.int64)])
-    return AnomalySplits(train=train, **out)
-
-
-def _folder_splits(data: AnomalyData) -> AnomalySplits:
-    from restore_core.data.folders import load_class_folders
-
-    loaded = load_class_folders(data.root)
-    order = np.random.default_rng(SPLIT_ORDER_SEED)
-    normal = [loaded["normal"][i][1] for i in order.permutation(len(loaded["normal"]))]
-    anomalous = [loaded["anomalous"][i][1] for i in order.permutation(len(loaded["anomalous"]))]
-    n_val, n_test, n_anom = data.n_val_normal, data.n_test_normal, data.n_val_anomalous
-    if len(normal) <= n_val + n_test:
-        raise DataError(f"'{data.root}/normal' has {len(normal)} images; data.n_val_normal + data.n_test_normal = "
-                        f"{n_val + n_test} leaves none to train on")
-    if len(anomalous) <= n_anom:
-        raise DataError(f"'{data.root}/anomalous' has {len(anomalous)} images; data.n_val_anomalous = {n_anom} "
-                        "leaves none to test on")
-
-    def resized(images: list[np.ndarray]) -> np.ndarray:
-        return _chw([cv2.resize(img, (data.tile, data.tile), interpolation=cv2.INTER_AREA) for img in images])
-
-    parts = {"val_normal": resized(normal[:n_val]), "test_normal": resized(normal[n_val : n_val + n_test]),
-             "val_anomalous": resized(anomalous[:n_anom]), "test_anomalous": resized(anomalous[n_anom:])}
-    return _labelled(resized(normal[n_val + n_test :]), parts)

@@ -7,96 +7,20 @@ Geng et al., "Triplet Cross-Fusion Learning for Unpaired Image Denoising in Opti
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restore_core.config import check_range
 from restore_core.data.oct_triplets import TripletData, load_triplet_folders, synthetic_triplets
-from restore_core.data.photos import GRAY_PHOTOS, check_photos
 from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
-from restore_core.metrics import bm3d_denoise, epi, estimate_sigma, gcmse, nlm_denoise, psnr, ssim
 from restore_core.models import ModelOptionError, check_model_kwargs, create_model
 from restore_core.schema import Config
-from restore_core.tasks.base import Evaluation, Task, check_data_root
+from restore_core.tasks.base import Evaluation, Task
 from restore_core.tasks.registry import register_task
-
-QUALITY_METRICS = ("psnr", "ssim", "epi", "gcmse")
-_BASELINE_CACHE: dict[str, dict[str, float]] = {}  # validation-set hash -> baseline metrics (BM3D costs ~1 s/image)
-
-
-@dataclass(frozen=True)
-class TCFLOptions:
-    """The ``task`` section.
-
-    ``gan_mode``: ``lsgan`` (the official MSE criterion) or ``wgan`` (critic scores, D's weights clipped to
-    ±``clip`` after every D step, as in the reproduction). ``identity_weight``: λ of the identity (cross-fusion L1)
-    loss, 6 officially, 25 in the reproduction. ``fake_weight``: weight of each of the six fakes in the LSGAN
-    discriminator loss (0.1 officially). ``sep_weight``: σ_sep of σ_sep·(exp(−L1(N_A, N_B)) − 1), which pushes the
-    two noise estimates apart (the reproduction's single-generator experiment; 0 is off). ``freeze_bn``: keep the
-    generator's BatchNorm in eval mode while training (running statistics used, never updated).
-    ``discriminator``: the discriminator's model config (name and options), TCFL's PatchGAN by default.
-    """
-
-    gan_mode: Literal["lsgan", "wgan"] = "lsgan"
-    identity_weight: float = 6.0
-    fake_weight: float = 0.1
-    sep_weight: float = 0.0
-    freeze_bn: bool = False
-    clip: float = 1e-3
-    discriminator: dict[str, Any] = field(default_factory=lambda: {"name": "patchgan_in"})
-
-    def validate(self) -> None:
-        for name in ("identity_weight", "fake_weight", "sep_weight"):
-            check_range(f"task.{name}", getattr(self, name), ge=0)
-        check_range("task.clip", self.clip, gt=0, note="(the WGAN weight clip)")
-        if "name" not in self.discriminator:
-            raise ConfigError("task.discriminator needs a 'name', e.g. {name: patchgan_in, ndf: 64}")
-
-
-@dataclass(frozen=True)
-class TCFLData:
-    """``source: synthetic``: tiles of the grayscale ``photos`` degraded with OCT-like speckle (``speckle``) and
-    Gaussian noise (``gaussian``), deterministically from ``seed``: ``n_scenes`` noisy scenes with ``repeats``
-    acquisitions each, ``n_clean`` clean tiles and ``n_val`` validation pairs, all from disjoint tiles.
-    ``source: folders``: the user's ``root`` with ``noisy/<scene>/``, ``clean/`` and ``val/{noisy,clean}/``
-    (see ``restore_core.data.oct_triplets``). ``patch``: side of the training crops."""
-
-    source: Literal["synthetic", "folders"] = "synthetic"
-    root: str | None = None
-    photos: list[str] = field(default_factory=lambda: list(GRAY_PHOTOS))
-    tile: int = 128
-    n_scenes: int = 24
-    repeats: int = 2
-    n_clean: int = 24
-    n_val: int = 8
-    patch: int = 64
-    speckle: float = 0.25
-    gaussian: float = 0.05
-    seed: int = 0
-
-    def validate(self) -> None:
-        check_data_root(self.source, self.root, "folders", "the folder with noisy/<scene>/, clean/ and val/")
-        check_range("data.tile", self.tile, gt=0)
-        check_range("data.patch", self.patch, gt=0)
-        if self.source == "synthetic" and self.patch > self.tile:
-            raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
-        if self.repeats < 2:
-            raise ConfigError(f"data.repeats must be >= 2 (a triplet takes two noisy acquisitions); got {self.repeats}")
-        if self.n_scenes < 1 or self.n_clean < 1 or self.n_val < 2:
-            raise ConfigError(f"data.n_scenes and data.n_clean must be >= 1 and data.n_val >= 2; "
-                              f"got {self.n_scenes}, {self.n_clean}, {self.n_val}")
-        check_range("data.speckle", self.speckle, ge=0)
-        check_range("data.gaussian", self.gaussian, ge=0)
-        check_range("data.seed", self.seed, ge=0)
-        if self.source == "synthetic":
-            check_photos(self.photos, GRAY_PHOTOS, "grayscale")
+from restore_core.tasks.tcfl_config import TCFLData, TCFLOptions
+from restore_core.tasks.tcfl_metrics import QUALITY_METRICS, baseline_metrics, quality_metrics
 
 
 @register_task("tcfl")
@@ -277,33 +201,6 @@ class TCFLTask(Task):
 
     def cost_input(self, size: int) -> torch.Tensor:
         return torch.rand(1, 1, size, size, device=self.device)
-
-
-def quality_metrics(denoised: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-    """Mean PSNR, SSIM, EPI (vertical, denoised over clean) and GCMSE (edges from the clean image) of (N, 1, H, W)."""
-    return {
-        "psnr": psnr(denoised, clean).mean().item(),
-        "ssim": ssim(denoised, clean).mean().item(),
-        "epi": epi(denoised, clean).mean().item(),
-        "gcmse": gcmse(clean, denoised).mean().item(),
-    }
-
-
-def baseline_metrics(noisy: np.ndarray, clean: np.ndarray) -> dict[str, float]:
-    """BM3D and non-local means on the validation images ``(V, H, W)``, blind (noise level from
-    ``estimate_sigma`` of each image), as ``baseline/<method>/<metric>``. Computed once per validation set and
-    process: every evaluation reports the same numbers."""
-    key = hashlib.sha1(np.ascontiguousarray(noisy).tobytes() + np.ascontiguousarray(clean).tobytes()).hexdigest()
-    if key not in _BASELINE_CACHE:
-        sigmas = [estimate_sigma(image) for image in noisy]
-        target = torch.from_numpy(np.ascontiguousarray(clean[:, None], dtype=np.float32))
-        out = {}
-        for method, denoise in (("bm3d", bm3d_denoise), ("nlm", nlm_denoise)):
-            restored = np.stack([denoise(image, sigma) for image, sigma in zip(noisy, sigmas)])
-            result = quality_metrics(torch.from_numpy(restored[:, None].astype(np.float32)), target)
-            out.update({f"baseline/{method}/{k}": v for k, v in result.items()})
-        _BASELINE_CACHE[key] = out
-    return dict(_BASELINE_CACHE[key])
 
 
 def _flip(crop: np.ndarray, flips: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from restore_core import train
 from restore_core.errors import DataError, UserError
 from restore_core.models.feature_nets import FeatureNet
 from restore_core.schema import validate_config
-from restore_core.tasks.anomaly import RULES, AnomalyTask, augment_batch
+from restore_core.tasks.anomaly import RULES, AnomalyTask
+from restore_core.tasks.anomaly_data import augment_batch
 from restore_core.tasks.anomaly_tables import threshold_table
 from search_spaces import get_space
 from sweeps.run import main

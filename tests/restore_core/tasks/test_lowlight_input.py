@@ -9,7 +9,7 @@ from torch import nn
 
 from restore_core.errors import ConfigError
 from restore_core.schema import validate_config
-from restore_core.tasks.lowlight import _check_model_takes_input
+from restore_core.tasks.lowlight_input import check_model_takes_input
 from search_spaces import get_space
 
 
@@ -37,7 +37,7 @@ class RaisesInForward(nn.Module):
 )
 def test_a_model_that_fails_for_its_own_reasons_keeps_its_error(model, error, task_input):
     with pytest.raises(error) as raised:
-        _check_model_takes_input(model, "broken", task_input, 32)
+        check_model_takes_input(model, "broken", task_input, 32)
     assert not isinstance(raised.value, ConfigError)
 
 

@@ -11,7 +11,7 @@ from restore_core import train
 from restore_core.errors import ConfigError
 from restore_core.schema import validate_config
 from restore_core.tasks import get_task
-from restore_core.tasks.tcfl import QUALITY_METRICS
+from restore_core.tasks.tcfl_metrics import QUALITY_METRICS
 
 CPU = torch.device("cpu")
 

@@ -1,0 +1,80 @@
+"""The low-light task's data: short-exposure raw samples with their sRGB targets (synthetic degradations of photo
+tiles, or SID's Sony pairs), prepared once per data config, and the flips of a training crop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from restore_core.data.lowlight import normalise_raw, pack_bayer, simulate_short_exposure, unpack_bayer
+from restore_core.data.photos import split_tiles
+from restore_core.errors import DataError
+from restore_core.tasks.lowlight_config import LowLightData
+
+
+@dataclass
+class RawSamples:
+    """Degraded samples, computed once: normalised Bayer ``(N, H, W)``, exposure ratio ``(N,)``, sRGB target
+    ``(N, 3, H, W)``. Kept as numpy so that Ray's object store shares them with every trial without copies."""
+
+    bayer: np.ndarray
+    ratio: np.ndarray
+    target: np.ndarray
+
+
+def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
+    """The ``train`` and ``val`` samples of the ``data`` section; deterministic, independent of the training seed."""
+    if data.source == "sid":
+        from restore_core.data.sid_raw import load_sid_pairs
+
+        # The task's "val" split is the list named by sid_eval_split; SID's own code trains on the train list.
+        lists = {"train": "train", "val": data.sid_eval_split}
+        return {
+            split: _samples_from_pairs(load_sid_pairs(data.root, name, max_pairs=data.max_pairs), data, name)
+            for split, name in lists.items()
+        }
+    tiles = split_tiles(data.photos, data.tile, {"train": data.n_train, "val": data.n_val})
+    out = {}
+    for split_index, (split, images) in enumerate(tiles.items()):
+        rng = np.random.default_rng([data.seed, split_index])
+        ratios = rng.uniform(data.ratio_min, data.ratio_max, len(images))
+        bayer = [
+            normalise_raw(simulate_short_exposure(img, rng, r, data.gain, data.read_noise))
+            for img, r in zip(images, ratios)
+        ]
+        target = np.stack([img.transpose(2, 0, 1) for img in images])
+        out[split] = RawSamples(np.stack(bayer), ratios.astype(np.float32), target.astype(np.float32))
+    return out
+
+
+def flip_crop(bayer: np.ndarray, target: np.ndarray, flips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flip vertically, flip horizontally and transpose (where ``flips`` is true, in that order) a Bayer crop
+    ``(h, w)`` and its sRGB target ``(3, h, w)`` alike; the Bayer crop is flipped as packed planes, so that its
+    RGGB phase stays."""
+    packed = pack_bayer(bayer)  # (4, h/2, w/2)
+    if flips[0]:
+        packed, target = packed[:, ::-1], target[:, ::-1]
+    if flips[1]:
+        packed, target = packed[:, :, ::-1], target[:, :, ::-1]
+    if flips[2]:
+        packed, target = packed.transpose(0, 2, 1), target.transpose(0, 2, 1)
+    return np.ascontiguousarray(unpack_bayer(packed)), np.ascontiguousarray(target)
+
+
+def _samples_from_pairs(
+    pairs: list[tuple[np.ndarray, float, np.ndarray]], data: LowLightData, list_name: str
+) -> RawSamples:
+    """Stack real (bayer, ratio, ground truth) pairs cropped to their common size (multiples of 64)."""
+    h = min(p[0].shape[0] for p in pairs) // 64 * 64
+    w = min(p[0].shape[1] for p in pairs) // 64 * 64
+    if min(h, w) < data.patch:
+        raise DataError(
+            f"the pairs of '{Path(data.root) / f'Sony_{list_name}_list.txt'}' crop to {h}x{w} (multiples of 64), "
+            f"smaller than data.patch {data.patch}; lower data.patch"
+        )
+    bayer = np.stack([p[0][:h, :w] for p in pairs]).astype(np.float32)
+    ratio = np.array([p[1] for p in pairs], dtype=np.float32)
+    target = np.stack([p[2][:h, :w].transpose(2, 0, 1) for p in pairs]).astype(np.float32)
+    return RawSamples(bayer, ratio, target)
