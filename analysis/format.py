@@ -81,7 +81,8 @@ def _md(text: str) -> str:
 LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}"}
 LATEX_UNICODE = {"±": r"$\pm$", "→": r"$\rightarrow$", "−": "$-$", "—": "--", "Δ": r"$\Delta$", "ρ": r"$\rho$",
-                 "<": r"$<$", ">": r"$>$", "≥": r"$\geq$", "≤": r"$\leq$"}
+                 "<": r"$<$", ">": r"$>$", "≥": r"$\geq$", "≤": r"$\leq$",
+                 "λ": r"$\lambda$", "σ": r"$\sigma$", "×": r"$\times$", "·": r"$\cdot$"}
 
 
 def latex_escape(text: str) -> str:

@@ -14,6 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis import stats
+
 CROP = 128  # pixels of the first validation image shown, centred
 MAX_CONFIGS = 11
 COLUMNS = 6
@@ -74,8 +76,11 @@ def pick_trials(frame: pd.DataFrame, labels: list[str], metric: str, lower: bool
         rows = frame[frame["label"] == label]
         if rows.empty:
             continue
-        values = pd.to_numeric(rows[key], errors="coerce") if key in rows else pd.Series(np.nan, index=rows.index)
-        best = (values.idxmin() if lower else values.idxmax()) if values.notna().any() else rows.index[0]
+        counted = stats.counted(rows)  # not a crashed or diverged trial's output, which the tables leave out
+        values = pd.to_numeric(counted[key], errors="coerce") if key in counted else pd.Series(dtype=float)
+        values = values[np.isfinite(values)]
+        fallback = counted.index[0] if not counted.empty else rows.index[0]
+        best = (values.idxmin() if lower else values.idxmax()) if not values.empty else fallback
         picks.append((label, rows.at[best, "trial_id"]))
     return picks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from analysis import stats
@@ -74,6 +75,7 @@ def variance_share(frame: pd.DataFrame, names: list[str], metric: str) -> dict[s
     metric's variance that the parameter's groups explain, normalised to sum to 1."""
     rows = stats.counted(frame)
     y = pd.to_numeric(rows[f"best/{metric}"], errors="coerce")
+    rows, y = rows[np.isfinite(y)], y[np.isfinite(y)]  # a trial without a finite value is in no group
     out = {}
     for name in names:
         x = rows[f"param/{name}"]

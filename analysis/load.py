@@ -3,7 +3,7 @@
 Layout read: ``<run_dir>/manifest.json`` and one folder per trial with Ray's ``params.json`` (the sampled values),
 ``result.json`` (one JSON object per evaluation), our ``status.json`` (written when the trial ended) and Ray's
 ``error.txt`` for failed trials. A trial without ``status.json`` never ended (the driver died first); a resumed trial
-repeats the reports after its last checkpoint, so the latest report of each step wins.
+reports again from its last checkpoint, and its reports replace the earlier life's from that step on.
 
 What a live or interrupted sweep leaves is read as such: a trial without ``result.json`` never reported, and a report
 line cut short (being written, or cut by a killed driver) is skipped. Anything else that is not what the sweep writes
@@ -26,6 +26,7 @@ from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
 from restore_core.sweep.options import SEARCHES
 from restore_core.sweep.status import read_status
+from search_spaces.space import ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
@@ -135,7 +136,8 @@ def read_results(trial_dir: str) -> list[dict[str, Any]]:
     """Every report of a trial, one per step. A line cut short is skipped: the trial is writing it, or a killed driver
     cut it (and a resumed one appended its reports after it). A line that is not a report at all is a DataError."""
     path = os.path.join(trial_dir, "result.json")
-    # A resumed trial repeats reports after its last checkpoint: keep the latest report of each step.
+    # A resumed trial reports again from its last checkpoint: a step at or below one already read starts a new life,
+    # which replaces every report of the earlier one from that step on (even those it has not reached again).
     by_step: dict[int, dict] = {}
     for number, line in enumerate((read_text(path, RESULT_FORMAT) or "").split("\n"), start=1):
         line = line.strip()
@@ -147,8 +149,11 @@ def read_results(trial_dir: str) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        by_step[_step(row.get("step", len(by_step)), path, number)] = row
-    return [by_step[s] for s in sorted(by_step)]
+        step = _step(row.get("step", len(by_step)), path, number)
+        if by_step and step <= next(reversed(by_step)):
+            by_step = {s: report for s, report in by_step.items() if s < step}
+        by_step[step] = row
+    return list(by_step.values())
 
 
 def _step(value: Any, path: str, number: int) -> int:
@@ -162,6 +167,12 @@ def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[s
     """A trial's sampled values (params.json) and the full config they resolve to."""
     path = os.path.join(trial_dir, "params.json")
     params = read_json_object(path, PARAMS_FORMAT) or {}
+    known = (ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY, *(p.key for p in space.params))
+    unknown = [key for key in params if key not in known]
+    if unknown:  # e.g. a run of a space that has since dropped or renamed a parameter: its value would be ignored
+        records = ([ROW_KEY] if space.rows else []) + [p.key for p in space.params] + [SEED_KEY]
+        raise DataError(f"{path}: {json_excerpt(unknown[0], 80)} is not a parameter of space '{space.name}', so its "
+                        f"value would be ignored; a trial of it records {', '.join(records)}")
     try:
         config = space.resolve(manifest["base_config"], params)
         _check_config(config)
@@ -183,10 +194,11 @@ def lower_is_better(metric: str, mode: str | None = None) -> bool:
 
 
 def better(metric: str, a: float, b: float, mode: str | None = None) -> bool:
-    """Is ``a`` better than ``b`` for ``metric`` (NaN is never better)?"""
-    if a is None or (isinstance(a, float) and math.isnan(a)):
+    """Is ``a`` better than ``b`` for ``metric``? NaN and ±inf are never better (the tables count finite values only,
+    so an infinite best would drop the trial from its metric's column and keep it in the others)."""
+    if a is None or (isinstance(a, float) and not math.isfinite(a)):
         return False
-    if b is None or (isinstance(b, float) and math.isnan(b)):
+    if b is None or (isinstance(b, float) and not math.isfinite(b)):
         return True
     return a < b if lower_is_better(metric, mode) else a > b
 

@@ -149,7 +149,7 @@ def difference_table(diffs: pd.DataFrame, title: str, note: str) -> tuple[TextTa
 
 
 PAIR_NOTE = ("a − b per seed (seeds both have), mean ± 95 % CI half-width (t distribution); p: paired t-test "
-             "(scipy.stats.ttest_rel); — where fewer than two seeds match.")
+             "(scipy.stats.ttest_rel), — where fewer than two seeds match (a single one shows its difference, n=1).")
 
 
 def pairs_table(frame: pd.DataFrame, pairs: Sequence, metric: str) -> tuple[TextTable, pd.DataFrame]:
@@ -182,8 +182,9 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
         ascending = mode_of(metric) == "min"
         numeric[f"{name}/reported"], numeric[f"{name}/measured"] = rep, mean
         numeric[f"{name}/measured_ci"] = [m["ci"] if m is not None else None for m in meas]
-        numeric[f"{name}/rank_reported"] = rep.rank(ascending=ascending, method="min")
-        numeric[f"{name}/rank_measured"] = mean.rank(ascending=ascending, method="min")
+        both = rep.notna() & mean.notna()  # rank among the rows Spearman's ρ compares
+        numeric[f"{name}/rank_reported"] = rep.where(both).rank(ascending=ascending, method="min")
+        numeric[f"{name}/rank_measured"] = mean.where(both).rank(ascending=ascending, method="min")
         columns += [f"{name} reported", f"{name} measured", "rank rep.", "rank meas."]
         rho, p, n = stats.spearman(rep.tolist(), mean.tolist())
         notes.append(f"Spearman rank correlation of the {name} orderings: ρ = {fmt_number(rho, 2)} "
@@ -198,6 +199,7 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
                     fmt_estimate(numeric.at[i, f"{name}/measured"], numeric.at[i, f"{name}/measured_ci"], int(n)),
                     _rank(numeric.at[i, f"{name}/rank_reported"]), _rank(numeric.at[i, f"{name}/rank_measured"])]
         rows.append(row)
+    notes.append("Ranks (1 = best) are among the configurations with both numbers, the ones ρ compares.")
     notes.append("Published numbers come from the study's own data and recipe; compare the orderings, not the values.")
     return TextTable(columns, rows, notes, "Published vs measured"), numeric
 

@@ -22,6 +22,7 @@ from search_spaces.parts import Pair, Param, Row
 PROFILES = ("smoke", "quick", "paper")
 ROW_KEY = "row"
 SEED_KEY = "seed"
+TRIAL_INDEX_KEY = "__trial_index__"  # the seed of a sampled trial repeated with --seeds (Ray's Repeater sets it)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class SearchSpace:
         for param in self.params:
             if param.key in trial:
                 config = set_path(config, param.path, param.value(trial[param.key]))
-        seed = trial.get(SEED_KEY, trial.get("__trial_index__"))
+        seed = trial.get(SEED_KEY, trial.get(TRIAL_INDEX_KEY))
         if seed is not None:
             if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
                 raise ConfigError(f"seed {seed!r} is not a whole number; a trial's seed is 0, 1, 2, ...")

@@ -90,6 +90,9 @@ CORRUPT = {  # file -> (new bytes, or a function of the old ones; None: a folder
     "params-garbage": ("1e-3-0/params.json", b"garbage", "params.json is not valid JSON"),
     "params-unknown-row": ("1e-3-0/params.json", b'{"row": "nope", "seed": 0}',
                            "params.json: unknown row 'nope' of space 'lsid_lr'; known: "),
+    "params-unknown-key": ("1e-3-0/params.json", b'{"row": "1e-3", "seed": 0, "optim.gamma": 0.9}',
+                           "params.json: \"optim.gamma\" is not a parameter of space 'lsid_lr', so its value would "
+                           "be ignored; a trial of it records row, optim.lr, optim.milestones, seed"),
     "params-bad-seed": ("1e-3-0/params.json", b'{"row": "1e-3", "seed": "abc"}',
                         "params.json: seed 'abc' is not a whole number"),
     "status-array": ("1e-3-0/status.json", b"[]", "status.json holds a JSON array, not an object"),

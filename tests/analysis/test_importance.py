@@ -51,3 +51,11 @@ def test_the_report_has_importances_for_every_sampled_search(make_run, search, s
               for i, (lr, psnr) in enumerate([(1e-3, 24.0), (1e-5, 15.0), (1e-4, 22.0)])]
     ids = [figure_id for _, figure_id, _ in build_figures(analyse(make_run(trials, search=search)))]
     assert ("importance" in ids) == shown and "curves" in ids
+
+
+def test_a_trial_without_a_finite_value_is_in_no_group():
+    frame = pd.DataFrame({"status": ["completed"] * 6, "param/x": list("aabbbb"), "param/y": list("cdcdcd"),
+                          "best/val/psnr": [1.0, 2.0, 6.0, 3.0, 4.0, np.nan]})
+    shares = variance_share(frame, ["x", "y"], "val/psnr")
+    expected = variance_share(frame.iloc[:5], ["x", "y"], "val/psnr")
+    assert shares == pytest.approx(expected) and shares["x"] == pytest.approx(0.855, abs=1e-3)

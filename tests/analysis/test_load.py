@@ -157,3 +157,33 @@ def test_close_sampled_values_are_two_configurations_not_one(make_run):
     assert [row[:2] for row in table.rows] == [["lr=0.0007471, decay=none", "30.00 (n=1)"],
                                               ["lr=0.0001, decay=none", "25.50 ± 6.35 (n=2)"],
                                               ["lr=0.0007474, decay=none", "20.00 (n=1)"]]
+
+
+def test_an_infinite_value_is_never_a_trials_best(make_run):
+    # psnr() is inf where output and target are equal: the best is the finite evaluation, SSIM taken there too
+    finite_then_inf = {"id": "inf", "params": {"row": "1e-3", "seed": 0}, "status": "terminated",
+                       "results": [report(2, 29.0, 0.6), report(4, math.inf, 0.99, "completed")]}
+    frame = analysis.load_run(make_run([finite_then_inf])).set_index("trial_id")
+    assert (frame.loc["inf", "best/val/psnr"], frame.loc["inf", "best/val/ssim"]) == (29.0, 0.6)
+
+
+def test_a_resumed_life_replaces_the_earlier_ones_reports_from_its_step_on(make_run):
+    # the first life reported steps 2, 4, 6; the second resumed from step 2 and has reported step 4 so far
+    resumed = {"id": "res", "params": {"row": "1e-3", "seed": 0},
+               "results": [report(2, 25.0, 0.4), report(4, 26.0, 0.5), report(6, 28.0, 0.6), report(4, 27.0, 0.55)]}
+    run = make_run([resumed])
+    frame = analysis.load_run(run).set_index("trial_id")
+    assert (frame.loc["res", "steps"], frame.loc["res", "best/val/psnr"]) == (4, 27.0)
+    assert list(analysis.load_curves(run)["step"]) == [2, 4]
+
+
+def test_the_image_grid_never_shows_a_trial_the_tables_leave_out(make_run):
+    from analysis.images import pick_trials
+
+    def trial(name, seed, psnr, status="terminated", error=None):
+        return {"id": name, "params": {"row": "1e-3", "seed": seed}, "status": status, "error": error,
+                "results": [report(4, psnr, 0.5, "completed")]}
+
+    frame = analysis.load_run(make_run([trial("ok", 0, 25.0), trial("crashed", 1, 40.0, "error", "RuntimeError: x"),
+                                        trial("exact", 2, math.inf)]))
+    assert pick_trials(frame, ["1e-3"], "val/psnr", False, None) == [("1e-3", "ok")]

@@ -109,7 +109,7 @@ PAIRS_MD = """\
 | schedule | b − a | -0.7000 ± 0.6572 (n=3) | 0.044 |
 
 a − b per seed (seeds both have), mean ± 95 % CI half-width (t distribution); p: paired t-test \
-(scipy.stats.ttest_rel); — where fewer than two seeds match.
+(scipy.stats.ttest_rel), — where fewer than two seeds match (a single one shows its difference, n=1).
 """
 
 
@@ -124,12 +124,15 @@ def test_pairs_table_text():
 def test_reported_vs_measured_ranks_and_spearman():
     frame = pd.DataFrame({"label": ["x", "y", "z"], "seed": [0, 0, 0], "status": ["completed"] * 3,
                           "best/val/psnr": [6.5, 6.1, 6.3]})
-    reported = {"x": {"val/psnr": 30.1}, "y": {"val/psnr": 28.2}, "z": {"val/psnr": 29.0}, "w": {"val/psnr": 27.0}}
+    reported = {"x": {"val/psnr": 30.1}, "y": {"val/psnr": 28.2}, "z": {"val/psnr": 29.0}, "w": {"val/psnr": 29.5}}
     text, numeric = tables.reported_table(frame, reported, lambda metric: "max")
     assert text.columns == ["configuration", "psnr reported", "psnr measured", "rank rep.", "rank meas."]
     assert text.rows[0] == ["x", "30.10", "6.50 (n=1)", "1", "1"]
-    assert text.rows[3] == ["w", "27.00", "—", "4", "—"]  # published but not run
+    # published but not run: unranked, and the ranks of the others are among the three that ρ compares
+    assert text.rows[3] == ["w", "29.50", "—", "—", "—"]
+    assert [row[3] for row in text.rows[:3]] == ["1", "3", "2"]
     assert text.notes[0] == "Spearman rank correlation of the psnr orderings: ρ = 1.00 (p = 0.333, n = 3)"
+    assert text.notes[1] == "Ranks (1 = best) are among the configurations with both numbers, the ones ρ compares."
     assert list(numeric["psnr/rank_measured"].iloc[:3]) == [1, 3, 2]
 
 
@@ -140,3 +143,15 @@ def test_table_metrics_order_and_test_summaries():
     assert tables.table_metrics(frame, "val/psnr") == ["val/psnr", "val/ssim", "val/uqi", "test/f1", "test/auc",
                                                        "val/ref_psnr", "val/delta_psnr"]
     assert tables.table_metrics(frame, "test/f1")[:4] == ["test/f1", "val/psnr", "val/ssim", "val/uqi"]
+
+
+def test_every_space_label_and_pair_is_ascii_in_latex():
+    import search_spaces
+
+    texts = []
+    for space in map(search_spaces.get_space, search_spaces.list_spaces()):
+        texts += [space.label(trial) for trial in space.grid_trials()]
+        texts += [pair.label for pair in space.pairs] + [str(space.baseline)]
+    leftover = {char for text in texts for char in latex_escape(text) if not char.isascii()}
+    assert leftover == set()
+    assert latex_escape("λ=0.3 × 2 · σ") == r"$\lambda$=0.3 $\times$ 2 $\cdot$ $\sigma$"
