@@ -45,17 +45,12 @@ from restore_core.sweep.tuner import asha_rungs  # noqa: E402
 
 
 def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1):
-    """The sweep's own ASHA scheduler: Ray's ``ASHAScheduler``, or with ``recheck``/``quorum`` the one of
-    ``--asha-recheck``/``--asha-quorum``, for values signed so that higher is better."""
-    from ray.tune.schedulers import ASHAScheduler
-
+    """The sweep's own ASHA scheduler (Ray's ASHA with ``--asha-recheck``/``--asha-quorum``), for values signed so
+    that higher is better."""
     from restore_core.sweep.asha import RecheckingASHA
 
-    settings = {"time_attr": "step", "metric": "value", "mode": "max", "grace_period": grace, "max_t": max_t,
-                "reduction_factor": reduction}
-    if recheck or quorum > 1:
-        return RecheckingASHA(recheck=recheck, quorum=quorum, **settings)
-    return ASHAScheduler(**settings)
+    return RecheckingASHA(time_attr="step", metric="value", mode="max", grace_period=grace, max_t=max_t,
+                          reduction_factor=reduction, recheck=recheck, quorum=quorum)
 
 
 class Controller:
@@ -66,7 +61,9 @@ class Controller:
         from ray.tune.experiment import Trial
 
         self.scheduler, self.status = scheduler, Trial
-        self.trials = [SimpleNamespace(trial_id=str(i), index=i, status=Trial.PENDING) for i in order]
+        # what the scheduler reads of a trial; none has reported yet (a resumed trial would be recorded again)
+        self.trials = [SimpleNamespace(trial_id=str(i), index=i, status=Trial.PENDING, has_reported_at_least_once=False)
+                       for i in order]
         self.by_index = {t.index: t for t in self.trials}
         for trial in self.trials:
             scheduler.on_trial_add(self, trial)

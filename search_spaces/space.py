@@ -52,7 +52,8 @@ class SearchSpace:
 
     # -- configs -------------------------------------------------------------------------------------------
     def base_config(
-        self, profile: str = "quick", overrides: Mapping[str, Any] | None = None, search: str | None = None
+        self, profile: str = "quick", overrides: Mapping[str, Any] | None = None, search: str | None = None,
+        seeds: int = 1,
     ) -> dict:
         """The base config with the profile's overrides and the user's ``--set`` values applied.
 
@@ -64,16 +65,17 @@ class SearchSpace:
             overrides: ``--set`` values by dotted key.
             search: the run's search (``grid``, ``random``, ``optuna``, ``gp``); None refuses only the keys that every
                 search sets in every trial.
+            seeds: ``--seeds``: above 1, a sampled search sets ``train.seed`` in every trial too.
         """
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile '{profile}'; known: {', '.join(PROFILES)}")
-        self.check_overrides(overrides or {}, search)
+        self.check_overrides(overrides or {}, search, seeds)
         config = deep_merge(self.base, self.profiles.get(profile, {}))
         for path, value in (overrides or {}).items():
             config = set_path(config, path, value, merge=not (isinstance(value, Mapping) and not value))
         return config
 
-    def check_overrides(self, overrides: Mapping[str, Any], search: str | None = None) -> None:
+    def check_overrides(self, overrides: Mapping[str, Any], search: str | None = None, seeds: int = 1) -> None:
         """Refuse a ``--set`` key that every trial of ``search`` sets again, so that its value would have no effect.
 
         A trial applies its row and parameter values over the base config (:meth:`resolve`), so a key that every row,
@@ -82,7 +84,7 @@ class SearchSpace:
         (the dry run lists the rows), and refusing it would forbid changing a setting that only part of a study
         varies.
         """
-        swept = self.swept_keys(search)
+        swept = self.swept_keys(search, seeds)
         for path, value in overrides.items():
             for key in sorted(_keys_set(path, value, replace=True)):
                 reason = next((why for target, why in swept.items() if _covers(target, key)), None)
@@ -93,16 +95,18 @@ class SearchSpace:
                         f"would have no effect; leave it out, or {remedy}"
                     )
 
-    def swept_keys(self, search: str | None = None) -> dict[str, str]:
+    def swept_keys(self, search: str | None = None, seeds: int = 1) -> dict[str, str]:
         """The dotted keys that every trial of ``search`` sets, each with the reason; None: those of every search.
 
-        A grid trial always sets ``train.seed``; a sampled one only with ``--seeds`` above 1 (from its trial index),
-        which is not known here, so ``train.seed`` counts for grid search only.
+        A grid trial always sets ``train.seed``; a sampled one with ``seeds`` (``--seeds``) above 1, from its repeat.
         """
         if search == "grid":
             return self._grid_swept()
         if search is not None:
-            return self._sampled_swept(f"{search} search")
+            swept = self._sampled_swept(f"{search} search")
+            if seeds > 1:
+                swept["train.seed"] = f"each of a configuration's {seeds} repeats sets its seed, 0 to {seeds - 1}"
+            return swept
         grid = self._grid_swept()
         if not self.sampled_params() and not self.rows:  # nothing to sample: only grid search runs this space
             return grid

@@ -15,10 +15,16 @@ reports first trains to the end). Both rules keep every stop Ray's rule makes an
 
 Replayed over ``lsid_lr``'s FIFO grid runs both spend less at the same best trial (docs/PERFORMANCE.md); with the
 best third kept (reduction 3, the platform's default) both lose the best configuration more often on some spaces,
-so they are the space's settings, not the platform's.
+so they are the space's settings, not the platform's. With neither, it decides as Ray's ASHA does.
+
+A resumed sweep (``--resume``) gets back the scheduler the sweep started with, but not what it recorded: Ray saves
+the trials' state and not the scheduler's. Each trial that has reported is recorded at its rungs again from its
+``result.json`` as Ray's rule would have recorded it, so that ended trials still count at their rungs.
 """
 
 from __future__ import annotations
+
+import json
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
@@ -36,6 +42,15 @@ class RecheckingASHA(AsyncHyperBandScheduler):
         self._recheck = recheck
         self._quorum = quorum
         self._waiting: dict[str, int] = {}  # paused trial → the rung it waits at
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        super().on_trial_add(tune_controller, trial)
+        if trial.has_reported_at_least_once:  # a trial restored by --resume (or requeued after an error)
+            bracket = self._trial_info[trial.trial_id]
+            for result in _reports(trial):  # rungs it is recorded at already keep their value
+                if isinstance(result.get(self._time_attr), (int, float)) and isinstance(
+                        result.get(self._metric), (int, float)):
+                    bracket.on_result(trial, result[self._time_attr], self._metric_op * result[self._metric])
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         bracket = self._trial_info.get(trial.trial_id)
@@ -104,6 +119,27 @@ def _outranked(bracket, trial_id: str, rung: int) -> bool:
     recorded = _recorded(bracket, rung)
     cutoff = bracket.cutoff({key: value for key, value in recorded.items() if key != trial_id})
     return cutoff is not None and recorded[trial_id] < cutoff
+
+
+def _reports(trial) -> list[dict]:
+    """The reports in the trial's ``result.json`` under the run's storage, in the order they were written (none when
+    it cannot be read; a line cut short is skipped)."""
+    if trial.storage is None:
+        return []
+    try:
+        with trial.storage.storage_filesystem.open_input_stream(f"{trial.path}/result.json") as stream:
+            text = stream.readall().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return []
+    reports = []
+    for line in text.splitlines():
+        try:
+            report = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(report, dict):
+            reports.append(report)
+    return reports
 
 
 def _any_pending(tune_controller) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from restore_core.config import parse_value
 from restore_core.errors import UserError
+from restore_core.sweep.interrupt import Interrupted
 from restore_core.sweep.options import KEPT_BY_RAY, RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", help="run name (default: <profile>-<search>-<scheduler>-<time>)")
     parser.add_argument("--storage", default="runs", help="where run directories go: <storage>/<space>/<name>")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run --name after its driver died: ended trials are kept, the others go "
-                        "on from their last checkpoint")
+                        help="continue the run --name after its driver died or was stopped (Ctrl-C, SIGTERM): ended "
+                        "trials are kept, the others go on from their last checkpoint")
     parser.add_argument("--retry-failed", action="store_true", help="with --resume: run failed trials again too")
     parser.add_argument("--address", help="Ray cluster to run on, e.g. 10.0.0.5:6379 or auto (default: RAY_ADDRESS "
                         "if set, else start a local Ray)")
@@ -187,13 +188,13 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
     )
 
 
-def run_user_facing(main: Callable[[], int | None],
-                    interrupted: str = "interrupted; continue with --resume --name <run>") -> int:
+def run_user_facing(main: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run ``main``; bad input becomes one line on stderr and exit code 2, with no traceback.
 
     Args:
         main: the program after its arguments are parsed; returns its exit code (None: 0).
-        interrupted: the line printed on Ctrl-C (exit code 130).
+        interrupted: the line printed on Ctrl-C (exit code 130, or the one of :class:`Interrupted`); None: the line
+            of the :class:`Interrupted` the program raised, else "interrupted; continue with --resume --name <run>".
     """
     _quiet_opencv()
     try:
@@ -201,9 +202,10 @@ def run_user_facing(main: Callable[[], int | None],
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        own = stop.message if isinstance(stop, Interrupted) else "interrupted; continue with --resume --name <run>"
+        print(interrupted or own, file=sys.stderr)
+        return stop.exit_code if isinstance(stop, Interrupted) else 130
 
 
 def _quiet_opencv() -> None:

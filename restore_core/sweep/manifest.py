@@ -76,3 +76,12 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
         "packages": package_versions(),
         "metric_definitions": metric_definitions(),
     }
+
+
+def record_resume(manifest: dict[str, Any], options, argv: list[str]) -> None:
+    """What a resume changes in the run's manifest: the command that resumed it, and the trial time-out it runs
+    with, so that a ``--trial-timeout`` given on a resume stays for the resumes after it."""
+    manifest.setdefault("resumed", []).append(" ".join(argv))
+    manifest["trial_timeout_s"] = options.trial_timeout
+    if isinstance(manifest.get("options"), dict):  # the record a later resume rebuilds the run from
+        manifest["options"]["trial_timeout"] = options.trial_timeout

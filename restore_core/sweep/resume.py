@@ -17,7 +17,14 @@ from restore_core.sweep.options import (
     default_num_samples,
 )
 from restore_core.sweep.recorded import MISSING, RESTORE, bad_value, check_option
-from restore_core.sweep.status import STATUS_FILE, TIMEOUT_FILE, keep_retried_errors, read_status, read_timeout
+from restore_core.sweep.retry import rerun_by_ray
+from restore_core.sweep.status import (
+    STATUS_FILE,
+    TIMEOUT_FILE,
+    ray_trial_states,
+    read_status,
+    read_timeout,
+)
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
 def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
@@ -176,7 +183,8 @@ def _check_recorded_config(path: str, key: str, options: SweepOptions, search: s
     from restore_core.schema import validate_config
 
     try:
-        validate_config(search_spaces.get_space(options.space).base_config(options.profile, options.sets, search))
+        validate_config(search_spaces.get_space(options.space).base_config(options.profile, options.sets, search,
+                                                                         options.seeds))
     except UserError as err:
         raise DataError(f"--resume: {path}: {key} {json_excerpt(options.sets)} (the run's --set values, on profile "
                         f"{options.profile}) make no valid config: {err}{RESTORE}") from None
@@ -187,7 +195,8 @@ def check_trial_ends(run_dir: str) -> None:
     refused before anything starts, not in the middle of the resumed sweep.
 
     Raises:
-        DataError: a trial's ``status.json`` or ``timeout.json`` is not what the sweep writes.
+        DataError: a trial's ``status.json`` or ``timeout.json``, or Ray's snapshot of the experiment, is not what
+            the sweep (or Ray) writes.
     """
     for path in sorted(glob.glob(os.path.join(run_dir, "*", STATUS_FILE)) +
                        glob.glob(os.path.join(run_dir, "*", TIMEOUT_FILE))):
@@ -196,47 +205,34 @@ def check_trial_ends(run_dir: str) -> None:
             read(os.path.dirname(path))
         except DataError as err:
             raise DataError(f"--resume: {err}") from None
-
-
-def clear_failed(run_dir: str) -> list[str]:
-    """Forget the end of every failed trial (``--retry-failed``), so that it runs again from its last checkpoint.
-
-    The error it ended with is not lost: it goes onto the end of the trial's ``retried-errors.txt``, as the errors of
-    attempts that ``--max-failures`` retried do."""
-    cleared = []
-    for path in sorted(glob.glob(os.path.join(run_dir, "*", STATUS_FILE))):
-        status = read_status(os.path.dirname(path))
-        if status and status.get("status") == "error":
-            trial_dir = os.path.dirname(path)
-            error = status.get("error")
-            keep_retried_errors(trial_dir, error if isinstance(error, str) else None)
-            for name in (STATUS_FILE, TIMEOUT_FILE, "error.pkl"):  # Ray's pickled error too
-                if os.path.exists(os.path.join(trial_dir, name)):
-                    os.unlink(os.path.join(trial_dir, name))
-            cleared.append(os.path.basename(trial_dir))
-    return cleared
+    try:
+        ray_trial_states(run_dir)  # which failed trials --retry-failed can run again
+    except DataError as err:
+        raise DataError(f"--resume: {err}") from None
 
 
 def describe_remaining(plan) -> list[str]:
     """The ``--dry-run --resume`` listing: how many trials of the run ended and which ones a resume runs (on from
     their last checkpoint, not started yet, or failed ones again with ``--retry-failed``)."""
-    started = []
+    started, held = [], ray_trial_states(plan.run_dir)
     for path in sorted(glob.glob(os.path.join(plan.run_dir, "*", "params.json"))):
         try:
             with open(path, encoding="utf-8") as handle:
                 params = json.load(handle)
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             params = None  # Ray writes it when the trial starts; a driver killed then can leave it cut short
-        started.append((params if isinstance(params, dict) else {}, read_status(os.path.dirname(path))))
+        folder = os.path.dirname(path)
+        started.append((params if isinstance(params, dict) else {}, read_status(folder),
+                        rerun_by_ray(held, os.path.basename(folder))))
     retry = plan.options.retry_failed
-    ended = [params for params, status in started if status is not None]
-    failed = [params for params, status in started if status is not None and status.get("status") == "error"]
-    runs = [(params, "on from its last checkpoint") for params, status in started if status is None]
-    runs += [(params, "again from its last checkpoint (--retry-failed)") for params in failed if retry]
+    ended = [params for params, status, _ in started if status is not None]
+    failed = [(params, rerun) for params, status, rerun in started if status and status.get("status") == "error"]
+    runs = [(params, "on from its last checkpoint") for params, status, _ in started if status is None]
+    runs += [(params, "again from its last checkpoint (--retry-failed)") for params, rerun in failed if retry and rerun]
     planned, proposed = len(plan.trials), 0
     if plan.trials:
         runs += [(trial, "not started yet") for trial in plan.trials
-                 if not any(all(params.get(k) == v for k, v in trial.items()) for params, _ in started)]
+                 if not any(all(params.get(k) == v for k, v in trial.items()) for params, *_ in started)]
     else:  # the searcher proposes the rest, from what it learnt from the ended trials
         planned = plan.num_samples
         proposed = max(planned - len(started), 0)
@@ -245,8 +241,16 @@ def describe_remaining(plan) -> list[str]:
     lines = [f"resume: {len(ended)} of {planned} trials ended ({len(failed)} failed{kept}), "
              + (f"{to_run} to run:" if to_run else "nothing to run")]
     for params, how in runs:
-        seed = params.get("seed", params.get("__trial_index__", 0))
-        lines.append(f"  {plan.space.label(params)}  (seed {seed}): {how}")
+        lines.append(f"  {_trial_line(plan, params)}: {how}")
     if proposed:
         lines.append(f"  {proposed} not started yet, proposed by {plan.search}")
+    held_ended = [params for params, rerun in failed if retry and not rerun]
+    if held_ended:
+        lines.append(f"{len(held_ended)} failed trial(s) that --retry-failed cannot run again (Ray holds them as "
+                     "TERMINATED), kept as they are:")
+        lines.extend(f"  {_trial_line(plan, params)}" for params in held_ended)
     return lines
+
+
+def _trial_line(plan, params: dict[str, Any]) -> str:
+    return f"{plan.space.label(params)}  (seed {params.get('seed', params.get('__trial_index__', 0))})"

@@ -12,9 +12,11 @@ from restore_core.errors import UserError
 from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
-from restore_core.sweep.manifest import build_manifest
+from restore_core.sweep.interrupt import fit_or_interrupt, resume_advice
+from restore_core.sweep.manifest import build_manifest, record_resume
 from restore_core.sweep.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
-from restore_core.sweep.resume import clear_failed, describe_remaining, prepare_resume, read_manifest
+from restore_core.sweep.resume import describe_remaining, prepare_resume, read_manifest
+from restore_core.sweep.retry import clear_failed
 from restore_core.sweep.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
 
 
@@ -66,7 +68,7 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
         raise UserError(f"{named} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
                         f"but this run's scheduler is {scheduler}"
                         f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
-    base = space.base_config(options.profile, options.sets, search=search)
+    base = space.base_config(options.profile, options.sets, search=search, seeds=options.seeds)
     train = base.setdefault("train", {})
     if isinstance(train, dict) and "threads" not in train:  # a train that is no section fails validation next
         train["threads"] = max(1, int(options.cpus_per_trial))
@@ -130,8 +132,25 @@ def describe_plan(plan: SweepPlan) -> str:
                      "from:")
         for key, domain in plan.space.sampled_param_space().items():
             lines.append(f"  {key}: {describe_domain(domain)}")
+    timeout = describe_trial_timeout(plan)
+    if timeout:
+        lines.append(timeout)
     lines.append("base config: " + json.dumps(plan.base, sort_keys=True))
     return "\n".join(lines)
+
+
+def describe_trial_timeout(plan: SweepPlan) -> str | None:
+    """``--trial-timeout`` in words for ``--dry-run``; on a resume, also whether it is the limit the run recorded or
+    a new one, which the resume records for the resumes after it (None: a new run without a limit)."""
+    limit = plan.options.trial_timeout
+    said = "none" if limit is None else f"{limit:g} s per attempt"
+    if not plan.options.resume:
+        return None if limit is None else f"trial time-out: {said}"
+    recorded = read_manifest(os.path.join(plan.run_dir, "manifest.json")).get("trial_timeout_s")
+    if limit == recorded:
+        return f"trial time-out: {said}, as the run recorded"
+    was = "none" if recorded is None else f"{recorded:g} s"
+    return f"trial time-out: {said} (the run had {was}); the resume records it in manifest.json for later resumes too"
 
 
 def plan_configs(plan: SweepPlan) -> list[dict]:
@@ -206,6 +225,10 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     connecting) and before anything is written, so a bad command leaves the disk, and an existing run directory, as
     they were.
 
+    Ctrl-C (SIGINT) or SIGTERM stops the sweep with Ray's last save of the experiment and raises
+    :class:`~restore_core.sweep.interrupt.Interrupted` (see :func:`~restore_core.sweep.interrupt.fit_or_interrupt`):
+    a partial run gets no tables, and ``--resume`` continues it.
+
     Args:
         options: the sweep's options.
         argv: the command line, recorded in the manifest.
@@ -223,7 +246,7 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
     if options.resume:
         manifest = read_manifest(manifest_path)
-        manifest.setdefault("resumed", []).append(" ".join(argv or []))
+        record_resume(manifest, options, argv or [])
     else:
         manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for
 
@@ -242,7 +265,7 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     else:
         write_json_atomic(manifest_path, manifest)
     tuner = build_tuner(plan, shared)
-    tuner.fit()
+    fit_or_interrupt(tuner, resume_advice(options))
     if options.analyze and not options.is_remote_storage():
         from analysis import write_outputs
 

@@ -11,6 +11,7 @@ uploaded to ``--storage`` every few seconds, and the folder under ``--storage``.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from typing import Any
@@ -123,6 +124,63 @@ def driver_trial_dirs(trial) -> list[str]:
     return [d for d in dirs if d]
 
 
+def ray_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
+    """How Ray's newest snapshot of the experiment (the one ``Tuner.restore`` reads) holds each trial, by folder
+    name: its status (``TERMINATED``, ``ERROR``, ``PENDING``, ...) and Ray's JSON state of it. A restore with
+    ``resume_errored=True`` (``--retry-failed``) runs the ERROR ones again, never the TERMINATED ones. None before
+    Ray's first snapshot.
+
+    Raises:
+        DataError: the snapshot is not what Ray writes.
+    """
+    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
+    if not snapshots:
+        return {}
+    path = max(snapshots)  # the names end in the time written, as Ray picks the newest
+    trial_data = (read_json_object(path, EXPERIMENT_FORMAT) or {}).get("trial_data")
+    if not isinstance(trial_data, list):
+        raise DataError(f"{path} has no list of trials ('trial_data'); {EXPERIMENT_FORMAT}")
+    states = {}
+    for entry in trial_data:
+        state = entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) else "null"
+        try:
+            fields = json.loads(state)
+        except json.JSONDecodeError:
+            fields = None
+        if not isinstance(fields, dict) or not all(isinstance(fields.get(key), str) for key in TRIAL_STATE_KEYS):
+            raise DataError(f"{path} has a trial in 'trial_data' without its folder ('relative_logdir') and status; "
+                            f"{EXPERIMENT_FORMAT}")
+        states[fields["relative_logdir"]] = (fields["status"], state)
+    return states
+
+
+EXPERIMENT_FORMAT = "a run's experiment_state-*.json is the snapshot of the experiment that Ray Tune writes"
+TRIAL_STATE_KEYS = ("relative_logdir", "status")
+
+
+def driver_staging_dirs(run_dir: str) -> dict[str, str]:
+    """The staging copy on this machine of each trial folder of the run (by folder name) that a restore of the run
+    in the running Ray session goes on using.
+
+    Ray keeps a restored trial's staging folder (``/tmp/ray/session_*/artifacts/<start time>/...``). A run resumed in
+    the Ray session its earlier driver ran in (a cluster that outlived that driver, or one process that sweeps
+    twice) finds that driver's copies there, and Ray uploads them over the run directory again. Without Ray running,
+    or with a Ray that keeps its trials otherwise: none.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        return {}
+    try:
+        from ray.tune.experiment.trial import Trial
+
+        trials = [Trial.from_json_state(state, stub=True) for _, state in ray_trial_states(run_dir).values()]
+        staging = {trial.storage.trial_dir_name: trial.local_path for trial in trials}
+    except (ImportError, AttributeError, KeyError):  # a Ray that keeps or snapshots its trials otherwise
+        return {}
+    return {name: path for name, path in staging.items() if name and path and os.path.isdir(path)}
+
+
 def worker_trial_dir() -> str:
     """The trial's folder as the trial itself should write it: under ``--storage`` when that is a filesystem path
     (on a multi-node cluster it must be shared, so every node writes into the run directory directly), else the
@@ -186,8 +244,9 @@ class TrialStatusCallback:
                 _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler
 
             def on_trial_error(self, iteration, trials, trial, **info):
-                _say_in_the_table(trial, "error")
+                folders = [d for d in driver_trial_dirs(trial) if os.path.isdir(d)]
+                _say_in_the_table(trial, "timed out" if any(read_timeout(d) for d in folders) else "error")
                 error = error_line(trial.local_path, getattr(trial, "error_msg", None))
-                record_end(driver_trial_dirs(trial), "error", error)
+                record_end(folders, "error", error)
 
         return _Callback()

@@ -12,7 +12,7 @@ from ray import tune
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
 from restore_core.sweep.status import clear_timeout, read_status, worker_trial_dir, write_timeout
-from restore_core.sweep.watchdog import TrialTimeout, Watchdog
+from restore_core.sweep.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 
 
 def run_trial(
@@ -33,6 +33,9 @@ def run_trial(
         base: the run's base config (profile and ``--set`` applied).
         shared: data prepared once by the driver, by data key; a trial with another data config builds its own.
         trial_timeout: seconds of wall time this attempt may take (``--trial-timeout``); None: no limit.
+
+    Raises:
+        TrialTimedOut: the attempt ran past ``trial_timeout`` (its message is the time-out's reason).
     """
     trial_config = space.resolve(base, config)
     label = space.label(config)
@@ -62,13 +65,18 @@ def run_trial(
         finally:
             if watchdog is not None:
                 watchdog.finish()
-    except TrialTimeout:
-        watchdog.finish()  # the time-out is recorded (timeout.json); the trial ends here and frees its resources
+    except TrialTimeout as timeout:
+        watchdog.finish()  # the time-out is recorded (timeout.json)
+        drop_frames(timeout)
     except BaseException as error:
         drop_frames(error)
         raise
     finally:
         release_memory()
+    if watchdog is not None and watchdog.fired:
+        # Also when the limit passed just as training ended (the exception withdrawn before it arrived): timeout.json
+        # says timed out, so Ray must hold the trial as failed too, or --retry-failed would forget it without a rerun.
+        raise TrialTimedOut(watchdog.message)
 
 
 def drop_frames(error: BaseException) -> None:

@@ -75,36 +75,56 @@ def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
     return [int(grace * reduction**k) for k in range(count)]
 
 
+def judged_steps(grace: int, max_t: int, reduction: float, eval_every: int) -> list[int]:
+    """The steps at which a trial that trains to the end is judged at ASHA's rungs. Ray records a trial at a rung
+    from its first report at or after the rung's milestone, one rung per report (the highest it has not been recorded
+    at), and judges none at ``max_t``; trials report every ``eval_every`` steps and at the end. With a whole-number
+    reduction these are the milestones below ``max_t``; otherwise a rung moves to the next evaluation, or is skipped
+    when a later one takes that report."""
+    count = int(math.log(max_t / grace) / math.log(reduction) + 1)
+    milestones = sorted((grace * reduction**k for k in range(count)), reverse=True)
+    recorded: set[float] = set()
+    judged = []
+    for step in range(eval_every, max_t, eval_every):
+        milestone = next((m for m in milestones if step >= m and m not in recorded), None)
+        if milestone is not None:
+            recorded.add(milestone)
+            judged.append(step)
+    return judged
+
+
 def describe_asha(plan) -> str:
     """ASHA's settings in words, for ``--dry-run``."""
     settings = asha_settings(plan)
     max_t = settings["max_t"]
     rungs = asha_rungs(settings["grace_period"], max_t, settings["reduction_factor"])
-    judged = [r for r in rungs if r < max_t]
+    judged = judged_steps(settings["grace_period"], max_t, settings["reduction_factor"],
+                          plan.base["train"].get("eval_every", 1))
     if not judged:  # the grace period is the whole training: every trial ends before a rung could stop it
         return f"ASHA stops nothing: its first rung is the last step ({max_t}); lower --asha-grace or train longer"
     recheck = "; one let on stops once later trials at its rung outrank it" if settings["recheck"] else ""
     quorum = settings["quorum"]
     wait = (f"; one let on from a rung with fewer than {quorum} trials recorded waits there while others can start"
             if quorum > 1 else "")
-    last = " (its rung at the last step only ranks)" if len(judged) < len(rungs) else ""
+    missing, last = len(rungs) - len(judged), ""
+    if missing and float(settings["reduction_factor"]).is_integer():  # its last milestone is the last step
+        last = " (its rung at the last step only ranks)"
+    elif missing:  # rungs that no evaluation of their own reaches before the last step
+        last = f" (of its {len(rungs)} rungs, {missing} {'is' if missing == 1 else 'are'} judged at no evaluation)"
     return (f"ASHA judges trials at steps {', '.join(map(str, judged))} of {max_t}{last} and lets the best "
             f"1/{settings['reduction_factor']:g} at each go on{recheck}{wait}")
 
 
 def build_scheduler(plan):
-    """``asha``: stop weak trials at rungs from the grace period on (time is counted in steps)."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    """``asha``: stop weak trials at rungs from the grace period on (time is counted in steps); Ray's ASHA, with the
+    space's or the options' recheck and quorum, which also records a resumed sweep's trials at their rungs again."""
+    from ray.tune.schedulers import FIFOScheduler
 
     from restore_core.sweep.asha import RecheckingASHA
 
     if plan.scheduler == "fifo":
         return FIFOScheduler()
-    settings = asha_settings(plan)
-    if settings["recheck"] or settings["quorum"] > 1:
-        return RecheckingASHA(time_attr="step", **settings)
-    del settings["recheck"], settings["quorum"]
-    return ASHAScheduler(time_attr="step", **settings)
+    return RecheckingASHA(time_attr="step", **asha_settings(plan))
 
 
 def build_tuner(plan, shared: Mapping[str, SharedData]):

@@ -3,10 +3,12 @@
 Ray Tune's ``stop={"time_total_s": ...}`` is checked only when a trial reports, so a trial stuck inside a step (a
 deadlock, a hung collective, an endless data loader) would hold its CPUs and GPU for ever. The watchdog is a
 thread beside the training thread. When the limit passes it raises :class:`TrialTimeout` inside the training thread
-(``PyThreadState_SetAsyncExc``: delivered at the next Python bytecode, so within a second of a ``time.sleep`` loop),
-and the trainable records the time-out and returns, which frees the trial's resources. Code stuck inside one C call
-never runs the next bytecode; if the training thread has not ended ``grace`` seconds later, the watchdog ends the
-worker process itself (Ray then sees the trial's actor die and records the failure).
+(``PyThreadState_SetAsyncExc``: delivered at the next Python bytecode, so within a second of a ``time.sleep`` loop).
+The trainable records the time-out, lets go of the trial's memory and raises :class:`TrialTimedOut`, so that Ray
+records the attempt as failed (ERROR), like any other error: ``--max-failures`` retries it and ``--resume
+--retry-failed`` runs it again. Code stuck inside one C call never runs the next bytecode; if the training thread
+has not ended ``grace`` seconds later, the watchdog ends the worker process itself (Ray then sees the trial's actor
+die and records the failure).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from collections.abc import Callable
 class TrialTimeout(BaseException):
     """The trial ran longer than ``--trial-timeout``. A BaseException, so that no ``except Exception`` on the way
     up (in a task, in torch) swallows it."""
+
+
+class TrialTimedOut(RuntimeError):
+    """What Ray gets from an attempt that :class:`TrialTimeout` stopped: an ordinary error, whose message is the
+    time-out's reason, so that the trial ends as ERROR (not TERMINATED, as a trainable that returned would)."""
 
 
 class Watchdog:

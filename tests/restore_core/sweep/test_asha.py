@@ -65,11 +65,20 @@ def test_the_space_or_the_option_chooses_it_and_the_manifest_records_it():
     assert build_manifest(plan, [])["asha"]["quorum"] == 4
     plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))  # the quorum stays
     assert type(build_scheduler(plan)) is RecheckingASHA and build_scheduler(plan)._recheck is False
-    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False, asha_quorum=1))
-    assert type(build_scheduler(plan)) is ASHAScheduler
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False, asha_quorum=1))  # Ray's rule alone
+    assert (build_scheduler(plan)._recheck, build_scheduler(plan)._quorum) == (False, 1)
     assert build_manifest(plan, [])["asha"]["recheck"] is False and build_manifest(plan, [])["asha"]["quorum"] == 1
     plan = plan_sweep(SweepOptions(space="lamba_loss", scheduler="asha"))  # the platform's default: off
-    assert type(build_scheduler(plan)) is ASHAScheduler
+    assert (build_scheduler(plan)._recheck, build_scheduler(plan)._quorum) == (False, 1)
+
+
+def test_without_recheck_or_quorum_it_decides_as_rays_asha():
+    plain, ours = scheduler(ASHAScheduler), scheduler(RecheckingASHA)
+    ours._recheck = False
+    reports = [("a", 100, 10.0), ("b", 100, 15.0), ("a", 200, 11.0), ("c", 100, 9.0), ("b", 600, 20.0),
+               ("d", 100, 16.0), ("d", 600, 19.0), ("a", 600, 12.0), ("e", 100, 14.0)]
+    decisions = [(report(plain, *r), report(ours, *r)) for r in reports]
+    assert [p for p, _ in decisions] == [o for _, o in decisions] and STOP in [p for p, _ in decisions]
 
 
 def test_it_survives_the_pickling_that_resume_relies_on():
@@ -78,7 +87,7 @@ def test_it_survives_the_pickling_that_resume_relies_on():
     sched = scheduler(RecheckingASHA)
     report(sched, "slow", 100, 10.0)
     report(sched, "fast", 100, 15.0)
-    restored = pickle.loads(pickle.dumps(sched))  # Ray keeps the Tuner's scheduler in the run's tuner.pkl
+    restored = pickle.loads(pickle.dumps(sched))  # the run's tuner.pkl holds the scheduler (as it was at the start)
     assert type(restored) is RecheckingASHA
     assert report(restored, "slow", 200, 11.0) == STOP
 
@@ -120,3 +129,28 @@ def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(ray
     plain = {"step": 100, "stop_reason": "running"}
     TrialStatusCallback(scheduler(ASHAScheduler)).on_trial_result(0, [], first, plain)  # no waiting with Ray's ASHA
     assert plain["stop_reason"] == "running"
+
+
+def test_a_resumed_sweep_records_its_trials_at_their_rungs_again(tmp_path):
+    """Ray restores a resumed sweep's trials but not the scheduler's rungs (its tuner.pkl holds the scheduler as it
+    was before the first trial): each restored trial that has reported is recorded again from its result.json."""
+    import json
+
+    from ray.train._internal.storage import StorageContext
+
+    def restored(trial_id: str, reports: list[tuple[int, float]]) -> Trial:
+        storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="exp", trial_dir_name=trial_id)
+        trial = Trial("run_trial", trial_id=trial_id, stub=True, storage=storage)
+        os.makedirs(trial.path)
+        with open(os.path.join(trial.path, "result.json"), "w") as handle:
+            handle.write("".join(json.dumps({"step": s, "psnr": v}) + "\n" for s, v in reports) + '{"step": 7')
+        trial.update_last_result({"step": reports[-1][0], "psnr": reports[-1][1]})
+        return trial
+
+    sched = scheduler(RecheckingASHA)
+    # ended before the interruption: stopped at rung 100, and trained past rung 600 (a cut line ends its file)
+    for trial in (restored("low", [(100, 10.0)]), restored("high", [(100, 20.0), (200, 5.0), (600, 30.0)])):
+        sched.on_trial_add(None, trial)
+    assert dict(sched._brackets[0]._rungs) == {600: {"high": 30.0}, 100: {"low": 10.0, "high": 20.0}}
+    assert report(sched, "new", 100, 15.0) == STOP  # below the best sixth of {10, 20}: the restored trials count
+    assert report(sched, "newer", 100, 25.0) == CONTINUE

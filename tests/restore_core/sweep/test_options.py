@@ -126,3 +126,38 @@ def test_the_dry_run_names_ashas_rungs():
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_grace=1.0)))
     assert "\nASHA stops nothing: its first rung is the last step (1200); lower --asha-grace or train longer\n" \
         in listing
+
+
+@pytest.mark.parametrize("grace, max_t, reduction, eval_every, expected", [
+    (100, 1200, 6, 100, [100, 600]),  # lsid_lr's: the milestones
+    (100, 1200, 2.5, 100, [100, 300, 700]),  # milestones 250 and 625 are judged at the next evaluation
+    (600, 1200, 1.1, 100, [600, 700, 800, 900, 1000, 1100]),  # 8 milestones, 6 evaluations before the end
+    (300, 1200, 2, 300, [300, 600]),  # the rung at 1200 only ranks
+])
+def test_the_dry_run_lists_the_steps_rays_asha_judges_at(grace, max_t, reduction, eval_every, expected):
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    from restore_core.sweep.tuner import judged_steps
+
+    bracket, trial = _Bracket(grace, max_t, reduction, s=0), Trial("run_trial", trial_id="t", stub=True)
+    recorded = []
+    for step in range(eval_every, max_t, eval_every):  # Ray stops a trial at max_t without judging it
+        before = sum(len(r) for _, r in bracket._rungs)
+        bracket.on_result(trial, step, 1.0)
+        if sum(len(r) for _, r in bracket._rungs) > before:
+            recorded.append(step)
+    assert judged_steps(grace, max_t, reduction, eval_every) == recorded == expected
+
+
+@pytest.mark.parametrize("search", ["random", "optuna", "gp"])
+def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
+    from restore_core.sweep.runner import plan_sweep
+
+    with pytest.raises(UserError) as error:  # every repeat sets its own seed: 7 would be used by no trial
+        plan_sweep(SweepOptions(space="lsid_lr", search=search, seeds=2, sets={"train.seed": 7}))
+    assert str(error.value) == ("--set train.seed: space 'lsid_lr' sets this key in every trial (each of a "
+                                "configuration's 2 repeats sets its seed, 0 to 1), so the value would have no effect; "
+                                "leave it out, or use --seeds")
+    plan = plan_sweep(SweepOptions(space="lsid_lr", search=search, seeds=1, sets={"train.seed": 7}))
+    assert plan.base["train"]["seed"] == 7  # one seed: the trials take the base's

@@ -1,6 +1,7 @@
 """``--resume`` after the driver was killed: a real sweep in its own process, SIGKILLed while the last trial runs,
 then continued. Ended trials are kept untouched, the unfinished one goes on from its checkpoint, and the tables
-come out as if nothing had happened. Runs made by hand check what ``--resume`` (and ``--dry-run --resume``) accepts
+come out as if nothing had happened. A sweep stopped by Ctrl-C or SIGTERM saves its state, writes no tables, says
+how to continue and exits 130 (143). Runs made by hand check what ``--resume`` (and ``--dry-run --resume``) accepts
 and refuses before anything starts."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +17,9 @@ import time
 import pytest
 
 from analysis import load_run
-from restore_core.sweep.resume import clear_failed
+from restore_core.sweep.manifest import record_resume
+from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.retry import clear_failed
 from restore_core.sweep.status import read_status
 from sweeps.run import main
 from tests.conftest import ROOT, free_port
@@ -103,6 +107,62 @@ def test_a_killed_sweep_resumes_where_it_stopped(ray_session, tmp_path, capsys):
     assert manifest["resumed"] == ["--resume --name r1 --storage " + str(tmp_path) + " --verbose 0"]
     assert manifest["options"]["gpus_per_trial"] == 0.25 and manifest["resources_per_trial"]["gpu_used"] == 0.0
     assert "best trial:" in capsys.readouterr().out
+
+
+def _signal_when_slow_trial_reports(proc: subprocess.Popen, run_dir: str, signum: int, limit: float = 120) -> None:
+    """Send ``signum`` to the driver once the slow trial has reported (it is running, with a checkpoint)."""
+    deadline = time.time() + limit
+    while time.time() < deadline and proc.poll() is None:
+        slow = _trial(run_dir, "slow")
+        if slow and read_status(slow) is None and os.path.exists(os.path.join(slow, "result.json")):
+            if _read(os.path.join(slow, "result.json")).count("\n") >= 1:
+                proc.send_signal(signum)
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the sweep did not reach its last trial in time (exit code {proc.poll()})")
+
+
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "stopped by SIGTERM")], ids=["ctrl-c", "sigterm"])
+def test_a_sweep_stopped_by_a_signal_says_how_to_continue_and_resumes(ray_session, tmp_path, capsys, signum, code,
+                                                                       said):
+    spaces.register()
+    run_dir = str(tmp_path / "ops_resume" / "r1")
+    out, err = tmp_path / "driver.out", tmp_path / "driver.err"
+    with open(out, "w", encoding="utf-8") as stdout, open(err, "w", encoding="utf-8") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py"), "--space",
+             "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1", "--max-concurrent", "1",
+             "--address", ray_session.get_runtime_context().gcs_address, "--verbose", "0"],
+            cwd=ROOT, stdout=stdout, stderr=stderr)
+        try:
+            _signal_when_slow_trial_reports(proc, run_dir, signum)
+            assert proc.wait(timeout=60) == code
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    lines = err.read_text().strip().splitlines()
+    assert lines[-1] == f"{said}; continue with --resume --name r1 --storage {tmp_path}"
+    assert not any("SIGTERM received" in line for line in lines)  # Ray's abort of the driver
+    assert "best trial" not in out.read_text()
+    for name in ("results.csv", "table.md", "report.html"):  # a partial run gets no tables
+        assert not os.path.exists(os.path.join(run_dir, name)), name
+    assert read_status(_trial(run_dir, "slow")) is None  # not recorded as ended: the resume continues it
+
+    assert main(["--resume", "--name", "r1", "--storage", str(tmp_path), "--verbose", "0", "--trial-timeout",
+                 "600"]) == 0
+    frame = load_run(run_dir).set_index("label")
+    assert sorted(frame.index) == ["quick-a", "quick-b", "slow"]
+    assert (frame["status"] == "completed").all() and frame.loc["slow", "steps"] == 120
+    slow = [json.loads(line) for line in _read(os.path.join(_trial(run_dir, "slow"), "result.json")).splitlines()]
+    starts = [r["step"] for r in slow if r["iterations_since_restore"] == 1]
+    assert starts[0] == 12 and starts[-1] > 12  # the resumed attempt went on from the checkpoint Ray saved
+    assert os.path.exists(os.path.join(run_dir, "table.md")) and "best trial:" in capsys.readouterr().out
+    with open(os.path.join(run_dir, "manifest.json"), encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    assert manifest["trial_timeout_s"] == 600 and manifest["options"]["trial_timeout"] == 600  # for later resumes
+    assert main(["--resume", "--name", "r1", "--storage", str(tmp_path), "--dry-run"]) == 0
+    assert "\ntrial time-out: 600 s per attempt, as the run recorded\n" in capsys.readouterr().out
 
 
 def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
@@ -201,3 +261,23 @@ def test_the_dry_run_of_a_resume_lists_the_trials_still_to_run(tmp_path, capsys)
     assert "\nresume: 2 of 10 trials ended (1 failed), 9 to run:\n" in out
     assert "  1e-3  (seed 0): again from its last checkpoint (--retry-failed)\n" in out
     assert _tree(tmp_path) == before
+
+
+def test_a_trial_timeout_given_on_a_resume_is_recorded_for_later_resumes(tmp_path, capsys):
+    run_dir = _hand_made_run(tmp_path)
+    assert _dry_resume(tmp_path) == 0
+    assert "\ntrial time-out: none, as the run recorded\n" in capsys.readouterr().out
+    assert _dry_resume(tmp_path, "--trial-timeout", "60") == 0
+    assert ("\ntrial time-out: 60 s per attempt (the run had none); the resume records it in manifest.json for later "
+            "resumes too\n") in capsys.readouterr().out
+    # what the resume that ran with --trial-timeout 60 writes before Ray starts
+    path = os.path.join(run_dir, "manifest.json")
+    with open(path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    record_resume(manifest, SweepOptions(space="lsid_lr", resume=True, trial_timeout=60.0), ["--resume"])
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle)
+    assert _dry_resume(tmp_path) == 0  # a resume without the flag keeps the limit the last one set
+    assert "\ntrial time-out: 60 s per attempt, as the run recorded\n" in capsys.readouterr().out
+    assert _dry_resume(tmp_path, "--trial-timeout", "30") == 0
+    assert "\ntrial time-out: 30 s per attempt (the run had 60 s); the resume records it" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """The trainable in a real sweep: each injected fault recorded with its reason, a killed worker retried from its
-checkpoint, a hung trial stopped by ``--trial-timeout``, resources given back, TensorBoard files readable."""
+checkpoint, a hung trial stopped by ``--trial-timeout`` (and retried, as a failure), resources given back,
+TensorBoard files readable."""
 
 from __future__ import annotations
 
@@ -51,17 +52,19 @@ def test_the_last_progress_table_says_how_each_trial_ended(fault_sweep):
     header = [cell.strip() for cell in next(line for line in table.splitlines() if "| Trial name" in line)
               .split("|")[1:-1]]
     ended = {row[header.index("row")]: (row[header.index("status")], row[header.index("stop")]) for row in cells}
-    assert ended == {"hang": ("TERMINATED", "timed out"), "raise": ("ERROR", "error"), "oom": ("ERROR", "error"),
+    assert ended == {"hang": ("ERROR", "timed out"), "raise": ("ERROR", "error"), "oom": ("ERROR", "error"),
                      "nan": ("TERMINATED", "nan"), "collapse": ("TERMINATED", "collapsed"),
                      "slow": ("TERMINATED", "completed"), "ok": ("TERMINATED", "completed")}
 
 
-def test_a_hung_trial_is_stopped_by_the_trial_timeout(fault_sweep):
+def test_a_hung_trial_is_stopped_by_the_trial_timeout_and_retried(fault_sweep):
+    message = f"timed out: still running after {TRIAL_TIMEOUT} s (--trial-timeout {TRIAL_TIMEOUT})"
     frame = _by_label(fault_sweep.run_dir)
-    assert frame.loc["hang", "status"] == "error"
-    assert frame.loc["hang", "reason"] == (f"timed out: still running after {TRIAL_TIMEOUT} s "
-                                           f"(--trial-timeout {TRIAL_TIMEOUT})")
+    assert frame.loc["hang", "status"] == "error" and frame.loc["hang", "reason"] == message
     assert frame.loc["hang", "steps"] == 2  # it reported at step 2, then hung at step 3; the sweep still ended
+    # a failure to Ray like any other: --max-failures 1 ran it once more (from step 2, hanging at step 3 again)
+    with open(os.path.join(fault_sweep.run_dir, frame.loc["hang", "trial_id"], "error.txt"), encoding="utf-8") as f:
+        assert f.read().count(f"TrialTimedOut: {message}\n") == 2
 
 
 def test_a_killed_worker_is_retried_from_its_checkpoint(fault_sweep):
