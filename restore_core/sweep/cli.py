@@ -194,7 +194,7 @@ def run_user_facing(main: Callable[[], int | None], interrupted: str | None = No
     Args:
         main: the program after its arguments are parsed; returns its exit code (None: 0).
         interrupted: the line printed on Ctrl-C (exit code 130, or the one of :class:`Interrupted`); None: the line
-            of the :class:`Interrupted` the program raised, else "interrupted; continue with --resume --name <run>".
+            of the :class:`Interrupted` the program raised, else "interrupted".
     """
     _quiet_opencv()
     try:
@@ -203,7 +203,7 @@ def run_user_facing(main: Callable[[], int | None], interrupted: str | None = No
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        own = stop.message if isinstance(stop, Interrupted) else "interrupted; continue with --resume --name <run>"
+        own = stop.message if isinstance(stop, Interrupted) else "interrupted"
         print(interrupted or own, file=sys.stderr)
         return stop.exit_code if isinstance(stop, Interrupted) else 130
 

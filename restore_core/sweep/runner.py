@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +15,7 @@ from restore_core.errors import UserError
 from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
-from restore_core.sweep.interrupt import fit_or_interrupt, resume_advice
+from restore_core.sweep.interrupt import Interrupted, fit_or_interrupt, resume_advice
 from restore_core.sweep.manifest import build_manifest, record_resume
 from restore_core.sweep.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
 from restore_core.sweep.resume import describe_remaining, prepare_resume, read_manifest
@@ -235,10 +238,34 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
         given: with ``--resume``, the trial-defining options typed on the command line (see
             :func:`~restore_core.sweep.resume.prepare_resume`).
     """
+    plan = check_sweep(options, given)
+    existed = os.path.exists(plan.run_dir)
+    try:
+        tuner = _start(plan, argv)
+    except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
+        if not existed and os.path.isdir(plan.run_dir):
+            shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
+        raise Interrupted(signal.SIGINT, resume_advice(options) if options.resume else
+                          "no trial had started; run the command again") from None
+    fit_or_interrupt(tuner, resume_advice(options))
+    if options.analyze and not options.is_remote_storage():
+        from analysis import write_outputs
+
+        try:
+            write_outputs(plan.run_dir)
+        except KeyboardInterrupt:
+            raise Interrupted(signal.SIGINT, "the sweep had ended; write its tables with python -m analysis "
+                              f"{shlex.quote(plan.run_dir)}") from None
+    return plan.run_dir
+
+
+def _start(plan, argv: list[str] | None):
+    """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
+    Tuner (new, or the run's restored)."""
     from restore_core.sweep.cluster import start_ray
     from restore_core.sweep.tuner import build_tuner
 
-    plan = check_sweep(options, given)
+    options = plan.options
     shared = prepare_data(plan)
     for warning in storage_warnings(options.storage, 1):  # a URI; a path is judged once the nodes are known
         print(f"warning: {warning}", file=sys.stderr)
@@ -264,10 +291,4 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
-    tuner = build_tuner(plan, shared)
-    fit_or_interrupt(tuner, resume_advice(options))
-    if options.analyze and not options.is_remote_storage():
-        from analysis import write_outputs
-
-        write_outputs(plan.run_dir)
-    return plan.run_dir
+    return build_tuner(plan, shared)
