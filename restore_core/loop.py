@@ -206,6 +206,7 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
             "modules": {k: m.state_dict() for k, m in task.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
             "extra": task.extra_state(),
+            "scalers": task.scaler_state(),
         }
         tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
         torch.save(state, tmp)
@@ -222,6 +223,7 @@ def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, 
     for name, optimizer in task.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     task.load_extra_state(state.get("extra", {}))
+    task.load_scaler_state(state.get("scalers", {}))
     return int(state["step"]), dict(state.get("cost", {}))
 
 

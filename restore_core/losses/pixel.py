@@ -23,6 +23,16 @@ class _Pointwise(nn.Module):
         return self.fn(pred, target)
 
 
+class _FullPrecision(_Pointwise):
+    """A term computed in float32 also inside a mixed-precision (``train.amp``) step: SSIM's local variance
+    E[x²] − μ² cancels to rounding noise in bfloat16 next to its constant C2 = 9e-4, so the loss and its gradient would
+    be mostly noise near convergence."""
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(pred.device.type, enabled=False):
+            return self.fn(pred.float(), target.float())
+
+
 @register_loss("l1")
 def l1() -> nn.Module:
     """Mean absolute error (the SID and Lamba training loss)."""
@@ -38,7 +48,7 @@ def mse() -> nn.Module:
 @register_loss("ssim")
 def ssim() -> nn.Module:
     """1 − SSIM (11×11 Gaussian window, σ 1.5, data range 1)."""
-    return _Pointwise(lambda p, t: 1 - ssim_fn(p, t, data_range=1.0, kernel_size=11, sigma=1.5))
+    return _FullPrecision(lambda p, t: 1 - ssim_fn(p, t, data_range=1.0, kernel_size=11, sigma=1.5))
 
 
 @register_loss("ms_ssim")
@@ -52,7 +62,7 @@ def ms_ssim() -> nn.Module:
         # Clamp keeps the product of the scales' contrast terms real when a prediction leaves [0, 1].
         return 1 - ms_ssim_fn(pred.clamp(0, 1), target, data_range=1.0, kernel_size=11, sigma=1.5, normalize="relu")
 
-    return _Pointwise(loss)
+    return _FullPrecision(loss)
 
 
 @register_loss("tv")

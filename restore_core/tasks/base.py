@@ -132,6 +132,16 @@ class Task:
     def load_extra_state(self, state: dict) -> None:
         pass
 
+    def scaler_state(self) -> dict:
+        """The fp16 gradient scalers' state by optimizer, for the checkpoint: a resumed run goes on with the loss
+        scale it had reached instead of starting again at 65536 (and skipping steps that overflow)."""
+        return {name: scaler.state_dict() for name, scaler in self.__dict__.get("_scalers", {}).items()}
+
+    def load_scaler_state(self, state: dict) -> None:
+        for name, saved in state.items():
+            if saved:  # a scaler that never stepped has no state
+                self._scaler(name).load_state_dict(saved)
+
     # -- helpers for subclasses ---------------------------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision as ``train.amp`` asks, on CUDA only (CPU runs in fp32)."""
@@ -144,15 +154,17 @@ class Task:
         """Zero, backpropagate and step optimizer ``name``; fp16 on CUDA goes through a gradient scaler."""
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
-        scalers = self.__dict__.setdefault("_scalers", {})
         if self.config.train.amp == "fp16" and self.device.type == "cuda":
-            scaler = scalers.setdefault(name, torch.amp.GradScaler("cuda"))
+            scaler = self._scaler(name)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
             loss.backward()
             optimizer.step()
+
+    def _scaler(self, name: str) -> torch.amp.GradScaler:
+        return self.__dict__.setdefault("_scalers", {}).setdefault(name, torch.amp.GradScaler(self.device.type))
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
