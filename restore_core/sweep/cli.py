@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sweeps/run.py",
         description="Run a Ray Tune sweep of a named search space and write its tables and report.",
         formatter_class=DefaultsHelpFormatter,
+        # no abbreviations: a submission checks the options it decides itself (--address, --storage) by their name
+        allow_abbrev=False,
     )
     # Options that define the trials default to None here, so that --resume can tell what was typed.
     parser.add_argument("--space", help="the search space to sweep (see --list)")

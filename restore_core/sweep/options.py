@@ -134,14 +134,20 @@ class SweepOptions:
 
 
 def check_address(address: str, label: str) -> None:
-    """Refuse a Ray address that ``ray.init`` cannot take: ``auto``, a URI (``ray://head:10001``) or ``host:port``.
+    """Refuse a Ray address that ``ray.init`` cannot take: ``auto``, ``ray://head:10001`` (Ray Client) or
+    ``host:port``. A dashboard's ``http(s)://`` address (what Ray's Jobs CLI takes in ``RAY_ADDRESS``) is named as such.
 
     Args:
         address: the address.
         label: how the user gave it, for the message (``--address X`` or ``RAY_ADDRESS=X``).
     """
-    if address == "auto" or "://" in address:
+    if address == "auto" or address.startswith("ray://"):
         return
+    if "://" in address:
+        scheme = address.split("://", 1)[0]
+        what = "the dashboard's (Jobs API) address" if scheme in ("http", "https") else f"a {scheme}:// address"
+        raise UserError(f"{label} is {what}, not the Ray head's; give host:port of the head (e.g. 10.0.0.5:6379), "
+                        "ray://head:10001 or auto, or submit the sweep through the dashboard with sweeps/submit.py ray")
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"{label}: expected host:port of the Ray head with a port in 1..65535, e.g. 10.0.0.5:6379, "

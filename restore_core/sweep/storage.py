@@ -161,6 +161,9 @@ def storage_warnings(storage: str, nodes: int | None) -> list[str]:
                 "local or mounted path (run `python -m analysis <mounted run dir>` after syncing it)"]
     if nodes is not None and nodes <= 1:
         return []
+    if nodes is None and os.path.isabs(storage) and not os.path.exists(storage):  # a path of the cluster's
+        return [f"--storage {storage} does not exist on this machine, so whether every node of the cluster mounts it "
+                "could not be checked here: it must be a path every node mounts at the same place (NFS, Lustre, ...)"]
     shared = is_shared_path(storage)
     where = f"a {nodes}-node cluster" if nodes else "a cluster"
     if shared is False:

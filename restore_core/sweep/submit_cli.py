@@ -118,7 +118,7 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
     job_id, code = submit_script(path, log_dir, wait=args.wait)
     if job_id is None:
         print(f"sbatch is not on this machine; the script is {path}: copy the project to the cluster and run "
-              f"sbatch {os.path.relpath(path, PROJECT_ROOT)} there")
+              f"sbatch {os.path.relpath(path, PROJECT_ROOT)} from the project root there")
         return 0
     print(f"submitted SLURM job {job_id}: {path}")
     print(f"  output: {log_dir}/<job name>-{job_id}.out    cancel: scancel {job_id}")
@@ -133,6 +133,7 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     from restore_core.sweep.submit_common import (
         check_run_args,
         check_trial_fits,
+        gives,
         require_cluster_storage,
         warn_storage,
     )
@@ -146,7 +147,7 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     run = check_run_args(run_args)
     check_trial_fits(run, "on each worker pod", ("--cpus-per-worker", options.cpus_per_worker),
                      ("--gpus-per-worker", options.gpus_per_worker))
-    explicit_storage = "--storage" in run.args
+    explicit_storage = gives(run.args, "--storage")
     if explicit_storage:
         require_cluster_storage(run, "a RayJob")
     text = yaml.safe_dump(rayjob_manifest(run, options), sort_keys=False, width=120)

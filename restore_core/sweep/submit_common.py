@@ -30,6 +30,12 @@ class RunArgs:
         return shlex.join([python, script, *self.args])
 
 
+def gives(run_args: list[str], option: str) -> bool:
+    """Whether the ``sweeps/run.py`` arguments give ``option``, as ``--option value`` or ``--option=value`` (its
+    parser takes no abbreviations)."""
+    return any(arg == option or arg.startswith(option + "=") for arg in run_args)
+
+
 def check_run_args(run_args: list[str]) -> RunArgs:
     """Parse and check the arguments meant for ``sweeps/run.py`` on the cluster, as run.py itself would (space,
     profile, ``--set`` keys and values, counts), so that bad input fails here and not after a queue wait.
@@ -43,7 +49,7 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     if not run_args:
         raise UserError("give the sweeps/run.py arguments after '--', e.g. -- --space lsid_lr --storage /shared/runs")
     for option in DECIDED_BY_SUBMISSION:
-        if any(arg == option or arg.startswith(option + "=") for arg in run_args):
+        if gives(run_args, option):
             raise UserError(f"{option} is decided by the submission; drop it from the sweeps/run.py arguments")
     parsed = build_parser().parse_args(run_args)
     options = options_from_args(parsed)

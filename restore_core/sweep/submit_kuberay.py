@@ -13,13 +13,14 @@ import contextlib
 import os
 import re
 import shlex
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 
 from restore_core.errors import UserError
-from restore_core.sweep.submit_common import RunArgs
+from restore_core.sweep.submit_common import RunArgs, gives
 
 MOUNT = "/runs"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -105,6 +106,16 @@ def write_manifest(text: str, path: str) -> None:
                         "can write") from None
 
 
+RAYJOB_NAME_MAX = 47  # KubeRay refuses longer RayJob names (its Job and cluster names add to them)
+
+
+def rayjob_name(run: RunArgs) -> str:
+    """``restore-<space>-<run>`` cut to fit, with a random suffix: each manifest is a new RayJob, so that a second
+    resume of a run is not the unchanged RayJob of the first to ``kubectl apply``."""
+    base = k8s_name(f"restore-{run.space or 'resume'}-{run.name}")[: RAYJOB_NAME_MAX - 6].rstrip("-")
+    return f"{base}-{uuid.uuid4().hex[:5]}"
+
+
 def k8s_name(text: str) -> str:
     """A DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
@@ -139,7 +150,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
     """The RayJob as a dict (``yaml.safe_dump`` it)."""
     options.check()
     args = list(run.args)
-    if options.storage_claim and "--storage" not in args:
+    if options.storage_claim and not gives(args, "--storage"):
         args += ["--storage", MOUNT]
     entrypoint = shlex.join(["python", f"{options.workdir.rstrip('/')}/sweeps/run.py", *args])
     head_ports = [{"containerPort": 6379, "name": "gcs-server"}, {"containerPort": 8265, "name": "dashboard"},
@@ -148,7 +159,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
     worker = _container("ray-worker", options, _resources(options.cpus_per_worker, options.memory_per_worker,
                                                          options.gpus_per_worker))
     metadata: dict[str, Any] = {
-        "name": k8s_name(f"restore-{run.space or 'resume'}-{run.name}"),
+        "name": rayjob_name(run),
         "labels": {"app.kubernetes.io/name": "restore-sweeps", "restore-sweeps/space": k8s_name(run.space or "")},
     }
     if options.namespace:

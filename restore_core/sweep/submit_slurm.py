@@ -59,13 +59,19 @@ class SlurmOptions:
                 raise UserError(f"{flag} {value!r} goes on an #SBATCH line: give a non-empty value without spaces, "
                                 "quotes, '#' or '\\'")
 
-    def log_path(self, project: str = PROJECT_ROOT) -> str:
-        """The absolute ``--log-dir`` (a relative one is under the project), as the ``#SBATCH --output`` line needs."""
-        path = self.log_dir if os.path.isabs(self.log_dir) else os.path.join(project, self.log_dir)
+    def output_dir(self) -> str:
+        """``--log-dir`` as the ``#SBATCH --output`` line gives it: a relative one stays relative, so that SLURM
+        reads it from the folder sbatch runs in (the project root), wherever the project lies on the cluster."""
+        path = os.path.normpath(self.log_dir)
         if not SBATCH_WORD.fullmatch(path):
-            raise UserError(f"--log-dir {path!r} goes on an #SBATCH line: give a folder whose path has no spaces, "
-                            "quotes, '#' or '\\', e.g. --log-dir /shared/slurm-logs")
+            raise UserError(f"--log-dir {self.log_dir!r} goes on an #SBATCH line: give a folder whose path has no "
+                            "spaces, quotes, '#' or '\\', e.g. --log-dir /shared/slurm-logs")
         return path
+
+    def log_path(self, project: str = PROJECT_ROOT) -> str:
+        """The absolute ``--log-dir`` on this machine (a relative one is under the project): where the script goes."""
+        path = self.output_dir()
+        return path if os.path.isabs(path) else os.path.join(project, path)
 
 
 def job_name(run: RunArgs, options: SlurmOptions) -> str:
@@ -73,11 +79,11 @@ def job_name(run: RunArgs, options: SlurmOptions) -> str:
     return options.job_name or re.sub(r"[^A-Za-z0-9._-]+", "-", f"restore-{run.space or 'resume'}-{run.name}")
 
 
-def sbatch_script(run: RunArgs, options: SlurmOptions, project: str = PROJECT_ROOT) -> str:
+def sbatch_script(run: RunArgs, options: SlurmOptions) -> str:
     """The batch script's text."""
     options.check()
     name = job_name(run, options)
-    log_dir = options.log_path(project)
+    log_dir = options.output_dir()
     header = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
@@ -86,6 +92,8 @@ def sbatch_script(run: RunArgs, options: SlurmOptions, project: str = PROJECT_RO
         f"#SBATCH --cpus-per-task={options.cpus_per_node}",
         f"#SBATCH --time={options.time}",
         f"#SBATCH --output={log_dir}/%x-%j.out",
+        # SIGTERM to the batch shell alone, 2 minutes before the time limit: the driver stops while Ray is still up
+        "#SBATCH --signal=B:TERM@120",
     ]
     if options.gpus_per_node:
         header.append(f"#SBATCH --gpus-per-node={options.gpus_per_node}")
@@ -94,24 +102,32 @@ def sbatch_script(run: RunArgs, options: SlurmOptions, project: str = PROJECT_RO
             header.append(f"#SBATCH --{flag}={value}")
     setup = "\n".join(options.setup or ["if [ -f .venv/bin/activate ]; then source .venv/bin/activate; fi"])
     sweep = shlex.join([options.python, "sweeps/run.py", *run.args])
+    ray = f"{shlex.quote(options.python)} -m ray.scripts.scripts"  # the Ray of --python, not whichever `ray` is on PATH
     return "\n".join(header) + f"""
 # Written by sweeps/submit.py slurm. A Ray cluster across the allocation, then the sweep against it.
 set -euo pipefail
-cd {shlex.quote(project)}
+cd "$SLURM_SUBMIT_DIR"  # sbatch runs from the project root
+if [ ! -f sweeps/run.py ]; then
+    echo "error: $SLURM_SUBMIT_DIR is not the project root (no sweeps/run.py); run sbatch from the project root" >&2
+    exit 2
+fi
 {setup}
 
 # Token authentication: a fresh token for this job, in the environment that srun passes to every node.
 export RAY_AUTH_MODE=token
-RAY_AUTH_TOKEN="$({options.python} -c 'import secrets; print(secrets.token_hex(32))')"
+RAY_AUTH_TOKEN="$({shlex.quote(options.python)} -c 'import secrets; print(secrets.token_hex(32))')"
 export RAY_AUTH_TOKEN
 unset RAY_AUTH_TOKEN_PATH RAY_ADDRESS
 
 mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 head_node="${{nodes[0]}}"
-# the head's address as the other nodes reach it (a loopback one only serves a one-node job)
-head_ip="$(srun --overlap --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address | tr ' ' '\\n' \\
-    | grep -v '^127\\.' | head -n 1 || true)"
+# the head's address as the other nodes reach it: its first non-loopback IPv4 one (`hostname --ip-address` alone
+# gives 127.0.1.1 on a default Debian host); a loopback one only serves a one-node job
+head_ip="$(srun --overlap --nodes=1 --ntasks=1 -w "$head_node" \\
+    bash -c 'hostname -I 2>/dev/null; hostname --ip-address 2>/dev/null' | tr ' ' '\\n' \\
+    | grep -E '^[0-9]+(\\.[0-9]+){{3}}$' | grep -v '^127\\.' | head -n 1 || true)"
 head_ip="${{head_ip:-127.0.0.1}}"
+echo "ray head: $head_ip"
 # Ray's ports, from the job id: jobs that share a node must not collide (Ray's defaults are fixed numbers)
 port=$((20000 + (SLURM_JOB_ID % 2000) * 10))
 dashboard_port=$((port + 1))
@@ -124,31 +140,45 @@ cleanup() {{ kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }}
 trap cleanup EXIT
 
 srun --overlap --nodes=1 --ntasks=1 -w "$head_node" \\
-    ray start --head --block --node-ip-address="$head_ip" --port="$port" \\
+    {ray} start --head --block --node-ip-address="$head_ip" --port="$port" \\
     --dashboard-host=127.0.0.1 --dashboard-port="$dashboard_port" \\
     --ray-client-server-port=$((port + 6)) "${{ports[@]}}" \\
     --num-cpus="$cpus" --num-gpus={options.gpus_per_node} --temp-dir="$temp_dir" --disable-usage-stats &
 for _ in $(seq 180); do
-    ray status --address "$head_ip:$port" >/dev/null 2>&1 && break
+    {ray} status --address "$head_ip:$port" >/dev/null 2>&1 && break
     sleep 1
 done
 for node in "${{nodes[@]:1}}"; do
     srun --overlap --nodes=1 --ntasks=1 -w "$node" \\
-        ray start --block --address="$head_ip:$port" --num-cpus="$cpus" --num-gpus={options.gpus_per_node} \\
+        {ray} start --block --address="$head_ip:$port" --num-cpus="$cpus" --num-gpus={options.gpus_per_node} \\
         "${{ports[@]}}" --temp-dir="$temp_dir" --disable-usage-stats &
 done
-{options.python} - "$head_ip:$port" "${{#nodes[@]}}" <<'WAIT'
+{shlex.quote(options.python)} - "$head_ip:$port" "${{#nodes[@]}}" 300 <<'WAIT'
 import sys, time
 import ray
 ray.init(address=sys.argv[1], logging_level="ERROR")
-deadline = time.time() + 300
+deadline = time.time() + float(sys.argv[3])
 while sum(n["Alive"] for n in ray.nodes()) < int(sys.argv[2]) and time.time() < deadline:
     time.sleep(2)
-print(f"ray cluster: {{sum(n['Alive'] for n in ray.nodes())}} of {{sys.argv[2]}} nodes", flush=True)
+alive = sum(n["Alive"] for n in ray.nodes())
+print(f"ray cluster: {{alive}} of {{sys.argv[2]}} nodes", flush=True)
+if alive < int(sys.argv[2]):
+    sys.exit(f"error: only {{alive}} of {{sys.argv[2]}} nodes joined the Ray head at {{sys.argv[1]}} within "
+             f"{{sys.argv[3]}} s; the job stops here: the workers' lines above say why")
 WAIT
 echo "dashboard: ssh -N -L 8265:127.0.0.1:$dashboard_port $head_node, then open http://127.0.0.1:8265"
 
-{sweep} --address "$head_ip:$port"
+# the driver in the background, so that a SIGTERM to this shell (the --signal lead time, or
+# scancel --batch --signal=TERM) reaches it while Ray is still up: it saves the experiment and exits with 143
+{sweep} --address "$head_ip:$port" &
+driver=$!
+trap 'kill -TERM "$driver" 2>/dev/null || true' TERM
+while true; do
+    status=0
+    wait "$driver" || status=$?
+    kill -0 "$driver" 2>/dev/null || break  # still running: the wait was cut short by the TERM above
+done
+exit "$status"
 """
 
 
@@ -177,7 +207,8 @@ def submit_script(path: str, log_dir: str, wait: bool = False) -> tuple[str | No
         return None, 0
     os.makedirs(log_dir, exist_ok=True)
     command = [sbatch, "--parsable", *(["--wait"] if wait else []), path]
-    proc = subprocess.run(command, capture_output=True, text=True)
+    # from the project root: the script cds to the folder sbatch ran in, and a relative --output is read from it
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
     job_id = proc.stdout.strip().split(";")[0] or None
     if proc.returncode != 0 and job_id is None:
         raise UserError(f"sbatch refused the script: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")

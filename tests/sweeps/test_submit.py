@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -195,7 +196,9 @@ def test_the_kuberay_manifest(tmp_path, capsys):
     job = yaml.safe_load(out.read_text())
     assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
     labels = {"app.kubernetes.io/name": "restore-sweeps", "restore-sweeps/space": "lsid-lr"}
-    assert job["metadata"] == {"name": "restore-lsid-lr-k1", "namespace": "ml", "labels": labels}
+    name = job["metadata"].pop("name")
+    assert job["metadata"] == {"namespace": "ml", "labels": labels}
+    assert re.fullmatch(r"restore-lsid-lr-k1-[0-9a-f]{5}", name)
     spec = job["spec"]
     assert spec["entrypoint"] == ("python /app/sweeps/run.py --space lsid_lr --seeds 3 --gpus-per-trial 0.25 "
                                   "--name k1 --storage /runs")
@@ -226,8 +229,37 @@ def test_the_sbatch_script_is_valid_bash_for_many_nodes(capsys):
     assert "#SBATCH --partition=gpu\n" in script and "module load cuda\n" in script
     assert "export RAY_AUTH_MODE=token" in script and "--dashboard-host=127.0.0.1" in script
     assert 'sweeps/run.py --space lsid_lr --profile smoke' in script and '--address "$head_ip:$port"' in script
+    # nothing of this machine's paths: the project root on the cluster is wherever sbatch runs
+    assert ROOT not in script and 'cd "$SLURM_SUBMIT_DIR"' in script
+    assert "#SBATCH --output=slurm-logs/%x-%j.out\n" in script and "#SBATCH --signal=B:TERM@120\n" in script
+    # Ray from --python, not whichever `ray` is on PATH
+    assert "python -m ray.scripts.scripts start --head --block" in script
+    assert "python -m ray.scripts.scripts start --block --address" in script
+    assert not [line for line in script.splitlines() if line.split()[:1] == ["ray"]]
+    assert "hostname -I" in script
     syntax = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
     assert syntax.returncode == 0, syntax.stderr
+
+
+def test_an_absolute_log_dir_stays_absolute_in_the_sbatch_script(capsys):
+    assert run_main(["slurm", "--print", "--log-dir", "/shared/slurm-logs", "--", *SWEEP, "--storage", "/shared/r",
+                     "--name", "a"]) == 0
+    script = capsys.readouterr().out
+    assert "#SBATCH --output=/shared/slurm-logs/%x-%j.out\n" in script
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+def test_the_sbatch_script_fails_the_job_when_nodes_are_missing(token_head, capsys):
+    """The script's wait step, run as the script runs it against a real one-node Ray head, asked for two nodes."""
+    assert run_main(["slurm", "--print", "--nodes", "2", "--", *SWEEP, "--storage", "/shared/r", "--name", "w"]) == 0
+    script = capsys.readouterr().out
+    wait = script.split("<<'WAIT'\n", 1)[1].split("\nWAIT\n", 1)[0]
+    assert '"${#nodes[@]}" 300 <<\'WAIT\'' in script
+    proc = subprocess.run([sys.executable, "-", token_head[1], "2", "3"], input=wait, text=True, capture_output=True,
+                          env=_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token_head[2]), timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ray cluster: 1 of 2 nodes" in proc.stdout
+    assert f"error: only 1 of 2 nodes joined the Ray head at {token_head[1]} within 3 s" in proc.stderr
 
 
 def _slurm_ready() -> bool:
@@ -242,14 +274,22 @@ def _slurm_ready() -> bool:
                     reason="no SLURM here (bash .ci/slurm-setup.sh starts a one-node one)")
 def test_the_sbatch_script_runs_a_sweep_on_slurm(tmp_path):
     assert _slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
-    proc = subprocess.run([sys.executable, "sweeps/submit.py", "slurm", "--nodes", "1", "--cpus-per-node", "2",
-                           "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"), "--setup",
-                           f"source {BIN}/activate", "--", *SWEEP, "--storage", str(tmp_path / "runs"), "--name", "s1"],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=540)
+    # from another folder (sbatch must still run from the project root), with neither `python` nor `ray` of this
+    # virtual environment on PATH: --python alone names the Python that runs Ray and the sweep
+    env = _env()
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if os.path.abspath(p) != BIN)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
+                           "--cpus-per-node", "2", "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"),
+                           "--python", sys.executable, "--setup", "true", "--", *SWEEP,
+                           "--storage", str(tmp_path / "runs"), "--name", "s1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540)
     logs = list((tmp_path / "logs").glob("*.out"))
     log = logs[0].read_text() if logs else ""
     assert proc.returncode == 0, proc.stdout + proc.stderr + log[-3000:]
     assert "SLURM job" in proc.stdout and "ended with exit code 0" in proc.stdout
     assert "ray cluster: 1 of 1 nodes" in log and "best trial: " in log
+    [head] = [line.split()[-1] for line in log.splitlines() if line.startswith("ray head: ")]
+    if outward_address():  # the address the other nodes reach, not a loopback one
+        assert not head.startswith("127."), head
     frame = load_run(str(tmp_path / "runs" / "lsid_lr" / "s1"))
     assert frame["status"].tolist() == ["completed"]

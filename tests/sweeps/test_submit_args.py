@@ -172,3 +172,35 @@ def test_an_unwritable_log_dir(tmp_path, capsys):
     fails_with(["slurm", "--log-dir", str(tmp_path / "file" / "logs"), "--", *SPACE, "--storage", "/shared/runs"],
                capsys, f"--log-dir {tmp_path / 'file' / 'logs'}: cannot write the batch script there")
     assert os.listdir(tmp_path) == ["file"]
+
+
+def kuberay_job(tmp_path, capsys, *run_args: str) -> dict:
+    out = tmp_path / "rayjob.yaml"
+    assert run_main(["kuberay", "--image", "x", "--storage-claim", "runs-rwx", "-o", str(out), "--", *run_args]) == 0
+    capsys.readouterr()
+    return yaml.safe_load(out.read_text())
+
+
+def test_every_spaces_rayjob_name_is_one_kuberay_takes_and_new_each_time(tmp_path, capsys):
+    import search_spaces
+
+    for space in search_spaces.list_spaces():
+        names = {kuberay_job(tmp_path, capsys, "--space", space, "--profile", "smoke", "--name", "n" * 60)[
+            "metadata"]["name"] for _ in range(2)}
+        assert len(names) == 2 and all(len(name) <= 47 and is_dns_label(name) for name in names), names
+
+
+def test_a_storage_given_with_an_equals_sign_is_not_overridden(tmp_path, capsys):
+    job = kuberay_job(tmp_path, capsys, "--space", "lsid_lr", "--profile", "smoke", "--storage=/runs/mine")
+    assert job["spec"]["entrypoint"].split().count("--storage=/runs/mine") == 1
+    assert "--storage /runs" not in job["spec"]["entrypoint"]
+
+
+@pytest.mark.parametrize("abbreviation", ["--addr", "--dry", "--stor"])
+def test_an_abbreviated_run_option_is_refused(abbreviation, capsys):
+    # run.py would take --addr for --address, which the submission decides, and --stor for --storage
+    with pytest.raises(SystemExit) as stopped:
+        run_main(["slurm", "--print", "--", *SPACE, abbreviation, "x"])
+    captured = capsys.readouterr()
+    assert stopped.value.code == 2 and captured.out == ""
+    assert captured.err.strip().splitlines() == [f"error: unrecognized arguments: {abbreviation} x (see --help)"]

@@ -109,6 +109,14 @@ def test_a_ray_address_variable_ray_cannot_take_is_refused_by_the_dry_run(tmp_pa
     run_fails(capsys, dry_run(tmp_path), "RAY_ADDRESS=nope: expected host:port")
 
 
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8265", "https://head:8265"])
+def test_a_dashboard_address_is_named_as_one(address, tmp_path, capsys, monkeypatch):
+    run_fails(capsys, dry_run(tmp_path, "--address", address),
+              f"--address {address} is the dashboard's (Jobs API) address, not the Ray head's; give host:port")
+    monkeypatch.setenv("RAY_ADDRESS", address)  # what Ray's Jobs CLI asks users to export
+    run_fails(capsys, dry_run(tmp_path), f"RAY_ADDRESS={address} is the dashboard's (Jobs API) address")
+
+
 @pytest.mark.parametrize("address", ["auto", "10.0.0.5:6379", "ray://head:10001", "[::1]:6379"])
 def test_addresses_ray_takes_pass_the_options_check(address):
     SweepOptions(space="lsid_lr", address=address).check()

@@ -54,5 +54,7 @@ def test_storage_warnings():
     assert storage_warnings("/tmp/runs", 1) == []
     [local] = storage_warnings("/tmp/runs", 4)
     assert "node-local filesystem" in local and "4-node cluster" in local
+    [elsewhere] = storage_warnings("/nonexistent/shared/runs", None)  # a submission: judged on the cluster, not here
+    assert "does not exist on this machine" in elsewhere and "node-local" not in elsewhere
     [uri] = storage_warnings("s3://bucket/runs", 1)
     assert uri.startswith("--storage s3://bucket/runs is a URI")
