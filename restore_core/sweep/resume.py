@@ -253,4 +253,6 @@ def describe_remaining(plan) -> list[str]:
 
 
 def _trial_line(plan, params: dict[str, Any]) -> str:
-    return f"{plan.space.label(params)}  (seed {params.get('seed', params.get('__trial_index__', 0))})"
+    from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
+
+    return f"{plan.space.label(params)}  (seed {params.get(SEED_KEY, params.get(TRIAL_INDEX_KEY, 0))})"

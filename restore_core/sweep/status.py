@@ -127,7 +127,7 @@ def driver_trial_dirs(trial) -> list[str]:
 def ray_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
     """How Ray's newest snapshot of the experiment (the one ``Tuner.restore`` reads) holds each trial, by folder
     name: its status (``TERMINATED``, ``ERROR``, ``PENDING``, ...) and Ray's JSON state of it. A restore with
-    ``resume_errored=True`` (``--retry-failed``) runs the ERROR ones again, never the TERMINATED ones. None before
+    ``resume_errored=True`` (``--retry-failed``) runs the ERROR ones again, never the TERMINATED ones. Empty before
     Ray's first snapshot.
 
     Raises:
