@@ -4,8 +4,9 @@
 1. Packing: a real sweep of four trials with ``--gpus-per-trial 0.25`` on one GPU. ``nvidia-smi`` is polled while
    it runs; all four trials' processes must hold the GPU at the same time, and every trial must complete. The same
    four trials then run one at a time (``--gpus-per-trial 1``); trials per hour of both, and their ratio.
-2. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA; each must complete with
-   finite loss and metrics; step times and their ratio to fp32.
+2. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA, at the packing trials' size
+   and at batch 16 of 256-pixel crops; each must complete with finite loss and metrics; step times and their ratio
+   to fp32.
 3. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
    real out-of-memory error, the trainable's clean-up must bring ``torch.cuda.memory_allocated`` back to ~0.
 4. Step options: ``benchmarks/step_options.py`` on CUDA for the SID U-Net (lsid_lr) and Lamba's network
@@ -47,6 +48,7 @@ PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
     "model": {"width": 1.0},
     "train": {"steps": 1500, "eval_every": 250, "batch_size": 4, "device": "cuda", "threads": 1, "cost_size": 128},
 })
+AMP_LARGE = deep_merge(PACK_BASE, {"data": {"tile": 256, "patch": 256}, "train": {"batch_size": 16}})
 STEP_OPTION_SPACES = ("lsid_lr", "lamba_loss")  # sid_unet and lamba_rt at their quick profiles
 PACK = SearchSpace(name="gpu_pack", description="GPU check: four trials of one size", reproduces="nothing",
                    base=PACK_BASE, search="grid", scheduler="fifo",
@@ -121,11 +123,19 @@ def training_span(trial_dir: str) -> tuple[float, float]:
 
 
 def check_amp() -> dict:
+    """fp32, bf16 and fp16 step times at the packing trials' size and at a larger one (batch 16 of 256-pixel crops),
+    where the step is bound by arithmetic rather than by kernel launches."""
+    out = {"packing_size": amp_at(PACK_BASE), "batch16_256px": amp_at(AMP_LARGE)}
+    out["ok"] = out["packing_size"]["ok"] and out["batch16_256px"]["ok"]
+    return out
+
+
+def amp_at(base: dict) -> dict:
     from restore_core.loop import train
 
     out = {}
     for amp in ("none", "bf16", "fp16"):
-        config = deep_merge(PACK_BASE, {"train": {"amp": amp, "steps": 200, "eval_every": 100}})
+        config = deep_merge(base, {"train": {"amp": amp, "steps": 200, "eval_every": 100}})
         result = train(config)
         metrics = result.metrics
         finite = all(math.isfinite(v) for k, v in metrics.items() if isinstance(v, float) and "/" in k)
