@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.steps=500 (repeatable)")
     parser.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per trial (default 1)")
-    parser.add_argument("--gpus-per-trial", type=float,
-                        help="GPUs per trial (default 0); 0.25 packs four on one GPU; without a GPU, trials run on CPU")
+    parser.add_argument("--gpus-per-trial", type=gpu_share,
+                        help="GPUs per trial: auto (default) is 0.25 where the nodes have a GPU (four trials to a "
+                        "GPU), else 0; 0 runs the trials on CPU; without any GPU they run on CPU whatever is asked")
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     parser.add_argument("--max-failures", type=int,
                         help="retry a failed trial this many times, from its last checkpoint (default: 0)")
@@ -147,7 +148,18 @@ def parse_sets(items: list[str]) -> dict:
     return sets
 
 
-DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "max_failures": 0}
+DEFAULTS = {"profile": "quick", "seeds": 1, "cpus_per_trial": 1.0, "gpus_per_trial": None, "max_failures": 0}
+
+
+def gpu_share(text: str) -> float | None:
+    """``--gpus-per-trial``: ``auto`` (None, resolved against the GPUs there are) or a number."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number >= 0 (0.25 packs four trials on one GPU); "
+                                         f"got '{text}'") from None
 
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:

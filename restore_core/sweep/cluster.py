@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import SweepOptions, check_address
+from restore_core.sweep.options import AUTO_GPU_SHARE, SweepOptions, check_address
 from restore_core.sweep.security import is_loopback, port_is_free, read_auth_token
 
 
@@ -34,7 +34,7 @@ def check_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
     """Refuse a ``--gpus-per-trial`` no node can satisfy (Ray would wait for ever); without any GPU, the sweep runs on
     CPU instead (see :func:`fit_gpus`)."""
     wanted = options.gpus_per_trial
-    if 0 < gpus_per_node < wanted:
+    if wanted is not None and 0 < gpus_per_node < wanted:
         raise UserError(f"--gpus-per-trial {wanted:g} is more than the {gpus_per_node:g} GPU(s) {where}; use a "
                         f"value in (0, {gpus_per_node:g}] (0.25 packs four trials on one GPU)")
 
@@ -54,7 +54,14 @@ def no_gpu_notice(options: SweepOptions, where: str) -> str:
 
 def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
     """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
-    a request no node can satisfy is an error (Ray would wait for ever)."""
+    a request no node can satisfy is an error (Ray would wait for ever). ``auto`` (None) becomes
+    :data:`~restore_core.sweep.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), else 0."""
+    if options.gpus_per_trial is None:
+        options.gpus_per_trial = AUTO_GPU_SHARE if gpus_per_node > 0 else 0.0
+        if options.gpus_per_trial:
+            print(f"GPU {where}: each trial takes {AUTO_GPU_SHARE:g} of one, {round(1 / AUTO_GPU_SHARE)} to a GPU "
+                  "(--gpus-per-trial sets another share; 0 runs the trials on CPU)", file=sys.stderr)
+        return
     check_gpus(options, gpus_per_node, where)
     if options.gpus_per_trial > 0 and gpus_per_node <= 0:
         print(no_gpu_notice(options, where), file=sys.stderr)
@@ -100,6 +107,8 @@ def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) 
         raise UserError(f"train.device=cuda in {cuda_wanted_by}, but this machine has no GPU that torch can use; set "
                         "train.device=auto (a GPU where there is one) or cpu, or pass --address to run on a cluster "
                         "with GPUs")
+    if options.gpus_per_trial is None:  # auto: decided here, before the manifest records it
+        fit_gpus(options, gpus, "on this machine")
     check_gpus(options, gpus, "on this machine")
     check_cpus(options, local_cpus(), "on this machine")
     import ray

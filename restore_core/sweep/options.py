@@ -22,6 +22,10 @@ ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  
 DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
 # A trial's watchdog waits on threading.Event, which refuses more than threading.TIMEOUT_MAX (about 9.22e9 s).
 MAX_TRIAL_TIMEOUT = 9.2e9
+# The GPU share a trial takes when --gpus-per-trial is not given and its node has a GPU: four trials to a GPU. On an
+# H200, four packed quick-profile lsid_lr trials ran at about twice the trials per hour of one at a time
+# (docs/PERFORMANCE.md, "GPU").
+AUTO_GPU_SHARE = 0.25
 
 
 def default_num_samples(space: Any) -> int:
@@ -40,7 +44,7 @@ class SweepOptions:
     search_seed: int | None = None  # seed of Optuna's sampler (random/optuna/gp search); None: 0 there, unused by grid
     sets: dict[str, Any] = field(default_factory=dict)
     cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
+    gpus_per_trial: float | None = None  # None: auto, AUTO_GPU_SHARE where there is a GPU, else 0
     max_concurrent: int | None = None
     asha_grace: float | None = None  # None: the space's
     asha_reduction: float | None = None
@@ -75,10 +79,12 @@ class SweepOptions:
             raise UserError(f"--search-seed must be a whole number >= 0; got {self.search_seed}")
         if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
             raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")
-        if not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):
-            raise UserError(f"--gpus-per-trial must be >= 0 (0.25 packs four trials on one GPU); "
+        if self.gpus_per_trial is None:
+            pass  # auto: resolved against the GPUs there are (restore_core.sweep.cluster.fit_gpus)
+        elif not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):
+            raise UserError(f"--gpus-per-trial must be auto or a number >= 0 (0.25 packs four trials on one GPU); "
                             f"got {self.gpus_per_trial:g}")
-        if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
+        elif self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
             raise UserError(f"--gpus-per-trial above 1 must be a whole number of GPUs (Ray shares only single GPUs); "
                             f"got {self.gpus_per_trial:g}")
         if self.asha_grace is not None and not 0 < self.asha_grace <= 1:

@@ -23,7 +23,7 @@ ACCEPTED = {
     "search_seed": "null (0) or a whole number >= 0",
     "sets": 'an object of config overrides by dotted key, e.g. {"train.steps": 500}',
     "cpus_per_trial": "a number > 0",
-    "gpus_per_trial": "a number >= 0, whole above 1",
+    "gpus_per_trial": "null (auto) or a number >= 0, whole above 1",
     "asha_grace": SPACE_DEFAULT + "a fraction in (0, 1]",
     "asha_reduction": SPACE_DEFAULT + "a number > 1",
     "asha_recheck": SPACE_DEFAULT + "true or false",

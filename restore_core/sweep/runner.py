@@ -195,6 +195,13 @@ def asks_for_cuda(plan: SweepPlan) -> str | None:
     return None
 
 
+def runs_on_cpu_only(plan: SweepPlan) -> bool:
+    """Whether every known config sets ``train.device=cpu`` (then ``--gpus-per-trial auto`` takes no GPU)."""
+    if plan.base["train"].get("device") != "cpu":
+        return False
+    return all(plan.space.resolve(plan.base, trial)["train"].get("device") == "cpu" for trial in plan.trials)
+
+
 def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> SweepPlan:
     """Every check of a sweep that reads no data and starts nothing: the options, the run to resume, the space and
     its configs, the storage, the data's folders and lists, and for a local Ray its GPUs and dashboard port. It
@@ -216,6 +223,8 @@ def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> S
     else:
         check_new_run_dir(plan.run_dir, options.storage)
     check_data(plan)
+    if options.gpus_per_trial is None and runs_on_cpu_only(plan):
+        options.gpus_per_trial = 0.0
     check_local_start(options, asks_for_cuda(plan))
     return plan
 

@@ -41,6 +41,9 @@ CASES = {
     "unknown search": ([*SMOKE, "--search", "bayes"],
                        "argument --search: invalid choice: 'bayes' (choose from 'grid', 'random', 'optuna', 'gp')"),
     "zero seeds": ([*SMOKE, "--seeds", "0"], "--seeds must be a whole number >= 1; got 0"),
+    "gpus not a number": ([*SMOKE, "--gpus-per-trial", "half"],
+                          "argument --gpus-per-trial: expected auto or a number >= 0 (0.25 packs four trials on one "
+                          "GPU); got 'half'"),
     "negative samples": ([*SMOKE, "--search", "random", "--num-samples", "-3"],
                          "--num-samples must be a whole number >= 1; got -3"),
     "missing data folder": (sid("{tmp}/nowhere"), "SID data folder '{tmp}/nowhere' does not exist"),
@@ -86,7 +89,7 @@ IN_PROCESS = {
     "zero cpus": ([*SMOKE, "--cpus-per-trial", "0"], "--cpus-per-trial must be a number > 0; got 0"),
     "negative failures": ([*SMOKE, "--max-failures", "-1"], "--max-failures must be a whole number >= 0; got -1"),
     "zero timeout": ([*SMOKE, "--trial-timeout", "0"], "--trial-timeout must be a number of seconds > 0; got 0"),
-    "negative gpus": ([*SMOKE, "--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
+    "negative gpus": ([*SMOKE, "--gpus-per-trial", "-1"], "--gpus-per-trial must be auto or a number >= 0"),
     "split gpus above one": ([*SMOKE, "--gpus-per-trial", "1.5"],
                              "--gpus-per-trial above 1 must be a whole number of GPUs"),
     "retry without resume": ([*SMOKE, "--retry-failed"], "--retry-failed only applies with --resume"),

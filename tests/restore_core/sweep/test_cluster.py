@@ -22,7 +22,7 @@ import pytest
 
 from restore_core.errors import UserError
 from restore_core.sweep.cluster import check_local_start, fit_gpus
-from restore_core.sweep.options import SweepOptions
+from restore_core.sweep.options import AUTO_GPU_SHARE, SweepOptions
 from restore_core.sweep.security import read_auth_token
 from tests.conftest import ROOT, free_port
 from tests.restore_core.sweep.conftest import dashboard_request
@@ -220,6 +220,18 @@ def test_a_gpu_request_larger_than_any_node_is_refused(wanted, there, ok):
             fit_gpus(options, there, "on any node")
 
 
+@pytest.mark.parametrize("gpus_per_node, share", [(0.0, 0.0), (1.0, AUTO_GPU_SHARE), (8.0, AUTO_GPU_SHARE)])
+def test_auto_takes_a_quarter_gpu_where_there_is_one_and_none_without(capsys, gpus_per_node, share):
+    """The default (``auto``): four trials to a GPU where the nodes have one (one notice), silently CPU without."""
+    options = SweepOptions(space="lsid_lr")
+    assert options.gpus_per_trial is None
+    fit_gpus(options, gpus_per_node, "on any node")
+    assert options.gpus_per_trial == share
+    err = capsys.readouterr().err
+    assert err == ("" if not share else "GPU on any node: each trial takes 0.25 of one, 4 to a GPU (--gpus-per-trial "
+                   "sets another share; 0 runs the trials on CPU)\n")
+
+
 def test_the_local_checks_keep_the_gpu_request_for_the_manifest(capsys, monkeypatch):
     """The GPU request is fitted to the machine once Ray starts, after the manifest recorded it: a resume that
     repeats ``--gpus-per-trial`` then matches the run's own setting."""
@@ -227,3 +239,17 @@ def test_the_local_checks_keep_the_gpu_request_for_the_manifest(capsys, monkeypa
     options = SweepOptions(space="lsid_lr", gpus_per_trial=0.25, dashboard_port=free_port())
     check_local_start(options)
     assert options.gpus_per_trial == 0.25 and capsys.readouterr().err == ""
+
+
+def test_the_local_checks_decide_auto_before_the_manifest_records_it(capsys, monkeypatch):
+    """``auto`` is decided against this machine's GPUs before anything is written, so the manifest records the share
+    the trials ran with and a resume keeps it."""
+    import torch
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    options = SweepOptions(space="lsid_lr", dashboard_port=free_port())
+    check_local_start(options)
+    assert options.gpus_per_trial == (AUTO_GPU_SHARE if torch.cuda.is_available() else 0.0)
+    assert options.record()["gpus_per_trial"] == options.gpus_per_trial
+    if not torch.cuda.is_available():
+        assert capsys.readouterr().err == ""  # no GPU, nothing asked for: no notice

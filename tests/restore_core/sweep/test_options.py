@@ -161,3 +161,23 @@ def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
                                 "leave it out, or use --seeds")
     plan = plan_sweep(SweepOptions(space="lsid_lr", search=search, seeds=1, sets={"train.seed": 7}))
     assert plan.base["train"]["seed"] == 7  # one seed: the trials take the base's
+
+
+@pytest.mark.parametrize("argv, share", [([], None), (["--gpus-per-trial", "auto"], None),
+                                         (["--gpus-per-trial", "AUTO"], None), (["--gpus-per-trial", "0"], 0.0),
+                                         (["--gpus-per-trial", "0.5"], 0.5)])
+def test_gpus_per_trial_is_auto_unless_given(argv, share):
+    from restore_core.sweep.cli import build_parser, given_options, options_from_args
+
+    args = build_parser().parse_args(["--space", "lsid_lr", *argv])
+    assert options_from_args(args).gpus_per_trial == share
+    assert ("gpus_per_trial" in given_options(args)) == (share is not None)  # auto on a resume: the run's own
+
+
+@pytest.mark.parametrize("sets, cpu_only", [({}, False), ({"train.device": "cpu"}, True),
+                                            ({"train.device": "auto"}, False), ({"train.device": "cuda"}, False)])
+def test_auto_takes_no_gpu_for_a_sweep_that_trains_on_cpu(sets, cpu_only):
+    from restore_core.sweep.runner import plan_sweep, runs_on_cpu_only
+
+    plan = plan_sweep(SweepOptions(space="lsid_lr", profile="smoke", sets=dict(sets)))
+    assert runs_on_cpu_only(plan) == cpu_only
