@@ -24,9 +24,9 @@ import pandas as pd
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
-from restore_core.sweep.options import SEARCHES
-from restore_core.sweep.status import read_status
 from search_spaces.space import ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY
+from sweeps.ledger.status import read_status
+from sweeps.settings.options import SEARCHES
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")

@@ -40,14 +40,14 @@ sys.path.insert(0, ROOT)
 
 from analysis import load_curves, read_manifest  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
-from restore_core.sweep import cli  # noqa: E402
-from restore_core.sweep.tuner import asha_rungs  # noqa: E402
+from sweeps import cli  # noqa: E402
+from sweeps.driver.tuner import asha_rungs  # noqa: E402
 
 
 def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1):
     """The sweep's own ASHA scheduler (Ray's ASHA with ``--asha-recheck``/``--asha-quorum``), for values signed so
     that higher is better."""
-    from restore_core.sweep.asha import RecheckingASHA
+    from sweeps.driver.asha import RecheckingASHA
 
     return RecheckingASHA(time_attr="step", metric="value", mode="max", grace_period=grace, max_t=max_t,
                           reduction_factor=reduction, recheck=recheck, quorum=quorum)

@@ -39,8 +39,8 @@ import torch  # noqa: E402
 
 from restore_core.config import deep_merge  # noqa: E402
 from restore_core.errors import ConfigError  # noqa: E402
-from restore_core.sweep import cli  # noqa: E402
 from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
+from sweeps import cli  # noqa: E402
 
 # Four trials that each keep the GPU busy for tens of seconds (full-width SID U-Net, 128-pixel crops).
 PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
@@ -78,8 +78,8 @@ def check_packing(storage: str) -> dict:
 
 def run_pack(storage: str, gpus_per_trial: float, concurrent: int, name: str) -> dict:
     from analysis import load_run
-    from restore_core.sweep.options import SweepOptions
-    from restore_core.sweep.runner import run_sweep
+    from sweeps.driver.runner import run_sweep
+    from sweeps.settings.options import SweepOptions
 
     if PACK.name not in SPACES:
         register_space(PACK)
@@ -149,7 +149,7 @@ def amp_at(base: dict) -> dict:
 
 def check_memory_release() -> dict:
     from restore_core.loop import train
-    from restore_core.sweep.trainable import drop_frames, release_memory
+    from sweeps.driver.trainable import drop_frames, release_memory
 
     out = {"baseline_bytes": torch.cuda.memory_allocated()}
     train(deep_merge(PACK_BASE, {"train": {"steps": 20, "eval_every": 10}}))

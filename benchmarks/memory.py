@@ -48,7 +48,7 @@ sys.path.insert(0, ROOT)
 import search_spaces  # noqa: E402
 from restore_core.config import parse_value, set_path  # noqa: E402
 from restore_core.errors import ConfigError, UserError  # noqa: E402
-from restore_core.sweep import cli  # noqa: E402
+from sweeps import cli  # noqa: E402
 
 MB = 1 << 20
 
@@ -124,7 +124,7 @@ def check_sweep_argv(argv: list[str], label: str) -> None:
     Raises:
         UserError: naming the dataset whose sweep would be refused.
     """
-    from restore_core.sweep.runner import plan_sweep
+    from sweeps.driver.runner import plan_sweep
 
     try:
         plan_sweep(cli.options_from_args(cli.build_parser().parse_args(argv)))

@@ -38,9 +38,9 @@ from restore_core.errors import ConfigError  # noqa: E402
 from restore_core.loop import SharedData, prepare_shared_data  # noqa: E402
 from restore_core.schema import validate_config  # noqa: E402
 from restore_core.step_options import apply_step_options  # noqa: E402
-from restore_core.sweep import cli  # noqa: E402
 from restore_core.tasks import get_task  # noqa: E402
 from restore_core.tasks.base import Task  # noqa: E402
+from sweeps import cli  # noqa: E402
 
 DEFAULT_SPACES = ("lsid_lr", "lamba_loss", "unet_perceptual", "desmoke_dark_channel")
 VARIANTS = {"eager": {}, "channels_last": {"channels_last": True}, "compile": {"compile": True}}

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from restore_core.errors import UserError
-from restore_core.sweep import cli
+from sweeps import cli
 
 if TYPE_CHECKING:
-    from restore_core.sweep.runner import SweepPlan
+    from sweeps.driver.runner import SweepPlan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,7 +34,7 @@ def check_sweep_argv(name: str, argv: list[str]) -> SweepPlan:
     Raises:
         UserError: naming the sweep whose command would be refused (e.g. a bad argument passed through).
     """
-    from restore_core.sweep.runner import check_sweep
+    from sweeps.driver.runner import check_sweep
 
     args, unknown = cli.build_parser().parse_known_args(argv)
     if unknown:

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 import search_spaces  # noqa: E402
 from restore_core.config import set_path  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
-from restore_core.sweep import cli  # noqa: E402
+from sweeps import cli  # noqa: E402
 
 
 def measure(space_name: str, steps: int, threads: int) -> dict:

@@ -42,7 +42,7 @@ class SearchSpace:
     scheduler: Literal["fifo", "asha"] = "fifo"
     asha_grace: float = 0.25  # ASHA's first rung, as a fraction of training
     asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung
-    asha_recheck: bool = False  # judge a promoted trial again as later ones reach its rung (restore_core/sweep/asha.py)
+    asha_recheck: bool = False  # judge a promoted trial again as later ones reach its rung (sweeps/driver/asha.py)
     asha_quorum: int = 1  # a trial let on from a rung with fewer recorded waits while others can run (same file)
     profiles: dict[str, dict] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()

@@ -11,8 +11,8 @@ from typing import Any
 
 from restore_core.config import parse_value
 from restore_core.errors import UserError
-from restore_core.sweep.interrupt import Interrupted
-from restore_core.sweep.options import KEPT_BY_RAY, RECORDED, SCHEDULERS, SEARCHES, SweepOptions
+from sweeps.driver.interrupt import Interrupted
+from sweeps.settings.options import KEPT_BY_RAY, RECORDED, SCHEDULERS, SEARCHES, SweepOptions
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The project root first; this folder off the path, so that its sub-packages (cluster, settings, ...) cannot
+# shadow a top-level module of the same name.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 # OpenCV logs its own lines for a corrupt image; the DataError that follows already names the file.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from restore_core.sweep.cli import build_parser, given_options, options_from_args, run_user_facing  # noqa: E402
+from sweeps.cli import build_parser, given_options, options_from_args, run_user_facing  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> int:
         import search_spaces
         from restore_core.errors import UserError
-        from restore_core.sweep.report import print_summary
-        from restore_core.sweep.runner import check_sweep, describe_plan, run_sweep
+        from sweeps.driver.report import print_summary
+        from sweeps.driver.runner import check_sweep, describe_plan, run_sweep
 
         if args.list:
             for name in search_spaces.list_spaces():

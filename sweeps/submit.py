@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The project root first; this folder off the path, so that its sub-packages (cluster, settings, ...) cannot
+# shadow a top-level module of the same name.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from restore_core.sweep.submit_cli import run_main  # noqa: E402
+from sweeps.launch.cli import run_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_main())

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import AUTO_GPU_SHARE, SweepOptions, check_address
-from restore_core.sweep.security import is_loopback, port_is_free, read_auth_token
+from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
+from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions, check_address
 
 
 @dataclass
@@ -55,7 +55,7 @@ def no_gpu_notice(options: SweepOptions, where: str) -> str:
 def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
     """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
     a request no node can satisfy is an error (Ray would wait for ever). ``auto`` (None) becomes
-    :data:`~restore_core.sweep.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), else 0."""
+    :data:`~sweeps.settings.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), else 0."""
     if options.gpus_per_trial is None:
         options.gpus_per_trial = AUTO_GPU_SHARE if gpus_per_node > 0 else 0.0
         if options.gpus_per_trial:

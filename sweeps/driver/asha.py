@@ -34,7 +34,7 @@ class RecheckingASHA(AsyncHyperBandScheduler):
     """Ray's ASHA (one bracket) with ``recheck`` and ``quorum`` (see the module).
 
     Uses the bracket's bookkeeping (``_trial_info``, ``_rungs``, ``cutoff``), which
-    ``tests/restore_core/sweep/test_asha.py`` checks against this Ray's decisions.
+    ``tests/sweeps/test_asha.py`` checks against this Ray's decisions.
     """
 
     def __init__(self, *args, recheck: bool = True, quorum: int = 1, **kwargs):

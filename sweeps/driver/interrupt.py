@@ -13,7 +13,7 @@ import threading
 class Interrupted(KeyboardInterrupt):
     """A signal stopped the program after it saved what it had.
 
-    :func:`~restore_core.sweep.cli.run_user_facing` prints ``message`` and returns 128 + the signal's number
+    :func:`~sweeps.cli.run_user_facing` prints ``message`` and returns 128 + the signal's number
     (130 for Ctrl-C, 143 for SIGTERM), the exit code a shell gives a process that signal ended.
 
     Args:

@@ -15,12 +15,12 @@ from restore_core.errors import UserError
 from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
-from restore_core.sweep.interrupt import Interrupted, fit_or_interrupt, resume_advice
-from restore_core.sweep.manifest import build_manifest, record_resume
-from restore_core.sweep.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
-from restore_core.sweep.resume import describe_remaining, prepare_resume, read_manifest
-from restore_core.sweep.retry import clear_failed
-from restore_core.sweep.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
+from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
+from sweeps.driver.interrupt import Interrupted, fit_or_interrupt, resume_advice
+from sweeps.ledger.resume import describe_remaining, prepare_resume, read_manifest
+from sweeps.ledger.retry import clear_failed
+from sweeps.settings.manifest import build_manifest, record_resume
+from sweeps.settings.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
 
 
 @dataclass
@@ -121,7 +121,7 @@ def describe_plan(plan: SweepPlan) -> str:
         f"run directory: {plan.run_dir}",
     ]
     if plan.scheduler == "asha":
-        from restore_core.sweep.tuner import describe_asha
+        from sweeps.driver.tuner import describe_asha
 
         lines.append(describe_asha(plan))
     if plan.options.resume:
@@ -210,9 +210,9 @@ def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> S
     Args:
         options: the sweep's options.
         given: with ``--resume``, the trial-defining options typed on the command line (see
-            :func:`~restore_core.sweep.resume.prepare_resume`).
+            :func:`~sweeps.ledger.resume.prepare_resume`).
     """
-    from restore_core.sweep.cluster import check_local_start
+    from sweeps.cluster.connect import check_local_start
 
     options.check()
     if options.resume:
@@ -238,14 +238,14 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     they were.
 
     Ctrl-C (SIGINT) or SIGTERM stops the sweep with Ray's last save of the experiment and raises
-    :class:`~restore_core.sweep.interrupt.Interrupted` (see :func:`~restore_core.sweep.interrupt.fit_or_interrupt`):
+    :class:`~sweeps.driver.interrupt.Interrupted` (see :func:`~sweeps.driver.interrupt.fit_or_interrupt`):
     a partial run gets no tables, and ``--resume`` continues it.
 
     Args:
         options: the sweep's options.
         argv: the command line, recorded in the manifest.
         given: with ``--resume``, the trial-defining options typed on the command line (see
-            :func:`~restore_core.sweep.resume.prepare_resume`).
+            :func:`~sweeps.ledger.resume.prepare_resume`).
     """
     plan = check_sweep(options, given)
     existed = os.path.exists(plan.run_dir)
@@ -271,8 +271,8 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
 def _start(plan, argv: list[str] | None):
     """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
     Tuner (new, or the run's restored)."""
-    from restore_core.sweep.cluster import start_ray
-    from restore_core.sweep.tuner import build_tuner
+    from sweeps.cluster.connect import start_ray
+    from sweeps.driver.tuner import build_tuner
 
     options = plan.options
     shared = prepare_data(plan)

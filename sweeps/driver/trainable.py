@@ -11,8 +11,8 @@ from ray import tune
 
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
-from restore_core.sweep.status import clear_timeout, read_status, worker_trial_dir, write_timeout
-from restore_core.sweep.watchdog import TrialTimedOut, TrialTimeout, Watchdog
+from sweeps.ledger.status import clear_timeout, read_status, worker_trial_dir, write_timeout
+from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 
 
 def run_trial(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from restore_core.loop import SharedData
-from restore_core.sweep.status import TrialStatusCallback
+from sweeps.ledger.status import TrialStatusCallback
 
 # Our own TensorBoard writer logs scalars and images per trial; Ray's TBX logger would write a second copy.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -54,7 +54,7 @@ def build_searcher(plan):
 
 def asha_settings(plan) -> dict[str, Any]:
     """ASHA's ``max_t``, ``grace_period`` (in steps, a whole number of evaluations: rungs are judged when a trial
-    reports), ``reduction_factor`` and ``recheck`` (see :mod:`restore_core.sweep.asha`), from
+    reports), ``reduction_factor`` and ``recheck`` (see :mod:`sweeps.driver.asha`), from
     ``--asha-grace``/``--asha-reduction``/``--asha-recheck`` or the space's defaults."""
     options, space = plan.options, plan.space
     steps = plan.base["train"].get("steps", 1)
@@ -120,7 +120,7 @@ def build_scheduler(plan):
     space's or the options' recheck and quorum, which also records a resumed sweep's trials at their rungs again."""
     from ray.tune.schedulers import FIFOScheduler
 
-    from restore_core.sweep.asha import RecheckingASHA
+    from sweeps.driver.asha import RecheckingASHA
 
     if plan.scheduler == "fifo":
         return FIFOScheduler()
@@ -133,7 +133,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from restore_core.sweep.trainable import run_trial
+    from sweeps.driver.trainable import run_trial
 
     options = plan.options
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from restore_core.sweep.cli import DefaultsHelpFormatter, UserFacingParser
+from sweeps.cli import DefaultsHelpFormatter, UserFacingParser
 
 ROUTES = ("ray", "slurm", "kuberay")
 
@@ -82,9 +82,9 @@ def main(argv: list[str]) -> int:
 
 
 def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
-    from restore_core.sweep.storage import storage_warnings
-    from restore_core.sweep.submit_common import check_run_args, require_cluster_storage
-    from restore_core.sweep.submit_jobs import dashboard_url, parse_env, submit
+    from sweeps.cluster.storage import storage_warnings
+    from sweeps.launch.common import check_run_args, require_cluster_storage
+    from sweeps.launch.jobs import dashboard_url, parse_env, submit
 
     url = dashboard_url(args.address)
     env = parse_env(args.env)
@@ -97,8 +97,8 @@ def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
 
 
 def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
-    from restore_core.sweep.submit_common import PROJECT_ROOT, check_run_args, check_trial_fits, warn_storage
-    from restore_core.sweep.submit_slurm import SlurmOptions, sbatch_script, submit_script, write_script
+    from sweeps.launch.common import PROJECT_ROOT, check_run_args, check_trial_fits, warn_storage
+    from sweeps.launch.slurm import SlurmOptions, sbatch_script, submit_script, write_script
 
     options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
                            time=args.time, partition=args.partition, account=args.account, memory=args.mem,
@@ -130,14 +130,14 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
 def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     import yaml
 
-    from restore_core.sweep.submit_common import (
+    from sweeps.launch.common import (
         check_run_args,
         check_trial_fits,
         gives,
         require_cluster_storage,
         warn_storage,
     )
-    from restore_core.sweep.submit_kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
+    from sweeps.launch.kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
 
     options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
                              gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
@@ -169,7 +169,7 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
 
 
 def run_main(argv: list[str] | None = None) -> int:
-    from restore_core.sweep.cli import run_user_facing
+    from sweeps.cli import run_user_facing
 
     argv = sys.argv[1:] if argv is None else argv
     return run_user_facing(lambda: main(argv))

@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.storage import storage_warnings
+from sweeps.cluster.storage import storage_warnings
+from sweeps.settings.options import SweepOptions
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # run.py options the submission itself decides: where the Ray cluster is and where its dashboard listens.
@@ -43,8 +43,8 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     Raises:
         UserError: bad arguments, or options that the submission decides.
     """
-    from restore_core.sweep.cli import build_parser, options_from_args
-    from restore_core.sweep.runner import plan_sweep
+    from sweeps.cli import build_parser, options_from_args
+    from sweeps.driver.runner import plan_sweep
 
     if not run_args:
         raise UserError("give the sweeps/run.py arguments after '--', e.g. -- --space lsid_lr --storage /shared/runs")
@@ -106,7 +106,7 @@ def check_trial_fits(run: RunArgs, nodes: str, cpus: tuple[str, float], gpus: tu
         cpus: the option that sizes a node's CPUs and its value, e.g. ("--cpus-per-node", 8).
         gpus: the same for GPUs.
     """
-    from restore_core.sweep.cluster import check_cpus, check_gpus
+    from sweeps.cluster.connect import check_cpus, check_gpus
 
     check_cpus(run.options, cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
     check_gpus(run.options, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")

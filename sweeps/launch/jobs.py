@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from restore_core.errors import UserError
-from restore_core.sweep.security import host_of, is_loopback, read_auth_token
-from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
+from sweeps.cluster.security import host_of, is_loopback, read_auth_token
+from sweeps.launch.common import PROJECT_ROOT, RunArgs
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")

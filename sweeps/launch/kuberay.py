@@ -20,7 +20,7 @@ from typing import Any
 import ray
 
 from restore_core.errors import UserError
-from restore_core.sweep.submit_common import RunArgs, gives
+from sweeps.launch.common import RunArgs, gives
 
 MOUNT = "/runs"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

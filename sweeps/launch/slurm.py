@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from restore_core.errors import UserError
-from restore_core.sweep.submit_common import PROJECT_ROOT, RunArgs
+from sweeps.launch.common import PROJECT_ROOT, RunArgs
 
 # sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or no limit
 SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE")

@@ -9,22 +9,22 @@ from typing import Any
 
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, read_json_object
-from restore_core.sweep.options import (
-    DEFAULT_SEARCH_SEED,
-    KEPT_BY_RAY,
-    RECORDED,
-    SweepOptions,
-    default_num_samples,
-)
-from restore_core.sweep.recorded import MISSING, RESTORE, bad_value, check_option
-from restore_core.sweep.retry import rerun_by_ray
-from restore_core.sweep.status import (
+from sweeps.ledger.retry import rerun_by_ray
+from sweeps.ledger.status import (
     STATUS_FILE,
     TIMEOUT_FILE,
     ray_trial_states,
     read_status,
     read_timeout,
 )
+from sweeps.settings.options import (
+    DEFAULT_SEARCH_SEED,
+    KEPT_BY_RAY,
+    RECORDED,
+    SweepOptions,
+    default_num_samples,
+)
+from sweeps.settings.recorded import MISSING, RESTORE, bad_value, check_option
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
 def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ import glob
 import os
 import shutil
 
-from restore_core.sweep.status import (
+from sweeps.ledger.status import (
     RETRIED_FILE,
     STATUS_FILE,
     TIMEOUT_FILE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ PACKAGES = ("torch", "ray", "optuna", "torchmetrics", "numpy", "pandas", "scikit
 
 
 def git_commit() -> dict[str, Any]:
-    root = __file__.rsplit("/restore_core/", 1)[0]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "-C", root, "status", "--porcelain"], capture_output=True, text=True, timeout=10)
@@ -40,7 +41,7 @@ def metric_definitions() -> dict[str, str]:
 
 
 def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
-    from restore_core.sweep.tuner import asha_settings
+    from sweeps.driver.tuner import asha_settings
 
     space = plan.space
     options = plan.options

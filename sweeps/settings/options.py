@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.sweep.storage import storage_location
+from sweeps.cluster.storage import storage_location
 
 SEARCHES = ("grid", "random", "optuna", "gp")
 SCHEDULERS = ("fifo", "asha")
@@ -80,7 +80,7 @@ class SweepOptions:
         if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
             raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")
         if self.gpus_per_trial is None:
-            pass  # auto: resolved against the GPUs there are (restore_core.sweep.cluster.fit_gpus)
+            pass  # auto: resolved against the GPUs there are (sweeps.cluster.connect.fit_gpus)
         elif not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):
             raise UserError(f"--gpus-per-trial must be auto or a number >= 0 (0.25 packs four trials on one GPU); "
                             f"got {self.gpus_per_trial:g}")

@@ -9,7 +9,7 @@ from typing import Any
 from restore_core.config import check_type
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind
-from restore_core.sweep.options import SCHEDULERS, SEARCHES, SweepOptions
+from sweeps.settings.options import SCHEDULERS, SEARCHES, SweepOptions
 
 RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
 SPACE_DEFAULT = "null (the space's default) or "

@@ -11,7 +11,7 @@ import pytest
 
 import analysis
 from analysis.__main__ import main as cli
-from restore_core.sweep.report import print_summary
+from sweeps.driver.report import print_summary
 from tests.analysis.test_corrupt_runs import BASE, STALE, mark_stale, one_error_line, report, trials
 
 

@@ -1,11 +1,11 @@
-"""What the driver prints at the end of a sweep (``restore_core.sweep.report.print_summary``): the best trial is one
+"""What the driver prints at the end of a sweep (``sweeps.driver.report.print_summary``): the best trial is one
 the tables count, with a finite value; a run without one says so instead of naming a trial."""
 
 from __future__ import annotations
 
 import math
 
-from restore_core.sweep.report import print_summary
+from sweeps.driver.report import print_summary
 from tests.analysis.test_corrupt_runs import report
 
 

@@ -32,9 +32,9 @@ def test_every_config_it_trains_is_valid(gpu_check):
 
 
 def test_its_packing_sweep_plans_four_trials(gpu_check):
-    from restore_core.sweep.options import SweepOptions
-    from restore_core.sweep.runner import plan_sweep
     from search_spaces import SPACES, list_spaces, register_space
+    from sweeps.driver.runner import plan_sweep
+    from sweeps.settings.options import SweepOptions
 
     if gpu_check.PACK.name not in SPACES:
         register_space(gpu_check.PACK)

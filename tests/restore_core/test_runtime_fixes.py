@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from restore_core.sweep.retry import clear_failed
-from restore_core.sweep.status import RETRIED_FILE, read_status, record_end
+from sweeps.ledger.retry import clear_failed
+from sweeps.ledger.status import RETRIED_FILE, read_status, record_end
 from sweeps.run import main
 from tests.conftest import free_port
 

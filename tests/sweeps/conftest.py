@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.restore_core.sweep import spaces
+from tests.sweeps import spaces
 
 TRIAL_TIMEOUT = 30  # seconds; a smoke trial takes about 2, the slow one about 4 (more on a busy machine)
 
@@ -55,7 +55,7 @@ def auth_headers() -> dict[str, str]:
     """The bearer token of the session's Ray when it checks tokens (Ray 2.60 turns them on for local clusters)."""
     from ray._private.authentication.authentication_utils import is_token_auth_enabled
 
-    from restore_core.sweep.security import read_auth_token
+    from sweeps.cluster.security import read_auth_token
 
     token = read_auth_token() if is_token_auth_enabled() else None
     return {"Authorization": f"Bearer {token}"} if token else {}

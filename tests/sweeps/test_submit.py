@@ -20,8 +20,8 @@ import yaml
 
 from analysis import load_run
 from restore_core.errors import UserError
-from restore_core.sweep.submit_cli import run_main
-from restore_core.sweep.submit_jobs import authentication_mode, check_access
+from sweeps.launch.cli import run_main
+from sweeps.launch.jobs import authentication_mode, check_access
 from tests.conftest import ROOT, free_port
 
 BIN = os.path.dirname(sys.executable)

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from restore_core.errors import UserError
-from restore_core.sweep.submit_cli import run_main
-from restore_core.sweep.submit_jobs import dashboard_url, parse_env, runtime_env
-from restore_core.sweep.submit_kuberay import KubeRayOptions, is_dns_label, is_dns_subdomain, is_memory_quantity
-from restore_core.sweep.submit_slurm import SlurmOptions
+from sweeps.launch.cli import run_main
+from sweeps.launch.jobs import dashboard_url, parse_env, runtime_env
+from sweeps.launch.kuberay import KubeRayOptions, is_dns_label, is_dns_subdomain, is_memory_quantity
+from sweeps.launch.slurm import SlurmOptions
 
 SPACE = ["--space", "lsid_lr"]
 

@@ -21,11 +21,11 @@ import psutil
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.sweep.cluster import check_local_start, fit_gpus
-from restore_core.sweep.options import AUTO_GPU_SHARE, SweepOptions
-from restore_core.sweep.security import read_auth_token
+from sweeps.cluster.connect import check_local_start, fit_gpus
+from sweeps.cluster.security import read_auth_token
+from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions
 from tests.conftest import ROOT, free_port
-from tests.restore_core.sweep.conftest import dashboard_request
+from tests.sweeps.conftest import dashboard_request
 
 START_LIMIT = 120  # seconds until the driver prints the dashboard (Ray starts in about 6 on a quiet machine)
 SWEEP_LIMIT = 300  # seconds for the whole sweep of one smoke trial (about 15)

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.sweep.security import host_of, is_loopback, port_is_free, read_auth_token
+from sweeps.cluster.security import host_of, is_loopback, port_is_free, read_auth_token
 
 
 @pytest.mark.parametrize("address, host, loopback", [

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.sweep.storage import (
+from sweeps.cluster.storage import (
     check_new_run_dir,
     create_run_dir,
     filesystem_type,

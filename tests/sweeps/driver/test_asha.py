@@ -9,8 +9,8 @@ import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from restore_core.sweep.asha import RecheckingASHA
-from restore_core.sweep.options import SweepOptions
+from sweeps.driver.asha import RecheckingASHA
+from sweeps.settings.options import SweepOptions
 
 CONTINUE, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP
 
@@ -55,9 +55,9 @@ def test_a_trial_is_judged_again_only_at_its_highest_rung():
 
 
 def test_the_space_or_the_option_chooses_it_and_the_manifest_records_it():
-    from restore_core.sweep.manifest import build_manifest
-    from restore_core.sweep.runner import plan_sweep
-    from restore_core.sweep.tuner import build_scheduler
+    from sweeps.driver.runner import plan_sweep
+    from sweeps.driver.tuner import build_scheduler
+    from sweeps.settings.manifest import build_manifest
 
     plan = plan_sweep(SweepOptions(space="lsid_lr"))  # lsid_lr: on
     assert type(build_scheduler(plan)) is RecheckingASHA
@@ -106,7 +106,7 @@ class Controller:
 def test_the_progress_table_says_where_a_paused_trial_waits_and_how_it_ended(ray_session, tmp_path):
     from ray.train._internal.storage import StorageContext
 
-    from restore_core.sweep.status import TrialStatusCallback, read_status
+    from sweeps.ledger.status import TrialStatusCallback, read_status
 
     sched = RecheckingASHA(time_attr="step", metric="psnr", mode="max", grace_period=100, max_t=1200,
                            reduction_factor=6, quorum=4)

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.runner import plan_sweep
-from restore_core.sweep.tuner import build_searcher, startup_trials
+from sweeps.driver.runner import plan_sweep
+from sweeps.driver.tuner import build_searcher, startup_trials
+from sweeps.settings.options import SweepOptions
 
 
 def proposals(search: str, seed: int, scores: list[float], num_samples: int = 10) -> list[dict]:
@@ -62,7 +62,7 @@ def test_startup_trials_are_a_third_of_the_budget_within_2_to_10(configurations,
 def test_the_dry_run_lists_the_sampled_ranges_in_words():
     from ray import tune
 
-    from restore_core.sweep.runner import describe_domain, describe_plan
+    from sweeps.driver.runner import describe_domain, describe_plan
 
     assert describe_domain(tune.loguniform(1e-7, 1e-2)) == "log-uniform in [1e-07, 0.01]"
     assert describe_domain(tune.uniform(0, 10)) == "uniform in [0, 10]"

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from analysis import load_run
-from restore_core.sweep.trainable import drop_frames, release_memory
-from restore_core.sweep.watchdog import TrialTimeout, Watchdog
-from tests.restore_core.sweep.conftest import TRIAL_TIMEOUT
+from sweeps.driver.trainable import drop_frames, release_memory
+from sweeps.ledger.watchdog import TrialTimeout, Watchdog
+from tests.sweeps.conftest import TRIAL_TIMEOUT
 
 
 def _results(run_dir: str, trial_id: str) -> list[dict]:

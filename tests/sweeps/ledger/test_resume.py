@@ -17,13 +17,13 @@ import time
 import pytest
 
 from analysis import load_run
-from restore_core.sweep.manifest import record_resume
-from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.retry import clear_failed
-from restore_core.sweep.status import read_status
+from sweeps.ledger.retry import clear_failed
+from sweeps.ledger.status import read_status
 from sweeps.run import main
+from sweeps.settings.manifest import record_resume
+from sweeps.settings.options import SweepOptions
 from tests.conftest import ROOT, free_port
-from tests.restore_core.sweep import spaces
+from tests.sweeps import spaces
 
 
 def _trial(run_dir: str, row: str) -> str | None:
@@ -179,8 +179,8 @@ def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
 def _hand_made_run(storage, statuses: list[dict | None] = ()) -> str:
     """An lsid_lr run started with the space's defaults (grid, ASHA, reduction 6, which the manifest records as
     None); its first trials have the given ends (None: unfinished)."""
-    from restore_core.sweep.options import SweepOptions
     from search_spaces import get_space
+    from sweeps.settings.options import SweepOptions
 
     run_dir = storage / "lsid_lr" / "r"
     run_dir.mkdir(parents=True)

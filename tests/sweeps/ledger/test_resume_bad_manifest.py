@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from restore_core.sweep.options import KEPT_BY_RAY, RECORDED, SweepOptions
-from restore_core.sweep.recorded import ACCEPTED
 from sweeps.run import main
+from sweeps.settings.options import KEPT_BY_RAY, RECORDED, SweepOptions
+from sweeps.settings.recorded import ACCEPTED
 from tests.conftest import free_port
 
 TAIL = "; the manifest holds the settings the run started with: restore that value, or start a new --name"

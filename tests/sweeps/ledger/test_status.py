@@ -2,7 +2,7 @@
 
 import json
 
-from restore_core.sweep.status import (
+from sweeps.ledger.status import (
     RETRIED_FILE,
     clear_timeout,
     read_status,

@@ -10,11 +10,11 @@ import json
 import os
 
 from analysis import load_run
-from restore_core.sweep.retry import clear_failed
-from restore_core.sweep.status import RETRIED_FILE, read_status
 from search_spaces import SPACES, Row, SearchSpace, register_space
+from sweeps.ledger.retry import clear_failed
+from sweeps.ledger.status import RETRIED_FILE, read_status
 from sweeps.run import main
-from tests.restore_core.sweep import spaces
+from tests.sweeps import spaces
 
 
 def timed_out(seconds: int) -> str:
@@ -68,8 +68,8 @@ def test_retry_failed_runs_a_timed_out_trial_again(ray_session, tmp_path):
 def _run_with_snapshot(storage, snapshot: str) -> str:
     """An lsid_lr run (smoke, FIFO) whose first two trials failed: Ray's snapshot ``snapshot`` holds the first as
     TERMINATED (a time-out of a trial that returned), the second as ERROR."""
-    from restore_core.sweep.options import SweepOptions
     from search_spaces import get_space
+    from sweeps.settings.options import SweepOptions
 
     run_dir = storage / "lsid_lr" / "r"
     run_dir.mkdir(parents=True)

@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from restore_core.errors import UserError
-from restore_core.sweep.cluster import check_cpus, local_cpus
-from restore_core.sweep.options import SweepOptions
-from restore_core.sweep.security import port_is_free
-from restore_core.sweep.storage import storage_location
-from restore_core.sweep.submit_cli import run_main
-from restore_core.sweep.submit_jobs import authentication_mode, dashboard_url
+from sweeps.cluster.connect import check_cpus, local_cpus
+from sweeps.cluster.security import port_is_free
+from sweeps.cluster.storage import storage_location
+from sweeps.launch.cli import run_main
+from sweeps.launch.jobs import authentication_mode, dashboard_url
 from sweeps.run import main
+from sweeps.settings.options import SweepOptions
 from tests.conftest import ROOT, free_port
 
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
@@ -80,7 +80,7 @@ def test_a_cpu_request_larger_than_this_machine_is_refused(tmp_path, capsys):
 
 def test_the_cpus_ray_would_see_are_those_of_ray_override_resources():
     # its own process: in this one the session's Ray may run already, and then its CPUs are the ones that count
-    code = "from restore_core.sweep.cluster import local_cpus; print(local_cpus())"
+    code = "from sweeps.cluster.connect import local_cpus; print(local_cpus())"
     env = {**os.environ, "RAY_OVERRIDE_RESOURCES": json.dumps({"CPU": 1}), "PYTHONPATH": ROOT}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr

@@ -3,7 +3,7 @@
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.sweep.options import RECORDED, SweepOptions
+from sweeps.settings.options import RECORDED, SweepOptions
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -53,7 +53,7 @@ def test_storage_uris_are_not_made_absolute():
 
 
 def test_workers_are_reused_unless_fresh_workers_is_given():
-    from restore_core.sweep.cli import build_parser, options_from_args
+    from sweeps.cli import build_parser, options_from_args
 
     parser = build_parser()
     assert options_from_args(parser.parse_args(["--space", "lsid_lr"])).fresh_workers is False
@@ -67,8 +67,8 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
     (0.29, 3, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # whole evaluations
 ])
 def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expected):
-    from restore_core.sweep.runner import plan_sweep
-    from restore_core.sweep.tuner import asha_settings
+    from sweeps.driver.runner import plan_sweep
+    from sweeps.driver.tuner import asha_settings
 
     plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
     assert asha_settings(plan) == {**expected, "recheck": True, "quorum": 4}  # lsid_lr's
@@ -91,7 +91,7 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
      "proposes none; add --search optuna or leave it out"),
 ])
 def test_options_the_run_would_ignore_are_refused(options, message):
-    from restore_core.sweep.runner import plan_sweep
+    from sweeps.driver.runner import plan_sweep
 
     with pytest.raises(UserError) as error:
         plan_sweep(SweepOptions(**options))
@@ -102,14 +102,14 @@ def test_options_the_run_would_ignore_are_refused(options, message):
 def test_asha_rungs_are_rays_milestones(grace, max_t, reduction):
     from ray.tune.schedulers.async_hyperband import _Bracket
 
-    from restore_core.sweep.tuner import asha_rungs
+    from sweeps.driver.tuner import asha_rungs
 
     bracket = _Bracket(grace, max_t, reduction, s=0)
     assert asha_rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in bracket._rungs)
 
 
 def test_the_dry_run_names_ashas_rungs():
-    from restore_core.sweep.runner import describe_plan, plan_sweep
+    from sweeps.driver.runner import describe_plan, plan_sweep
 
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr")))
     assert ("\nASHA judges trials at steps 100, 600 of 1200 and lets the best 1/6 at each go on; one let on stops "
@@ -138,7 +138,7 @@ def test_the_dry_run_lists_the_steps_rays_asha_judges_at(grace, max_t, reduction
     from ray.tune.experiment import Trial
     from ray.tune.schedulers.async_hyperband import _Bracket
 
-    from restore_core.sweep.tuner import judged_steps
+    from sweeps.driver.tuner import judged_steps
 
     bracket, trial = _Bracket(grace, max_t, reduction, s=0), Trial("run_trial", trial_id="t", stub=True)
     recorded = []
@@ -152,7 +152,7 @@ def test_the_dry_run_lists_the_steps_rays_asha_judges_at(grace, max_t, reduction
 
 @pytest.mark.parametrize("search", ["random", "optuna", "gp"])
 def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
-    from restore_core.sweep.runner import plan_sweep
+    from sweeps.driver.runner import plan_sweep
 
     with pytest.raises(UserError) as error:  # every repeat sets its own seed: 7 would be used by no trial
         plan_sweep(SweepOptions(space="lsid_lr", search=search, seeds=2, sets={"train.seed": 7}))
@@ -167,7 +167,7 @@ def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
                                          (["--gpus-per-trial", "AUTO"], None), (["--gpus-per-trial", "0"], 0.0),
                                          (["--gpus-per-trial", "0.5"], 0.5)])
 def test_gpus_per_trial_is_auto_unless_given(argv, share):
-    from restore_core.sweep.cli import build_parser, given_options, options_from_args
+    from sweeps.cli import build_parser, given_options, options_from_args
 
     args = build_parser().parse_args(["--space", "lsid_lr", *argv])
     assert options_from_args(args).gpus_per_trial == share
@@ -177,7 +177,7 @@ def test_gpus_per_trial_is_auto_unless_given(argv, share):
 @pytest.mark.parametrize("sets, cpu_only", [({}, False), ({"train.device": "cpu"}, True),
                                             ({"train.device": "auto"}, False), ({"train.device": "cuda"}, False)])
 def test_auto_takes_no_gpu_for_a_sweep_that_trains_on_cpu(sets, cpu_only):
-    from restore_core.sweep.runner import plan_sweep, runs_on_cpu_only
+    from sweeps.driver.runner import plan_sweep, runs_on_cpu_only
 
     plan = plan_sweep(SweepOptions(space="lsid_lr", profile="smoke", sets=dict(sets)))
     assert runs_on_cpu_only(plan) == cpu_only
