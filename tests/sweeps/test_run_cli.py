@@ -22,7 +22,7 @@ import torch
 
 from tests.conftest import ROOT, free_port
 
-DRIVER = os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py")  # sweeps/run.py plus the test spaces
+DRIVER = os.path.join(ROOT, "tests", "sweeps", "spaces.py")  # sweeps/run.py plus the test spaces
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
 
 

@@ -67,7 +67,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(ray_session, tmp_path, capsys):
     with open(log, "w", encoding="utf-8") as handle:
         # the driver connects to the session's Ray (no second Ray start) and asks for a GPU this machine lacks
         proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py"), "--space",
+            [sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), "--space",
              "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1", "--max-concurrent", "1",
              "--gpus-per-trial", "0.25", "--address", ray_session.get_runtime_context().gcs_address,
              "--verbose", "0"],
@@ -131,7 +131,7 @@ def test_a_sweep_stopped_by_a_signal_says_how_to_continue_and_resumes(ray_sessio
     out, err = tmp_path / "driver.out", tmp_path / "driver.err"
     with open(out, "w", encoding="utf-8") as stdout, open(err, "w", encoding="utf-8") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "restore_core", "sweep", "spaces.py"), "--space",
+            [sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), "--space",
              "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1", "--max-concurrent", "1",
              "--address", ray_session.get_runtime_context().gcs_address, "--verbose", "0"],
             cwd=ROOT, stdout=stdout, stderr=stderr)
