@@ -42,7 +42,7 @@ def write_json_uri(uri: str, data: Any) -> None:
     Raises:
         UserError: the storage refused the write (credentials, permissions, a bucket that does not exist).
     """
-    from pyarrow import ArrowException, fs
+    from pyarrow import ArrowException, fs  # lazy: pyarrow (Ray's dependency) only for a storage URI
 
     try:
         filesystem, path = fs.FileSystem.from_uri(uri)

@@ -230,7 +230,7 @@ def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, 
 def _tensorboard(logdir: str | None):
     if logdir is None:
         return None
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # lazy: it imports TensorBoard, heavy, only with a logdir
 
     return SummaryWriter(logdir)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 
-from restore_core.schema import OptimConfig
+from restore_core.sections import OptimConfig
 
 
 def lr_factor(optim: OptimConfig, step: int, total_steps: int) -> float:

@@ -1,108 +1,20 @@
-"""The typed sections of a trial config, and ``validate_config`` that builds them from the plain dict."""
+"""``validate_config``: a plain config dict checked against the registries and built into the typed sections
+(:mod:`restore_core.sections`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from restore_core.config import SECTIONS, check_range, from_dict
+from restore_core.config import SECTIONS, from_dict
 from restore_core.errors import ConfigError, unknown_name
+from restore_core.losses import check_loss_weights
+from restore_core.models import MODELS, check_model_kwargs, list_models
+from restore_core.sections import Config, OptimConfig, TrainConfig
+from restore_core.tasks import get_task
 
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Adam with a piecewise schedule over the fraction of training done.
-
-    ``schedule: step`` multiplies the rate by ``gamma`` at each milestone (fractions of ``train.steps``), as SID's
-    1e-4 -> 1e-5 at epoch 2000 of 4000 (``milestones: [0.5]``). ``schedule: linear`` keeps it constant until
-    ``decay_start`` and then decays it linearly to 0, as pix2pix does. ``lr_d`` is the discriminator's rate in GAN
-    tasks (defaults to ``lr``).
-    """
-
-    name: Literal["adam"] = "adam"
-    lr: float = 1e-4
-    lr_d: float | None = None
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.0
-    schedule: Literal["step", "linear"] = "step"
-    milestones: list[float] = field(default_factory=list)
-    gamma: float = 0.1
-    decay_start: float = 0.5
-
-    def validate(self) -> None:
-        check_range("optim.lr", self.lr, gt=0)
-        if self.lr_d is not None:
-            check_range("optim.lr_d", self.lr_d, gt=0, note="(or null: the rate of optim.lr)")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ConfigError(f"optim.betas must be two numbers in [0, 1); got {self.betas}")
-        check_range("optim.weight_decay", self.weight_decay, ge=0)
-        if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ConfigError(
-                f"optim.milestones must be increasing fractions of training in (0, 1); got {self.milestones}"
-            )
-        check_range("optim.gamma", self.gamma, gt=0, note="(the factor of the rate at each milestone)")
-        check_range("optim.decay_start", self.decay_start, ge=0, lt=1)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How long to train, how often to evaluate, where and with which numeric precision.
-
-    ``steps`` counts optimizer steps (one batch each); evaluation, reporting and checkpointing happen every
-    ``eval_every`` steps and at the end. ``collapse_tolerance``: a trial stops as "collapsed" when its outputs for
-    different validation inputs differ by less than this fraction of how much the targets differ.
-
-    Step options, off by default because on a 2-core CPU neither paid off across the models (docs/PERFORMANCE.md,
-    ``benchmarks/step_options.py``); they are meant for GPUs. ``channels_last`` stores every module's weights
-    channels-last (NHWC), the layout GPU convolutions prefer; ``compile`` compiles every module in place with
-    ``nn.Module.compile`` (a trial's first steps pay 20-35 s of compilation on that CPU; checkpoints are unchanged).
-    The model's cost (params, MACs, latency) is measured before they apply.
-    """
-
-    seed: int = 0
-    steps: int = 1000
-    batch_size: int = 1
-    eval_every: int = 100
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: Literal["none", "bf16", "fp16"] = "none"
-    threads: int | None = None
-    log_images: int = 4
-    collapse_tolerance: float = 1e-3
-    cost_size: int = 256
-    fault: Literal["none", "raise", "nan", "oom", "collapse", "hang"] = "none"
-    fault_step: int = 0
-    channels_last: bool = False
-    compile: bool = False
-
-    def validate(self) -> None:
-        check_range("train.seed", self.seed, ge=0)
-        for name in ("steps", "batch_size", "eval_every", "cost_size"):
-            check_range(f"train.{name}", getattr(self, name), gt=0)
-        if self.threads is not None:
-            check_range("train.threads", self.threads, gt=0, note="(or null: torch's default)")
-        check_range("train.log_images", self.log_images, ge=0)
-        check_range("train.collapse_tolerance", self.collapse_tolerance, ge=0, lt=1,
-                    note="(a fraction of the targets' spread; 0 switches collapse stopping off)")
-        check_range("train.fault_step", self.fault_step, ge=0)
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated trial config. ``raw`` is the plain dict it came from (never mutated)."""
-
-    task: Any
-    data: Any
-    model: dict
-    loss: dict[str, float]
-    optim: OptimConfig
-    train: TrainConfig
-    raw: dict = field(repr=False, compare=False, default_factory=dict)
-
-    @property
-    def task_name(self) -> str:
-        return self.raw["task"]["name"]
+__all__ = ["Config", "OptimConfig", "TrainConfig", "data_key", "validate_config"]
 
 
 def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
@@ -110,9 +22,6 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
 
     ``cross_field=False`` leaves out the task's own rules across sections (``Task.check_config``), which may build
     the model and look for pretrained weights on this machine: what reading a finished run needs is the rest."""
-    from restore_core.models import check_model_kwargs, list_models
-    from restore_core.tasks import get_task
-
     if not isinstance(raw, Mapping):
         raise ConfigError(f"a config must be a mapping with sections {', '.join(SECTIONS)}")
     unknown = sorted(set(raw) - set(SECTIONS))
@@ -128,13 +37,9 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
     model = dict(raw.get("model", {}))
     if "name" not in model:
         raise ConfigError(f"config key 'model.name' is missing; known models: {', '.join(list_models())}")
-    from restore_core.models import MODELS
-
     MODELS.get(model["name"])
     check_model_kwargs(model["name"], {k: v for k, v in model.items() if k != "name"})
     loss = dict(raw.get("loss", {}))
-    from restore_core.losses import check_loss_weights
-
     check_loss_weights(loss, task_cls.loss_terms, required=task_cls.loss_required)
     config = Config(
         task=from_dict(task_cls.Options, task_section, "task"),
@@ -152,6 +57,4 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
 
 def data_key(config: Config) -> str:
     """What the prepared data depends on: the task and its data section (never the training seed)."""
-    import json
-
     return json.dumps({"task": config.task_name, "data": dataclasses.asdict(config.data)}, sort_keys=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from restore_core.schema import TrainConfig
+from restore_core.sections import TrainConfig
 
 
 def apply_step_options(modules: Mapping[str, nn.Module], train: TrainConfig) -> None:

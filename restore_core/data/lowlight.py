@@ -8,6 +8,7 @@ exposure ratio, Poisson-Gaussian noise in electrons, 14-bit quantisation with bl
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 BLACK_LEVEL = 512
 WHITE_LEVEL = 16383  # 14 bit
@@ -29,8 +30,6 @@ def linear_to_srgb(linear):
 
 
 def _lib(x):
-    import torch
-
     return torch if isinstance(x, torch.Tensor) else np
 
 

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import torch
 
+from restore_core.data.folders import list_class_folders
 from restore_core.data.photos import COLOUR_PHOTOS
 from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
@@ -15,7 +16,7 @@ from restore_core.metrics.image import psnr
 from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresholds
 from restore_core.models import create_model
 from restore_core.models.feature_nets import load_imagenet_weights, weights_cache_dir, weights_file
-from restore_core.schema import Config
+from restore_core.sections import Config
 from restore_core.tasks.anomaly_config import AnomalyData, AnomalyOptions
 from restore_core.tasks.anomaly_data import AnomalySplits, augment_batch, prepare_splits
 from restore_core.tasks.base import Evaluation, Task
@@ -67,8 +68,6 @@ class AnomalyTask(Task):
     def check_data(cls, config: Config) -> None:
         """The normal/ and anomalous/ folders, each with images (nothing is read)."""
         if config.data.source == "folders":
-            from restore_core.data.folders import list_class_folders
-
             list_class_folders(config.data.root, ("normal", "anomalous"))
 
     @classmethod

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from restore_core.data.folders import load_class_folders
 from restore_core.data.photos import SPLIT_ORDER_SEED, split_tiles
 from restore_core.data.spills import add_spills
 from restore_core.errors import DataError
@@ -74,8 +75,6 @@ def _labelled(train: np.ndarray, parts: dict[str, np.ndarray]) -> AnomalySplits:
 
 
 def _folder_splits(data: AnomalyData) -> AnomalySplits:
-    from restore_core.data.folders import load_class_folders
-
     loaded = load_class_folders(data.root)
     order = np.random.default_rng(SPLIT_ORDER_SEED)
     normal = [loaded["normal"][i][1] for i in order.permutation(len(loaded["normal"]))]

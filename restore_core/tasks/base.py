@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from restore_core.errors import ConfigError
-from restore_core.schema import Config
+from restore_core.sections import Config
 
 
 def check_data_root(source: str, root: str | None, reading: str, layout: str) -> None:

@@ -24,12 +24,13 @@ import torch.nn.functional as F
 
 from restore_core.config import check_range
 from restore_core.data.dark_channel import dark_channel
+from restore_core.data.folders import list_paired_folders
 from restore_core.data.photos import COLOUR_PHOTOS, check_photos
 from restore_core.data.smoke_pairs import SmokePairs, folder_smoke_pairs, synthetic_smoke_pairs
 from restore_core.errors import ConfigError
 from restore_core.metrics import psnr, ssim, uqi
 from restore_core.models import create_model, model_options
-from restore_core.schema import Config
+from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task, check_data_root
 from restore_core.tasks.registry import register_task
 
@@ -130,8 +131,6 @@ class DesmokeTask(Task):
     def check_data(cls, config: Config) -> None:
         """Folder pairs: both folders there, every name on both sides (nothing is read)."""
         if config.data.source == "folders":
-            from restore_core.data.folders import list_paired_folders
-
             list_paired_folders(config.data.root)
 
     @classmethod

@@ -7,11 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from restore_core.data.lowlight import linear_to_srgb, pack_bayer
+from restore_core.data.sid_raw import read_sid_list
 from restore_core.errors import ConfigError
 from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
 from restore_core.models import create_model
-from restore_core.schema import Config
+from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task
 from restore_core.tasks.lowlight_config import LowLightData, LowLightOptions
 from restore_core.tasks.lowlight_data import RawSamples, flip_crop, prepare_samples
@@ -52,8 +53,6 @@ class LowLightTask(Task):
     def check_data(cls, config: Config) -> None:
         """SID's list files: present, readable, and naming files that exist (nothing is decoded)."""
         if config.data.source == "sid":
-            from restore_core.data.sid_raw import read_sid_list
-
             for split in dict.fromkeys(("train", config.data.sid_eval_split)):
                 read_sid_list(config.data.root, split)
 

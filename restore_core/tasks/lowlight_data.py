@@ -10,6 +10,7 @@ import numpy as np
 
 from restore_core.data.lowlight import normalise_raw, pack_bayer, simulate_short_exposure, unpack_bayer
 from restore_core.data.photos import split_tiles
+from restore_core.data.sid_raw import load_sid_pairs
 from restore_core.errors import DataError
 from restore_core.tasks.lowlight_config import LowLightData
 
@@ -27,8 +28,6 @@ class RawSamples:
 def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
     """The ``train`` and ``val`` samples of the ``data`` section; deterministic, independent of the training seed."""
     if data.source == "sid":
-        from restore_core.data.sid_raw import load_sid_pairs
-
         # The task's "val" split is the list named by sid_eval_split; SID's own code trains on the train list.
         lists = {"train": "train", "val": data.sid_eval_split}
         return {

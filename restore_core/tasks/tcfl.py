@@ -12,11 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restore_core.data.oct_triplets import TripletData, load_triplet_folders, synthetic_triplets
+from restore_core.data.oct_triplets import (
+    TripletData,
+    list_triplet_folders,
+    load_triplet_folders,
+    synthetic_triplets,
+)
 from restore_core.errors import ConfigError
 from restore_core.losses import WeightedLoss
 from restore_core.models import ModelOptionError, check_model_kwargs, create_model
-from restore_core.schema import Config
+from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task
 from restore_core.tasks.registry import register_task
 from restore_core.tasks.tcfl_config import TCFLData, TCFLOptions
@@ -76,8 +81,6 @@ class TCFLTask(Task):
     def check_data(cls, config: Config) -> None:
         """The noisy/<scene>/, clean/ and val/ folders and the validation pairs' names (nothing is read)."""
         if config.data.source == "folders":
-            from restore_core.data.oct_triplets import list_triplet_folders
-
             list_triplet_folders(config.data.root)
 
     @classmethod
