@@ -9,7 +9,7 @@ import os
 import sys
 
 from analysis.outputs import FORMATS
-from sweeps.cli import UserFacingParser, run_user_facing
+from restore_core.cli import UserFacingParser, run_user_facing
 
 
 def build_parser() -> argparse.ArgumentParser:

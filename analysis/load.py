@@ -21,12 +21,13 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.rundir import read_status
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
-from search_spaces.space import ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY
-from sweeps.ledger.status import read_status
-from sweeps.settings.options import SEARCHES
+from restore_core.schema import validate_config
+from search_spaces import get_space
+from search_spaces.space import ROW_KEY, SEARCHES, SEED_KEY, TRIAL_INDEX_KEY
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
@@ -92,8 +93,6 @@ def _check_pairs(path: str, pairs: Any) -> None:
 def _check_config(config: dict[str, Any]) -> None:
     """Check a trial's config (or a run's base config) as the sweep did before running it, less the task's rules
     across sections, which may build the model and look for pretrained weights on this machine."""
-    from restore_core.schema import validate_config
-
     validate_config(config, cross_field=False)
 
 
@@ -108,9 +107,7 @@ def manifest_value(manifest: dict[str, Any], space, key: str) -> Any:
 
 def load_space(manifest: dict[str, Any]):
     """The search space a run was made from (its registry lists the known names when it is gone)."""
-    import search_spaces
-
-    return search_spaces.get_space(manifest["space"])
+    return get_space(manifest["space"])
 
 
 def trial_dirs(run_dir: str) -> list[str]:

@@ -19,51 +19,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from analysis import stats, tables
-from analysis.format import TextTable, to_csv, to_latex, to_markdown
-from analysis.load import load_curves, load_run, load_space, lower_is_better, manifest_value, read_manifest
+from analysis.format import to_csv, to_latex, to_markdown
+from analysis.load import load_run, load_space, manifest_value, read_manifest
+from analysis.report import render_report
+from analysis.result import Analysis
 from restore_core.errors import DataError, UserError
 from restore_core.io import write_text_atomic
+from restore_core.tasks.anomaly_tables import threshold_table
 
 FORMATS = ("md", "csv", "tex", "html")
 TABLES = ("table", "pairs", "vs_baseline", "reported_vs_measured")  # each written as .md, .csv and .tex
-
-
-@dataclass
-class Analysis:
-    """A run directory read once: the trials, the space, and every table built from them."""
-
-    run_dir: str
-    manifest: dict[str, Any]
-    space: Any
-    frame: pd.DataFrame
-    metric: str
-    mode: str
-    baseline: str | None
-    boundary: pd.DataFrame
-    tables: dict[str, tuple[TextTable, pd.DataFrame]] = field(default_factory=dict)
-    extra_markdown: dict[str, str] = field(default_factory=dict)  # task-specific tables, already Markdown
-    _curves: pd.DataFrame | None = None
-
-    @property
-    def curves(self) -> pd.DataFrame:
-        if self._curves is None:
-            self._curves = load_curves(self.run_dir)
-        return self._curves
-
-    @property
-    def pairs(self) -> list:
-        return list(manifest_value(self.manifest, self.space, "pairs"))
-
-    def mode_of(self, metric: str) -> str:
-        if metric == self.metric:
-            return self.mode
-        return "min" if lower_is_better(metric) else "max"
 
 
 def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
@@ -88,8 +57,6 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     if baseline is not None:
         result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
     if "best/test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
-        from restore_core.tasks.anomaly_tables import threshold_table
-
         result.extra_markdown["thresholds"] = threshold_table(frame)
     if space.reported and not frame.empty:
         result.tables["reported_vs_measured"] = tables.reported_table(frame, space.reported, result.mode_of)
@@ -156,8 +123,6 @@ def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:
     if "csv" in formats and not result.boundary.empty:
         files["boundary.csv"] = to_csv(result.boundary)
     if "html" in formats:
-        from analysis.report import render_report
-
         files["report.html"] = render_report(result)
     return files
 

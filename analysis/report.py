@@ -14,7 +14,7 @@ from analysis import figures, images
 from analysis.format import TextTable, fmt_number, to_html
 from analysis.importance import importance_figure, param_importances
 from analysis.load import lower_is_better, manifest_value
-from analysis.outputs import Analysis
+from analysis.result import Analysis
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }

@@ -39,8 +39,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_curves, read_manifest  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
-from sweeps import cli  # noqa: E402
 from sweeps.driver.tuner import asha_rungs  # noqa: E402
 
 

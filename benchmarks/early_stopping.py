@@ -39,9 +39,9 @@ sys.path.insert(0, ROOT)
 
 from analysis import load_run, read_manifest  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
 from search_spaces import get_space  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 if TYPE_CHECKING:
     from sweeps.driver.runner import SweepPlan

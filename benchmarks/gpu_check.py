@@ -37,10 +37,10 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
+from restore_core import cli  # noqa: E402
 from restore_core.config import deep_merge  # noqa: E402
 from restore_core.errors import ConfigError  # noqa: E402
 from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 # Four trials that each keep the GPU busy for tens of seconds (full-width SID U-Net, 128-pixel crops).
 PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {

@@ -46,9 +46,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import search_spaces  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.config import parse_value, set_path  # noqa: E402
 from restore_core.errors import ConfigError, UserError  # noqa: E402
-from sweeps import cli  # noqa: E402
+from sweeps import cli as run_cli  # noqa: E402
 
 MB = 1 << 20
 
@@ -127,7 +128,7 @@ def check_sweep_argv(argv: list[str], label: str) -> None:
     from sweeps.driver.runner import plan_sweep
 
     try:
-        plan_sweep(cli.options_from_args(cli.build_parser().parse_args(argv)))
+        plan_sweep(run_cli.options_from_args(run_cli.build_parser().parse_args(argv)))
     except UserError as err:
         raise UserError(f"the sweep on {label}: {err}") from err
 

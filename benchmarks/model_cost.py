@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from restore_core import cli  # noqa: E402
 from restore_core.cost import count_macs, count_parameters, example_input, measure_latency  # noqa: E402
 from restore_core.models import create_model, list_models  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 SIZE_MULTIPLE = 256  # pix2pix_unet halves the image eight times
 

@@ -23,9 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from restore_core import cli  # noqa: E402
 from restore_core.cost import count_macs, count_parameters, measure_latency  # noqa: E402
 from restore_core.models import create_model  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 MULTIPLE = 32  # lamba_rt needs multiples of 32; the SID U-Net multiples of 32 too (16 on the packed raw)
 

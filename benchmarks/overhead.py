@@ -28,9 +28,9 @@ sys.path.insert(0, ROOT)
 
 from analysis import load_run  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
-from sweeps import cli  # noqa: E402
 from sweeps.driver.runner import SweepPlan  # noqa: E402
 
 _SHARED = None

@@ -36,10 +36,10 @@ from pidng.dng import DNGTags, Tag
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from restore_core import cli  # noqa: E402
 from restore_core.data.lowlight import BLACK_LEVEL, WHITE_LEVEL, simulate_short_exposure  # noqa: E402
 from restore_core.data.photos import COLOUR_PHOTOS, load_photo  # noqa: E402
 from restore_core.errors import ConfigError  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 IDENTITY_MATRIX = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]  # rationals
 LONG_EXPOSURE = "10s"

@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import search_spaces  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.config import set_path  # noqa: E402
 from restore_core.errors import ConfigError  # noqa: E402
 from restore_core.loop import SharedData, prepare_shared_data  # noqa: E402
@@ -40,7 +41,6 @@ from restore_core.schema import validate_config  # noqa: E402
 from restore_core.step_options import apply_step_options  # noqa: E402
 from restore_core.tasks import get_task  # noqa: E402
 from restore_core.tasks.base import Task  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 DEFAULT_SPACES = ("lsid_lr", "lamba_loss", "unet_perceptual", "desmoke_dark_channel")
 VARIANTS = {"eager": {}, "channels_last": {"channels_last": True}, "compile": {"compile": True}}

@@ -18,9 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 import search_spaces  # noqa: E402
+from restore_core import cli  # noqa: E402
 from restore_core.config import set_path  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
-from sweeps import cli  # noqa: E402
 
 
 def measure(space_name: str, steps: int, threads: int) -> dict:

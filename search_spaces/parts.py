@@ -47,18 +47,6 @@ class Param:
             return self.choices[sampled]
         return sampled
 
-    def domain(self):
-        from ray import tune
-
-        if self.kind == "loguniform":
-            return tune.loguniform(self.low, self.high)
-        if self.kind == "uniform":
-            return tune.uniform(self.low, self.high)
-        if self.kind == "int":
-            return tune.randint(int(self.low), int(self.high) + 1)
-        options = list(self.choices) if self.choices else list(self.grid)
-        return tune.choice(options)
-
 
 @dataclass(frozen=True)
 class Pair:

@@ -20,6 +20,8 @@ from restore_core.errors import ConfigError
 from search_spaces.parts import Pair, Param, Row
 
 PROFILES = ("smoke", "quick", "paper")
+SEARCHES = ("grid", "random", "optuna", "gp")  # the study's exact grid, or Optuna's random, TPE or GP sampler
+SCHEDULERS = ("fifo", "asha")
 ROW_KEY = "row"
 SEED_KEY = "seed"
 TRIAL_INDEX_KEY = "__trial_index__"  # the seed of a sampled trial repeated with --seeds (Ray's Repeater sets it)
@@ -38,8 +40,8 @@ class SearchSpace:
     scientific: tuple[str, ...] = ()
     nuisance: tuple[str, ...] = ()
     fixed: tuple[str, ...] = ()
-    search: Literal["grid", "random", "optuna", "gp"] = "grid"
-    scheduler: Literal["fifo", "asha"] = "fifo"
+    search: str = "grid"  # one of SEARCHES
+    scheduler: str = "fifo"  # one of SCHEDULERS
     asha_grace: float = 0.25  # ASHA's first rung, as a fraction of training
     asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung
     asha_recheck: bool = False  # judge a promoted trial again as later ones reach its rung (sweeps/driver/asha.py)
@@ -49,6 +51,13 @@ class SearchSpace:
     baseline: str | None = None
     reported: dict[str, dict[str, float]] = field(default_factory=dict)
     reading: str = ""
+
+    def __post_init__(self):
+        # a space may come from a user's module: name what is wrong with it when it is defined, not mid-sweep
+        for key, value, known in (("search", self.search, SEARCHES), ("scheduler", self.scheduler, SCHEDULERS),
+                                  ("mode", self.mode, ("max", "min"))):
+            if value not in known:
+                raise ConfigError(f"space '{self.name}': unknown {key} '{value}'; known: {', '.join(known)}")
 
     # -- configs -------------------------------------------------------------------------------------------
     def base_config(
@@ -202,30 +211,9 @@ class SearchSpace:
         axes.append([(SEED_KEY, s) for s in range(seeds)])
         return [dict(combo) for combo in itertools.product(*axes)]
 
-    def grid_param_space(self, seeds: int = 1) -> dict[str, Any]:
-        from ray import tune
-
-        space: dict[str, Any] = {}
-        if self.rows:
-            space[ROW_KEY] = tune.grid_search([r.label for r in self.rows])
-        for param in self.params:
-            if param.grid:
-                space[param.key] = tune.grid_search(list(param.grid))
-        space[SEED_KEY] = tune.grid_search(list(range(seeds)))
-        return space
-
     def sampled_params(self) -> list[Param]:
         """The parameters Optuna/random search sample: those with a range or choices."""
         return [p for p in self.params if p.kind != "choice" or p.choices or p.grid]
-
-    def sampled_param_space(self) -> dict[str, Any]:
-        """Ranges for Optuna/random search; a space without ranges samples its rows as a categorical."""
-        from ray import tune
-
-        ranged = self.sampled_params()
-        if not ranged and self.rows:
-            return {ROW_KEY: tune.choice([r.label for r in self.rows])}
-        return {p.key: p.domain() for p in ranged}
 
 
 def _nest(path: str, value: Any) -> dict:

@@ -19,7 +19,8 @@ sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath
 # OpenCV logs its own lines for a corrupt image; the DataError that follows already names the file.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from sweeps.cli import build_parser, given_options, options_from_args, run_user_facing  # noqa: E402
+from restore_core.cli import run_user_facing  # noqa: E402
+from sweeps.cli import build_parser, given_options, options_from_args  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,23 +9,7 @@ import shlex
 import signal
 import threading
 
-
-class Interrupted(KeyboardInterrupt):
-    """A signal stopped the program after it saved what it had.
-
-    :func:`~sweeps.cli.run_user_facing` prints ``message`` and returns 128 + the signal's number
-    (130 for Ctrl-C, 143 for SIGTERM), the exit code a shell gives a process that signal ended.
-
-    Args:
-        signum: the signal that stopped it.
-        advice: what to do next, e.g. ``continue with --resume --name r1``.
-    """
-
-    def __init__(self, signum: int, advice: str):
-        what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        self.message = f"{what}; {advice}"
-        self.exit_code = 128 + int(signum)
-        super().__init__(self.message)
+from restore_core.cli import Interrupted
 
 
 def resume_advice(options) -> str:

@@ -16,6 +16,7 @@ from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
+from sweeps.driver.domains import describe_domain, sampled_param_space
 from sweeps.driver.interrupt import Interrupted, fit_or_interrupt, resume_advice
 from sweeps.ledger.resume import describe_remaining, prepare_resume, read_manifest
 from sweeps.ledger.retry import clear_failed
@@ -91,25 +92,13 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
             validate_config(space.resolve(base, trial))
         num_samples = 1
     else:
-        if not space.sampled_param_space():
+        if not sampled_param_space(space):
             raise UserError(f"space '{space.name}' declares no ranges to sample; use --search grid")
         num_samples = (options.num_samples or default_num_samples(space)) * options.seeds
         if options.search_seed is None:
             options.search_seed = DEFAULT_SEARCH_SEED
     options.run_name(search, scheduler)
     return SweepPlan(options, space, base, search, scheduler, num_samples, trials)
-
-
-def describe_domain(domain: Any) -> str:
-    """A Ray Tune search domain in words: ``log-uniform in [1e-07, 0.01]``, ``one of none, @2.5%``."""
-    from ray.tune.search.sample import Categorical, Integer, LogUniform
-
-    if isinstance(domain, Categorical):
-        return "one of " + ", ".join(str(c) for c in domain.categories)
-    scale = "log-uniform" if isinstance(domain.get_sampler(), LogUniform) else "uniform"
-    if isinstance(domain, Integer):  # Ray's upper bound of integers is exclusive
-        return f"integer, {scale} in [{domain.lower}, {domain.upper - 1}]"
-    return f"{scale} in [{domain.lower:g}, {domain.upper:g}]"
 
 
 def describe_plan(plan: SweepPlan) -> str:
@@ -133,7 +122,7 @@ def describe_plan(plan: SweepPlan) -> str:
     else:
         lines.append(f"{plan.num_samples} trials proposed by {plan.search} (search seed {plan.options.search_seed}) "
                      "from:")
-        for key, domain in plan.space.sampled_param_space().items():
+        for key, domain in sampled_param_space(plan.space).items():
             lines.append(f"  {key}: {describe_domain(domain)}")
     timeout = describe_trial_timeout(plan)
     if timeout:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from restore_core.loop import SharedData
+from sweeps.driver.domains import grid_param_space, sampled_param_space
 from sweeps.ledger.status import TrialStatusCallback
 
 # Our own TensorBoard writer logs scalars and images per trial; Ray's TBX logger would write a second copy.
@@ -140,7 +141,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
                                      trial_timeout=options.trial_timeout)
     trainable = tune.with_resources(trainable, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
     space = plan.space
-    param_space = space.grid_param_space(options.seeds) if plan.search == "grid" else space.sampled_param_space()
+    param_space = grid_param_space(space, options.seeds) if plan.search == "grid" else sampled_param_space(space)
     if options.resume:
         return tune.Tuner.restore(plan.run_dir, trainable=trainable, resume_unfinished=True,
                                   resume_errored=options.retry_failed, param_space=param_space)

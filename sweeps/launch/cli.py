@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from sweeps.cli import DefaultsHelpFormatter, UserFacingParser
+from restore_core.cli import DefaultsHelpFormatter, UserFacingParser, run_user_facing
 
 ROUTES = ("ray", "slurm", "kuberay")
 
@@ -169,7 +169,5 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
 
 
 def run_main(argv: list[str] | None = None) -> int:
-    from sweeps.cli import run_user_facing
-
     argv = sys.argv[1:] if argv is None else argv
     return run_user_facing(lambda: main(argv))

@@ -1,4 +1,4 @@
-"""How each trial ended, in its folder: ``status.json`` (read by ``analysis.load``) and the time-out marker.
+"""How each trial ended, in its folder: ``status.json`` and the time-out marker (their format: ``analysis.rundir``).
 
 A trial ends once. ``status.json`` is written by the driver when Ray reports the end (completed, stopped by the
 scheduler, or failed after its retries) and is never overwritten: a trial folder that has one ended in an earlier
@@ -14,44 +14,10 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any
 
+from analysis.rundir import RETRIED_FILE, STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
 from restore_core.errors import DataError
 from restore_core.io import read_json_object, write_json_atomic
-
-STATUS_FILE = "status.json"
-TIMEOUT_FILE = "timeout.json"
-RETRIED_FILE = "retried-errors.txt"
-STATUSES = ("terminated", "error")
-STATUS_FORMAT = 'a trial\'s status.json is {"status": "terminated" or "error", "error": ...}, as the sweep writes it'
-TIMEOUT_FORMAT = 'a trial\'s timeout.json is {"error": "<why it was stopped>"}, as --trial-timeout writes it'
-
-
-def read_status(trial_dir: str) -> dict[str, Any] | None:
-    """How the trial ended (None: it has not, as far as its folder tells).
-
-    Raises:
-        DataError: ``status.json`` is not what :func:`record_end` writes (not UTF-8 JSON, not an object, or another
-            status).
-    """
-    path = os.path.join(trial_dir, STATUS_FILE)
-    status = read_json_object(path, STATUS_FORMAT)  # written atomically: never seen half written
-    if status is not None and status.get("status") not in STATUSES:
-        raise DataError(f"{path} has status {json.dumps(status.get('status'))}; {STATUS_FORMAT}")
-    return status
-
-
-def read_timeout(trial_dir: str) -> dict[str, Any] | None:
-    """The time-out the trial recorded (None: none).
-
-    Raises:
-        DataError: ``timeout.json`` is not what :func:`write_timeout` writes.
-    """
-    path = os.path.join(trial_dir, TIMEOUT_FILE)
-    timeout = read_json_object(path, TIMEOUT_FORMAT)
-    if timeout is not None and not isinstance(timeout.get("error"), str):
-        raise DataError(f"{path} has error {json.dumps(timeout.get('error'))}; {TIMEOUT_FORMAT}")
-    return timeout
 
 
 def write_timeout(trial_dir: str, message: str) -> None:

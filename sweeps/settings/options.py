@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restore_core.errors import UserError
+from search_spaces.space import SCHEDULERS, SEARCHES
 from sweeps.cluster.storage import storage_location
 
-SEARCHES = ("grid", "random", "optuna", "gp")
-SCHEDULERS = ("fifo", "asha")
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")

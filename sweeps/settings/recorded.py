@@ -9,7 +9,8 @@ from typing import Any
 from restore_core.config import check_type
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind
-from sweeps.settings.options import SCHEDULERS, SEARCHES, SweepOptions
+from search_spaces.space import PROFILES, SCHEDULERS, SEARCHES
+from sweeps.settings.options import SweepOptions
 
 RESTORE = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
 SPACE_DEFAULT = "null (the space's default) or "
@@ -44,8 +45,6 @@ def bad_value(path: str, key: str, value: Any, accepted: str) -> DataError:
 def check_option(path: str, key: str, option: str, value: Any) -> Any:
     """``value``, as ``key`` records it in the manifest at ``path``, if ``option`` of :class:`SweepOptions` accepts
     it, converted as :func:`~restore_core.config.check_type` converts (int to float); ``MISSING``: no such key."""
-    from search_spaces.space import PROFILES
-
     accepted = f"one of {', '.join(PROFILES)}" if option == "profile" else ACCEPTED[option]
     if value is MISSING:
         raise bad_value(path, key, value, accepted)

@@ -10,6 +10,7 @@ from restore_core.cost import count_parameters
 from restore_core.models import create_model
 from restore_core.schema import validate_config
 from search_spaces import get_space
+from sweeps.driver.domains import sampled_param_space
 from sweeps.run import main
 
 LOSS = get_space("lamba_loss")
@@ -73,12 +74,12 @@ def test_paper_profile_is_lambas_recipe(tmp_path):
 
 
 def test_continuous_forms():
-    assert set(LOSS.sampled_param_space()) == {"loss.ms_ssim"}
+    assert set(sampled_param_space(LOSS)) == {"loss.ms_ssim"}
     trial = {"loss.ms_ssim": 0.35, "__trial_index__": 1}
     config = LOSS.resolve(LOSS.base_config("smoke"), trial)
     assert config["loss"] == {"l1": 1.0, "ssim": 0.0, "ms_ssim": 0.35} and config["train"]["seed"] == 1
     assert LOSS.label(trial) == "w_ms_ssim=0.35"
-    assert set(RDB.sampled_param_space()) == {"row"}  # the six variants as a categorical
+    assert set(sampled_param_space(RDB)) == {"row"}  # the six variants as a categorical
 
 
 @pytest.mark.parametrize("space", [LOSS, RDB], ids=lambda s: s.name)

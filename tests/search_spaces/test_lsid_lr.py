@@ -9,6 +9,7 @@ from analysis import load_run
 from analysis.load import read_results, trial_dirs
 from restore_core.schema import validate_config
 from search_spaces import get_space, list_spaces
+from sweeps.driver.domains import sampled_param_space
 from sweeps.run import main
 from tests.conftest import ROOT
 
@@ -36,7 +37,7 @@ def test_every_trial_config_of_the_grid_validates(profile):
 
 
 def test_continuous_form_for_optuna_and_random_search():
-    space = SPACE.sampled_param_space()
+    space = sampled_param_space(SPACE)
     assert set(space) == {"optim.lr", "optim.milestones"}
     trial = {"optim.lr": 3e-4, "optim.milestones": "quarters", "__trial_index__": 2}
     config = SPACE.resolve(SPACE.base_config("smoke"), trial)

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from sweeps.driver.domains import sampled_param_space
 from sweeps.driver.runner import plan_sweep
 from sweeps.driver.tuner import build_searcher, startup_trials
 from sweeps.settings.options import SweepOptions
@@ -14,7 +15,7 @@ def proposals(search: str, seed: int, scores: list[float], num_samples: int = 10
     """The configurations the searcher proposes when each one's trial ends with the next of ``scores``."""
     plan = plan_sweep(SweepOptions(space="lsid_lr", search=search, search_seed=seed, num_samples=num_samples))
     searcher = build_searcher(plan)
-    assert searcher.set_search_properties(plan.space.metric, plan.space.mode, plan.space.sampled_param_space())
+    assert searcher.set_search_properties(plan.space.metric, plan.space.mode, sampled_param_space(plan.space))
     configs = []
     for i, score in enumerate(scores + [None]):
         configs.append(searcher.suggest(f"t{i}"))
@@ -62,7 +63,8 @@ def test_startup_trials_are_a_third_of_the_budget_within_2_to_10(configurations,
 def test_the_dry_run_lists_the_sampled_ranges_in_words():
     from ray import tune
 
-    from sweeps.driver.runner import describe_domain, describe_plan
+    from sweeps.driver.domains import describe_domain
+    from sweeps.driver.runner import describe_plan
 
     assert describe_domain(tune.loguniform(1e-7, 1e-2)) == "log-uniform in [1e-07, 0.01]"
     assert describe_domain(tune.uniform(0, 10)) == "uniform in [0, 10]"
