@@ -1,1 +1,15 @@
-"""sweeps: the Ray Tune driver of the platform, and its two entry points, ``run.py`` and ``submit.py``."""
+"""sweeps: the Ray Tune driver of the platform, and its two entry points, ``run.py`` and ``submit.py``.
+
+Ray Tune reads the settings below from the environment; they are set here, before any module of the package imports
+Ray, and a user's own environment wins.
+"""
+
+import os
+
+# Our own TensorBoard writer logs scalars and images per trial; Ray's TBX logger would write a second copy.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic progress table with our columns
+os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+# Ray snapshots the experiment (which trials ended, their latest checkpoints) at most every 10 s by default; a
+# driver killed in between would resume from an older picture. Small sweeps snapshot cheaply, so do it often.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")

@@ -9,8 +9,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import ray
+import torch
+
 from restore_core.errors import UserError
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
+from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
 from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions, check_address
 
 
@@ -69,16 +73,12 @@ def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
 
 
 def local_gpus() -> float:
-    import torch
-
     return float(torch.cuda.device_count())
 
 
 def local_cpus() -> float:
     """The CPUs of the local Ray: those of the Ray this process already runs, else what Ray would count when it
     starts here (``RAY_OVERRIDE_RESOURCES``'s ``CPU``, else the machine's, within its container's limit)."""
-    import ray
-
     if ray.is_initialized():
         return most_per_node(ray.nodes(), "CPU")
     try:
@@ -87,9 +87,7 @@ def local_cpus() -> float:
         override = None
     if isinstance(override, (int, float)):
         return float(override)
-    from ray._private.utils import get_num_cpus
-
-    return float(get_num_cpus(override_docker_cpu_warning=True))  # Ray's own start says it, if at all
+    return cpus_ray_would_count()  # Ray's own start warns about a container's limit, if at all
 
 
 def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) -> None:
@@ -111,8 +109,6 @@ def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) 
         fit_gpus(options, gpus, "on this machine")
     check_gpus(options, gpus, "on this machine")
     check_cpus(options, local_cpus(), "on this machine")
-    import ray
-
     if not ray.is_initialized() and not port_is_free(options.dashboard_host, options.dashboard_port):
         raise UserError(f"port {options.dashboard_port} on {options.dashboard_host} is in use (another Ray "
                         "dashboard?); pass --dashboard-port with a free port, or --address to run on that Ray")
@@ -123,8 +119,6 @@ def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) 
 def start_ray(options: SweepOptions) -> ClusterInfo:
     """Connect to ``--address``/``RAY_ADDRESS`` or start a local Ray with its dashboard on ``--dashboard-host``
     (loopback by default); print the dashboard URL and check the GPU request against the cluster."""
-    import ray
-
     address = ray_address(options)
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True,
@@ -176,28 +170,14 @@ def use_token_if_any() -> None:
     if os.environ.get("RAY_AUTH_MODE") is not None or read_auth_token() is None:
         return
     os.environ["RAY_AUTH_MODE"] = "token"
-    try:
-        from ray._raylet import Config
-
-        Config.initialize("")  # Ray caches its config; make this process see the new mode
-    except (ImportError, AttributeError):
-        pass
+    reread_auth_mode()
 
 
 def cluster_info() -> ClusterInfo:
-    import ray
-    from ray._private.authentication.authentication_utils import is_token_auth_enabled
-
-    try:
-        url = ray._private.worker.get_dashboard_url()
-    except Exception:  # no dashboard (ray[default] missing, or include_dashboard=False)
-        url = None
-    if url and "://" not in url:
-        url = f"http://{url}"
     nodes = ray.nodes()
     alive = sum(1 for node in nodes if node.get("Alive"))
-    return ClusterInfo(url or None, alive, most_per_node(nodes, "CPU"), most_per_node(nodes, "GPU"),
-                       bool(is_token_auth_enabled()))
+    return ClusterInfo(dashboard_url(), alive, most_per_node(nodes, "CPU"), most_per_node(nodes, "GPU"),
+                       token_auth_enabled())
 
 
 def most_per_node(nodes: list[dict[str, Any]], resource: str) -> float:

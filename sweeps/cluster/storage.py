@@ -9,10 +9,8 @@ written by Ray itself, but the tables and the report are read from a local folde
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
-from urllib.parse import unquote, urlsplit
 
 from restore_core.errors import UserError
 
@@ -20,39 +18,6 @@ from restore_core.errors import UserError
 SHARED_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "cephfs", "ceph", "glusterfs", "cifs", "smb3", "smbfs",
              "9p", "panfs", "wekafs", "virtiofs", "fuse.")
 NODE_LOCAL_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/scratch/local", "/local")
-# URI schemes of the filesystems Ray's storage opens (through pyarrow.fs.FileSystem.from_uri); file:// and local://
-# name a path of this machine, which is how Ray reads them too.
-REMOTE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs")
-LOCAL_SCHEMES = ("file", "local")
-URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def storage_location(storage: str) -> str:
-    """``--storage`` as the sweep uses it: a path, or a URI of a filesystem Ray opens; ``file:///p`` becomes ``/p``.
-
-    Raises:
-        UserError: an empty value, a scheme Ray's storage cannot open, or a ``file://`` URI that names no absolute
-            path (pyarrow refuses ``file://runs`` and ``file://host/p``).
-    """
-    accepted = (f"a folder (default: runs) or a URI of {', '.join(s + '://' for s in REMOTE_SCHEMES)} or "
-                "file:///<absolute path>")
-    if not storage.strip():
-        raise UserError(f"--storage is empty; give {accepted}")
-    if "://" not in storage:
-        return storage
-    match = URI_SCHEME.match(storage)
-    scheme = match.group(1) if match else storage.split("://", 1)[0]
-    if scheme in LOCAL_SCHEMES:
-        parts = urlsplit(storage)
-        if parts.netloc or not parts.path.startswith("/"):
-            raise UserError(f"--storage {storage}: a {scheme}:// URI names an absolute path of this machine, as in "
-                            f"{scheme}:///shared/runs; give that, or the plain path")
-        return unquote(parts.path)
-    if scheme not in REMOTE_SCHEMES:
-        raise UserError(f"--storage {storage}: unknown storage scheme '{scheme}'; give {accepted}")
-    return storage
-
-
 def check_new_run_dir(run_dir: str, storage: str) -> None:
     """Fail unless the run directory can be created: it must not hold another run, and its nearest existing parent
     must be a folder that takes a new folder with a file in it. The probe is removed again, so bad input leaves the

@@ -29,12 +29,21 @@ import json
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from sweeps.ray_private import (
+    asha_bracket,
+    asha_count_stop,
+    asha_cutoff,
+    asha_record,
+    asha_rungs,
+    read_trial_file,
+)
+
 
 class RecheckingASHA(AsyncHyperBandScheduler):
     """Ray's ASHA (one bracket) with ``recheck`` and ``quorum`` (see the module).
 
-    Uses the bracket's bookkeeping (``_trial_info``, ``_rungs``, ``cutoff``), which
-    ``tests/sweeps/test_asha.py`` checks against this Ray's decisions.
+    Reads and adds to the bracket's bookkeeping through :mod:`sweeps.ray_private`, which
+    ``tests/sweeps/test_ray_private.py`` checks against the installed Ray.
     """
 
     def __init__(self, *args, recheck: bool = True, quorum: int = 1, **kwargs):
@@ -46,14 +55,11 @@ class RecheckingASHA(AsyncHyperBandScheduler):
     def on_trial_add(self, tune_controller, trial) -> None:
         super().on_trial_add(tune_controller, trial)
         if trial.has_reported_at_least_once:  # a trial restored by --resume (or requeued after an error)
-            bracket = self._trial_info[trial.trial_id]
             for result in _reports(trial):  # rungs it is recorded at already keep their value
-                if isinstance(result.get(self._time_attr), (int, float)) and isinstance(
-                        result.get(self._metric), (int, float)):
-                    bracket.on_result(trial, result[self._time_attr], self._metric_op * result[self._metric])
+                asha_record(self, trial, result)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
-        bracket = self._trial_info.get(trial.trial_id)
+        bracket = asha_bracket(self, trial.trial_id)
         before = _highest_rung(bracket, trial.trial_id)
         action = super().on_trial_result(tune_controller, trial, result)
         if action != TrialScheduler.CONTINUE:
@@ -65,7 +71,7 @@ class RecheckingASHA(AsyncHyperBandScheduler):
                 return TrialScheduler.PAUSE
             return action
         if self._recheck and rung is not None and _outranked(bracket, trial.trial_id, rung):
-            self._num_stopped += 1
+            asha_count_stop(self)
             return TrialScheduler.STOP
         return action
 
@@ -73,10 +79,10 @@ class RecheckingASHA(AsyncHyperBandScheduler):
         trials = tune_controller.get_trials()
         waiting = [t for t in trials if t.status == Trial.PAUSED and t.trial_id in self._waiting]
         for trial in waiting:
-            bracket = self._trial_info.get(trial.trial_id)
+            bracket = asha_bracket(self, trial.trial_id)
             if _outranked(bracket, trial.trial_id, self._waiting[trial.trial_id]):
                 del self._waiting[trial.trial_id]
-                self._num_stopped += 1
+                asha_count_stop(self)
                 tune_controller.stop_trial(trial)
         waiting = [t for t in waiting if t.trial_id in self._waiting]
         pending = any(t.status == Trial.PENDING for t in trials)
@@ -100,37 +106,34 @@ class RecheckingASHA(AsyncHyperBandScheduler):
         return self._waiting.get(trial_id)
 
     def _recorded_at(self, trial) -> dict[str, float]:
-        return _recorded(self._trial_info[trial.trial_id], self._waiting[trial.trial_id])
+        return _recorded(asha_bracket(self, trial.trial_id), self._waiting[trial.trial_id])
 
 
 def _highest_rung(bracket, trial_id: str) -> int | None:
     """The highest rung (in steps) where ``trial_id`` has a recorded value; the bracket keeps rungs highest first."""
     if bracket is None:
         return None
-    return next((milestone for milestone, recorded in bracket._rungs if trial_id in recorded), None)
+    return next((milestone for milestone, recorded in asha_rungs(bracket) if trial_id in recorded), None)
 
 
 def _recorded(bracket, rung: int) -> dict[str, float]:
-    return dict(bracket._rungs)[rung]
+    return dict(asha_rungs(bracket))[rung]
 
 
 def _outranked(bracket, trial_id: str, rung: int) -> bool:
     """Whether the others recorded at ``rung`` now put ``trial_id`` below the cut Ray's rule promotes."""
     recorded = _recorded(bracket, rung)
-    cutoff = bracket.cutoff({key: value for key, value in recorded.items() if key != trial_id})
+    cutoff = asha_cutoff(bracket, {key: value for key, value in recorded.items() if key != trial_id})
     return cutoff is not None and recorded[trial_id] < cutoff
 
 
 def _reports(trial) -> list[dict]:
     """The reports in the trial's ``result.json`` under the run's storage, in the order they were written (none when
     it cannot be read; a line cut short is skipped)."""
-    if trial.storage is None:
+    data = read_trial_file(trial, "result.json")
+    if data is None:
         return []
-    try:
-        with trial.storage.storage_filesystem.open_input_stream(f"{trial.path}/result.json") as stream:
-            text = stream.readall().decode("utf-8", errors="replace")
-    except (OSError, ValueError):
-        return []
+    text = data.decode("utf-8", errors="replace")
     reports = []
     for line in text.splitlines():
         try:

@@ -10,6 +10,7 @@ import signal
 import threading
 
 from restore_core.cli import Interrupted
+from sweeps.ray_private import connected_through_client
 
 
 def resume_advice(options) -> str:
@@ -63,6 +64,4 @@ def fit_or_interrupt(tuner, advice: str) -> None:
 def ray_takes_sigint() -> bool:
     """Whether Ray Tune's ``fit()`` installs its own SIGINT handler in this (main) thread: unless
     ``TUNE_DISABLE_SIGINT_HANDLER`` is set, or the Tuner runs on the cluster through Ray Client (``ray://``)."""
-    import ray.util.client
-
-    return not int(os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")) and not ray.util.client.ray.is_connected()
+    return not int(os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")) and not connected_through_client()

@@ -7,12 +7,14 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from ray import tune
 
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
-from sweeps.ledger.status import clear_timeout, read_status, worker_trial_dir, write_timeout
+from sweeps.ledger.status import clear_timeout, read_status, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
+from sweeps.ray_private import worker_trial_dir
 
 
 def run_trial(
@@ -88,7 +90,5 @@ def drop_frames(error: BaseException) -> None:
 def release_memory() -> None:
     """Free what the trial held before the worker takes the next one (GPU memory above all)."""
     gc.collect()
-    import torch
-
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

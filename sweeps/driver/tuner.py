@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from restore_core.loop import SharedData
-from sweeps.driver.domains import grid_param_space, sampled_param_space
-from sweeps.ledger.status import TrialStatusCallback
+from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+from ray.tune.schedulers import FIFOScheduler
+from ray.tune.search import Repeater
 
-# Our own TensorBoard writer logs scalars and images per trial; Ray's TBX logger would write a second copy.
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic progress table with our columns
-os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-# Ray snapshots the experiment (which trials ended, their latest checkpoints) at most every 10 s by default; a
-# driver killed in between would resume from an older picture. Small sweeps snapshot cheaply, so do it often.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+from restore_core.loop import SharedData
+from sweeps.driver.asha import RecheckingASHA
+from sweeps.driver.domains import grid_param_space, sampled_param_space
+from sweeps.driver.trainable import run_trial
+from sweeps.ledger.status import TrialStatusCallback
 
 
 def startup_trials(configurations: int) -> int:
@@ -33,9 +31,8 @@ def build_searcher(plan):
     (Ray's Repeater, which reports their mean to the sampler)."""
     if plan.search == "grid":
         return None
-    import optuna
-    from ray.tune.search import Repeater
-    from ray.tune.search.optuna import OptunaSearch
+    import optuna  # lazy: Optuna and Ray's wrapper of it take a second to import, and only sampled searches use them
+    from ray.tune.search.optuna import OptunaSearch  # lazy: imports Optuna
 
     options = plan.options
     seed = options.search_seed
@@ -119,10 +116,6 @@ def describe_asha(plan) -> str:
 def build_scheduler(plan):
     """``asha``: stop weak trials at rungs from the grace period on (time is counted in steps); Ray's ASHA, with the
     space's or the options' recheck and quorum, which also records a resumed sweep's trials at their rungs again."""
-    from ray.tune.schedulers import FIFOScheduler
-
-    from sweeps.driver.asha import RecheckingASHA
-
     if plan.scheduler == "fifo":
         return FIFOScheduler()
     return RecheckingASHA(time_attr="step", **asha_settings(plan))
@@ -131,11 +124,6 @@ def build_scheduler(plan):
 def build_tuner(plan, shared: Mapping[str, SharedData]):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``)."""
-    from ray import tune
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
-    from sweeps.driver.trainable import run_trial
-
     options = plan.options
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
                                      trial_timeout=options.trial_timeout)

@@ -7,7 +7,21 @@ import argparse
 import os
 import sys
 
+import yaml
+
 from restore_core.cli import DefaultsHelpFormatter, UserFacingParser, run_user_facing
+from sweeps.cluster.storage import storage_warnings
+from sweeps.launch.common import (
+    PROJECT_ROOT,
+    check_run_args,
+    check_trial_fits,
+    gives,
+    require_cluster_storage,
+    warn_storage,
+)
+from sweeps.launch.jobs import dashboard_url, parse_env, submit
+from sweeps.launch.kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
+from sweeps.launch.slurm import SlurmOptions, sbatch_script, submit_script, write_script
 
 ROUTES = ("ray", "slurm", "kuberay")
 
@@ -82,10 +96,6 @@ def main(argv: list[str]) -> int:
 
 
 def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
-    from sweeps.cluster.storage import storage_warnings
-    from sweeps.launch.common import check_run_args, require_cluster_storage
-    from sweeps.launch.jobs import dashboard_url, parse_env, submit
-
     url = dashboard_url(args.address)
     env = parse_env(args.env)
     run = check_run_args(run_args)
@@ -97,9 +107,6 @@ def _ray(args: argparse.Namespace, run_args: list[str]) -> int:
 
 
 def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
-    from sweeps.launch.common import PROJECT_ROOT, check_run_args, check_trial_fits, warn_storage
-    from sweeps.launch.slurm import SlurmOptions, sbatch_script, submit_script, write_script
-
     options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
                            time=args.time, partition=args.partition, account=args.account, memory=args.mem,
                            job_name=args.job_name, setup=args.setup, log_dir=args.log_dir, python=args.python)
@@ -128,17 +135,6 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
 
 
 def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
-    import yaml
-
-    from sweeps.launch.common import (
-        check_run_args,
-        check_trial_fits,
-        gives,
-        require_cluster_storage,
-        warn_storage,
-    )
-    from sweeps.launch.kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
-
     options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
                              gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
                              head_cpus=args.head_cpus, head_memory=args.head_memory, storage_claim=args.storage_claim,

@@ -26,9 +26,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from ray.exceptions import AuthenticationError
+from ray.job_submission import JobSubmissionClient
+
 from restore_core.errors import UserError
 from sweeps.cluster.security import host_of, is_loopback, read_auth_token
 from sweeps.launch.common import PROJECT_ROOT, RunArgs
+from sweeps.ray_private import UPLOAD_LOGGERS
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -163,15 +168,13 @@ def submit(
     """Submit the sweep as a Ray job; with ``follow``, print its log until it ends and return its exit status.
     ``warnings`` (about the run's storage) go to stderr once the cluster has answered, so that an address that
     fails gets its one error line alone."""
-    from ray.exceptions import AuthenticationError
-
     url = dashboard_url(address)
     token = read_auth_token()
     check_access(url, token, insecure)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     for variable in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):  # Ray's client would prefer them to --address
         os.environ.pop(variable, None)
-    for name in ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk"):
+    for name in UPLOAD_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per uploaded file otherwise
     try:
         client = connect(url, headers)
@@ -204,9 +207,6 @@ def connect(url: str, headers: dict[str, str]):
         UserError: what answers is not a Ray dashboard (a 404 to /api/version, or an answer without a Ray
             version), or it answers with an HTTP error.
     """
-    import requests
-    from ray.job_submission import JobSubmissionClient
-
     try:
         return JobSubmissionClient(url, headers=headers)
     except RuntimeError as err:

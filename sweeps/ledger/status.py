@@ -11,13 +11,15 @@ uploaded to ``--storage`` every few seconds, and the folder under ``--storage``.
 
 from __future__ import annotations
 
-import glob
-import json
 import os
 
+import ray
+from ray import tune
+from ray.tune.experiment import Trial
+
 from analysis.rundir import RETRIED_FILE, STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
-from restore_core.errors import DataError
-from restore_core.io import read_json_object, write_json_atomic
+from restore_core.io import write_json_atomic
+from sweeps.ray_private import experiment_trial_states, staging_dirs, trial_on_local_filesystem
 
 
 def write_timeout(trial_dir: str, message: str) -> None:
@@ -77,16 +79,11 @@ def keep_retried_errors(trial_dir: str, recorded: str | None = None) -> None:
         os.unlink(ray_errors)
 
 
-def driver_trial_dirs(trial) -> list[str]:
+def driver_trial_dirs(trial: Trial) -> list[str]:
     """Where the driver sees a Ray trial's folder: its staging copy, and the folder under a filesystem storage."""
     dirs = [trial.local_path]
-    try:
-        import pyarrow.fs
-
-        if isinstance(trial.storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
-            dirs.append(trial.path)
-    except (ImportError, AttributeError):  # an older or newer Ray without these attributes: the staging copy is enough
-        pass
+    if trial_on_local_filesystem(trial):
+        dirs.append(trial.path)
     return [d for d in dirs if d]
 
 
@@ -99,29 +96,7 @@ def ray_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
     Raises:
         DataError: the snapshot is not what Ray writes.
     """
-    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
-    if not snapshots:
-        return {}
-    path = max(snapshots)  # the names end in the time written, as Ray picks the newest
-    trial_data = (read_json_object(path, EXPERIMENT_FORMAT) or {}).get("trial_data")
-    if not isinstance(trial_data, list):
-        raise DataError(f"{path} has no list of trials ('trial_data'); {EXPERIMENT_FORMAT}")
-    states = {}
-    for entry in trial_data:
-        state = entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) else "null"
-        try:
-            fields = json.loads(state)
-        except json.JSONDecodeError:
-            fields = None
-        if not isinstance(fields, dict) or not all(isinstance(fields.get(key), str) for key in TRIAL_STATE_KEYS):
-            raise DataError(f"{path} has a trial in 'trial_data' without its folder ('relative_logdir') and status; "
-                            f"{EXPERIMENT_FORMAT}")
-        states[fields["relative_logdir"]] = (fields["status"], state)
-    return states
-
-
-EXPERIMENT_FORMAT = "a run's experiment_state-*.json is the snapshot of the experiment that Ray Tune writes"
-TRIAL_STATE_KEYS = ("relative_logdir", "status")
+    return experiment_trial_states(run_dir)
 
 
 def driver_staging_dirs(run_dir: str) -> dict[str, str]:
@@ -130,42 +105,13 @@ def driver_staging_dirs(run_dir: str) -> dict[str, str]:
 
     Ray keeps a restored trial's staging folder (``/tmp/ray/session_*/artifacts/<start time>/...``). A run resumed in
     the Ray session its earlier driver ran in (a cluster that outlived that driver, or one process that sweeps
-    twice) finds that driver's copies there, and Ray uploads them over the run directory again. Without Ray running,
-    or with a Ray that keeps its trials otherwise: none.
+    twice) finds that driver's copies there, and Ray uploads them over the run directory again. Without Ray running:
+    none.
     """
-    import ray
-
     if not ray.is_initialized():
         return {}
-    try:
-        from ray.tune.experiment.trial import Trial
-
-        trials = [Trial.from_json_state(state, stub=True) for _, state in ray_trial_states(run_dir).values()]
-        staging = {trial.storage.trial_dir_name: trial.local_path for trial in trials}
-    except (ImportError, AttributeError, KeyError):  # a Ray that keeps or snapshots its trials otherwise
-        return {}
+    staging = staging_dirs(ray_trial_states(run_dir))
     return {name: path for name, path in staging.items() if name and path and os.path.isdir(path)}
-
-
-def worker_trial_dir() -> str:
-    """The trial's folder as the trial itself should write it: under ``--storage`` when that is a filesystem path
-    (on a multi-node cluster it must be shared, so every node writes into the run directory directly), else the
-    trial's working directory, which Ray uploads to the storage URI."""
-    from ray import tune
-
-    try:
-        import pyarrow.fs
-        from ray.train._internal.session import get_session
-
-        storage = get_session().storage
-        local = isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
-    except (ImportError, AttributeError):  # Ray's storage internals moved: fall back to its public trial directory
-        return tune.get_context().get_trial_dir()
-    if not local:
-        return storage.trial_working_directory
-    # outside the guard: a folder that cannot be made is an error to see, not a reason to write somewhere else
-    os.makedirs(storage.trial_fs_path, exist_ok=True)
-    return storage.trial_fs_path
 
 
 def error_line(trial_dir: str | None, fallback: str | None) -> str:
@@ -187,32 +133,27 @@ def _say_in_the_table(trial, reason: str) -> None:
         trial.last_result["stop_reason"] = reason
 
 
-class TrialStatusCallback:
+class TrialStatusCallback(tune.Callback):
     """Writes ``status.json`` into each trial folder when the trial ends, so a run directory tells finished,
     early-stopped and failed trials apart (a trial without it never ended: the driver died first), and puts how it
     ended into the progress table, and "waiting at <rung>" for a trial the scheduler paused there
     (``--asha-quorum``: the scheduler's ``waiting_at``)."""
 
-    def __new__(cls, scheduler=None):  # subclass Ray's Callback lazily, so importing this module needs no Ray
-        from ray import tune
+    def __init__(self, scheduler=None):
+        self._waiting_at = getattr(scheduler, "waiting_at", None)
 
-        waiting_at = getattr(scheduler, "waiting_at", None)
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        # Ray asked the scheduler first; the loggers before this callback have written the report as it was
+        rung = self._waiting_at(trial.trial_id) if self._waiting_at else None
+        if rung is not None:
+            result["stop_reason"] = f"waiting at {rung}"
 
-        class _Callback(tune.Callback):
-            def on_trial_result(self, iteration, trials, trial, result, **info):
-                # Ray asked the scheduler first; the loggers before this callback have written the report as it was
-                rung = waiting_at(trial.trial_id) if waiting_at else None
-                if rung is not None:
-                    result["stop_reason"] = f"waiting at {rung}"
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        status = record_end(driver_trial_dirs(trial), "terminated", None)
+        _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler
 
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                status = record_end(driver_trial_dirs(trial), "terminated", None)
-                _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler
-
-            def on_trial_error(self, iteration, trials, trial, **info):
-                folders = [d for d in driver_trial_dirs(trial) if os.path.isdir(d)]
-                _say_in_the_table(trial, "timed out" if any(read_timeout(d) for d in folders) else "error")
-                error = error_line(trial.local_path, getattr(trial, "error_msg", None))
-                record_end(folders, "error", error)
-
-        return _Callback()
+    def on_trial_error(self, iteration, trials, trial, **info):
+        folders = [d for d in driver_trial_dirs(trial) if os.path.isdir(d)]
+        _say_in_the_table(trial, "timed out" if any(read_timeout(d) for d in folders) else "error")
+        error = error_line(trial.local_path, getattr(trial, "error_msg", None))
+        record_end(folders, "error", error)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from restore_core.errors import UserError
 from search_spaces.space import SCHEDULERS, SEARCHES
-from sweeps.cluster.storage import storage_location
 
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
@@ -25,6 +26,12 @@ MAX_TRIAL_TIMEOUT = 9.2e9
 # H200, four packed quick-profile lsid_lr trials ran at about twice the trials per hour of one at a time
 # (docs/PERFORMANCE.md, "GPU").
 AUTO_GPU_SHARE = 0.25
+
+# URI schemes of the filesystems Ray's storage opens (through pyarrow.fs.FileSystem.from_uri); file:// and local://
+# name a path of this machine, which is how Ray reads them too.
+REMOTE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs", "viewfs")
+LOCAL_SCHEMES = ("file", "local")
+URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def default_num_samples(space: Any) -> int:
@@ -157,3 +164,29 @@ def check_address(address: str, label: str) -> None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"{label}: expected host:port of the Ray head with a port in 1..65535, e.g. 10.0.0.5:6379, "
                         "or auto")
+
+
+def storage_location(storage: str) -> str:
+    """``--storage`` as the sweep uses it: a path, or a URI of a filesystem Ray opens; ``file:///p`` becomes ``/p``.
+
+    Raises:
+        UserError: an empty value, a scheme Ray's storage cannot open, or a ``file://`` URI that names no absolute
+            path (pyarrow refuses ``file://runs`` and ``file://host/p``).
+    """
+    accepted = (f"a folder (default: runs) or a URI of {', '.join(s + '://' for s in REMOTE_SCHEMES)} or "
+                "file:///<absolute path>")
+    if not storage.strip():
+        raise UserError(f"--storage is empty; give {accepted}")
+    if "://" not in storage:
+        return storage
+    match = URI_SCHEME.match(storage)
+    scheme = match.group(1) if match else storage.split("://", 1)[0]
+    if scheme in LOCAL_SCHEMES:
+        parts = urlsplit(storage)
+        if parts.netloc or not parts.path.startswith("/"):
+            raise UserError(f"--storage {storage}: a {scheme}:// URI names an absolute path of this machine, as in "
+                            f"{scheme}:///shared/runs; give that, or the plain path")
+        return unquote(parts.path)
+    if scheme not in REMOTE_SCHEMES:
+        raise UserError(f"--storage {storage}: unknown storage scheme '{scheme}'; give {accepted}")
+    return storage

@@ -53,11 +53,10 @@ def dashboard_request(url: str, headers: dict[str, str], timeout: float = 5.0) -
 
 def auth_headers() -> dict[str, str]:
     """The bearer token of the session's Ray when it checks tokens (Ray 2.60 turns them on for local clusters)."""
-    from ray._private.authentication.authentication_utils import is_token_auth_enabled
-
     from sweeps.cluster.security import read_auth_token
+    from sweeps.ray_private import token_auth_enabled
 
-    token = read_auth_token() if is_token_auth_enabled() else None
+    token = read_auth_token() if token_auth_enabled() else None
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -94,14 +93,13 @@ def _kill_slow_worker(run_dir: str, stop: threading.Event, killed: list[int]) ->
 
 @pytest.fixture(scope="session")
 def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
-    import ray
-
+    from sweeps.ray_private import dashboard_url
     from sweeps.run import main
 
     spaces.register()
     storage = tmp_path_factory.mktemp("faults")
     run_dir = os.path.join(storage, "ops_faults", "faults")
-    poll = DashboardPoll("http://" + ray._private.worker.get_dashboard_url(), auth_headers())
+    poll = DashboardPoll(dashboard_url(), auth_headers())
     stop, killed = threading.Event(), []
     threads = [threading.Thread(target=_poll_dashboard, args=(poll, stop), daemon=True),
                threading.Thread(target=_kill_slow_worker, args=(run_dir, stop, killed), daemon=True)]

@@ -10,6 +10,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from sweeps.driver.asha import RecheckingASHA
+from sweeps.ray_private import asha_bracket, asha_rungs, asha_stopped
 from sweeps.settings.options import SweepOptions
 
 CONTINUE, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP
@@ -21,7 +22,7 @@ def scheduler(kind, mode: str = "max"):
 
 def report(sched, trial_id: str, step: int, value: float) -> str:
     trial = Trial("run_trial", trial_id=trial_id, stub=True)  # Ray's own trial object, never started
-    if trial_id not in sched._trial_info:
+    if asha_bracket(sched, trial_id) is None:
         sched.on_trial_add(None, trial)
     return sched.on_trial_result(None, trial, {"step": step, "psnr": value})
 
@@ -38,7 +39,7 @@ def test_a_first_arrival_outranked_at_its_rung_stops_at_its_next_result(mode, si
     # a tie with the best stays: 15 is not below the 83rd percentile of {10, 15}
     assert report(recheck, "tied", 100, sign * 15.0) == CONTINUE
     assert report(recheck, "tied", 200, sign * 15.5) == CONTINUE
-    assert recheck._num_stopped == 1
+    assert asha_stopped(recheck) == 1
 
 
 def test_a_trial_is_judged_again_only_at_its_highest_rung():
@@ -151,6 +152,6 @@ def test_a_resumed_sweep_records_its_trials_at_their_rungs_again(tmp_path):
     # ended before the interruption: stopped at rung 100, and trained past rung 600 (a cut line ends its file)
     for trial in (restored("low", [(100, 10.0)]), restored("high", [(100, 20.0), (200, 5.0), (600, 30.0)])):
         sched.on_trial_add(None, trial)
-    assert dict(sched._brackets[0]._rungs) == {600: {"high": 30.0}, 100: {"low": 10.0, "high": 20.0}}
+    assert dict(asha_rungs(asha_bracket(sched, "high"))) == {600: {"high": 30.0}, 100: {"low": 10.0, "high": 20.0}}
     assert report(sched, "new", 100, 15.0) == STOP  # below the best sixth of {10, 20}: the restored trials count
     assert report(sched, "newer", 100, 25.0) == CONTINUE

@@ -19,11 +19,10 @@ import torch
 from restore_core.errors import UserError
 from sweeps.cluster.connect import check_cpus, local_cpus
 from sweeps.cluster.security import port_is_free
-from sweeps.cluster.storage import storage_location
 from sweeps.launch.cli import run_main
 from sweeps.launch.jobs import authentication_mode, dashboard_url
 from sweeps.run import main
-from sweeps.settings.options import SweepOptions
+from sweeps.settings.options import SweepOptions, storage_location
 from tests.conftest import ROOT, free_port
 
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]

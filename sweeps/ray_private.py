@@ -1,0 +1,182 @@
+"""Every use of a Ray private API in the project, one small function each, with the public API that is missing.
+
+Nothing else in the project imports ``ray._private``, ``ray._raylet`` or ``ray.train._internal``, reads a Ray object's
+underscored attributes or parses Ray's experiment snapshot. Ray is pinned in ``pyproject.toml`` to the versions the
+tests ran on, and ``tests/sweeps/test_ray_private.py`` calls every function here against the installed Ray: a newer
+Ray that changes one of these fails there, naming the function, before anything else breaks in a sweep.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from typing import Any
+
+import pyarrow.fs
+import ray
+import ray.util.client
+from ray._private import utils as _ray_utils
+from ray._private import worker as _ray_worker
+from ray._private.authentication import authentication_utils as _ray_auth
+from ray._raylet import Config as _RayConfig
+from ray.train._internal import session as _train_session
+from ray.tune.experiment.trial import Trial
+from ray.tune.schedulers import AsyncHyperBandScheduler
+
+from restore_core.errors import DataError
+from restore_core.io import read_json_object
+
+# Loggers of Ray's Jobs client that log one line per file it uploads (sweeps.launch.jobs quiets them). Missing: a
+# public switch for the upload's verbosity.
+UPLOAD_LOGGERS = ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk")
+EXPERIMENT_FORMAT = "a run's experiment_state-*.json is the snapshot of the experiment that Ray Tune writes"
+TRIAL_STATE_KEYS = ("relative_logdir", "status")
+
+
+# -- the cluster -----------------------------------------------------------------------------------------------------
+def cpus_ray_would_count() -> float:
+    """The CPUs a local Ray started here would have (the machine's, within its container's limit). Missing: a public
+    way to ask before ``ray.init`` (``ray.available_resources()`` needs a running Ray)."""
+    return float(_ray_utils.get_num_cpus(override_docker_cpu_warning=True))
+
+
+def reread_auth_mode() -> None:
+    """Make this process see a ``RAY_AUTH_MODE`` set after Ray was imported. Missing: Ray caches its config at import
+    and has no public call to read it again."""
+    _RayConfig.initialize("")
+
+
+def token_auth_enabled() -> bool:
+    """Whether the Ray this process runs or connects to checks tokens. Missing: a public query of the auth mode."""
+    return bool(_ray_auth.is_token_auth_enabled())
+
+
+def dashboard_url() -> str | None:
+    """The dashboard of the Ray this process is connected to, as ``http://host:port`` (None: none). Missing: only
+    ``ray.init``'s return value has it, not a Ray connected earlier (a test's, a user's script's)."""
+    try:
+        url = _ray_worker.get_dashboard_url()
+    except Exception:  # no dashboard (ray[default] missing, or include_dashboard=False)
+        return None
+    if url and "://" not in url:
+        url = f"http://{url}"
+    return url or None
+
+
+def connected_through_client() -> bool:
+    """Whether this process reaches its Ray through Ray Client (``ray://``), where Tune installs no SIGINT handler.
+    Missing: a public ``ray.util.client`` query (``ray.util.client.ray`` is the client's internal worker)."""
+    return ray.util.client.ray.is_connected()
+
+
+# -- ASHA's bracket --------------------------------------------------------------------------------------------------
+# Missing: AsyncHyperBandScheduler exposes neither what it recorded at its rungs nor a way to judge a trial again, to
+# record a restored trial's reports or to count a stop it did not decide (sweeps.driver.asha needs all four).
+def asha_bracket(scheduler: AsyncHyperBandScheduler, trial_id: str) -> Any | None:
+    """The bracket ASHA put the trial in (None: it has not seen the trial, or has let it go)."""
+    return scheduler._trial_info.get(trial_id)
+
+
+def asha_rungs(bracket: Any) -> list[tuple[float, dict[str, float]]]:
+    """The bracket's rungs, highest milestone first, each with the values recorded there by trial id (signed so
+    that higher is better)."""
+    return bracket._rungs
+
+
+def asha_cutoff(bracket: Any, recorded: dict[str, float]) -> float | None:
+    """The value a trial needs at a rung to go on, given the values ``recorded`` there (None: nothing recorded)."""
+    return bracket.cutoff(recorded)
+
+
+def asha_record(scheduler: AsyncHyperBandScheduler, trial: Trial, result: dict[str, Any]) -> None:
+    """Record ``result`` at the trial's rungs as ASHA's own rule would, without acting on the decision (a restored
+    trial's earlier reports)."""
+    time_attr, metric = scheduler._time_attr, scheduler._metric
+    if isinstance(result.get(time_attr), (int, float)) and isinstance(result.get(metric), (int, float)):
+        scheduler._trial_info[trial.trial_id].on_result(trial, result[time_attr], scheduler._metric_op * result[metric])
+
+
+def asha_count_stop(scheduler: AsyncHyperBandScheduler) -> None:
+    """Count a stop in ASHA's own tally (its ``debug_string``), as its rule counts the stops it decides."""
+    scheduler._num_stopped += 1
+
+
+def asha_stopped(scheduler: AsyncHyperBandScheduler) -> int:
+    """How many trials ASHA counts as stopped."""
+    return scheduler._num_stopped
+
+
+# -- a trial's storage -----------------------------------------------------------------------------------------------
+# Missing: Ray keeps where a trial's files are (its StorageContext) internal; the public API gives a trial's local
+# staging path and, inside the trial, its working directory, not the storage filesystem behind them.
+def trial_on_local_filesystem(trial: Trial) -> bool:
+    """Whether the trial's storage is a filesystem of this machine (a path), not a URI."""
+    return trial.storage is not None and isinstance(trial.storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
+
+
+def read_trial_file(trial: Trial, name: str) -> bytes | None:
+    """The bytes of the file ``name`` in the trial's folder under the run's storage (None: it cannot be read)."""
+    if trial.storage is None:
+        return None
+    try:
+        with trial.storage.storage_filesystem.open_input_stream(f"{trial.path}/{name}") as stream:
+            return stream.readall()
+    except (OSError, ValueError):
+        return None
+
+
+def worker_trial_dir() -> str:
+    """Inside a trial: its folder as the trial should write it. Under ``--storage`` when that is a filesystem path (on
+    a multi-node cluster it must be shared, so every node writes into the run directory directly), else the trial's
+    working directory, which Ray uploads to the storage URI."""
+    storage = _train_session.get_session().storage
+    if not isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        return storage.trial_working_directory
+    os.makedirs(storage.trial_fs_path, exist_ok=True)
+    return storage.trial_fs_path
+
+
+# -- the experiment snapshot -----------------------------------------------------------------------------------------
+# Missing: Ray reads its snapshot (experiment_state-*.json) only inside Tuner.restore; nothing public says how it holds
+# each trial before the restore runs, which --resume --retry-failed and the dry run of a resume must know.
+def experiment_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
+    """How Ray's newest snapshot of the experiment (the one ``Tuner.restore`` reads) holds each trial, by folder name:
+    its status (``TERMINATED``, ``ERROR``, ``PENDING``, ...) and Ray's JSON state of it. Empty before Ray's first
+    snapshot.
+
+    Raises:
+        DataError: the snapshot is not what Ray writes.
+    """
+    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
+    if not snapshots:
+        return {}
+    path = max(snapshots)  # the names end in the time written, as Ray picks the newest
+    trial_data = (read_json_object(path, EXPERIMENT_FORMAT) or {}).get("trial_data")
+    if not isinstance(trial_data, list):
+        raise DataError(f"{path} has no list of trials ('trial_data'); {EXPERIMENT_FORMAT}")
+    states = {}
+    for entry in trial_data:
+        state = entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) else "null"
+        try:
+            fields = json.loads(state)
+        except json.JSONDecodeError:
+            fields = None
+        if not isinstance(fields, dict) or not all(isinstance(fields.get(key), str) for key in TRIAL_STATE_KEYS):
+            raise DataError(f"{path} has a trial in 'trial_data' without its folder ('relative_logdir') and status; "
+                            f"{EXPERIMENT_FORMAT}")
+        states[fields["relative_logdir"]] = (fields["status"], state)
+    return states
+
+
+def staging_dirs(states: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The staging folder on this machine of each trial in ``states`` (from :func:`experiment_trial_states`), by
+    folder name, as a restore in the running Ray session goes on using it."""
+    staging = {}
+    for _, state in states.values():
+        try:
+            trial = Trial.from_json_state(state, stub=True)
+        except KeyError:  # a state without what Ray writes (its trainable, its storage): no staging folder to match
+            continue
+        staging[trial.storage.trial_dir_name] = trial.local_path
+    return staging

@@ -1,0 +1,118 @@
+"""The Ray private APIs the project uses (every one in ``sweeps/ray_private.py``), called against the installed Ray.
+
+Ray is pinned in pyproject.toml to the versions these ran on. A newer Ray that changes one of them fails here with
+a message naming the function of ``sweeps/ray_private.py`` to update, before a sweep stumbles on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+import pytest
+import ray
+from packaging.requirements import Requirement
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import ASHAScheduler
+
+from sweeps import ray_private
+from tests.conftest import ROOT
+
+
+def ray_requirement() -> Requirement:
+    """Ray's line among the dependencies in pyproject.toml."""
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as handle:
+        return Requirement(re.search(r'^\s*"(ray\[[^"]*)",', handle.read(), re.MULTILINE).group(1))
+
+
+@contextlib.contextmanager
+def private_api(function: str):
+    """Fail naming ``sweeps/ray_private.py``'s ``function`` when what it uses of Ray raises or answers otherwise."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - any change of a private API shows as some exception
+        pytest.fail(f"Ray {ray.__version__} changed a private API that sweeps/ray_private.py:{function} uses "
+                    f"({type(err).__name__}: {err}); the project is tested on ray {ray_requirement().specifier}: "
+                    f"update {function} for this Ray, then the pin in pyproject.toml")
+
+
+def test_ray_is_pinned_to_a_closed_range_holding_the_installed_version():
+    specifier = ray_requirement().specifier
+    assert any(spec.operator == "<" for spec in specifier), f"ray{specifier} has no upper bound"
+    assert specifier.contains(ray.__version__), (
+        f"Ray {ray.__version__} is installed, but the project is tested on ray{specifier}: sweeps/ray_private.py uses "
+        "Ray's private APIs, which a newer Ray may change; run tests/sweeps/test_ray_private.py on it, then widen "
+        "the pin in pyproject.toml and .ci/constraints.txt")
+
+
+def test_the_cluster_queries():
+    with private_api("cpus_ray_would_count"):
+        assert ray_private.cpus_ray_would_count() >= 1
+    with private_api("reread_auth_mode"):
+        ray_private.reread_auth_mode()
+
+
+def test_the_queries_of_a_running_ray(ray_session):
+    with private_api("token_auth_enabled"):
+        assert ray_private.token_auth_enabled() in (True, False)
+    with private_api("dashboard_url"):
+        url = ray_private.dashboard_url()
+        assert url and url.startswith("http://127.0.0.1:")
+    with private_api("connected_through_client"):
+        assert ray_private.connected_through_client() is False
+
+
+def test_ashas_bookkeeping():
+    sched = ASHAScheduler(time_attr="step", metric="psnr", mode="min", grace_period=1, max_t=9, reduction_factor=3)
+    trials = {name: Trial("run_trial", trial_id=name, stub=True) for name in ("a", "b", "c")}
+    for trial in trials.values():
+        sched.on_trial_add(None, trial)
+    with private_api("asha_record"):
+        ray_private.asha_record(sched, trials["a"], {"step": 1, "psnr": 3.0})
+        ray_private.asha_record(sched, trials["b"], {"step": 3, "psnr": 1.0})
+        ray_private.asha_record(sched, trials["c"], {"step": 3})  # no metric: nothing recorded
+    with private_api("asha_bracket"):
+        bracket = ray_private.asha_bracket(sched, "a")
+        assert bracket is ray_private.asha_bracket(sched, "b") and ray_private.asha_bracket(sched, "z") is None
+    with private_api("asha_rungs"):
+        # highest milestone first; values signed so that higher is better (mode min: negated); b's report at step 3
+        # is recorded at rung 3 only, as Ray records one rung per report
+        assert ray_private.asha_rungs(bracket) == [(9, {}), (3, {"b": -1.0}), (1, {"a": -3.0})]
+    with private_api("asha_cutoff"):
+        assert ray_private.asha_cutoff(bracket, {"a": -3.0, "b": -1.0}) == pytest.approx(-1.0 - 2.0 / 3)
+        assert ray_private.asha_cutoff(bracket, {}) is None
+    with private_api("asha_count_stop"):
+        before = ray_private.asha_stopped(sched)
+        ray_private.asha_count_stop(sched)
+        assert ray_private.asha_stopped(sched) == before + 1
+
+
+def _trainable(config):
+    folder = ray_private.worker_trial_dir()
+    with open(os.path.join(folder, "canary.txt"), "w", encoding="utf-8") as handle:
+        handle.write(f"x={config['x']}")
+    tune.report({"step": 1, "trial_dir": folder})
+
+
+def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
+    run_config = tune.RunConfig(name="canary", storage_path=str(tmp_path), verbose=0)
+    results = tune.Tuner(_trainable, param_space={"x": tune.grid_search([1, 2])}, run_config=run_config).fit()
+    assert not results.errors
+    run_dir = tmp_path / "canary"
+    with private_api("worker_trial_dir"):  # under the storage path, as it is a filesystem of this machine
+        folders = sorted(os.path.relpath(r.metrics["trial_dir"], run_dir) for r in results)
+        assert len(folders) == 2 and all(not f.startswith("..") and (run_dir / f).is_dir() for f in folders)
+    with private_api("experiment_trial_states"):
+        states = ray_private.experiment_trial_states(str(run_dir))
+        assert sorted(states) == folders and {status for status, _ in states.values()} == {"TERMINATED"}
+    with private_api("staging_dirs"):
+        staging = ray_private.staging_dirs(states)
+        assert sorted(staging) == folders and all(isinstance(path, str) and path for path in staging.values())
+    trial = Trial.from_json_state(next(iter(states.values()))[1], stub=True)
+    with private_api("trial_on_local_filesystem"):
+        assert ray_private.trial_on_local_filesystem(trial) is True
+    with private_api("read_trial_file"):
+        assert ray_private.read_trial_file(trial, "canary.txt") in (b"x=1", b"x=2")
+        assert ray_private.read_trial_file(trial, "no-such-file") is None
