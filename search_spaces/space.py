@@ -19,7 +19,10 @@ from restore_core.config import deep_merge, set_path
 from restore_core.errors import ConfigError
 from search_spaces.parts import Pair, Param, Row
 
-PROFILES = ("smoke", "quick", "paper")
+# smoke, quick and paper exist for every space (a space's profile may be empty: the base); reproduction, the seed
+# study's own recipe where it differs from the paper's, only where the space declares it.
+PROFILES = ("smoke", "quick", "paper", "reproduction")
+DECLARED_ONLY = ("reproduction",)
 SEARCHES = ("grid", "random", "optuna", "gp")  # the study's exact grid, or Optuna's random, TPE or GP sampler
 SCHEDULERS = ("fifo", "asha")
 ROW_KEY = "row"
@@ -70,7 +73,7 @@ class SearchSpace:
         that the ``search`` sets in every trial is refused (see :meth:`check_overrides`).
 
         Args:
-            profile: ``smoke``, ``quick`` or ``paper``.
+            profile: ``smoke``, ``quick``, ``paper`` or, where the space declares it, ``reproduction``.
             overrides: ``--set`` values by dotted key.
             search: the run's search (``grid``, ``random``, ``optuna``, ``gp``); None refuses only the keys that every
                 search sets in every trial.
@@ -78,11 +81,18 @@ class SearchSpace:
         """
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile '{profile}'; known: {', '.join(PROFILES)}")
+        if profile in DECLARED_ONLY and profile not in self.profiles:
+            raise ConfigError(f"space '{self.name}' has no {profile} profile; its profiles: "
+                              f"{', '.join(self.profile_names())}")
         self.check_overrides(overrides or {}, search, seeds)
         config = deep_merge(self.base, self.profiles.get(profile, {}))
         for path, value in (overrides or {}).items():
             config = set_path(config, path, value, merge=not (isinstance(value, Mapping) and not value))
         return config
+
+    def profile_names(self) -> list[str]:
+        """The profiles this space runs: smoke, quick, paper, and the declared-only ones it declares."""
+        return [p for p in PROFILES if p not in DECLARED_ONLY or p in self.profiles]
 
     def check_overrides(self, overrides: Mapping[str, Any], search: str | None = None, seeds: int = 1) -> None:
         """Refuse a ``--set`` key that every trial of ``search`` sets again, so that its value would have no effect.

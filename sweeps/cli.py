@@ -23,9 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Options that define the trials default to None here, so that --resume can tell what was typed.
     parser.add_argument("--space", help="the search space to sweep (see --list)")
     parser.add_argument("--list", action="store_true", help="list the spaces with their descriptions and exit")
-    parser.add_argument("--profile", choices=("smoke", "quick", "paper"),
+    parser.add_argument("--profile", choices=("smoke", "quick", "paper", "reproduction"),
                         help="smoke: seconds per trial; quick (default): minutes on a laptop CPU; paper: the "
-                        "published recipe")
+                        "published recipe; reproduction: the seed study's own recipe (spaces that declare it)")
     parser.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the space's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="trial scheduler (default: the space's)")
     parser.add_argument("--asha-grace", type=float, metavar="FRACTION",

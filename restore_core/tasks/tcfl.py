@@ -2,7 +2,7 @@
 
 Geng et al., "Triplet Cross-Fusion Learning for Unpaired Image Denoising in Optical Coherence Tomography", IEEE TMI
 41(11):3357-3372, 2022 (gengmufeng/TCFL-OCT, ``code/train.py``), with the options of the jkhu29/tcfl reproduction
-(WGAN with weight clipping, frozen BatchNorm, a TV term, the N_A/N_B separation term).
+(WGAN with weight clipping, frozen BatchNorm, a TV term, the N_A/N_B separation term, generator-only training).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from restore_core.data.oct_triplets import (
     synthetic_triplets,
 )
 from restore_core.errors import ConfigError
-from restore_core.losses import WeightedLoss
+from restore_core.losses import LOSSES, WeightedLoss
 from restore_core.models import ModelOptionError, check_model_kwargs, create_model
 from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task
@@ -38,31 +38,24 @@ class TCFLTask(Task):
     2. P2P (noise swap): C_A2 = (C_A1 + n_B) − G(C_A1 + n_B), C_B2 = (C_B1 + n_A) − G(C_B1 + n_A).
     3. C2P (noise onto the clean image): C_C1 = (C + n_A) − G(C + n_A), C_C2 = (C + n_B) − G(C + n_B).
     4. G loss = adversarial loss of the six clean estimates + λ·(L1(C_A1, C_A2) + L1(C_B1, C_B2) + L1(C_C1, C)
-       + L1(C_C2, C) + σ·Σ TV(six estimates)) + σ_sep·(exp(−L1(n_A, n_B)) − 1). The TV term sits inside the
-       identity loss, as in the reproduction; σ is ``loss.tv``.
+       + L1(C_C2, C) + σ·Σ TV(six estimates) + σ_sep·(exp(−L1(n_A, n_B)) − 1)). The TV and separation terms sit
+       inside the identity loss, as in the reproduction; σ is ``loss.tv``, σ_sep ``loss.separation``
+       (``task.separation_in_identity: false`` adds σ_sep's term outside λ instead).
     5. D loss on the detached estimates: LSGAN MSE(D(C), 1) + 0.1·Σ MSE(D(fake), 0); WGAN mean D(fakes) − mean D(C),
-       then D's weights are clipped.
+       then D's weights are clipped. With ``gan_mode: none`` there is no D and no adversarial term.
 
     The real image C never enters the generator's adversarial loss (it would reward G for nothing).
     """
 
     Options = TCFLOptions
     DataOptions = TCFLData
-    loss_terms = ["tv"]
+    loss_terms = ["tv", "separation"]
     main_model = "generator"
 
     @classmethod
     def check_config(cls, config: Config) -> None:
-        disc = dict(config.task.discriminator)
-        name = disc.pop("name")
-        check_model_kwargs(name, disc, section="task.discriminator")
-        try:
-            min_size = getattr(create_model(name, **disc), "min_size", 1)
-        except ModelOptionError as error:
-            raise error.under("task.discriminator") from None
-        if config.data.patch < min_size:
-            raise ConfigError(f"data.patch ({config.data.patch}) is smaller than discriminator '{name}' accepts "
-                              f"({min_size})")
+        if config.task.gan_mode != "none":
+            cls._check_discriminator(config)
         generator = create_model(**config.model)
         try:
             with torch.no_grad():
@@ -76,6 +69,19 @@ class TCFLTask(Task):
         for key, size in (("data.patch", config.data.patch), ("train.cost_size", config.train.cost_size)):
             if size % multiple:
                 raise ConfigError(f"{key} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'")
+
+    @staticmethod
+    def _check_discriminator(config: Config) -> None:
+        disc = dict(config.task.discriminator)
+        name = disc.pop("name")
+        check_model_kwargs(name, disc, section="task.discriminator")
+        try:
+            min_size = getattr(create_model(name, **disc), "min_size", 1)
+        except ModelOptionError as error:
+            raise error.under("task.discriminator") from None
+        if config.data.patch < min_size:
+            raise ConfigError(f"data.patch ({config.data.patch}) is smaller than discriminator '{name}' accepts "
+                              f"({min_size})")
 
     @classmethod
     def check_data(cls, config: Config) -> None:
@@ -95,15 +101,19 @@ class TCFLTask(Task):
         super().__init__(config, data, device)
         options, optim = config.task, config.optim
         generator = create_model(**config.model).to(device)
-        discriminator = create_model(**options.discriminator).to(device)
-        self.modules = {"generator": generator, "discriminator": discriminator}
+        self.modules = {"generator": generator}
         betas = tuple(optim.betas)
-        self.optimizers = {
-            "generator": torch.optim.Adam(generator.parameters(), lr=optim.lr, betas=betas,
-                                          weight_decay=optim.weight_decay),
-            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=optim.lr_d or optim.lr, betas=betas),
-        }
-        self.tv = WeightedLoss(config.loss).to(device) if any(config.loss.values()) else None
+        self.optimizers = {"generator": torch.optim.Adam(generator.parameters(), lr=optim.lr, betas=betas,
+                                                         weight_decay=optim.weight_decay)}
+        if options.gan_mode != "none":  # generator-only training builds no discriminator at all
+            discriminator = create_model(**options.discriminator).to(device)
+            self.modules["discriminator"] = discriminator
+            self.optimizers["discriminator"] = torch.optim.Adam(discriminator.parameters(), lr=optim.lr_d or optim.lr,
+                                                                betas=betas)
+        weights = {name: config.loss.get(name, 0) for name in self.loss_terms}
+        self.tv = WeightedLoss({"tv": weights["tv"]}).to(device) if weights["tv"] else None
+        self.separation_weight = weights["separation"]
+        self.separation = LOSSES.get("separation")()
         self.val_noisy = self.to_device(data.val_noisy[:, None])  # (V, 1, H, W)
         self.val_clean = self.to_device(data.val_clean[:, None])
         reference = quality_metrics(self.val_noisy, self.val_clean)
@@ -130,16 +140,17 @@ class TCFLTask(Task):
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         noisy_a, noisy_b, clean = batch
         options = self.config.task
-        generator, discriminator = self.modules["generator"], self.modules["discriminator"]
+        generator, discriminator = self.modules["generator"], self.modules.get("discriminator")
         generator.train()
         if options.freeze_bn:
             for module in generator.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
-        discriminator.train()
 
         # 1) generator: the three passes, one G call per image (BatchNorm statistics per call, as the original)
-        discriminator.requires_grad_(False)
+        if discriminator is not None:
+            discriminator.train()
+            discriminator.requires_grad_(False)
         with self.autocast():
             noise_a, noise_b = generator(noisy_a).float(), generator(noisy_b).float()
             c_a1, c_b1 = noisy_a - noise_a, noisy_b - noise_b  # N2P
@@ -149,13 +160,19 @@ class TCFLTask(Task):
             c_c1, c_c2 = onto_a - generator(onto_a).float(), onto_b - generator(onto_b).float()
             fakes = torch.cat([c_a1, c_b1, c_a2, c_b2, c_c1, c_c2])  # (6B, 1, p, p)
             # D normalises each image on its own (InstanceNorm), so one batched call equals six separate ones.
-            fake_scores = discriminator(fakes).float().chunk(6)
+            fake_scores = discriminator(fakes).float().chunk(6) if discriminator is not None else ()
         identity = (F.l1_loss(c_a1, c_a2) + F.l1_loss(c_b1, c_b2) + F.l1_loss(c_c1, clean) + F.l1_loss(c_c2, clean))
         tv = sum(self.tv(fake, fake)[0] for fake in fakes.chunk(6)) if self.tv is not None else clean.new_zeros(())
-        separation = torch.exp(-F.l1_loss(noise_a, noise_b)) - 1
-        adversarial = sum(self._generator_gan_loss(score) for score in fake_scores)
-        loss_g = adversarial + options.identity_weight * (identity + tv) + options.sep_weight * separation
+        separation = self.separation(noise_a, noise_b)
+        weighted_separation = self.separation_weight * separation
+        inside = identity + tv + (weighted_separation if options.separation_in_identity else 0)
+        outside = 0 if options.separation_in_identity else weighted_separation
+        adversarial = sum((self._generator_gan_loss(score) for score in fake_scores), clean.new_zeros(()))
+        loss_g = adversarial + options.identity_weight * inside + outside
         self.optimize("generator", loss_g)
+        parts = {"loss_g": loss_g, "loss_identity": identity, "loss_tv": tv, "loss_sep": separation}
+        if discriminator is None:
+            return {"loss": loss_g.detach(), **{k: v.detach() for k, v in parts.items()}}
         discriminator.requires_grad_(True)
 
         # 2) discriminator: the real clean image against the six detached estimates, in one call
@@ -174,8 +191,7 @@ class TCFLTask(Task):
                 for parameter in discriminator.parameters():
                     parameter.clamp_(-options.clip, options.clip)
 
-        parts = {"loss_g": loss_g, "loss_d": loss_d, "loss_adv": adversarial, "loss_identity": identity,
-                 "loss_tv": tv, "loss_sep": separation}
+        parts.update(loss_d=loss_d, loss_adv=adversarial)
         return {"loss": (loss_g + loss_d).detach(), **{k: v.detach() for k, v in parts.items()}}
 
     def _generator_gan_loss(self, score: torch.Tensor) -> torch.Tensor:

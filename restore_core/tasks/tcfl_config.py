@@ -15,25 +15,27 @@ from restore_core.tasks.base import check_data_root
 class TCFLOptions:
     """The ``task`` section.
 
-    ``gan_mode``: ``lsgan`` (the official MSE criterion) or ``wgan`` (critic scores, D's weights clipped to
-    ±``clip`` after every D step, as in the reproduction). ``identity_weight``: λ of the identity (cross-fusion L1)
-    loss, 6 officially, 25 in the reproduction. ``fake_weight``: weight of each of the six fakes in the LSGAN
-    discriminator loss (0.1 officially). ``sep_weight``: σ_sep of σ_sep·(exp(−L1(N_A, N_B)) − 1), which pushes the
-    two noise estimates apart (the reproduction's single-generator experiment; 0 is off). ``freeze_bn``: keep the
-    generator's BatchNorm in eval mode while training (running statistics used, never updated).
-    ``discriminator``: the discriminator's model config (name and options), TCFL's PatchGAN by default.
+    ``gan_mode``: ``lsgan`` (the official MSE criterion), ``wgan`` (critic scores, D's weights clipped to ±``clip``
+    after every D step, as in the reproduction) or ``none`` (no discriminator is built or trained: the reproduction's
+    generator-only runs of its separation study). ``identity_weight``: λ of the identity (cross-fusion L1) loss, 6
+    officially, 25 in the reproduction. ``fake_weight``: weight of each of the six fakes in the LSGAN discriminator
+    loss (0.1 officially). ``separation_in_identity``: whether the ``loss.separation`` term sits inside the identity
+    loss, scaled by λ like the TV term (the reproduction's trainers.py line 56, where it was added, is the identity
+    loss's sum; the default), or is added to the generator loss on its own. ``freeze_bn``: keep the generator's
+    BatchNorm in eval mode while training (running statistics used, never updated). ``discriminator``: the
+    discriminator's model config (name and options), TCFL's PatchGAN by default; not built with ``gan_mode: none``.
     """
 
-    gan_mode: Literal["lsgan", "wgan"] = "lsgan"
+    gan_mode: Literal["lsgan", "wgan", "none"] = "lsgan"
     identity_weight: float = 6.0
     fake_weight: float = 0.1
-    sep_weight: float = 0.0
+    separation_in_identity: bool = True
     freeze_bn: bool = False
     clip: float = 1e-3
     discriminator: dict[str, Any] = field(default_factory=lambda: {"name": "patchgan_in"})
 
     def validate(self) -> None:
-        for name in ("identity_weight", "fake_weight", "sep_weight"):
+        for name in ("identity_weight", "fake_weight"):
             check_range(f"task.{name}", getattr(self, name), ge=0)
         check_range("task.clip", self.clip, gt=0, note="(the WGAN weight clip)")
         if "name" not in self.discriminator:

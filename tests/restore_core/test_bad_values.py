@@ -181,7 +181,8 @@ def test_numbers_out_of_range_state_the_range(key, value, message):
 
 
 def test_negative_numbers_of_the_other_tasks():
-    fails_with(set_path(smoke("tcfl_tv_sigma"), "task.sep_weight", -1), "task.sep_weight must be a finite number >= 0")
+    fails_with(set_path(smoke("tcfl_tv_sigma"), "loss.separation", -1),
+               "loss weight 'loss.separation' must be a finite number >= 0")
     fails_with(set_path(smoke("tcfl_tv_sigma"), "data.gaussian", -0.1), "data.gaussian must be a finite number >= 0")
     fails_with(set_path(smoke("desmoke_dark_channel"), "task.lambda_l1", -1), "task.lambda_l1 must be a finite "
                                                                               "number >= 0")

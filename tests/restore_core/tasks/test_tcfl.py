@@ -109,15 +109,33 @@ def test_lsgan_losses_follow_the_official_weights():
     assert losses["loss_g"].item() == pytest.approx(expected, rel=1e-5)
 
 
-def test_separation_term_and_identity_weight_enter_the_generator_loss():
+@pytest.mark.parametrize("inside", [True, False])
+def test_separation_term_and_identity_weight_enter_the_generator_loss(inside):
     base = build(tiny({"identity_weight": 6.0}))
-    other = build(tiny({"identity_weight": 25.0, "sep_weight": 2.0}))
+    other = build(tiny({"identity_weight": 25.0, "separation_in_identity": inside}, loss={"separation": 2.0}))
     batch = base.sample_batch(np.random.default_rng(3))
     a, b = base.train_step(batch), other.train_step(batch)
     assert torch.equal(a["loss_identity"], b["loss_identity"]) and torch.equal(a["loss_sep"], b["loss_sep"])
     assert -1 < a["loss_sep"].item() < 0  # exp(−L1(n_A, n_B)) − 1
     delta = b["loss_g"] - a["loss_g"]
-    assert delta.item() == pytest.approx(19.0 * a["loss_identity"].item() + 2.0 * a["loss_sep"].item(), rel=1e-4)
+    scale = 25.0 if inside else 1.0  # inside the identity loss (the reproduction's line 56) σ is scaled by λ
+    expected = 19.0 * a["loss_identity"].item() + scale * 2.0 * a["loss_sep"].item()
+    assert delta.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_gan_mode_none_builds_and_trains_no_discriminator():
+    task = build(tiny({"gan_mode": "none"}, loss={"separation": 1.0}))
+    assert set(task.modules) == set(task.optimizers) == {"generator"}
+    generator = task.modules["generator"]
+    before = snapshot(generator)
+    losses = task.train_step(task.sample_batch(np.random.default_rng(4)))
+    assert changed(generator, before) == len(before)
+    assert "loss_d" not in losses and "loss_adv" not in losses
+    expected = 6.0 * (losses["loss_identity"].item() + losses["loss_sep"].item())
+    assert losses["loss"].item() == losses["loss_g"].item() == pytest.approx(expected, rel=1e-5)
+    # no discriminator is checked either: a patch below patchgan_in's minimum is fine without one
+    validate_config(tiny({"gan_mode": "none", "discriminator": {"name": "patchgan_in", "ndf": 8}},
+                         data={"tile": 16, "patch": 16}))
 
 
 def test_freeze_bn_keeps_the_generators_running_statistics():
@@ -162,7 +180,7 @@ def test_config_checks():
         validate_config(tiny(model={"channels": 3}))
     with pytest.raises(ConfigError, match="one of lsgan, wgan"):
         validate_config(tiny({"gan_mode": "hinge"}))
-    with pytest.raises(ConfigError, match="unknown loss term 'loss.l1'; known: tv"):
+    with pytest.raises(ConfigError, match="unknown loss term 'loss.l1'; known: separation, tv"):
         validate_config(tiny(loss={"l1": 1.0}))
     with pytest.raises(ConfigError, match="data.repeats must be >= 2"):
         validate_config(tiny(data={"repeats": 1}))
