@@ -15,7 +15,14 @@ from restore_core.losses import WeightedLoss
 from restore_core.metrics.image import psnr
 from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresholds
 from restore_core.models import create_model
-from restore_core.models.feature_nets import load_imagenet_weights, weights_cache_dir, weights_file
+from restore_core.models.feature_nets import (
+    BACKBONES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    load_imagenet_weights,
+    weights_cache_dir,
+    weights_file,
+)
 from restore_core.sections import Config
 from restore_core.tasks.anomaly_config import AnomalyData, AnomalyOptions
 from restore_core.tasks.anomaly_data import AnomalySplits, augment_batch, prepare_splits
@@ -56,6 +63,15 @@ class AnomalyTask(Task):
                 if config.model.get(key, 3) != channels:
                     raise ConfigError(f"model.{key} must be {channels} for the photos {', '.join(data.photos)}")
         task = config.task
+        channels = config.model.get("in_channels", 3)
+        if task.input_mean and len(task.input_mean) != channels:
+            raise ConfigError(f"task.input_mean and task.input_std need {channels} values (one per input channel); "
+                              f"got {len(task.input_mean)}")
+        taps = BACKBONES[task.perceptual_backbone].taps
+        if task.perceptual_layers is not None and (not task.perceptual_layers
+                                                   or not set(task.perceptual_layers) <= set(taps)):
+            raise ConfigError(f"task.perceptual_layers of {task.perceptual_backbone} must be among "
+                              f"{', '.join(taps)}; got {task.perceptual_layers}")
         if task.perceptual_weights == "imagenet" and _uses_features(config):
             file_name, folder = weights_file(task.perceptual_backbone), weights_cache_dir()
             if not os.path.isfile(os.path.join(folder, file_name)):
@@ -84,7 +100,7 @@ class AnomalyTask(Task):
         )}
         task = config.task
         options = {"backbone": task.perceptual_backbone, "weights": task.perceptual_weights,
-                   "feature_norm": task.perceptual_norm}
+                   "feature_norm": task.perceptual_norm, "layers": task.perceptual_layers}
         if not task.perceptual_check_hash:
             options["weights"] = "random"  # filled below without the hash check
         # Random features are one fixed draw (seed 0): the loss is the same function in every trial and seed.
@@ -101,6 +117,43 @@ class AnomalyTask(Task):
             self.features.to(device)
         described = self.features.weights_used if self.features is not None else "none (no perceptual term)"
         self.weights_used = f"{task.perceptual_backbone}: {described}"
+        self.mean = self.std = None
+        if task.input_mean:  # (1, C, 1, 1): the study's transforms.Normalize(MEAN, STD)
+            self.mean = torch.tensor(task.input_mean, device=device).view(1, -1, 1, 1)
+            self.std = torch.tensor(task.input_std, device=device).view(1, -1, 1, 1)
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> the space the U-Net and the loss work in (itself without ``task.input_mean``)."""
+        return images if self.mean is None else (images - self.mean) / self.std
+
+    def to_unit(self, normalised: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalise`: back to the [0, 1] image scale."""
+        return normalised if self.mean is None else normalised * self.std + self.mean
+
+    def feature_input(self, normalised: torch.Tensor) -> torch.Tensor:
+        """What the perceptual network gets for a tensor of the loss space (``task.perceptual_input``).
+
+        ``images``: the image in [0, 1], which the network normalises with ImageNet's statistics. ``normalized``: a
+        tensor that its normalisation turns back into ``normalised`` itself, so that the network sees the study's
+        tensors as they are."""
+        if self.mean is None:
+            return normalised
+        if self.config.task.perceptual_input == "images":
+            return self.to_unit(normalised)
+        imagenet_mean = normalised.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        imagenet_std = normalised.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return normalised * imagenet_std + imagenet_mean
+
+    def weighted_loss(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted training loss of loss-space tensors and its terms; the perceptual term sees
+        :meth:`feature_input` of them, the pixel terms the tensors themselves."""
+        parts = {}
+        for name, term in self.loss.terms.items():
+            if name == "perceptual":
+                parts[name] = term(self.feature_input(output), self.feature_input(target))
+            else:
+                parts[name] = term(output, target)
+        return sum(self.loss.weights[name] * value for name, value in parts.items()), parts
 
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Random ``patch`` crops of training images with the study's random flips; a share gets artefacts."""
@@ -119,26 +172,35 @@ class AnomalyTask(Task):
         return self.to_device(inputs), self.to_device(target)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs, target = batch
+        inputs, target = (self.normalise(x) for x in batch)
         model = self.modules["model"]
         model.train()
         with self.autocast():
             output = model(inputs)
-            loss, parts = self.loss(output.float(), target)
+            loss, parts = self.weighted_loss(output.float(), target)
         self.optimize("model", loss)
         return {"loss": loss.detach(), **{f"loss_{k}": v.detach() for k, v in parts.items()}}
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reconstructions of ``images`` and their anomaly scores ``(N,)`` (higher = more anomalous)."""
+        """Reconstructions of ``images`` (in [0, 1]) and their anomaly scores ``(N,)`` (higher = more anomalous),
+        computed in the loss space from the reconstructions clamped to the image range."""
         model = self.modules["model"]
         model.eval()
         inputs = self.to_device(images)
         with self.autocast():
-            outputs = torch.cat([model(chunk).float() for chunk in inputs.split(EVAL_CHUNK)]).clamp(0, 1)
-        scores = (outputs - inputs).pow(2).mean(dim=(1, 2, 3))
-        if self.config.task.score == "mse+perceptual":
-            scores = scores + torch.stack([self.features(o[None], i[None]) for o, i in zip(outputs, inputs)])
+            outputs = torch.cat([
+                self.to_unit(model(self.normalise(chunk)).float()) for chunk in inputs.split(EVAL_CHUNK)
+            ]).clamp(0, 1)
+        out_n, in_n = self.normalise(outputs), self.normalise(inputs)
+        score = self.config.task.score
+        if score == "loss":
+            return outputs, torch.stack([self.weighted_loss(o[None], i[None])[0] for o, i in zip(out_n, in_n)])
+        scores = (out_n - in_n).pow(2).mean(dim=(1, 2, 3))
+        if score == "mse+perceptual":
+            scores = scores + torch.stack([
+                self.features(self.feature_input(o[None]), self.feature_input(i[None])) for o, i in zip(out_n, in_n)
+            ])
         return outputs, scores
 
     @torch.no_grad()

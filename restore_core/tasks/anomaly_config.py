@@ -13,15 +13,28 @@ from restore_core.tasks.base import check_data_root
 
 @dataclass(frozen=True)
 class AnomalyOptions:
-    """``score``: ``mse`` is the per-image MSE of the reconstruction; ``mse+perceptual`` adds the per-image
-    perceptual distance (the loss term's network, or one built for scoring when λ = 1). ``augment_share``: the share
+    """``score``: ``mse`` is the per-image MSE of the reconstruction; ``loss`` the per-image training loss,
+    λ·MSE + (1 − λ)·perceptual (what the study's thresholds suggest it scored with: they change with the backbone at
+    λ = 0); ``mse+perceptual`` the MSE plus the unweighted perceptual distance (the loss term's network, or one built
+    for scoring when λ = 1). Scores are computed where the loss is: on normalised images when ``input_mean`` is set.
+    ``input_mean``/``input_std``: per-channel statistics the images are normalised with, ``(x − mean) / std``, before
+    the U-Net sees them (its output is in that space, and the MSE is computed there, as in the study's
+    ``transforms.Normalize(MEAN, STD)``); empty lists keep images in [0, 1]. ``perceptual_input``: what the feature
+    network gets when images are normalised: ``images`` (mapped back to [0, 1], then the network's ImageNet
+    normalisation; the default, the network's documented input) or ``normalized`` (the normalised tensors as they are,
+    the study's literal ``AlexNet(original)``). ``perceptual_layers``: the feature network's taps (default: AlexNet
+    relu1–relu5, VGG16 relu1_2–relu4_3). ``augment_share``: the share
     of every training batch that gets white circles and blobs drawn on its input (the target stays clean), as the
     study's artefact augmentation (0, 1/3 or 1). ``perceptual_*``: the perceptual term's backbone, its weights
     (``imagenet`` reads torchvision's file from ``$TORCH_HOME/hub/checkpoints`` and fails without it; ``random`` must
     be asked for), its feature distance (``none``: plain MSE of the features, as the study; ``channel``: LPIPS's unit
     normalisation) and whether the weight file's sha256 must match its name."""
 
-    score: Literal["mse", "mse+perceptual"] = "mse"
+    score: Literal["mse", "loss", "mse+perceptual"] = "mse"
+    input_mean: list[float] = field(default_factory=list)
+    input_std: list[float] = field(default_factory=list)
+    perceptual_input: Literal["images", "normalized"] = "images"
+    perceptual_layers: list[str] | None = None
     augment_share: float = 0.0
     perceptual_backbone: Literal["alexnet", "vgg16"] = "alexnet"
     perceptual_weights: Literal["imagenet", "random"] = "imagenet"
@@ -31,6 +44,9 @@ class AnomalyOptions:
     def validate(self) -> None:
         if not 0 <= self.augment_share <= 1:
             raise ConfigError(f"task.augment_share must be in [0, 1]; got {self.augment_share}")
+        if len(self.input_mean) != len(self.input_std) or any(s <= 0 for s in self.input_std):
+            raise ConfigError(f"task.input_mean and task.input_std must have one value per channel (or both be empty) "
+                              f"and the stds must be > 0; got {self.input_mean}, {self.input_std}")
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ def configs(space, profile: str, tmp_path) -> dict[str, dict]:
     return {space.label(trial): space.resolve(base, trial) for trial in space.grid_trials(seeds=1)}
 
 
-def test_perceptual_grid_is_five_lambdas_times_two_backbones(tmp_path):
+def test_perceptual_grid_is_six_lambdas_times_two_backbones(tmp_path):
     resolved = configs(PERCEPTUAL, "quick", tmp_path)
-    assert len(resolved) == 10
-    for lam in ("0", "0.3", "0.6", "0.8", "1"):
+    assert len(resolved) == 12
+    for lam in ("0", "0.1", "0.3", "0.6", "0.8", "1"):
         for backbone in ("alexnet", "vgg16"):
             config = resolved[f"λ={lam}, backbone={backbone}"]
             assert config["loss"] == {"mse": float(lam), "perceptual": pytest.approx(1 - float(lam))}
@@ -55,13 +55,23 @@ def test_profiles_say_which_weights_they_use(space, profile, weights, tmp_path, 
 
 
 def test_quick_augments_a_third_and_paper_follows_the_study(tmp_path):
-    assert PERCEPTUAL.base_config("quick")["task"]["augment_share"] == pytest.approx(1 / 3)
+    quick = PERCEPTUAL.base_config("quick")
+    assert quick["task"]["augment_share"] == pytest.approx(1 / 3) and "input_mean" not in quick["task"]
     paper = PERCEPTUAL.base_config("paper", {"data.root": str(tmp_path)})
     assert paper["task"]["augment_share"] == 0 and paper["data"]["source"] == "folders"
+    # the study's dataset statistics (its README's MEAN and STD) and scores from the training loss
+    assert paper["task"]["input_mean"] == [0.42343804240226746, 0.5342181324958801, 0.4620889723300934]
+    assert paper["task"]["input_std"] == [0.04519784078001976, 0.05054565891623497, 0.046623989939689636]
+    assert paper["task"]["score"] == "loss"
 
 
 def test_reported_numbers_are_the_studys():
     assert set(PERCEPTUAL.reported) <= set(configs(PERCEPTUAL, "quick", None))
+    # UNET_MSE_FACTOR_10 ran with mse_factor 0.10: its rows are λ = 0.1; pure MSE (λ = 1) has none
+    assert "λ=0.1, backbone=alexnet" in PERCEPTUAL.reported and not any(k.startswith("λ=1,") for k in REPORTED)
+    assert PERCEPTUAL.reported["λ=0.1, backbone=alexnet"]["test/best_f1/tpr"] == 1.0
+    assert sorted(REPORTED) == sorted([f"λ={lam}, backbone=alexnet" for lam in ("0", "0.1", "0.3", "0.6", "0.8")]
+                                      + [f"λ={lam}, backbone=vgg16" for lam in ("0", "0.3", "0.6")])
     study = study_rows(REPORTED["λ=0.3, backbone=vgg16"])
     assert (study["test/best_f1/tp"], study["test/best_f1/fp"], study["test/best_f1/tn"],
             study["test/best_f1/fn"]) == (128, 623, 3042, 1)
