@@ -58,8 +58,9 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
         result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
     if "best/test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
         result.extra_markdown["thresholds"] = threshold_table(frame)
-    if space.reported and not frame.empty:
-        result.tables["reported_vs_measured"] = tables.reported_table(frame, space.reported, result.mode_of)
+    reported = space.reported_for(manifest.get("profile"))
+    if reported and not frame.empty:
+        result.tables["reported_vs_measured"] = tables.reported_table(frame, reported, result.mode_of)
     return result
 
 

@@ -5,7 +5,7 @@ from 3 to 2 and 4. Here the grid is both block kinds × 2, 3 and 4 blocks, all t
 """
 
 from restore_core.models.lamba_rt import variant_label
-from search_spaces.lamba_loss import BASE, PAPER, REPORTED, SMOKE
+from search_spaces.lamba_loss import BASE, PAPER, REPORTED, REPRODUCTION, SMOKE, STUDY_METRICS
 from search_spaces.parts import Pair, Row
 from search_spaces.space import SearchSpace
 
@@ -35,11 +35,12 @@ SPACE = SearchSpace(
     fixed=("loss", "data.patch", "train.batch_size", "train.steps", "optim"),
     search="grid",
     scheduler="fifo",
-    profiles={"smoke": SMOKE, "paper": PAPER},
+    profiles={"smoke": SMOKE, "paper": PAPER, "reproduction": REPRODUCTION},
     pairs=PAIRS,
     baseline=BASELINE,
     # Lamba & Mitra's paper number for their network (3 × RDB*); the reproduction's table has no numbers in its text.
     reported={BASELINE: REPORTED["L1 + 0.2·(1−MS-SSIM)"]},
+    study_metrics=STUDY_METRICS,
     reading="Grid search runs the six variants; Optuna/random search sample them as a categorical. The reproduction "
     "saw small differences between 2, 3 and 4 RDB* and between RDB* and RDB.",
 )

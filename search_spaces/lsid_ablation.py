@@ -14,14 +14,14 @@ The study's figure of the ten networks is not in its text; this is the reading t
 | 5 | 8 without the middle pair |
 | 7 | 8 without level 2 as well (conv2 and conv8 pairs) |
 | 6 | 7 without the middle pair |
-| 10 | a single conv from the packed input to the 12 output channels |
+| 10 | one 1×1 conv from the packed input to the 12 output channels (interpretation: the study says "1 layer") |
 
 Removing a level removes its encoder pair, its decoder twin and the pooling/deconv between them; removing the
 middle pair feeds the last pooled encoder features straight into the first deconv. Channel counts adapt.
 """
 
 from restore_core.models.sid_unet import ABLATIONS
-from search_spaces.lsid_lr import BASE, SMOKE
+from search_spaces.lsid_lr import BASE, SMOKE, STUDY_METRICS
 from search_spaces.parts import Pair, Row
 from search_spaces.space import SearchSpace
 
@@ -65,11 +65,15 @@ SPACE = SearchSpace(
     fixed=("optim.lr", "optim.milestones", "loss", "data", "train.steps", "train.batch_size"),
     search="grid",
     scheduler="fifo",
-    profiles={"smoke": SMOKE, "paper": {"data": {"source": "sid", "patch": 1024, "tile": 1024},
+    # paper: SID's recipe on the study's amount of data, the first 10 training and 10 test scenes; the study's own
+    # choice (half indoor, half outdoor, by id) is --set data.scenes_train=[...] data.scenes_test=[...]
+    profiles={"smoke": SMOKE, "paper": {"data": {"source": "sid", "patch": 1024, "tile": 1024, "n_train": 10,
+                                                 "n_val": 10, "sid_eval_split": "test"},
                                         "train": {"steps": 4000 * 10, "batch_size": 1, "eval_every": 10 * 100}}},
     pairs=tuple(Pair(NAMES[a], NAMES[b], "step") for a, b in STEPS)
     + tuple(Pair(NAMES[a], NAMES[b], "middle pair (with − without)") for a, b in MIDDLE),
     baseline="default",
     reported={NAMES[k]: {"val/psnr": p, "val/ssim": s} for k, (p, s) in REPORTED.items()},
     reading=__doc__,
+    study_metrics=STUDY_METRICS,
 )

@@ -54,6 +54,19 @@ class SearchSpace:
     baseline: str | None = None
     reported: dict[str, dict[str, float]] = field(default_factory=dict)
     reading: str = ""
+    # How the seed study computed its metrics (data range, float or uint8, window, colour) and where that differs from
+    # what this space's trials compute; recorded in every run's manifest beside the run's own metric definitions.
+    study_metrics: str = ""
+    # The profiles whose runs are compared with ``reported`` (empty: every profile); a study's numbers are only
+    # comparable under its own recipe where the platform's other profiles change what they measure.
+    reported_profiles: tuple[str, ...] = ()
+
+    def reported_for(self, profile: str | None) -> dict[str, dict[str, float]]:
+        """The published numbers a run of ``profile`` is compared with: ``reported``, or none where the space keeps
+        them for other profiles (``reported_profiles``)."""
+        if self.reported_profiles and profile not in self.reported_profiles:
+            return {}
+        return self.reported
 
     def __post_init__(self):
         # a space may come from a user's module: name what is wrong with it when it is defined, not mid-sweep

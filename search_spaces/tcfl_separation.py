@@ -33,6 +33,7 @@ _SPACE = SearchSpace(
     search="grid",
     scheduler="fifo",
     profiles={name: tcfl_tv_sigma.SPACE.profiles[name] for name in ("smoke", "paper")},
+    study_metrics="The reproduction showed this study as images only, without numbers. " + tcfl_tv_sigma.STUDY_METRICS,
     reading="No discriminator is built. σ = 0 is the degenerate generator-only run (expected to collapse); the "
     "reproduction saw σ < 1 behave like its runs with a discriminator and σ > 1 pull the two noise maps too far apart.",
 )

@@ -65,6 +65,13 @@ REPRODUCTION = {
               "cost_size": 128},
 }
 
+STUDY_METRICS = (
+    "The reproduction (its DUKE17 numbers): PSNR with the peak R = max(img1.max(), img2.max()), not 1; SSIM by skimage "
+    "on float grayscale without data_range (its author notes the SSIM differs from the paper's for that reason); "
+    "GCMSE as here; EPI_V with the reference in the numerator. The paper: PSNR, SSIM, EPI, GCMSE, definitions not "
+    "found. Here: grayscale in [0, 1], PSNR data range 1, torchmetrics SSIM 11x11 Gaussian, EPI_V with the denoised "
+    "image in the numerator.")
+
 _SPACE = SearchSpace(
     name="tcfl_tv_sigma",
     description="TCFL TV-loss weight σ × LSGAN / WGAN / WGAN with the reproduction's recipe on OCT-like speckle",
@@ -81,6 +88,7 @@ _SPACE = SearchSpace(
     search="grid",
     scheduler="fifo",
     profiles={"smoke": SMOKE, "paper": PAPER, "reproduction": REPRODUCTION},
+    study_metrics=STUDY_METRICS,
     reading="Each σ is compared with σ = 0 in the same GAN arm, and the reproduction's WGAN recipe with the official "
     "weights under WGAN at each σ; the baseline/bm3d and baseline/nlm rows are the classical denoisers on the same "
     "validation images (blind noise level).",

@@ -35,6 +35,7 @@ SPACE = SearchSpace(
         (0.9151, 119, 545, 3120, 10, 0.9225, 0.8513), (0.8631, 121, 561, 3104, 8, 0.9380, 0.8469),
         (0.6411, 129, 769, 2896, 0, 1.0, 0.7902), (0.7521, 127, 617, 3048, 2, 0.9845, 0.8317),
     )))},
+    study_metrics=unet_perceptual.STUDY_METRICS,
     reading="The target of an augmented input stays the clean image, so the U-Net learns to remove artefacts; the "
     "test anomalies also include streaks, which the augmentation never draws.",
 )

@@ -119,6 +119,11 @@ PAPER = {
     "train": {"steps": 20000, "batch_size": 16, "eval_every": 20000, "cost_size": 256},
 }
 
+STUDY_METRICS = ("Detection counts only: thresholds chosen on validation (best F1, TPR 95 %, TNR 95 %, their mean), "
+                 "TP/FP/TN/FN/TPR/TNR on its 3665 normal + 129 anomalous test images; its score scale is its own "
+                 "(thresholds near 1.5 suggest the training loss on normalised images). Here the same rules and "
+                 "counts; val/psnr (the reconstruction of normal tiles, data range 1, float) has no counterpart.")
+
 SPACE = SearchSpace(
     name="unet_perceptual",
     description="Spill detection by U-Net reconstruction error: MSE factor λ × AlexNet/VGG16 perceptual loss",
@@ -138,6 +143,7 @@ SPACE = SearchSpace(
     profiles={"smoke": SMOKE, "paper": PAPER},
     baseline="λ=1, backbone=alexnet",
     reported={label: comparable(study_rows(rows)) for label, rows in REPORTED.items()},
+    study_metrics=STUDY_METRICS,
     reading="λ = 1 has no perceptual term, so its two backbone rows train the same model with the same seed (identical "
     "results when task.score is mse or loss; with score=mse+perceptual the backbone still scores). The study's "
     "reported rows are λ = 0, 0.1, 0.3, 0.6, 0.8 (AlexNet) and 0, 0.3, 0.6 (VGG16); λ = 1 is a pure-MSE control it "

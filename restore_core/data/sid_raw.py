@@ -5,7 +5,8 @@ Layout of the download (cchen156/Learning-to-See-in-the-Dark), ``root`` being th
     root/Sony_train_list.txt   root/Sony_val_list.txt   root/Sony_test_list.txt
     root/Sony/short/00001_00_0.04s.ARW ...   root/Sony/long/00001_00_10s.ARW ...
 
-Each list line pairs a short exposure with its long-exposure ground truth:
+A scene is named by the first five digits of its file names (``00001``; test scenes are ``1xxxx``, validation
+scenes ``2xxxx``). Each list line pairs a short exposure with its long-exposure ground truth:
 ``./Sony/short/00001_00_0.04s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8``. The exposure times come from the file
 names and the amplification ratio is ``min(gt_exposure / in_exposure, 300)`` as in train_Sony.py. The raw is
 normalised with the Sony black level 512 and white level 16383 and packed to four channels R, G, B, G exactly as
@@ -24,6 +25,7 @@ import rawpy
 
 from restore_core.data.libraw import decode_raw
 from restore_core.data.paths import file_problem, folder_problem
+from restore_core.data.sid_scenes import select_entries
 from restore_core.errors import DataError, unknown_name
 
 SONY_BLACK = 512  # black level of the Sony α7S II raws, hard-coded in train_Sony.py
@@ -197,15 +199,19 @@ def read_ground_truth(path: str | Path) -> np.ndarray:
 
 
 def load_sid_pairs(
-    root: str | Path, split: str, max_pairs: int | None = None, exclude_misaligned: bool = True
+    root: str | Path, split: str, max_pairs: int | None = None, exclude_misaligned: bool = True,
+    scenes: list[str] | None = None, n_scenes: int | None = None,
 ) -> list[tuple[np.ndarray, float, np.ndarray]]:
-    """Load the pairs of a SID split into memory.
+    """Load the pairs of a SID split into memory: only those :func:`select_entries` keeps (about
+    :func:`memory_bytes` of them).
 
     Args:
         root: folder holding ``Sony_<split>_list.txt`` and ``Sony/``.
         split: ``"train"``, ``"val"`` or ``"test"``.
-        max_pairs: keep only the first pairs of the list (the full Sony set needs tens of GB).
+        max_pairs: keep only the first pairs (after the scene selection; the full Sony set needs tens of GB).
         exclude_misaligned: see ``read_sid_list``.
+        scenes: the scene ids to keep (:func:`scene_ids`), None for all.
+        n_scenes: keep the first scenes only.
 
     Returns:
         ``(bayer_short, ratio, gt)`` per list line: the short exposure's ``H×W`` float32 Bayer in [0, 1] (black
@@ -217,9 +223,8 @@ def load_sid_pairs(
     """
     if max_pairs is not None and max_pairs < 1:
         raise DataError(f"max_pairs must be at least 1, got {max_pairs}")
-    entries = read_sid_list(root, split, exclude_misaligned)[:max_pairs]
-    if not entries:
-        raise DataError(f"no pairs in '{Path(root) / f'Sony_{split}_list.txt'}'; expected one line per short exposure")
+    list_file = Path(root) / f"Sony_{split}_list.txt"
+    entries = select_entries(read_sid_list(root, split, exclude_misaligned), list_file, scenes, n_scenes, max_pairs)
     ground_truths: dict[Path, np.ndarray] = {}
     pairs = []
     for entry in entries:

@@ -74,3 +74,48 @@ def uqi(pred: torch.Tensor, target: torch.Tensor, window: int = 8) -> torch.Tens
 def _variance(second_moment: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     var = (second_moment - mean * mean).clamp_min(0.0)
     return torch.where(var <= _FLAT_TOLERANCE * second_moment, 0.0, var)
+
+
+def uqi_gaussian(pred: torch.Tensor, target: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """UQI as torchmetrics' ``universal_image_quality_index`` computed it before its eps (PR #2222), with the DL4H
+    reproduction's patch (karolprzyb/DL4H-Desmoking-Laparoscopy-Surgery-Images ``src/patches/uqi.py`` and
+    ``distributed.py``): the definition the reproduction's UQI 0.6844 was measured with.
+
+    An ``kernel_size``-square Gaussian window (σ ``sigma``) over the images padded by reflection, the formula above
+    with no guard, the padded border cropped off the map again, every value clamped to [−1, 1] (±inf of a flat
+    window becomes ±1) and the NaNs of 0/0 windows (black or flat on both sides) left out of the mean. This hides
+    the instability rather than defining those windows, so :func:`uqi` is the default; this one is for comparing
+    with the reproduction like for like.
+
+    Args:
+        pred: Restored images, (N, C, H, W) in [0, 1] (the reproduction rescaled its [−1, 1] images to [0, 1]).
+        target: Reference images, same shape.
+        kernel_size: Side of the Gaussian window (odd).
+        sigma: Standard deviation of the window.
+
+    Returns:
+        UQI per image, shape (N,), float64: the mean over channels and the remaining positions, NaN windows left
+        out (the reproduction's ``torch.nanmean`` ran over a whole batch; here over each image; it computed in
+        float32).
+    """
+    if pred.shape != target.shape or pred.ndim != 4:
+        raise ValueError(
+            f"expected two (N, C, H, W) tensors of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    pad = (kernel_size - 1) // 2
+    if min(pred.shape[-2:]) <= 2 * pad:
+        raise ValueError(f"UQI needs images larger than {2 * pad}x{2 * pad} pixels, got {tuple(pred.shape[-2:])}")
+    # float64: in float32 the cancellation in E[x²] − μ² moves the mean by ~1e-3 (implementation-dependent noise)
+    x, y = pred.detach().double(), target.detach().double()
+    n, c = x.shape[:2]
+    coords = torch.arange(kernel_size, dtype=torch.float64, device=x.device) - pad
+    gauss = torch.exp(-(coords**2) / (2 * sigma**2))
+    gauss = gauss / gauss.sum()
+    kernel = (gauss[:, None] * gauss[None, :]).expand(c, 1, kernel_size, kernel_size)
+    x, y = (F.pad(t, (pad, pad, pad, pad), mode="reflect") for t in (x, y))
+    moments = F.conv2d(torch.cat([x, y, x * x, y * y, x * y]), kernel, groups=c)  # (5N, C, H, W)
+    mu_x, mu_y, ex2, ey2, exy = moments.split(n)
+    var_x, var_y, cov = ex2 - mu_x * mu_x, ey2 - mu_y * mu_y, exy - mu_x * mu_y
+    q = (2 * mu_x * mu_y * 2 * cov) / ((mu_x * mu_x + mu_y * mu_y) * (var_x + var_y))
+    q = q[..., pad:-pad, pad:-pad].clamp(-1.0, 1.0)
+    return torch.nanmean(q.reshape(n, -1), dim=1)

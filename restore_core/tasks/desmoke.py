@@ -15,76 +15,23 @@ BCE-with-logits (the same loss as sigmoid + BCE, as pix2pix master does it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from restore_core.config import check_range
 from restore_core.data.dark_channel import dark_channel
 from restore_core.data.folders import list_paired_folders
-from restore_core.data.photos import COLOUR_PHOTOS, check_photos
 from restore_core.data.smoke_pairs import SmokePairs, folder_smoke_pairs, synthetic_smoke_pairs
 from restore_core.errors import ConfigError
-from restore_core.metrics import psnr, ssim, uqi
+from restore_core.metrics import fsimc, psnr, ssim, uqi, uqi_gaussian
 from restore_core.models import create_model, model_options
 from restore_core.sections import Config
-from restore_core.tasks.base import Evaluation, Task, check_data_root
+from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.desmoke_augment import dl4h_transform
+from restore_core.tasks.desmoke_config import DesmokeData, DesmokeOptions
 from restore_core.tasks.registry import register_task
 
 EVAL_CHUNK = 8  # validation images per generator forward: bounds memory at 256² with ngf 64
-
-
-@dataclass(frozen=True)
-class DesmokeOptions:
-    """``dark_channel``: the generator's 4th input channel, ``min`` (per-pixel RGB minimum, what the official code
-    feeds), ``patch15`` (He et al.'s 15×15 min-filter, as the paper's figure shows) or ``none`` (RGB only).
-    ``gan_loss``: ``vanilla`` (BCE on logits; the study) or ``lsgan`` (MSE to 1/0). ``lambda_l1``: weight of the L1
-    term in the generator loss (100 in pix2pix and the study). ``ndf``/``d_layers``: the PatchGAN's width and strided
-    layers (64 and 3: the 70×70 PatchGAN). ``flip``: horizontal flips with p = 0.5, as pix2pix's aligned loader."""
-
-    dark_channel: Literal["none", "min", "patch15"] = "min"
-    gan_loss: Literal["vanilla", "lsgan"] = "vanilla"
-    lambda_l1: float = 100.0
-    ndf: int = 64
-    d_layers: int = 3
-    flip: bool = True
-
-    def validate(self) -> None:
-        check_range("task.lambda_l1", self.lambda_l1, ge=0, note="(the weight of the L1 term)")
-        if self.ndf < 1 or self.d_layers < 1:
-            raise ConfigError(f"task.ndf and task.d_layers must be >= 1; got {self.ndf}, {self.d_layers}")
-
-
-@dataclass(frozen=True)
-class DesmokeData:
-    """``source: synthetic`` composites fractal smoke (``restore_core.data.smoke``) over ``tile``×``tile`` tiles of
-    the embedded ``photos``, ``smoke_per_tile`` smokes per training tile, deterministically from ``seed``.
-    ``source: folders`` reads smoky ``root/input/`` and clean ``root/target/`` images paired by name, resizes them to
-    ``tile``×``tile`` (the study resizes to 256) and keeps the last ``n_val`` by name for validation."""
-
-    source: Literal["synthetic", "folders"] = "synthetic"
-    root: str | None = None
-    photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
-    tile: int = 256
-    n_train: int = 10
-    n_val: int = 5
-    smoke_per_tile: int = 4
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.tile < 32:
-            raise ConfigError(f"data.tile must be >= 32 (the PatchGAN and SSIM need room); got {self.tile}")
-        if self.n_train < 1 or self.n_val < 2:
-            raise ConfigError(f"data.n_train must be >= 1 and data.n_val >= 2; got {self.n_train}, {self.n_val}")
-        if self.smoke_per_tile < 1:
-            raise ConfigError(f"data.smoke_per_tile must be >= 1; got {self.smoke_per_tile}")
-        check_range("data.seed", self.seed, ge=0)
-        check_data_root(self.source, self.root, "folders", "the folder that holds input/ and target/")
-        if self.source == "synthetic":
-            check_photos(self.photos, COLOUR_PHOTOS, "colour")
 
 
 def input_channels(dark_mode: str) -> int:
@@ -118,14 +65,19 @@ class DesmokeTask(Task):
         with torch.device("meta"):  # shapes only: no memory, no init cost for a 54M-parameter generator
             generator, discriminator = _build_networks(config)
         multiple = getattr(generator, "size_multiple", 1)
-        for key, size in (("data.tile", config.data.tile), ("train.cost_size", config.train.cost_size)):
+        patch = config.data.patch or config.data.tile
+        if patch != config.data.tile and config.task.augment != "dl4h":
+            raise ConfigError(f"data.patch ({patch}) differs from data.tile ({config.data.tile}) but only "
+                              "task.augment=dl4h crops; leave data.patch out or set task.augment=dl4h")
+        sizes = (("data.tile", config.data.tile), ("data.patch", patch), ("train.cost_size", config.train.cost_size))
+        for key, size in sizes:
             if size % multiple:
                 raise ConfigError(
                     f"{key} ({size}) must be a multiple of {multiple} for model '{name}' "
                     f"(variant {config.model.get('variant', 'full')}: {multiple.bit_length() - 1} down-samplings)"
                 )
-        if config.data.tile < discriminator.min_size:
-            raise ConfigError(f"data.tile ({config.data.tile}) is below the discriminator's {discriminator.min_size}")
+        if patch < discriminator.min_size:
+            raise ConfigError(f"data.patch ({patch}) is below the discriminator's {discriminator.min_size}")
 
     @classmethod
     def check_data(cls, config: Config) -> None:
@@ -157,10 +109,21 @@ class DesmokeTask(Task):
         self.train_input = self.network_input(data["train"].smoky)
         self.train_target = data["train"].clean * 2 - 1
         val = data["val"]
+        self.uqi = uqi_gaussian if config.task.uqi == "gaussian11" else uqi
         self.val_input = self.to_device(self.network_input(val.smoky))
         self.val_smoky, self.val_clean = self.to_device(val.smoky), self.to_device(val.clean)
         self.val_alpha = None if val.alpha is None else self.to_device(val.alpha[:, None])
-        self.reference_metrics = {f"val/ref_{k}": v for k, v in quality_metrics(self.val_smoky, self.val_clean).items()}
+        self.reference_metrics = {f"val/ref_{k}": v for k, v in self.quality(self.val_smoky).items()}
+
+    def quality(self, images: torch.Tensor) -> dict[str, float]:
+        """Mean PSNR, SSIM, UQI (``task.uqi``) and FSIMc of ``(N, 3, H, W)`` images in [0, 1] against the clean
+        validation images."""
+        return {
+            "psnr": psnr(images, self.val_clean).mean().item(),
+            "ssim": ssim(images, self.val_clean).mean().item(),
+            "uqi": self.uqi(images, self.val_clean).mean().item(),
+            "fsimc": fsimc(images, self.val_clean).mean().item(),
+        }
 
     def network_input(self, smoky: np.ndarray) -> np.ndarray:
         """``(N, 3, H, W)`` smoky RGB in [0, 1] → ``(N, 3 or 4, H, W)`` in [-1, 1]: RGB, then the dark channel."""
@@ -172,6 +135,8 @@ class DesmokeTask(Task):
         return (np.concatenate(channels, axis=1) * 2 - 1).astype(np.float32)
 
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.config.task.augment == "dl4h":
+            return self._dl4h_batch(rng)
         index = rng.integers(0, len(self.train_input), self.config.train.batch_size)
         flips = rng.random(len(index)) < 0.5
         inputs, targets = self.train_input[index], self.train_target[index]
@@ -179,28 +144,53 @@ class DesmokeTask(Task):
             inputs[flips], targets[flips] = inputs[flips, :, :, ::-1], targets[flips, :, :, ::-1]
         return self.to_device(inputs), self.to_device(targets)
 
+    def _dl4h_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reproduction's transforms on whole training frames; its dark channel from the frame (transformed with
+        it) or from the transformed crop, as ``task.dark_channel_before_transforms`` says."""
+        task, train, size = self.config.task, self.data["train"], self.config.data.patch or self.config.data.tile
+        with_dark = task.dark_channel != "none"
+        inputs, targets = [], []
+        for i in rng.integers(0, len(train), self.config.train.batch_size):
+            planes = [train.smoky[i], train.clean[i]]
+            if with_dark and task.dark_channel_before_transforms:
+                planes.append((self.train_input[i, 3:4] + 1) / 2)  # the frame's dark channel, in [0, 1]
+            out = dl4h_transform(np.concatenate(planes), size, rng)  # (6 or 7, size, size)
+            inputs.append(self.network_input(out[None, :3])[0] if not task.dark_channel_before_transforms
+                          else np.concatenate([out[:3], out[6:]]) * 2 - 1)
+            targets.append(out[3:6] * 2 - 1)
+        return self.to_device(np.stack(inputs).astype(np.float32)), self.to_device(np.stack(targets))
+
     def gan_loss(self, score: torch.Tensor, real: bool) -> torch.Tensor:
         label = torch.ones_like(score) if real else torch.zeros_like(score)
         if self.config.task.gan_loss == "lsgan":
             return F.mse_loss(score, label)
+        if self.config.task.gan_loss == "l1":
+            return F.l1_loss(score, label)
         return F.binary_cross_entropy_with_logits(score, label)
+
+    def judge(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """D's scores of ``image``, seen with its condition (pix2pix) or alone (``task.conditional_d: false``)."""
+        pair = torch.cat([condition, image], dim=1) if self.config.task.conditional_d else image
+        return self.modules["discriminator"](pair).float()
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         condition, target = batch
         generator, discriminator = self.modules["generator"], self.modules["discriminator"]
         generator.train()
         discriminator.train()
+        # the reproduction's gan.py labels fakes 1 and real images 0 for D (G still aims at 1)
+        real_label = not self.config.task.swap_d_labels
         with self.autocast():
             fake = generator(condition)
             # 1) discriminator: real (condition, target) pairs against detached fakes, halved as pix2pix does
-            real_score = discriminator(torch.cat([condition, target], dim=1)).float()
-            fake_score = discriminator(torch.cat([condition, fake.detach()], dim=1)).float()
-            loss_d = 0.5 * (self.gan_loss(real_score, True) + self.gan_loss(fake_score, False))
+            real_score = self.judge(condition, target)
+            fake_score = self.judge(condition, fake.detach())
+            loss_d = 0.5 * (self.gan_loss(real_score, real_label) + self.gan_loss(fake_score, not real_label))
         self.optimize("discriminator", loss_d)
         # 2) generator: fool the updated discriminator and stay close to the target; D's weights get no gradient
         discriminator.requires_grad_(False)
         with self.autocast():
-            loss_gan = self.gan_loss(discriminator(torch.cat([condition, fake], dim=1)).float(), True)
+            loss_gan = self.gan_loss(self.judge(condition, fake), True)
             loss_l1 = F.l1_loss(fake.float(), target)
             loss_g = loss_gan + self.config.task.lambda_l1 * loss_l1
         self.optimize("generator", loss_g)
@@ -215,9 +205,9 @@ class DesmokeTask(Task):
         with self.autocast():
             output = torch.cat([generator(chunk).float() for chunk in self.val_input.split(EVAL_CHUNK)])
         output = ((output + 1) / 2).clamp(0, 1)
-        metrics = {f"val/{k}": v for k, v in quality_metrics(output, self.val_clean).items()}
+        metrics = {f"val/{k}": v for k, v in self.quality(output).items()}
         metrics.update(self.reference_metrics)
-        for name in ("psnr", "ssim", "uqi"):
+        for name in ("psnr", "ssim", "uqi", "fsimc"):
             metrics[f"val/delta_{name}"] = metrics[f"val/{name}"] - metrics[f"val/ref_{name}"]
         k = self.config.train.log_images
         images = {"input": self.val_smoky[:k]}
@@ -235,20 +225,12 @@ class DesmokeTask(Task):
 
 def _build_networks(config: Config) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The generator (``model`` section, input channels set from the dark-channel option) and the PatchGAN, which
-    sees the condition and an RGB image concatenated."""
+    sees the condition and an RGB image concatenated (or the RGB image alone, ``task.conditional_d: false``)."""
     channels = input_channels(config.task.dark_channel)
     generator = create_model(**{**config.model, "in_channels": channels})
     init = config.model.get("init", "normal")
+    d_channels = channels + 3 if config.task.conditional_d else 3
     discriminator = create_model(
-        "patchgan", in_channels=channels + 3, ndf=config.task.ndf, n_layers=config.task.d_layers, init=init
+        "patchgan", in_channels=d_channels, ndf=config.task.ndf, n_layers=config.task.d_layers, init=init
     )
     return generator, discriminator
-
-
-def quality_metrics(image: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-    """Mean PSNR, SSIM and UQI of ``(N, 3, H, W)`` images in [0, 1] against the clean ones."""
-    return {
-        "psnr": psnr(image, clean).mean().item(),
-        "ssim": ssim(image, clean).mean().item(),
-        "uqi": uqi(image, clean).mean().item(),
-    }

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from restore_core.data.lowlight import linear_to_srgb, pack_bayer
 from restore_core.data.sid_raw import read_sid_list
+from restore_core.data.sid_scenes import select_entries
 from restore_core.errors import ConfigError
 from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
+from restore_core.metrics.skimage_uint8 import psnr_uint8, ssim_uint8
 from restore_core.models import create_model
 from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task
 from restore_core.tasks.lowlight_config import LowLightData, LowLightOptions
-from restore_core.tasks.lowlight_data import RawSamples, flip_crop, prepare_samples
+from restore_core.tasks.lowlight_data import RawSamples, flip_crop, prepare_samples, sid_selection
 from restore_core.tasks.lowlight_input import check_model_takes_input
 from restore_core.tasks.registry import register_task
 
@@ -51,10 +55,12 @@ class LowLightTask(Task):
 
     @classmethod
     def check_data(cls, config: Config) -> None:
-        """SID's list files: present, readable, and naming files that exist (nothing is decoded)."""
+        """SID's list files: present, readable, naming files that exist and the selected scenes (nothing is
+        decoded)."""
         if config.data.source == "sid":
-            for split in dict.fromkeys(("train", config.data.sid_eval_split)):
-                read_sid_list(config.data.root, split)
+            for name, scenes, n_scenes, max_pairs in sid_selection(config.data).values():
+                list_file = Path(config.data.root) / f"Sony_{name}_list.txt"
+                select_entries(read_sid_list(config.data.root, name), list_file, scenes, n_scenes, max_pairs)
 
     @classmethod
     def prepare_data(cls, config: Config) -> dict[str, RawSamples]:
@@ -75,10 +81,15 @@ class LowLightTask(Task):
         self.val_input = self.model_input(self.to_device(val.bayer), self.to_device(val.ratio))
         self.val_target = self.to_device(val.target)
         self.val_reference = self.naive_pipeline(self.to_device(val.bayer), self.to_device(val.ratio))
-        self.reference_metrics = {
-            "val/ref_psnr": psnr(self.val_reference, self.val_target).mean().item(),
-            "val/ref_ssim": ssim(self.val_reference, self.val_target).mean().item(),
-        }
+        self.reference_metrics = {f"val/ref_{k}": v for k, v in self.quality(self.val_reference).items()}
+
+    def quality(self, images: torch.Tensor) -> dict[str, float]:
+        """Mean PSNR and SSIM of sRGB ``images`` against the evaluation targets, in ``task.metric_convention``."""
+        if self.config.task.metric_convention == "skimage_uint8":
+            return {"psnr": psnr_uint8(images, self.val_target).mean().item(),
+                    "ssim": ssim_uint8(images, self.val_target).mean().item()}
+        return {"psnr": psnr(images, self.val_target).mean().item(),
+                "ssim": ssim(images, self.val_target).mean().item()}
 
     def model_input(self, bayer: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
         """Amplify by the exposure ratio and clip at 1, as SID does; pack to 4 channels or keep the plane."""
@@ -134,8 +145,7 @@ class LowLightTask(Task):
             output = torch.cat([
                 model(self.val_input[i : i + chunk]).float().clamp(0, 1) for i in range(0, len(self.val_input), chunk)
             ])
-        metrics = {"val/psnr": psnr(output, self.val_target).mean().item(),
-                   "val/ssim": ssim(output, self.val_target).mean().item()}
+        metrics = {f"val/{k}": v for k, v in self.quality(output).items()}
         metrics.update(self.reference_metrics)
         metrics["val/delta_psnr"] = metrics["val/psnr"] - metrics["val/ref_psnr"]
         metrics["val/delta_ssim"] = metrics["val/ssim"] - metrics["val/ref_ssim"]

@@ -14,9 +14,13 @@ from restore_core.tasks.base import check_data_root
 @dataclass(frozen=True)
 class LowLightOptions:
     """``input``: what the model sees. ``packed`` is SID's 4-channel half-resolution raw; ``bayer`` the full-
-    resolution 1-channel plane of the real-time network. Both come from the same samples."""
+    resolution 1-channel plane of the real-time network. Both come from the same samples. ``metric_convention``: how
+    ``val/psnr`` and ``val/ssim`` (and their references) are computed: ``float`` (images in [0, 1], data range 1,
+    torchmetrics' 11×11 Gaussian SSIM) or ``skimage_uint8`` (Lamba & Mitra's ``run_test``: uint8 images, scikit-image's
+    PSNR and 7×7 uniform-window SSIM), see ``restore_core.metrics.conventions``."""
 
     input: Literal["packed", "bayer"] = "packed"
+    metric_convention: Literal["float", "skimage_uint8"] = "float"
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,12 @@ class LowLightData:
     exposure raw with a ratio drawn per tile from [``ratio_min``, ``ratio_max``], deterministically from ``seed``.
     ``source: sid`` reads the Sony set of Learning-to-See-in-the-Dark under ``root``: training pairs from
     ``Sony_train_list.txt``, the evaluated pairs from ``Sony_<sid_eval_split>_list.txt`` (``val`` by default, for
-    choosing settings; ``test`` for numbers comparable with the published tables, which are test-set numbers), at
-    most ``max_pairs`` lines of each list (the whole Sony set needs far more memory than most machines have).
+    choosing settings; ``test`` for numbers comparable with the published tables, which are test-set numbers). Only
+    the selected pairs are loaded (``restore_core.data.sid_scenes``): the scenes ``scenes_train`` (of the training
+    list) and ``scenes_test`` (of the test list; a list of ids or a text file of ids; null: every scene), the first
+    ``n_train`` training and ``n_val`` evaluated scenes (null: all), and at most ``max_pairs`` lines of each list
+    (``max_eval_pairs`` of the evaluated one, when set). A Sony pair takes 48.5 MB and each scene's ground truth
+    145.5 MB in memory (float32, full frame): the whole training list needs tens of GB.
     ``patch`` is the side of the training crop in output (sRGB) pixels.
     """
 
@@ -36,8 +44,8 @@ class LowLightData:
     root: str | None = None
     photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
     tile: int = 128
-    n_train: int = 10
-    n_val: int = 10
+    n_train: int | None = 10
+    n_val: int | None = 10
     patch: int = 64
     ratio_min: float = 100.0
     ratio_max: float = 300.0
@@ -46,6 +54,9 @@ class LowLightData:
     seed: int = 0
     sid_eval_split: Literal["val", "test"] = "val"
     max_pairs: int | None = None
+    max_eval_pairs: int | None = None
+    scenes_train: list[int | str] | str | None = None
+    scenes_test: list[int | str] | str | None = None
 
     def validate(self) -> None:
         check_range("data.tile", self.tile, gt=0)
@@ -58,11 +69,19 @@ class LowLightData:
         check_range("data.ratio_max", self.ratio_max, ge=self.ratio_min, note="(data.ratio_min)")
         check_range("data.gain", self.gain, gt=0, note="(sensor counts per photo-electron)")
         check_range("data.read_noise", self.read_noise, ge=0, note="(counts)")
-        if self.n_train <= 0 or self.n_val <= 1:
+        if self.source == "synthetic" and (self.n_train is None or self.n_val is None):
+            raise ConfigError("data.n_train and data.n_val must be numbers with data.source=synthetic (null, every "
+                              "scene, is for data.source=sid)")
+        if (self.n_train is not None and self.n_train <= 0) or (self.n_val is not None and self.n_val <= 1):
             raise ConfigError(f"data.n_train must be > 0 and data.n_val > 1; got {self.n_train}, {self.n_val}")
         check_range("data.seed", self.seed, ge=0)
         check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
-        if self.max_pairs is not None and self.max_pairs < 1:
-            raise ConfigError(f"data.max_pairs must be >= 1 or null (all pairs); got {self.max_pairs}")
+        for key in ("max_pairs", "max_eval_pairs"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ConfigError(f"data.{key} must be >= 1 or null (all pairs); got {getattr(self, key)}")
+        if self.source != "sid" and (self.scenes_train is not None or self.scenes_test is not None):
+            raise ConfigError("data.scenes_train and data.scenes_test choose SID scenes; they need data.source=sid")
+        if self.scenes_test is not None and self.sid_eval_split != "test":
+            raise ConfigError("data.scenes_test selects scenes of Sony_test_list.txt; set data.sid_eval_split=test")
         if self.source == "synthetic":
             check_photos(self.photos, COLOUR_PHOTOS, "colour")

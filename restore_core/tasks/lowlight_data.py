@@ -11,6 +11,7 @@ import numpy as np
 from restore_core.data.lowlight import normalise_raw, pack_bayer, simulate_short_exposure, unpack_bayer
 from restore_core.data.photos import split_tiles
 from restore_core.data.sid_raw import load_sid_pairs
+from restore_core.data.sid_scenes import scene_ids
 from restore_core.errors import DataError
 from restore_core.tasks.lowlight_config import LowLightData
 
@@ -28,12 +29,11 @@ class RawSamples:
 def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
     """The ``train`` and ``val`` samples of the ``data`` section; deterministic, independent of the training seed."""
     if data.source == "sid":
-        # The task's "val" split is the list named by sid_eval_split; SID's own code trains on the train list.
-        lists = {"train": "train", "val": data.sid_eval_split}
-        return {
-            split: _samples_from_pairs(load_sid_pairs(data.root, name, max_pairs=data.max_pairs), data, name)
-            for split, name in lists.items()
-        }
+        out = {}
+        for split, (name, scenes, n_scenes, max_pairs) in sid_selection(data).items():
+            pairs = load_sid_pairs(data.root, name, max_pairs=max_pairs, scenes=scenes, n_scenes=n_scenes)
+            out[split] = _samples_from_pairs(pairs, data, name)
+        return out
     tiles = split_tiles(data.photos, data.tile, {"train": data.n_train, "val": data.n_val})
     out = {}
     for split_index, (split, images) in enumerate(tiles.items()):
@@ -46,6 +46,17 @@ def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
         target = np.stack([img.transpose(2, 0, 1) for img in images])
         out[split] = RawSamples(np.stack(bayer), ratios.astype(np.float32), target.astype(np.float32))
     return out
+
+
+def sid_selection(data: LowLightData) -> dict[str, tuple]:
+    """Per split of the task, the SID list it reads and what of it is kept: ``(list name, scene ids or None, at most
+    that many scenes, at most that many pairs)``. The task's "val" split is the list ``sid_eval_split`` names; SID's
+    own code trains on the training list."""
+    eval_scenes = scene_ids(data.scenes_test) if data.sid_eval_split == "test" else None
+    return {
+        "train": ("train", scene_ids(data.scenes_train), data.n_train, data.max_pairs),
+        "val": (data.sid_eval_split, eval_scenes, data.n_val, data.max_eval_pairs or data.max_pairs),
+    }
 
 
 def flip_crop(bayer: np.ndarray, target: np.ndarray, flips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -34,10 +34,11 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def metric_definitions() -> dict[str, str]:
-    from restore_core.metrics import METRIC_DEFINITIONS
+def metric_definitions(base_config: dict | None = None) -> dict[str, str]:
+    """The definitions of the metrics the run's trials compute: its PSNR/SSIM convention and UQI as configured."""
+    from restore_core.metrics import metric_definitions as definitions
 
-    return dict(METRIC_DEFINITIONS)
+    return definitions(base_config)
 
 
 def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
@@ -75,7 +76,9 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
         "data": plan.base.get("data", {}),
         "git": git_commit(),
         "packages": package_versions(),
-        "metric_definitions": metric_definitions(),
+        "metric_definitions": metric_definitions(plan.base),
+        # how the seed study computed its numbers, and where that differs from the run's own definitions
+        "study_metric_convention": space.study_metrics,
     }
 
 

@@ -18,7 +18,8 @@ LABELS = [f"{size}, dark={mode}" for size in ("full", "small") for mode in ("non
 
 
 def configs(profile: str, tmp_path) -> dict[str, dict]:
-    overrides = {"data.root": str(tmp_path)} if profile == "paper" else {}  # paper reads users' paired folders
+    # paper and reproduction read users' paired folders
+    overrides = {"data.root": str(tmp_path)} if profile in ("paper", "reproduction") else {}
     base = SPACE.base_config(profile, overrides)
     return {SPACE.label(trial): SPACE.resolve(base, trial) for trial in SPACE.grid_trials(seeds=1)}
 
@@ -40,7 +41,7 @@ def test_pairs_compare_with_and_without_dark_channel_for_each_generator():
     assert set(SPACE.reported) <= set(LABELS)
 
 
-@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper", "reproduction"])
 def test_every_grid_config_validates_with_matching_input_channels(profile, tmp_path):
     for label, config in configs(profile, tmp_path).items():
         cfg = validate_config(config)
@@ -50,6 +51,19 @@ def test_every_grid_config_validates_with_matching_input_channels(profile, tmp_p
         wrong = 4 if cfg.task.dark_channel == "none" else 3
         with pytest.raises(ConfigError, match="does not match task.dark_channel"):
             validate_config({**config, "model": {**config["model"], "in_channels": wrong}})
+
+
+def test_reproduction_profile_is_the_dl4h_recipe_and_alone_meets_its_numbers(tmp_path):
+    cfg = validate_config(configs("reproduction", tmp_path)["full, dark=none"])
+    task = cfg.task
+    assert (task.conditional_d, task.gan_loss, task.swap_d_labels, task.augment, task.uqi) == (
+        False, "l1", True, "dl4h", "gaussian11")
+    assert task.dark_channel_before_transforms and (cfg.data.tile, cfg.data.patch) == (512, 256)
+    assert (cfg.train.batch_size, cfg.train.steps, cfg.optim.lr, cfg.optim.milestones) == (8, 60 * 27_464, 2e-4, [])
+    assert (cfg.model["ngf"], task.ndf) == (64, 64)
+    assert SPACE.reported_for("reproduction") == SPACE.reported
+    assert SPACE.reported["full, dark=none"]["val/uqi"] == 0.6844
+    assert SPACE.reported_for("quick") == SPACE.reported_for("paper") == {}  # other recipes, not comparable
 
 
 def test_quick_and_paper_use_the_studys_gan_recipe(tmp_path):

@@ -19,7 +19,7 @@ OFFICIAL = "L1 + 0.2·(1−MS-SSIM)"
 
 
 def configs(space, profile: str, tmp_path) -> dict[str, dict]:
-    overrides = {"data.root": str(tmp_path)} if profile == "paper" else {}  # paper reads real SID data
+    overrides = {"data.root": str(tmp_path)} if profile in ("paper", "reproduction") else {}  # real SID data
     base = space.base_config(profile, overrides)
     return {space.label(trial): space.resolve(base, trial) for trial in space.grid_trials(seeds=1)}
 
@@ -53,7 +53,7 @@ def test_rdb_rows_are_both_block_kinds_times_two_three_four_blocks(tmp_path):
 
 
 @pytest.mark.parametrize("space", [LOSS, RDB], ids=lambda s: s.name)
-@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper", "reproduction"])
 def test_every_row_of_every_profile_is_a_valid_config(space, profile, tmp_path):
     resolved = configs(space, profile, tmp_path)
     assert len(resolved) == len(space.rows)
@@ -71,6 +71,15 @@ def test_paper_profile_is_lambas_recipe(tmp_path):
     assert (cfg.train.batch_size, cfg.train.steps, cfg.data.patch) == (8, 1_000_000, 512)
     assert (cfg.data.source, cfg.data.sid_eval_split) == ("sid", "test")
     assert LOSS.reported[OFFICIAL] == {"val/psnr": 28.66, "val/ssim": 0.790}
+
+
+def test_reproduction_profile_is_the_reproductions_recipe(tmp_path):
+    """500k iterations with the rate stepped at 250k, the first 557 training and 294 test pairs, run_test's metrics."""
+    for space in (LOSS, RDB):
+        cfg = validate_config(configs(space, "reproduction", tmp_path)[space.baseline])
+        assert (cfg.train.steps, cfg.optim.milestones, cfg.optim.gamma, cfg.optim.lr) == (500_000, [0.5], 0.1, 1e-4)
+        assert (cfg.data.max_pairs, cfg.data.max_eval_pairs, cfg.data.sid_eval_split) == (557, 294, "test")
+        assert cfg.task.metric_convention == "skimage_uint8" and (cfg.data.n_train, cfg.data.n_val) == (None, None)
 
 
 def test_continuous_forms():

@@ -1,0 +1,90 @@
+"""Choosing SID scenes (the reproduction's 10 + 10 scenes by id): only the listed pairs are loaded, from a list or a
+file of ids, the first n scenes, at most max pairs, the memory bound, and one-line errors for unknown ids."""
+
+import numpy as np
+import pytest
+
+from restore_core.data.sid_raw import load_sid_pairs, read_ground_truth, read_sid_list
+from restore_core.data.sid_scenes import memory_bytes, scene_id, scene_ids
+from restore_core.errors import ConfigError, DataError
+from restore_core.schema import validate_config
+from restore_core.tasks.lowlight import LowLightTask
+from tests.restore_core.sid_files import BLACK, WHITE, write_dng
+
+SIDE = 64
+# four training scenes (scene 2 with two short exposures) and three test scenes
+LISTS = {
+    "train": ["00001_00_0.1s", "00002_00_0.1s", "00002_01_0.04s", "00003_00_0.1s", "00004_00_0.1s"],
+    "test": ["10003_00_0.1s", "10007_00_0.1s", "10012_00_0.1s"],
+}
+
+
+@pytest.fixture
+def sid_root(tmp_path):
+    (tmp_path / "Sony" / "short").mkdir(parents=True)
+    (tmp_path / "Sony" / "long").mkdir()
+    for split, shorts in LISTS.items():
+        lines = []
+        for short in shorts:
+            level = int(short[:5]) % 97 / 100 + 0.05  # every scene its own brightness
+            long = f"{short[:5]}_00_10s"
+            long_counts = np.full((SIDE, SIDE), BLACK + level * (WHITE - BLACK))
+            write_dng(tmp_path / "Sony" / "long" / f"{long}.dng", long_counts)
+            write_dng(tmp_path / "Sony" / "short" / f"{short}.dng", np.full((SIDE, SIDE), BLACK + level * 50))
+            lines.append(f"./Sony/short/{short}.dng ./Sony/long/{long}.dng ISO200 F8")
+        (tmp_path / f"Sony_{split}_list.txt").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def loaded_scenes(pairs, root, split):
+    """Which scenes ``pairs`` are, told apart by their ground truths."""
+    truths = {scene_id(e.short_path): read_ground_truth(e.long_path) for e in read_sid_list(root, split)}
+    return [next(s for s, t in truths.items() if np.array_equal(t, gt)) for _, _, gt in pairs]
+
+
+def test_only_the_listed_scenes_are_loaded(sid_root):
+    pairs = load_sid_pairs(sid_root, "train", scenes=scene_ids([2, "00004"]))
+    assert loaded_scenes(pairs, sid_root, "train") == ["00002", "00002", "00004"]  # both exposures of scene 2
+    assert pairs[0][2] is pairs[1][2]  # one ground truth per scene in memory
+    assert [ratio for _, ratio, _ in pairs] == [100.0, 250.0, 100.0]
+    first = load_sid_pairs(sid_root, "train", n_scenes=2)
+    assert loaded_scenes(first, sid_root, "train") == ["00001", "00002", "00002"]
+    assert len(load_sid_pairs(sid_root, "train", scenes=scene_ids([2, 3]), max_pairs=2)) == 2
+
+
+def test_scene_ids_from_a_file_and_bad_ids(sid_root, tmp_path):
+    ids = tmp_path / "test_scenes.txt"
+    ids.write_text("# the reproduction's test scenes\n10012\n\n10003  # outdoor\n")
+    assert scene_ids(str(ids)) == ["10012", "10003"]
+    pairs = load_sid_pairs(sid_root, "test", scenes=scene_ids(str(ids)))
+    assert sorted(loaded_scenes(pairs, sid_root, "test")) == ["10003", "10012"]
+    with pytest.raises(DataError, match=r"scene\(s\) 10004 not in '.*Sony_test_list.txt' \(it lists 3 scenes"):
+        load_sid_pairs(sid_root, "test", scenes=scene_ids([10004, 10003]))
+    with pytest.raises(DataError, match="SID scene id 'indoor' is not a number"):
+        scene_ids(["indoor"])
+    with pytest.raises(DataError, match="scene list '.*missing.txt' does not exist"):
+        scene_ids(str(tmp_path / "missing.txt"))
+
+
+def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
+    config = {
+        "task": {"name": "lowlight", "input": "packed"},
+        "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
+                 "sid_eval_split": "test", "scenes_train": [1, 4], "scenes_test": [10007, 10012]},
+        "model": {"name": "sid_unet", "width": 0.125},
+        "loss": {"l1": 1.0},
+        "train": {"steps": 1, "batch_size": 1, "eval_every": 1, "cost_size": 64, "threads": 1},
+    }
+    cfg = validate_config(config)
+    LowLightTask.check_data(cfg)
+    data = LowLightTask.prepare_data(cfg)
+    assert len(data["train"].bayer) == 2 and len(data["val"].bayer) == 2
+    entries = read_sid_list(sid_root, "train")
+    assert memory_bytes(entries) == 4 * 2848 * 4256 * (5 + 3 * 4)  # five Bayer planes, four ground truths
+    assert memory_bytes(entries[:1]) / 1e6 == pytest.approx(48.5 + 145.5, abs=0.1)
+    config["data"]["scenes_test"] = [10001]
+    with pytest.raises(DataError, match="scene\\(s\\) 10001 not in"):
+        LowLightTask.check_data(validate_config(config))  # --dry-run finds it before anything is decoded
+    config["data"]["sid_eval_split"] = "val"
+    with pytest.raises(ConfigError, match="data.scenes_test selects scenes of Sony_test_list.txt"):
+        validate_config(config)
