@@ -97,7 +97,13 @@ def test_grid_sweep_end_to_end(ray_session, tmp_path):
     assert main(["--space", "tcfl_tv_sigma", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
                  "--verbose", "0"]) == 0
     frame = load_run(str(tmp_path / "tcfl_tv_sigma" / "grid"))
-    assert sorted(frame["label"]) == sorted(LABELS) and (frame["status"] == "completed").all()
+    assert sorted(frame["label"]) == sorted(LABELS)
+    # The reproduction's frozen BatchNorm keeps BN's initial statistics, so the 16-step smoke generator (depth 4,
+    # TCFL's N(0, 0.02) init) still emits one near-constant map at its first evaluation and is stopped as collapsed;
+    # in quick it is not (docs/tcfl.md). The other arms complete.
+    status = dict(zip(frame["label"], frame["status"]))
+    assert {name for name, s in status.items() if s != "completed"} == {label("wgan-repro", s) for s in SIGMAS}
+    assert set(status.values()) == {"completed", "collapsed"}
     for method in ("bm3d", "nlm"):  # the same validation images in every trial: one baseline value per run
         values = frame[f"last/baseline/{method}/psnr"]
         assert values.max() - values.min() < 1e-3  # BM3D's FFTs vary in the last digits between processes
