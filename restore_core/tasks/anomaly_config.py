@@ -44,9 +44,13 @@ class AnomalyOptions:
     def validate(self) -> None:
         if not 0 <= self.augment_share <= 1:
             raise ConfigError(f"task.augment_share must be in [0, 1]; got {self.augment_share}")
-        if len(self.input_mean) != len(self.input_std) or any(s <= 0 for s in self.input_std):
-            raise ConfigError(f"task.input_mean and task.input_std must have one value per channel (or both be empty) "
-                              f"and the stds must be > 0; got {self.input_mean}, {self.input_std}")
+        for mean in self.input_mean:
+            check_range("task.input_mean", mean, note="(one per channel)")
+        for std in self.input_std:
+            check_range("task.input_std", std, gt=0, note="(one per channel)")
+        if len(self.input_mean) != len(self.input_std):
+            raise ConfigError(f"task.input_mean and task.input_std must have one value per channel each (or both be "
+                              f"empty); got {self.input_mean}, {self.input_std}")
 
 
 @dataclass(frozen=True)

@@ -81,5 +81,5 @@ def test_feature_layers_are_selectable_and_checked():
         build("0.3", perceptual_layers=["relu2_2"])
     with pytest.raises(ConfigError, match="task.input_mean and task.input_std need 3 values"):
         build("0.3", input_mean=[0.5], input_std=[0.2])
-    with pytest.raises(ConfigError, match="stds must be > 0"):
+    with pytest.raises(ConfigError, match="task.input_std must be a finite number > 0"):
         build("0.3", input_mean=[0.5, 0.5, 0.5], input_std=[0.2, 0.0, 0.2])
