@@ -17,7 +17,6 @@ output_bps=16) / 65535``. Every problem with the data raises ``DataError`` namin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ import rawpy
 
 from restore_core.data.libraw import decode_raw
 from restore_core.data.paths import file_problem, folder_problem
-from restore_core.data.sid_scenes import select_entries
+from restore_core.data.sid_scenes import SidEntry, select_entries
 from restore_core.errors import DataError, unknown_name
 
 SONY_BLACK = 512  # black level of the Sony α7S II raws, hard-coded in train_Sony.py
@@ -36,17 +35,6 @@ SPLITS = ("train", "val", "test")
 MISALIGNED_TEST_IDS = ("10034", "10045", "10172")
 LIST_LINE_EXAMPLE = "./Sony/short/00001_00_0.04s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8"
 _EXPOSURE = re.compile(r"_(\d+(?:\.\d+)?)s$")  # "00001_00_0.04s" -> 0.04 (train_Sony.py slices in_fn[9:-5])
-
-
-@dataclass(frozen=True)
-class SidEntry:
-    """One line of a SID list file: a short exposure, its ground truth and the amplification ratio."""
-
-    short_path: Path
-    long_path: Path
-    ratio: float
-    iso: str = ""
-    aperture: str = ""
 
 
 def exposure_from_name(path: Path) -> float:

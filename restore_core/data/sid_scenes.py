@@ -4,14 +4,22 @@ are indoor, so the ids are the user's to give (``data.scenes_train``, ``data.sce
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from restore_core.data.paths import file_problem
 from restore_core.errors import DataError
 
-if TYPE_CHECKING:  # sid_raw imports this module
-    from restore_core.data.sid_raw import SidEntry
+
+@dataclass(frozen=True)
+class SidEntry:
+    """One line of a SID list file: a short exposure, its ground truth and the amplification ratio."""
+
+    short_path: Path
+    long_path: Path
+    ratio: float
+    iso: str = ""
+    aperture: str = ""
 
 
 def scene_id(path: str | Path) -> str:
