@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from restore_core.models.inference import inference_model
+
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -47,11 +49,13 @@ def measure_latency(model: nn.Module, example: torch.Tensor, repeats: int = 5, w
 
 
 def model_cost(model: nn.Module, example: torch.Tensor, repeats: int = 5) -> dict[str, float]:
-    """``{"cost/params", "cost/macs", "cost/latency_ms"}`` for ``model`` on ``example``."""
+    """``{"cost/params", "cost/macs", "cost/latency_ms"}`` for ``model`` on ``example``: parameters and
+    multiply-accumulates of the model as defined, latency of its inference path
+    (:func:`~restore_core.models.inference.inference_model`: what a deployed model runs)."""
     return {
         "cost/params": count_parameters(model),
         "cost/macs": count_macs(model, example),
-        "cost/latency_ms": measure_latency(model, example, repeats=repeats),
+        "cost/latency_ms": measure_latency(inference_model(model), example, repeats=repeats),
     }
 
 

@@ -130,12 +130,7 @@ class LambaRT(nn.Module):
         self.fuse2 = wn_conv(24, 12, kernel_size=5)
 
     def forward(self, bayer: torch.Tensor) -> torch.Tensor:
-        if bayer.dim() != 4 or bayer.shape[1] != 1:
-            raise ValueError(f"lamba_rt takes a 1-channel Bayer mosaic (B, 1, H, W); got shape {tuple(bayer.shape)}")
-        if bayer.shape[-2] % self.size_multiple or bayer.shape[-1] % self.size_multiple:
-            raise ValueError(
-                f"lamba_rt needs height and width divisible by {self.size_multiple}; got {tuple(bayer.shape[-2:])}"
-            )
+        check_bayer(bayer, self.size_multiple)
         low2x = self.unshuffle2(bayer)  # (B, 4, H/2, W/2), channels (0,0), (0,1), (1,0), (1,1)
         # 1/32 branch
         feat32x = self.conv32x(self.unshuffle16(low2x))  # (B, 64, H/32, W/32)
@@ -152,6 +147,15 @@ class LambaRT(nn.Module):
         # 1/2 branch and fuse block 2
         out = self.fuse2(torch.cat([self.conv2x(low2x), fused], dim=1))
         return self.shuffle2(out).clamp(0, 1)  # (B, 3, H, W)
+
+
+def check_bayer(bayer: torch.Tensor, size_multiple: int) -> None:
+    """Refuse what the network cannot take: anything but ``(B, 1, H, W)`` with sides that divide by
+    ``size_multiple``."""
+    if bayer.dim() != 4 or bayer.shape[1] != 1:
+        raise ValueError(f"lamba_rt takes a 1-channel Bayer mosaic (B, 1, H, W); got shape {tuple(bayer.shape)}")
+    if bayer.shape[-2] % size_multiple or bayer.shape[-1] % size_multiple:
+        raise ValueError(f"lamba_rt needs height and width divisible by {size_multiple}; got {tuple(bayer.shape[-2:])}")
 
 
 @register_model("lamba_rt")
