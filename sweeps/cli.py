@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config value, e.g. --set train.steps=500 (repeatable)")
     parser.add_argument("--cpus-per-trial", type=float, help="CPUs (and torch threads) per trial (default 1)")
     parser.add_argument("--gpus-per-trial", type=gpu_share,
-                        help="GPUs per trial: auto (default) is 0.25 where the nodes have a GPU (four trials to a "
-                        "GPU), else 0; 0 runs the trials on CPU; without any GPU they run on CPU whatever is asked")
+                        help="GPUs per trial: auto (default) measures a probe trial on a GPU where the nodes have "
+                        "one and shares a GPU among as many trials as its memory and time allow (up to 8), else 0; "
+                        "0 runs the trials on CPU; without any GPU they run on CPU whatever is asked")
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     parser.add_argument("--max-failures", type=int,
                         help="retry a failed trial this many times, from its last checkpoint (default: 0)")

@@ -59,12 +59,13 @@ def no_gpu_notice(options: SweepOptions, where: str) -> str:
 def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
     """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
     a request no node can satisfy is an error (Ray would wait for ever). ``auto`` (None) becomes
-    :data:`~sweeps.settings.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), else 0."""
+    :data:`~sweeps.settings.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), until a probe trial decides
+    the share when the sweep starts (:mod:`sweeps.cluster.gpu_share`), else 0."""
     if options.gpus_per_trial is None:
         options.gpus_per_trial = AUTO_GPU_SHARE if gpus_per_node > 0 else 0.0
         if options.gpus_per_trial:
-            print(f"GPU {where}: each trial takes {AUTO_GPU_SHARE:g} of one, {round(1 / AUTO_GPU_SHARE)} to a GPU "
-                  "(--gpus-per-trial sets another share; 0 runs the trials on CPU)", file=sys.stderr)
+            print(f"GPU {where}: a probe trial measures how many trials share one when the sweep starts "
+                  "(--gpus-per-trial sets the share; 0 runs the trials on CPU)", file=sys.stderr)
         return
     check_gpus(options, gpus_per_node, where)
     if options.gpus_per_trial > 0 and gpus_per_node <= 0:

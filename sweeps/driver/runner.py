@@ -236,10 +236,12 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
         given: with ``--resume``, the trial-defining options typed on the command line (see
             :func:`~sweeps.ledger.resume.prepare_resume`).
     """
+    # auto (a resume keeps the share its run recorded); the checks put in a provisional share
+    probe_gpu_share = options.gpus_per_trial is None and not options.resume
     plan = check_sweep(options, given)
     existed = os.path.exists(plan.run_dir)
     try:
-        tuner = _start(plan, argv)
+        tuner = _start(plan, argv, probe_gpu_share)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
@@ -257,9 +259,9 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     return plan.run_dir
 
 
-def _start(plan, argv: list[str] | None):
-    """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
-    Tuner (new, or the run's restored)."""
+def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
+    """Everything between the checks and the first trial: the data, Ray, the GPU share of ``--gpus-per-trial auto``
+    (``probe_gpu_share``), the run directory and its manifest, and the Tuner (new, or the run's restored)."""
     from sweeps.cluster.connect import start_ray
     from sweeps.driver.tuner import build_tuner
 
@@ -276,6 +278,12 @@ def _start(plan, argv: list[str] | None):
         manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for
 
     info = start_ray(options)  # on a cluster, it checks the GPU request against the nodes
+    if probe_gpu_share and options.gpus_per_trial > 0:
+        from sweeps.cluster.gpu_share import auto_gpu_share
+
+        options.gpus_per_trial = auto_gpu_share(plan_configs(plan), shared)
+        # recorded as the share asked for, so that a resume runs its trials with the same share
+        manifest["resources_per_trial"]["gpu"] = manifest["options"]["gpus_per_trial"] = options.gpus_per_trial
     if not options.resume and not options.is_remote_storage():
         create_run_dir(plan.run_dir, options.storage)
     manifest.setdefault("resources_per_trial", {})["gpu_used"] = options.gpus_per_trial

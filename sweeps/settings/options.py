@@ -22,9 +22,10 @@ ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  
 DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
 # A trial's watchdog waits on threading.Event, which refuses more than threading.TIMEOUT_MAX (about 9.22e9 s).
 MAX_TRIAL_TIMEOUT = 9.2e9
-# The GPU share a trial takes when --gpus-per-trial is not given and its node has a GPU: four trials to a GPU. On an
-# H200, four packed quick-profile lsid_lr trials ran at about twice the trials per hour of one at a time
-# (docs/PERFORMANCE.md, "GPU").
+# The GPU share of --gpus-per-trial auto where a node has a GPU, in the checks before Ray starts and in a dry run:
+# four trials to a GPU, which on an H200 ran quick-profile lsid_lr trials at about twice the trials per hour of one
+# at a time (docs/PERFORMANCE.md, "GPU"). The sweep replaces it with the share a probe trial measures
+# (sweeps/cluster/gpu_share.py).
 AUTO_GPU_SHARE = 0.25
 
 # URI schemes of the filesystems Ray's storage opens (through pyarrow.fs.FileSystem.from_uri); file:// and local://

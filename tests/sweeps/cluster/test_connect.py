@@ -222,14 +222,15 @@ def test_a_gpu_request_larger_than_any_node_is_refused(wanted, there, ok):
 
 @pytest.mark.parametrize("gpus_per_node, share", [(0.0, 0.0), (1.0, AUTO_GPU_SHARE), (8.0, AUTO_GPU_SHARE)])
 def test_auto_takes_a_quarter_gpu_where_there_is_one_and_none_without(capsys, gpus_per_node, share):
-    """The default (``auto``): four trials to a GPU where the nodes have one (one notice), silently CPU without."""
+    """The default (``auto``): four trials to a GPU in the checks where the nodes have one, until the probe trial
+    decides at the start (one notice says so; tests/sweeps/cluster/test_gpu_share.py); silently CPU without."""
     options = SweepOptions(space="lsid_lr")
     assert options.gpus_per_trial is None
     fit_gpus(options, gpus_per_node, "on any node")
     assert options.gpus_per_trial == share
     err = capsys.readouterr().err
-    assert err == ("" if not share else "GPU on any node: each trial takes 0.25 of one, 4 to a GPU (--gpus-per-trial "
-                   "sets another share; 0 runs the trials on CPU)\n")
+    assert err == ("" if not share else "GPU on any node: a probe trial measures how many trials share one when the "
+                   "sweep starts (--gpus-per-trial sets the share; 0 runs the trials on CPU)\n")
 
 
 def test_the_local_checks_keep_the_gpu_request_for_the_manifest(capsys, monkeypatch):
