@@ -1,23 +1,29 @@
 #!/usr/bin/env python
 """GPU checks of the sweep platform, in one script for a machine with a CUDA GPU (none of this runs on CPU).
 
-1. Packing: a real sweep of four trials with ``--gpus-per-trial 0.25`` on one GPU. ``nvidia-smi`` is polled while
-   it runs; all four trials' processes must hold the GPU at the same time, and every trial must complete. The same
-   four trials then run one at a time (``--gpus-per-trial 1``); trials per hour of both, and their ratio.
-2. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA, at the packing trials' size
-   and at batch 16 of 256-pixel crops; each must complete with finite loss and metrics; step times and their ratio
-   to fp32.
-3. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
+1. Probe: ``--gpus-per-trial auto``'s probe (``restore_core.footprint.measure_footprint``) on a quick ``lsid_lr``
+   trial (the SID U-Net, batch 4 of 64-pixel crops) and on a paper-size pix2pix trial (the 54 M-parameter generator
+   with ``ngf = ndf = 64``, batch 16 of 256-pixel crops, synthetic smoke on the embedded photos): peak memory, step
+   time, GPU kernel time per step, and the trials to a GPU each gives (``sweeps.cluster.gpu_share``). Goal: the
+   pix2pix trial gets a GPU of its own, the SID trial shares one 8 ways.
+2. Packing: the quick ``lsid_lr`` grid (ten trials on the GPU, FIFO) as one sweep with ``--gpus-per-trial auto``,
+   then with ``--gpus-per-trial 0.25`` (the old default), then one at a time (``--gpus-per-trial 1``); trials per
+   hour of each (the sweep's start included) and their ratios. ``nvidia-smi`` is polled to count the trials'
+   processes on the GPU at once. Goal: auto gives at least 2.5× the trials per hour of one at a time.
+3. Mixed precision: the training loop with ``train.amp`` none, bf16 and fp16 on CUDA, at batch 4 of 128-pixel
+   crops and at batch 16 of 256-pixel crops; each must complete with finite loss and metrics; step times and their
+   ratio to fp32.
+4. Memory release: after a trial that ends normally, one that fails with an (injected) out-of-memory error and a
    real out-of-memory error, the trainable's clean-up must bring ``torch.cuda.memory_allocated`` back to ~0.
-4. Step options: ``benchmarks/step_options.py`` on CUDA for the SID U-Net (lsid_lr) and Lamba's network
+5. Step options: ``benchmarks/step_options.py`` on CUDA for the SID U-Net (lsid_lr) and Lamba's network
    (lamba_loss): step time with ``train.channels_last`` and ``train.compile`` over eager, and the compile warm-up.
-   About a minute, most of it compiling; it runs in its own process, stopped after 4 minutes, and a failure there
-   is recorded in the JSON while the other checks still run.
+   It runs in its own process, stopped after 4 minutes; a failure there is recorded while the other checks run.
 
-    python benchmarks/gpu_check.py                 # writes gpu_check.json into $OUT (or the current folder)
-    python benchmarks/gpu_check.py --out results   # into results/
+    python benchmarks/gpu_check.py                          # every check, about 9 minutes on an H200
+    python benchmarks/gpu_check.py --checks probe packing   # the two the GPU share depends on, about 5 minutes
+    python benchmarks/gpu_check.py --out results            # gpu_check.json into results/ (default: $OUT or .)
 
-Exit status 0 when every check passes; the JSON holds the measurements.
+Exit status 0 when every check run passes; the JSON holds the measurements.
 """
 
 from __future__ import annotations
@@ -40,9 +46,9 @@ import torch  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.config import deep_merge  # noqa: E402
 from restore_core.errors import ConfigError  # noqa: E402
-from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
+from search_spaces import lsid_lr  # noqa: E402
 
-# Four trials that each keep the GPU busy for tens of seconds (full-width SID U-Net, 128-pixel crops).
+# The mixed-precision and memory checks' trial: full-width SID U-Net, batch 4 of 128-pixel crops.
 PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
     "data": {"tile": 128, "patch": 128, "n_train": 4, "n_val": 2},
     "model": {"width": 1.0},
@@ -50,9 +56,12 @@ PACK_BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE), {
 })
 AMP_LARGE = deep_merge(PACK_BASE, {"data": {"tile": 256, "patch": 256}, "train": {"batch_size": 16}})
 STEP_OPTION_SPACES = ("lsid_lr", "lamba_loss")  # sid_unet and lamba_rt at their quick profiles
-PACK = SearchSpace(name="gpu_pack", description="GPU check: four trials of one size", reproduces="nothing",
-                   base=PACK_BASE, search="grid", scheduler="fifo",
-                   rows=tuple(Row(f"lr {i + 1}e-4", {"optim": {"lr": (i + 1) * 1e-4}}) for i in range(4)))
+CHECKS = ("probe", "packing", "amp", "memory_release", "step_options")
+PACKING_SPACE = "lsid_lr"  # its quick grid: ten trials
+# A paper-size pix2pix trial for the probe: the desmoking study's paper profile on synthetic smoke over the embedded
+# photos (the profile reads folders of real pairs), with fewer validation frames than its 500.
+PIX2PIX_PAPER_SETS = {"data.source": "synthetic", "data.n_train": 20, "data.n_val": 20, "data.smoke_per_tile": 1,
+                      "train.device": "cuda"}
 
 
 def gpu_processes() -> set[int] | None:
@@ -65,24 +74,53 @@ def gpu_processes() -> set[int] | None:
     return {int(line) for line in out.split() if line.strip().isdigit()}
 
 
+def probe_configs() -> dict[str, dict]:
+    """The two configs the probe check measures: a quick lsid_lr trial and a paper-size pix2pix trial."""
+    from search_spaces import get_space
+
+    lsid = get_space("lsid_lr")
+    desmoke = get_space("desmoke_dark_channel")
+    sid = lsid.resolve(lsid.base_config("quick", {"train.device": "cuda"}), {"row": lsid.rows[1].label, "seed": 0})
+    pix2pix = desmoke.resolve(desmoke.base_config("paper", PIX2PIX_PAPER_SETS),
+                              {"row": "full", "task.dark_channel": "none", "seed": 0})
+    return {"sid_unet quick (lsid_lr)": sid, "pix2pix_unet paper size (desmoke_dark_channel)": pix2pix}
+
+
+def check_probe() -> dict:
+    """The auto share's probe on both configs, and the trials to a GPU each gets."""
+    from restore_core.footprint import measure_footprint
+    from sweeps.cluster.gpu_share import trials_per_gpu
+
+    gpu_bytes = torch.cuda.get_device_properties(0).total_memory
+    out: dict = {}
+    for name, config in probe_configs().items():
+        footprint = measure_footprint(config)
+        share = trials_per_gpu(footprint, gpu_bytes)
+        out[name] = {"peak_gib": round(footprint.peak_bytes / 2**30, 3), "step_ms": round(footprint.step_ms, 2),
+                     "busy_ms": round(footprint.busy_ms, 2), "params": footprint.params, "trials_per_gpu": share.trials,
+                     "by_memory": share.by_memory, "by_time": share.by_time, "share": share.share}
+    sid, pix2pix = out.values()
+    out["ok"] = pix2pix["trials_per_gpu"] == 1 and sid["trials_per_gpu"] == 8
+    return out
+
+
 def check_packing(storage: str) -> dict:
-    """Four trials packed at 0.25 GPU each, then the same four one at a time: trials per hour of both."""
-    packed = run_pack(storage, gpus_per_trial=0.25, concurrent=4, name="pack")
-    single = run_pack(storage, gpus_per_trial=1.0, concurrent=1, name="one-at-a-time")
-    packed["ok"] = (packed["all_four_training_together_s"] > 0 and packed["statuses"] == ["completed"] * 4
-                    and (not packed["most_gpu_processes_at_once"] or packed["most_gpu_processes_at_once"] >= 4))
-    return {"packed": packed, "one_at_a_time": single,
-            "trials_per_hour_ratio": round(packed["trials_per_hour"] / single["trials_per_hour"], 2),
-            "ok": packed["ok"] and single["statuses"] == ["completed"] * 4}
+    """The quick lsid_lr grid with the auto share, with four to a GPU, and one at a time: trials per hour."""
+    runs = {"auto": run_pack(storage, None, "auto"), "quarter": run_pack(storage, 0.25, "quarter"),
+            "one_at_a_time": run_pack(storage, 1.0, "one-at-a-time")}
+    single = runs["one_at_a_time"]["trials_per_hour"]
+    out = {**runs, "auto_over_one_at_a_time": round(runs["auto"]["trials_per_hour"] / single, 2),
+           "quarter_over_one_at_a_time": round(runs["quarter"]["trials_per_hour"] / single, 2)}
+    out["ok"] = (all(run["statuses"] == ["completed"] * len(run["statuses"]) for run in runs.values())
+                 and out["auto_over_one_at_a_time"] >= 2.5)
+    return out
 
 
-def run_pack(storage: str, gpus_per_trial: float, concurrent: int, name: str) -> dict:
+def run_pack(storage: str, gpus_per_trial: float | None, name: str) -> dict:
     from analysis import load_run
     from sweeps.driver.runner import run_sweep
     from sweeps.settings.options import SweepOptions
 
-    if PACK.name not in SPACES:
-        register_space(PACK)
     before = gpu_processes() or set()
     seen: list[int] = []
     stop = threading.Event()
@@ -98,20 +136,30 @@ def run_pack(storage: str, gpus_per_trial: float, concurrent: int, name: str) ->
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     started = time.time()
-    options = SweepOptions(space=PACK.name, profile="smoke", gpus_per_trial=gpus_per_trial, cpus_per_trial=1.0,
-                           max_concurrent=concurrent, name=name, storage=storage, analyze=False, verbose=0,
-                           dashboard_port=28365)
+    options = SweepOptions(space=PACKING_SPACE, search="grid", scheduler="fifo", gpus_per_trial=gpus_per_trial,
+                           cpus_per_trial=1.0, sets={"train.device": "cuda"}, name=name, storage=storage,
+                           analyze=False, verbose=0, dashboard_port=28365)
     run_dir = run_sweep(options, ["gpu_check"])
     stop.set()
     poller.join()
     frame = load_run(run_dir)
-    spans = [training_span(os.path.join(run_dir, trial)) for trial in frame["trial_id"]]
+    spans = sorted(training_span(os.path.join(run_dir, trial)) for trial in frame["trial_id"])
     seconds = time.time() - started
-    return {"seconds": round(seconds, 1), "trials_per_hour": round(len(frame) * 3600 / seconds, 1),
-            "most_gpu_processes_at_once": max(seen, default=0),
-            "all_four_training_together_s": round(min(end for _, end in spans) - max(s for s, _ in spans), 1),
+    return {"seconds": round(seconds, 1), "trials": len(frame),
+            "trials_per_hour": round(len(frame) * 3600 / seconds, 1),
+            "most_gpu_processes_at_once": max(seen, default=0), "most_trials_training_at_once": most_at_once(spans),
             "statuses": sorted(frame["status"]), "gpus_per_trial_used": options.gpus_per_trial,
             "step_ms": [round(float(v), 1) for v in frame["last/time/step_ms"]]}
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most of the (start, end) spans that overlap at one moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    return most
 
 
 def training_span(trial_dir: str) -> tuple[float, float]:
@@ -203,29 +251,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
     parser.add_argument("--out", default=os.environ.get("OUT", "."),
                         help="folder that gets gpu_check.json (default: $OUT, else the current folder)")
+    parser.add_argument("--checks", nargs="+", choices=CHECKS, default=list(CHECKS), help="which checks to run")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return cli.run_user_facing(lambda: check_all(args.out), interrupted="interrupted")
+    return cli.run_user_facing(lambda: check_all(args.out, args.checks), interrupted="interrupted")
 
 
-def check_all(out: str) -> int:
+def check_all(out: str, checks: list[str]) -> int:
     if not os.path.isdir(out):
         raise ConfigError(f"--out {out} is not a folder; expected an existing folder for gpu_check.json")
     if not torch.cuda.is_available():
         raise ConfigError("no CUDA GPU is visible to torch here; this script checks a machine with one")
     report = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
-    for name, check in (("amp", check_amp), ("memory_release", check_memory_release)):
-        report[name] = check()
+    for name in checks:
+        if name == "packing":
+            with tempfile.TemporaryDirectory() as storage:
+                report[name] = check_packing(storage)
+        else:
+            report[name] = {"probe": check_probe, "amp": check_amp, "memory_release": check_memory_release,
+                            "step_options": check_step_options}[name]()
         print(name, json.dumps(report[name]), flush=True)
-    with tempfile.TemporaryDirectory() as storage:
-        report["packing"] = check_packing(storage)
-    print("packing", json.dumps(report["packing"]), flush=True)
-    report["step_options"] = check_step_options()
-    print("step_options", json.dumps(report["step_options"]), flush=True)
-    report["ok"] = all(report[k]["ok"] for k in ("amp", "memory_release", "packing", "step_options"))
+    report["ok"] = all(report[name]["ok"] for name in checks)
     path = os.path.join(out, "gpu_check.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)

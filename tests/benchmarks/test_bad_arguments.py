@@ -100,6 +100,7 @@ BAD = [
     ("sid_folder", ["out", "--eval-width", "0"], ["--eval-width", "whole number >= 2"]),
     ("gpu_check", ["--bogus"], ["unrecognized arguments: --bogus"]),
     ("gpu_check", ["--out", "/nonexistent"], ["--out", "not a folder"]),
+    ("gpu_check", ["--checks", "speed"], ["--checks", "invalid choice: 'speed'", "'probe', 'packing'"]),
 ]
 if not torch.cuda.is_available():
     BAD += [("step_options", ["--device", "cuda"], ["--device cuda", "CUDA GPU"]),

@@ -7,6 +7,7 @@ import importlib.util
 import os
 
 import pytest
+import torch
 
 from tests.conftest import ROOT
 
@@ -31,16 +32,31 @@ def test_every_config_it_trains_is_valid(gpu_check):
         assert config.train.device == "cuda" and config.model["width"] == 1.0
 
 
-def test_its_packing_sweep_plans_four_trials(gpu_check):
-    from search_spaces import SPACES, list_spaces, register_space
+def test_its_packing_sweep_is_the_quick_lsid_lr_grid_on_the_gpu(gpu_check):
+    from search_spaces import list_spaces
     from sweeps.driver.runner import plan_sweep
     from sweeps.settings.options import SweepOptions
 
-    if gpu_check.PACK.name not in SPACES:
-        register_space(gpu_check.PACK)
-    plan = plan_sweep(SweepOptions(space=gpu_check.PACK.name, profile="smoke", gpus_per_trial=0.25, max_concurrent=4))
-    assert len(plan.trials) == 4 and plan.scheduler == "fifo"
+    plan = plan_sweep(SweepOptions(space=gpu_check.PACKING_SPACE, search="grid", scheduler="fifo",
+                                   sets={"train.device": "cuda"}))
+    assert len(plan.trials) == 10 and plan.options.profile == "quick" and plan.base["train"]["device"] == "cuda"
     assert set(gpu_check.STEP_OPTION_SPACES) <= set(list_spaces())
+
+
+def test_its_probe_measures_a_quick_sid_trial_and_a_paper_size_pix2pix(gpu_check):
+    from restore_core.models import create_model
+    from restore_core.schema import validate_config
+
+    sid, pix2pix = gpu_check.probe_configs().values()
+    sizes = []
+    for config in (sid, pix2pix):
+        validated = validate_config(config)
+        assert validated.train.device == "cuda"
+        with torch.device("meta"):
+            sizes.append(sum(p.numel() for p in create_model(**config["model"]).parameters()))
+        sizes.append((config["train"]["batch_size"], config["data"].get("patch", config["data"]["tile"])))
+    assert sizes == [7_760_748, (4, 64), 54_413_955, (16, 256)]
+    assert pix2pix["task"]["ndf"] == 64 and pix2pix["data"]["source"] == "synthetic"
 
 
 def test_its_training_config_trains_here_on_cpu(gpu_check):
