@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Cost of every registered model at one image size: parameters, MACs and CPU latency, plus the ratio of the
+"""Cost of every registered model at one image size: parameters, MACs and CPU latency, as a trial reports them
+(``restore_core.cost.model_cost``: the latency is that of the model's inference path), plus the ratio of the
 real-time dark-image network to the SID U-Net.
 
     python benchmarks/model_cost.py                  # 256×256, 1 thread, 5 repeats
@@ -17,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from restore_core import cli  # noqa: E402
-from restore_core.cost import count_macs, count_parameters, example_input, measure_latency  # noqa: E402
+from restore_core.cost import example_input, model_cost  # noqa: E402
 from restore_core.models import create_model, list_models  # noqa: E402
 
 SIZE_MULTIPLE = 256  # pix2pix_unet halves the image eight times
@@ -53,8 +54,8 @@ def measure(args: argparse.Namespace) -> None:
     for name in list_models():
         model = create_model(name).eval()
         example = example_input(name, args.size)
-        params, macs = count_parameters(model), count_macs(model, example)
-        latency = measure_latency(model, example, args.repeats)
+        cost = model_cost(model, example, args.repeats)
+        params, macs, latency = cost["cost/params"], cost["cost/macs"], cost["cost/latency_ms"]
         rows[name] = (params, macs, latency)
         print(f"| {name} | {tuple(example.shape)} | {params:,} | {macs / 1e9:.2f} | {latency:.1f} |")
     sid, lamba = rows["sid_unet"], rows["lamba_rt"]
