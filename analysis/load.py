@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.rundir import read_status
+from analysis.rundir import NODE_KEY, read_status
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
@@ -32,7 +32,7 @@ from search_spaces.space import ROW_KEY, SEARCHES, SEED_KEY, TRIAL_INDEX_KEY
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
 INFEASIBLE = ("error", "nan", "collapsed")
-BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps"]
+BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps", "node_id"]
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes, with 'space' and 'base_config'"
 PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
@@ -216,10 +216,10 @@ def trial_status(results: list[dict], status: dict | None, error: str | None) ->
 
 
 def load_run(run_dir: str) -> pd.DataFrame:
-    """One row per trial: trial id, label, seed, status and reason, steps, the trial's full config
-    (``config/<key>``), its sampled values (``param/<key>``), every numeric metric at the best evaluation
-    (``best/<metric>``, best by the space's metric) and at the last one (``last/<metric>``), and the model's cost
-    (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
+    """One row per trial: trial id, label, seed, status and reason, steps, the Ray node it last reported from
+    (``node_id``), the trial's full config (``config/<key>``), its sampled values (``param/<key>``), every numeric
+    metric at the best evaluation (``best/<metric>``, best by the space's metric) and at the last one
+    (``last/<metric>``), and the model's cost (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
@@ -236,6 +236,8 @@ def load_run(run_dir: str) -> pd.DataFrame:
             "status": status,
             "reason": reason,
             "steps": results[-1].get("step", 0) if results else 0,
+            # the Ray node of its last report (a trial retried after its node died: the node it went on on)
+            "node_id": results[-1].get(NODE_KEY) if results else None,
         }
         row.update({f"config/{k}": _cell(v) for k, v in flatten(config).items()})
         row.update({f"param/{k}": _cell(v) for k, v in params.items()})

@@ -3,7 +3,8 @@
 ``status.json`` is written once per trial, when the trial ended (``{"status": "terminated" or "error", "error":
 ...}``); a trial folder without it never ended (the driver died first). ``timeout.json`` is written by the trial
 itself when ``--trial-timeout`` stopped it, with the reason. ``retried-errors.txt`` keeps the errors of attempts
-that were run again. The sweep (``sweeps.ledger``) writes them; this module is their one definition.
+that were run again. The sweep (``sweeps.ledger``) writes them; this module is their one definition, and that of the
+node id each report of a trial carries.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from restore_core.errors import DataError
 from restore_core.io import read_json_object
 
+# Every report of a trial carries the Ray node id of the attempt that made it (``ray.get_runtime_context()
+# .get_node_id()``): which machine trained it, and, after its node died, that a retry went on elsewhere.
+NODE_KEY = "node_id"
 STATUS_FILE = "status.json"
 TIMEOUT_FILE = "timeout.json"
 RETRIED_FILE = "retried-errors.txt"

@@ -7,9 +7,11 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+import ray
 import torch
 from ray import tune
 
+from analysis.rundir import NODE_KEY
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
 from sweeps.ledger.status import clear_timeout, read_status, write_timeout
@@ -48,9 +50,12 @@ def run_trial(
     clear_timeout(logdir)
     data = (shared or {}).get(data_key(validate_config(trial_config, cross_field=False)))  # train() checks the rest
 
+    # the Ray node this attempt runs on, with every report: a trial retried after its node died reports another one
+    node_id = ray.get_runtime_context().get_node_id()
+
     def report(metrics: dict[str, Any], folder: str | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(folder) if folder else None
-        tune.report({**metrics, "label": label}, checkpoint=checkpoint)
+        tune.report({**metrics, "label": label, NODE_KEY: node_id}, checkpoint=checkpoint)
 
     watchdog = None
     if trial_timeout:

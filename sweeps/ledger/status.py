@@ -19,6 +19,7 @@ from ray.tune.experiment import Trial
 
 from analysis.rundir import RETRIED_FILE, STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
 from restore_core.io import write_json_atomic
+from sweeps.cluster.nodes import NODE_LOST, trial_lost_its_node
 from sweeps.ray_private import experiment_trial_states, staging_dirs, trial_on_local_filesystem
 
 
@@ -154,6 +155,10 @@ class TrialStatusCallback(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         folders = [d for d in driver_trial_dirs(trial) if os.path.isdir(d)]
-        _say_in_the_table(trial, "timed out" if any(read_timeout(d) for d in folders) else "error")
-        error = error_line(trial.local_path, getattr(trial, "error_msg", None))
+        if trial_lost_its_node(trial):  # Ray's error.txt says only that the worker process is gone
+            error = NODE_LOST
+        else:
+            error = error_line(trial.local_path, getattr(trial, "error_msg", None))
+        _say_in_the_table(trial, "timed out" if any(read_timeout(d) for d in folders) else
+                          NODE_LOST if error == NODE_LOST else "error")
         record_end(folders, "error", error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import pandas as pd
 import pytest
 
 import analysis
@@ -187,3 +188,12 @@ def test_the_image_grid_never_shows_a_trial_the_tables_leave_out(make_run):
     frame = analysis.load_run(make_run([trial("ok", 0, 25.0), trial("crashed", 1, 40.0, "error", "RuntimeError: x"),
                                         trial("exact", 2, math.inf)]))
     assert pick_trials(frame, ["1e-3"], "val/psnr", False, None) == [("1e-3", "ok")]
+
+
+def test_each_trial_names_the_node_of_its_last_report(make_run):
+    moved = {"id": "moved", "params": {"row": BASE, "seed": 0}, "status": "terminated",  # its first node died
+             "results": [report(2, 28.0, 0.5, node_id="n-lost"), report(4, 29.0, 0.6, "completed", node_id="n-head")]}
+    older = {"id": "older", "params": {"row": BASE, "seed": 1}, "status": "terminated",  # a run from before node ids
+             "results": [report(4, 29.0, 0.6, "completed")]}
+    frame = analysis.load_run(make_run([moved, older])).set_index("trial_id")
+    assert frame.loc["moved", "node_id"] == "n-head" and pd.isna(frame.loc["older", "node_id"])

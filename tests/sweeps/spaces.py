@@ -51,6 +51,29 @@ RESUME = SearchSpace(
     scheduler="fifo",
 )
 
+# 48 steps in six reports, a few seconds a trial: long enough that a node dies while a trial trains on it
+STEADY = {"model": {"width": 0.5}, "train": {"steps": 48, "eval_every": 8}}
+NODES = SearchSpace(
+    name="ops_nodes",
+    description="operations test: four steady trials for a cluster of two nodes, one of which dies",
+    reproduces="nothing (tests of the sweep platform)",
+    base=BASE,
+    rows=tuple(Row(f"n{i}", STEADY) for i in range(1, 5)),
+    search="grid",
+    scheduler="fifo",
+)
+
+# the smallest trials that still have checkpoints to lose: 12 steps, a checkpoint at every second one
+CRASH = SearchSpace(
+    name="ops_crash",
+    description="operations test: four short trials with six checkpoints each, for a driver killed again and again",
+    reproduces="nothing (tests of the sweep platform)",
+    base=deep_merge(BASE, {"train": {"steps": 12, "eval_every": 2}}),
+    rows=tuple(Row(f"c{i}", {"optim": {"lr": 10.0 ** -i}}) for i in range(2, 6)),
+    search="grid",
+    scheduler="fifo",
+)
+
 
 # Spaces over users' image folders, for the data errors of the command line (they never train).
 DESMOKE_FOLDERS = SearchSpace(
@@ -70,7 +93,7 @@ TCFL_FOLDERS = SearchSpace(
 
 
 def register() -> None:
-    for space in (FAULTS, RESUME, DESMOKE_FOLDERS, TCFL_FOLDERS):
+    for space in (FAULTS, RESUME, NODES, CRASH, DESMOKE_FOLDERS, TCFL_FOLDERS):
         if space.name not in SPACES:
             register_space(space)
 
