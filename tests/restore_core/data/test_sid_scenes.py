@@ -88,3 +88,18 @@ def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
     config["data"]["sid_eval_split"] = "val"
     with pytest.raises(ConfigError, match="data.scenes_test selects scenes of Sony_test_list.txt"):
         validate_config(config)
+
+
+def test_max_eval_pairs_caps_the_evaluated_list_alone(sid_root):
+    config = {
+        "task": {"name": "lowlight", "input": "packed"},
+        "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
+                 "sid_eval_split": "test", "max_pairs": 4, "max_eval_pairs": 1},
+        "model": {"name": "sid_unet", "width": 0.125},
+        "loss": {"l1": 1.0},
+        "train": {"steps": 1, "batch_size": 1, "eval_every": 1, "cost_size": 64, "threads": 1},
+    }
+    data = LowLightTask.prepare_data(validate_config(config))
+    assert (len(data["train"].bayer), len(data["val"].bayer)) == (4, 1)  # the reproduction's 557 / 294 in small
+    config["data"]["n_train"] = 2  # the first two scenes: three pairs (scene 2 has two exposures)
+    assert len(LowLightTask.prepare_data(validate_config(config))["train"].bayer) == 3
