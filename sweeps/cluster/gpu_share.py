@@ -23,8 +23,9 @@ from restore_core.footprint import TrialFootprint, measure_footprint
 from restore_core.loop import SharedData
 from restore_core.models import create_model
 from restore_core.schema import data_key, validate_config
+from sweeps.settings.options import AUTO_GPU_SHARE
 
-Probe = Callable[[dict, "SharedData | None"], "tuple[TrialFootprint, int]"]
+Probe = Callable[[dict, "SharedData | None"], "tuple[TrialFootprint, int] | None"]
 
 # The most trials put on one GPU, however small: benchmarks/gpu_check.py packs up to eight; each more process adds
 # a CUDA context and splits the GPU's time more finely, and more were never measured.
@@ -93,18 +94,27 @@ def auto_gpu_share(configs: list[dict[str, Any]], shared: dict[str, SharedData],
     """
     config = probe_config(configs)
     data = shared.get(data_key(validate_config(config)))
-    footprint, gpu_bytes = (probe or probe_on_gpu)(config, data)
+    measured = (probe or probe_on_gpu)(config, data)
+    if measured is None:
+        print(f"warning: the cluster declares a GPU but torch on its node sees none (a CPU build of torch, or "
+              f"CUDA_VISIBLE_DEVICES empty): nothing to measure, trials take --gpus-per-trial {AUTO_GPU_SHARE:g} "
+              f"and train where torch finds a device; pass a number to choose another", file=sys.stderr)
+        return AUTO_GPU_SHARE
+    footprint, gpu_bytes = measured
     share = trials_per_gpu(footprint, gpu_bytes)
     print(describe(share, footprint), file=sys.stderr)
     return share.share
 
 
-def probe_on_gpu(config: dict, data: SharedData | None) -> tuple[TrialFootprint, int]:
+def probe_on_gpu(config: dict, data: SharedData | None) -> tuple[TrialFootprint, int] | None:
     """:func:`~restore_core.footprint.measure_footprint` in a Ray task holding one whole GPU (so on a node that
-    has one, with nothing else on it), with that GPU's memory."""
+    has one, with nothing else on it), with that GPU's memory; None where the node declares a GPU that torch does
+    not see."""
     task = ray.remote(num_gpus=1, num_cpus=config["train"].get("threads", 1))(_measure_here)
     return ray.get(task.remote(config, data))
 
 
-def _measure_here(config: dict, data: SharedData | None) -> tuple[TrialFootprint, int]:
+def _measure_here(config: dict, data: SharedData | None) -> tuple[TrialFootprint, int] | None:
+    if not torch.cuda.is_available():
+        return None
     return measure_footprint(config, data), torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory

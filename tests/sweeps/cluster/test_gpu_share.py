@@ -92,3 +92,18 @@ def test_the_probe_refuses_to_measure_without_a_gpu():
     config = search_spaces.get_space("lsid_lr").base_config("smoke")
     with pytest.raises(RuntimeError, match="measures a GPU; torch sees none here"):
         measure_footprint(config)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a node that declares a GPU torch cannot see")
+def test_a_declared_gpu_torch_cannot_see_falls_back_to_the_fixed_share(capsys):
+    """A Ray node started with --num-gpus on a CPU build of torch: the probe task (run here, where torch sees no GPU)
+    measures nothing, and the sweep takes the fixed share with a warning instead of failing."""
+    from sweeps.cluster.gpu_share import _measure_here
+    from sweeps.settings.options import AUTO_GPU_SHARE
+
+    space = search_spaces.get_space("lsid_lr")
+    config = space.base_config("smoke")
+    shared = {data_key(validate_config(config)): prepare_shared_data(config)}
+    assert _measure_here(config, None) is None
+    assert auto_gpu_share([config], shared, probe=_measure_here) == AUTO_GPU_SHARE
+    assert "torch on its node sees none" in capsys.readouterr().err

@@ -8,12 +8,17 @@ import json
 
 import pytest
 
+from search_spaces.space import PROFILES as KNOWN_PROFILES
 from sweeps.run import main
 from sweeps.settings.options import KEPT_BY_RAY, RECORDED, SweepOptions
 from sweeps.settings.recorded import ACCEPTED
 from tests.conftest import free_port
 
 TAIL = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
+
+
+# every profile the platform knows, in its order: the message lists them all
+PROFILES = ", ".join(KNOWN_PROFILES)
 
 
 def _manifest() -> dict:
@@ -78,7 +83,7 @@ BAD_MANIFESTS = {
                       "options.search is 5 (a JSON number), expected null (the space's default) or one of grid, "
                       "random, optuna, gp"),
     "profile-unknown": (lambda m: m["options"].update(profile="fast"),
-                        'options.profile is "fast" (a JSON string), expected one of smoke, quick, paper'),
+                        'options.profile is "fast" (a JSON string), expected one of ' + PROFILES),
     "recheck-string": (lambda m: m["options"].update(asha_recheck="yes"),
                        'options.asha_recheck is "yes" (a JSON string), expected null (the space\'s default) or '
                        "true or false"),
@@ -97,7 +102,7 @@ BAD_MANIFESTS = {
     "old-seeds-zero": (lambda m: (m.pop("options"), m.update(seeds=0)),
                        "seeds is 0 (a JSON number), expected a whole number >= 1"),
     "space-only": (lambda m: [m.pop(k) for k in list(m) if k != "space"],
-                   "profile is missing, expected one of smoke, quick, paper"),
+                   "profile is missing, expected one of " + PROFILES),
 }
 
 
