@@ -1,6 +1,7 @@
-"""``python -m analysis RUN_DIR [--baseline LABEL] [--format md,csv,tex,html]``: (re)write a run's tables and
-report. Bad input (not a run directory, a corrupt file in it, an unknown baseline label or format) is one line on
-stderr, exit code 2, and leaves the files already written as they were."""
+"""``python -m analysis RUN_DIR [--baseline LABEL] [--format md,csv,tex,html] [--optuna]``: (re)write a run's tables
+and report (and with ``--optuna``, the run as an Optuna study that ``optuna-dashboard`` opens). Bad input (not a
+run directory, a corrupt file in it, an unknown baseline label or format) is one line on stderr, exit code 2, and
+leaves the files already written as they were."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the space's baseline)")
     parser.add_argument("--format", default=",".join(FORMATS),
                         help=f"comma-separated outputs to write, of {', '.join(FORMATS)} (default: all)")
+    parser.add_argument("--optuna", action="store_true",
+                        help="also write the run's trials as an Optuna study, RUN_DIR/optuna-results.journal "
+                             "(open it with optuna-dashboard)")
     return parser
 
 
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
                       if os.path.isfile(os.path.join(args.run_dir, f)))
         if kept:
             print(f"left from an earlier analysis (not rewritten): {', '.join(kept)}")
+        if args.optuna:
+            from analysis.optuna_study import export_study
+
+            print(f"optuna study: {export_study(args.run_dir)} (optuna-dashboard opens it)")
         return 0
 
     return run_user_facing(run, interrupted="interrupted; the files already written are as they were")

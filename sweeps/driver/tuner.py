@@ -9,7 +9,6 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler
-from ray.tune.search import Repeater
 
 from restore_core.loop import SharedData
 from sweeps.driver.asha import RecheckingASHA
@@ -25,14 +24,16 @@ def startup_trials(configurations: int) -> int:
     return max(2, min(10, configurations // 3))
 
 
-def build_searcher(plan):
+def build_searcher(plan, keep_study: bool = False):
     """``grid``: every configuration of the study. ``random``/``optuna``/``gp``: Optuna's random, TPE or
     Gaussian-process sampler (seeded by ``--search-seed``), each configuration repeated over ``--seeds`` seeds
-    (Ray's Repeater, which reports their mean to the sampler)."""
+    (Ray's Repeater, which reports their mean to the sampler). ``keep_study``: the Optuna study in the run
+    directory's journal (:func:`~sweeps.driver.optuna_live.study_storage`), else in memory."""
     if plan.search == "grid":
         return None
     import optuna  # lazy: Optuna and Ray's wrapper of it take a second to import, and only sampled searches use them
-    from ray.tune.search.optuna import OptunaSearch  # lazy: imports Optuna
+
+    from sweeps.driver.optuna_live import SeedRepeater, StepOptunaSearch, study_storage  # lazy: imports Optuna
 
     options = plan.options
     seed = options.search_seed
@@ -44,9 +45,10 @@ def build_searcher(plan):
     else:  # multivariate: the rate and the decay point are modelled together; constant liar: trials in flight count
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                              constant_liar=True)
-    searcher = OptunaSearch(metric=plan.space.metric, mode=plan.space.mode, sampler=sampler)
+    searcher = StepOptunaSearch(metric=plan.space.metric, mode=plan.space.mode, sampler=sampler,
+                                **(study_storage(plan) if keep_study else {}))
     if options.seeds > 1:
-        searcher = Repeater(searcher, repeat=options.seeds, set_index=True)
+        searcher = SeedRepeater(searcher, repeat=options.seeds, set_index=True)
     return searcher
 
 
@@ -158,7 +160,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
     tune_config = tune.TuneConfig(
         metric=plan.space.metric,
         mode=plan.space.mode,
-        search_alg=build_searcher(plan),
+        search_alg=build_searcher(plan, keep_study=True),
         scheduler=scheduler,
         num_samples=plan.num_samples,
         max_concurrent_trials=options.max_concurrent,

@@ -1,0 +1,47 @@
+"""The sweep's Optuna study kept in the run directory (``optuna.journal``), which ``optuna-dashboard`` opens while
+the sweep runs and after it: every proposed configuration with its params, its metric at each evaluation (by
+training step) and the value the sampler was told."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from ray.tune.search import Repeater
+from ray.tune.search.optuna import OptunaSearch
+
+from analysis.optuna_study import LIVE_JOURNAL, journal_storage
+
+
+class StepOptunaSearch(OptunaSearch):
+    """Ray's Optuna searcher, reporting intermediate values at the trial's training step (Ray's own counts reports,
+    which an evaluation every 50 steps would show as steps 1, 2, 3) and skipping values Optuna refuses (NaN)."""
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if isinstance(self.metric, list) or trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return  # Optuna keeps no intermediate values of multi-objective studies
+        value, step = result.get(self.metric), result.get("step")
+        if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(step, int):
+            self._ot_trials[trial_id].report(float(value), step)
+
+
+class SeedRepeater(Repeater):
+    """Ray's Repeater, which tells the sampler the mean over seeds when a configuration's seeds have all ended; it
+    also passes on the evaluations of the configuration's first seed, so that the study has intermediate values."""
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        group = self._trial_id_to_group.get(trial_id)
+        if group is not None and group.primary_trial_id == trial_id:
+            self.searcher.on_trial_result(trial_id, result)
+
+
+def study_storage(plan) -> dict[str, Any]:
+    """The searcher's storage arguments: the journal in the run directory, named after the run (nothing for a run
+    on remote storage, whose journal could not be appended to in place: ``python -m analysis RUN --optuna`` writes
+    one from a copy of the run)."""
+    if plan.options.is_remote_storage():
+        return {}
+    run_dir = plan.run_dir
+    return {"storage": journal_storage(os.path.join(run_dir, LIVE_JOURNAL)),
+            "study_name": os.path.basename(run_dir.rstrip("/"))}
