@@ -68,7 +68,7 @@ SPACE = SearchSpace(
     # paper: SID's recipe on the study's amount of data, the first 10 training and 10 test scenes; the study's own
     # choice (half indoor, half outdoor, by id) is --set data.scenes_train=[...] data.scenes_test=[...]
     profiles={"smoke": SMOKE, "paper": {"data": {"source": "sid", "patch": 1024, "tile": 1024, "n_train": 10,
-                                                 "n_val": 10, "sid_eval_split": "test"},
+                                                 "n_val": 10, "n_test": 10},
                                         "train": {"steps": 4000 * 10, "batch_size": 1, "eval_every": 10 * 100}}},
     pairs=tuple(Pair(NAMES[a], NAMES[b], "step") for a, b in STEPS)
     + tuple(Pair(NAMES[a], NAMES[b], "middle pair (with − without)") for a, b in MIDDLE),

@@ -39,7 +39,7 @@ BASE = {
 }
 
 SMOKE = {
-    "data": {"tile": 32, "patch": 32, "n_scenes": 2, "n_clean": 2, "n_val": 2},
+    "data": {"tile": 32, "patch": 32, "n_scenes": 2, "n_clean": 2, "n_val": 2, "n_test": 2},
     "model": {"depth": 4, "features": 8},
     "task": {"discriminator": {"name": "patchgan_in", "ndf": 8}},
     # An untrained DnCNN with TCFL's N(0, 0.02) init emits almost the same (near-zero) noise map for every input in

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import skimage.data
@@ -68,22 +69,42 @@ def load_photo(name: str) -> np.ndarray:
     return out
 
 
+class Tile(NamedTuple):
+    """A tile and where it comes from: ``astronaut@256,128`` is the tile of ``astronaut`` whose top-left pixel is at
+    row 256, column 128 (tiles of one photo and size never overlap, so two tiles of different names share no pixel)."""
+
+    name: str
+    image: np.ndarray
+
+
 def cut_tiles(image: np.ndarray, tile: int) -> list[np.ndarray]:
     """Non-overlapping ``tile``×``tile`` tiles, row by row; the ragged border is dropped."""
+    return [t.image for t in _named_tiles("", image, tile)]
+
+
+def _named_tiles(photo: str, image: np.ndarray, tile: int) -> list[Tile]:
     rows, cols = image.shape[0] // tile, image.shape[1] // tile
-    return [image[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] for r in range(rows) for c in range(cols)]
+    return [Tile(f"{photo}@{r * tile},{c * tile}", image[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile])
+            for r in range(rows) for c in range(cols)]
 
 
 def split_tiles(photos: list[str] | tuple[str, ...], tile: int, counts: dict[str, int]) -> dict[str, list[np.ndarray]]:
-    """Pool the tiles of ``photos`` and deal them to the splits in ``counts`` (``{"train": 10, "val": 10}``).
+    """The images of :func:`deal_tiles`."""
+    return {split: [t.image for t in tiles] for split, tiles in deal_tiles(photos, tile, counts).items()}
+
+
+def deal_tiles(photos: list[str] | tuple[str, ...], tile: int, counts: dict[str, int]) -> dict[str, list[Tile]]:
+    """Pool the tiles of ``photos`` and deal them to the splits in ``counts`` (``{"train": 10, "val": 10, "test":
+    10}``), in that order.
 
     The tiles are dealt round-robin over the photos (in a fixed shuffled order within each photo), so every split
-    gets a mix of photos and no tile is in two splits.
+    gets a mix of photos and no tile is in two splits. A split named last takes the tiles after the others': adding
+    the test split after train and val leaves their tiles as they were.
     """
     order = np.random.default_rng(SPLIT_ORDER_SEED)
     per_photo = []
     for name in photos:
-        tiles = cut_tiles(load_photo(name), tile)
+        tiles = _named_tiles(name, load_photo(name), tile)
         per_photo.append([tiles[i] for i in order.permutation(len(tiles))])
     pooled = [t for group in _round_robin(per_photo) for t in group]
     needed = sum(counts.values())
@@ -94,11 +115,11 @@ def split_tiles(photos: list[str] | tuple[str, ...], tile: int, counts: dict[str
         )
     out, start = {}, 0
     for split, n in counts.items():
-        out[split] = [np.ascontiguousarray(t) for t in pooled[start : start + n]]
+        out[split] = [Tile(t.name, np.ascontiguousarray(t.image)) for t in pooled[start : start + n]]
         start += n
     return out
 
 
-def _round_robin(groups: list[list[np.ndarray]]):
+def _round_robin(groups: list[list[Tile]]):
     for i in range(max(map(len, groups), default=0)):
         yield [g[i] for g in groups if i < len(g)]

@@ -24,7 +24,7 @@ import rawpy
 
 from restore_core.data.libraw import decode_raw
 from restore_core.data.paths import file_problem, folder_problem
-from restore_core.data.sid_scenes import SidEntry, select_entries
+from restore_core.data.sid_scenes import SidEntry, scene_id, select_entries
 from restore_core.errors import DataError, unknown_name
 
 SONY_BLACK = 512  # black level of the Sony α7S II raws, hard-coded in train_Sony.py
@@ -108,6 +108,24 @@ def read_sid_list(root: str | Path, split: str, exclude_misaligned: bool = True)
         ratio = min(exposure_from_name(long_path) / exposure_from_name(short_path), MAX_RATIO)
         entries.append(SidEntry(short_path, long_path, ratio, *fields[2:4]))
     return entries
+
+
+def check_disjoint_lists(root: str | Path, splits: tuple[str, ...] = SPLITS) -> None:
+    """SID's train, val and test lists name disjoint scenes: a scene in two of them would let a trial train (or choose
+    its checkpoint) on a scene it is then tested on. Only the lists are read.
+
+    Raises:
+        DataError: a scene named by two lists (the first such scene and the two list files), or any error of
+            :func:`read_sid_list`.
+    """
+    seen: dict[str, str] = {}
+    for split in splits:
+        for scene in dict.fromkeys(scene_id(entry.short_path) for entry in read_sid_list(root, split)):
+            if scene in seen:
+                first, second = (Path(root) / f"Sony_{name}_list.txt" for name in (seen[scene], split))
+                raise DataError(f"SID scene {scene} is in both '{first}' and '{second}'; the {seen[scene]} and {split} "
+                                "splits must not share a scene (remove it from one list)")
+            seen[scene] = split
 
 
 def normalize_raw(raw_visible: np.ndarray, black: float = SONY_BLACK, white: float = SONY_WHITE) -> np.ndarray:

@@ -26,7 +26,7 @@ from restore_core.models.feature_nets import (
 from restore_core.sections import Config
 from restore_core.tasks.anomaly_config import AnomalyData, AnomalyOptions
 from restore_core.tasks.anomaly_data import AnomalySplits, augment_batch, prepare_splits
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.registry import register_task
 
 # Threshold rules (names in the metrics) -> keys of select_thresholds.
@@ -37,7 +37,8 @@ EVAL_CHUNK = 32  # images per forward pass at evaluation (bounds memory on large
 @register_task("anomaly")
 class AnomalyTask(Task):
     """Reconstruct normal images; score every val/test image by its reconstruction error; pick thresholds on
-    validation (best F1, TPR ≥ 95 %, TNR ≥ 95 %, their mean) and report their confusion counts on test."""
+    validation (best F1, TPR ≥ 95 %, TNR ≥ 95 %, their mean) and report their confusion counts on test (in the test
+    evaluation of the chosen checkpoint, which scores the validation images again to pick the thresholds)."""
 
     Options = AnomalyOptions
     DataOptions = AnomalyData
@@ -82,13 +83,20 @@ class AnomalyTask(Task):
 
     @classmethod
     def check_data(cls, config: Config) -> None:
-        """The normal/ and anomalous/ folders, each with images (nothing is read)."""
+        """The normal/ and anomalous/ folders, each with images, and so in test/ when there is one (nothing is
+        read)."""
         if config.data.source == "folders":
             list_class_folders(config.data.root, ("normal", "anomalous"))
+            if os.path.lexists(os.path.join(config.data.root, "test")):
+                list_class_folders(os.path.join(config.data.root, "test"), ("normal", "anomalous"))
 
     @classmethod
     def prepare_data(cls, config: Config) -> AnomalySplits:
         return prepare_splits(config.data)
+
+    @classmethod
+    def split_items(cls, data: AnomalySplits) -> dict[str, list[str]]:
+        return {split: list(names) for split, names in data.names.items()}
 
     def __init__(self, config: Config, data: AnomalySplits, device: torch.device):
         super().__init__(config, data, device)
@@ -204,34 +212,41 @@ class AnomalyTask(Task):
         return outputs, scores
 
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        """``val``: the reconstruction PSNR of the normal images, the AUC and the F1 at the best-F1 threshold.
+        ``test``: the same on test, and the confusion counts of every threshold rule, each threshold chosen on
+        validation."""
+        check_eval_split(split)
         data = self.data
-        val_out, val_scores = self.reconstruct(data.val)
-        _, test_scores = self.reconstruct(data.test)
-        val_scores, test_scores = val_scores.cpu().double().numpy(), test_scores.cpu().double().numpy()
-        normal = data.val_labels == 0
-        val_in = self.to_device(data.val)
+        images, labels = getattr(data, split), getattr(data, f"{split}_labels")
+        outputs, scores = self.reconstruct(images)
+        scores = scores.cpu().double().numpy()
+        val_scores = scores if split == "val" else self.reconstruct(data.val)[1].cpu().double().numpy()
+        normal = labels == 0
+        inputs = self.to_device(images)
         metrics: dict[str, float | str] = {
-            "val/psnr": psnr(val_out[normal], val_in[normal]).mean().item(),
-            "val/auc": roc_auc(val_scores, data.val_labels),
-            "test/auc": roc_auc(test_scores, data.test_labels),
+            f"{split}/psnr": psnr(outputs[normal], inputs[normal]).mean().item(),
+            f"{split}/auc": roc_auc(scores, labels),
+            "perceptual_weights": self.weights_used,  # a string: which weights this trial's features hold
         }
-        if not (np.isfinite(val_scores).all() and np.isfinite(test_scores).all()):
-            return Evaluation({**metrics, "test/f1": float("nan"), "perceptual_weights": self.weights_used})
-        thresholds = select_thresholds(val_scores, data.val_labels)
         rows = []
-        for rule, key in RULES.items():
-            counts = confusion_at(test_scores, data.test_labels, thresholds[key])
-            rows.append({"rule": rule, **counts})
-            metrics.update({f"test/{rule}/{name.lower()}": value for name, value in counts.items()})
-        metrics["val/f1"] = confusion_at(val_scores, data.val_labels, thresholds["best_f1"])["F1"]
-        metrics["test/f1"] = metrics["test/best_f1/f1"]
-        metrics["perceptual_weights"] = self.weights_used  # a string: which weights this trial's features hold
+        if not (np.isfinite(scores).all() and np.isfinite(val_scores).all()):
+            metrics[f"{split}/f1"] = float("nan")
+        else:
+            thresholds = select_thresholds(val_scores, data.val_labels)
+            for rule, key in RULES.items():
+                counts = confusion_at(scores, labels, thresholds[key])
+                rows.append({"rule": rule, **counts})
+                if split == "test":
+                    metrics.update({f"test/{rule}/{name.lower()}": value for name, value in counts.items()})
+            metrics[f"{split}/f1"] = rows[0]["F1"]  # the best-F1 rule
         k = self.config.train.log_images
         shown = np.concatenate([np.flatnonzero(~normal)[:k], np.flatnonzero(normal)[:k]])
-        images = {"input": val_in[shown], "output": val_out[shown],
-                  "error": (val_out[shown] - val_in[shown]).abs().mean(1, keepdim=True).mul(4).clamp(0, 1)}
-        return Evaluation(metrics, outputs=val_out, targets=val_in, images=images, tables={"thresholds": rows})
+        shown_images = {"input": inputs[shown], "output": outputs[shown],
+                        "error": (outputs[shown] - inputs[shown]).abs().mean(1, keepdim=True).mul(4).clamp(0, 1)}
+        tables = {"thresholds": rows} if split == "test" and rows else {}
+        return Evaluation(metrics, outputs=outputs if split == "val" else None,
+                          targets=inputs if split == "val" else None, images=shown_images, tables=tables)
 
     def cost_input(self, size: int) -> torch.Tensor:
         return torch.rand(1, self.data.train.shape[1], size, size, device=self.device)

@@ -59,7 +59,9 @@ class AnomalyData:
     spills (circles, blobs, streaks; radius ``spill_size`` of the side) drawn deterministically from ``seed``.
     ``source: folders``: ``root/normal`` and ``root/anomalous`` resized to ``tile`` (as the study resized); after a
     fixed shuffle ``n_val_normal`` and ``n_test_normal`` normal images go to val and test and the rest to training,
-    ``n_val_anomalous`` anomalous images to val and the rest to test. Training crops are ``patch`` pixels."""
+    ``n_val_anomalous`` anomalous images to val and the rest to test; with a ``root/test/`` folder (its own
+    ``normal/`` and ``anomalous/``), that folder is the test split and the ``n_test_*`` counts are not used. Training
+    crops are ``patch`` pixels."""
 
     source: Literal["synthetic", "folders"] = "synthetic"
     root: str | None = None

@@ -1,8 +1,9 @@
 """The anomaly study's threshold table: per trial, one block of four rows (one per threshold rule) with the
 threshold chosen on validation and the confusion counts and rates it gives on test, as seed 004 printed it.
 
-It reads the flat metrics the anomaly task reports (``test/<rule>/<name>``) from a run's tidy frame
-(``analysis.load_run``: columns ``best/test/<rule>/tp`` ...), so it needs nothing but pandas.
+It reads the flat metrics of the test evaluation of each trial's selected checkpoint (``test/<rule>/<name>``, in
+``test.json``) from a run's tidy frame (``analysis.load_run``: columns ``test/<rule>/tp`` ...), so it needs nothing
+but pandas.
 """
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ RATES = ("tpr", "tnr", "f1")
 WEIGHTS_COLUMN = "config/task.perceptual_weights"
 
 
-def threshold_table(frame: pd.DataFrame, prefix: str = "best") -> str:
+def threshold_table(frame: pd.DataFrame) -> str:
     """Markdown table of every trial's thresholds and test confusion counts.
 
     Args:
         frame: one row per trial with ``label``, optionally ``seed`` and ``config/task.perceptual_weights``, and the
-            columns ``<prefix>/test/<rule>/{threshold,tp,fp,tn,fn,tpr,tnr,f1}`` for the rules best_f1, tpr95, tnr95
-            and mean, and ``<prefix>/test/auc``.
-        prefix: ``best`` (the evaluation with the best space metric) or ``last``.
+            columns ``test/<rule>/{threshold,tp,fp,tn,fn,tpr,tnr,f1}`` for the rules best_f1, tpr95, tnr95 and mean,
+            and ``test/auc``: the test evaluation of the trial's selected checkpoint.
 
     Returns:
         A Markdown table with columns trial, seed, weights, AUC, rule, threshold, TP, FP, TN, FN, TPR, TNR, F1; the
         first row of each block names the trial, the other three leave those cells empty. Trials without the
-        columns (failed before their first evaluation) get one row that says so.
+        columns (failed before their first evaluation, or not evaluated on test) get one row that says so.
     """
     header = ["trial", "seed", "weights", "test AUC", "rule", "threshold", "TP", "FP", "TN", "FN", "TPR", "TNR", "F1"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -38,13 +38,13 @@ def threshold_table(frame: pd.DataFrame, prefix: str = "best") -> str:
     ordered = frame.sort_values(sort_keys, kind="stable") if sort_keys else frame
     for _, trial in ordered.iterrows():
         first = [_text(trial.get("label")), _integer(trial.get("seed")), _text(trial.get(WEIGHTS_COLUMN)),
-                 _number(trial.get(f"{prefix}/test/auc"))]
-        if _missing(trial.get(f"{prefix}/test/best_f1/tp")):
+                 _number(trial.get("test/auc"))]
+        if _missing(trial.get("test/best_f1/tp")):
             status = _text(trial.get("status")) or "unknown"
-            lines.append("| " + " | ".join(first + [f"no evaluation ({status})"] + [""] * 8) + " |")
+            lines.append("| " + " | ".join(first + [f"not evaluated on test ({status})"] + [""] * 8) + " |")
             continue
         for i, (rule, name) in enumerate(RULES.items()):
-            key = f"{prefix}/test/{rule}"
+            key = f"test/{rule}"
             cells = [_number(trial.get(f"{key}/threshold"))]
             cells += [_integer(trial.get(f"{key}/{c}")) for c in COUNTS]
             cells += [_number(trial.get(f"{key}/{r}")) for r in RATES]

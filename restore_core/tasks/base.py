@@ -38,6 +38,17 @@ def check_data_root(source: str, root: str | None, reading: str, layout: str) ->
         )
 
 
+SPLITS = ("train", "val", "test")
+# Evaluated splits: val at every evaluation while training (it chooses the checkpoint), test once, on the chosen
+# checkpoint (restore_core.evaluate); nothing trains on either.
+EVAL_SPLITS = ("val", "test")
+
+
+def check_eval_split(split: str) -> None:
+    if split not in EVAL_SPLITS:
+        raise ValueError(f"unknown evaluation split '{split}'; known: {', '.join(EVAL_SPLITS)}")
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """A task section with nothing but ``name``."""
@@ -99,10 +110,18 @@ class Task:
 
     @classmethod
     def prepare_data(cls, config: Config) -> Any:
-        """Build the deterministic data once (it depends on ``config.data`` only, never on the training seed).
+        """Build the deterministic data once (it depends on ``config.data`` only, never on the training seed): the
+        ``train``, ``val`` and ``test`` splits, no item in two of them.
 
         The sweep driver calls this once and shares the result with every trial through Ray's object store.
         """
+        raise NotImplementedError
+
+    @classmethod
+    def split_items(cls, data: Any) -> dict[str, list[str]]:
+        """What :meth:`prepare_data` put in each split (``train``, ``val``, ``test``), by name: a photo tile
+        (``astronaut@0,128``), a file, a scene. Two splits never share a name, and items of different names share no
+        image (the tests check both for every task and data source)."""
         raise NotImplementedError
 
     # -- the loop calls these -----------------------------------------------------------------------------
@@ -118,7 +137,11 @@ class Task:
         raise NotImplementedError
 
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        """Evaluate the models as they are on ``split``: ``val`` (the loop, every ``train.eval_every`` steps; the
+        checkpoint is chosen on it) or ``test`` (once, on the chosen checkpoint: ``restore_core.evaluate``). Metric
+        names start with the split (``val/psnr``, ``test/psnr``); so do the classical baselines' a task reports
+        (``val/baseline/bm3d/psnr``), computed on the same images."""
         raise NotImplementedError
 
     def cost_input(self, size: int) -> torch.Tensor:

@@ -15,6 +15,8 @@ BCE-with-logits (the same loss as sigmoid + BCE, as pix2pix master does it).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,7 +28,7 @@ from restore_core.errors import ConfigError
 from restore_core.metrics import fsimc, psnr, ssim, uqi, uqi_gaussian
 from restore_core.models import create_model, model_options
 from restore_core.sections import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.desmoke_augment import dl4h_transform
 from restore_core.tasks.desmoke_config import DesmokeData, DesmokeOptions
 from restore_core.tasks.registry import register_task
@@ -81,17 +83,24 @@ class DesmokeTask(Task):
 
     @classmethod
     def check_data(cls, config: Config) -> None:
-        """Folder pairs: both folders there, every name on both sides (nothing is read)."""
+        """Folder pairs: both folders there, every name on both sides, and so in ``test/`` when there is one (nothing
+        is read)."""
         if config.data.source == "folders":
             list_paired_folders(config.data.root)
+            if os.path.lexists(os.path.join(config.data.root, "test")):
+                list_paired_folders(os.path.join(config.data.root, "test"))
 
     @classmethod
     def prepare_data(cls, config: Config) -> dict[str, SmokePairs]:
         data = config.data
         if data.source == "folders":
-            return folder_smoke_pairs(data.root, data.tile, data.n_val)
-        counts = {"train": data.n_train, "val": data.n_val}
+            return folder_smoke_pairs(data.root, data.tile, data.n_val, data.n_test)
+        counts = {"train": data.n_train, "val": data.n_val, "test": data.n_test}
         return synthetic_smoke_pairs(data.photos, data.tile, counts, data.smoke_per_tile, data.seed)
+
+    @classmethod
+    def split_items(cls, data: dict[str, SmokePairs]) -> dict[str, list[str]]:
+        return {split: list(pairs.names) for split, pairs in data.items()}
 
     def __init__(self, config: Config, data: dict[str, SmokePairs], device: torch.device):
         super().__init__(config, data, device)
@@ -108,21 +117,28 @@ class DesmokeTask(Task):
         # minimum and a symmetric min-filter), so flipping the stored input equals recomputing it.
         self.train_input = self.network_input(data["train"].smoky)
         self.train_target = data["train"].clean * 2 - 1
-        val = data["val"]
         self.uqi = uqi_gaussian if config.task.uqi == "gaussian11" else uqi
-        self.val_input = self.to_device(self.network_input(val.smoky))
-        self.val_smoky, self.val_clean = self.to_device(val.smoky), self.to_device(val.clean)
-        self.val_alpha = None if val.alpha is None else self.to_device(val.alpha[:, None])
-        self.reference_metrics = {f"val/ref_{k}": v for k, v in self.quality(self.val_smoky).items()}
+        self._eval_sets: dict[str, dict] = {}
 
-    def quality(self, images: torch.Tensor) -> dict[str, float]:
-        """Mean PSNR, SSIM, UQI (``task.uqi``) and FSIMc of ``(N, 3, H, W)`` images in [0, 1] against the clean
-        validation images."""
+    def eval_set(self, split: str) -> dict:
+        """The network input, smoky and clean images, smoke mask and reference metrics of ``split``, built once."""
+        if split not in self._eval_sets:
+            pairs = self.data[split]
+            smoky, clean = self.to_device(pairs.smoky), self.to_device(pairs.clean)
+            self._eval_sets[split] = {
+                "input": self.to_device(self.network_input(pairs.smoky)), "smoky": smoky, "clean": clean,
+                "alpha": None if pairs.alpha is None else self.to_device(pairs.alpha[:, None]),
+                "reference": {f"{split}/ref_{k}": v for k, v in self.quality(smoky, clean).items()},
+            }
+        return self._eval_sets[split]
+
+    def quality(self, images: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        """Mean PSNR, SSIM, UQI (``task.uqi``) and FSIMc of ``(N, 3, H, W)`` images in [0, 1] against ``clean``."""
         return {
-            "psnr": psnr(images, self.val_clean).mean().item(),
-            "ssim": ssim(images, self.val_clean).mean().item(),
-            "uqi": self.uqi(images, self.val_clean).mean().item(),
-            "fsimc": fsimc(images, self.val_clean).mean().item(),
+            "psnr": psnr(images, clean).mean().item(),
+            "ssim": ssim(images, clean).mean().item(),
+            "uqi": self.uqi(images, clean).mean().item(),
+            "fsimc": fsimc(images, clean).mean().item(),
         }
 
     def network_input(self, smoky: np.ndarray) -> np.ndarray:
@@ -199,25 +215,27 @@ class DesmokeTask(Task):
         return {"loss": loss_g.detach(), **{k: v.detach() for k, v in parts.items()}}
 
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        check_eval_split(split)
+        images_in = self.eval_set(split)
         generator = self.modules["generator"]
         generator.eval()
         with self.autocast():
-            output = torch.cat([generator(chunk).float() for chunk in self.val_input.split(EVAL_CHUNK)])
+            output = torch.cat([generator(chunk).float() for chunk in images_in["input"].split(EVAL_CHUNK)])
         output = ((output + 1) / 2).clamp(0, 1)
-        metrics = {f"val/{k}": v for k, v in self.quality(output).items()}
-        metrics.update(self.reference_metrics)
+        metrics = {f"{split}/{k}": v for k, v in self.quality(output, images_in["clean"]).items()}
+        metrics.update(images_in["reference"])
         for name in ("psnr", "ssim", "uqi", "fsimc"):
-            metrics[f"val/delta_{name}"] = metrics[f"val/{name}"] - metrics[f"val/ref_{name}"]
+            metrics[f"{split}/delta_{name}"] = metrics[f"{split}/{name}"] - metrics[f"{split}/ref_{name}"]
         k = self.config.train.log_images
-        images = {"input": self.val_smoky[:k]}
+        images = {"input": images_in["smoky"][:k]}
         if self.config.task.dark_channel != "none":
-            images["dark_channel"] = (self.val_input[:k, 3:4] + 1) / 2
+            images["dark_channel"] = (images_in["input"][:k, 3:4] + 1) / 2
         images["output"] = output[:k]
-        if self.val_alpha is not None:
-            images["smoke_mask"] = self.val_alpha[:k]
-        images["target"] = self.val_clean[:k]
-        return Evaluation(metrics, outputs=output, targets=self.val_clean, images=images)
+        if images_in["alpha"] is not None:
+            images["smoke_mask"] = images_in["alpha"][:k]
+        images["target"] = images_in["clean"][:k]
+        return Evaluation(metrics, outputs=output, targets=images_in["clean"], images=images)
 
     def cost_input(self, size: int) -> torch.Tensor:
         return torch.rand(1, input_channels(self.config.task.dark_channel), size, size, device=self.device) * 2 - 1

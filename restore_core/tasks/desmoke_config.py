@@ -49,9 +49,12 @@ class DesmokeOptions:
 @dataclass(frozen=True)
 class DesmokeData:
     """``source: synthetic`` composites fractal smoke (``restore_core.data.smoke``) over ``tile``×``tile`` tiles of
-    the embedded ``photos``, ``smoke_per_tile`` smokes per training tile, deterministically from ``seed``.
-    ``source: folders`` reads smoky ``root/input/`` and clean ``root/target/`` images paired by name, resizes them to
-    ``tile``×``tile`` (the study resizes to 256) and keeps the last ``n_val`` by name for validation. ``patch``: the
+    the embedded ``photos``, ``smoke_per_tile`` smokes per training tile, deterministically from ``seed``: ``n_train``
+    training, ``n_val`` validation and ``n_test`` held-out test tiles (the 256-pixel tiles of the six photos are 15).
+    ``source: folders`` reads smoky ``root/input/`` and clean ``root/target/`` images paired by name and resizes them
+    to ``tile``×``tile`` (the study resizes to 256); the test split is ``root/test/input/`` and ``root/test/target/``
+    when given (the study's test videos), else the last ``n_test`` pairs by name; of the rest, the last ``n_val`` by
+    name validate (see :func:`~restore_core.data.smoke_pairs.folder_smoke_pairs`). ``patch``: the
     side of the images the networks train on, ``tile`` by default; smaller only with ``task.augment: dl4h``, whose
     random resized crop makes it (the reproduction resized its frames to 512 and cropped 256)."""
 
@@ -60,8 +63,9 @@ class DesmokeData:
     photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
     tile: int = 256
     patch: int | None = None
-    n_train: int = 10
-    n_val: int = 5
+    n_train: int = 9
+    n_val: int = 3
+    n_test: int = 3
     smoke_per_tile: int = 4
     seed: int = 0
 
@@ -70,8 +74,9 @@ class DesmokeData:
             raise ConfigError(f"data.tile must be >= 32 (the PatchGAN and SSIM need room); got {self.tile}")
         if self.patch is not None and not 32 <= self.patch <= self.tile:
             raise ConfigError(f"data.patch must be between 32 and data.tile ({self.tile}), or null; got {self.patch}")
-        if self.n_train < 1 or self.n_val < 2:
-            raise ConfigError(f"data.n_train must be >= 1 and data.n_val >= 2; got {self.n_train}, {self.n_val}")
+        if self.n_train < 1 or self.n_val < 2 or self.n_test < 1:
+            raise ConfigError(f"data.n_train and data.n_test must be >= 1 and data.n_val >= 2; got {self.n_train}, "
+                              f"{self.n_test}, {self.n_val}")
         if self.smoke_per_tile < 1:
             raise ConfigError(f"data.smoke_per_tile must be >= 1; got {self.smoke_per_tile}")
         check_range("data.seed", self.seed, ge=0)

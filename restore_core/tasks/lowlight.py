@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from restore_core.data.lowlight import linear_to_srgb, pack_bayer
-from restore_core.data.sid_raw import read_sid_list
+from restore_core.data.sid_raw import check_disjoint_lists, read_sid_list
 from restore_core.data.sid_scenes import select_entries
 from restore_core.errors import ConfigError
 from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
@@ -17,7 +17,7 @@ from restore_core.metrics.image import psnr, ssim
 from restore_core.metrics.skimage_uint8 import psnr_uint8, ssim_uint8
 from restore_core.models import create_model
 from restore_core.sections import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.lowlight_config import LowLightData, LowLightOptions
 from restore_core.tasks.lowlight_data import RawSamples, flip_crop, prepare_samples, sid_selection
 from restore_core.tasks.lowlight_input import check_model_takes_input
@@ -55,9 +55,10 @@ class LowLightTask(Task):
 
     @classmethod
     def check_data(cls, config: Config) -> None:
-        """SID's list files: present, readable, naming files that exist and the selected scenes (nothing is
-        decoded)."""
+        """SID's list files: present, readable, naming files that exist and the selected scenes, no scene in two lists
+        (nothing is decoded)."""
         if config.data.source == "sid":
+            check_disjoint_lists(config.data.root)
             for name, scenes, n_scenes, max_pairs in sid_selection(config.data).values():
                 list_file = Path(config.data.root) / f"Sony_{name}_list.txt"
                 select_entries(read_sid_list(config.data.root, name), list_file, scenes, n_scenes, max_pairs)
@@ -65,6 +66,10 @@ class LowLightTask(Task):
     @classmethod
     def prepare_data(cls, config: Config) -> dict[str, RawSamples]:
         return prepare_samples(config.data)
+
+    @classmethod
+    def split_items(cls, data: dict[str, RawSamples]) -> dict[str, list[str]]:
+        return {split: list(samples.names) for split, samples in data.items()}
 
     def __init__(self, config: Config, data: dict[str, RawSamples], device: torch.device):
         super().__init__(config, data, device)
@@ -77,19 +82,26 @@ class LowLightTask(Task):
             )
         }
         self.loss = WeightedLoss(config.loss).to(device)
-        val = data["val"]
-        self.val_input = self.model_input(self.to_device(val.bayer), self.to_device(val.ratio))
-        self.val_target = self.to_device(val.target)
-        self.val_reference = self.naive_pipeline(self.to_device(val.bayer), self.to_device(val.ratio))
-        self.reference_metrics = {f"val/ref_{k}": v for k, v in self.quality(self.val_reference).items()}
+        self._eval_sets: dict[str, dict] = {}
 
-    def quality(self, images: torch.Tensor) -> dict[str, float]:
-        """Mean PSNR and SSIM of sRGB ``images`` against the evaluation targets, in ``task.metric_convention``."""
+    def eval_set(self, split: str) -> dict:
+        """The model input, target, reference (the naive pipeline's image) and reference metrics of ``split``, built
+        once."""
+        if split not in self._eval_sets:
+            samples = self.data[split]
+            bayer, ratio = self.to_device(samples.bayer), self.to_device(samples.ratio)
+            target, reference = self.to_device(samples.target), self.naive_pipeline(bayer, ratio)
+            self._eval_sets[split] = {
+                "input": self.model_input(bayer, ratio), "target": target, "reference": reference,
+                "metrics": {f"{split}/ref_{k}": v for k, v in self.quality(reference, target).items()},
+            }
+        return self._eval_sets[split]
+
+    def quality(self, images: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Mean PSNR and SSIM of sRGB ``images`` against ``target``, in ``task.metric_convention``."""
         if self.config.task.metric_convention == "skimage_uint8":
-            return {"psnr": psnr_uint8(images, self.val_target).mean().item(),
-                    "ssim": ssim_uint8(images, self.val_target).mean().item()}
-        return {"psnr": psnr(images, self.val_target).mean().item(),
-                "ssim": ssim(images, self.val_target).mean().item()}
+            return {"psnr": psnr_uint8(images, target).mean().item(), "ssim": ssim_uint8(images, target).mean().item()}
+        return {"psnr": psnr(images, target).mean().item(), "ssim": ssim(images, target).mean().item()}
 
     def model_input(self, bayer: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
         """Amplify by the exposure ratio and clip at 1, as SID does; pack to 4 channels or keep the plane."""
@@ -136,22 +148,23 @@ class LowLightTask(Task):
         )
 
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        check_eval_split(split)
+        images_in = self.eval_set(split)
+        inputs, target = images_in["input"], images_in["target"]
         model = self.modules["model"]
         model.eval()
         # In chunks of the training batch size: real SID frames are 12 MP each and do not fit in one forward.
         chunk = self.config.train.batch_size
         with self.autocast():
-            output = torch.cat([
-                model(self.val_input[i : i + chunk]).float().clamp(0, 1) for i in range(0, len(self.val_input), chunk)
-            ])
-        metrics = {f"val/{k}": v for k, v in self.quality(output).items()}
-        metrics.update(self.reference_metrics)
-        metrics["val/delta_psnr"] = metrics["val/psnr"] - metrics["val/ref_psnr"]
-        metrics["val/delta_ssim"] = metrics["val/ssim"] - metrics["val/ref_ssim"]
+            output = torch.cat([model(inputs[i : i + chunk]).float().clamp(0, 1) for i in range(0, len(inputs), chunk)])
+        metrics = {f"{split}/{k}": v for k, v in self.quality(output, target).items()}
+        metrics.update(images_in["metrics"])
+        for name in ("psnr", "ssim"):
+            metrics[f"{split}/delta_{name}"] = metrics[f"{split}/{name}"] - metrics[f"{split}/ref_{name}"]
         k = self.config.train.log_images
-        images = {"input": self.val_reference[:k], "output": output[:k], "target": self.val_target[:k]}
-        return Evaluation(metrics, outputs=output, targets=self.val_target, images=images)
+        images = {"input": images_in["reference"][:k], "output": output[:k], "target": target[:k]}
+        return Evaluation(metrics, outputs=output, targets=target, images=images)
 
     def cost_input(self, size: int) -> torch.Tensor:
         if self.config.task.input == "packed":

@@ -28,15 +28,18 @@ class LowLightData:
     """Where the images come from and how they are degraded and cropped.
 
     ``source: synthetic`` degrades tiles of the embedded photos (``photos``, ``tile`` pixels square) into short-
-    exposure raw with a ratio drawn per tile from [``ratio_min``, ``ratio_max``], deterministically from ``seed``.
+    exposure raw with a ratio drawn per tile from [``ratio_min``, ``ratio_max``], deterministically from ``seed``:
+    ``n_train`` training, ``n_val`` validation and ``n_test`` held-out test tiles, no tile in two splits.
     ``source: sid`` reads the Sony set of Learning-to-See-in-the-Dark under ``root``: training pairs from
-    ``Sony_train_list.txt``, the evaluated pairs from ``Sony_<sid_eval_split>_list.txt`` (``val`` by default, for
-    choosing settings; ``test`` for numbers comparable with the published tables, which are test-set numbers). Only
-    the selected pairs are loaded (``restore_core.data.sid_scenes``): the scenes ``scenes_train`` (of the training
-    list) and ``scenes_test`` (of the test list; a list of ids or a text file of ids; null: every scene), the first
-    ``n_train`` training and ``n_val`` evaluated scenes (null: all), and at most ``max_pairs`` lines of each list
-    (``max_eval_pairs`` of the evaluated one, when set). A Sony pair takes 48.5 MB and each scene's ground truth
-    145.5 MB in memory (float32, full frame): the whole training list needs tens of GB.
+    ``Sony_train_list.txt``, validation pairs (evaluated while training, to choose the checkpoint) from
+    ``Sony_val_list.txt`` and test pairs (evaluated once, on the chosen checkpoint: the numbers comparable with the
+    published tables, which are test-set numbers) from ``Sony_test_list.txt``; the three lists must not share a scene.
+    Only the selected pairs are loaded (``restore_core.data.sid_scenes``): the scenes ``scenes_train`` (of the
+    training list) and ``scenes_test`` (of the test list; a list of ids or a text file of ids; null: every scene),
+    the first ``n_train`` training, ``n_val`` validation and ``n_test`` test scenes (null: all), and at most
+    ``max_pairs`` lines of each list (``max_eval_pairs`` of the validation and test lists, when set). A Sony pair
+    takes 48.5 MB and each scene's ground truth 145.5 MB in memory (float32, full frame): the whole training list needs
+    tens of GB.
     ``patch`` is the side of the training crop in output (sRGB) pixels.
     """
 
@@ -46,13 +49,13 @@ class LowLightData:
     tile: int = 128
     n_train: int | None = 10
     n_val: int | None = 10
+    n_test: int | None = 10
     patch: int = 64
     ratio_min: float = 100.0
     ratio_max: float = 300.0
     gain: float = 1.0
     read_noise: float = 4.0
     seed: int = 0
-    sid_eval_split: Literal["val", "test"] = "val"
     max_pairs: int | None = None
     max_eval_pairs: int | None = None
     scenes_train: list[int | str] | str | None = None
@@ -69,11 +72,12 @@ class LowLightData:
         check_range("data.ratio_max", self.ratio_max, ge=self.ratio_min, note="(data.ratio_min)")
         check_range("data.gain", self.gain, gt=0, note="(sensor counts per photo-electron)")
         check_range("data.read_noise", self.read_noise, ge=0, note="(counts)")
-        if self.source == "synthetic" and (self.n_train is None or self.n_val is None):
-            raise ConfigError("data.n_train and data.n_val must be numbers with data.source=synthetic (null, every "
-                              "scene, is for data.source=sid)")
-        if (self.n_train is not None and self.n_train <= 0) or (self.n_val is not None and self.n_val <= 1):
-            raise ConfigError(f"data.n_train must be > 0 and data.n_val > 1; got {self.n_train}, {self.n_val}")
+        if self.source == "synthetic" and None in (self.n_train, self.n_val, self.n_test):
+            raise ConfigError("data.n_train, data.n_val and data.n_test must be numbers with data.source=synthetic "
+                              "(null, every scene, is for data.source=sid)")
+        if any(n is not None and n <= low for n, low in ((self.n_train, 0), (self.n_val, 1), (self.n_test, 0))):
+            raise ConfigError(f"data.n_train and data.n_test must be > 0 and data.n_val > 1; got {self.n_train}, "
+                              f"{self.n_test}, {self.n_val}")
         check_range("data.seed", self.seed, ge=0)
         check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
         for key in ("max_pairs", "max_eval_pairs"):
@@ -81,7 +85,5 @@ class LowLightData:
                 raise ConfigError(f"data.{key} must be >= 1 or null (all pairs); got {getattr(self, key)}")
         if self.source != "sid" and (self.scenes_train is not None or self.scenes_test is not None):
             raise ConfigError("data.scenes_train and data.scenes_test choose SID scenes; they need data.source=sid")
-        if self.scenes_test is not None and self.sid_eval_split != "test":
-            raise ConfigError("data.scenes_test selects scenes of Sony_test_list.txt; set data.sid_eval_split=test")
         if self.source == "synthetic":
             check_photos(self.photos, COLOUR_PHOTOS, "colour")

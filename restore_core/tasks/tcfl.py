@@ -22,7 +22,7 @@ from restore_core.errors import ConfigError
 from restore_core.losses import LOSSES, WeightedLoss
 from restore_core.models import ModelOptionError, check_model_kwargs, create_model
 from restore_core.sections import Config
-from restore_core.tasks.base import Evaluation, Task
+from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.registry import register_task
 from restore_core.tasks.tcfl_config import TCFLData, TCFLOptions
 from restore_core.tasks.tcfl_metrics import QUALITY_METRICS, baseline_metrics, quality_metrics
@@ -93,9 +93,14 @@ class TCFLTask(Task):
     def prepare_data(cls, config: Config) -> TripletData:
         d = config.data
         if d.source == "folders":
-            return load_triplet_folders(d.root, d.patch)
+            return load_triplet_folders(d.root, d.patch, d.n_test)
         return synthetic_triplets(d.photos, d.tile, d.n_scenes, d.repeats, d.n_clean, d.n_val, d.speckle,
-                                  d.gaussian, d.seed)
+                                  d.gaussian, d.seed, d.n_test)
+
+    @classmethod
+    def split_items(cls, data: TripletData) -> dict[str, list[str]]:
+        return {"train": data.names["noisy"] + data.names["clean"], "val": list(data.names["val"]),
+                "test": list(data.names["test"])}
 
     def __init__(self, config: Config, data: TripletData, device: torch.device):
         super().__init__(config, data, device)
@@ -114,11 +119,21 @@ class TCFLTask(Task):
         self.tv = WeightedLoss({"tv": weights["tv"]}).to(device) if weights["tv"] else None
         self.separation_weight = weights["separation"]
         self.separation = LOSSES.get("separation")()
-        self.val_noisy = self.to_device(data.val_noisy[:, None])  # (V, 1, H, W)
-        self.val_clean = self.to_device(data.val_clean[:, None])
-        reference = quality_metrics(self.val_noisy, self.val_clean)
-        self.reference_metrics = {f"val/ref_{k}": v for k, v in reference.items()}
-        self.baseline_metrics = baseline_metrics(data.val_noisy, data.val_clean)
+        self._eval_sets: dict[str, dict] = {}
+
+    def eval_set(self, split: str) -> dict:
+        """The noisy and clean images ``(N, 1, H, W)`` of ``split`` with the noisy input's metrics (the reference) and
+        BM3D's and NLM's (the classical baselines), built once."""
+        if split not in self._eval_sets:
+            noisy, clean = getattr(self.data, f"{split}_noisy"), getattr(self.data, f"{split}_clean")
+            noisy_t, clean_t = self.to_device(noisy[:, None]), self.to_device(clean[:, None])
+            reference = quality_metrics(noisy_t, clean_t)
+            self._eval_sets[split] = {
+                "noisy": noisy_t, "clean": clean_t,
+                "metrics": {**{f"{split}/ref_{k}": v for k, v in reference.items()},
+                            **{f"{split}/{k}": v for k, v in baseline_metrics(noisy, clean).items()}},
+            }
+        return self._eval_sets[split]
 
     # -- training ----------------------------------------------------------------------------------------
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -201,22 +216,24 @@ class TCFLTask(Task):
 
     # -- evaluation --------------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        check_eval_split(split)
+        images_in = self.eval_set(split)
+        noisy, clean = images_in["noisy"], images_in["clean"]
         generator = self.modules["generator"]
         generator.eval()
         with self.autocast():
-            noise = torch.cat([generator(x).float() for x in self.val_noisy.split(8)])
-        denoised = (self.val_noisy - noise).clamp(0, 1)
-        metrics = {f"val/{k}": v for k, v in quality_metrics(denoised, self.val_clean).items()}
-        metrics.update(self.reference_metrics)
+            noise = torch.cat([generator(x).float() for x in noisy.split(8)])
+        denoised = (noisy - noise).clamp(0, 1)
+        metrics = {f"{split}/{k}": v for k, v in quality_metrics(denoised, clean).items()}
+        metrics.update(images_in["metrics"])
         for name in QUALITY_METRICS:
-            metrics[f"val/delta_{name}"] = metrics[f"val/{name}"] - metrics[f"val/ref_{name}"]
-        metrics.update(self.baseline_metrics)
+            metrics[f"{split}/delta_{name}"] = metrics[f"{split}/{name}"] - metrics[f"{split}/ref_{name}"]
         k = self.config.train.log_images
-        images = {"noisy": self.val_noisy[:k], "denoised": denoised[:k], "clean": self.val_clean[:k],
+        images = {"noisy": noisy[:k], "denoised": denoised[:k], "clean": clean[:k],
                   "noise (+0.5)": (noise[:k] + 0.5).clamp(0, 1)}
         # Collapse is about G's own output (the noise map): a constant map means clean = input − constant.
-        return Evaluation(metrics, outputs=noise, targets=self.val_noisy - self.val_clean, images=images)
+        return Evaluation(metrics, outputs=noise, targets=noisy - clean, images=images)
 
     def cost_input(self, size: int) -> torch.Tensor:
         return torch.rand(1, 1, size, size, device=self.device)

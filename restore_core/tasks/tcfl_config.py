@@ -46,9 +46,10 @@ class TCFLOptions:
 class TCFLData:
     """``source: synthetic``: tiles of the grayscale ``photos`` degraded with OCT-like speckle (``speckle``) and
     Gaussian noise (``gaussian``), deterministically from ``seed``: ``n_scenes`` noisy scenes with ``repeats``
-    acquisitions each, ``n_clean`` clean tiles and ``n_val`` validation pairs, all from disjoint tiles.
-    ``source: folders``: the user's ``root`` with ``noisy/<scene>/``, ``clean/`` and ``val/{noisy,clean}/``
-    (see ``restore_core.data.oct_triplets``). ``patch``: side of the training crops."""
+    acquisitions each, ``n_clean`` clean tiles, ``n_val`` validation and ``n_test`` test pairs, all from disjoint
+    tiles. ``source: folders``: the user's ``root`` with ``noisy/<scene>/``, ``clean/``, ``val/{noisy,clean}/`` and,
+    optionally, ``test/{noisy,clean}/`` (without it the last ``n_test`` validation pairs by name are the test split;
+    see ``restore_core.data.oct_triplets``). ``patch``: side of the training crops."""
 
     source: Literal["synthetic", "folders"] = "synthetic"
     root: str | None = None
@@ -58,6 +59,7 @@ class TCFLData:
     repeats: int = 2
     n_clean: int = 24
     n_val: int = 8
+    n_test: int = 8
     patch: int = 64
     speckle: float = 0.25
     gaussian: float = 0.05
@@ -71,9 +73,9 @@ class TCFLData:
             raise ConfigError(f"data.patch ({self.patch}) must not exceed data.tile ({self.tile})")
         if self.repeats < 2:
             raise ConfigError(f"data.repeats must be >= 2 (a triplet takes two noisy acquisitions); got {self.repeats}")
-        if self.n_scenes < 1 or self.n_clean < 1 or self.n_val < 2:
-            raise ConfigError(f"data.n_scenes and data.n_clean must be >= 1 and data.n_val >= 2; "
-                              f"got {self.n_scenes}, {self.n_clean}, {self.n_val}")
+        if self.n_scenes < 1 or self.n_clean < 1 or self.n_test < 1 or self.n_val < 2:
+            raise ConfigError(f"data.n_scenes, data.n_clean and data.n_test must be >= 1 and data.n_val >= 2; "
+                              f"got {self.n_scenes}, {self.n_clean}, {self.n_test}, {self.n_val}")
         check_range("data.speckle", self.speckle, ge=0)
         check_range("data.gaussian", self.gaussian, ge=0)
         check_range("data.seed", self.seed, ge=0)

@@ -69,7 +69,7 @@ def test_paper_profile_is_lambas_recipe(tmp_path):
     cfg = validate_config(configs(LOSS, "paper", tmp_path)[OFFICIAL])
     assert (cfg.optim.lr, cfg.optim.milestones, cfg.optim.gamma) == (1e-4, [0.5], 0.1)
     assert (cfg.train.batch_size, cfg.train.steps, cfg.data.patch) == (8, 1_000_000, 512)
-    assert (cfg.data.source, cfg.data.sid_eval_split) == ("sid", "test")
+    assert cfg.data.source == "sid"  # train, val and test lists: the published numbers are test-set numbers
     assert LOSS.reported[OFFICIAL] == {"val/psnr": 28.66, "val/ssim": 0.790}
 
 
@@ -78,8 +78,9 @@ def test_reproduction_profile_is_the_reproductions_recipe(tmp_path):
     for space in (LOSS, RDB):
         cfg = validate_config(configs(space, "reproduction", tmp_path)[space.baseline])
         assert (cfg.train.steps, cfg.optim.milestones, cfg.optim.gamma, cfg.optim.lr) == (500_000, [0.5], 0.1, 1e-4)
-        assert (cfg.data.max_pairs, cfg.data.max_eval_pairs, cfg.data.sid_eval_split) == (557, 294, "test")
-        assert cfg.task.metric_convention == "skimage_uint8" and (cfg.data.n_train, cfg.data.n_val) == (None, None)
+        assert (cfg.data.max_pairs, cfg.data.max_eval_pairs) == (557, 294)  # the test list's 294 via max_eval_pairs
+        assert cfg.task.metric_convention == "skimage_uint8"
+        assert (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test) == (None, None, None)
 
 
 def test_continuous_forms():

@@ -88,8 +88,8 @@ def test_smoke_trial_trains_and_reports_baselines():
     config = SPACE.resolve(SPACE.base_config("smoke"), {"task": "wgan", "loss.tv": 2.5, "seed": 0})
     result = train(config)
     assert result.stop_reason == "completed" and result.metrics["step"] == 16
-    keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ref_gcmse", "val/delta_epi", "baseline/bm3d/psnr",
-            "baseline/nlm/ssim", "cost/params")
+    keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ref_gcmse", "val/delta_epi", "val/baseline/bm3d/psnr",
+            "val/baseline/nlm/ssim", "cost/params")
     assert all(np.isfinite(result.metrics[k]) for k in keys)
 
 
@@ -105,6 +105,6 @@ def test_grid_sweep_end_to_end(ray_session, tmp_path):
     assert {name for name, s in status.items() if s != "completed"} == {label("wgan-repro", s) for s in SIGMAS}
     assert set(status.values()) == {"completed", "collapsed"}
     for method in ("bm3d", "nlm"):  # the same validation images in every trial: one baseline value per run
-        values = frame[f"last/baseline/{method}/psnr"]
+        values = frame[f"last/val/baseline/{method}/psnr"]
         assert values.max() - values.min() < 1e-3  # BM3D's FFTs vary in the last digits between processes
-        assert (frame[f"last/baseline/{method}/psnr"] > frame["last/val/ref_psnr"]).all()
+        assert (frame[f"last/val/baseline/{method}/psnr"] > frame["last/val/ref_psnr"]).all()

@@ -32,7 +32,7 @@ def test_perceptual_grid_is_six_lambdas_times_two_backbones(tmp_path):
             assert config["loss"] == {"mse": float(lam), "perceptual": pytest.approx(1 - float(lam))}
             assert config["task"]["perceptual_backbone"] == backbone
     assert resolved["λ=1, backbone=vgg16"]["loss"]["perceptual"] == 0  # weight 0: the term is not built
-    assert PERCEPTUAL.metric == "test/f1" and PERCEPTUAL.mode == "max"
+    assert PERCEPTUAL.metric == "val/f1" and PERCEPTUAL.mode == "max"  # chosen on validation, reported on test
 
 
 def test_augment_grid_is_the_three_shares_at_the_studys_best(tmp_path):
@@ -90,7 +90,7 @@ def test_lambda_one_rows_train_the_same_model():
                for b in ("alexnet", "vgg16")]
     numbers = [{k: v for k, v in r.metrics.items() if isinstance(v, float) and not k.startswith("time/")
                 and "latency" not in k} for r in results]
-    assert numbers[0] == numbers[1] and math.isfinite(numbers[0]["test/f1"])
+    assert numbers[0] == numbers[1] and math.isfinite(numbers[0]["val/f1"])
     assert [r.metrics["perceptual_weights"] for r in results] == [
         "alexnet: none (no perceptual term)", "vgg16: none (no perceptual term)"]
 
@@ -101,7 +101,7 @@ def test_augment_sweep_end_to_end(ray_session, tmp_path):
     frame = load_run(str(tmp_path / "unet_augment" / "grid"))
     assert len(frame) == 3 and set(frame["label"]) == {"share=0", "share=1/3", "share=1"}
     assert (frame["status"] == "completed").all()
-    assert frame["best/test/f1"].between(0, 1).all() and frame["best/test/auc"].between(0, 1).all()
+    assert frame["test/f1"].between(0, 1).all() and frame["test/auc"].between(0, 1).all()
     assert (frame["config/task.perceptual_weights"] == "random").all()
     table = threshold_table(frame)
     assert len(table.splitlines()) == 2 + 3 * 4 and table.count("| random |") == 3

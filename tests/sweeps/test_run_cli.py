@@ -106,14 +106,15 @@ def _png(path: Path, side: int, value: int = 128) -> None:
 
 def _make_data(tmp: Path) -> None:
     (tmp / "empty").mkdir()
-    line = "./Sony/short/00001_00_0.1s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8\n"
     for name in ("unpaired", "corrupt_raw"):
         (tmp / name / "Sony" / "short").mkdir(parents=True)
         (tmp / name / "Sony" / "long").mkdir()
-        for split in ("train", "val"):
+        for split, scene in (("train", "00001"), ("val", "20001"), ("test", "10001")):  # SID's lists share no scene
+            line = f"./Sony/short/{scene}_00_0.1s.ARW ./Sony/long/{scene}_00_10s.ARW ISO200 F8\n"
             (tmp / name / f"Sony_{split}_list.txt").write_text(line)
-        (tmp / name / "Sony" / "short" / "00001_00_0.1s.ARW").write_bytes(b"not a raw file" * 10)
-    (tmp / "corrupt_raw" / "Sony" / "long" / "00001_00_10s.ARW").write_bytes(b"\x00" * 100)
+            (tmp / name / "Sony" / "short" / f"{scene}_00_0.1s.ARW").write_bytes(b"not a raw file" * 10)
+            if name == "corrupt_raw":
+                (tmp / name / "Sony" / "long" / f"{scene}_00_10s.ARW").write_bytes(b"\x00" * 100)
     for stem in ("a", "b", "c"):
         _png(tmp / "unpaired_png" / "input" / f"{stem}.png", 8)
         _png(tmp / "corrupt_png" / "input" / f"{stem}.png", 8)

@@ -13,7 +13,7 @@ PHOTOS = ("camera", "retina", "moon")
 
 def make(seed=0, repeats=3):
     return synthetic_triplets(PHOTOS, 32, n_scenes=4, repeats=repeats, n_clean=5, n_val=3, speckle=0.25,
-                              gaussian=0.05, seed=seed)
+                              gaussian=0.05, seed=seed, n_test=2)
 
 
 def test_synthetic_shapes_and_range():
@@ -21,23 +21,26 @@ def test_synthetic_shapes_and_range():
     assert [scene.shape for scene in data.noisy] == [(3, 32, 32)] * 4
     assert len(data.clean) == 5 and data.clean[0].shape == (32, 32)
     assert data.val_noisy.shape == data.val_clean.shape == (3, 32, 32)
-    for array in (*data.noisy, *data.clean, data.val_noisy, data.val_clean):
+    assert data.test_noisy.shape == data.test_clean.shape == (2, 32, 32)
+    for array in (*data.noisy, *data.clean, data.val_noisy, data.val_clean, data.test_noisy, data.test_clean):
         assert array.dtype == np.float32 and array.min() >= 0 and array.max() <= 1
-    assert "4 noisy scenes (3 acquisitions each), 5 clean images, 3 validation pairs of 32x32" == data.describe()
+    assert data.describe() == ("4 noisy scenes (3 acquisitions each), 5 clean images, 3 validation pairs of 32x32, "
+                               "2 test pairs of 32x32")
 
 
-def test_noisy_scenes_clean_images_and_validation_come_from_disjoint_tiles():
-    tiles = split_tiles(PHOTOS, 32, {"val": 3, "noisy": 4, "clean": 5})
+def test_noisy_scenes_clean_images_validation_and_test_come_from_disjoint_tiles():
+    tiles = split_tiles(PHOTOS, 32, {"val": 3, "noisy": 4, "clean": 5, "test": 2})
     data = make()
-    # The clean training images are exactly the "clean" tiles, none of which is a scene or a validation tile.
+    # The clean training images are exactly the "clean" tiles, none of which is a scene, validation or test tile.
     assert all(np.array_equal(a, b) for a, b in zip(data.clean, tiles["clean"]))
-    others = [*tiles["noisy"], *tiles["val"]]
+    others = [*tiles["noisy"], *tiles["val"], *tiles["test"]]
     assert not any(np.array_equal(c, o) for c in data.clean for o in others)
     # Each scene's acquisitions are noisy versions of its own tile: far closer to it than to any clean image.
     for scene, tile in zip(data.noisy, tiles["noisy"]):
         own = np.abs(scene - tile).mean()
         assert all(own < np.abs(scene - c).mean() for c in data.clean)
     assert np.array_equal(data.val_clean, np.stack(tiles["val"]))
+    assert np.array_equal(data.test_clean, np.stack(tiles["test"]))
 
 
 def test_acquisitions_differ_and_noise_is_deterministic_from_the_seed():
@@ -60,15 +63,16 @@ def write(path, image):
     cv2.imwrite(str(path), np.round(image * 255).astype(np.uint8))
 
 
-def layout(root, scene_sizes=((2, 40),), val=2, size=40):
+def layout(root, scene_sizes=((2, 40),), val=2, size=40, test=2):
     rng = np.random.default_rng(0)
     for s, (count, side) in enumerate(scene_sizes):
         for i in range(count):
             write(root / "noisy" / f"scene{s}" / f"{i}.png", rng.random((side, side)))
     write(root / "clean" / "c0.png", rng.random((size, size)))
-    for i in range(val):
-        write(root / "val" / "noisy" / f"v{i}.png", rng.random((size + i, size)))
-        write(root / "val" / "clean" / f"v{i}.png", rng.random((size + i, size)))
+    for folder, count in (("val", val), ("test", test)):
+        for i in range(count):
+            write(root / folder / "noisy" / f"{folder[0]}{i}.png", rng.random((size + i, size)))
+            write(root / folder / "clean" / f"{folder[0]}{i}.png", rng.random((size + i, size)))
 
 
 def test_folders_load_scenes_clean_and_cropped_validation_pairs(tmp_path):
@@ -79,6 +83,15 @@ def test_folders_load_scenes_clean_and_cropped_validation_pairs(tmp_path):
     assert data.val_noisy.shape == data.val_clean.shape == (2, 40, 40)  # cropped to the smallest pair
     written = cv2.imread(str(tmp_path / "val" / "noisy" / "v0.png"), cv2.IMREAD_GRAYSCALE) / 255
     assert np.allclose(data.val_noisy[0], written)
+    assert data.test_noisy.shape == (2, 40, 40) and data.names["test"] == ["test/t0", "test/t1"]
+
+
+def test_without_a_test_folder_the_last_validation_pairs_are_the_test_split(tmp_path):
+    layout(tmp_path, val=5, test=0)
+    data = load_triplet_folders(tmp_path, patch=32, n_test=2)
+    assert (data.names["val"], data.names["test"]) == (["val/v0", "val/v1", "val/v2"], ["val/v3", "val/v4"])
+    with pytest.raises(DataError, match=r"has 5 validation pairs; without a test/ folder the last data.n_test=4"):
+        load_triplet_folders(tmp_path, patch=32, n_test=4)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ from restore_core.tasks.lowlight import LowLightTask
 from tests.restore_core.sid_files import BLACK, WHITE, write_dng
 
 SIDE = 64
-# four training scenes (scene 2 with two short exposures) and three test scenes
+# four training scenes (scene 2 with two short exposures), two validation and three test scenes
 LISTS = {
     "train": ["00001_00_0.1s", "00002_00_0.1s", "00002_01_0.04s", "00003_00_0.1s", "00004_00_0.1s"],
+    "val": ["20001_00_0.1s", "20002_00_0.1s"],
     "test": ["10003_00_0.1s", "10007_00_0.1s", "10012_00_0.1s"],
 }
 
@@ -70,7 +71,7 @@ def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
     config = {
         "task": {"name": "lowlight", "input": "packed"},
         "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
-                 "sid_eval_split": "test", "scenes_train": [1, 4], "scenes_test": [10007, 10012]},
+                 "n_test": None, "scenes_train": [1, 4], "scenes_test": [10007, 10012]},
         "model": {"name": "sid_unet", "width": 0.125},
         "loss": {"l1": 1.0},
         "train": {"steps": 1, "batch_size": 1, "eval_every": 1, "cost_size": 64, "threads": 1},
@@ -78,15 +79,16 @@ def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
     cfg = validate_config(config)
     LowLightTask.check_data(cfg)
     data = LowLightTask.prepare_data(cfg)
-    assert len(data["train"].bayer) == 2 and len(data["val"].bayer) == 2
+    assert len(data["train"].bayer) == 2 and len(data["val"].bayer) == 2 and len(data["test"].bayer) == 2
+    assert data["test"].names == ["10007_00_0.1s.dng", "10012_00_0.1s.dng"]  # the selected scenes of the test list
     entries = read_sid_list(sid_root, "train")
     assert memory_bytes(entries) == 4 * 2848 * 4256 * (5 + 3 * 4)  # five Bayer planes, four ground truths
     assert memory_bytes(entries[:1]) / 1e6 == pytest.approx(48.5 + 145.5, abs=0.1)
     config["data"]["scenes_test"] = [10001]
     with pytest.raises(DataError, match="scene\\(s\\) 10001 not in"):
         LowLightTask.check_data(validate_config(config))  # --dry-run finds it before anything is decoded
-    config["data"]["sid_eval_split"] = "val"
-    with pytest.raises(ConfigError, match="data.scenes_test selects scenes of Sony_test_list.txt"):
+    config["data"]["source"] = "synthetic"
+    with pytest.raises(ConfigError, match="data.scenes_train and data.scenes_test choose SID scenes"):
         validate_config(config)
 
 
@@ -94,12 +96,12 @@ def test_max_eval_pairs_caps_the_evaluated_list_alone(sid_root):
     config = {
         "task": {"name": "lowlight", "input": "packed"},
         "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
-                 "sid_eval_split": "test", "max_pairs": 4, "max_eval_pairs": 1},
+                 "n_test": None, "max_pairs": 4, "max_eval_pairs": 1},
         "model": {"name": "sid_unet", "width": 0.125},
         "loss": {"l1": 1.0},
         "train": {"steps": 1, "batch_size": 1, "eval_every": 1, "cost_size": 64, "threads": 1},
     }
     data = LowLightTask.prepare_data(validate_config(config))
-    assert (len(data["train"].bayer), len(data["val"].bayer)) == (4, 1)  # the reproduction's 557 / 294 in small
+    assert [len(data[split].bayer) for split in ("train", "val", "test")] == [4, 1, 1]  # 557 / 294 in small
     config["data"]["n_train"] = 2  # the first two scenes: three pairs (scene 2 has two exposures)
     assert len(LowLightTask.prepare_data(validate_config(config))["train"].bayer) == 3

@@ -74,16 +74,19 @@ def test_batches_keep_the_clean_target():
 
 def test_smoke_trial_reports_finite_threshold_metrics():
     result = train(smoke_config())
-    metrics = result.metrics
-    assert result.stop_reason == "completed" and metrics["step"] == 4
-    assert 0 <= metrics["test/f1"] <= 1 and 0 <= metrics["test/auc"] <= 1 and 0 <= metrics["val/auc"] <= 1
+    assert result.stop_reason == "completed" and result.metrics["step"] == 4
+    assert not any(key.startswith("test/") for row in result.history for key in row)  # training never sees test
+    cfg = validate_config(smoke_config())
+    task = AnomalyTask(cfg, AnomalyTask.prepare_data(cfg), torch.device("cpu"))
+    metrics = task.evaluate("test").metrics
+    assert 0 <= metrics["test/f1"] <= 1 and 0 <= metrics["test/auc"] <= 1 and 0 <= result.metrics["val/auc"] <= 1
     assert metrics["test/f1"] == metrics["test/best_f1/f1"]
     for rule in RULES:
         values = [metrics[f"test/{rule}/{name}"] for name in NAMES]
         assert all(math.isfinite(v) for v in values), rule
         tp, fp, tn, fn = values[1:5]
         assert tp + fn == 3 and fp + tn == 3  # three anomalous and three normal test tiles
-    assert math.isfinite(metrics["train/loss_perceptual"]) and math.isfinite(metrics["val/psnr"])
+    assert math.isfinite(result.metrics["train/loss_perceptual"]) and math.isfinite(result.metrics["val/psnr"])
     assert metrics["perceptual_weights"] == "alexnet: random init (no pretrained weights)"
 
 
@@ -91,7 +94,7 @@ def test_evaluation_table_and_perceptual_score():
     cfg = validate_config(smoke_config(score="mse+perceptual"))
     torch.manual_seed(0)
     task = AnomalyTask(cfg, AnomalyTask.prepare_data(cfg), torch.device("cpu"))
-    evaluation = task.evaluate()
+    evaluation = task.evaluate("test")
     rows = evaluation.tables["thresholds"]
     assert [r["rule"] for r in rows] == list(RULES)
     assert rows[0]["TP"] == evaluation.metrics["test/best_f1/tp"] and rows[0]["F1"] == evaluation.metrics["test/f1"]
@@ -115,20 +118,20 @@ def test_threshold_table_from_a_run_frame():
     rows = []
     for label, seed, tp, fp in (("λ=0.3, backbone=vgg16", 0, 28, 5), ("λ=1, backbone=alexnet", 0, 20, 1)):
         row = {"label": label, "seed": seed, "status": "completed", "config/task.perceptual_weights": "random",
-               "best/test/auc": 0.875}
+               "test/auc": 0.875}
         for i, rule in enumerate(RULES):
             tn, fn = 60 - fp - i, 30 - tp
-            row.update({f"best/test/{rule}/threshold": 0.01 * (i + 1), f"best/test/{rule}/tp": tp,
-                        f"best/test/{rule}/fp": fp + i, f"best/test/{rule}/tn": tn, f"best/test/{rule}/fn": fn,
-                        f"best/test/{rule}/tpr": tp / 30, f"best/test/{rule}/tnr": tn / 60,
-                        f"best/test/{rule}/f1": 2 * tp / (2 * tp + fp + i + fn)})
+            row.update({f"test/{rule}/threshold": 0.01 * (i + 1), f"test/{rule}/tp": tp,
+                        f"test/{rule}/fp": fp + i, f"test/{rule}/tn": tn, f"test/{rule}/fn": fn,
+                        f"test/{rule}/tpr": tp / 30, f"test/{rule}/tnr": tn / 60,
+                        f"test/{rule}/f1": 2 * tp / (2 * tp + fp + i + fn)})
         rows.append(row)
     rows.append({"label": "λ=0, backbone=vgg16", "seed": 0, "status": "error"})
     lines = threshold_table(pd.DataFrame(rows)).splitlines()
     assert lines[0].split(" | ")[4:9] == ["rule", "threshold", "TP", "FP", "TN"]
     body = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert len(body) == 9  # two blocks of four rules, one row for the failed trial
-    assert body[0][0] == "λ=0, backbone=vgg16" and "no evaluation (error)" in body[0]
+    assert body[0][0] == "λ=0, backbone=vgg16" and "not evaluated on test (error)" in body[0]
     first = body[1]
     assert first[:4] == ["λ=0.3, backbone=vgg16", "0", "random", "0.875"]
     assert first[4:] == ["best F1", "0.01", "28", "5", "55", "2", "0.9333", "0.9167", "0.8889"]

@@ -181,13 +181,16 @@ def write_pairs(root, names, size=(80, 96)):
 
 
 def test_real_folder_pairs_are_resized_and_split_by_name(tmp_path):
-    write_pairs(tmp_path, ["v1_001", "v1_002", "v1_003", "v2_001", "v2_002"])
+    write_pairs(tmp_path, ["v1_001", "v1_002", "v1_003", "v2_001", "v2_002", "v2_003"])
     config = set_path(set_path(CONFIG, "data.source", "folders"), "data.root", str(tmp_path))
+    config = set_path(config, "data.n_test", 1)
     data = get_task("desmoke").prepare_data(validate_config(config))
     assert data["train"].smoky.shape == (3, 3, 64, 64) and data["val"].clean.shape == (2, 3, 64, 64)
     assert data["val"].alpha is None
-    target = cv2.cvtColor(cv2.imread(str(tmp_path / "target" / "v2_002.png")), cv2.COLOR_BGR2RGB) / 255.0
-    np.testing.assert_allclose(data["val"].clean[1].mean(axis=(1, 2)), target.mean(axis=(0, 1)), atol=2e-3)
+    assert (data["val"].names, data["test"].names) == (["v2_001", "v2_002"], ["v2_003"])  # test last, then val
+    for split, index, name in (("val", 1, "v2_002"), ("test", 0, "v2_003")):
+        target = cv2.cvtColor(cv2.imread(str(tmp_path / "target" / f"{name}.png")), cv2.COLOR_BGR2RGB) / 255.0
+        np.testing.assert_allclose(data[split].clean[index].mean(axis=(1, 2)), target.mean(axis=(0, 1)), atol=2e-3)
     task = make_task(config, data)
     evaluation = task.evaluate()
     assert "smoke_mask" not in evaluation.images and "dark_channel" in evaluation.images
@@ -201,7 +204,7 @@ def test_folder_errors_are_one_line(tmp_path):
     assert "\n" not in str(error.value)
     write_pairs(tmp_path / "few", ["a", "b"])
     few = validate_config(set_path(set_path(CONFIG, "data.source", "folders"), "data.root", str(tmp_path / "few")))
-    with pytest.raises(DataError, match="leaves none for training"):
+    with pytest.raises(DataError, match=r"2 image pairs; data.n_val=2 and data.n_test=3 \(no test/ folder\) leave"):
         get_task("desmoke").prepare_data(few)
     with pytest.raises(ConfigError, match="needs data.root"):
         validate_config(set_path(CONFIG, "data.source", "folders"))

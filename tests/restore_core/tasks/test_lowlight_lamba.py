@@ -118,7 +118,7 @@ def test_evaluation_in_chunks_matches_one_forward(samples):
     task = LowLightTask(validate_config(cfg), data, torch.device("cpu"))  # batch 2: chunks of 2 and 1
     evaluation = task.evaluate()
     with torch.no_grad():
-        whole = task.modules["model"].eval()(task.val_input).clamp(0, 1)
+        whole = task.modules["model"].eval()(task.eval_set("val")["input"]).clamp(0, 1)
     torch.testing.assert_close(evaluation.outputs, whole)
     assert len(evaluation.outputs) == 3
 

@@ -92,14 +92,23 @@ def test_samples_are_the_normalised_raw_and_the_rawpy_ground_truth(sid_root):
     assert np.abs(amplified - scene(SCENE_SEEDS["val"])).mean() < 0.05
 
 
-def test_eval_split_and_max_pairs_choose_the_lists(sid_root):
-    (sid_root / "Sony_val_list.txt").unlink()
-    data = LowLightTask.prepare_data(
-        validate_config(config(sid_root, "lamba_rt", sid_eval_split="test", max_pairs=1))
-    )
-    assert len(data["train"].bayer) == 1 and len(data["val"].bayer) == 1
-    expected = read_ground_truth(sid_root / "Sony" / "long" / "10001_00_10s.dng").transpose(2, 0, 1)
-    np.testing.assert_array_equal(data["val"].target[0], expected)
+def test_each_split_reads_its_list_and_max_pairs_cuts_them(sid_root):
+    data = LowLightTask.prepare_data(validate_config(config(sid_root, "lamba_rt", max_pairs=1)))
+    assert {split: samples.names for split, samples in data.items()} == {
+        "train": ["00001_00_0.1s.dng"], "val": ["20001_00_0.1s.dng"], "test": ["10001_00_0.1s.dng"]}
+    for split, long_name in (("val", "20001_00_10s"), ("test", "10001_00_10s")):
+        expected = read_ground_truth(sid_root / "Sony" / "long" / f"{long_name}.dng").transpose(2, 0, 1)
+        np.testing.assert_array_equal(data[split].target[0], expected)
+
+
+def test_a_scene_in_two_lists_is_a_data_error(sid_root):
+    test_list = sid_root / "Sony_test_list.txt"
+    test_list.write_text(test_list.read_text() + "./Sony/short/00001_00_0.1s.dng ./Sony/long/00001_00_10s.dng\n")
+    message = (f"SID scene 00001 is in both '{sid_root / 'Sony_train_list.txt'}' and '{test_list}'; the train and "
+               "test splits must not share a scene (remove it from one list)")
+    with pytest.raises(DataError) as error:
+        LowLightTask.check_data(validate_config(config(sid_root, "lamba_rt")))
+    assert str(error.value) == message
 
 
 def test_frames_smaller_than_the_patch_are_a_data_error(sid_root):

@@ -155,22 +155,25 @@ def test_evaluation_reports_metrics_reference_delta_and_constant_baselines():
         value, ref, delta = (first.metrics[f"val/{p}{name}"] for p in ("", "ref_", "delta_"))
         assert math.isfinite(value) and math.isfinite(ref) and delta == pytest.approx(value - ref)
     assert first.outputs.shape == first.targets.shape == (2, 1, 48, 48)
-    assert torch.allclose(first.targets, task.val_noisy - task.val_clean)  # collapse is measured on the noise maps
+    val = task.eval_set("val")
+    assert torch.allclose(first.targets, val["noisy"] - val["clean"])  # collapse is measured on the noise maps
     assert set(first.images) == {"noisy", "denoised", "clean", "noise (+0.5)"}
     task.train_step(task.sample_batch(np.random.default_rng(5)))
     second = task.evaluate()
-    baselines = {k: v for k, v in first.metrics.items() if k.startswith("baseline/")}
-    assert sorted(baselines) == sorted(f"baseline/{m}/{q}" for m in ("bm3d", "nlm") for q in QUALITY_METRICS)
+    baselines = {k: v for k, v in first.metrics.items() if k.startswith("val/baseline/")}
+    assert sorted(baselines) == sorted(f"val/baseline/{m}/{q}" for m in ("bm3d", "nlm") for q in QUALITY_METRICS)
     assert all(second.metrics[k] == v for k, v in baselines.items())  # computed once, reported every time
 
 
-def test_baselines_denoise_the_validation_images():
-    task = build(tiny(data={"n_val": 3, "tile": 64, "patch": 32}))
-    metrics = task.evaluate().metrics
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_baselines_denoise_the_evaluated_images(split):
+    task = build(tiny(data={"n_val": 3, "n_test": 2, "tile": 64, "patch": 32}))
+    metrics = task.evaluate(split).metrics
     for method in ("bm3d", "nlm"):
-        assert metrics[f"baseline/{method}/psnr"] > metrics["val/ref_psnr"] + 3
-        assert metrics[f"baseline/{method}/ssim"] > metrics["val/ref_ssim"]
-        assert metrics[f"baseline/{method}/epi"] < metrics["val/ref_epi"]  # the noise's variation is gone
+        assert metrics[f"{split}/baseline/{method}/psnr"] > metrics[f"{split}/ref_psnr"] + 3
+        assert metrics[f"{split}/baseline/{method}/ssim"] > metrics[f"{split}/ref_ssim"]
+        assert metrics[f"{split}/baseline/{method}/epi"] < metrics[f"{split}/ref_epi"]  # the noise's variation is gone
+    assert not any(key.startswith("val/" if split == "test" else "test/") for key in metrics)
 
 
 def test_config_checks():
