@@ -25,6 +25,7 @@ from analysis.rundir import NODE_KEY, read_status
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
+from restore_core.run_files import read_test, select_report
 from restore_core.schema import validate_config
 from search_spaces import get_space
 from search_spaces.space import ROW_KEY, SEARCHES, SEED_KEY, TRIAL_INDEX_KEY
@@ -190,16 +191,6 @@ def lower_is_better(metric: str, mode: str | None = None) -> bool:
     return mode == "min" if mode else any(tag in metric for tag in MIN_IS_BETTER)
 
 
-def better(metric: str, a: float, b: float, mode: str | None = None) -> bool:
-    """Is ``a`` better than ``b`` for ``metric``? NaN and ±inf are never better (the tables count finite values only,
-    so an infinite best would drop the trial from its metric's column and keep it in the others)."""
-    if a is None or (isinstance(a, float) and not math.isfinite(a)):
-        return False
-    if b is None or (isinstance(b, float) and not math.isfinite(b)):
-        return True
-    return a < b if lower_is_better(metric, mode) else a > b
-
-
 def trial_status(results: list[dict], status: dict | None, error: str | None) -> tuple[str, str]:
     """(status, reason): completed, stopped early, nan, collapsed, error or unfinished."""
     last = results[-1].get("stop_reason") if results else None
@@ -241,14 +232,16 @@ def load_run(run_dir: str) -> pd.DataFrame:
         }
         row.update({f"config/{k}": _cell(v) for k, v in flatten(config).items()})
         row.update({f"param/{k}": _cell(v) for k, v in params.items()})
-        best = None
-        for result in results:
-            if best is None or better(metric, result.get(metric), best.get(metric), mode):
-                best = result
+        # the evaluation that selected the checkpoint Ray kept; a trial without a finite value keeps its first
+        best = select_report(results, metric, lower_is_better(metric, mode)) or (results[0] if results else None)
         for prefix, result in (("best", best), ("last", results[-1] if results else None)):
             for key, value in (result or {}).items():
                 if _is_metric(key, value):
                     row[f"{prefix}/{key}"] = value
+        tested = read_test(folder)
+        if tested is not None:  # the test evaluation of the selected checkpoint: test/<name>, and its step
+            row["test/step"] = tested["step"]
+            row.update({key: value for key, value in tested["metrics"].items() if _is_metric(key, value)})
         for key in COST_KEYS:  # the model's cost is measured once and repeated in every report
             row[key] = next((r[key] for r in reversed(results) if _is_metric(key, r.get(key))), math.nan)
         rows.append(row)

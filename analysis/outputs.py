@@ -56,7 +56,7 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
         result.tables["pairs"] = tables.pairs_table(frame, result.pairs, metric)
     if baseline is not None:
         result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
-    if "best/test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
+    if "test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
         result.extra_markdown["thresholds"] = threshold_table(frame)
     reported = space.reported_for(manifest.get("profile"))
     if reported and not frame.empty:
@@ -64,7 +64,8 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     return result
 
 
-def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS) -> pd.DataFrame:
+def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS,
+                  evaluate: bool = True) -> pd.DataFrame:
     """(Re)write every results file of a run directory; returns the per-configuration table (numbers).
 
     Every file is rendered, and every target checked, before the first is written, so bad input (a corrupt trial
@@ -77,6 +78,8 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
         baseline: the configuration label the others are compared with (default: the space's baseline).
         formats: any of ``md``, ``csv``, ``tex`` (the tables) and ``html`` (the report). ``results.csv`` and
             ``curves.csv`` are always written.
+        evaluate: first evaluate on test the trials whose selected checkpoint has not been
+            (:func:`~analysis.evaluate_test.evaluate_run_on_test`; once the run has been read without error).
     """
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
@@ -85,6 +88,11 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
     if not formats:
         raise UserError(f"no format given; known: {', '.join(FORMATS)}")
     result = analyse(run_dir, baseline)
+    if evaluate:
+        from analysis.evaluate_test import evaluate_run_on_test
+
+        if evaluate_run_on_test(run_dir).evaluated:
+            result = analyse(run_dir, baseline)
     files = render(result, formats)
     check_targets(run_dir, files)
     for name, text in files.items():

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from restore_core.config import check_range
 from restore_core.errors import ConfigError
+from restore_core.run_files import DEGRADE_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class TrainConfig:
     ``steps`` counts optimizer steps (one batch each); evaluation, reporting and checkpointing happen every
     ``eval_every`` steps and at the end. ``collapse_tolerance``: a trial stops as "collapsed" when its outputs for
     different validation inputs differ by less than this fraction of how much the targets differ.
+    ``degrade_tolerance``: per metric kind (``psnr``, ``ssim``, ...), how far a trial's last validation value of the
+    space's metric may end below its peak before the analysis flags the trial ``degraded`` (1 dB PSNR, 0.05 for the
+    metrics in [0, 1]; why, in docs/analysis.md; a kind given replaces its default only). A flag, not a stop: the
+    trial trains on.
 
     Step options, off by default because on a 2-core CPU neither paid off across the models (docs/PERFORMANCE.md,
     ``benchmarks/step_options.py``); they are meant for GPUs. ``channels_last`` stores every module's weights
@@ -70,11 +75,16 @@ class TrainConfig:
     threads: int | None = None
     log_images: int = 4
     collapse_tolerance: float = 1e-3
+    degrade_tolerance: dict[str, float] = field(default_factory=lambda: dict(DEGRADE_TOLERANCE))
     cost_size: int = 256
     fault: Literal["none", "raise", "nan", "oom", "collapse", "hang"] = "none"
     fault_step: int = 0
     channels_last: bool = False
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        # a kind the config names replaces its default; the other kinds keep theirs
+        object.__setattr__(self, "degrade_tolerance", {**DEGRADE_TOLERANCE, **self.degrade_tolerance})
 
     def validate(self) -> None:
         check_range("train.seed", self.seed, ge=0)
@@ -86,6 +96,8 @@ class TrainConfig:
         check_range("train.collapse_tolerance", self.collapse_tolerance, ge=0, lt=1,
                     note="(a fraction of the targets' spread; 0 switches collapse stopping off)")
         check_range("train.fault_step", self.fault_step, ge=0)
+        for kind, tolerance in self.degrade_tolerance.items():
+            check_range(f"train.degrade_tolerance.{kind}", tolerance, ge=0, note="(in the metric's units)")
 
 
 @dataclass(frozen=True)

@@ -241,13 +241,24 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     plan = check_sweep(options, given)
     existed = os.path.exists(plan.run_dir)
     try:
-        tuner = _start(plan, argv, probe_gpu_share)
+        tuner, shared = _start(plan, argv, probe_gpu_share)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
         raise Interrupted(signal.SIGINT, resume_advice(options) if options.resume else
                           "no trial had started; run the command again") from None
     fit_or_interrupt(tuner, resume_advice(options))
+    if options.is_remote_storage():  # the checkpoints are there: a local copy's python -m analysis evaluates them
+        print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
+              "analysed (python -m analysis RUN_DIR)", file=sys.stderr)
+    else:
+        from analysis.evaluate_test import evaluate_run_on_test
+
+        try:
+            evaluate_run_on_test(plan.run_dir, shared)
+        except KeyboardInterrupt:
+            raise Interrupted(signal.SIGINT, "the sweep had ended; evaluate its trials on test and write its tables "
+                              f"with python -m analysis {shlex.quote(plan.run_dir)}") from None
     if options.analyze and not options.is_remote_storage():
         from analysis import write_outputs
 
@@ -261,7 +272,8 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
 
 def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
     """Everything between the checks and the first trial: the data, Ray, the GPU share of ``--gpus-per-trial auto``
-    (``probe_gpu_share``), the run directory and its manifest, and the Tuner (new, or the run's restored)."""
+    (``probe_gpu_share``), the run directory and its manifest, and the Tuner (new, or the run's restored); returns the
+    Tuner and the prepared data (the test evaluation reuses it)."""
     from sweeps.cluster.connect import start_ray
     from sweeps.driver.tuner import build_tuner
 
@@ -297,4 +309,4 @@ def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
-    return build_tuner(plan, shared)
+    return build_tuner(plan, shared), shared

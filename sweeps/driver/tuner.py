@@ -150,7 +150,11 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         name=options.name,
         storage_path=options.space_dir(),
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        # Ray keeps the checkpoint of the best validation evaluation and always the latest one (to resume from), on
+        # the storage a retry or --resume reads; the best is evaluated on test once the trial has ended
+        # (analysis.evaluate_test), with restore_core.run_files.select_report's rule, which is this ordering's.
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.space.metric,
+                                                checkpoint_score_order=plan.space.mode),
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler)],

@@ -1,0 +1,124 @@
+"""The test evaluation of a run: each trial's checkpoint selected on validation, evaluated once on the test split.
+
+Ray kept, in every trial folder, the checkpoint of the trial's best validation evaluation beside its latest one
+(``CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=<metric>)``). When the trial has ended (completed,
+stopped by the scheduler, or paused when the sweep ended), :func:`evaluate_run_on_test` evaluates the selected one
+on the test split and writes ``test.json`` into the trial folder (``restore_core.run_files``): the test metrics, the
+selected step, and the first test image's input, output and target; for a trial that fell from its peak
+(``degraded``), also the last checkpoint's output on that image, for the report to show beside it.
+
+The sweep runs it when the tuner returns (and when a ``--resume`` returns), ``python -m analysis`` before it reads
+the run. ``test.json`` is written atomically once the evaluation is done, so a trial evaluated on test is never
+evaluated again, and one a killed driver did not finish is evaluated by the next resume or analysis. A trial that
+crashed or diverged is not evaluated (the tables do not count it); nor is one whose reports name no checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from analysis.load import (
+    _error_line,
+    _read_trial,
+    load_space,
+    lower_is_better,
+    manifest_value,
+    read_manifest,
+    read_results,
+    read_status,
+    trial_dirs,
+    trial_status,
+)
+from restore_core.errors import UserError
+from restore_core.evaluate import evaluate_checkpoint, first_image_crops
+from restore_core.loop import prepare_shared_data
+from restore_core.run_files import degradation, encode_png, is_tested, read_test, select_report, write_test
+from restore_core.schema import data_key, validate_config
+
+NOT_EVALUATED = ("error", "nan")  # the statuses whose trials the tables do not count
+
+
+@dataclass
+class HeldOutEvaluations:
+    """What one pass evaluated: the trial folders evaluated now, those left out with the reason, and the seconds."""
+
+    evaluated: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        said = f"evaluated {len(self.evaluated)} trial(s) on the test split in {self.seconds:.1f} s"
+        return said + "".join(f"; {os.path.basename(d)}: {why}" for d, why in self.skipped.items())
+
+
+def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=None,
+                         log: Callable[[str], None] | None = None) -> HeldOutEvaluations:
+    """Evaluate on test every trial of ``run_dir`` whose selected checkpoint has no ``test.json`` yet.
+
+    Args:
+        run_dir: ``runs/<space>/<name>`` on this machine's filesystem.
+        shared: prepared data by data key (the sweep's, so that the driver prepares nothing twice); other data is
+            prepared here once per data config.
+        device: where to evaluate (default: as each trial's ``train.device`` picks, the GPU where there is one).
+        log: called with a line when something was evaluated or left out (default: stderr).
+    """
+    log = log or (lambda line: print(line, file=sys.stderr))
+    manifest = read_manifest(run_dir)
+    space = load_space(manifest)
+    metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
+    lower = lower_is_better(metric, mode)
+    cache = dict(shared or {})
+    done = HeldOutEvaluations()
+    start = time.perf_counter()
+    for folder in trial_dirs(run_dir):
+        _, config = _read_trial(space, manifest, folder)
+        reports = read_results(folder)
+        status, _ = trial_status(reports, read_status(folder), _error_line(folder))
+        selected = select_report(reports, metric, lower)
+        if status in NOT_EVALUATED or selected is None or is_tested(read_test(folder), selected):
+            continue
+        checkpoint = selected.get("checkpoint_dir_name")
+        if not checkpoint:  # a run written without checkpoints (or by hand): nothing to evaluate
+            continue
+        if not os.path.isdir(os.path.join(folder, checkpoint)):
+            done.skipped[folder] = f"the checkpoint of step {selected.get('step')} ({checkpoint}) is gone"
+            continue
+        try:
+            cfg = validate_config(config)
+            key = data_key(cfg)
+            if key not in cache:
+                cache[key] = prepare_shared_data(config)
+            result = evaluate_checkpoint(config, os.path.join(folder, checkpoint), "test", cache[key], device)
+            record = {
+                "step": int(selected.get("step", result.step)), "checkpoint": checkpoint, "metric": metric,
+                "value": selected.get(metric), "metrics": _numbers(result.evaluation.metrics),
+                "images": {name: encode_png(crop) for name, crop in first_image_crops(result.evaluation).items()},
+                "tables": result.evaluation.tables, "seconds": round(result.seconds, 3),
+                "device": result.device,
+            }
+            fell = degradation(reports, metric, lower, cfg.train.degrade_tolerance)
+            last = reports[-1].get("checkpoint_dir_name")
+            if fell is not None and last and last != checkpoint and os.path.isdir(os.path.join(folder, last)):
+                later = evaluate_checkpoint(config, os.path.join(folder, last), "test", cache[key], device)
+                record["last"] = {"step": int(reports[-1].get("step", later.step)), "checkpoint": last,
+                                  "images": {name: encode_png(crop)
+                                             for name, crop in first_image_crops(later.evaluation).items()}}
+        except (UserError, OSError, RuntimeError) as error:  # e.g. data.root missing on the machine analysing a copy
+            done.skipped[folder] = f"not evaluated on test: {str(error).splitlines()[0]}"
+            continue
+        write_test(folder, record)
+        done.evaluated.append(folder)
+    done.seconds = time.perf_counter() - start
+    if done.evaluated or done.skipped:
+        log(done.describe())
+    return done
+
+
+def _numbers(metrics: Mapping) -> dict:
+    """The metrics a trial's reports would hold: numbers and strings (e.g. which pretrained weights it used)."""
+    return {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+            for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
