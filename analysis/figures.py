@@ -13,6 +13,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from analysis import stats
+from analysis.format import fmt_estimate
 from analysis.load import INFEASIBLE, lower_is_better
 from analysis.tables import short
 
@@ -64,60 +65,92 @@ def _y_for_missing(values: pd.Series) -> float:
     return float(finite.min() - 0.08 * span)
 
 
-def metric_vs_parameter(frame: pd.DataFrame, column: str, metric: str) -> go.Figure:
-    """One point per trial; infeasible trials are red crosses (at the bottom when they have no value)."""
-    y = pd.to_numeric(frame.get(f"best/{metric}"), errors="coerce").astype(float)
+def metric_vs_parameter(frame: pd.DataFrame, column: str, value: str) -> go.Figure:
+    """One point per trial of its reported ``value`` (``test/psnr``); trials that did not train to the end are grey
+    open circles (their value is from the step they stopped at), infeasible ones red crosses (at the bottom when they
+    have no value)."""
+    y = pd.to_numeric(frame.get(value), errors="coerce").astype(float)
     x, _, log = axis_values(frame[column])
     bad = frame["status"].isin(INFEASIBLE) | ~np.isfinite(y)
+    budget = pd.to_numeric(frame.get("budget", pd.Series(1.0, index=frame.index)), errors="coerce")
+    short_of_budget = ~bad & (budget < 1)
     fig = go.Figure()
-    hover = frame["label"].astype(str) + " (seed " + frame["seed"].astype(str) + "): " + frame["status"]
-    fig.add_trace(go.Scatter(x=x[~bad], y=y[~bad], mode="markers", name="trials", text=hover[~bad],
+    hover = (frame["label"].astype(str) + " (seed " + frame["seed"].astype(str) + "): " + frame["status"] + " at step "
+             + frame.get("steps", pd.Series(0, index=frame.index)).astype(str))
+    done = ~bad & ~short_of_budget
+    fig.add_trace(go.Scatter(x=x[done], y=y[done], mode="markers", name="trained to the end", text=hover[done],
                              marker={"size": 9, "color": "#1f77b4", "opacity": 0.8}))
+    if short_of_budget.any():
+        fig.add_trace(go.Scatter(x=x[short_of_budget], y=y[short_of_budget], mode="markers", name="stopped early",
+                                 text=hover[short_of_budget],
+                                 marker={"size": 9, "color": "#7f7f7f", "symbol": "circle-open"}))
     if bad.any():
         y_bad = y[bad].where(np.isfinite(y[bad]), _y_for_missing(y))
         fig.add_trace(go.Scatter(x=x[bad], y=y_bad, mode="markers", name="infeasible", text=hover[bad],
                                  marker={"size": 11, "color": "#d62728", "symbol": "x"}))
-    fig.update_layout(title=f"{short(metric)} vs {column[7:]}", template=TEMPLATE, height=360,
-                      xaxis_title=column[7:], yaxis_title=f"best {short(metric)}")
+    fig.update_layout(title=f"{short(value)} vs {column[7:]}", template=TEMPLATE, height=360,
+                      xaxis_title=column[7:], yaxis_title=short(value))
     if log:
         fig.update_xaxes(type="log")
     return fig
 
 
-def isolation(frame: pd.DataFrame, columns: list[str], metric: str, mode: str) -> go.Figure | None:
-    """For each value of each scientific parameter, the best configuration's mean ± CI (the nuisance parameters,
-    here the seed and any other searched value, are optimised away)."""
+def error_bars(cis, ns) -> dict:
+    """Plotly error bars of 95 % CI half-widths, drawn only where n ≥ 2: a single seed has no interval, and a bar of
+    zero width would claim one."""
+    array = [float(ci) if n is not None and n == n and int(n) >= 2 and np.isfinite(ci) else None
+             for ci, n in zip(cis, ns)]
+    return {"type": "data", "array": array, "visible": any(v is not None for v in array)}
+
+
+def estimate_text(mean: float, ci: float, n: int) -> str:
+    """Hover text of a mean: ``24.45 ± 1.50 (n=3)``, ``24.45 (n=1)``; never ``± 0`` for one seed."""
+    return fmt_estimate(mean, ci, n)
+
+
+def isolation(frame: pd.DataFrame, columns: list[str], value: str, mode: str) -> go.Figure | None:
+    """For each value of each scientific parameter, the best configuration's mean ± CI over the trials that trained
+    to the end (the nuisance parameters, here the seed and any other searched value, are optimised away)."""
     if not columns:
         return None
     fig = make_subplots(rows=1, cols=len(columns), subplot_titles=[c[7:] for c in columns])
-    summary = stats.summarize(frame, [f"best/{metric}"]).set_index("label")
-    lower = lower_is_better(metric, mode)
+    finished = completed(frame)
+    summary = stats.summarize(finished, [value]).set_index("label")
+    lower = lower_is_better(value, mode)
     for i, column in enumerate(columns, start=1):
-        xs, means, cis, names = [], [], [], []
-        by_value = frame.groupby(as_text(frame[column]), sort=False)["label"]
-        for value, labels in by_value:
+        xs, means, cis, ns, names = [], [], [], [], []
+        by_value = finished.groupby(as_text(finished[column]), sort=False)["label"]
+        for setting, labels in by_value:
             candidates = summary.loc[summary.index.intersection(labels.unique())].dropna(subset=["mean"])
             if candidates.empty:
                 continue
             best = candidates["mean"].idxmin() if lower else candidates["mean"].idxmax()
-            xs.append(value)
+            xs.append(setting)
             means.append(candidates.at[best, "mean"])
             cis.append(candidates.at[best, "ci"])
-            names.append(best)
+            ns.append(candidates.at[best, "n"])
+            names.append(f"{best}: {estimate_text(means[-1], cis[-1], int(ns[-1]))}")
         x, numeric, log = axis_values(pd.Series(xs, dtype=object))
         order = np.argsort(x.to_numpy()) if numeric else np.arange(len(xs))
         # categories have no order between them: no connecting line
-        mode = "markers+lines" if numeric else "markers"
-        fig.add_trace(go.Scatter(x=x.iloc[order], y=np.array(means)[order], mode=mode,
+        line = "markers+lines" if numeric else "markers"
+        fig.add_trace(go.Scatter(x=x.iloc[order], y=np.array(means)[order], mode=line,
                                  marker={"size": 9, "color": "#1f77b4"}, line={"color": "#1f77b4"},
-                                 error_y={"type": "data", "array": np.nan_to_num(np.array(cis, float)[order])},
+                                 error_y=error_bars(np.array(cis, float)[order], np.array(ns, float)[order]),
                                  text=np.array(names, dtype=object)[order], name=column[7:], showlegend=False),
                       row=1, col=i)
         if log:
             fig.update_xaxes(type="log", row=1, col=i)
-    fig.update_layout(title=f"Isolation: best {short(metric)} per scientific value (mean ± 95 % CI)",
-                      template=TEMPLATE, height=380)
+    fig.update_layout(title=f"Isolation: best {short(value)} per scientific value (mean ± 95 % CI where n ≥ 2; "
+                            "trials trained to the end)", template=TEMPLATE, height=380)
     return fig
+
+
+def completed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials that trained their whole budget."""
+    if "budget" not in frame:
+        return frame
+    return frame[pd.to_numeric(frame["budget"], errors="coerce") >= 1]
 
 
 def learning_curves(curves: pd.DataFrame, metric: str) -> go.Figure | None:
@@ -140,11 +173,10 @@ def learning_curves(curves: pd.DataFrame, metric: str) -> go.Figure | None:
     return fig
 
 
-def parallel_coordinates(frame: pd.DataFrame, columns: list[str], metric: str) -> go.Figure | None:
-    key = f"best/{metric}"
-    if not columns or key not in frame:
+def parallel_coordinates(frame: pd.DataFrame, columns: list[str], value: str) -> go.Figure | None:
+    if not columns or value not in frame:
         return None
-    rows = frame[np.isfinite(pd.to_numeric(frame[key], errors="coerce").astype(float))]
+    rows = frame[np.isfinite(pd.to_numeric(frame[value], errors="coerce").astype(float))]
     if rows.empty:
         return None
     dimensions = []
@@ -157,70 +189,38 @@ def parallel_coordinates(frame: pd.DataFrame, columns: list[str], metric: str) -
             names = list(dict.fromkeys(x))
             dimensions.append({"label": column[7:], "values": [names.index(v) for v in x],
                                "tickvals": list(range(len(names))), "ticktext": [_clip(n) for n in names]})
-    values = rows[key].astype(float)
-    dimensions.append({"label": short(metric), "values": values})
+    values = rows[value].astype(float)
+    dimensions.append({"label": short(value), "values": values})
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line={"color": values, "colorscale": "Viridis",
                                                               "showscale": True}))
     fig.update_layout(title="Parallel coordinates (one line per trial)", template=TEMPLATE, height=420)
     return fig
 
 
-def ablation_bars(table: pd.DataFrame, metric: str, baseline: str | None) -> go.Figure | None:
-    """Bars of the per-configuration means (the main table's numbers) with 95 % CI error bars."""
-    mean, ci = f"{metric}/mean", f"{metric}/ci"
+def ablation_bars(table: pd.DataFrame, value: str, baseline: str | None) -> go.Figure | None:
+    """Bars of the ranked rows' means (the main table's numbers; rows that did not train to the end are left out)
+    with 95 % CI error bars where n ≥ 2, and classical baselines."""
+    mean, ci, n = f"{value}/mean", f"{value}/ci", f"{value}/n"
     if table.empty or mean not in table:
         return None
-    rows = table[table[mean].notna()]
+    ranked = table["rank"].notna() if "rank" in table else pd.Series(True, index=table.index)
+    rows = table[table[mean].notna() & (ranked | (table["kind"] == "baseline"))]
+    if rows.empty:
+        return None
     colour = ["#7f7f7f" if kind == "baseline" else "#ff7f0e" if label == baseline else "#1f77b4"
               for kind, label in zip(rows["kind"], rows["label"])]
+    counts = rows[n].astype(float)
     fig = go.Figure(go.Bar(x=[_clip(str(v), 40) for v in rows["label"]], y=rows[mean], marker_color=colour,
-                           error_y={"type": "data", "array": rows[ci].fillna(0).astype(float)},
-                           hovertext=[f"{label}: n={n}" for label, n in zip(rows["label"], rows[f"{metric}/n"])]))
-    low = float((rows[mean] - rows[ci].fillna(0)).min())
-    high = float((rows[mean] + rows[ci].fillna(0)).max())
+                           error_y=error_bars(rows[ci].astype(float), counts),
+                           hovertext=[f"{label}: {estimate_text(m, c, int(k) if k == k else 0)}"
+                                      for label, m, c, k in zip(rows["label"], rows[mean], rows[ci], counts)]))
+    half = pd.Series([v or 0.0 for v in error_bars(rows[ci].astype(float), counts)["array"]], index=rows.index)
+    low, high = float((rows[mean] - half).min()), float((rows[mean] + half).max())
     pad = 0.1 * (high - low or abs(high) or 1.0)
-    fig.update_layout(title=f"{short(metric)} per configuration (mean ± 95 % CI; orange: baseline, grey: classical)",
-                      template=TEMPLATE, height=420, yaxis_range=[low - pad, high + pad],
-                      yaxis_title=short(metric))
-    return fig
-
-
-def pareto_front(cost: np.ndarray, quality: np.ndarray, lower_quality_better: bool) -> np.ndarray:
-    """Indices of the points no other point beats on both cost (lower) and quality, by increasing cost."""
-    order = np.lexsort((quality if lower_quality_better else -quality, cost))
-    front, best = [], math.inf
-    for i in order:
-        value = quality[i] if lower_quality_better else -quality[i]
-        if value < best:
-            front.append(i)
-            best = value
-    return np.array(front, dtype=int)
-
-
-def quality_vs_cost(table: pd.DataFrame, metric: str, mode: str) -> go.Figure | None:
-    mean = f"{metric}/mean"
-    if table.empty or mean not in table:
-        return None
-    rows = table[(table["kind"] == "configuration") & table[mean].notna()]
-    cost_key = next((k for k in ("cost/macs", "cost/latency_ms")
-                     if k in rows and rows[k].notna().all() and rows[k].round(6).nunique() > 1), None)
-    cost_key = cost_key or next((k for k in ("cost/latency_ms", "cost/macs") if k in rows and rows[k].notna().all()),
-                                None)
-    if cost_key is None or rows.empty:
-        return None
-    x, y = rows[cost_key].to_numpy(float), rows[mean].to_numpy(float)
-    front = pareto_front(x, y, lower_is_better(metric, mode))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="configurations", text=rows["label"],
-                             error_y={"type": "data", "array": rows[f"{metric}/ci"].fillna(0).astype(float)},
-                             marker={"size": 10}))
-    fig.add_trace(go.Scatter(x=x[front], y=y[front], mode="lines+markers", name="Pareto front",
-                             line={"shape": "hv", "color": "#d62728"}, text=rows["label"].to_numpy()[front]))
-    name = {"cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}[cost_key]
-    same_macs = cost_key == "cost/latency_ms" and "cost/macs" in rows and rows["cost/macs"].nunique() == 1
-    title = f"{short(metric)} vs {name} with the Pareto front"
-    title += " (every configuration has the same MACs)" if same_macs else ""
-    fig.update_layout(title=title, template=TEMPLATE, height=400, xaxis_title=name, yaxis_title=short(metric))
+    single = " (n=1: no interval)" if (counts < 2).all() else ""
+    fig.update_layout(title=f"{short(value)} of the ranked configurations (mean ± 95 % CI{single}; orange: baseline, "
+                            "grey: classical)", template=TEMPLATE, height=420, yaxis_range=[low - pad, high + pad],
+                      yaxis_title=short(value))
     return fig
 
 

@@ -12,12 +12,14 @@ MISSING = "—"
 
 @dataclass
 class TextTable:
-    """Formatted cells, with the notes printed under the table."""
+    """Formatted cells, with the notes printed under the table and the paragraphs (``intro``, e.g. the verdict)
+    printed above it."""
 
     columns: list[str]
     rows: list[list[str]]
     notes: list[str] = field(default_factory=list)
     title: str = ""
+    intro: list[str] = field(default_factory=list)
 
 
 def is_number(value) -> bool:
@@ -36,15 +38,17 @@ def fmt_number(value, places: int | None = None) -> str:
     return f"{value:.{places}f}"
 
 
-def fmt_estimate(mean: float, ci: float, n: int) -> str:
-    """``30.12 ± 0.08 (n=3)``: mean ± CI half-width over ``n`` seeds; ``30.12 (n=1)`` for a single seed."""
+def fmt_estimate(mean: float, ci: float, n: int, inline: bool = False) -> str:
+    """``30.12 ± 0.08 (n=3)``: mean ± CI half-width over ``n`` seeds; ``30.12 (n=1)`` for a single seed (no interval,
+    never ``± 0``). ``inline``: ``30.12 ± 0.08, n=3``, for a sentence that is already in parentheses."""
     if not n or not is_number(mean):
         return MISSING
     # the interval sets the precision too: a PSNR difference of 0.10 ± 2.33 dB needs no four decimals
     places = decimals(max(abs(mean), ci if is_number(ci) else 0.0))
+    count = f", n={n}" if inline else f" (n={n})"
     if n == 1 or not is_number(ci):
-        return f"{mean:.{places}f} (n={n})"
-    return f"{mean:.{places}f} ± {ci:.{places}f} (n={n})"
+        return f"{mean:.{places}f}{count}"
+    return f"{mean:.{places}f} ± {ci:.{places}f}{count}"
 
 
 def fmt_p(p: float) -> str:
@@ -65,6 +69,8 @@ def fmt_count(value: float, unit: str = "") -> str:
 
 def to_markdown(table: TextTable) -> str:
     lines = [f"## {table.title}", ""] if table.title else []
+    for paragraph in table.intro:
+        lines += [paragraph, ""]
     lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
     lines.append("|" + "|".join("---" for _ in table.columns) + "|")
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in table.rows]
@@ -101,6 +107,7 @@ def to_latex(table: TextTable) -> str:
     lines = []
     if table.title:
         lines.append(f"% {table.title}")
+    lines += [f"% {paragraph}" for paragraph in table.intro]
     lines += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
               " & ".join(latex_escape(c) for c in table.columns) + " \\\\", "\\midrule"]
     lines += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in table.rows]
@@ -120,4 +127,5 @@ def to_html(table: TextTable) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
     notes = "".join(f"<p class='note'>{escape(n)}</p>" for n in table.notes)
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}"
+    intro = "".join(f"<p class='verdict'>{escape(p)}</p>" for p in table.intro)
+    return f"{intro}<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{notes}"

@@ -1,5 +1,11 @@
-"""The image grid of the report: the same crop of the degraded input, each configuration's output and the target,
-read from the latest images each trial wrote to TensorBoard (``images/<name>``, one row of N validation images)."""
+"""The image grid of the report: each configuration's output from the checkpoint whose number the table reports, on
+one fixed crop of the first test image (the same place for every configuration), beside that image's degraded input
+and target; for a trial that fell from its peak (degraded), its last checkpoint's output beside it.
+
+The images come from each trial's ``test.json`` (the test evaluation of its selected checkpoint). A run without test
+evaluations (from before the test split) shows the validation images its trials wrote to TensorBoard at their
+selected step instead, and says so.
+"""
 
 from __future__ import annotations
 
@@ -15,20 +21,27 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis import stats
+from analysis.rows import Row
+from restore_core.run_files import decode_png, read_test
 
-CROP = 128  # pixels of the first validation image shown, centred
+CROP = 128  # pixels of the first test image shown, centred
 MAX_CONFIGS = 11
 COLUMNS = 6
-MAIN_TAGS = ("input", "output", "target")
+# what each task calls its degraded input, its output and its target (TCFL: noisy, denoised, clean)
+ROLES = {"input": ("input", "noisy"), "output": ("output", "denoised"), "target": ("target", "clean")}
 
 
-def latest_images(trial_dir: str) -> dict[str, np.ndarray]:
-    """{name: (H, W, C) uint8} of the latest step of every image tag in the trial's event files (a resumed trial
-    has several files; the latest step wins)."""
+def _role(images: dict, role: str) -> str | None:
+    return next((name for name in ROLES[role] if name in images), None)
+
+
+def images_at_step(trial_dir: str, step: int) -> dict[str, np.ndarray]:
+    """{name: (H, W, C) uint8} of every image tag the trial wrote to TensorBoard at ``step`` (the last write of that
+    step wins: a resumed trial writes it again)."""
     from PIL import Image
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    latest: dict[str, tuple[int, float, bytes]] = {}
+    found: dict[str, tuple[float, bytes]] = {}
     for path in sorted(glob.glob(os.path.join(trial_dir, "events.out.tfevents.*"))):
         try:
             accumulator = EventAccumulator(path, size_guidance={"images": 0})
@@ -38,18 +51,14 @@ def latest_images(trial_dir: str) -> dict[str, np.ndarray]:
             continue
         for tag in tags:
             for event in accumulator.Images(tag):
-                key = (event.step, event.wall_time)
-                if tag not in latest or key > latest[tag][:2]:
-                    latest[tag] = (event.step, event.wall_time, event.encoded_image_string)
-    out = {}
-    for tag, (_, _, encoded) in latest.items():
-        image = np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"))
-        out[tag.removeprefix("images/")] = image
-    return out
+                if event.step == step and (tag not in found or event.wall_time >= found[tag][0]):
+                    found[tag] = (event.wall_time, event.encoded_image_string)
+    return {tag.removeprefix("images/"): np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            for tag, (_, data) in found.items()}
 
 
 def crop(image: np.ndarray, size: int = CROP) -> np.ndarray:
-    """The centred ``size``×``size`` crop of the first image of the row (H, N·W): the same place in every trial."""
+    """The centred ``size``×``size`` crop of the first image of a TensorBoard row (H, N·W), or of one image."""
     height = image.shape[0]
     first = image[:, : min(height, image.shape[1])]
     side = min(size, first.shape[0], first.shape[1])
@@ -65,59 +74,96 @@ def to_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pick_trials(frame: pd.DataFrame, labels: list[str], metric: str, lower: bool, baseline: str | None) -> list:
-    """(label, trial_id) of the best trial of the first ``MAX_CONFIGS`` configurations (and the baseline)."""
-    key = f"best/{metric}"
-    chosen = list(labels[:MAX_CONFIGS])
-    if baseline and baseline in labels and baseline not in chosen:
-        chosen.append(baseline)
+def representative(row: Row, column: str) -> pd.Series | None:
+    """The row's trial whose value is nearest the row's mean (the trial the grid shows for the configuration)."""
+    counted = stats.counted(row.trials)
+    if counted.empty:
+        return None
+    values = pd.to_numeric(counted[column], errors="coerce") if column in counted else pd.Series(np.nan, counted.index)
+    values = values.where(np.isfinite(values.to_numpy(dtype=float)))  # an infinite value is no trial's number
+    if not values.notna().any():
+        return counted.iloc[0]
+    return counted.loc[(values - values.mean()).abs().idxmin()]
+
+
+def pick_trials(rows: list[Row], column: str, baseline: str | None) -> list[tuple[Row, pd.Series]]:
+    """(row, trial) of the first ``MAX_CONFIGS`` rows in table order (and the baseline's first row)."""
+    chosen = list(rows[:MAX_CONFIGS])
+    if baseline and not any(r.label == baseline for r in chosen):
+        chosen += [r for r in rows if r.label == baseline][:1]
     picks = []
-    for label in chosen:
-        rows = frame[frame["label"] == label]
-        if rows.empty:
-            continue
-        counted = stats.counted(rows)  # not a crashed or diverged trial's output, which the tables leave out
-        values = pd.to_numeric(counted[key], errors="coerce") if key in counted else pd.Series(dtype=float)
-        values = values[np.isfinite(values)]
-        fallback = counted.index[0] if not counted.empty else rows.index[0]
-        best = (values.idxmin() if lower else values.idxmax()) if not values.empty else fallback
-        picks.append((label, rows.at[best, "trial_id"]))
+    for row in chosen:
+        trial = representative(row, column)
+        if trial is not None:
+            picks.append((row, trial))
     return picks
 
 
-def image_tiles(run_dir: str, picks: list) -> list[tuple[str, np.ndarray]]:
-    """(title, crop): the input, each picked configuration's output, the target, then the best trial's other
-    images (task-specific names such as a dark channel)."""
+def _decoded(images: dict) -> dict[str, np.ndarray]:
+    return {name: decode_png(text) for name, text in images.items()}
+
+
+def trial_images(run_dir: str, trial: pd.Series) -> tuple[dict, dict, int | None, int | None]:
+    """(images of the selected checkpoint, images of the last one when the trial fell from its peak, the selected
+    step, the last step): from test.json, else TensorBoard's validation images at those steps."""
+    folder = os.path.join(run_dir, str(trial["trial_id"]))
+    record = read_test(folder)
+    if record is not None:
+        last = record.get("last") or {}
+        return (_decoded(record.get("images", {})), _decoded(last.get("images", {})), record["step"],
+                last.get("step"))
+    step = trial.get("best/step")
+    if step is None or (isinstance(step, float) and math.isnan(step)):
+        return {}, {}, None, None
+    last_step = trial.get("last/step") if bool(trial.get("degraded")) else None
+    later = images_at_step(folder, int(last_step)) if last_step is not None else {}
+    return images_at_step(folder, int(step)), later, int(step), last_step
+
+
+def image_tiles(run_dir: str, picks: list[tuple[Row, pd.Series]], column: str) -> tuple[list, bool]:
+    """(title, crop) tiles: the degraded input, each picked configuration's output (and a degraded trial's last
+    output beside it), the target, then the first trial's other images (a dark channel, a smoke mask); and whether
+    they are test images."""
     tiles: list = []
     first: dict | None = None
-    for label, trial_id in picks:
-        images = latest_images(os.path.join(run_dir, str(trial_id)))
-        if not images:
+    on_test = False
+    for row, trial in picks:
+        selected, last, step, last_step = trial_images(run_dir, trial)
+        output = _role(selected, "output")
+        if output is None:
             continue
-        first = first or images
-        if "output" in images:
-            tiles.append((str(label), crop(images["output"])))
+        if first is None:
+            first, on_test = selected, read_test(os.path.join(run_dir, str(trial["trial_id"]))) is not None
+        value = trial.get(column)
+        number = f": {value:.4g}" if isinstance(value, float) and math.isfinite(value) else ""
+        tiles.append((f"{row.label} (seed {trial['seed']}, step {step}){number}", crop(selected[output])))
+        if last and _role(last, "output"):
+            tiles.append((f"{row.label}: last (step {last_step}), degraded", crop(last[_role(last, "output")])))
     if first is None:
-        return []
-    head = [("input (degraded)", crop(first["input"]))] if "input" in first else []
-    tail = [("target", crop(first["target"]))] if "target" in first else []
-    extra = [(f"{name} (best trial)", crop(image)) for name, image in first.items() if name not in MAIN_TAGS]
-    return head + tiles + tail + extra
+        return [], False
+    head = [("input (degraded)", crop(first[_role(first, "input")]))] if _role(first, "input") else []
+    tail = [("target", crop(first[_role(first, "target")]))] if _role(first, "target") else []
+    known = {name for names in ROLES.values() for name in names}
+    extra = [(name, crop(image)) for name, image in first.items() if name not in known]
+    return head + tiles + tail + extra, on_test
 
 
-def image_grid(tiles: list[tuple[str, np.ndarray]]) -> go.Figure | None:
+def image_grid(tiles: list[tuple[str, np.ndarray]], on_test: bool = True) -> go.Figure | None:
     if not tiles:
         return None
     cols = min(COLUMNS, len(tiles))
     rows = math.ceil(len(tiles) / cols)
-    titles = [t if len(t) <= 30 else t[:29] + "…" for t, _ in tiles]
+    titles = [t if len(t) <= 40 else t[:39] + "…" for t, _ in tiles]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
                         vertical_spacing=0.12 / rows)
     for i, (_, image) in enumerate(tiles):
         fig.add_trace(go.Image(source=to_data_uri(image)), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_layout(title="The same crop: degraded input, each configuration's output (its best trial), target",
+    where = ("the first test image, from the checkpoint each configuration's number comes from (the trial nearest "
+             "its mean)" if on_test else "the first validation image at the selected step (this run has no test "
+             "evaluation)")
+    fig.update_layout(title=f"The same crop of {where}: degraded input, outputs, target",
                       height=60 + 230 * rows, margin={"l": 10, "r": 10, "t": 80, "b": 10}, template="plotly_white")
-    fig.update_annotations(font_size=11)
+    fig.update_annotations(font_size=10)
     return fig

@@ -21,95 +21,29 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.manifest import (  # noqa: F401  (read from here too)
+    MANIFEST_FORMAT,
+    check_config,
+    load_space,
+    manifest_value,
+    read_manifest,
+)
 from analysis.rundir import NODE_KEY, read_status
 from restore_core.config import flatten
 from restore_core.errors import DataError, UserError
-from restore_core.io import json_excerpt, json_kind, read_bytes, read_json_object, read_text
-from restore_core.run_files import read_test, select_report
+from restore_core.io import json_excerpt, read_bytes, read_json_object, read_text
+from restore_core.run_files import degradation, read_test, select_report
 from restore_core.schema import validate_config
-from search_spaces import get_space
-from search_spaces.space import ROW_KEY, SEARCHES, SEED_KEY, TRIAL_INDEX_KEY
+from search_spaces.space import ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY
+
+PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
+RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
 
 MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
 INFEASIBLE = ("error", "nan", "collapsed")
-BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps", "node_id"]
-
-MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes, with 'space' and 'base_config'"
-PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
-RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
-
-# What the analysis reads from a manifest besides 'space' and 'base_config', with what a recorded value must be. Each
-# key is optional: a run from before the manifest recorded it takes its space's value (manifest_value).
-MANIFEST_VALUES = (
-    ("metric", lambda v: isinstance(v, str) and v != "", 'the name of a metric the trials report, such as "val/psnr"'),
-    ("mode", lambda v: v in ("max", "min"), '"max" or "min"'),
-    ("baseline", lambda v: v is None or isinstance(v, str), "a configuration label (a string) or null"),
-    ("search", lambda v: v in SEARCHES, f"one of {', '.join(SEARCHES)}"),
-    ("scientific", lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v),
-     "a list of config keys (strings)"),
-    ("git", lambda v: v is None or isinstance(v, dict), 'an object {"commit": ..., "dirty": ...} or null'),
-)
-PAIR_FORMAT = ('a list of pairs {"a": label, "b": label, "kind": name} ("kind" optional), as the space declares '
-               "its pairs")
-
-
-def read_manifest(run_dir: str) -> dict[str, Any]:
-    """A run's ``manifest.json``; a missing or malformed one is a DataError naming the file and what it lacks."""
-    if not os.path.exists(run_dir):
-        raise DataError(f"{run_dir} is not a run directory (no such folder); run directories are runs/<space>/<name>")
-    if not os.path.isdir(run_dir):
-        raise DataError(f"{run_dir} is a file, not a run directory; run directories are runs/<space>/<name>")
-    path = os.path.join(run_dir, "manifest.json")
-    manifest = read_json_object(path, MANIFEST_FORMAT)
-    if manifest is None:
-        raise DataError(f"{run_dir} is not a run directory (no manifest.json); run directories are runs/<space>/<name>")
-    for key, kind, meaning in (("space", str, "the search space's name"),
-                               ("base_config", dict, "the config every trial starts from")):
-        if key not in manifest:
-            raise DataError(f"{path} has no '{key}' ({meaning}); {MANIFEST_FORMAT}")
-        if not isinstance(manifest[key], kind):
-            raise DataError(f"{path}: '{key}' is a JSON {json_kind(manifest[key])}, not {meaning}; {MANIFEST_FORMAT}")
-    for key, valid, accepted in MANIFEST_VALUES:
-        if key in manifest and not valid(manifest[key]):
-            raise DataError(f"{path}: {key} is {json_excerpt(manifest[key], 80)}; expected {accepted}")
-    _check_pairs(path, manifest.get("pairs", []))
-    try:
-        _check_config(manifest["base_config"])
-    except UserError as err:
-        raise DataError(f"{path}: base_config: {err}") from None
-    return manifest
-
-
-def _check_pairs(path: str, pairs: Any) -> None:
-    if not isinstance(pairs, list):
-        raise DataError(f"{path}: pairs is {json_excerpt(pairs, 80)}; expected {PAIR_FORMAT}")
-    for index, pair in enumerate(pairs):
-        valid = (isinstance(pair, dict) and {"a", "b"} <= set(pair) <= {"a", "b", "kind"}
-                 and all(isinstance(value, str) for value in pair.values()))
-        if not valid:
-            raise DataError(f"{path}: pairs[{index}] is {json_excerpt(pair, 80)}; expected {PAIR_FORMAT}")
-
-
-def _check_config(config: dict[str, Any]) -> None:
-    """Check a trial's config (or a run's base config) as the sweep did before running it, less the task's rules
-    across sections, which may build the model and look for pretrained weights on this machine."""
-    validate_config(config, cross_field=False)
-
-
-def manifest_value(manifest: dict[str, Any], space, key: str) -> Any:
-    """What a run recorded under ``key`` (an attribute of its space: ``metric``, ``mode``, ``baseline``, ``search``,
-    ``scheduler``, ``scientific``, ``pairs``, ``description``, ``reading``...), or its space's value where the manifest
-    has none (a run from before the manifest recorded the key, or a null): the one rule for every reader of a
-    manifest."""
-    value = manifest.get(key)
-    return getattr(space, key) if value is None else value
-
-
-def load_space(manifest: dict[str, Any]):
-    """The search space a run was made from (its registry lists the known names when it is gone)."""
-    return get_space(manifest["space"])
-
+BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps", "budget", "degraded", "degraded_note",
+                "node_id"]
 
 def trial_dirs(run_dir: str) -> list[str]:
     """The trial folders of a run: those with a ``params.json``, which Ray writes when the trial starts.
@@ -173,7 +107,7 @@ def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[s
                         f"value would be ignored; a trial of it records {', '.join(records)}")
     try:
         config = space.resolve(manifest["base_config"], params)
-        _check_config(config)
+        check_config(config)
     except UserError as err:  # e.g. a row the space no longer has, or a sampled value of the wrong type
         raise DataError(f"{path}: {err}") from None
     return params, config
@@ -207,33 +141,44 @@ def trial_status(results: list[dict], status: dict | None, error: str | None) ->
 
 
 def load_run(run_dir: str) -> pd.DataFrame:
-    """One row per trial: trial id, label, seed, status and reason, steps, the Ray node it last reported from
-    (``node_id``), the trial's full config (``config/<key>``), its sampled values (``param/<key>``), every numeric
-    metric at the best evaluation (``best/<metric>``, best by the space's metric) and at the last one
-    (``last/<metric>``), and the model's cost (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
+    """One row per trial: trial id, label, seed, status and reason, the steps it trained and their share of its budget
+    (``train.steps``), whether it fell from its peak (``degraded``, with ``degraded_note`` "fell from X at step a to
+    Y at step b"), the Ray node it last reported from (``node_id``), the trial's full config (``config/<key>``), its
+    sampled values (``param/<key>``), every numeric metric at the evaluation that selected its checkpoint
+    (``best/<metric>``, best by the space's metric, with ``best/step``) and at the last one (``last/<metric>``), the
+    test evaluation of the selected checkpoint (``test/<name>``, with ``test/step``; missing until it has run), and
+    the model's cost (``cost/params``, ``cost/macs``, ``cost/latency_ms``)."""
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
+    lower = lower_is_better(metric, mode)
     trials = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     _check_metric(run_dir, manifest, metric, [results for *_, results in trials])
     rows = []
     labels = space.labels([params for _, params, _, _ in trials])
     for (folder, params, config, results), label in zip(trials, labels):
         status, reason = trial_status(results, read_status(folder), _error_line(folder))
+        train = validate_config(config, cross_field=False).train  # _read_trial checked it: this cannot fail
+        steps = results[-1].get("step", 0) if results else 0
+        # a crashed or diverged trial is infeasible, not degraded: its fall is its failure
+        fell = None if status in ("error", "nan") else degradation(results, metric, lower, train.degrade_tolerance)
         row: dict[str, Any] = {
             "trial_id": os.path.basename(folder),
             "label": label,
             "seed": config.get("train", {}).get("seed", 0),
             "status": status,
             "reason": reason,
-            "steps": results[-1].get("step", 0) if results else 0,
+            "steps": steps,
+            "budget": steps / train.steps,
+            "degraded": fell is not None,
+            "degraded_note": fell.describe() if fell is not None else "",
             # the Ray node of its last report (a trial retried after its node died: the node it went on on)
             "node_id": results[-1].get(NODE_KEY) if results else None,
         }
         row.update({f"config/{k}": _cell(v) for k, v in flatten(config).items()})
         row.update({f"param/{k}": _cell(v) for k, v in params.items()})
         # the evaluation that selected the checkpoint Ray kept; a trial without a finite value keeps its first
-        best = select_report(results, metric, lower_is_better(metric, mode)) or (results[0] if results else None)
+        best = select_report(results, metric, lower) or (results[0] if results else None)
         for prefix, result in (("best", best), ("last", results[-1] if results else None)):
             for key, value in (result or {}).items():
                 if _is_metric(key, value):

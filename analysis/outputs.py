@@ -23,16 +23,21 @@ from collections.abc import Iterable
 import pandas as pd
 
 from analysis import stats, tables
+from analysis.evaluate_test import evaluate_run_on_test
 from analysis.format import to_csv, to_latex, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
 from analysis.report import render_report
 from analysis.result import Analysis
+from analysis.rows import build_rows, value_column
+from analysis.verdict import verdict_difference, write_verdict
 from restore_core.errors import DataError, UserError
 from restore_core.io import write_text_atomic
+from restore_core.run_files import metric_kind
 from restore_core.tasks.anomaly_tables import threshold_table
 
 FORMATS = ("md", "csv", "tex", "html")
 TABLES = ("table", "pairs", "vs_baseline", "reported_vs_measured")  # each written as .md, .csv and .tex
+DIFFERENCE_COLUMNS = ["kind", "a", "b", "metric", "mean", "std", "n", "ci", "low", "high", "p", "seeds", "note"]
 
 
 def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
@@ -47,21 +52,49 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     else:
         declared = manifest_value(manifest, space, "baseline")
         baseline = declared if declared in set(frame.get("label", [])) else None
+    column = value_column(frame, metric)
     # Only a sampled search has ranges to widen: a grid run's values are the study's rows, not a searched range.
     searched = manifest_value(manifest, space, "search") != "grid"
-    boundary = stats.boundary_flags(frame, space.params if searched else (), metric, mode)
+    boundary = stats.boundary_flags(tables.completed_trials(frame), space.params if searched else (), metric, mode,
+                                    column=column)
     result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary)
-    result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary)
+    # every paired comparison shown (the verdict's, the declared pairs, every configuration vs the baseline) is one
+    # family per metric for Holm's correction
+    compared = [value_column(frame, m) for m in tables.main_metrics(frame, metric)]
+    rows = build_rows(frame, metric, mode)
+    verdict_pair = verdict_difference(frame, rows, column)
+    shown = {"verdict": pd.DataFrame([verdict_pair] if verdict_pair else [], columns=DIFFERENCE_COLUMNS)}
     if result.pairs and not frame.empty:
-        result.tables["pairs"] = tables.pairs_table(frame, result.pairs, metric)
+        shown["pairs"] = stats.pair_differences(frame, result.pairs, compared)
     if baseline is not None:
-        result.tables["vs_baseline"] = tables.baseline_table(frame, baseline, metric)
+        shown["vs_baseline"] = stats.versus_baseline(frame, baseline, compared)
+    corrected, family = stats.correct_family([mark_steps(frame, table) for table in shown.values()])
+    shown = dict(zip(shown, corrected))
+    verdict_row = shown["verdict"].iloc[0].to_dict() if not shown["verdict"].empty else None
+    result.verdict = write_verdict(rows, column, verdict_row, verdict_row["p_holm"] if verdict_row else float("nan"),
+                                   family.get(column, 0), manifest, tables.UNITS.get(metric_kind(metric), ""))
+    result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary, result.verdict)
+    if "pairs" in shown:
+        result.tables["pairs"] = tables.pairs_table(shown["pairs"])
+    if "vs_baseline" in shown:
+        result.tables["vs_baseline"] = tables.baseline_table(shown["vs_baseline"], baseline)
     if "test/best_f1/tp" in frame:  # the anomaly task's thresholds, one block per trial as seed 004 printed them
         result.extra_markdown["thresholds"] = threshold_table(frame)
     reported = space.reported_for(manifest.get("profile"))
     if reported and not frame.empty:
         result.tables["reported_vs_measured"] = tables.reported_table(frame, reported, result.mode_of)
     return result
+
+
+def mark_steps(frame: pd.DataFrame, diffs: pd.DataFrame) -> pd.DataFrame:
+    """Add ``at_step``: the step both sides stopped at, where a comparison is of trials that did not complete."""
+    finished = tables.completed_trials(frame)
+    at_step = []
+    for a, b, seeds in zip(diffs["a"], diffs["b"], diffs["seeds"]):
+        rows = frame[frame["label"].isin([a, b]) & frame["seed"].isin(list(seeds))]
+        stopped = len(seeds) and not rows.index.isin(finished.index).all()
+        at_step.append(int(pd.to_numeric(rows["steps"]).max()) if stopped and "steps" in rows else None)
+    return diffs.assign(at_step=at_step)
 
 
 def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS,
@@ -89,8 +122,6 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
         raise UserError(f"no format given; known: {', '.join(FORMATS)}")
     result = analyse(run_dir, baseline)
     if evaluate:
-        from analysis.evaluate_test import evaluate_run_on_test
-
         if evaluate_run_on_test(run_dir).evaluated:
             result = analyse(run_dir, baseline)
     files = render(result, formats)

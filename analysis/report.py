@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import sys
@@ -10,11 +11,12 @@ from functools import partial
 
 import plotly.io as pio
 
-from analysis import figures, images
+from analysis import figures, images, pareto
 from analysis.format import TextTable, fmt_number, to_html
 from analysis.importance import importance_figure, param_importances
-from analysis.load import lower_is_better, manifest_value
+from analysis.load import manifest_value
 from analysis.result import Analysis
+from analysis.rows import build_rows, value_column
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
@@ -25,6 +27,7 @@ th { background: #f4f4f4; } .scroll { overflow-x: auto; }
 p.note { font-size: 0.85em; color: #555; margin: 2px 0; } .flag { color: #b00; font-weight: bold; }
 code { background: #f4f4f4; padding: 1px 4px; }
 table.meta td { white-space: pre-wrap; max-width: 1100px; }
+p.verdict { font-size: 1.05em; background: #f6f8fa; border-left: 4px solid #1f77b4; padding: 8px 12px; }
 """
 
 
@@ -38,19 +41,22 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
     frame, metric, mode = result.frame, result.metric, result.mode
     if frame.empty:
         return []
+    value = value_column(frame, metric)
     varied = figures.varied_columns(frame)
     table = result.tables["table"][1]
     out: list[tuple[str, str, Callable[[], object]]] = [
-        ("Metric vs each varied parameter (one point per trial; red crosses: infeasible)" if i == 0 else "",
-         f"param-{i}", partial(figures.metric_vs_parameter, frame, column, metric)) for i, column in enumerate(varied)]
+        ("Images", "images", lambda: image_figure(result, value)),
+    ]
+    out += [("Metric vs each varied parameter (one point per trial; grey circles: stopped early; red crosses: "
+             "infeasible)" if i == 0 else "", f"param-{i}", partial(figures.metric_vs_parameter, frame, column, value))
+            for i, column in enumerate(varied)]
     out += [
         ("Isolation plots", "isolation",
-         partial(figures.isolation, frame, scientific_columns(result, varied), metric, mode)),
-        ("Learning curves", "curves", lambda: figures.learning_curves(result.curves, metric)),
-        ("Parallel coordinates", "parcoords", partial(figures.parallel_coordinates, frame, varied, metric)),
-        ("Ablation bars", "ablation", partial(figures.ablation_bars, table, metric, result.baseline)),
-        ("Quality vs cost", "cost", partial(figures.quality_vs_cost, table, metric, mode)),
-        ("Images", "images", lambda: image_figure(result, table)),
+         partial(figures.isolation, frame, scientific_columns(result, varied), value, mode)),
+        ("Learning curves (validation)", "curves", lambda: figures.learning_curves(result.curves, metric)),
+        ("Parallel coordinates", "parcoords", partial(figures.parallel_coordinates, frame, varied, value)),
+        ("Ablation bars", "ablation", partial(figures.ablation_bars, table, value, result.baseline)),
+        ("Quality vs cost", "cost", partial(pareto.quality_vs_cost, table, value, mode, frame)),
     ]
     if manifest_value(result.manifest, result.space, "search") != "grid":  # sampled ranges; a grid samples none
         out.append(("Parameter importances", "importance",
@@ -58,11 +64,11 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
     return out
 
 
-def image_figure(result: Analysis, table):
-    labels = [label for label in table.get("label", []) if label in set(result.frame["label"])]
-    picks = images.pick_trials(result.frame, labels, result.metric, lower_is_better(result.metric, result.mode),
-                               result.baseline)
-    return images.image_grid(images.image_tiles(result.run_dir, picks))
+def image_figure(result: Analysis, value: str):
+    rows = build_rows(result.frame, result.metric, result.mode)
+    picks = images.pick_trials(rows, value, result.baseline)
+    tiles, on_test = images.image_tiles(result.run_dir, picks, value)
+    return images.image_grid(tiles, on_test)
 
 
 def header(result: Analysis) -> str:
@@ -97,17 +103,21 @@ def boundary_html(result: Analysis) -> str:
 
 def trials_html(result: Analysis) -> str:
     frame = result.frame
-    key = f"best/{result.metric}"
+    value, best, last = value_column(frame, result.metric), f"best/{result.metric}", f"last/{result.metric}"
     columns = ["trial_id", "label", "seed", "status", "reason", "steps"]
-    rows = [[str(r[c]) for c in columns] + [fmt_number(r.get(key))] for _, r in frame.iterrows()]
-    return to_html(TextTable([*columns, key], rows))
+    rows = [[str(r[c]) for c in columns] + [fmt_number(r.get(value)), f"{fmt_number(r.get(best))} at step "
+             f"{r.get('best/step', '—')}", fmt_number(r.get(last)), str(r.get("degraded_note") or "")]
+            for _, r in frame.iterrows()]
+    return to_html(TextTable([*columns, value, f"{best} (selected)", last, "degraded"], rows))
 
 
 def render_report(result: Analysis) -> str:
     """The whole page as one string."""
     name = os.path.basename(os.path.normpath(result.run_dir))
-    parts = [f"<h1>{html.escape(str(result.manifest.get('space')))} / {html.escape(name)}</h1>", header(result),
-             "<h2>Results per configuration</h2>", to_html(result.tables["table"][0]),
+    table = result.tables["table"][0]
+    parts = [f"<h1>{html.escape(str(result.manifest.get('space')))} / {html.escape(name)}</h1>",
+             f"<p class='verdict'>{html.escape(result.verdict)}</p>", header(result),
+             "<h2>Results per configuration</h2>", to_html(dataclasses.replace(table, intro=[])),
              "<h2>Range checks</h2>", boundary_html(result)]
     first = True
     for title, div_id, build in build_figures(result):

@@ -92,10 +92,31 @@ def per_seed(frame: pd.DataFrame, label: str, metric: str) -> pd.Series:
     return seed_means(rows[rows["label"] == label], metric)
 
 
+def seed_steps(frame: pd.DataFrame, label: str) -> pd.Series:
+    """How far each seed of a configuration trained (the most steps of its trials of that seed; NaN where a frame
+    does not say)."""
+    rows = counted(frame)
+    rows = rows[rows["label"] == label]
+    steps = pd.to_numeric(rows["steps"], errors="coerce") if "steps" in rows else pd.Series(np.nan, index=rows.index)
+    return steps.groupby(rows["seed"]).max()
+
+
+def _same_steps(a: float, b: float) -> bool:
+    return a == b or (pd.isna(a) and pd.isna(b))
+
+
 def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str) -> dict:
-    """``a − b`` of ``metric`` over the seeds both have: mean, CI, n and the paired t-test p-value."""
+    """``a − b`` of ``metric`` over the seeds both have and both trained to the same number of steps: mean, CI, n
+    and the paired t-test p-value. A trial stopped at step 100 is not compared with one trained to step 1200;
+    when no seed is comparable, ``note`` says why (``not comparable: 100 vs 1200 steps``)."""
     left, right = per_seed(frame, a, metric), per_seed(frame, b, metric)
-    seeds = left.index.intersection(right.index)
+    both = left.index.intersection(right.index)
+    steps_a, steps_b = seed_steps(frame, a), seed_steps(frame, b)
+    seeds = [s for s in both if _same_steps(steps_a.get(s), steps_b.get(s))]
+    note = ""
+    if both.size and not seeds:
+        first = both[0]
+        note = f"not comparable: {steps_a.get(first, 0):.0f} vs {steps_b.get(first, 0):.0f} steps"
     diffs = (left[seeds] - right[seeds]).to_numpy(dtype=float)
     est = estimate(diffs)
     p_value = math.nan
@@ -104,7 +125,40 @@ def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str) -> dict:
             warnings.simplefilter("ignore", RuntimeWarning)
             p_value = float(stats.ttest_rel(left[seeds].to_numpy(float), right[seeds].to_numpy(float)).pvalue)
     return {"a": a, "b": b, "metric": metric, "mean": est.mean, "std": est.std, "n": est.n, "ci": est.ci,
-            "low": est.low, "high": est.high, "p": p_value, "seeds": [int(s) for s in seeds]}
+            "low": est.low, "high": est.high, "p": p_value, "seeds": [int(s) for s in seeds], "note": note}
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are not tests and stay NaN): the k-th
+    smallest of m is multiplied by m − k + 1, then made non-decreasing, capped at 1. It controls the chance of any
+    false "different" across the family, for any dependence between the tests."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None and np.isfinite(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for k, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (len(indexed) - k) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def correct_family(tables: Sequence[pd.DataFrame]) -> tuple[list[pd.DataFrame], dict[str, int]]:
+    """Holm-correct, per metric, every paired comparison the analysis shows (the rows of ``tables``, frames of
+    :func:`paired_difference` results): one comparison of a and b counts once however many tables show it. Returns
+    the tables with a ``p_holm`` column, and how many tests each metric's family held."""
+    tests: dict[tuple[str, frozenset], float] = {}
+    for table in tables:
+        for row in table.itertuples():
+            if np.isfinite(row.p):
+                tests.setdefault((row.metric, frozenset((row.a, row.b))), row.p)
+    families: dict[str, list[tuple[str, frozenset]]] = {}
+    for key in tests:
+        families.setdefault(key[0], []).append(key)
+    corrected: dict[tuple[str, frozenset], float] = {}
+    for keys in families.values():
+        corrected.update(zip(keys, holm([tests[k] for k in keys])))
+    out = [table.assign(p_holm=[corrected.get((m, frozenset((a, b))), math.nan)
+                                for m, a, b in zip(table["metric"], table["a"], table["b"])]) for table in tables]
+    return out, {metric: len(keys) for metric, keys in families.items()}
 
 
 def pair_differences(frame: pd.DataFrame, pairs: Iterable, metrics: Sequence[str]) -> pd.DataFrame:
@@ -116,7 +170,7 @@ def pair_differences(frame: pd.DataFrame, pairs: Iterable, metrics: Sequence[str
         for metric in metrics:
             rows.append({"kind": kind, **paired_difference(frame, a, b, metric)})
     return pd.DataFrame(rows, columns=["kind", "a", "b", "metric", "mean", "std", "n", "ci", "low", "high", "p",
-                                       "seeds"])
+                                       "seeds", "note"])
 
 
 def check_baseline(frame: pd.DataFrame, baseline: str) -> None:
@@ -150,12 +204,14 @@ def position_in_range(value: float, low: float, high: float, log: bool) -> float
     return (value - low) / (high - low) if high != low else math.nan
 
 
-def boundary_flags(frame: pd.DataFrame, params: Iterable, metric: str, mode: str, edge: float = EDGE) -> pd.DataFrame:
+def boundary_flags(frame: pd.DataFrame, params: Iterable, metric: str, mode: str, edge: float = EDGE,
+                   column: str | None = None) -> pd.DataFrame:
     """For each searched continuous parameter (kind loguniform, uniform or int with a range) that varies across the
-    trials: the value of the best configuration (by its mean over seeds) and whether it lies in the outer ``edge``
-    of the range (log scale for loguniform), i.e. whether the range should be widened."""
+    trials: the value of the best configuration (by its mean over seeds of ``column``, ``best/<metric>`` unless
+    given) and whether it lies in the outer ``edge`` of the range (log scale for loguniform), i.e. whether the range
+    should be widened."""
     rows = []
-    column = f"best/{metric}"
+    column = column or f"best/{metric}"
     if column not in frame or frame.empty:
         return pd.DataFrame(columns=["param", "low", "high", "best", "position", "flag"])
     means = summarize(frame, [column]).set_index("label")["mean"].dropna()

@@ -11,13 +11,13 @@ import pandas as pd
 
 from analysis import stats
 from analysis.format import MISSING, TextTable, fmt_count, fmt_estimate, fmt_number, fmt_p
-from analysis.load import COST_KEYS, lower_is_better
+from analysis.load import COST_KEYS
+from analysis.rows import Row, build_rows, ranked, reports_test, value_column
 
 COST_HEADERS = {"cost/params": "params", "cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}
-BASELINE = re.compile(r"^(?:best|last)/baseline/([^/]+)/(.+)$")
-STATS_NOTE = ("mean ± 95 % CI half-width (t distribution) over seeds of each trial's best evaluation; n = seeds "
-              "counted (trials of one seed averaged first; crashed and diverged trials are not counted); "
-              "infeasible = error, NaN or collapsed trials.")
+BASELINE = {True: re.compile(r"^test/baseline/([^/]+)/(.+)$"),
+            False: re.compile(r"^(?:best|last)/(?:val/)?baseline/([^/]+)/(.+)$")}
+UNITS = {"psnr": " dB"}
 
 
 def short(metric: str) -> str:
@@ -26,13 +26,11 @@ def short(metric: str) -> str:
 
 
 def table_metrics(frame: pd.DataFrame, metric: str) -> list[str]:
-    """The metrics of the main table: the space's metric, SSIM, the other validation metrics, test-set summaries,
-    then the reference (input vs target) and delta metrics."""
-    found = [c[5:] for c in frame.columns if c.startswith("best/val/")]
+    """The metrics of the main table: the space's metric, SSIM, the other validation metrics, then the reference
+    (input vs target) and delta metrics (each reported by :func:`~analysis.rows.value_column`)."""
+    found = [c[5:] for c in frame.columns if c.startswith("best/val/") and "/baseline/" not in c]
     primary = [m for m in found if "/ref_" not in m and "/delta_" not in m]
-    # test-set summaries such as test/auc (not the per-rule counts test/<rule>/<name>, which have their own table)
-    tests = [c[5:] for c in frame.columns if c.startswith("best/test/") and c.count("/") == 2]
-    ordered = [metric, "val/psnr", "val/ssim", *primary, *tests]
+    ordered = [metric, "val/psnr", "val/ssim", *primary]
     ordered += [m for m in found if "/ref_" in m] + [m for m in found if "/delta_" in m]
     return [m for m in dict.fromkeys(ordered) if f"best/{m}" in frame]
 
@@ -42,19 +40,19 @@ def main_metrics(frame: pd.DataFrame, metric: str) -> list[str]:
     return [m for m in dict.fromkeys([metric, "val/ssim"]) if f"best/{m}" in frame]
 
 
-def order_labels(summary: pd.DataFrame, metric: str, mode: str, labels: list[str]) -> list[str]:
-    """Configuration labels, best mean first; configurations without a value last, in their first-seen order."""
-    rows = summary[summary["metric"] == f"best/{metric}"].set_index("label")["mean"]
-    ranked = rows.dropna().sort_values(ascending=lower_is_better(metric, mode), kind="stable").index.tolist()
-    return ranked + [label for label in labels if label not in ranked]
+def header(metric: str, column: str) -> str:
+    """``psnr (test)``: the metric and the split its number comes from."""
+    name = short(metric).removeprefix("test/")
+    return f"{name} ({'test' if column.startswith('test/') else 'val'})"
 
 
-def baseline_values(frame: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
-    """``baseline/<name>/<metric>`` reports, as {name: {metric: values per seed}} (the last report, else the best)."""
+def baseline_values(frame: pd.DataFrame, test: bool) -> dict[str, dict[str, pd.Series]]:
+    """Classical baselines a task reports (``test/baseline/<name>/<metric>``, or on validation
+    ``val/baseline/<name>/<metric>``), as {name: {metric: values per seed}} (on validation, the last report)."""
     found: dict[str, dict[str, str]] = {}
     for column in frame.columns:
-        match = BASELINE.match(column)
-        if match and (column.startswith("last/") or match.group(2) not in found.get(match.group(1), {})):
+        match = BASELINE[test].match(column)
+        if match and (test or column.startswith("last/") or match.group(2) not in found.get(match.group(1), {})):
             found.setdefault(match.group(1), {})[match.group(2)] = column
     rows = stats.counted(frame)
     return {name: {m: stats.seed_means(rows, c) for m, c in columns.items()} for name, columns in found.items()}
@@ -68,46 +66,68 @@ def _baseline_metric(metrics: Sequence[str], name: str) -> str | None:
     return None
 
 
+def values_note(metric: str, test: bool) -> str:
+    where = ("the test value of the checkpoint each trial selected on validation (its best " + metric + ")" if test
+             else "the validation value of the checkpoint each trial selected (its best " + metric + "): no trial of "
+             "this run was evaluated on test, and the value that chose a checkpoint overstates it (python -m "
+             "analysis evaluates them where the run's data is)")
+    return (f"Cells: {where}; mean ± 95 % CI half-width (t distribution) over seeds, n = seeds counted (trials of "
+            "one seed averaged first; crashed and diverged trials are not counted; n=1 has no interval). "
+            "Validation values are in results.csv.")
+
+
+def rank_note(rows: list[Row]) -> str:
+    top = ranked(rows)
+    if not top:
+        return "rank: none; no configuration trained to the end, so none is ranked."
+    return (f"rank: among the rows completed at {top[0].steps} steps only; a row stopped earlier reads "
+            "'stopped at step S: X at that step' (its selected checkpoint is from step S or before) and is not ranked.")
+
+
 def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None = None,
-               boundary: pd.DataFrame | None = None) -> tuple[TextTable, pd.DataFrame]:
-    """One row per configuration (best first) and one per classical baseline."""
+               boundary: pd.DataFrame | None = None, verdict: str = "") -> tuple[TextTable, pd.DataFrame]:
+    """One row per configuration and number of steps trained (ranked rows first), and one per classical baseline."""
+    rows = build_rows(frame, metric, mode)
+    test = reports_test(frame, metric)
     metrics = table_metrics(frame, metric)
-    summary = stats.summarize(frame, [f"best/{m}" for m in metrics])
-    cells = summary.set_index(["label", "metric"])
-    infeasible = stats.infeasible_share(frame).set_index("label")
+    columns_of = {m: value_column(frame, m) for m in metrics}
     costs = [k for k in COST_KEYS if k in frame and frame[k].notna().any()]
-    columns = ["configuration", *[short(m) for m in metrics], *[COST_HEADERS[k] for k in costs], "infeasible",
-               "status"]
-    rows, numeric = [], []
-    labels = list(dict.fromkeys(frame["label"])) if not frame.empty else []
-    for label in order_labels(summary, metric, mode, labels):
-        group = frame[frame["label"] == label]
-        row, record = [str(label)], {"kind": "configuration", "label": label}
+    columns = ["rank", "configuration", "trained", *[header(m, columns_of[m]) for m in metrics],
+               *[COST_HEADERS[k] for k in costs], "degraded", "infeasible", "status"]
+    cells, numeric = [], []
+    for row in rows:
+        line = [str(row.rank) if row.rank else MISSING, str(row.label), row.reach()]
+        record = {"kind": "configuration", "rank": row.rank, "label": row.label, "steps": row.steps,
+                  "completed": row.completed}
         for m in metrics:
-            est = cells.loc[(label, f"best/{m}")] if (label, f"best/{m}") in cells.index else None
-            row.append(fmt_estimate(est["mean"], est["ci"], int(est["n"])) if est is not None else MISSING)
+            est = row.estimate(columns_of[m])
+            text = fmt_estimate(est.mean, est.ci, est.n)
+            if m == metric and not row.completed and est.n:
+                text = f"{row.reach()}: {text} at that step"
+            line.append(text)
             for part in ("mean", "ci", "std", "n"):
-                record[f"{m}/{part}"] = est[part] if est is not None else None
+                record[f"{columns_of[m]}/{part}"] = getattr(est, part) if est.n else None
         for key in costs:
-            value = pd.to_numeric(group[key], errors="coerce").mean()
-            row.append(fmt_number(value) if key == "cost/latency_ms" else fmt_count(value))
+            value = pd.to_numeric(row.trials[key], errors="coerce").mean()
+            line.append(fmt_number(value) if key == "cost/latency_ms" else fmt_count(value))
             record[key] = value
-        share = infeasible.loc[label]
-        row += [f"{int(share['infeasible'])}/{int(share['trials'])}", _status_counts(group["status"])]
-        record.update({"trials": int(share["trials"]), "infeasible": int(share["infeasible"])})
-        rows.append(row)
+        trials, infeasible, degraded = row.counts()
+        line += [f"{degraded}/{trials}", f"{infeasible}/{trials}", _status_counts(row.trials["status"])]
+        record.update({"trials": trials, "infeasible": infeasible, "degraded": degraded})
+        cells.append(line)
         numeric.append(record)
-    for name, values in baseline_values(frame).items():
-        row, record = [f"baseline: {name}"], {"kind": "baseline", "label": f"baseline: {name}"}
+    for name, values in baseline_values(frame, test).items():
+        line, record = [MISSING, f"baseline: {name}", ""], {"kind": "baseline", "label": f"baseline: {name}"}
         by_metric = {_baseline_metric(metrics, m): v for m, v in values.items()}
         for m in metrics:
             est = stats.estimate(by_metric[m]) if m in by_metric else None
-            row.append(fmt_estimate(est.mean, est.ci, est.n) if est else MISSING)
+            line.append(fmt_estimate(est.mean, est.ci, est.n) if est else MISSING)
             for part in ("mean", "ci", "std", "n"):
-                record[f"{m}/{part}"] = getattr(est, part) if est else None
-        rows.append(row + [MISSING] * (len(costs) + 2))
+                record[f"{columns_of[m]}/{part}"] = getattr(est, part) if est else None
+        cells.append(line + [MISSING] * (len(costs) + 3))
         numeric.append(record)
-    notes = [STATS_NOTE]
+    notes = [values_note(metric, test), rank_note(rows), *degraded_notes(frame, metric),
+             "infeasible = error, NaN or collapsed trials."]
     if baseline:
         notes.append(f"baseline configuration: {baseline}")
     for flag in (boundary if boundary is not None else pd.DataFrame()).itertuples():
@@ -115,13 +135,27 @@ def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None
             side = "lower" if flag.position < 0.5 else "upper"
             notes.append(f"boundary: the best {flag.param} = {flag.best:.3g} lies in the {side} 10 % of its range "
                          f"[{flag.low:g}, {flag.high:g}]; widen the range before trusting this optimum.")
-    return TextTable(columns, rows, notes), _counts_as_int(pd.DataFrame(numeric))
+    intro = [verdict] if verdict else []
+    return TextTable(columns, cells, notes, intro=intro), _counts_as_int(pd.DataFrame(numeric))
+
+
+def degraded_notes(frame: pd.DataFrame, metric: str) -> list[str]:
+    """One line per trial that fell from its peak, and what the flag means."""
+    if "degraded" not in frame or not frame["degraded"].fillna(False).astype(bool).any():
+        return [f"degraded: a trial whose last {metric} ended more than train.degrade_tolerance below its peak; "
+                "none did."]
+    lines = [f"degraded: a trial whose last {metric} ended more than train.degrade_tolerance below its peak (the "
+             "table reports the peak's checkpoint, and the report shows its last output beside it):"]
+    flagged = frame[frame["degraded"].fillna(False).astype(bool)]
+    for _, trial in flagged.iterrows():
+        lines.append(f"  {trial['label']} (seed {trial['seed']}): {trial['degraded_note']}")
+    return lines
 
 
 def _counts_as_int(frame: pd.DataFrame) -> pd.DataFrame:
     """Counts stay whole numbers in the CSV even where a row has none (``Int64`` holds missing values)."""
     for column in frame.columns:
-        if column.endswith("/n") or column in ("trials", "infeasible"):
+        if column.endswith("/n") or column in ("trials", "infeasible", "degraded", "rank", "steps"):
             frame[column] = pd.to_numeric(frame[column]).round().astype("Int64")
     return frame
 
@@ -131,52 +165,63 @@ def _status_counts(status: pd.Series) -> str:
 
 
 def difference_table(diffs: pd.DataFrame, title: str, note: str) -> tuple[TextTable, pd.DataFrame]:
-    """Paired differences: one row per pair, a difference and a p-value column per metric."""
+    """Paired differences: one row per pair, a difference, its p-value and the Holm-corrected one per metric."""
     metrics = list(dict.fromkeys(diffs["metric"])) if not diffs.empty else []
     columns = ["kind", "comparison"]
     for metric in metrics:
-        columns += [f"Δ {short(metric.removeprefix('best/'))}", "p"]
+        columns += [f"Δ {header(metric.removeprefix('best/'), metric)}", "p", "p (Holm)"]
     rows = []
     for (kind, a, b), group in diffs.groupby(["kind", "a", "b"], sort=False):
         row = [str(kind), f"{a} − {b}"]
         for metric in metrics:
             hit = group[group["metric"] == metric].iloc[0]
-            row += [fmt_estimate(hit["mean"], hit["ci"], int(hit["n"])), fmt_p(hit["p"])]
+            if hit.get("note"):
+                row += [str(hit["note"]), MISSING, MISSING]
+                continue
+            text = fmt_estimate(hit["mean"], hit["ci"], int(hit["n"]))
+            at_step = hit.get("at_step")
+            if at_step is not None and not pd.isna(at_step) and text != MISSING:
+                text = f"at step {int(at_step)}: {text}"
+            row += [text, fmt_p(hit["p"]), fmt_p(hit.get("p_holm", float("nan")))]
         rows.append(row)
     numeric = diffs.assign(metric=diffs["metric"].str.removeprefix("best/"),
                            seeds=diffs["seeds"].map(lambda s: " ".join(map(str, s))))
     return TextTable(columns, rows, [note], title), numeric
 
 
-PAIR_NOTE = ("a − b per seed (seeds both have), mean ± 95 % CI half-width (t distribution); p: paired t-test "
-             "(scipy.stats.ttest_rel), — where fewer than two seeds match (a single one shows its difference, n=1).")
+PAIR_NOTE = ("a − b per seed, over the seeds both have trained to the same number of steps (a trial stopped at step "
+             "100 is not compared with one trained to 1200: 'not comparable'; 'at step S' marks a comparison of "
+             "trials that both stopped there); mean ± 95 % CI half-width (t distribution); p: paired t-test "
+             "(scipy.stats.ttest_rel), p (Holm): corrected with Holm's method over every comparison of that metric "
+             "the analysis shows (the verdict, the declared pairs and every configuration against the baseline); — "
+             "where fewer than two seeds match (a single one shows its difference, n=1).")
 
 
-def pairs_table(frame: pd.DataFrame, pairs: Sequence, metric: str) -> tuple[TextTable, pd.DataFrame]:
-    metrics = [f"best/{m}" for m in main_metrics(frame, metric)]
-    return difference_table(stats.pair_differences(frame, pairs, metrics), "Declared pairs", PAIR_NOTE)
+def pairs_table(diffs: pd.DataFrame) -> tuple[TextTable, pd.DataFrame]:
+    return difference_table(diffs, "Declared pairs", PAIR_NOTE)
 
 
-def baseline_table(frame: pd.DataFrame, baseline: str, metric: str) -> tuple[TextTable, pd.DataFrame]:
-    metrics = [f"best/{m}" for m in main_metrics(frame, metric)]
-    diffs = stats.versus_baseline(frame, baseline, metrics)
+def baseline_table(diffs: pd.DataFrame, baseline: str) -> tuple[TextTable, pd.DataFrame]:
     return difference_table(diffs, f"Every configuration vs the baseline '{baseline}'", PAIR_NOTE)
 
 
 def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], mode_of) -> tuple[TextTable,
                                                                                                   pd.DataFrame]:
-    """Published numbers beside the measured means, with ranks and Spearman's rank correlation per metric.
+    """Published numbers beside the measured means (test values where the run has them, of the trials that trained
+    to the end), with ranks and Spearman's rank correlation per metric.
 
     ``mode_of(metric)`` returns "max" or "min" (ranks are 1 = best)."""
     metrics = list(dict.fromkeys(m for values in reported.values() for m in values))
-    summary = stats.summarize(frame, [f"best/{m}" for m in metrics]).set_index(["label", "metric"]).sort_index()
+    column = {m: value_column(frame, m) for m in metrics}
+    finished = completed_trials(frame)
+    summary = stats.summarize(finished, list(column.values())).set_index(["label", "metric"]).sort_index()
     labels = list(reported)
     numeric = pd.DataFrame({"label": labels})
     columns, notes = ["configuration"], []
     for metric in metrics:
         name = short(metric)
         rep = pd.Series([reported[label].get(metric, float("nan")) for label in labels], dtype=float)
-        meas = [summary.loc[(label, f"best/{metric}")] if (label, f"best/{metric}") in summary.index else None
+        meas = [summary.loc[(label, column[metric])] if (label, column[metric]) in summary.index else None
                 for label in labels]
         mean = pd.Series([m["mean"] if m is not None else float("nan") for m in meas], dtype=float)
         ascending = mode_of(metric) == "min"
@@ -185,7 +230,8 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
         both = rep.notna() & mean.notna()  # rank among the rows Spearman's ρ compares
         numeric[f"{name}/rank_reported"] = rep.where(both).rank(ascending=ascending, method="min")
         numeric[f"{name}/rank_measured"] = mean.where(both).rank(ascending=ascending, method="min")
-        columns += [f"{name} reported", f"{name} measured", "rank rep.", "rank meas."]
+        columns += [f"{name} reported", f"{name} measured ({header(metric, column[metric]).split('(')[1]}",
+                    "rank rep.", "rank meas."]
         rho, p, n = stats.spearman(rep.tolist(), mean.tolist())
         notes.append(f"Spearman rank correlation of the {name} orderings: ρ = {fmt_number(rho, 2)} "
                      f"(p = {fmt_p(p)}, n = {n})")
@@ -194,14 +240,23 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
         row = [str(label)]
         for metric in metrics:
             name = short(metric)
-            n = summary.loc[(label, f"best/{metric}"), "n"] if (label, f"best/{metric}") in summary.index else 0
+            key = (label, column[metric])
+            n = summary.loc[key, "n"] if key in summary.index else 0
             row += [fmt_number(numeric.at[i, f"{name}/reported"]),
                     fmt_estimate(numeric.at[i, f"{name}/measured"], numeric.at[i, f"{name}/measured_ci"], int(n)),
                     _rank(numeric.at[i, f"{name}/rank_reported"]), _rank(numeric.at[i, f"{name}/rank_measured"])]
         rows.append(row)
-    notes.append("Ranks (1 = best) are among the configurations with both numbers, the ones ρ compares.")
+    notes.append("Ranks (1 = best) are among the configurations with both numbers, the ones ρ compares; measured: the "
+                 "trials that trained to the end (a configuration stopped early has none).")
     notes.append("Published numbers come from the study's own data and recipe; compare the orderings, not the values.")
     return TextTable(columns, rows, notes, "Published vs measured"), numeric
+
+
+def completed_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials that trained their whole budget (``budget`` 1; where a frame has no budget, status completed)."""
+    if "budget" in frame:
+        return frame[pd.to_numeric(frame["budget"], errors="coerce") >= 1]
+    return frame[frame["status"] == "completed"] if "status" in frame else frame
 
 
 def _rank(value) -> str:

@@ -1,23 +1,33 @@
-"""What the driver prints when a sweep ends: the best trial, the results table and where everything is."""
+"""What the driver prints when a sweep ends: the verdict, the best trial, the results table and where everything is.
+
+The verdict and the table are the analysis's (``analysis.outputs.analyse``), so the summary and the files say the
+same thing; the best trial is the best of the trials that trained to the end, as the table's ranking.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
 import pandas as pd
 
-from analysis.load import INFEASIBLE, load_run, load_space, lower_is_better, manifest_value, read_manifest
+from analysis.format import to_markdown
+from analysis.load import INFEASIBLE, lower_is_better
+from analysis.outputs import analyse
+from analysis.rows import value_column
 
 
 def best_trial(frame: pd.DataFrame, metric: str, mode: str | None) -> pd.Series | None:
-    """The trial with the best finite ``best/<metric>`` among those whose numbers measure their configuration: not
-    one that failed, diverged (NaN) or collapsed, which the tables count as infeasible (None: no such trial)."""
-    key = f"best/{metric}"
+    """The trial with the best finite reported value (``test/<name>``, else ``best/<metric>``) among those that
+    trained their whole budget and whose numbers measure their configuration: not one stopped early, nor one that
+    failed, diverged (NaN) or collapsed, which the tables count as infeasible (None: no such trial)."""
+    key = value_column(frame, metric) if not frame.empty else f"best/{metric}"
     if key not in frame:
         return None
     values = pd.to_numeric(frame[key], errors="coerce")
-    usable = ~frame["status"].isin(INFEASIBLE) & values.map(math.isfinite)
+    budget = pd.to_numeric(frame.get("budget", pd.Series(1.0, index=frame.index)), errors="coerce")
+    usable = ~frame["status"].isin(INFEASIBLE) & values.map(math.isfinite) & (budget >= 1)
     if not usable.any():
         return None
     values = values[usable]
@@ -25,22 +35,24 @@ def best_trial(frame: pd.DataFrame, metric: str, mode: str | None) -> pd.Series 
 
 
 def print_summary(run_dir: str) -> None:
-    manifest = read_manifest(run_dir)
-    space = load_space(manifest)
-    frame = load_run(run_dir)
-    metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
-    best = best_trial(frame, metric, mode)
+    result = analyse(run_dir)
+    frame, metric = result.frame, result.metric
+    key = value_column(frame, metric) if not frame.empty else f"best/{metric}"
+    best = best_trial(frame, metric, result.mode)
+    print()
+    print(result.verdict)
     print()
     if best is None:
-        print(f"best trial: none; no trial reported a finite {metric} without failing, diverging or collapsing "
-              f"({len(frame)} trial{'s' if len(frame) != 1 else ''} in the run)")
+        print(f"best trial: none; no trial trained to the end with a finite {key.removeprefix('best/')} without "
+              f"failing, diverging or collapsing ({len(frame)} trial{'s' if len(frame) != 1 else ''} in the run)")
     else:
-        print(f"best trial: {best['label']} (seed {best['seed']}): {metric} = {best[f'best/{metric}']:.4f} at step "
-              f"{int(best.get('best/step', 0))}")
-    table = os.path.join(run_dir, "table.md")
-    if os.path.exists(table):
-        with open(table, encoding="utf-8") as handle:
-            print(handle.read())
+        step = int(best.get("best/step", 0))
+        if key.startswith("test/"):
+            said = f"{key} = {best[key]:.4f}, the checkpoint of step {step} (selected on {metric})"
+        else:
+            said = f"{metric} = {best[key]:.4f} at step {step} (validation; not evaluated on test)"
+        print(f"best trial: {best['label']} (seed {best['seed']}): {said}")
+    print(to_markdown(dataclasses.replace(result.tables["table"][0], intro=[])))
     print(f"run directory: {run_dir}")
     for name in ("results.csv", "table.md", "report.html"):
         if os.path.exists(os.path.join(run_dir, name)):

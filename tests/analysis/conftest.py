@@ -20,7 +20,7 @@ def _write(path: str, data) -> None:
 @pytest.fixture
 def make_run(tmp_path):
     """``make_run(trials, **manifest)``: a run directory of the ``lsid_lr`` space (smoke profile) whose trials are
-    ``{"id", "params", "results", "status" (None: no status.json), "error"}``."""
+    ``{"id", "params", "results", "status" (None: no status.json), "error", "test" (test.json, optional)}``."""
     import search_spaces
 
     def build(trials: list[dict], **manifest) -> str:
@@ -37,6 +37,8 @@ def make_run(tmp_path):
                 _write(os.path.join(folder, "result.json"), trial["results"])
             if trial.get("status"):
                 _write(os.path.join(folder, "status.json"), {"status": trial["status"], "error": trial.get("error")})
+            if trial.get("test") is not None:
+                _write(os.path.join(folder, "test.json"), trial["test"])
             if trial.get("error"):
                 with open(os.path.join(folder, "error.txt"), "w", encoding="utf-8") as handle:
                     handle.write("Traceback (most recent call last):\n  ...\n" + trial["error"] + "\n")

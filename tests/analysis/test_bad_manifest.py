@@ -151,7 +151,8 @@ def test_a_grid_run_without_a_recorded_search_is_read_as_its_space_s_grid(make_r
         os.path.join(run_dir, "report.html"), encoding="utf-8").read()
     capsys.readouterr()
     print_summary(run_dir)  # what the driver prints at the end of a sweep
-    assert "best trial: 1e-3 (seed 1): val/psnr = 32.0000 at step 4" in capsys.readouterr().out
+    assert ("best trial: 1e-3 (seed 1): val/psnr = 32.0000 at step 4 (validation; not evaluated on test)"
+            in capsys.readouterr().out)
 
 
 def test_a_metric_is_only_checked_against_reports_that_exist(make_run, capsys):

@@ -135,7 +135,7 @@ def test_a_live_or_interrupted_sweep_still_loads(make_run):
     assert frame.loc["1e-3-0", "steps"] == 4 and frame.loc["1e-3-0", "best/val/psnr"] == 31.0
     assert frame.loc["1e-3-1", "steps"] == 4 and frame.loc["1e-3-1", "best/val/psnr"] == 32.0
     assert frame.loc[f"{BASE[:4]}-0", "steps"] == 0
-    assert analysis.write_outputs(run_dir).set_index("label").loc["1e-3", "val/psnr/mean"] == 31.5
+    assert analysis.write_outputs(run_dir).set_index("label").loc["1e-3", "best/val/psnr/mean"] == 31.5
 
 
 def test_outputs_of_an_earlier_analysis_do_not_stay_behind(make_run):

@@ -41,9 +41,13 @@ def test_sweep_then_cli_writes_every_output(smoke_run):
     curves = pd.read_csv(os.path.join(smoke_run, "curves.csv"))
     assert len(curves) == 2 * 2 * len(steps)
     assert all(sorted(group["step"]) == steps for _, group in curves.groupby("trial_id"))
+    # the sweep evaluated every trial's selected checkpoint on test; the tables report those values
+    assert results["test/psnr"].notna().all() and (results["test/step"] == results["best/step"]).all()
+    assert all(os.path.exists(os.path.join(smoke_run, t, "test.json")) for t in results["trial_id"])
     table = open(os.path.join(smoke_run, "table.md"), encoding="utf-8").read().splitlines()
-    assert len([line for line in table if line.startswith("| lr=")]) == 2
-    assert all("(n=2)" in line for line in table if line.startswith("| lr="))
+    assert table[0].startswith("Verdict: best lr=") and "| psnr (test) |" in table[2]
+    rows = [line for line in table if line.startswith("| ") and " | lr=" in line]
+    assert len(rows) == 2 and all("(n=2)" in line and "completed (4 steps)" in line for line in rows)
     html = open(os.path.join(smoke_run, "report.html"), encoding="utf-8").read()
     assert "Parameter importances" in html and 'id="fig-importance"' in html and 'id="fig-images"' in html
     assert f"<th>how to read it</th><td>{escape(get_space('lsid_lr').reading)}</td>" in html  # the space's note

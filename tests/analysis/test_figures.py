@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import figures, images
+from analysis import figures, images, pareto
 
 
 def test_pareto_front_keeps_points_nothing_beats_on_cost_and_quality():
     cost = np.array([1.0, 2.0, 3.0, 4.0, 2.5])
     psnr = np.array([20.0, 25.0, 24.0, 30.0, 26.0])
-    assert figures.pareto_front(cost, psnr, lower_quality_better=False).tolist() == [0, 1, 4, 3]
+    assert pareto.pareto_front(cost, psnr, lower_quality_better=False).tolist() == [0, 1, 4, 3]
     gcmse = np.array([5.0, 4.0, 6.0, 1.0, 4.5])  # lower is better
-    assert figures.pareto_front(cost, gcmse, lower_quality_better=True).tolist() == [0, 1, 3]
+    assert pareto.pareto_front(cost, gcmse, lower_quality_better=True).tolist() == [0, 1, 3]
 
 
 def test_varied_columns_leave_out_the_seed_and_constants():
@@ -36,3 +36,28 @@ def test_crop_is_the_centre_of_the_first_image_of_the_row():
     assert out.shape == (32, 32, 3) and (out == 10).all()
     assert images.crop(row, size=128).shape == (64, 64, 3)
     assert images.to_data_uri(out).startswith("data:image/png;base64,")
+
+
+def cost_table(macs, params, latency) -> pd.DataFrame:
+    return pd.DataFrame({"kind": "configuration", "rank": [1, 2, 3], "label": ["a", "b", "c"],
+                         "test/psnr/mean": [30.0, 29.0, 28.0], "test/psnr/ci": np.nan, "test/psnr/n": 1,
+                         "cost/macs": macs, "cost/params": params, "cost/latency_ms": latency})
+
+
+def test_the_pareto_front_is_drawn_only_where_costs_differ_beyond_their_measurements():
+    # MACs are counted, not measured: a front on them is always drawn
+    fig = pareto.quality_vs_cost(cost_table([3e9, 1e9, 2e9], [9, 3, 6], [3.0, 1.0, 2.0]), "test/psnr", "max")
+    assert [t.name for t in fig.data] == ["configurations", "Pareto front"] and list(fig.data[1].x) == [1e9, 3e9]
+    # one network (same MACs and parameters): latency differences are noise
+    same = pareto.quality_vs_cost(cost_table([1e9] * 3, [5] * 3, [69.0, 148.0, 90.0]), "test/psnr", "max")
+    assert [t.name for t in same.data] == ["configurations"] and "same network" in same.layout.title.text
+    # same MACs, other parameters: a front on latency only where the configurations are further apart than each
+    # one's trials spread (two trials each, here 10 ms apart)
+    trials = pd.DataFrame({"label": ["a", "a", "b", "b", "c", "c"],
+                           "cost/latency_ms": [20.0, 30.0, 40.0, 50.0, 60.0, 70.0]})
+    apart = pareto.quality_vs_cost(cost_table([1e9] * 3, [5, 6, 7], [25.0, 45.0, 65.0]), "test/psnr", "max", trials)
+    assert [t.name for t in apart.data] == ["configurations", "Pareto front"] and apart.layout.xaxis.title.text == (
+        "latency (ms)")
+    trials["cost/latency_ms"] = [20.0, 50.0, 30.0, 60.0, 40.0, 70.0]  # 30 ms of spread, 10 ms between them
+    close = pareto.quality_vs_cost(cost_table([1e9] * 3, [5, 6, 7], [35.0, 45.0, 55.0]), "test/psnr", "max", trials)
+    assert [t.name for t in close.data] == ["configurations"] and "closer together" in close.layout.title.text

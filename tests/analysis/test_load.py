@@ -68,14 +68,18 @@ def test_write_outputs_writes_every_table(make_run):
     for name in ("results.csv", "curves.csv", "table.md", "table.csv", "table.tex", "pairs.md", "pairs.csv",
                  "vs_baseline.md", "reported_vs_measured.md", "reported_vs_measured.tex", "report.html"):
         assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
-    assert table.iloc[0]["label"] == "1e-3" and table.iloc[0]["val/psnr/mean"] == 31.0
+    assert table.iloc[0]["label"] == "1e-3" and table.iloc[0]["best/val/psnr/mean"] == 31.0
     markdown = open(os.path.join(run_dir, "table.md"), encoding="utf-8").read()
-    assert "| baseline: bm3d | 27.25 ± 3.18 (n=2) |" in markdown  # 12.706 · 0.3536 / √2
+    assert "| — | baseline: bm3d |  | 27.25 ± 3.18 (n=2) |" in markdown  # 12.706 · 0.3536 / √2
     # a diverged trial is not counted: its configuration has no value, and shows as infeasible
-    assert "| 1e-6 | — | — | — | — | 122 k | 3.13 M | 0.9000 | 1/1 | nan 1 |" in markdown
-    assert "| 1e-4 | 28.75 ± 3.18 (n=2) |" in markdown  # resumed 29.0 and unfinished 28.5
+    assert "| — | 1e-6 | nan at step 4 | — | — | — | — | 122 k | 3.13 M | 0.9000 | 0/1 | 1/1 | nan 1 |" in markdown
+    # the resumed trial completed (29.0); the unfinished one (28.5 at step 2) is a row of its own, not ranked
+    assert "| 3 | 1e-4 | completed (4 steps) | 29.00 (n=1) |" in markdown
+    assert "| — | 1e-4 | unfinished at step 2 | unfinished at step 2: 28.50 (n=1) at that step |" in markdown
+    assert "| — | 1e-5 | unfinished at step 0 | — |" in markdown and "| 0/2 | 1/2 | unfinished 1, error 1 |" in markdown
     pairs = open(os.path.join(run_dir, "pairs.md"), encoding="utf-8").read()
-    assert f"| schedule | 1e-3 − {BASE} | 0.75 ± 3.18 (n=2) | 0.205 |" in pairs
+    # the verdict's comparison is the declared pair: one test in the family, so Holm leaves its p as it is
+    assert f"| schedule | 1e-3 − {BASE} | 0.75 ± 3.18 (n=2) | 0.205 | 0.205 |" in pairs
     html = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
     assert html.count("plotly-graph-div") >= 5
     assert "<script src" not in html and html.count("* plotly.js v") == 1  # inline, once
@@ -88,7 +92,7 @@ def test_formats_and_explicit_baseline(make_run):
     assert written == ["curves.csv", "manifest.json", "reported_vs_measured.md", "results.csv", "table.md",
                        "vs_baseline.md"]
     text = open(os.path.join(run_dir, "vs_baseline.md"), encoding="utf-8").read()
-    assert f"| vs baseline | {BASE} − 1e-3 | -0.75 ± 3.18 (n=2) | 0.205 |" in text
+    assert f"| vs baseline | {BASE} − 1e-3 | -0.75 ± 3.18 (n=2) | 0.205 | 0.205 |" in text
     with pytest.raises(UserError, match="unknown format 'pdf'; known: md, csv, tex, html"):
         analysis.write_outputs(run_dir, formats=["pdf"])
 
@@ -120,7 +124,8 @@ def test_a_run_without_trials_still_gets_its_files(make_run):
     assert list(table["label"]) == ["1e-3"] and table.iloc[0]["trials"] == 1
     empty = make_run([])
     analysis.write_outputs(empty)
-    assert open(os.path.join(empty, "table.md"), encoding="utf-8").read().startswith("| configuration |")
+    assert open(os.path.join(empty, "table.md"), encoding="utf-8").read().startswith(
+        "Verdict: no trial has reported a value yet; there is nothing to compare.\n\n| rank | configuration |")
     html = open(os.path.join(empty, "report.html"), encoding="utf-8").read()
     assert "<h1>lsid_lr / handmade</h1>" in html
     # a manifest from before it recorded the space's note: the space's current one
@@ -155,9 +160,9 @@ def test_close_sampled_values_are_two_configurations_not_one(make_run):
     curves = analysis.load_curves(run).drop_duplicates("trial_id").set_index("trial_id")["label"]
     assert curves.to_dict() == frame["label"].to_dict()
     table = analysis.analyse(run).tables["table"][0]
-    assert [row[:2] for row in table.rows] == [["lr=0.0007471, decay=none", "30.00 (n=1)"],
-                                              ["lr=0.0001, decay=none", "25.50 ± 6.35 (n=2)"],
-                                              ["lr=0.0007474, decay=none", "20.00 (n=1)"]]
+    assert [[row[1], row[3]] for row in table.rows] == [["lr=0.0007471, decay=none", "30.00 (n=1)"],
+                                                      ["lr=0.0001, decay=none", "25.50 ± 6.35 (n=2)"],
+                                                      ["lr=0.0007474, decay=none", "20.00 (n=1)"]]
 
 
 def test_an_infinite_value_is_never_a_trials_best(make_run):
@@ -180,6 +185,7 @@ def test_a_resumed_life_replaces_the_earlier_ones_reports_from_its_step_on(make_
 
 def test_the_image_grid_never_shows_a_trial_the_tables_leave_out(make_run):
     from analysis.images import pick_trials
+    from analysis.rows import build_rows
 
     def trial(name, seed, psnr, status="terminated", error=None):
         return {"id": name, "params": {"row": "1e-3", "seed": seed}, "status": status, "error": error,
@@ -187,7 +193,8 @@ def test_the_image_grid_never_shows_a_trial_the_tables_leave_out(make_run):
 
     frame = analysis.load_run(make_run([trial("ok", 0, 25.0), trial("crashed", 1, 40.0, "error", "RuntimeError: x"),
                                         trial("exact", 2, math.inf)]))
-    assert pick_trials(frame, ["1e-3"], "val/psnr", False, None) == [("1e-3", "ok")]
+    picks = pick_trials(build_rows(frame, "val/psnr", "max"), "best/val/psnr", None)
+    assert [(row.label, trial["trial_id"]) for row, trial in picks] == [("1e-3", "ok")]
 
 
 def test_each_trial_names_the_node_of_its_last_report(make_run):
