@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import torch
+
 from analysis.load import (
     _error_line,
     _read_trial,
@@ -33,7 +35,6 @@ from analysis.load import (
     trial_dirs,
     trial_status,
 )
-from restore_core.errors import UserError
 from restore_core.evaluate import evaluate_checkpoint, first_image_crops
 from restore_core.loop import prepare_shared_data
 from restore_core.run_files import degradation, encode_png, is_tested, read_test, select_report, write_test
@@ -63,10 +64,12 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
         run_dir: ``runs/<space>/<name>`` on this machine's filesystem.
         shared: prepared data by data key (the sweep's, so that the driver prepares nothing twice); other data is
             prepared here once per data config.
-        device: where to evaluate (default: as each trial's ``train.device`` picks, the GPU where there is one).
+        device: where to evaluate (default: this machine's GPU where it has one, else its CPU, whatever device the
+            trials trained on: the driver or the machine analysing a copy may have none).
         log: called with a line when something was evaluated or left out (default: stderr).
     """
     log = log or (lambda line: print(line, file=sys.stderr))
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
@@ -107,8 +110,10 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
                 record["last"] = {"step": int(reports[-1].get("step", later.step)), "checkpoint": last,
                                   "images": {name: encode_png(crop)
                                              for name, crop in first_image_crops(later.evaluation).items()}}
-        except (UserError, OSError, RuntimeError) as error:  # e.g. data.root missing on the machine analysing a copy
-            done.skipped[folder] = f"not evaluated on test: {str(error).splitlines()[0]}"
+        except Exception as error:  # noqa: BLE001 - one trial that cannot be evaluated (its data.root missing on the
+            # machine analysing a copy, a user's task without a test split) must not cost the others theirs
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            done.skipped[folder] = f"not evaluated on test: {reason}"
             continue
         write_test(folder, record)
         done.evaluated.append(folder)

@@ -145,3 +145,20 @@ def test_spearman_of_two_orderings():
     # a constant column has no ordering
     rho, p, _ = stats.spearman([1, 1, 1], [1, 2, 3])
     assert math.isnan(rho) and math.isnan(p)
+
+
+def test_holm_by_hand():
+    # m = 4: 0.01·4 = 0.04, 0.02·3 = 0.06, 0.03·2 = 0.06, 0.5·1 = 0.5, each no smaller than the one before
+    assert stats.holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])
+    assert stats.holm([0.4, float("nan"), 0.3]) == pytest.approx([0.6, float("nan"), 0.6], nan_ok=True)
+    assert stats.holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 0.8·2 capped at 1, and 0.9 may not go below it
+
+
+def test_trials_at_different_steps_are_not_compared():
+    data = pd.DataFrame({"label": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "status": ["completed"] * 2 +
+                         ["stopped early", "completed"], "steps": [1200, 1200, 100, 1200],
+                         "best/val/psnr": [30.0, 31.0, 29.0, 29.5]})
+    diff = stats.paired_difference(data, "a", "b", "best/val/psnr")
+    assert diff["seeds"] == [1] and diff["mean"] == pytest.approx(1.5) and diff["note"] == ""
+    stopped = data.assign(steps=[1200, 1200, 100, 100])
+    assert stats.paired_difference(stopped, "a", "b", "best/val/psnr")["note"] == "not comparable: 1200 vs 100 steps"
