@@ -87,7 +87,7 @@ def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
     config["data"]["scenes_test"] = [10001]
     with pytest.raises(DataError, match="scene\\(s\\) 10001 not in"):
         LowLightTask.check_data(validate_config(config))  # --dry-run finds it before anything is decoded
-    config["data"]["source"] = "synthetic"
+    config["data"].update(source="synthetic", root=None, n_train=2, n_val=2, n_test=2)
     with pytest.raises(ConfigError, match="data.scenes_train and data.scenes_test choose SID scenes"):
         validate_config(config)
 

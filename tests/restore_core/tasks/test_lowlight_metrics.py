@@ -20,10 +20,11 @@ def build(convention):
 
 def test_uint8_convention_measures_what_run_test_measures():
     plain, lamba = build("float"), build("skimage_uint8")
-    reference, target = lamba.val_reference, lamba.val_target
-    assert lamba.reference_metrics["val/ref_psnr"] == pytest.approx(psnr_uint8(reference, target).mean().item())
-    assert lamba.reference_metrics["val/ref_ssim"] == pytest.approx(ssim_uint8(reference, target).mean().item())
-    assert plain.reference_metrics["val/ref_psnr"] == pytest.approx(psnr(reference, target).mean().item())
-    assert plain.reference_metrics["val/ref_ssim"] != pytest.approx(lamba.reference_metrics["val/ref_ssim"], abs=1e-3)
+    val, plain_val = lamba.eval_set("val"), plain.eval_set("val")
+    reference, target = val["reference"], val["target"]
+    assert val["metrics"]["val/ref_psnr"] == pytest.approx(psnr_uint8(reference, target).mean().item())
+    assert val["metrics"]["val/ref_ssim"] == pytest.approx(ssim_uint8(reference, target).mean().item())
+    assert plain_val["metrics"]["val/ref_psnr"] == pytest.approx(psnr(reference, target).mean().item())
+    assert plain_val["metrics"]["val/ref_ssim"] != pytest.approx(val["metrics"]["val/ref_ssim"], abs=1e-3)
     metrics = lamba.evaluate().metrics
     assert metrics["val/delta_psnr"] == pytest.approx(metrics["val/psnr"] - metrics["val/ref_psnr"])
