@@ -19,22 +19,27 @@ SEEDS_TO_ADD = 3
 _RUN_ONLY = {"--name": True, "--seeds": True, "--resume": False, "--retry-failed": False, "--dry-run": False}
 
 
-def seeds_command(manifest: dict, seeds: int = SEEDS_TO_ADD) -> str:
-    """The run's command with ``--seeds N`` (and without its ``--name``, ``--resume``): a new run with more seeds."""
+def seeds_command(manifest: dict, seeds: int | None = SEEDS_TO_ADD, scheduler: str | None = None) -> str:
+    """The run's command with ``--seeds N`` (and ``--scheduler``, when given), without its ``--name`` and
+    ``--resume``: a new run with more seeds."""
     words = shlex.split(str(manifest.get("command") or ""))
     if len(words) < 2 or not words[1].endswith("run.py"):
         words = ["python", "sweeps/run.py", "--space", str(manifest.get("space"))]
+    dropped = {**_RUN_ONLY, **({"--scheduler": True} if scheduler else {})}
+    if seeds is None:
+        dropped.pop("--seeds")
     kept, skip = [], False
     for word in words:
         if skip:
             skip = False
             continue
         option = word.split("=", 1)[0]
-        if option in _RUN_ONLY:
-            skip = _RUN_ONLY[option] and "=" not in word
+        if option in dropped:
+            skip = dropped[option] and "=" not in word
             continue
         kept.append(word)
-    return shlex.join([*kept, "--seeds", str(seeds)])
+    extra = (["--scheduler", scheduler] if scheduler else []) + (["--seeds", str(seeds)] if seeds else [])
+    return shlex.join([*kept, *extra])
 
 
 def verdict_pair(rows: list[Row]) -> tuple[Row, Row] | None:
@@ -82,8 +87,16 @@ def write_verdict(rows: list[Row], column: str, difference: dict | None, p_holm:
 
     best = top[0]
     if len(top) == 1:
-        return (f"Verdict: only {best.label} trained to the end ({cell(best)}); no other configuration has the same "
-                f"steps to rank it against." + aside)
+        said = f"Verdict: only {best.label} trained to the end ({cell(best)}); no other configuration has the same "
+        if not unranked:
+            return f"{said}steps to rank it against."
+        stopped = f"the {len(unranked)} other row{'s' if len(unranked) != 1 else ''} stopped earlier"
+        if best.estimate(column).n <= 1:
+            advice = ("One seed per configuration could not tell them apart either. To compare them, train every one "
+                      f"to the end with seeds: {seeds_command(manifest, scheduler='fifo')}.")
+        else:
+            advice = f"To compare them, train every one to the end: {seeds_command(manifest, None, 'fifo')}."
+        return f"{said}steps ({stopped}: a value reached at step S speaks for step S only). {advice}"
     runner = top[1]
     head = f"Verdict: best {best.label} ({cell(best)}); runner-up {runner.label} ({cell(runner)})."
     if difference is None or difference["n"] < 2:

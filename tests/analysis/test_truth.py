@@ -186,3 +186,16 @@ def test_three_seed_figures_draw_their_intervals(make_run):
     bars = figures.ablation_bars(result.tables["table"][1], "test/psnr", DEFAULT)
     assert bars.data[0].error_y.visible is True
     assert bars.data[0].error_y.array[0] == pytest.approx(scipy_stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3))
+
+
+def test_an_asha_run_with_one_completed_trial_says_what_it_cannot_rank(make_run):
+    run_dir = make_run([
+        trial("a", "1e-3", 0, [(2, 20.0), (4, 21.0)], selected_test(4, 19.5)),
+        trial("b", "1e-4", 0, [(2, 15.0)], selected_test(2, 14.8), completed=False),
+        trial("c", "1e-5", 0, [(2, 9.0)], selected_test(2, 8.8), completed=False),
+    ], command="python sweeps/run.py --space lsid_lr --name quick --scheduler asha --seeds 1")
+    assert analyse(run_dir).verdict == (
+        "Verdict: only 1e-3 trained to the end (test psnr 19.50, n=1); no other configuration has the same steps "
+        "(the 2 other rows stopped earlier: a value reached at step S speaks for step S only). One seed per "
+        "configuration could not tell them apart either. To compare them, train every one to the end with seeds: "
+        "python sweeps/run.py --space lsid_lr --scheduler fifo --seeds 3.")
