@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="interface of the local dashboard; anything but loopback exposes it to the network")
     parser.add_argument("--dry-run", action="store_true", help="print the trials that would run, then exit")
     parser.add_argument("--no-analysis", action="store_true", help="skip writing the tables and report at the end")
+    parser.add_argument("--mlflow", metavar="URI",
+                        help="log every trial to this MLflow tracking server, one experiment per run "
+                             "(pip install 'restore-sweeps[mlflow]')")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="0 quiet, 1 progress table, 2 logs")
     return parser
 
@@ -139,6 +142,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         dashboard_host=args.dashboard_host,
         analyze=not args.no_analysis,
         verbose=args.verbose,
+        mlflow=args.mlflow,
         **values,
     )
 

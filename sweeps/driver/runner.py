@@ -204,6 +204,10 @@ def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> S
     from sweeps.cluster.connect import check_local_start
 
     options.check()
+    if options.mlflow:
+        from sweeps.driver.mlflow_log import require_mlflow
+
+        require_mlflow(options.mlflow)
     if options.resume:
         prepare_resume(options, given or {})
     plan = plan_sweep(options)

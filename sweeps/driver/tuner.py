@@ -13,6 +13,7 @@ from ray.tune.schedulers import FIFOScheduler
 from restore_core.loop import SharedData
 from sweeps.driver.asha import RecheckingASHA
 from sweeps.driver.domains import grid_param_space, sampled_param_space
+from sweeps.driver.mlflow_log import mlflow_callbacks
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.status import TrialStatusCallback
 
@@ -157,7 +158,8 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
                                                 checkpoint_score_order=plan.space.mode),
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler)],
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
+                   *mlflow_callbacks(plan, options.mlflow)],
         progress_reporter=reporter,
         verbose=options.verbose,
     )

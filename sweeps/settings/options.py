@@ -70,6 +70,7 @@ class SweepOptions:
     dashboard_host: str = "127.0.0.1"
     analyze: bool = True
     verbose: int = 1
+    mlflow: str | None = None  # tracking URI every trial is logged to; None: no MLflow
 
     def check(self) -> None:
         """Raise :class:`UserError` for values no sweep can run with. A ``file://`` storage URI becomes the path it
