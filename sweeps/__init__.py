@@ -13,7 +13,8 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "1")
 # Ray snapshots the experiment (which trials ended, their latest checkpoints) at most every 10 s by default; a
 # driver killed in between would resume from an older picture. Small sweeps snapshot cheaply, so do it often.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-# A worker that takes the next trial (reuse_actors) first waits for the last trial's thread to end: Ray's 2 s default
-# is too short on a busy CPU (the thread closes its TensorBoard file and collects garbage), and a wait that times out
-# fails the next trial ("Could not re-use actor"). The wait ends as soon as the thread does.
+# A worker that takes the next trial (reuse_actors; also after a trial paused by ASHA's quorum or --asha-noise) first
+# waits for the last trial's thread to end (checkpoint written, TensorBoard closed, memory released): Ray's 2 s default
+# is too short on a busy CPU, and a wait that times out fails the next trial ("Could not re-use actor"). The wait ends
+# as soon as the thread does.
 os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
