@@ -5,6 +5,7 @@ training steps it would have used and the best value it would have kept. No trai
     python benchmarks/asha_replay.py runs/lsid_lr/<fifo-grid-run>
     python benchmarks/asha_replay.py <run> --grace 0.083 0.25 --reduction 3 4 --concurrency 2 --orders 200
     python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 3 6 --recheck off on --quorum 1 4
+    python benchmarks/asha_replay.py <run> --grace 0.083 --reduction 6 --recheck on --noise off measured auto 0.18
 
 Every trial of a FIFO run trained to the end and reported at every evaluation, so its curve is what the same
 trial would report under ASHA (trials are deterministic for their seed). The replay hands those reports to the
@@ -17,6 +18,9 @@ adds the scheduler of ``--asha-recheck``: a trial let on is judged again at each
 against every other trial recorded there by then. ``--quorum N`` (``--asha-quorum``): a trial let on from a rung
 with fewer than N recorded waits (paused, its worker free) while other trials can start; the replay asks the
 scheduler which trial a free worker takes, as Ray does, and a resumed trial goes on from the step it paused at.
+``--noise`` (``--asha-noise``): the race between rungs, with the noise of one evaluation given, ``measured`` over
+this run's own evaluations (printed first: what a space declares), or ``auto`` (measured as the replayed sweep runs);
+with the race the quorum is not used.
 
 ``--pool-seeds`` replays a run with several seeds as one sweep (what ``--seeds N`` with ASHA does: every trial of every
 seed is judged at the same rungs) and adds the configuration it would pick: the one with the highest mean over its
@@ -41,16 +45,18 @@ sys.path.insert(0, ROOT)
 from analysis import load_curves, read_manifest  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
+from sweeps.driver.race import measured_noise  # noqa: E402
 from sweeps.driver.tuner import asha_rungs  # noqa: E402
 
 
-def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1):
-    """The sweep's own ASHA scheduler (Ray's ASHA with ``--asha-recheck``/``--asha-quorum``), for values signed so
-    that higher is better."""
+def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1,
+                   noise: float | str | None = None):
+    """The sweep's own ASHA scheduler (Ray's ASHA with ``--asha-recheck``/``--asha-quorum``/``--asha-noise``), for
+    values signed so that higher is better."""
     from sweeps.driver.asha import RecheckingASHA
 
     return RecheckingASHA(time_attr="step", metric="value", mode="max", grace_period=grace, max_t=max_t,
-                          reduction_factor=reduction, recheck=recheck, quorum=quorum)
+                          reduction_factor=reduction, recheck=recheck, quorum=quorum, noise=noise)
 
 
 class Controller:
@@ -78,7 +84,7 @@ class Controller:
 
 def replay(curves: list[dict[int, float]], order: list[int], grace: int, reduction: float, max_t: int,
            concurrency: int, mode: str = "max", recheck: bool = False,
-           quorum: int = 1) -> tuple[int, float, list[int]]:
+           quorum: int = 1, noise: float | str | None = None) -> tuple[int, float, list[int]]:
     """Steps used, best value kept and the furthest step of each trial, for trials started in ``order``.
 
     ``curves`` holds, per trial, its reported value by step (every evaluation up to ``max_t``). Trials run at equal
@@ -87,7 +93,7 @@ def replay(curves: list[dict[int, float]], order: list[int], grace: int, reducti
     from ray.tune.schedulers import TrialScheduler
 
     sign = 1.0 if mode == "max" else -1.0
-    scheduler = asha_scheduler(grace, reduction, max_t, recheck, quorum)
+    scheduler = asha_scheduler(grace, reduction, max_t, recheck, quorum, noise)
     controller = Controller(scheduler, order)
     running = controller.status.RUNNING
     reached = [0] * len(curves)
@@ -160,9 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "(--asha-recheck)")
     parser.add_argument("--quorum", type=cli.whole_number(1), nargs="+", default=[1],
                         help="trials recorded at a rung before one let on from it goes on (--asha-quorum; 1: Ray's)")
+    parser.add_argument("--noise", type=noise_setting, nargs="+", default=["off"],
+                        help="the race's noise of one evaluation (--asha-noise): off, a number, auto, or measured "
+                        "(over this run's evaluations)")
     parser.add_argument("--pool-seeds", action="store_true",
                         help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
     return parser
+
+
+def noise_setting(text: str) -> str | float:
+    """``--noise``: off, auto, measured or a number >= 0."""
+    if text in ("off", "auto", "measured"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected off, auto, measured or a number >= 0; got '{text}'")
+    return value
 
 
 def read_fifo_curves(run_dir: str) -> tuple[pd.DataFrame, str, str]:
@@ -202,11 +224,17 @@ def run(args: argparse.Namespace) -> None:
     max_t = int(frame["step"].max())
     eval_every = int(frame["step"].min())
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")
-    print("| seed | grace (steps) | reduction | rungs | recheck | quorum | steps, run order | share | best, run order "
+    run_noise = measured_noise(dict(zip(rows["step"].astype(int), rows[metric]))
+                               for _, rows in frame.groupby("trial_id"))
+    print(f"noise of one evaluation, measured over the run's evaluations: {run_noise:.4g}" if run_noise is not None
+          else "noise of one evaluation: too few evaluations to measure it")
+    print("| seed | grace (steps) | reduction | rungs | recheck | quorum | noise | steps, run order | share "
+          "| best, run order "
           "| Δ best | share, random orders (median, 90 %) | Δ best, random orders (median, worst 10 %) |"
           + (" picked configuration, run order | its Δ to the best configuration (mean over seeds) "
              "| Δ of the pick, random orders (median, worst 10 %) |" if args.pool_seeds else ""))
-    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if args.pool_seeds else ""))
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+          + ("---|---:|---:|" if args.pool_seeds else ""))
     groups = [("all", frame)] if args.pool_seeds else list(frame.groupby("seed"))
     for seed, group in groups:
         trials = sorted(group["trial_id"].unique())
@@ -221,14 +249,18 @@ def run(args: argparse.Namespace) -> None:
         orders = [list(rng.permutation(len(curves))) for _ in range(args.orders)]
         for fraction in args.grace:
             grace = max(eval_every, round(max_t * fraction / eval_every) * eval_every)
-            for reduction, recheck, quorum in itertools.product(args.reduction, args.recheck, args.quorum):
+            settings = itertools.product(args.reduction, args.recheck, args.quorum, args.noise)
+            for reduction, recheck, quorum, noise in settings:
+                noise = run_noise if noise == "measured" else None if noise in ("off", 0) else noise
+                if noise is not None and quorum > 1:
+                    continue  # the race replaces the quorum (sweeps/run.py refuses both)
                 steps, best, stopped = replay(curves, list(range(len(curves))), grace, reduction, max_t,
-                                              args.concurrency, mode, recheck == "on", quorum)
+                                              args.concurrency, mode, recheck == "on", quorum, noise)
                 pick = picked(labels, curves, stopped, max_t, mode)
                 shares, deltas, pick_deltas = [], [], []
                 for order in orders:
                     s, b, stops = replay(curves, order, grace, reduction, max_t, args.concurrency, mode,
-                                         recheck == "on", quorum)
+                                         recheck == "on", quorum, noise)
                     shares.append(s / full)
                     deltas.append(b - grid_best)
                     pick_deltas.append(means[picked(labels, curves, stops, max_t, mode)] - best_mean)
@@ -239,9 +271,10 @@ def run(args: argparse.Namespace) -> None:
                     extra = (f" {pick} | {means[pick] - best_mean:+.2f} | {np.median(pick_deltas):+.2f}, "
                              f"{worst_pick:+.2f} |")
                 rungs = asha_rungs(grace, max_t, reduction)
-                print(f"| {seed} | {grace} | {reduction:g} | {rungs} | {recheck} | {quorum} | {steps} | "
-                      f"{100 * steps / full:.0f} % | {best:.2f} | {best - grid_best:+.2f} | "
-                      f"{100 * np.median(shares):.0f} %, {100 * np.percentile(shares, 90):.0f} % | "
+                shown = "off" if noise is None else noise if noise == "auto" else f"{noise:.3g}"
+                print(f"| {seed} | {grace} | {reduction:g} | {rungs} | {recheck} | {quorum} | {shown} | {steps} | "
+                      f"{100 * steps / full:.1f} % | {best:.2f} | {best - grid_best:+.2f} | "
+                      f"{100 * np.median(shares):.1f} %, {100 * np.percentile(shares, 90):.1f} % | "
                       f"{np.median(deltas):+.2f}, {worst:+.2f} |{extra}")
 
 

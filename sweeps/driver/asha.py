@@ -29,6 +29,7 @@ import json
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from sweeps.driver.race import NoiseRace
 from sweeps.ray_private import (
     asha_bracket,
     asha_count_stop,
@@ -46,19 +47,27 @@ class RecheckingASHA(AsyncHyperBandScheduler):
     ``tests/sweeps/test_ray_private.py`` checks against the installed Ray.
     """
 
-    def __init__(self, *args, recheck: bool = True, quorum: int = 1, **kwargs):
+    def __init__(self, *args, recheck: bool = True, quorum: int = 1, noise: float | str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._recheck = recheck
         self._quorum = quorum
         self._waiting: dict[str, int] = {}  # paused trial → the rung it waits at
+        # --asha-noise (a measured σ, or "auto"): the race (sweeps/driver/race.py) and the trials it holds back, by
+        # the step they reached
+        self._race = None if noise is None else NoiseRace(kwargs.get("grace_period", 1),
+                                                          None if noise == "auto" else float(noise))
+        self._held: dict[str, int] = {}
 
     def on_trial_add(self, tune_controller, trial) -> None:
         super().on_trial_add(tune_controller, trial)
         if trial.has_reported_at_least_once:  # a trial restored by --resume (or requeued after an error)
             for result in _reports(trial):  # rungs it is recorded at already keep their value
                 asha_record(self, trial, result)
+                self._race_record(trial.trial_id, result)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if self._race is not None:
+            return self._racing_result(tune_controller, trial, result)
         bracket = asha_bracket(self, trial.trial_id)
         before = _highest_rung(bracket, trial.trial_id)
         action = super().on_trial_result(tune_controller, trial, result)
@@ -76,6 +85,8 @@ class RecheckingASHA(AsyncHyperBandScheduler):
         return action
 
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
+        if self._race is not None:
+            return self._racing_choice(tune_controller)
         trials = tune_controller.get_trials()
         waiting = [t for t in trials if t.status == Trial.PAUSED and t.trial_id in self._waiting]
         for trial in waiting:
@@ -95,15 +106,76 @@ class RecheckingASHA(AsyncHyperBandScheduler):
 
     def on_trial_remove(self, tune_controller, trial) -> None:
         self._waiting.pop(trial.trial_id, None)
+        self._held.pop(trial.trial_id, None)
         super().on_trial_remove(tune_controller, trial)
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
         self._waiting.pop(trial.trial_id, None)
+        self._held.pop(trial.trial_id, None)
         super().on_trial_complete(tune_controller, trial, result)
 
+    def on_trial_error(self, tune_controller, trial) -> None:
+        self._held.pop(trial.trial_id, None)
+        super().on_trial_error(tune_controller, trial)
+
     def waiting_at(self, trial_id: str) -> int | None:
-        """The rung (in steps) where the paused trial ``trial_id`` waits; None when it is not waiting."""
-        return self._waiting.get(trial_id)
+        """The step where the paused trial ``trial_id`` waits (its rung, or with ``noise`` the step it reached);
+        None when it is not waiting."""
+        return self._waiting.get(trial_id, self._held.get(trial_id))
+
+    # -- --asha-noise: the race, and trials kept in step -----------------------------------------------------------
+    def _race_record(self, trial_id: str, result: dict) -> None:
+        step, value = result.get(self._time_attr), result.get(self._metric)
+        if self._race is not None and isinstance(step, (int, float)) and isinstance(value, (int, float)):
+            self._race.record(trial_id, int(step), self._metric_op * value)
+
+    def _racing_result(self, tune_controller, trial, result: dict) -> str:
+        """Ray's rule and the recheck, then the race: a trial that trails another by more than the noise stops; one
+        that is ahead of a trial that is not running (not started yet, or held more than one evaluation behind)
+        gives its worker up, so that trials are compared at the same steps before any runs ahead."""
+        previous = self._race.latest(trial.trial_id)
+        self._held.pop(trial.trial_id, None)
+        self._race_record(trial.trial_id, result)
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action != TrialScheduler.CONTINUE:
+            return action
+        if self._outranked_at_rung(trial.trial_id) or self._race.trailing(trial.trial_id) is not None:
+            asha_count_stop(self)
+            return TrialScheduler.STOP
+        step = self._race.latest(trial.trial_id)
+        behind = [other for other in (tune_controller.get_trials() if tune_controller is not None else [])
+                  if other.trial_id != trial.trial_id and (other.status == Trial.PENDING or (
+                      other.trial_id in self._held and self._held[other.trial_id] < previous))]
+        if step < self._max_t and behind:
+            self._held[trial.trial_id] = step
+            return TrialScheduler.PAUSE
+        return action
+
+    def _outranked_at_rung(self, trial_id: str) -> bool:
+        """With the recheck: whether the trials recorded at the highest rung ``trial_id`` reached outrank it now."""
+        bracket = asha_bracket(self, trial_id)
+        rung = _highest_rung(bracket, trial_id)
+        return self._recheck and rung is not None and _outranked(bracket, trial_id, rung)
+
+    def _racing_choice(self, tune_controller) -> Trial | None:
+        """Stop the held trials that trail by now, or that the trials recorded since outrank at their rung (with
+        the recheck); then start the next trial, else resume the held trial that is furthest behind (the best of
+        them at a tie)."""
+        trials = tune_controller.get_trials()
+        for trial in trials:
+            if trial.status == Trial.PAUSED and trial.trial_id in self._held and (
+                    self._race.trailing(trial.trial_id) is not None or self._outranked_at_rung(trial.trial_id)):
+                del self._held[trial.trial_id]
+                asha_count_stop(self)
+                tune_controller.stop_trial(trial)
+        pending = next((trial for trial in trials if trial.status == Trial.PENDING), None)
+        if pending is not None:
+            return pending
+        held = [trial for trial in trials if trial.status == Trial.PAUSED and trial.trial_id in self._held]
+        if held:
+            return min(held, key=lambda t: (self._held[t.trial_id],
+                                            -self._race.best_by(t.trial_id, self._held[t.trial_id])))
+        return super().choose_trial_to_run(tune_controller)
 
     def _recorded_at(self, trial) -> dict[str, float]:
         return _recorded(asha_bracket(self, trial.trial_id), self._waiting[trial.trial_id])

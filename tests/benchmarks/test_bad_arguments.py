@@ -69,6 +69,7 @@ BAD = [
     ("asha_replay", ["run", "--grace", "0"], ["--grace", "in (0, 1]"]),
     ("asha_replay", ["run", "--concurrency", "0"], ["--concurrency", "whole number >= 1"]),
     ("asha_replay", ["run", "--quorum", "0"], ["--quorum", "whole number >= 1"]),
+    ("asha_replay", ["run", "--noise", "much"], ["--noise", "expected off, auto, measured or a number >= 0", "'much'"]),
     ("early_stopping", ["--asha-grace", "5"], ["--asha-grace", "in (0, 1]", "got 5"]),
     ("early_stopping", ["--num-samples", "0"], ["--num-samples", "whole number >= 1"]),
     ("early_stopping", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
