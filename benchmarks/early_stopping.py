@@ -174,6 +174,7 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     sampled = ["--scheduler", "asha", "--num-samples", str(args.num_samples)]
     recheck = {True: ", recheck", False: ""}
     quorum = f", quorum {space.asha_quorum}" if space.asha_quorum > 1 else ""
+    quorum += f", noise {space.asha_noise}" if space.asha_noise is not None else ""
     setups = [("asha", f"grid + ASHA (the space's: grace {space.asha_grace:.3g}, reduction {space.asha_reduction:g}"
                f"{recheck[space.asha_recheck]}{quorum})", ["--search", "grid", "--scheduler", "asha"]),
               ("asha-other", f"grid + ASHA (grace {args.asha_grace:.3g}, reduction {args.asha_reduction:g}"

@@ -49,6 +49,9 @@ class SearchSpace:
     asha_reduction: float = 3  # ASHA keeps the best 1/asha_reduction of the trials at each rung
     asha_recheck: bool = False  # judge a promoted trial again as later ones reach its rung (sweeps/driver/asha.py)
     asha_quorum: int = 1  # a trial let on from a rung with fewer recorded waits while others can run (same file)
+    # the race of --asha-noise: the noise of one evaluation of the metric (measured over a FIFO run by
+    # benchmarks/asha_replay.py), "auto" (measured as the sweep runs) or None (no race); sweeps/driver/race.py
+    asha_noise: float | str | None = None
     profiles: dict[str, dict] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()
     baseline: str | None = None

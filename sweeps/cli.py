@@ -38,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--asha-quorum", type=int, metavar="N",
                         help="a trial ASHA lets on from a rung with fewer than N trials recorded waits (paused) while "
                         "other trials can start, and goes on once N are recorded and it still ranks (default: the "
-                        "space's; 1, lsid_lr: 4)")
+                        "space's; 1)")
+    parser.add_argument("--asha-noise", type=noise_option, metavar="SIGMA",
+                        help="race the trials ASHA lets on: one stops once its best value trails another's at the "
+                        "same step by more than the metric's noise (SIGMA: one evaluation's, as benchmarks/"
+                        "asha_replay.py measures it over a FIFO run; auto: measured as the sweep runs; 0: no race); "
+                        "trials are kept in step (default: the space's; none, lsid_lr: 0.18)")
     parser.add_argument("--num-samples", type=int,
                         help="configurations proposed by random/optuna/gp search (default: the space's rows, at "
                         "least 8; not with grid search)")
@@ -106,6 +111,17 @@ def gpu_share(text: str) -> float | None:
                                          f"got '{text}'") from None
 
 
+def noise_option(text: str) -> float | str:
+    """``--asha-noise``: ``auto`` or a number (its range is checked with the other options)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number >= 0 (the noise of one evaluation; 0: no race); "
+                                         f"got '{text}'") from None
+
+
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options that define a run's trials (or that Ray keeps with the run) which this command line sets
     explicitly."""
@@ -128,6 +144,7 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         asha_reduction=args.asha_reduction,
         asha_recheck=args.asha_recheck,
         asha_quorum=args.asha_quorum,
+        asha_noise=args.asha_noise,
         sets=parse_sets(args.set),
         max_concurrent=args.max_concurrent,
         name=args.name,

@@ -65,8 +65,12 @@ def asha_settings(plan) -> dict[str, Any]:
     reduction = options.asha_reduction if options.asha_reduction is not None else space.asha_reduction
     recheck = options.asha_recheck if options.asha_recheck is not None else space.asha_recheck
     quorum = options.asha_quorum if options.asha_quorum is not None else space.asha_quorum
+    noise = options.asha_noise if options.asha_noise is not None else space.asha_noise
+    noise = None if noise == 0 else noise
+    if noise is not None:  # the race keeps trials in step: no trial waits for a quorum at a rung
+        quorum = 1
     return {"max_t": steps, "grace_period": min(grace, steps), "reduction_factor": reduction, "recheck": recheck,
-            "quorum": quorum}
+            "quorum": quorum, "noise": noise}
 
 
 def asha_rungs(grace: int, max_t: int, reduction: float) -> list[int]:
@@ -104,9 +108,13 @@ def describe_asha(plan) -> str:
     if not judged:  # the grace period is the whole training: every trial ends before a rung could stop it
         return f"ASHA stops nothing: its first rung is the last step ({max_t}); lower --asha-grace or train longer"
     recheck = "; one let on stops once later trials at its rung outrank it" if settings["recheck"] else ""
-    quorum = settings["quorum"]
+    quorum, noise = settings["quorum"], settings["noise"]
     wait = (f"; one let on from a rung with fewer than {quorum} trials recorded waits there while others can start"
             if quorum > 1 else "")
+    if noise is not None:
+        sigma = "the noise measured as it runs" if noise == "auto" else f"{2 ** 0.5 * noise:.3g} (√2 × noise {noise:g})"
+        wait = (f"; between rungs a trial stops once its best value trails another's at the same step by more than "
+                f"{sigma}, and trials are kept in step")
     missing, last = len(rungs) - len(judged), ""
     if missing and float(settings["reduction_factor"]).is_integer():  # its last milestone is the last step
         last = " (its rung at the last step only ranks)"

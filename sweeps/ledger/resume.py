@@ -132,7 +132,7 @@ def resolve_recorded(recorded: dict[str, Any]) -> dict[str, Any]:
 
     space = search_spaces.get_space(recorded["space"])
     resolved = dict(recorded)
-    for key in ("search", "scheduler", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum"):
+    for key in ("search", "scheduler", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise"):
         if resolved.get(key) is None:
             resolved[key] = getattr(space, key)
     sampled = resolved["search"] != "grid"

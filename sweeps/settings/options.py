@@ -8,7 +8,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from restore_core.errors import UserError
@@ -16,9 +16,10 @@ from search_spaces.space import SCHEDULERS, SEARCHES
 
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
-            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")
+            "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum",
+            "asha_noise")
 KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
-ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum")  # None: the space's
+ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise")  # None: the space's
 DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
 # A trial's watchdog waits on threading.Event, which refuses more than threading.TIMEOUT_MAX (about 9.22e9 s).
 MAX_TRIAL_TIMEOUT = 9.2e9
@@ -57,6 +58,7 @@ class SweepOptions:
     asha_reduction: float | None = None
     asha_recheck: bool | None = None
     asha_quorum: int | None = None
+    asha_noise: float | Literal["auto"] | None = None  # the race's σ (0: no race), "auto": measured as it runs
     name: str | None = None
     storage: str = "runs"
     dry_run: bool = False
@@ -100,6 +102,12 @@ class SweepOptions:
         if self.asha_reduction is not None and not 1 < self.asha_reduction < math.inf:
             raise UserError(f"--asha-reduction must be a number > 1 (3 keeps the best third); "
                             f"got {self.asha_reduction:g}")
+        if self.asha_noise is not None and self.asha_noise != "auto" and not 0 <= self.asha_noise < math.inf:
+            raise UserError(f"--asha-noise must be auto or a number >= 0 (the noise of one evaluation of the space's "
+                            f"metric; 0: no race); got {self.asha_noise:g}")
+        if self.asha_noise not in (None, 0) and self.asha_quorum not in (None, 1):
+            raise UserError("--asha-noise and --asha-quorum both keep early arrivals from running ahead of the "
+                            "others; give one of them")
         if self.asha_quorum is not None and self.asha_quorum < 1:
             raise UserError(f"--asha-quorum must be a whole number >= 1 (1: a trial never waits); "
                             f"got {self.asha_quorum}")

@@ -29,6 +29,7 @@ ACCEPTED = {
     "asha_reduction": SPACE_DEFAULT + "a number > 1",
     "asha_recheck": SPACE_DEFAULT + "true or false",
     "asha_quorum": SPACE_DEFAULT + "a whole number >= 1",
+    "asha_noise": SPACE_DEFAULT + '"auto" or a number >= 0',
     "max_concurrent": "null (no limit) or a whole number >= 1",
     "max_failures": "a whole number >= 0",
     "trial_timeout": "null (no limit) or a number of seconds in (0, 9.2e9]",

@@ -62,12 +62,13 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     assert sum("stopped early" in line for line in ended) == (frame["status"] == "stopped early").sum()
     assert (frame["best/val/psnr"] > 0).all() and (frame["last/cost/params"] > 0).all()
     # What the plan guarantees whatever the values and the order of arrival (two trials at a time on the session's
-    # 2 CPUs; one rung, at step 2 of 4, keeping the best 1/6; quorum 4). While fewer than 4 trials are recorded at
-    # the rung, others are still waiting to start, so each of the first three arrivals either stops there or waits
-    # (paused, with a checkpoint) and then is stopped or resumed: at most 7 trials run from step 0 to 4 in one go.
-    # And at least two trials stop early: of the first two arrivals one is outranked by the other (Ray's rule stops
-    # the second, or the first is stopped while it waits), and of those still waiting when the fourth value comes in,
-    # all but one are outranked again; checked against every order of ten values with the scheduler itself.
+    # 2 CPUs; one rung, at step 2 of 4, keeping the best 1/6; the race keeping trials in step). A trial that reaches
+    # the rung while others are still waiting to start gives its worker up (paused, with a checkpoint) unless it
+    # stops there, so only the last two to start can run from step 0 to 4 in one go. Once all ten are recorded at
+    # the rung, every trial below the best sixth of the other nine is outranked: ranks 4 to 10 at least (three
+    # tied at the top keep the third), and only the two that ran straight through can escape being stopped there;
+    # checked with the scheduler itself over random orders and values, ties among them (tests/benchmarks/
+    # test_asha_replay.py).
     reports = {d: read_results(d) for d in trial_dirs(str(run_dir))}
     assert all(rs[-1]["step"] in (2, 4) for rs in reports.values())
     stopped_at_the_rung = [d for d, rs in reports.items() if rs[-1]["step"] == 2]
@@ -75,8 +76,8 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
                and rs[-1]["training_iteration"] == 2]
     straight_through = [d for d, rs in reports.items() if [r["iterations_since_restore"] for r in rs] == [1, 2]]
     assert len(stopped_at_the_rung) + len(resumed) + len(straight_through) == 10
-    assert len(straight_through) <= 7, "the quorum let an early arrival at the rung go on without waiting"
-    assert (frame["status"] == "stopped early").sum() == len(stopped_at_the_rung) >= 2
+    assert len(straight_through) <= 2, "an early arrival at the rung went on while others waited to start"
+    assert (frame["status"] == "stopped early").sum() == len(stopped_at_the_rung) >= 5
     # a resumed trial went on from its checkpoint at the rung (its second report is its first since the restore)
     assert all([r["step"] for r in reports[d]] == [2, 4] for d in resumed)
     # the table says where a paused trial waits; the results on disk keep what the trial reported

@@ -63,11 +63,13 @@ def test_the_space_or_the_option_chooses_it_and_the_manifest_records_it():
     plan = plan_sweep(SweepOptions(space="lsid_lr"))  # lsid_lr: on
     assert type(build_scheduler(plan)) is RecheckingASHA
     assert build_manifest(plan, [])["asha"]["recheck"] is True
-    assert build_manifest(plan, [])["asha"]["quorum"] == 4
-    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))  # the quorum stays
+    assert build_manifest(plan, [])["asha"]["quorum"] == 1  # the race keeps trials in step instead
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False))  # the race stays
     assert type(build_scheduler(plan)) is RecheckingASHA and build_scheduler(plan)._recheck is False
-    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False, asha_quorum=1))  # Ray's rule alone
-    assert (build_scheduler(plan)._recheck, build_scheduler(plan)._quorum) == (False, 1)
+    assert build_scheduler(plan)._race is not None
+    plan = plan_sweep(SweepOptions(space="lsid_lr", asha_recheck=False, asha_noise=0))  # Ray's rule alone
+    assert (build_scheduler(plan)._recheck, build_scheduler(plan)._quorum, build_scheduler(plan)._race) == (
+        False, 1, None)
     assert build_manifest(plan, [])["asha"]["recheck"] is False and build_manifest(plan, [])["asha"]["quorum"] == 1
     plan = plan_sweep(SweepOptions(space="lamba_loss", scheduler="asha"))  # the platform's default: off
     assert (build_scheduler(plan)._recheck, build_scheduler(plan)._quorum) == (False, 1)

@@ -65,6 +65,23 @@ def test_a_trial_timeout_beyond_what_a_watchdog_can_wait_is_refused(seconds, tmp
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("value", ["-0.2", "nan"])
+def test_a_noise_the_race_cannot_use_is_refused(value, tmp_path, capsys):
+    run_fails(capsys, dry_run(tmp_path, "--asha-noise", value), "--asha-noise must be auto or a number >= 0",
+              f"got {value}")
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(SystemExit) as exited:  # the parser's own refusal
+        main(dry_run(tmp_path, "--asha-noise", "loud"))
+    assert exited.value.code == 2
+    assert "argument --asha-noise: expected auto or a number >= 0" in capsys.readouterr().err
+
+
+def test_the_noise_and_a_quorum_are_not_given_together(tmp_path, capsys):
+    run_fails(capsys, dry_run(tmp_path, "--asha-noise", "auto", "--asha-quorum", "4"),
+              "--asha-noise and --asha-quorum both keep early arrivals from running ahead of the others; give one")
+    assert main(dry_run(tmp_path, "--asha-noise", "0", "--asha-quorum", "4")) == 0  # no race: the quorum
+
+
 def test_the_longest_trial_timeout_is_accepted():
     SweepOptions(space="lsid_lr", trial_timeout=9.2e9).check()
 

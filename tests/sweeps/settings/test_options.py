@@ -71,7 +71,7 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
     from sweeps.driver.tuner import asha_settings
 
     plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
-    assert asha_settings(plan) == {**expected, "recheck": True, "quorum": 4}  # lsid_lr's
+    assert asha_settings(plan) == {**expected, "recheck": True, "quorum": 1, "noise": 0.18}  # lsid_lr's
 
 
 @pytest.mark.parametrize("options, message", [
@@ -113,10 +113,13 @@ def test_the_dry_run_names_ashas_rungs():
 
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr")))
     assert ("\nASHA judges trials at steps 100, 600 of 1200 and lets the best 1/6 at each go on; one let on stops "
-            "once later trials at its rung outrank it; one let on from a rung with fewer than 4 trials recorded "
-            "waits there while others can start\n") in listing
+            "once later trials at its rung outrank it; between rungs a trial stops once its best value trails "
+            "another's at the same step by more than 0.255 (√2 × noise 0.18), and trials are kept in step\n") in listing
+    listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_noise=0, asha_quorum=4)))
+    assert ("one let on from a rung with fewer than 4 trials recorded waits there while others can start\n"
+            in listing)
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr", asha_reduction=3, asha_grace=0.25,
-                                                    asha_recheck=False, asha_quorum=1)))
+                                                    asha_recheck=False, asha_noise=0)))
     assert "\nASHA judges trials at steps 300, 900 of 1200 and lets the best 1/3 at each go on\n" in listing
     assert "ASHA" not in describe_plan(plan_sweep(SweepOptions(space="lsid_lr", scheduler="fifo")))
     # a rung at the last step stops nothing (the trial ends there): named as such
