@@ -206,7 +206,7 @@ def _dry_resume(storage, *args: str) -> int:
 def test_a_resume_may_repeat_the_settings_the_run_took_from_its_space(tmp_path, capsys):
     _hand_made_run(tmp_path)
     assert _dry_resume(tmp_path, "--scheduler", "asha", "--search", "grid", "--asha-reduction", "6",
-                       "--asha-grace", str(1 / 12), "--asha-recheck", "--asha-quorum", "4", "--profile", "smoke",
+                       "--asha-grace", str(1 / 12), "--asha-recheck", "--asha-noise", "0.18", "--profile", "smoke",
                        "--max-failures", "0") == 0
     assert "profile smoke, search grid, scheduler asha" in capsys.readouterr().out
 
