@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--noise", type=noise_setting, nargs="+", default=["off"],
                         help="the race's noise of one evaluation (--asha-noise): off, a number, auto, or measured "
                         "(over this run's evaluations)")
+    parser.add_argument("--seeds", type=cli.whole_number(1), default=None,
+                        help="replay the trials of seeds 0..N-1 only (a run whose later seeds did not finish serves "
+                        "for the first ones; default: every seed)")
     parser.add_argument("--pool-seeds", action="store_true",
                         help="replay all seeds as one sweep (as --seeds N runs) and value the configuration it picks")
     return parser
@@ -187,8 +190,9 @@ def noise_setting(text: str) -> str | float:
     return value
 
 
-def read_fifo_curves(run_dir: str) -> tuple[pd.DataFrame, str, str]:
-    """The learning curves of a finished FIFO run, its metric and mode.
+def read_fifo_curves(run_dir: str, seeds: int | None = None) -> tuple[pd.DataFrame, str, str]:
+    """The learning curves of a finished FIFO run (its trials with seeds below ``seeds``; None: all), its metric and
+    mode.
 
     Raises:
         DataError: the folder is no run, was not run with the FIFO scheduler, has no evaluations of its metric, or
@@ -201,6 +205,8 @@ def read_fifo_curves(run_dir: str) -> tuple[pd.DataFrame, str, str]:
                         f"--scheduler fifo, where every trial trained to the end")
     metric, mode = manifest["metric"], manifest["mode"]
     frame = load_curves(run_dir)
+    if seeds is not None:
+        frame = frame[frame["seed"] < seeds]
     frame = frame.dropna(subset=[metric]) if metric in frame else frame.iloc[0:0]
     if frame.empty:
         raise DataError(f"{run_dir} has no evaluations of {metric}; the replay needs a finished run with "
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
-    frame, metric, mode = read_fifo_curves(args.run_dir)
+    frame, metric, mode = read_fifo_curves(args.run_dir, args.seeds)
     max_t = int(frame["step"].max())
     eval_every = int(frame["step"].min())
     print(f"{args.run_dir}: {frame['trial_id'].nunique()} trials, {max_t} steps, metric {metric} ({mode})")

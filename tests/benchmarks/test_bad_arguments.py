@@ -42,10 +42,11 @@ def refused(name: str, argv: list[str], capsys) -> str:
 
 
 def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None, base: dict | None = None,
-              profile: str = "quick"):
+              profile: str = "quick", seeds: dict[str, int] | None = None):
     """A run folder of lsid_lr as ``analysis`` reads it: manifest (``base``: its base config, default the
     profile's) and, per trial, params.json and result.json with val/psnr at the given steps (trial name -> steps;
-    a trial whose last step is the base config's ``train.steps`` completed)."""
+    a trial whose last step is the base config's ``train.steps`` completed; ``seeds``: trial name -> seed, 0 for
+    the others)."""
     import search_spaces
 
     space = search_spaces.get_space("lsid_lr")
@@ -55,7 +56,8 @@ def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None,
     (folder / "manifest.json").write_text(json.dumps(manifest))
     for index, (trial, trial_steps) in enumerate((steps or {}).items()):
         (folder / trial).mkdir()
-        (folder / trial / "params.json").write_text(json.dumps({"row": space.rows[index].label, "seed": 0}))
+        (folder / trial / "params.json").write_text(json.dumps({"row": space.rows[index].label,
+                                                                      "seed": (seeds or {}).get(trial, 0)}))
         reports = [{"step": s, "val/psnr": 20.0 + index + s / 100} for s in trial_steps]
         if trial_steps and trial_steps[-1] == manifest["base_config"]["train"]["steps"]:
             reports[-1]["stop_reason"] = "completed"
@@ -133,6 +135,17 @@ def test_asha_replay_refuses_a_fifo_run_whose_trials_did_not_all_finish(tmp_path
     run = write_run(tmp_path / "fifo-run", "fifo", {"t0": [100, 200], "t1": [100], "t2": [100, 200]})
     line = refused("asha_replay", [str(run)], capsys)
     assert "1 trial(s) stopped before step 200 (t1)" in line and "every trial trained to the end" in line
+
+
+def test_asha_replay_replays_the_finished_seeds_of_a_run_whose_later_seed_did_not_finish(tmp_path, capsys):
+    run = write_run(tmp_path / "fifo-run", "fifo", {"t0": [100, 200], "t1": [100, 200], "t2": [100]}, seeds={"t2": 1})
+    assert "1 trial(s) stopped before step 200 (t2)" in refused("asha_replay", [str(run)], capsys)
+    code = benchmark("asha_replay").main([str(run), "--seeds", "1", "--grace", "0.5", "--reduction", "2",
+                                          "--orders", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == f"{run}: 2 trials, 200 steps, metric val/psnr (max)"
+    assert [line[:6] for line in out.splitlines()[-1:]] == ["| 0 | "]
 
 
 def test_asha_replay_replays_a_finished_fifo_run(tmp_path, capsys):
