@@ -239,7 +239,9 @@ def _log_tensorboard(writer, step: int, metrics: dict[str, Any], evaluation: Eva
     if writer is None:
         return
     for key, value in metrics.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
+        # the model's cost is measured once: a flat curve says nothing (the sweep writes it as hparams and text)
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and key != "step" and not key.startswith("cost/"):
             writer.add_scalar(key, value, step)
     for name, images in evaluation.images.items():
         if images is not None and len(images):

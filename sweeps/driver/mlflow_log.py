@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import time
 import urllib.error
 import urllib.request
@@ -68,8 +69,8 @@ class MlflowTrialLogger(Callback):
     def _run_id(self, trial) -> str:
         if trial.trial_id in self._runs:
             return self._runs[trial.trial_id]
-        earlier = self._client.search_runs([self._experiment_id], f"tags.`{TRIAL_TAG}` = '{trial.trial_id}'",
-                                           max_results=1)
+        folder = os.path.basename(trial.local_path.rstrip("/"))  # what the run's files call the trial
+        earlier = self._client.search_runs([self._experiment_id], f"tags.`{TRIAL_TAG}` = '{folder}'", max_results=1)
         if earlier:  # a resumed sweep: the trial goes on in its run
             self._runs[trial.trial_id] = earlier[0].info.run_id
             return self._runs[trial.trial_id]
@@ -77,7 +78,7 @@ class MlflowTrialLogger(Callback):
         resolved = self.space.resolve(self.base, trial.config)
         seed = resolved.get("train", {}).get("seed", 0)
         tags = {"space": self.space.name, "label": label, "seed": str(seed), "run_dir": self.run_dir,
-                TRIAL_TAG: trial.trial_id}
+                TRIAL_TAG: folder}
         run = self._client.create_run(self._experiment_id, run_name=f"{label} seed {seed}", tags=tags)
         run_id = run.info.run_id
         self._runs[trial.trial_id] = run_id

@@ -14,6 +14,7 @@ from ray import tune
 from analysis.rundir import NODE_KEY
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
+from sweeps.driver.tb_summaries import TrialSummaries
 from sweeps.ledger.status import clear_timeout, read_status, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 from sweeps.ray_private import worker_trial_dir
@@ -44,6 +45,7 @@ def run_trial(
     trial_config = space.resolve(base, config)
     label = space.label(config)
     logdir = worker_trial_dir()
+    summaries = TrialSummaries(logdir, space, config, trial_config, label)
     if read_status(logdir) is not None:
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
         return
@@ -55,6 +57,7 @@ def run_trial(
 
     def report(metrics: dict[str, Any], folder: str | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(folder) if folder else None
+        summaries.record(metrics)
         tune.report({**metrics, "label": label, NODE_KEY: node_id}, checkpoint=checkpoint)
 
     watchdog = None
@@ -75,10 +78,13 @@ def run_trial(
     except TrialTimeout as timeout:
         watchdog.finish()  # the time-out is recorded (timeout.json)
         drop_frames(timeout)
+        summaries.close(succeeded=False)
     except BaseException as error:
         drop_frames(error)
+        summaries.close(succeeded=False)
         raise
     finally:
+        summaries.close(succeeded=True)  # no-op when closed above
         release_memory()
     if watchdog is not None and watchdog.fired:
         # Also when the limit passed just as training ended (the exception withdrawn before it arrived): timeout.json

@@ -14,6 +14,7 @@ from restore_core.loop import SharedData
 from sweeps.driver.asha import RecheckingASHA
 from sweeps.driver.domains import grid_param_space, sampled_param_space
 from sweeps.driver.mlflow_log import mlflow_callbacks
+from sweeps.driver.tb_summaries import folder_name
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.status import TrialStatusCallback
 
@@ -181,6 +182,6 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         # A finished trial's worker takes the next trial: no new process importing torch, torchmetrics and Ray
         # again (benchmarks/overhead.py measures what that saves); release_memory() runs between trials.
         reuse_actors=not options.fresh_workers,
-        trial_dirname_creator=lambda trial: f"{trial.trial_id}",
+        trial_dirname_creator=lambda trial: folder_name(space, trial.trial_id, trial.config),
     )
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
