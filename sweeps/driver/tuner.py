@@ -14,6 +14,7 @@ from restore_core.loop import SharedData
 from sweeps.driver.asha import RecheckingASHA
 from sweeps.driver.domains import grid_param_space, sampled_param_space
 from sweeps.driver.mlflow_log import mlflow_callbacks
+from sweeps.driver.progress import ProgressCallback
 from sweeps.driver.tb_summaries import folder_name
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.status import TrialStatusCallback
@@ -168,7 +169,8 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
-                   *mlflow_callbacks(plan, options.mlflow)],
+                   *mlflow_callbacks(plan, options.mlflow),
+                   *([ProgressCallback(plan)] if options.verbose >= 1 else [])],
         progress_reporter=reporter,
         verbose=options.verbose,
     )
