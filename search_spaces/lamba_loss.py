@@ -66,7 +66,7 @@ PAPER = {
 REPRODUCTION = {
     "task": {"metric_convention": "skimage_uint8"},
     "data": {"source": "sid", "patch": 512, "tile": 512, "n_train": None, "n_val": None, "n_test": None,
-             "max_pairs": 557, "max_eval_pairs": 294},
+             "max_pairs": 557, "max_test_pairs": 294},
     "optim": {"lr": 1e-4, "milestones": [0.5], "gamma": 0.1},
     "train": {"steps": 500_000, "batch_size": 8, "eval_every": 10_000, "cost_size": 1024},
 }

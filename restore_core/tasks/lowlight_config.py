@@ -37,7 +37,8 @@ class LowLightData:
     Only the selected pairs are loaded (``restore_core.data.sid_scenes``): the scenes ``scenes_train`` (of the
     training list) and ``scenes_test`` (of the test list; a list of ids or a text file of ids; null: every scene),
     the first ``n_train`` training, ``n_val`` validation and ``n_test`` test scenes (null: all), and at most
-    ``max_pairs`` lines of each list (``max_eval_pairs`` of the validation and test lists, when set). A Sony pair
+    ``max_pairs`` lines of the training and validation lists and ``max_test_pairs`` of the test list (the
+    reproduction of Lamba & Mitra kept 557 training and 294 test files) after the scene selection. A Sony pair
     takes 48.5 MB and each scene's ground truth 145.5 MB in memory (float32, full frame): the whole training list needs
     tens of GB.
     ``patch`` is the side of the training crop in output (sRGB) pixels.
@@ -57,7 +58,7 @@ class LowLightData:
     read_noise: float = 4.0
     seed: int = 0
     max_pairs: int | None = None
-    max_eval_pairs: int | None = None
+    max_test_pairs: int | None = None
     scenes_train: list[int | str] | str | None = None
     scenes_test: list[int | str] | str | None = None
 
@@ -80,7 +81,7 @@ class LowLightData:
                               f"{self.n_test}, {self.n_val}")
         check_range("data.seed", self.seed, ge=0)
         check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
-        for key in ("max_pairs", "max_eval_pairs"):
+        for key in ("max_pairs", "max_test_pairs"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"data.{key} must be >= 1 or null (all pairs); got {getattr(self, key)}")
         if self.source != "sid" and (self.scenes_train is not None or self.scenes_test is not None):

@@ -184,7 +184,8 @@ def test_early_stopping_refuses_a_grid_run_made_with_other_steps_or_profile(tmp_
     smoke = write_run(tmp_path / "smoke", "fifo", base=space.base_config("smoke", {"train.threads": 1}),
                       profile="smoke")
     line = refused("early_stopping", ["--grid-run", str(smoke)], capsys)
-    assert line.startswith(f"error: --grid-run {smoke} was made with profile smoke: data.n_train 2 (here 10); ")
+    assert line.startswith(f"error: --grid-run {smoke} was made with profile smoke: data.n_test 2 (here not set); "
+                           "data.n_train 2 (here 10); ")
     assert "; ...; its steps and best value are no reference" in line
     assert list(scratch.iterdir()) == []
 

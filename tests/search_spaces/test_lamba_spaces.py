@@ -78,7 +78,7 @@ def test_reproduction_profile_is_the_reproductions_recipe(tmp_path):
     for space in (LOSS, RDB):
         cfg = validate_config(configs(space, "reproduction", tmp_path)[space.baseline])
         assert (cfg.train.steps, cfg.optim.milestones, cfg.optim.gamma, cfg.optim.lr) == (500_000, [0.5], 0.1, 1e-4)
-        assert (cfg.data.max_pairs, cfg.data.max_eval_pairs) == (557, 294)  # the test list's 294 via max_eval_pairs
+        assert (cfg.data.max_pairs, cfg.data.max_test_pairs) == (557, 294)  # the first 294 pairs of the test list
         assert cfg.task.metric_convention == "skimage_uint8"
         assert (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test) == (None, None, None)
 

@@ -92,16 +92,21 @@ def test_the_task_loads_the_selection_and_states_its_memory(sid_root):
         validate_config(config)
 
 
-def test_max_eval_pairs_caps_the_evaluated_list_alone(sid_root):
+def test_max_test_pairs_caps_the_test_list_alone(sid_root):
     config = {
         "task": {"name": "lowlight", "input": "packed"},
         "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
-                 "n_test": None, "max_pairs": 4, "max_eval_pairs": 1},
+                 "n_test": None, "max_pairs": 4, "max_test_pairs": 1},
         "model": {"name": "sid_unet", "width": 0.125},
         "loss": {"l1": 1.0},
         "train": {"steps": 1, "batch_size": 1, "eval_every": 1, "cost_size": 64, "threads": 1},
     }
     data = LowLightTask.prepare_data(validate_config(config))
-    assert [len(data[split].bayer) for split in ("train", "val", "test")] == [4, 1, 1]  # 557 / 294 in small
+    assert [len(data[split].bayer) for split in ("train", "val", "test")] == [4, 2, 1]  # 557 / all / 294 in small
+    assert data["test"].names == ["10003_00_0.1s.dng"]  # the first line of the test list
+    config["data"]["max_eval_pairs"] = 1  # the name of an earlier release: refused, naming the key
+    with pytest.raises(ConfigError, match="max_eval_pairs"):
+        validate_config(config)
+    del config["data"]["max_eval_pairs"]
     config["data"]["n_train"] = 2  # the first two scenes: three pairs (scene 2 has two exposures)
     assert len(LowLightTask.prepare_data(validate_config(config))["train"].bayer) == 3

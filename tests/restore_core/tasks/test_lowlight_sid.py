@@ -94,8 +94,12 @@ def test_samples_are_the_normalised_raw_and_the_rawpy_ground_truth(sid_root):
 
 def test_each_split_reads_its_list_and_max_pairs_cuts_them(sid_root):
     data = LowLightTask.prepare_data(validate_config(config(sid_root, "lamba_rt", max_pairs=1)))
-    assert {split: samples.names for split, samples in data.items()} == {
-        "train": ["00001_00_0.1s.dng"], "val": ["20001_00_0.1s.dng"], "test": ["10001_00_0.1s.dng"]}
+    assert {split: samples.names for split, samples in data.items()} == {  # the test list has its own cap
+        "train": ["00001_00_0.1s.dng"], "val": ["20001_00_0.1s.dng"],
+        "test": ["10001_00_0.1s.dng", "10002_00_0.1s.dng"]}
+    data = LowLightTask.prepare_data(validate_config(config(sid_root, "lamba_rt", max_pairs=1, max_test_pairs=1)))
+    assert [data[split].names for split in ("train", "val", "test")] == [
+        ["00001_00_0.1s.dng"], ["20001_00_0.1s.dng"], ["10001_00_0.1s.dng"]]
     for split, long_name in (("val", "20001_00_10s"), ("test", "10001_00_10s")):
         expected = read_ground_truth(sid_root / "Sony" / "long" / f"{long_name}.dng").transpose(2, 0, 1)
         np.testing.assert_array_equal(data[split].target[0], expected)
