@@ -1,7 +1,8 @@
 """``python -m analysis RUN_DIR [--baseline LABEL] [--format md,csv,tex,html] [--optuna]``: (re)write a run's tables
-and report (and with ``--optuna``, the run as an Optuna study that ``optuna-dashboard`` opens). Bad input (not a
-run directory, a corrupt file in it, an unknown baseline label or format) is one line on stderr, exit code 2, and
-leaves the files already written as they were."""
+and report (and with ``--optuna``, the run as an Optuna study that ``optuna-dashboard`` opens); RUN_DIR may be a URI
+of object storage (``s3://bucket/runs/<space>/<name>``). Bad input (not a run directory, a corrupt file in it, an
+unknown baseline label or format) is one line on stderr, exit code 2, and leaves the files already written as they
+were."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = UserFacingParser(prog="python -m analysis",
                               description="Write the tables (Markdown, CSV, LaTeX) and report.html of a sweep's "
                                           "run directory.")
-    parser.add_argument("run_dir", help="the run directory, runs/<space>/<name>")
+    parser.add_argument("run_dir", help="the run directory, runs/<space>/<name>, or its URI (s3://bucket/runs/<space>/"
+                        "<name>)")
     parser.add_argument("--baseline", help="configuration label to compare every other one with "
                         "(default: the space's baseline)")
     parser.add_argument("--format", default=",".join(FORMATS),
@@ -33,21 +35,26 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         from analysis.outputs import output_names, write_outputs
+        from analysis.remote import local_run
 
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-        write_outputs(args.run_dir, baseline=args.baseline, formats=formats)
-        # what this analysis wrote: of the names its formats may write, it removed those it did not write
-        written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(args.run_dir, f)))
+        # a run in object storage (s3://...) is read from there, and its files written back there
+        with local_run(args.run_dir, write_back=True, events=True) as run_dir:
+            write_outputs(run_dir, baseline=args.baseline, formats=formats)
+            # what this analysis wrote: of the names its formats may write, it removed those it did not write
+            written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(run_dir, f)))
+            # files of the formats not asked for are left as they were: say so, as they may now be out of date
+            kept = sorted(f for f in output_names(FORMATS) - output_names(formats)
+                          if os.path.isfile(os.path.join(run_dir, f)))
+            if args.optuna:
+                from analysis.optuna_study import export_study
+
+                study = os.path.join(args.run_dir, os.path.relpath(export_study(run_dir), run_dir))
         print(f"{args.run_dir}: " + ", ".join(written))
-        # files of the formats not asked for are left as they were: say so, as they may now be out of date
-        kept = sorted(f for f in output_names(FORMATS) - output_names(formats)
-                      if os.path.isfile(os.path.join(args.run_dir, f)))
         if kept:
             print(f"left from an earlier analysis (not rewritten): {', '.join(kept)}")
         if args.optuna:
-            from analysis.optuna_study import export_study
-
-            print(f"optuna study: {export_study(args.run_dir)} (optuna-dashboard opens it)")
+            print(f"optuna study: {study} (optuna-dashboard opens it)")
         return 0
 
     return run_user_facing(run, interrupted="interrupted; the files already written are as they were")

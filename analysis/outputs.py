@@ -26,6 +26,7 @@ from analysis import stats, tables
 from analysis.evaluate_test import evaluate_run_on_test
 from analysis.format import to_csv, to_latex, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
+from analysis.remote import is_uri, local_run
 from analysis.report import render_report
 from analysis.result import Analysis
 from analysis.rows import build_rows, value_column
@@ -107,13 +108,16 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
     are left as they are.
 
     Args:
-        run_dir: ``runs/<space>/<name>``, finished, partial or resumed.
+        run_dir: ``runs/<space>/<name>``, finished, partial or resumed, or its URI in object storage.
         baseline: the configuration label the others are compared with (default: the space's baseline).
         formats: any of ``md``, ``csv``, ``tex`` (the tables) and ``html`` (the report). ``results.csv`` and
             ``curves.csv`` are always written.
         evaluate: first evaluate on test the trials whose selected checkpoint has not been
             (:func:`~analysis.evaluate_test.evaluate_run_on_test`; once the run has been read without error).
     """
+    if is_uri(run_dir):  # a run in object storage: read from there, and its files written back there
+        with local_run(run_dir, write_back=True, events=True) as local:
+            return write_outputs(local, baseline, formats)
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

@@ -12,12 +12,18 @@ from restore_core.errors import DataError, UserError
 
 
 def write_text_atomic(path: str, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it: a reader, or a crash, sees the old file or the
+    new one, never half of it."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
@@ -66,7 +72,10 @@ def read_text(path: str, expected: str) -> str | None:
 
 
 def read_bytes(path: str, expected: str) -> bytes | None:
-    """The bytes of ``path`` (None: there is no such file); a folder in its place or a read error is a DataError."""
+    """The bytes of ``path`` (None: there is no such file); a folder in its place or a read error is a DataError.
+    A URI (``s3://...``) is read through pyarrow's filesystems, as Ray writes there."""
+    if "://" in path:
+        return _read_uri(path, expected)
     if not os.path.lexists(path):
         return None
     if os.path.isdir(path):
@@ -76,6 +85,22 @@ def read_bytes(path: str, expected: str) -> bytes | None:
             return handle.read()
     except OSError as err:
         raise DataError(f"cannot read {path} ({err.strerror})") from None
+
+
+def _read_uri(uri: str, expected: str) -> bytes | None:
+    from pyarrow import ArrowException, fs  # lazy: pyarrow (Ray's dependency) only for a storage URI
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+        kind = filesystem.get_file_info(path).type
+        if kind == fs.FileType.NotFound:
+            return None
+        if kind == fs.FileType.Directory:
+            raise DataError(f"{uri} is a folder, not a file; {expected}")
+        with filesystem.open_input_stream(path) as stream:
+            return stream.readall()
+    except (OSError, ArrowException) as err:
+        raise DataError(f"cannot read {uri} ({str(err).splitlines()[0]})") from None
 
 
 def read_json_object(path: str, expected: str) -> dict[str, Any] | None:

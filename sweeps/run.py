@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             print(describe_plan(check_sweep(options, given_options(args))))
             return 0
         run_dir = run_sweep(options, argv, given_options(args))
-        if options.analyze and not options.is_remote_storage():
+        if options.analyze:
             print_summary(run_dir)
         return 0
 

@@ -2,8 +2,8 @@
 
 On a multi-node cluster every trial writes its checkpoints and results under ``--storage`` on the node it runs on,
 and the driver reads them back to resume and to write the tables. That works only when the path is a filesystem
-every node mounts at the same place (NFS, Lustre, GPFS, CephFS, ...). Cloud URIs (``s3://``, ``gs://``) are
-written by Ray itself, but the tables and the report are read from a local folder, so they are not written there.
+every node mounts at the same place (NFS, Lustre, GPFS, CephFS, ...), or object storage (``s3://``, ``gs://``), which
+Ray writes and the driver and the analysis read back through pyarrow (:mod:`analysis.remote`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 
+from analysis.remote import is_file
 from restore_core.errors import UserError
 
 # Filesystem types whose files other machines see (from /proc/mounts); fuse mounts are usually network ones.
@@ -23,6 +24,8 @@ def check_new_run_dir(run_dir: str, storage: str) -> None:
     must be a folder that takes a new folder with a file in it. The probe is removed again, so bad input leaves the
     disk as it was. A storage URI is written by Ray itself and is not probed."""
     if "://" in storage:
+        if is_file(f"{run_dir}/manifest.json"):
+            raise UserError(f"run directory {run_dir} already exists; pass --resume to continue it or another --name")
         return
     if os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
         raise UserError(f"run directory {run_dir} already exists; pass --resume to continue it or another --name")
@@ -38,7 +41,10 @@ def check_new_run_dir(run_dir: str, storage: str) -> None:
 
 
 def check_run_dir_writable(run_dir: str) -> None:
-    """Fail unless the existing run directory takes new files (``--resume`` writes trials and the manifest there)."""
+    """Fail unless the existing run directory takes new files (``--resume`` writes trials and the manifest there).
+    A run in object storage is not probed (Ray writes there, and says so when it cannot)."""
+    if "://" in run_dir:
+        return
     problem = write_probe(run_dir)
     if problem:
         raise UserError(f"run directory {run_dir} is not writable: {problem}; --resume writes the trials' results "
@@ -83,11 +89,17 @@ def create_run_dir(run_dir: str, storage: str) -> None:
 
 def filesystem_type(path: str) -> str:
     """The type (``ext4``, ``nfs4``, ``tmpfs``...) of the filesystem that holds ``path`` (Linux), or ``""``."""
+    return mount_of(path)[2]
+
+
+def mount_of(path: str) -> tuple[str, str, str]:
+    """The mount point, device and type of the filesystem that holds ``path``, from /proc/mounts (Linux); empty
+    strings where that cannot be read."""
     path = os.path.abspath(path)
     while not os.path.exists(path):
         path = os.path.dirname(path)
     path = os.path.realpath(path)
-    best, fstype = "", ""
+    best = ("", "", "")
     try:
         with open("/proc/mounts", encoding="utf-8") as handle:
             for line in handle:
@@ -95,11 +107,11 @@ def filesystem_type(path: str) -> str:
                 if len(fields) < 3:
                     continue
                 mount = fields[1].replace("\\040", " ")
-                if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
-                    best, fstype = mount, fields[2]
+                if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best[0]):
+                    best = (mount, fields[0], fields[2])
     except OSError:
-        return ""
-    return fstype
+        return ("", "", "")
+    return best
 
 
 def is_shared_type(fstype: str) -> bool:
@@ -121,9 +133,8 @@ def is_shared_path(path: str) -> bool | None:
 
 def storage_warnings(storage: str, nodes: int | None) -> list[str]:
     """Warnings about ``--storage`` for a sweep over ``nodes`` nodes (None: not known before submission)."""
-    if "://" in storage:
-        return [f"--storage {storage} is a URI: Ray writes the trials there, but resuming and the tables need a "
-                "local or mounted path (run `python -m analysis <mounted run dir>` after syncing it)"]
+    if "://" in storage:  # object storage: every node writes there, and the driver reads it back (analysis.remote)
+        return []
     if nodes is not None and nodes <= 1:
         return []
     if nodes is None and os.path.isabs(storage) and not os.path.exists(storage):  # a path of the cluster's

@@ -15,6 +15,7 @@ import pandas as pd
 from analysis.format import to_markdown
 from analysis.load import INFEASIBLE, lower_is_better
 from analysis.outputs import analyse
+from analysis.remote import local_run
 from analysis.rows import value_column
 
 
@@ -35,6 +36,12 @@ def best_trial(frame: pd.DataFrame, metric: str, mode: str | None) -> pd.Series 
 
 
 def print_summary(run_dir: str) -> None:
+    """The verdict, the best trial, the main table and the run's files (a run in object storage read from there)."""
+    with local_run(run_dir) as local:
+        _print_summary(local, run_dir)
+
+
+def _print_summary(run_dir: str, shown: str) -> None:
     result = analyse(run_dir)
     frame, metric = result.frame, result.metric
     key = value_column(frame, metric) if not frame.empty else f"best/{metric}"
@@ -53,8 +60,8 @@ def print_summary(run_dir: str) -> None:
             said = f"{metric} = {best[key]:.4f} at step {step} (validation; not evaluated on test)"
         print(f"best trial: {best['label']} (seed {best['seed']}): {said}")
     print(to_markdown(dataclasses.replace(result.tables["table"][0], intro=[])))
-    print(f"run directory: {run_dir}")
+    print(f"run directory: {shown}")
     for name in ("results.csv", "table.md", "report.html"):
         if os.path.exists(os.path.join(run_dir, name)):
             print(f"  {name}")
-    print(f"  tensorboard --logdir {run_dir}")
+    print(f"  tensorboard --logdir {shown}")

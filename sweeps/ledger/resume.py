@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from analysis.remote import folders, is_file, is_uri, local_run
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, read_json_object
 from sweeps.ledger.retry import rerun_by_ray
@@ -33,11 +34,7 @@ def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
     Raises:
         UserError: no such run, a run of another space, or the name used by several spaces without ``--space``.
     """
-    if options.is_remote_storage():
-        raise UserError(f"--resume reads the run's manifest from a local or mounted path; got '{options.storage}' "
-                        "(mount the bucket, e.g. with s3fs, and pass that path)")
-    pattern = os.path.join(os.path.abspath(options.storage), "*", options.name, "manifest.json")
-    found = {os.path.basename(os.path.dirname(os.path.dirname(p))): p for p in sorted(glob.glob(pattern))}
+    found = manifests_named(options.storage, options.name)
     if options.space:
         path = found.get(options.space)
         if path is None:
@@ -56,10 +53,20 @@ def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
                         "pass --space to say which")
     manifest = read_manifest(path)
     recorded_space = manifest.get("space")
-    folder_space = os.path.basename(os.path.dirname(os.path.dirname(path)))
+    folder_space = path.rsplit("/", 3)[-3]
     if recorded_space != folder_space:
         raise UserError(f"--resume: run '{options.name}' under '{folder_space}/' belongs to space '{recorded_space}'")
-    return os.path.dirname(path), manifest
+    return path.rsplit("/", 1)[0], manifest
+
+
+def manifests_named(storage: str, name: str) -> dict[str, str]:
+    """The manifest of each run called ``name`` under ``storage`` (a path or a URI), by its space."""
+    if is_uri(storage):
+        root = storage.rstrip("/")
+        manifests = {space: f"{root}/{space}/{name}/manifest.json" for space in folders(root)}
+        return {space: path for space, path in manifests.items() if is_file(path)}
+    pattern = os.path.join(os.path.abspath(storage), "*", name, "manifest.json")
+    return {os.path.basename(os.path.dirname(os.path.dirname(p))): p for p in sorted(glob.glob(pattern))}
 
 
 def read_manifest(path: str) -> dict[str, Any]:
@@ -87,8 +94,13 @@ def read_manifest(path: str) -> dict[str, Any]:
 
 
 def _known_runs(options: SweepOptions) -> str:
-    runs = sorted(os.path.relpath(os.path.dirname(p), os.path.abspath(options.storage)) for p in
-                  glob.glob(os.path.join(os.path.abspath(options.storage), "*", "*", "manifest.json")))
+    if is_uri(options.storage):
+        root = options.storage.rstrip("/")
+        runs = [f"{space}/{run}" for space in folders(root) for run in folders(f"{root}/{space}")
+                if is_file(f"{root}/{space}/{run}/manifest.json")]
+    else:
+        runs = sorted(os.path.relpath(os.path.dirname(p), os.path.abspath(options.storage)) for p in
+                      glob.glob(os.path.join(os.path.abspath(options.storage), "*", "*", "manifest.json")))
     return f"runs there: {', '.join(runs[:10])}" if runs else "there are no runs there"
 
 
@@ -158,7 +170,8 @@ def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
     kept = {key: check_option(path, f"options.{key}", key, recorded_whole[key])
             for key in KEPT_BY_RAY if key in recorded_whole}
     timeout = check_option(path, "trial_timeout_s", "trial_timeout", manifest.get("trial_timeout_s"))
-    check_trial_ends(run_dir)
+    with local_run(run_dir) as records:  # a run in object storage: its records read from there
+        check_trial_ends(records)
     resolved = {**resolve_recorded(recorded), **kept}
     changed = [key for key, value in given.items() if key in resolved and value != resolved[key]]
     if changed:
@@ -214,8 +227,13 @@ def check_trial_ends(run_dir: str) -> None:
 def describe_remaining(plan) -> list[str]:
     """The ``--dry-run --resume`` listing: how many trials of the run ended and which ones a resume runs (on from
     their last checkpoint, not started yet, or failed ones again with ``--retry-failed``)."""
-    started, held = [], ray_trial_states(plan.run_dir)
-    for path in sorted(glob.glob(os.path.join(plan.run_dir, "*", "params.json"))):
+    with local_run(plan.run_dir) as run_dir:  # a run in object storage: its records read from there
+        return _describe_remaining(plan, run_dir)
+
+
+def _describe_remaining(plan, run_dir: str) -> list[str]:
+    started, held = [], ray_trial_states(run_dir)
+    for path in sorted(glob.glob(os.path.join(run_dir, "*", "params.json"))):
         try:
             with open(path, encoding="utf-8") as handle:
                 params = json.load(handle)

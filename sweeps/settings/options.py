@@ -180,8 +180,9 @@ def storage_location(storage: str) -> str:
     """``--storage`` as the sweep uses it: a path, or a URI of a filesystem Ray opens; ``file:///p`` becomes ``/p``.
 
     Raises:
-        UserError: an empty value, a scheme Ray's storage cannot open, or a ``file://`` URI that names no absolute
-            path (pyarrow refuses ``file://runs`` and ``file://host/p``).
+        UserError: an empty value, a scheme Ray's storage cannot open, a ``file://`` URI that names no absolute
+            path (pyarrow refuses ``file://runs`` and ``file://host/p``), or a URI with credentials or options in it
+            (they belong in the environment, never on the command line).
     """
     accepted = (f"a folder (default: runs) or a URI of {', '.join(s + '://' for s in REMOTE_SCHEMES)} or "
                 "file:///<absolute path>")
@@ -199,4 +200,11 @@ def storage_location(storage: str) -> str:
         return unquote(parts.path)
     if scheme not in REMOTE_SCHEMES:
         raise UserError(f"--storage {storage}: unknown storage scheme '{scheme}'; give {accepted}")
+    parts = urlsplit(storage)
+    if parts.query or parts.password or parts.username:
+        # it would be recorded in the manifest and printed: credentials and settings go where pyarrow finds them
+        shown = f"{scheme}://{parts.hostname or ''}{parts.path}"
+        raise UserError(f"--storage {shown}: give the URI without credentials or ?options; credentials come from "
+                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile (AWS_PROFILE), an S3-compatible "
+                        "server from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, the region from AWS_DEFAULT_REGION")
     return storage
