@@ -11,11 +11,12 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from typing import Any
 
-import pyarrow.fs
 import ray
 import ray.util.client
+from ray import cloudpickle
 from ray._private import utils as _ray_utils
 from ray._private import worker as _ray_worker
 from ray._private.authentication import authentication_utils as _ray_auth
@@ -26,6 +27,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 
 from restore_core.errors import DataError
 from restore_core.io import read_json_object
+from sweeps.cluster.atomic_fs import is_local_filesystem
 
 # Loggers of Ray's Jobs client that log one line per file it uploads (sweeps.launch.jobs quiets them). Missing: a
 # public switch for the upload's verbosity.
@@ -112,7 +114,7 @@ def asha_stopped(scheduler: AsyncHyperBandScheduler) -> int:
 # staging path and, inside the trial, its working directory, not the storage filesystem behind them.
 def trial_on_local_filesystem(trial: Trial) -> bool:
     """Whether the trial's storage is a filesystem of this machine (a path), not a URI."""
-    return trial.storage is not None and isinstance(trial.storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
+    return trial.storage is not None and is_local_filesystem(trial.storage.storage_filesystem)
 
 
 def read_trial_file(trial: Trial, name: str) -> bytes | None:
@@ -126,12 +128,29 @@ def read_trial_file(trial: Trial, name: str) -> bytes | None:
         return None
 
 
+def worker_on_local_storage() -> bool:
+    """Inside a trial: whether the run's storage is a filesystem path (the trial's folder there is written directly)
+    rather than a URI."""
+    return is_local_filesystem(_train_session.get_session().storage.storage_filesystem)
+
+
+def worker_storage_file(name: str) -> bytes | None:
+    """Inside a trial: the file ``name`` of its folder under the run's storage, a path or a URI (None: there is no
+    such file, or it cannot be read)."""
+    storage = _train_session.get_session().storage
+    try:
+        with storage.storage_filesystem.open_input_stream(f"{storage.trial_fs_path}/{name}") as stream:
+            return stream.readall()
+    except (OSError, ValueError):
+        return None
+
+
 def worker_trial_dir() -> str:
     """Inside a trial: its folder as the trial should write it. Under ``--storage`` when that is a filesystem path (on
     a multi-node cluster it must be shared, so every node writes into the run directory directly), else the trial's
     working directory, which Ray uploads to the storage URI."""
     storage = _train_session.get_session().storage
-    if not isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+    if not worker_on_local_storage():
         return storage.trial_working_directory
     os.makedirs(storage.trial_fs_path, exist_ok=True)
     return storage.trial_fs_path
@@ -180,3 +199,49 @@ def staging_dirs(states: dict[str, tuple[str, str]]) -> dict[str, str]:
             continue
         staging[trial.storage.trial_dir_name] = trial.local_path
     return staging
+
+
+# -- one save of the experiment, whole -------------------------------------------------------------------------------
+# Missing: Ray saves its snapshot, the searcher's state and the callbacks' states one file after another into its
+# staging folder and uploads that folder file by file, so a driver killed during an upload can leave a snapshot of
+# one save beside a searcher state of another (trials lost, or created twice, on restore). Nothing public reads one
+# save whole, or the callbacks' states before a restore.
+SNAPSHOT = "experiment_state-"
+CALLBACK_STATES = "callback-states-"
+SESSION_FILE = re.compile(r"-(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)\.[a-z]+$")  # <kind>-<session>.json|pkl
+
+
+def snapshot_files(experiment_dir: str) -> dict[str, bytes]:
+    """The files of Ray's newest save in an experiment folder (the driver's staging folder, read right after Ray
+    saved into it): its snapshot and its searcher's states, by name (empty: none saved yet)."""
+    saves = glob.glob(os.path.join(experiment_dir, f"{SNAPSHOT}*.json"))
+    if not saves:
+        return {}
+    session = snapshot_session(os.path.basename(max(saves)))
+    files = {}
+    for name in os.listdir(experiment_dir):
+        path = os.path.join(experiment_dir, name)
+        if snapshot_session(name) == session and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                files[name] = handle.read()
+    return files
+
+
+def snapshot_session(name: str) -> str | None:
+    """The save (Ray's session timestamp) a file of the experiment folder belongs to: ``experiment_state-S.json``,
+    ``basic-variant-state-S.json``, ``searcher-state-S.pkl``... (None: not one of those)."""
+    match = SESSION_FILE.search(name)
+    return match.group(1) if match and not name.startswith((CALLBACK_STATES, ".")) else None
+
+
+def newest_callback_states(run_dir: str) -> dict[Any, Any]:
+    """The callbacks' states of Ray's newest save of the run (index: state; empty: none saved)."""
+    saves = glob.glob(os.path.join(run_dir, f"{CALLBACK_STATES}*.pkl"))
+    if not saves:
+        return {}
+    try:
+        with open(max(saves), "rb") as handle:
+            states = cloudpickle.load(handle)
+    except Exception:  # cut short or unreadable: as if there were none (Ray's restore skips it the same way)
+        return {}
+    return states if isinstance(states, dict) else {}

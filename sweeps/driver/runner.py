@@ -15,11 +15,12 @@ from restore_core.errors import UserError
 from restore_core.io import write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.schema import data_key, validate_config
+from sweeps.cluster.disk import stop_on_full_disk
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
 from sweeps.driver.domains import describe_domain, sampled_param_space
 from sweeps.driver.interrupt import Interrupted, fit_or_interrupt, resume_advice
+from sweeps.ledger.recover import prepare_run_to_resume
 from sweeps.ledger.resume import describe_remaining, prepare_resume, read_manifest
-from sweeps.ledger.retry import clear_failed
 from sweeps.settings.manifest import build_manifest, record_resume
 from sweeps.settings.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
 
@@ -244,33 +245,44 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
     probe_gpu_share = options.gpus_per_trial is None and not options.resume
     plan = check_sweep(options, given)
     existed = os.path.exists(plan.run_dir)
+
+    def again() -> str:  # once its manifest is written, a run goes on with --resume, even before its first trial
+        manifest = not options.is_remote_storage() and os.path.exists(os.path.join(plan.run_dir, "manifest.json"))
+        return resume_advice(options) if manifest else "run the command again"
+
     try:
-        tuner, shared = _start(plan, argv, probe_gpu_share)
+        with stop_on_full_disk(plan.run_dir, again):
+            tuner, shared = _start(plan, argv, probe_gpu_share)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
         raise Interrupted(signal.SIGINT, resume_advice(options) if options.resume else
                           "no trial had started; run the command again") from None
-    fit_or_interrupt(tuner, resume_advice(options))
+    with stop_on_full_disk(plan.run_dir, resume_advice(options)):
+        fit_or_interrupt(tuner, resume_advice(options))
     if options.is_remote_storage():  # the checkpoints are there: a local copy's python -m analysis evaluates them
         print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
               "analysed (python -m analysis RUN_DIR)", file=sys.stderr)
     else:
         from analysis.evaluate_test import evaluate_run_on_test
 
+        evaluate = ("evaluate its trials on test and write its tables with python -m analysis "
+                    f"{shlex.quote(plan.run_dir)}")
         try:
-            evaluate_run_on_test(plan.run_dir, shared)
+            with stop_on_full_disk(plan.run_dir, evaluate):
+                evaluate_run_on_test(plan.run_dir, shared)
         except KeyboardInterrupt:
-            raise Interrupted(signal.SIGINT, "the sweep had ended; evaluate its trials on test and write its tables "
-                              f"with python -m analysis {shlex.quote(plan.run_dir)}") from None
-    if options.analyze and not options.is_remote_storage():
+            raise Interrupted(signal.SIGINT, f"the sweep had ended; {evaluate}") from None
+    if options.analyze:
         from analysis import write_outputs
 
+        tables = f"write its tables with python -m analysis {shlex.quote(plan.run_dir)}"
+        print(f"writing the tables and the report of {plan.run_dir}", file=sys.stderr, flush=True)  # seconds to minutes
         try:
-            write_outputs(plan.run_dir)
+            with stop_on_full_disk(plan.run_dir, tables):
+                write_outputs(plan.run_dir)
         except KeyboardInterrupt:
-            raise Interrupted(signal.SIGINT, "the sweep had ended; write its tables with python -m analysis "
-                              f"{shlex.quote(plan.run_dir)}") from None
+            raise Interrupted(signal.SIGINT, f"the sweep had ended; {tables}") from None
     return plan.run_dir
 
 
@@ -283,9 +295,6 @@ def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
 
     options = plan.options
     shared = prepare_data(plan)
-    for warning in storage_warnings(options.storage, 1):  # a URI; a path is judged once the nodes are known
-        print(f"warning: {warning}", file=sys.stderr)
-
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
     if options.resume:
         manifest = read_manifest(manifest_path)
@@ -306,10 +315,9 @@ def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
     if info.nodes > 1 and not options.is_remote_storage():
         for warning in storage_warnings(options.storage, info.nodes):
             print(f"warning: {warning}", file=sys.stderr)
-    if options.resume and options.retry_failed:
-        cleared = clear_failed(plan.run_dir)
-        print(f"retrying {len(cleared)} failed trial(s) from their last checkpoint", file=sys.stderr)
-    if options.is_remote_storage():  # beside Ray's files there, so that a copy of the run can be analysed
+    if options.resume:
+        prepare_run_to_resume(plan.run_dir, options.retry_failed)
+    if options.is_remote_storage():  # beside Ray's files there
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)

@@ -15,9 +15,10 @@ from analysis.rundir import NODE_KEY
 from restore_core.loop import SharedData, train
 from restore_core.schema import data_key, validate_config
 from sweeps.driver.tb_summaries import TrialSummaries
-from sweeps.ledger.status import clear_timeout, read_status, write_timeout
+from sweeps.ledger.recover import newest_checkpoint
+from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
-from sweeps.ray_private import worker_trial_dir
+from sweeps.ray_private import worker_on_local_storage, worker_trial_dir
 
 
 def run_trial(
@@ -46,7 +47,7 @@ def run_trial(
     label = space.label(config)
     logdir = worker_trial_dir()
     summaries = TrialSummaries(logdir, space, config, trial_config, label)
-    if read_status(logdir) is not None:
+    if ended_before(logdir):
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
         return
     clear_timeout(logdir)
@@ -67,6 +68,9 @@ def run_trial(
     try:
         try:
             checkpoint = tune.get_checkpoint()
+            if worker_on_local_storage():  # the trial's folder is the storage's: a newer checkpoint may be there
+                checkpoint = newest_checkpoint(logdir, checkpoint.path if checkpoint else None)
+                checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
             if checkpoint is None:
                 train(trial_config, data=data, report=report, logdir=logdir)
             else:

@@ -11,12 +11,14 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler
 
 from restore_core.loop import SharedData
+from sweeps.cluster.atomic_fs import atomic_local_filesystem
 from sweeps.driver.asha import RecheckingASHA
 from sweeps.driver.domains import grid_param_space, sampled_param_space
 from sweeps.driver.mlflow_log import mlflow_callbacks
 from sweeps.driver.progress import ProgressCallback
 from sweeps.driver.tb_summaries import folder_name
 from sweeps.driver.trainable import run_trial
+from sweeps.ledger.recover import SnapshotBundle, experiment_saved
 from sweeps.ledger.status import TrialStatusCallback
 
 
@@ -143,9 +145,12 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
     trainable = tune.with_resources(trainable, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})
     space = plan.space
     param_space = grid_param_space(space, options.seeds) if plan.search == "grid" else sampled_param_space(space)
-    if options.resume:
+    # a storage path is written through a filesystem whose files appear whole (a killed copy cut them short)
+    filesystem = None if options.is_remote_storage() else atomic_local_filesystem()
+    if options.resume and experiment_saved(plan.run_dir):  # else the driver died before Ray saved anything
         return tune.Tuner.restore(plan.run_dir, trainable=trainable, resume_unfinished=True,
-                                  resume_errored=options.retry_failed, param_space=param_space)
+                                  resume_errored=options.retry_failed, param_space=param_space,
+                                  storage_filesystem=filesystem)
     metric_columns = {"step": "step", plan.space.metric: plan.space.metric.split("/")[-1], "stop_reason": "stop"}
     reporter = tune.CLIReporter(
         metric_columns=metric_columns,
@@ -160,6 +165,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
     run_config = tune.RunConfig(
         name=options.name,
         storage_path=options.space_dir(),
+        storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
         # Ray keeps the checkpoint of the best validation evaluation and always the latest one (to resume from), on
         # the storage a retry or --resume reads; the best is evaluated on test once the trial has ended
@@ -170,7 +176,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
         sync_config=tune.SyncConfig(sync_artifacts=True),
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
                    *mlflow_callbacks(plan, options.mlflow),
-                   *([ProgressCallback(plan)] if options.verbose >= 1 else [])],
+                   *([ProgressCallback(plan)] if options.verbose >= 1 else []), SnapshotBundle()],
         progress_reporter=reporter,
         verbose=options.verbose,
     )

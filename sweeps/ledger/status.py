@@ -19,8 +19,23 @@ from ray.tune.experiment import Trial
 
 from analysis.rundir import RETRIED_FILE, STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
 from restore_core.io import write_json_atomic
-from sweeps.cluster.nodes import NODE_LOST, trial_lost_its_node
-from sweeps.ray_private import experiment_trial_states, staging_dirs, trial_on_local_filesystem
+from sweeps.cluster.disk import DiskFull, is_full_disk
+from sweeps.cluster.nodes import NODE_LOST, pickled_error, trial_lost_its_node
+from sweeps.ray_private import (
+    experiment_trial_states,
+    staging_dirs,
+    trial_on_local_filesystem,
+    worker_on_local_storage,
+    worker_storage_file,
+)
+
+
+def ended_before(trial_dir: str) -> bool:
+    """Inside a trial: whether it ended in an earlier life of the run (its ``status.json`` under the run's storage,
+    whether that is ``trial_dir`` or object storage)."""
+    if worker_on_local_storage():
+        return read_status(trial_dir) is not None
+    return worker_storage_file(STATUS_FILE) is not None
 
 
 def write_timeout(trial_dir: str, message: str) -> None:
@@ -154,6 +169,8 @@ class TrialStatusCallback(tune.Callback):
         _say_in_the_table(trial, "timed out" if status == "error" else "stopped early")  # or by the scheduler
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        if is_full_disk(pickled_error(trial)):  # every trial would fail the same way: stop, this one unfinished
+            raise DiskFull(f"trial {trial.trial_id} could not write its files")
         folders = [d for d in driver_trial_dirs(trial) if os.path.isdir(d)]
         if trial_lost_its_node(trial):  # Ray's error.txt says only that the worker process is gone
             error = NODE_LOST

@@ -93,7 +93,9 @@ def _trainable(config):
     folder = ray_private.worker_trial_dir()
     with open(os.path.join(folder, "canary.txt"), "w", encoding="utf-8") as handle:
         handle.write(f"x={config['x']}")
-    tune.report({"step": 1, "trial_dir": folder})
+    tune.report({"step": 1, "trial_dir": folder, "local": ray_private.worker_on_local_storage(),
+                 "canary": ray_private.worker_storage_file("canary.txt"),
+                 "nothing": ray_private.worker_storage_file("no-such-file")})
 
 
 def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
@@ -104,6 +106,11 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
     with private_api("worker_trial_dir"):  # under the storage path, as it is a filesystem of this machine
         folders = sorted(os.path.relpath(r.metrics["trial_dir"], run_dir) for r in results)
         assert len(folders) == 2 and all(not f.startswith("..") and (run_dir / f).is_dir() for f in folders)
+    with private_api("worker_on_local_storage"):
+        assert all(r.metrics["local"] is True for r in results)
+    with private_api("worker_storage_file"):
+        assert sorted(r.metrics["canary"] for r in results) == [b"x=1", b"x=2"]
+        assert all(r.metrics["nothing"] is None for r in results)
     with private_api("experiment_trial_states"):
         states = ray_private.experiment_trial_states(str(run_dir))
         assert sorted(states) == folders and {status for status, _ in states.values()} == {"TERMINATED"}

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.sweeps.cluster.ray_nodes import Cluster, RayNode
+from tests.sweeps.trial_reports import lives, reports
 
 pytestmark = pytest.mark.slow
 SPACE_ROWS = ["n1", "n2", "n3", "n4"]
@@ -45,15 +46,6 @@ def fresh_worker(cluster: Cluster) -> None:
         cluster.nodes.remove(cluster.worker)
         cluster.worker, cluster.worker_id = cluster.start_worker(cpus=1)
 
-
-def reports(trial_dir: str) -> list[dict]:
-    """The trial's reports that are whole lines (the driver may be writing the last one)."""
-    try:
-        with open(os.path.join(trial_dir, "result.json"), encoding="utf-8") as handle:
-            lines = handle.read().split("\n")[:-1]
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def sweep(cluster: Cluster, storage, name: str, *extra: str) -> subprocess.Popen:
@@ -93,15 +85,6 @@ def sweep_losing_the_worker(cluster: Cluster, storage, name: str, reported: int,
             proc.kill()
     return killed
 
-
-def lives(trial_dir: str) -> list[list[dict]]:
-    """The trial's reports by attempt: each retry or resume starts counting ``iterations_since_restore`` again."""
-    out: list[list[dict]] = []
-    for report in reports(trial_dir):
-        if report["iterations_since_restore"] == 1 or not out:
-            out.append([])
-        out[-1].append(report)
-    return out
 
 
 def test_a_sweep_uses_both_nodes_and_survives_losing_one(two_nodes, tmp_path):
