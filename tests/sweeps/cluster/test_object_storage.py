@@ -23,6 +23,9 @@ from tests.sweeps.ledger.test_crash import SWEEP, TRIALS
 
 pytestmark = pytest.mark.slow
 SPACES = os.path.join(ROOT, "tests", "sweeps", "spaces.py")
+# `python -m analysis` in a process that knows the test spaces (registered as a plugin's would be)
+ANALYSIS = [sys.executable, "-c", "import sys; from tests.sweeps import spaces; spaces.register(); "
+            "from analysis.__main__ import main; sys.exit(main())"]
 
 
 def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
@@ -62,12 +65,12 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
 
             s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/table.md")
-            analysed = subprocess.run([sys.executable, "-m", "analysis", run_uri], cwd=ROOT, env=env,
+            analysed = subprocess.run([*ANALYSIS, run_uri], cwd=ROOT, env=env,
                                       capture_output=True, text=True, timeout=600)
             assert analysed.returncode == 0, analysed.stderr[-3000:]
             assert analysed.stdout.startswith(f"{run_uri}: ") and "table.md" in analysed.stdout
             assert s3.read(f"{run_key}/table.md").startswith(b"| configuration |")
-            missing = subprocess.run([sys.executable, "-m", "analysis", f"{storage}/ops_crash/nothing"], cwd=ROOT,
+            missing = subprocess.run([*ANALYSIS, f"{storage}/ops_crash/nothing"], cwd=ROOT,
                                      env=env, capture_output=True, text=True, timeout=600)
             assert missing.returncode == 2 and missing.stderr.startswith(
                 f"error: {storage}/ops_crash/nothing is not a run directory (no manifest.json)")
