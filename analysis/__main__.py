@@ -35,12 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         from analysis.outputs import output_names, write_outputs
-        from analysis.remote import local_run
+        from analysis.remote import is_uri, local_run
 
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-        # a run in object storage (s3://...) is read from there, and its files written back there
+        # a run in object storage (s3://...) is read from there, and its files written back there; its checkpoints
+        # are not fetched, so its test evaluation needs a copy of the run
         with local_run(args.run_dir, write_back=True, events=True) as run_dir:
-            write_outputs(run_dir, baseline=args.baseline, formats=formats)
+            write_outputs(run_dir, baseline=args.baseline, formats=formats, evaluate=not is_uri(args.run_dir))
             # what this analysis wrote: of the names its formats may write, it removed those it did not write
             written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(run_dir, f)))
             # files of the formats not asked for are left as they were: say so, as they may now be out of date

@@ -113,11 +113,13 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
         formats: any of ``md``, ``csv``, ``tex`` (the tables) and ``html`` (the report). ``results.csv`` and
             ``curves.csv`` are always written.
         evaluate: first evaluate on test the trials whose selected checkpoint has not been
-            (:func:`~analysis.evaluate_test.evaluate_run_on_test`; once the run has been read without error).
+            (:func:`~analysis.evaluate_test.evaluate_run_on_test`; once the run has been read without error). Not
+            for a run in object storage, whose checkpoints are not fetched.
     """
-    if is_uri(run_dir):  # a run in object storage: read from there, and its files written back there
+    if is_uri(run_dir):  # a run in object storage: its records read from there, and its files written back there
         with local_run(run_dir, write_back=True, events=True) as local:
-            return write_outputs(local, baseline, formats)
+            # without the trials' checkpoints, which are not fetched: the test evaluation needs a copy of the run
+            return write_outputs(local, baseline, formats, evaluate=False)
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

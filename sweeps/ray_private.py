@@ -245,3 +245,20 @@ def newest_callback_states(run_dir: str) -> dict[Any, Any]:
     except Exception:  # cut short or unreadable: as if there were none (Ray's restore skips it the same way)
         return {}
     return states if isinstance(states, dict) else {}
+
+
+# -- credentials -----------------------------------------------------------------------------------------------------
+# Missing: a public switch to keep Ray Tune from copying the driver's AWS credentials into the runtime_env of every
+# trainable (ray.tune.execution.class_cache.ENV_VARS_TO_PROPAGATE), which Ray's runtime env agent writes, secret
+# included, to its log (runtime_env_agent.log). Trials take them from their node's environment instead: a Ray the
+# driver starts inherits the driver's, and the nodes of a cluster need them set (or a role), as Ray's own processes
+# there, which write to object storage too, do anyway.
+CREDENTIAL_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN",
+                                  "AWS_SESSION_TOKEN"})
+
+
+def keep_credentials_out_of_trials() -> None:
+    """Stop Ray Tune from putting the AWS credentials of this process in its trainables' runtime environments."""
+    from ray.tune.execution import class_cache
+
+    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(class_cache.ENV_VARS_TO_PROPAGATE) - CREDENTIAL_VARIABLES

@@ -20,6 +20,7 @@ from sweeps.driver.tb_summaries import folder_name
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.recover import SnapshotBundle, experiment_saved
 from sweeps.ledger.status import TrialStatusCallback
+from sweeps.ray_private import keep_credentials_out_of_trials
 
 
 def startup_trials(configurations: int) -> int:
@@ -140,6 +141,7 @@ def build_tuner(plan, shared: Mapping[str, SharedData]):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``)."""
     options = plan.options
+    keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
                                      trial_timeout=options.trial_timeout)
     trainable = tune.with_resources(trainable, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})

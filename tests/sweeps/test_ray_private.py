@@ -123,3 +123,28 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
     with private_api("read_trial_file"):
         assert ray_private.read_trial_file(trial, "canary.txt") in (b"x=1", b"x=2")
         assert ray_private.read_trial_file(trial, "no-such-file") is None
+
+
+def test_the_experiments_saves_and_the_credentials_kept_from_trials(ray_session, tmp_path):
+    run_config = tune.RunConfig(name="saves", storage_path=str(tmp_path), verbose=0)
+    assert not tune.Tuner(_trainable, param_space={"x": 1}, run_config=run_config).fit().errors
+    run_dir = str(tmp_path / "saves")
+    [snapshot] = [n for n in os.listdir(run_dir) if n.startswith(ray_private.SNAPSHOT)]
+    with private_api("snapshot_session"):
+        session = ray_private.snapshot_session(snapshot)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", session)
+        assert ray_private.snapshot_session(f"{ray_private.CALLBACK_STATES}{session}.pkl") is None
+    with private_api("snapshot_files"):  # the newest save: Ray's snapshot and the searcher's state beside it
+        files = ray_private.snapshot_files(run_dir)
+        assert snapshot in files and len(files) >= 2
+        assert {ray_private.snapshot_session(name) for name in files} == {session}
+    with private_api("newest_callback_states"):
+        assert isinstance(ray_private.newest_callback_states(run_dir), dict)
+    with private_api("keep_credentials_out_of_trials"):
+        from ray.tune.execution import class_cache
+
+        assert ray_private.CREDENTIAL_VARIABLES <= set(class_cache.ENV_VARS_TO_PROPAGATE) or not (
+            ray_private.CREDENTIAL_VARIABLES & set(class_cache.ENV_VARS_TO_PROPAGATE))  # as Ray has it, or removed
+        ray_private.keep_credentials_out_of_trials()
+        assert not ray_private.CREDENTIAL_VARIABLES & set(class_cache.ENV_VARS_TO_PROPAGATE)
+        assert "PL_DISABLE_FORK" in class_cache.DEFAULT_ENV_VARS  # the rest of what Ray passes on is kept
