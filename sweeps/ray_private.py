@@ -188,6 +188,26 @@ def experiment_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
     return states
 
 
+def snapshot_checkpoints(run_dir: str) -> dict[str, str]:
+    """The checkpoint Ray's newest snapshot restores each trial from (its latest), by folder name; a trial without
+    one is left out."""
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
+    entries = (read_json_object(max(snapshots), EXPERIMENT_FORMAT) or {}).get("trial_data") if snapshots else None
+    found = {}
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            folder = json.loads(entry[0])["relative_logdir"]
+            manager = _TrainingRunMetadata.from_json_state(entry[1]).checkpoint_manager
+            latest = manager.latest_checkpoint_result if manager else None
+        except (KeyError, TypeError, ValueError, IndexError):  # not what Ray writes: experiment_trial_states says so
+            continue
+        if latest is not None and latest.checkpoint is not None:
+            found[folder] = latest.checkpoint.path
+    return found
+
+
 def staging_dirs(states: dict[str, tuple[str, str]]) -> dict[str, str]:
     """The staging folder on this machine of each trial in ``states`` (from :func:`experiment_trial_states`), by
     folder name, as a restore in the running Ray session goes on using it."""

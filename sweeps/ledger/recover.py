@@ -32,7 +32,13 @@ from restore_core.io import write_bytes_atomic
 from restore_core.loop import CHECKPOINT_FILE
 from sweeps.cluster.atomic_fs import remove_partial_files
 from sweeps.ledger.retry import clear_failed
-from sweeps.ray_private import experiment_trial_states, newest_callback_states, snapshot_files, snapshot_session
+from sweeps.ray_private import (
+    experiment_trial_states,
+    newest_callback_states,
+    snapshot_checkpoints,
+    snapshot_files,
+    snapshot_session,
+)
 
 UNRECORDED_DIR = "unrecorded"  # trial folders and saves Ray's last whole save does not know, set aside by a resume
 BUNDLE_KEY = "restore_sweeps_whole_save"
@@ -101,7 +107,27 @@ def recover_run(run_dir: str) -> list[str]:
     know; returns their names."""
     restore_snapshot(run_dir)
     remove_partial_files(run_dir)
+    put_back_deleted_checkpoints(run_dir)
     return set_aside_unrecorded(run_dir)
+
+
+def put_back_deleted_checkpoints(run_dir: str) -> list[str]:
+    """Put back, as a copy of the newest whole checkpoint of its trial, a checkpoint that Ray's snapshot restores a
+    trial from but that Ray deleted after the snapshot (it keeps the best and the latest; a driver killed after a
+    newer one arrived, before its next snapshot). Ray's restore refuses a missing checkpoint, and the trial goes on
+    from the newest one in its folder anyway (:func:`newest_checkpoint`). Returns the paths put back."""
+    run_dir = os.path.abspath(run_dir)
+    restored = []
+    for name, path in snapshot_checkpoints(run_dir).items():
+        trial_dir = os.path.join(run_dir, name)
+        # a path of this run's folder (a run in object storage, read through a copy, keeps its paths there)
+        if os.path.dirname(os.path.normpath(path)) != trial_dir or os.path.isdir(path):
+            continue
+        newest = newest_checkpoint(trial_dir, None)
+        if newest is not None:
+            shutil.copytree(newest, path)
+            restored.append(path)
+    return restored
 
 
 def set_aside_unrecorded(run_dir: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 
 import pytest
 import ray
@@ -148,3 +149,17 @@ def test_the_experiments_saves_and_the_credentials_kept_from_trials(ray_session,
         ray_private.keep_credentials_out_of_trials()
         assert not ray_private.CREDENTIAL_VARIABLES & set(class_cache.ENV_VARS_TO_PROPAGATE)
         assert "PL_DISABLE_FORK" in class_cache.DEFAULT_ENV_VARS  # the rest of what Ray passes on is kept
+
+
+def _checkpointing(config):
+    with tempfile.TemporaryDirectory() as folder:
+        tune.report({"step": 1}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def test_the_checkpoint_a_snapshot_restores(ray_session, tmp_path):
+    run_config = tune.RunConfig(name="ckpt", storage_path=str(tmp_path), verbose=0)
+    assert not tune.Tuner(_checkpointing, param_space={"x": 1}, run_config=run_config).fit().errors
+    run_dir = tmp_path / "ckpt"
+    with private_api("snapshot_checkpoints"):
+        [(folder, path)] = ray_private.snapshot_checkpoints(str(run_dir)).items()
+        assert path == str(run_dir / folder / "checkpoint_000000") and os.path.isdir(path)

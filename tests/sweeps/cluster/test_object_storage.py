@@ -64,12 +64,14 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
                 assert restarts[0] == 2 and all(step > 2 for step in restarts[1:])  # never from the start again
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
 
+            table = s3.read(f"{run_key}/table.md")
+            assert all(f"| {label} |".encode() in table for label in results["label"])
             s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/table.md")
             analysed = subprocess.run([*ANALYSIS, run_uri], cwd=ROOT, env=env,
                                       capture_output=True, text=True, timeout=600)
             assert analysed.returncode == 0, analysed.stderr[-3000:]
             assert analysed.stdout.startswith(f"{run_uri}: ") and "table.md" in analysed.stdout
-            assert s3.read(f"{run_key}/table.md").startswith(b"| configuration |")
+            assert s3.read(f"{run_key}/table.md") == table  # the same table, written back to the bucket
             missing = subprocess.run([*ANALYSIS, f"{storage}/ops_crash/nothing"], cwd=ROOT,
                                      env=env, capture_output=True, text=True, timeout=600)
             assert missing.returncode == 2 and missing.stderr.startswith(
