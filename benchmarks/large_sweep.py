@@ -12,7 +12,8 @@ out).
     python benchmarks/large_sweep.py --storage runs/bench          # keep the runs: runs/bench/lsid_lr/large-<n>
 
 Per-trial overhead is ``(wall time x concurrency - training time) / trials``: the time a trial's slot is busy with
-something other than the trial's own loop (scheduling, starting the trial, checkpoints, result files).
+something other than the trial's own loop (scheduling, starting the trial, checkpoints, result files), leaving
+out the test evaluation of every trial's selected checkpoint that the driver runs after the trials (shown apart).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,12 +52,14 @@ def rss(process: psutil.Process) -> int:
         return 0
 
 
-def run_measured(argv: list[str]) -> dict:
-    """Run ``sweeps/run.py argv`` in its own process and sample the memory of the driver and of the driver with
-    every process it started (its Ray: GCS, raylet, workers) until it ends."""
+def run_measured(argv: list[str], log_path: str) -> dict:
+    """Run ``sweeps/run.py argv`` in its own process (stderr to ``log_path``) and sample the memory of the driver and
+    of the driver with every process it started (its Ray: GCS, raylet, workers) until it ends; also the seconds of
+    the test evaluation that follows the trials (as the driver says)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweeps", "run.py"), *argv], cwd=ROOT,
-                            stdout=subprocess.DEVNULL)
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweeps", "run.py"), *argv], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=log)
     driver = psutil.Process(proc.pid)
     peak_driver = peak_tree = 0
     while proc.poll() is None:
@@ -66,9 +70,14 @@ def run_measured(argv: list[str]) -> dict:
             tree = []
         peak_tree = max(peak_tree, sum(rss(p) for p in tree))
         time.sleep(SAMPLE_S)
+    wall = time.perf_counter() - start
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        text = log.read()
     if proc.returncode:
+        sys.stderr.write(text[-3000:])
         raise SweepFailed(argv[argv.index("--name") + 1], proc.returncode)
-    return {"wall_s": time.perf_counter() - start, "driver_peak_mib": peak_driver / 2**20,
+    tested = [float(s) for s in re.findall(r"on the test split in ([0-9.]+) s", text)]
+    return {"wall_s": wall, "test_evaluation_s": sum(tested), "driver_peak_mib": peak_driver / 2**20,
             "driver_and_ray_peak_mib": peak_tree / 2**20}
 
 
@@ -102,7 +111,7 @@ def measure(trials: int, concurrency: int, storage: str) -> dict:
     argv = sweep_argv(trials, concurrency, storage)
     run_dir = os.path.join(storage, "lsid_lr", f"large-{trials}")
     print(f"{trials} trials ...", file=sys.stderr, flush=True)
-    row = {"trials": trials, **run_measured(argv)}
+    row = {"trials": trials, **run_measured(argv, os.path.join(storage, f"large-{trials}.log"))}
     count, training = trial_times(run_dir)
     if count != trials:
         raise UserError(f"the {trials}-trial sweep left {count} trial folders in {run_dir}")
@@ -112,7 +121,7 @@ def measure(trials: int, concurrency: int, storage: str) -> dict:
     if analysis.returncode:
         raise SweepFailed(f"analysis of large-{trials}", analysis.returncode)
     row.update(training_s=training, wall_per_trial_s=row["wall_s"] / trials,
-               overhead_per_trial_s=(row["wall_s"] * concurrency - training) / trials,
+               overhead_per_trial_s=((row["wall_s"] - row["test_evaluation_s"]) * concurrency - training) / trials,
                run_dir_mib=size / 2**20, files=files, analysis_s=time.perf_counter() - start)
     return row
 
@@ -121,20 +130,23 @@ def growth(rows: list[dict]) -> dict:
     """Per 100 more trials, between the smallest and the largest sweep."""
     small, large = rows[0], rows[-1]
     scale = 100 / (large["trials"] - small["trials"])
-    return {key: (large[key] - small[key]) * scale for key in
-            ("wall_s", "driver_peak_mib", "driver_and_ray_peak_mib", "run_dir_mib", "files", "analysis_s")}
+    keys = ("wall_s", "test_evaluation_s", "driver_peak_mib", "driver_and_ray_peak_mib", "run_dir_mib", "files",
+            "analysis_s")
+    return {key: (large[key] - small[key]) * scale for key in keys}
 
 
 def show(rows: list[dict], grown: dict | None) -> None:
-    print("| trials | wall s | s/trial | overhead s/trial | driver MiB | driver+Ray MiB | run dir MiB | files "
-          "| analysis s |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| trials | wall s | of it test evaluation s | s/trial | overhead s/trial | driver MiB | driver+Ray MiB "
+          "| run dir MiB | files | analysis s |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['trials']} | {r['wall_s']:.0f} | {r['wall_per_trial_s']:.2f} | {r['overhead_per_trial_s']:.2f} "
+        print(f"| {r['trials']} | {r['wall_s']:.0f} | {r['test_evaluation_s']:.0f} | {r['wall_per_trial_s']:.2f} "
+              f"| {r['overhead_per_trial_s']:.2f} "
               f"| {r['driver_peak_mib']:.0f} | {r['driver_and_ray_peak_mib']:.0f} | {r['run_dir_mib']:.1f} "
               f"| {r['files']} | {r['analysis_s']:.1f} |")
     if grown:
-        print(f"| per 100 more | {grown['wall_s']:.0f} | | | {grown['driver_peak_mib']:+.0f} "
+        print(f"| per 100 more | {grown['wall_s']:.0f} | {grown['test_evaluation_s']:.0f} | | | "
+              f"{grown['driver_peak_mib']:+.0f} "
               f"| {grown['driver_and_ray_peak_mib']:+.0f} | {grown['run_dir_mib']:+.1f} | {grown['files']:+.0f} "
               f"| {grown['analysis_s']:+.1f} |")
 
