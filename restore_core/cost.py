@@ -59,6 +59,23 @@ def model_cost(model: nn.Module, example: torch.Tensor, repeats: int = 5) -> dic
     }
 
 
+# Figures already measured in this process, by architecture and input (see measured_cost).
+_MEASURED: dict[tuple, dict[str, float]] = {}
+
+
+def measured_cost(model: nn.Module, example: torch.Tensor) -> dict[str, float]:
+    """:func:`model_cost`, measured once per process for each architecture and input: a reused sweep worker gives
+    the next trial of the same model the figures it measured for the first (six forward passes and a counted one,
+    a fixed cost of every trial that ``benchmarks/trial_cost.py`` measures). The architecture is the model's
+    ``repr`` with every parameter's and buffer's name, shape and dtype; the input is its shape, dtype and device,
+    with the number of torch threads the latency was measured with."""
+    key = (repr(model), tuple((name, tuple(t.shape), str(t.dtype)) for name, t in model.state_dict().items()),
+           tuple(example.shape), str(example.dtype), str(example.device), torch.get_num_threads())
+    if key not in _MEASURED:
+        _MEASURED[key] = model_cost(model, example)
+    return dict(_MEASURED[key])
+
+
 # The input each registered model takes for a ``size``×``size`` image (what it restores or judges).
 EXAMPLE_INPUTS = {
     "sid_unet": lambda size: torch.rand(1, 4, size // 2, size // 2),  # packed Bayer at half resolution

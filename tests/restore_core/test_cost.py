@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, model_cost
+from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, measured_cost, model_cost
 from restore_core.models import create_model, list_models
 
 
@@ -40,6 +40,20 @@ def test_cost_has_latency_and_macs():
     assert cost["cost/params"] == 1 * 8 * 9 + 8 * 8 * 9 + 2 * 8 + 8 * 9  # conv, conv+BN, conv (no biases)
     assert cost["cost/macs"] == (1 * 8 * 9 + 8 * 8 * 9 + 8 * 9) * 32 * 32  # the three convs; BatchNorm not counted
     assert cost["cost/latency_ms"] > 0
+
+
+def test_the_cost_of_an_architecture_is_measured_once_per_process():
+    example = torch.rand(1, 1, 32, 32)
+    first = measured_cost(create_model("dncnn", depth=3, features=8), example)
+    # another instance of the same architecture (other weights): the same figures, latency included, not measured
+    # again (a second measurement of the latency would differ in its last digits)
+    assert measured_cost(create_model("dncnn", depth=3, features=8), example) == first
+    wider = measured_cost(create_model("dncnn", depth=3, features=16), example)
+    assert wider["cost/params"] == 1 * 16 * 9 + 16 * 16 * 9 + 2 * 16 + 16 * 9 != first["cost/params"]
+    larger = measured_cost(create_model("dncnn", depth=3, features=8), torch.rand(1, 1, 64, 64))
+    assert larger["cost/macs"] == 4 * first["cost/macs"]
+    first["cost/macs"] = 0  # a caller's copy: what is kept stays as measured
+    assert measured_cost(create_model("dncnn", depth=3, features=8), example)["cost/macs"] == larger["cost/macs"] // 4
 
 
 def test_latency_is_the_median_forward_time():
