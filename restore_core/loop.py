@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from restore_core.cost import measured_cost
+from restore_core.cost import trial_cost
 from restore_core.schedule import lr_factor
 from restore_core.schema import Config, data_key, validate_config
 from restore_core.step_options import apply_step_options
@@ -91,7 +91,7 @@ def train(
     if resume_from:
         start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
     if not cost:
-        cost = measured_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
+        cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     apply_step_options(task.modules, cfg.train)
     writer = _tensorboard(logdir)
     # the writer's thread and open event file must not outlive a trial that raises or times out: a reused Ray

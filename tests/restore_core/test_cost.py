@@ -3,7 +3,8 @@ import time
 import pytest
 import torch
 
-from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, measured_cost, model_cost
+from restore_core import cost as cost_module
+from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, model_cost, trial_cost
 from restore_core.models import create_model, list_models
 
 
@@ -42,18 +43,21 @@ def test_cost_has_latency_and_macs():
     assert cost["cost/latency_ms"] > 0
 
 
-def test_the_cost_of_an_architecture_is_measured_once_per_process():
+def test_a_trials_cost_counts_an_architecture_once_per_process_and_measures_its_latency():
     example = torch.rand(1, 1, 32, 32)
-    first = measured_cost(create_model("dncnn", depth=3, features=8), example)
-    # another instance of the same architecture (other weights): the same figures, latency included, not measured
-    # again (a second measurement of the latency would differ in its last digits)
-    assert measured_cost(create_model("dncnn", depth=3, features=8), example) == first
-    wider = measured_cost(create_model("dncnn", depth=3, features=16), example)
+    first = trial_cost(create_model("dncnn", depth=3, features=8), example)
+    assert first == {**model_cost(create_model("dncnn", depth=3, features=8), example),
+                     "cost/latency_ms": first["cost/latency_ms"]}
+    assert first["cost/latency_ms"] > 0
+    counted = dict(cost_module._COUNTED)
+    # another instance of the architecture (other weights) takes the count made for the first
+    assert trial_cost(create_model("dncnn", depth=3, features=8), example)["cost/macs"] == first["cost/macs"]
+    assert cost_module._COUNTED == counted
+    # another architecture, or another input, is counted
+    wider = trial_cost(create_model("dncnn", depth=3, features=16), example)
     assert wider["cost/params"] == 1 * 16 * 9 + 16 * 16 * 9 + 2 * 16 + 16 * 9 != first["cost/params"]
-    larger = measured_cost(create_model("dncnn", depth=3, features=8), torch.rand(1, 1, 64, 64))
-    assert larger["cost/macs"] == 4 * first["cost/macs"]
-    first["cost/macs"] = 0  # a caller's copy: what is kept stays as measured
-    assert measured_cost(create_model("dncnn", depth=3, features=8), example)["cost/macs"] == larger["cost/macs"] // 4
+    larger = trial_cost(create_model("dncnn", depth=3, features=8), torch.rand(1, 1, 64, 64))
+    assert larger["cost/macs"] == 4 * first["cost/macs"] and len(cost_module._COUNTED) == len(counted) + 2
 
 
 def test_latency_is_the_median_forward_time():
