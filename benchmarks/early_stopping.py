@@ -13,13 +13,14 @@ reached.
     python benchmarks/early_stopping.py --storage runs/early-stopping   # keep the runs (the grid for --grid-run)
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
-(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; quorum 4), the grid with ASHA at
+(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; the race with the space's noise,
+``--asha-noise``), the grid with ASHA at
 ``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck; the
 space's quorum), and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA;
 ``random`` adds Optuna's random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's
 Gaussian-process sampler, and ``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their
 seed, so a FIFO grid run made earlier with the same profile (e.g. kept by ``overhead.py --storage``) serves as the
-reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+reference without training it again. Goal: within 0.1 dB of the grid's best using at most 25 % of its steps (one seed).
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
