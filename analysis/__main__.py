@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from analysis.outputs import FORMATS
+from analysis.outputs import FORMATS, output_names, write_outputs
 from restore_core.cli import UserFacingParser, run_user_facing
 
 
@@ -32,8 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        from analysis.outputs import output_names, write_outputs
-
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
         write_outputs(args.run_dir, baseline=args.baseline, formats=formats)
         # what this analysis wrote: of the names its formats may write, it removed those it did not write

@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,9 +42,7 @@ from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run
 from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
 from search_spaces import get_space  # noqa: E402
-
-if TYPE_CHECKING:
-    from sweeps.driver.runner import SweepPlan
+from sweeps.settings.plan import SweepPlan  # noqa: E402
 
 GRID_ROWS = 10
 SETUPS = ("asha", "asha-other", "optuna", "gp", "random")
@@ -89,11 +86,11 @@ def reused_grid(run_dir: str, seeds: int, plan: SweepPlan) -> dict:
                         f"{made[2]}; expected a finished run of {SPACE} with --search grid --scheduler fifo")
     differences = config_differences(manifest["base_config"], json.loads(json.dumps(plan.base)))
     if differences:
-        profile = manifest.get("profile", plan.options.profile)
-        made_with = f"profile {profile}: " if profile != plan.options.profile else ""
+        profile = manifest.get("profile", plan.settings.profile)
+        made_with = f"profile {profile}: " if profile != plan.settings.profile else ""
         raise DataError(f"--grid-run {run_dir} was made with {made_with}{'; '.join(differences[:3])}"
                         f"{'; ...' if len(differences) > 3 else ''}; its steps and best value are no reference for "
-                        f"these sweeps: expected a FIFO grid run of {SPACE} with the {plan.options.profile} profile "
+                        f"these sweeps: expected a FIFO grid run of {SPACE} with the {plan.settings.profile} profile "
                         "and the same --steps")
     row = summary("grid + FIFO (reused run)", run_dir, seeds)
     if row["trials"] < GRID_ROWS * seeds:

@@ -20,7 +20,11 @@ sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from restore_core.cli import run_user_facing  # noqa: E402
-from sweeps.cli import build_parser, given_options, options_from_args  # noqa: E402
+from search_spaces import get_space, list_spaces  # noqa: E402
+from sweeps.cli import build_parser, options_from_args  # noqa: E402
+from sweeps.driver.describe import describe_plan  # noqa: E402
+from sweeps.driver.report import print_summary  # noqa: E402
+from sweeps.driver.runner import check_sweep, execute, plan_sweep  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,23 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def run() -> int:
-        import search_spaces
-        from restore_core.errors import UserError
-        from sweeps.driver.report import print_summary
-        from sweeps.driver.runner import check_sweep, describe_plan, run_sweep
-
         if args.list:
-            for name in search_spaces.list_spaces():
-                print(f"{name:24s} {search_spaces.get_space(name).description}")
+            for name in list_spaces():
+                print(f"{name:24s} {get_space(name).description}")
             return 0
-        if not args.space and not args.resume:
-            raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
-        options = options_from_args(args)
-        if options.dry_run:  # every check of the real run that reads no data and starts nothing
-            print(describe_plan(check_sweep(options, given_options(args))))
+        plan = plan_sweep(options_from_args(args))
+        if plan.settings.dry_run:  # every check of the real run that reads no data and starts nothing
+            check_sweep(plan)
+            print(describe_plan(plan))
             return 0
-        run_dir = run_sweep(options, argv, given_options(args))
-        if options.analyze and not options.is_remote_storage():
+        run_dir, _ = execute(plan, argv)
+        if plan.settings.analyze and not plan.settings.remote_storage:
             print_summary(run_dir)
         return 0
 

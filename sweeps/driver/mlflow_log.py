@@ -134,6 +134,6 @@ def mlflow_callbacks(plan, uri: str | None) -> list:
     """The sweep's MLflow callback, or none without ``--mlflow``."""
     if not uri:
         return []
-    experiment = f"{plan.space.name}/{plan.options.name}"
+    experiment = f"{plan.space.name}/{plan.settings.name}"
     return [MlflowTrialLogger(uri, experiment, plan.space, plan.base, plan.run_dir)]
 

@@ -12,6 +12,7 @@ from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from analysis.optuna_study import LIVE_JOURNAL, journal_storage
+from sweeps.settings.plan import SweepPlan
 
 
 class StepOptunaSearch(OptunaSearch):
@@ -36,11 +37,11 @@ class SeedRepeater(Repeater):
             self.searcher.on_trial_result(trial_id, result)
 
 
-def study_storage(plan) -> dict[str, Any]:
+def study_storage(plan: SweepPlan) -> dict[str, Any]:
     """The searcher's storage arguments: the journal in the run directory, named after the run (nothing for a run
     on remote storage, whose journal could not be appended to in place: ``python -m analysis RUN --optuna`` writes
     one from a copy of the run)."""
-    if plan.options.is_remote_storage():
+    if plan.settings.remote_storage:
         return {}
     run_dir = plan.run_dir
     return {"storage": journal_storage(os.path.join(run_dir, LIVE_JOURNAL)),

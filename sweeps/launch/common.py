@@ -8,8 +8,14 @@ import sys
 from dataclasses import dataclass
 
 from restore_core.errors import UserError
+from restore_core.schema import validate_config
+from search_spaces import get_space
+from search_spaces.space import PROFILES
+from sweeps.cli import build_parser, options_from_args
+from sweeps.cluster.connect import check_cpus, check_gpus
 from sweeps.cluster.storage import storage_warnings
-from sweeps.settings.options import SweepOptions
+from sweeps.driver.runner import plan_sweep
+from sweeps.settings.options import SweepOptions, storage_location
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # run.py options the submission itself decides: where the Ray cluster is and where its dashboard listens.
@@ -43,31 +49,24 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     Raises:
         UserError: bad arguments, or options that the submission decides.
     """
-    from sweeps.cli import build_parser, options_from_args
-    from sweeps.driver.runner import plan_sweep
-
     if not run_args:
         raise UserError("give the sweeps/run.py arguments after '--', e.g. -- --space lsid_lr --storage /shared/runs")
     for option in DECIDED_BY_SUBMISSION:
         if gives(run_args, option):
             raise UserError(f"{option} is decided by the submission; drop it from the sweeps/run.py arguments")
-    parsed = build_parser().parse_args(run_args)
-    options = options_from_args(parsed)
+    options = options_from_args(build_parser().parse_args(run_args))
     args = list(run_args)
-    if parsed.resume:
+    storage = storage_location(options.value("storage"))
+    if options.resume:
         # the run itself lives on the cluster's storage; what can be checked here is the command line
         options.check()
-        if parsed.space:
-            check_resumed_space(parsed.space, parsed.profile, options.sets)
-        return RunArgs(args, parsed.space, options.name or "", options.storage, options)
-    if not parsed.space:
-        import search_spaces
-
-        raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
+        if options.space:
+            check_resumed_space(options.space, options.profile, options.sets)
+        return RunArgs(args, options.space, options.name or "", storage, options)
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
-    if parsed.name is None:
-        args += ["--name", plan.options.name]
-    return RunArgs(args, parsed.space, plan.options.name, options.storage, options)
+    if options.name is None:
+        args += ["--name", plan.settings.name]
+    return RunArgs(args, options.space, plan.settings.name, storage, options)
 
 
 def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
@@ -79,11 +78,7 @@ def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> Non
     Raises:
         UserError: an unknown space, or ``--set`` values that no profile of the space accepts.
     """
-    import search_spaces
-    from restore_core.schema import validate_config
-    from search_spaces.space import PROFILES
-
-    space = search_spaces.get_space(space_name)
+    space = get_space(space_name)
     if not sets:
         return
     first_error = None
@@ -106,10 +101,8 @@ def check_trial_fits(run: RunArgs, nodes: str, cpus: tuple[str, float], gpus: tu
         cpus: the option that sizes a node's CPUs and its value, e.g. ("--cpus-per-node", 8).
         gpus: the same for GPUs.
     """
-    from sweeps.cluster.connect import check_cpus, check_gpus
-
-    check_cpus(run.options, cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
-    check_gpus(run.options, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")
+    check_cpus(run.options.value("cpus_per_trial"), cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
+    check_gpus(run.options.gpus_per_trial, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")
 
 
 def require_cluster_storage(run: RunArgs, route: str) -> None:
