@@ -13,6 +13,7 @@ import ray
 import torch
 
 from restore_core.errors import UserError
+from sweeps.cluster.code import uploads
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
 from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
 from sweeps.settings.options import AUTO_GPU_SHARE, check_address
@@ -126,6 +127,9 @@ def start_ray(settings: RunSettings, wanted: float | None) -> tuple[ClusterInfo,
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"log_to_driver": settings.verbose > 1, "configure_logging": True,
                                   "logging_level": "ERROR"}
+        code = uploads(settings.plugins)
+        if code:  # the user's plugins, importable in every worker (also when it unpickles their data)
+            kwargs["runtime_env"] = {"py_modules": code}
         if address:
             check_reachable(address)
             use_token_if_any()

@@ -19,9 +19,11 @@ from restore_core.cli import Interrupted
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
+from restore_core.plugins import load_plugins, module_name_of_file, record_of, reload_plugins
+from restore_core.registry import user_modules
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
-from search_spaces import get_space, list_spaces
+from search_spaces import find_space, list_spaces
 from sweeps.cluster.connect import check_local_start, start_ray
 from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
@@ -33,13 +35,14 @@ from sweeps.ledger.retry import clear_failed
 from sweeps.settings.manifest import build_manifest, record_resume
 from sweeps.settings.options import SweepOptions
 from sweeps.settings.plan import SweepPlan, build_plan
-from sweeps.settings.recorded import RESTORE, recorded_settings
+from sweeps.settings.recorded import RESTORE, recorded_plugins, recorded_settings
 from sweeps.settings.resolve import resolve_settings
 
 
 def plan_sweep(options: SweepOptions) -> SweepPlan:
     """The sweep ``options`` ask for, resolved (against the space, and on ``--resume`` against the run's manifest)
-    and validated: every config known in advance is checked here, before anything starts.
+    and validated: every config known in advance is checked here, before anything starts. The user's code is
+    loaded first (``--import``, the ``restore_sweeps.plugins`` entry points, a ``FILE.py:NAME`` space) and recorded.
 
     Raises:
         UserError: bad options, an unknown space, a config that is not valid; on a resume, no such run, or a
@@ -48,10 +51,12 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     options.check()
     if options.resume:
         return _plan_resume(options)
+    plugins = load_plugins(options.plugins)
     if not options.space:
         raise UserError(f"--space is required; known: {', '.join(list_spaces())}")
-    space = get_space(options.space)
-    return build_plan(resolve_settings(options, space), space)
+    space, space_ref, record = find_space(options.space)
+    plugins = user_code(plugins + ([record] if record else []))
+    return build_plan(resolve_settings(options, space, plugins=plugins, space_ref=space_ref), space)
 
 
 def _plan_resume(options: SweepOptions) -> SweepPlan:
@@ -59,14 +64,34 @@ def _plan_resume(options: SweepOptions) -> SweepPlan:
     path = os.path.join(run_dir, "manifest.json")
     recorded = recorded_settings(manifest, path)
     check_trial_ends(run_dir)
-    space = get_space(manifest["space"])
-    settings = resolve_settings(options, space, recorded)
+    reload_plugins(recorded_plugins(manifest, path), path)
+    space, space_ref, _ = find_space(manifest.get("space_ref") or manifest["space"])
+    plugins = user_code(list(recorded_plugins(manifest, path)) + load_plugins(options.plugins))
+    settings = resolve_settings(options, space, recorded, plugins=plugins, space_ref=space_ref)
     try:
         return build_plan(settings, space)
     except UserError as err:  # a manifest edited by hand, or a config key renamed since the run started
         key = "options.sets" if "options" in manifest else "overrides"
         raise DataError(f"--resume: {path}: {key} {json_excerpt(settings.sets)} (the run's --set values, on profile "
                         f"{settings.profile}) make no valid config: {err}{RESTORE}") from None
+
+
+def user_code(records: list[dict]) -> tuple[dict, ...]:
+    """The plugins loaded, and after them every module outside the project that registered a part without being
+    loaded as one (imported by the user's own script before the sweep), so that the workers load it too."""
+    loaded = {record["name"] for record in records}
+    for module in user_modules():
+        if module not in loaded and module != "__main__":
+            records.append(record_of(sys.modules[module], "module", module))
+        elif module == "__main__":  # a script that registered parts itself: the workers import it as a module
+            if not getattr(sys.modules["__main__"], "__file__", None):
+                raise UserError("parts registered in an interactive session cannot reach Ray's workers; define them "
+                                "in a .py file and pass it with plugins=[...] (sweeps/run.py --import FILE.py)")
+            main = record_of(sys.modules["__main__"], "file", "__main__")
+            records.append({**main, "name": module_name_of_file(main["path"])})
+        loaded.add(module)
+    unique = {(r["kind"], r["name"], r["path"]): r for r in records}
+    return tuple(unique.values())
 
 
 def check_data(plan: SweepPlan) -> None:

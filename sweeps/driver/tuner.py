@@ -73,7 +73,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
     """
     settings = plan.settings
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
-                                     trial_timeout=settings.trial_timeout)
+                                     trial_timeout=settings.trial_timeout, plugins=settings.plugins)
     trainable = tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus_per_trial})
     space = plan.space
     param_space = grid_param_space(space, settings.seeds) if plan.search == "grid" else sampled_param_space(space)

@@ -20,7 +20,7 @@ from sweeps.launch.common import (
     warn_storage,
 )
 from sweeps.launch.jobs import dashboard_url, parse_env, submit
-from sweeps.launch.kuberay import MOUNT, KubeRayOptions, rayjob_manifest, write_manifest
+from sweeps.launch.kuberay import MOUNT, KubeRayOptions, rayjob_manifests, write_manifest
 from sweeps.launch.slurm import SlurmOptions, sbatch_script, submit_script, write_script
 
 ROUTES = ("ray", "slurm", "kuberay")
@@ -112,7 +112,8 @@ def _slurm(args: argparse.Namespace, run_args: list[str]) -> int:
                            job_name=args.job_name, setup=args.setup, log_dir=args.log_dir, python=args.python)
     options.check()
     log_dir = options.log_path()
-    run = check_run_args(run_args)
+    # the nodes share the filesystem the run's storage is on: the plugin files are named by their absolute path
+    run = check_run_args(run_args).with_plugin_files_at(lambda path: path)
     check_trial_fits(run, "on each node of the job", ("--cpus-per-node", options.cpus_per_node),
                      ("--gpus-per-node", options.gpus_per_node))
     text = sbatch_script(run, options)
@@ -146,7 +147,7 @@ def _kuberay(args: argparse.Namespace, run_args: list[str]) -> int:
     explicit_storage = gives(run.args, "--storage")
     if explicit_storage:
         require_cluster_storage(run, "a RayJob")
-    text = yaml.safe_dump(rayjob_manifest(run, options), sort_keys=False, width=120)
+    text = yaml.safe_dump_all(rayjob_manifests(run, options), sort_keys=False, width=120)
     if args.output:
         write_manifest(text, args.output)
     if "://" in run.storage:

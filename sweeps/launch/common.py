@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from restore_core.errors import UserError
+from restore_core.plugins import is_file_spec, load_plugins
 from restore_core.schema import validate_config
-from search_spaces import get_space
+from search_spaces import find_space
+from search_spaces.registry import is_space_ref
 from search_spaces.space import PROFILES
 from sweeps.cli import build_parser, options_from_args
+from sweeps.cluster.code import uploads
 from sweeps.cluster.connect import check_cpus, check_gpus
 from sweeps.cluster.storage import storage_warnings
 from sweeps.driver.runner import plan_sweep
@@ -31,9 +37,38 @@ class RunArgs:
     name: str
     storage: str
     options: SweepOptions  # as run.py reads them (with --resume, the run's manifest on the cluster decides more)
+    plugins: tuple[dict[str, Any], ...] = ()  # the user's code the sweep loads here (records of restore_core.plugins)
 
     def command(self, python: str = "python", script: str = "sweeps/run.py") -> str:
         return shlex.join([python, script, *self.args])
+
+    def uploads(self) -> list[str]:
+        """The user's files and package folders the cluster needs and does not have (see sweeps.cluster.code)."""
+        return uploads(self.plugins)
+
+    def with_plugin_files_at(self, place: Callable[[str], str]) -> RunArgs:
+        """The same run with every plugin file of the arguments (``--import FILE.py``, ``--space FILE.py:NAME``)
+        named as the cluster finds it: ``place`` of the file's absolute path here."""
+        args, follows = [], None
+        for arg in self.args:
+            option, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+            if follows:
+                args.append(_placed(follows, arg, place))
+                follows = None
+            elif equals and option in ("--import", "--space"):
+                args.append(f"{option}={_placed(option, value, place)}")
+            else:
+                follows = arg if arg in ("--import", "--space") else None
+                args.append(arg)
+        return dataclasses.replace(self, args=args)
+
+
+def _placed(option: str, value: str, place: Callable[[str], str]) -> str:
+    """``value`` of ``--import`` or ``--space`` with a plugin file in it replaced by ``place`` of its path."""
+    target, colon, name = value.rpartition(":") if option == "--space" and is_space_ref(value) else (value, "", "")
+    if not is_file_spec(target):
+        return value
+    return place(os.path.abspath(target)) + colon + name
 
 
 def gives(run_args: list[str], option: str) -> bool:
@@ -62,11 +97,12 @@ def check_run_args(run_args: list[str]) -> RunArgs:
         options.check()
         if options.space:
             check_resumed_space(options.space, options.profile, options.sets)
-        return RunArgs(args, options.space, options.name or "", storage, options)
+        # the run's own plugins are in its manifest on the cluster; those given again here go up with the job
+        return RunArgs(args, options.space, options.name or "", storage, options, tuple(load_plugins(options.plugins)))
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
     if options.name is None:
         args += ["--name", plan.settings.name]
-    return RunArgs(args, options.space, plan.settings.name, storage, options)
+    return RunArgs(args, options.space, plan.settings.name, storage, options, plan.settings.plugins)
 
 
 def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
@@ -78,7 +114,7 @@ def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> Non
     Raises:
         UserError: an unknown space, or ``--set`` values that no profile of the space accepts.
     """
-    space = get_space(space_name)
+    space = find_space(space_name)[0]
     if not sets:
         return
     first_error = None

@@ -31,6 +31,7 @@ from ray.exceptions import AuthenticationError
 from ray.job_submission import JobSubmissionClient
 
 from restore_core.errors import UserError
+from restore_core.plugins import module_name_of_file
 from sweeps.cluster.security import host_of, is_loopback, read_auth_token
 from sweeps.launch.common import PROJECT_ROOT, RunArgs
 from sweeps.ray_private import UPLOAD_LOGGERS
@@ -142,12 +143,17 @@ def check_access(url: str, token: str | None, insecure: bool) -> None:
                         "--insecure")
 
 
-def runtime_env(extra_pip: list[str], env: dict[str, str], working_dir: str = PROJECT_ROOT) -> dict[str, Any]:
+def runtime_env(extra_pip: list[str], env: dict[str, str], working_dir: str = PROJECT_ROOT,
+                py_modules: list[str] | None = None) -> dict[str, Any]:
+    """The job's runtime environment: the project as its working directory, and the user's plugin files and packages
+    (``py_modules``: importable by name in the driver and in every worker of the job)."""
     runtime: dict[str, Any] = {
         "working_dir": working_dir,
         "excludes": list(EXCLUDES),
         "env_vars": {"PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", **env},
     }
+    if py_modules:
+        runtime["py_modules"] = list(py_modules)
     if extra_pip:
         runtime["pip"] = list(extra_pip)
     return runtime
@@ -180,7 +186,10 @@ def submit(
         client = connect(url, headers)
         for warning in warnings or []:
             print(f"warning: {warning}", file=sys.stderr)
-        job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}))
+        # the user's plugin files go up with the job and are imported there by name, as the copies Ray makes are
+        shipped = run.uploads()
+        run = run.with_plugin_files_at(module_name_of_file)
+        job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}, py_modules=shipped))
     except AuthenticationError:
         raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
                         "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None

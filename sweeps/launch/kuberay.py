@@ -23,6 +23,7 @@ from restore_core.errors import UserError
 from sweeps.launch.common import RunArgs, gives
 
 MOUNT = "/runs"
+PLUGINS = "/plugins"  # where the ConfigMap of the user's plugin files is mounted
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # a Kubernetes quantity: a decimal number, then a binary (Ki..Ei) or decimal (m, k..E) suffix or an exponent
 QUANTITY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?")
@@ -129,25 +130,69 @@ def _resources(cpus: int, memory: str, gpus: int = 0) -> dict[str, Any]:
     return {"requests": dict(amount), "limits": dict(amount)}
 
 
-def _container(name: str, options: KubeRayOptions, resources: dict[str, Any], ports: list | None = None) -> dict:
+def _container(name: str, options: KubeRayOptions, resources: dict[str, Any], ports: list | None = None,
+               plugins: str | None = None) -> dict:
     container: dict[str, Any] = {"name": name, "image": options.image, "workingDir": options.workdir,
                                  "resources": resources, "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}]}
     if ports:
         container["ports"] = ports
-    if options.storage_claim:
-        container["volumeMounts"] = [{"name": "runs", "mountPath": MOUNT}]
+    mounts = [{"name": "runs", "mountPath": MOUNT}] if options.storage_claim else []
+    if plugins:
+        mounts.append({"name": "plugins", "mountPath": PLUGINS, "readOnly": True})
+    if mounts:
+        container["volumeMounts"] = mounts
     return container
 
 
-def _pod(container: dict, options: KubeRayOptions) -> dict:
+def _pod(container: dict, options: KubeRayOptions, plugins: str | None = None) -> dict:
     spec: dict[str, Any] = {"containers": [container]}
-    if options.storage_claim:
-        spec["volumes"] = [{"name": "runs", "persistentVolumeClaim": {"claimName": options.storage_claim}}]
+    volumes = [{"name": "runs", "persistentVolumeClaim": {"claimName": options.storage_claim}}] \
+        if options.storage_claim else []
+    if plugins:
+        volumes.append({"name": "plugins", "configMap": {"name": plugins}})
+    if volumes:
+        spec["volumes"] = volumes
     return {"spec": spec}
 
 
-def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
-    """The RayJob as a dict (``yaml.safe_dump`` it)."""
+def plugin_config_map(run: RunArgs, name: str, namespace: str | None) -> dict[str, Any] | None:
+    """A ConfigMap holding the user's plugin files, mounted at /plugins on every pod (None: no plugin files).
+
+    Raises:
+        UserError: a plugin package of this machine (a folder), which a ConfigMap cannot hold.
+    """
+    files = run.uploads()
+    folders = [path for path in files if os.path.isdir(path)]
+    if folders:
+        raise UserError(f"the plugin package {folders[0]} is a folder of this machine, which a RayJob cannot take "
+                        "along: install it in the image, or pass its modules as .py files with --import")
+    if not files:
+        return None
+    data = {}
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            data[os.path.basename(path)] = handle.read()
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": "restore-sweeps"}}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+
+
+def rayjob_manifests(run: RunArgs, options: KubeRayOptions) -> list[dict[str, Any]]:
+    """The RayJob, after a ConfigMap of the user's plugin files when there are some (``yaml.safe_dump_all`` them;
+    ``kubectl apply -f`` takes both)."""
+    options.check()
+    name = rayjob_name(run)
+    config_map = plugin_config_map(run, f"{name}-plugins", options.namespace)
+    if config_map is None:
+        return [rayjob_manifest(run, options, name)]
+    run = run.with_plugin_files_at(lambda path: f"{PLUGINS}/{os.path.basename(path)}")
+    return [config_map, rayjob_manifest(run, options, name, config_map["metadata"]["name"])]
+
+
+def rayjob_manifest(run: RunArgs, options: KubeRayOptions, name: str | None = None,
+                    plugins: str | None = None) -> dict[str, Any]:
+    """The RayJob as a dict (``yaml.safe_dump`` it); ``plugins`` names a ConfigMap mounted at /plugins."""
     options.check()
     args = list(run.args)
     if options.storage_claim and not gives(args, "--storage"):
@@ -155,11 +200,11 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
     entrypoint = shlex.join(["python", f"{options.workdir.rstrip('/')}/sweeps/run.py", *args])
     head_ports = [{"containerPort": 6379, "name": "gcs-server"}, {"containerPort": 8265, "name": "dashboard"},
                   {"containerPort": 10001, "name": "client"}]
-    head = _container("ray-head", options, _resources(options.head_cpus, options.head_memory), head_ports)
+    head = _container("ray-head", options, _resources(options.head_cpus, options.head_memory), head_ports, plugins)
     worker = _container("ray-worker", options, _resources(options.cpus_per_worker, options.memory_per_worker,
-                                                         options.gpus_per_worker))
+                                                         options.gpus_per_worker), plugins=plugins)
     metadata: dict[str, Any] = {
-        "name": rayjob_name(run),
+        "name": name or rayjob_name(run),
         "labels": {"app.kubernetes.io/name": "restore-sweeps", "restore-sweeps/space": k8s_name(run.space or "")},
     }
     if options.namespace:
@@ -180,7 +225,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
                 "headGroupSpec": {
                     # no trials on the head: it runs the driver, the dashboard and the GCS
                     "rayStartParams": {"num-cpus": "0"},
-                    "template": _pod(head, options),
+                    "template": _pod(head, options, plugins),
                 },
                 "workerGroupSpecs": [{
                     "groupName": "trials",
@@ -188,7 +233,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
                     "minReplicas": options.workers,
                     "maxReplicas": options.workers,
                     "rayStartParams": {},
-                    "template": _pod(worker, options),
+                    "template": _pod(worker, options, plugins),
                 }],
             },
         },

@@ -94,3 +94,16 @@ def recorded_settings(manifest: dict[str, Any], path: str) -> dict[str, Any]:
     total = check_option(path, "num_samples", "num_samples", manifest.get("num_samples", 1))
     recorded["num_samples"] = None if recorded["search"] == "grid" else (total or 1) // recorded["seeds"]
     return recorded
+
+
+def recorded_plugins(manifest: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """The user's code the run loads (``plugins``: none in a manifest from before plugins were recorded).
+
+    Raises:
+        DataError: ``plugins`` is not a list of objects.
+    """
+    plugins = manifest.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(record, dict) for record in plugins):
+        raise bad_value(path, "plugins", plugins, 'a list of objects {"kind", "name", "path", "sha256"}, the user\'s '
+                        "code the run loads")
+    return plugins
