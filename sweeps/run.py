@@ -20,11 +20,11 @@ sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from restore_core.cli import run_user_facing  # noqa: E402
+from restore_core.plugins import load_plugins  # noqa: E402
 from search_spaces import get_space, list_spaces  # noqa: E402
+from sweeps.api import dry_run, sweep  # noqa: E402
 from sweeps.cli import build_parser, options_from_args  # noqa: E402
-from sweeps.driver.describe import describe_plan  # noqa: E402
 from sweeps.driver.report import print_summary  # noqa: E402
-from sweeps.driver.runner import check_sweep, execute, plan_sweep  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,16 +33,16 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         if args.list:
+            load_plugins(args.plugins)  # the user's spaces too
             for name in list_spaces():
                 print(f"{name:24s} {get_space(name).description}")
             return 0
-        plan = plan_sweep(options_from_args(args))
-        if plan.settings.dry_run:  # every check of the real run that reads no data and starts nothing
-            check_sweep(plan)
-            print(describe_plan(plan))
+        options = options_from_args(args)
+        if options.dry_run:  # every check of the real run that reads no data and starts nothing
+            print(dry_run(options))
             return 0
-        run_dir, _ = execute(plan, argv)
-        if plan.settings.analyze and not plan.settings.remote_storage:
+        run_dir, _ = sweep(options, argv)
+        if options.analyze and "://" not in run_dir:
             print_summary(run_dir)
         return 0
 
