@@ -42,7 +42,7 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
     check_model_kwargs(model["name"], {k: v for k, v in model.items() if k != "name"})
     loss = dict(raw.get("loss", {}))
     terms = task_cls.loss_terms
-    if terms:  # a task that takes weighted loss terms takes the user's own too
+    if terms and task_cls.loss_required:  # a task trained on a weighted (pred, target) loss takes the user's terms too
         terms = [*terms, *LOSSES.user_modules()]
     check_loss_weights(loss, terms, required=task_cls.loss_required)
     config = Config(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -22,6 +23,8 @@ import pytest
 
 from restore_core.errors import UserError
 from restore_core.plugins import ENTRY_POINT_GROUP, file_sha256, load_plugins, reload_plugins
+from restore_core.schema import validate_config
+from restore_core.tasks import get_task as get_task_class
 from sweeps.run import main
 from tests.conftest import ROOT, free_port
 
@@ -139,6 +142,27 @@ def test_a_users_task_with_its_own_data(tmp_path):
         assert row["status"] == "completed" and row["steps"] == "4"
         # the reference: the noisy inputs' PSNR against the clean images (noise of sigma 0.1, clipped: about 20 dB)
         assert 19 < float(row["best/val/ref_psnr"]) < 22 and 0 < float(row["best/val/mae"]) < 1
+
+
+def test_a_data_source_of_ones_own_for_an_existing_task(tmp_path):
+    from restore_core.loop import train
+    from restore_core.tasks.desmoke import DesmokeTask
+    from search_spaces import get_space
+
+    shutil.copy(os.path.join(EXAMPLES, "npz_smoke.py"), tmp_path / "npz_smoke.py")
+    load_plugins([str(tmp_path / "npz_smoke.py")], with_entry_points=False)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "smoke.npz"
+    np.savez(path, smoky=(rng.random((4, 256, 256, 3)) * 255).astype(np.uint8), clean=rng.random((4, 256, 256, 3)))
+    config = get_space("desmoke_dark_channel").base_config(
+        "smoke", {"task.name": "desmoke_npz", "data": {}, "data.path": str(path), "data.tile": 256})
+    result = train(config)  # the desmoking task's own networks, losses and metrics, on the file's pairs
+    assert result.stop_reason == "completed" and math.isfinite(result.metrics["val/psnr"])
+    assert -1 <= result.metrics["val/uqi"] <= 1  # one of the task's own metrics
+    np.savez(path, smoky=np.zeros((4, 256, 256, 3)))
+    with pytest.raises(UserError, match=f"^{path} has no array 'clean'; it holds smoky$"):
+        get_task_class("desmoke_npz").check_data(validate_config(config))
+    assert issubclass(get_task_class("desmoke_npz"), DesmokeTask)
 
 
 def test_a_plugin_that_is_not_there_or_defines_no_such_space_is_one_line(tmp_path, capsys):
