@@ -12,6 +12,7 @@ the recommended way in.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -33,7 +34,8 @@ from ray.job_submission import JobSubmissionClient
 from restore_core.errors import UserError
 from restore_core.plugins import module_name_of_file
 from sweeps.cluster.security import host_of, is_loopback, read_auth_token
-from sweeps.launch.common import PROJECT_ROOT, RunArgs
+from sweeps.cluster.storage import storage_warnings
+from sweeps.launch.common import PROJECT_ROOT, RunArgs, check_run_args, require_cluster_storage
 from sweeps.ray_private import UPLOAD_LOGGERS
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
@@ -265,3 +267,34 @@ def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 
         return 0
     code = getattr(info, "driver_exit_code", None)
     return code if isinstance(code, int) and code > 0 else 1
+
+
+# -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
+NAME = "ray"
+HELP = "submit to a running Ray cluster through the Jobs API"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The route's own options (before ``--``)."""
+    parser.add_argument("--address", required=True,
+                        help="the head's dashboard, e.g. http://127.0.0.1:8265 (an SSH tunnel) or http://head:8265")
+    parser.add_argument("--insecure", action="store_true",
+                        help="submit to a non-loopback address even without token authentication")
+    parser.add_argument("--no-follow", action="store_true", help="return after submitting instead of following the log")
+    parser.add_argument("--pip", action="append", default=[], metavar="PACKAGE",
+                        help="extra pip package for the job's runtime environment (repeatable)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment variable for the job; the value is taken verbatim (repeatable)")
+    parser.add_argument("--python", default="python", help="the Python that runs sweeps/run.py on the head")
+
+
+def launch(args: argparse.Namespace, run_args: list[str]) -> int:
+    """Check the route's options and the sweeps/run.py arguments, then submit (or write) the sweep."""
+    url = dashboard_url(args.address)
+    env = parse_env(args.env)
+    run = check_run_args(run_args)
+    require_cluster_storage(run, "a Ray job")
+    # said once the cluster answers: an address that fails is the one line
+    warnings = storage_warnings(run.storage, None if "://" not in run.storage else 1)
+    return submit(url, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
+                  python=args.python, warnings=warnings)

@@ -9,18 +9,21 @@ operator creates the token Secret and gives it to every Ray container).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
 import shlex
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import ray
+import yaml
 
 from restore_core.errors import UserError
-from sweeps.launch.common import RunArgs, gives
+from sweeps.launch.common import RunArgs, check_run_args, check_trial_fits, gives, require_cluster_storage, warn_storage
 
 MOUNT = "/runs"
 PLUGINS = "/plugins"  # where the ConfigMap of the user's plugin files is mounted
@@ -238,3 +241,54 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions, name: str | None = No
             },
         },
     }
+
+
+# -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
+NAME = "kuberay"
+HELP = "write a KubeRay RayJob manifest (apply it with kubectl)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The route's own options (before ``--``)."""
+    parser.add_argument("--image", required=True, help="container image holding the project and its dependencies")
+    parser.add_argument("--workers", type=int, default=1, help="worker pods (the head runs no trials)")
+    parser.add_argument("--cpus-per-worker", type=int, default=4, help="CPUs each worker pod requests")
+    parser.add_argument("--gpus-per-worker", type=int, default=0, help="GPUs each worker pod requests")
+    parser.add_argument("--memory-per-worker", default="16Gi", help="memory each worker pod requests")
+    parser.add_argument("--head-cpus", type=int, default=2, help="CPUs the head pod requests")
+    parser.add_argument("--head-memory", default="8Gi", help="memory the head pod requests")
+    parser.add_argument("--storage-claim", help="ReadWriteMany PersistentVolumeClaim mounted at /runs on every pod")
+    parser.add_argument("--workdir", default="/app", help="where the image holds the project")
+    parser.add_argument("--namespace", help="namespace of the RayJob (default: kubectl's current one)")
+    parser.add_argument("--output", "-o", help="write the manifest here (default: print it)")
+
+
+def launch(args: argparse.Namespace, run_args: list[str]) -> int:
+    """Check the route's options and the sweeps/run.py arguments, then submit (or write) the sweep."""
+    options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                             gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
+                             head_cpus=args.head_cpus, head_memory=args.head_memory, storage_claim=args.storage_claim,
+                             workdir=args.workdir, namespace=args.namespace)
+    options.check()
+    run = check_run_args(run_args)
+    check_trial_fits(run, "on each worker pod", ("--cpus-per-worker", options.cpus_per_worker),
+                     ("--gpus-per-worker", options.gpus_per_worker))
+    explicit_storage = gives(run.args, "--storage")
+    if explicit_storage:
+        require_cluster_storage(run, "a RayJob")
+    text = yaml.safe_dump_all(rayjob_manifests(run, options), sort_keys=False, width=120)
+    if args.output:
+        write_manifest(text, args.output)
+    if "://" in run.storage:
+        warn_storage(run.storage, 1)
+    elif not options.storage_claim:
+        print("warning: no --storage-claim: the run directory stays on the head pod's disk and is lost with the pod; "
+              "mount a ReadWriteMany volume with --storage-claim, or pass --storage s3://...", file=sys.stderr)
+    elif explicit_storage and not run.storage.startswith(MOUNT):
+        print(f"warning: --storage {run.storage} is not under {MOUNT}, where --storage-claim is mounted",
+              file=sys.stderr)
+    if args.output:
+        print(f"wrote {args.output}; submit it with: kubectl apply -f {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
