@@ -199,8 +199,8 @@ def storage_location(storage: str) -> str:
         UserError: an empty value, a scheme Ray's storage cannot open, or a ``file://`` URI that names no absolute
             path (pyarrow refuses ``file://runs`` and ``file://host/p``).
     """
-    accepted = (f"a folder (default: runs) or a URI of {', '.join(s + '://' for s in REMOTE_SCHEMES)} or "
-                "file:///<absolute path>")
+    schemes = ", ".join(s + "://" for s in REMOTE_SCHEMES)
+    accepted = f"a folder (default: {DEFAULTS['storage']}) or a URI of {schemes} or file:///<absolute path>"
     if not storage.strip():
         raise UserError(f"--storage is empty; give {accepted}")
     if "://" not in storage:
