@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "restore_sweeps.plugins"
 KINDS = ("module", "file", "entry_point")
 _WARNED: set[tuple[str, str | None]] = set()  # changed plugins already named, once per run and file
 _IMPORTING: list[str] = []  # the plugins being imported now, innermost last
+_FILES: dict[str, str] = {}  # module name -> the plugin file it was imported from
 
 
 def importing() -> str | None:
@@ -82,14 +83,15 @@ def import_file(path: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    _FILES[name] = path
     _IMPORTING.append(path)
     try:
         spec.loader.exec_module(module)
     except (ImportError, SyntaxError) as err:
-        del sys.modules[name]
+        del sys.modules[name], _FILES[name]
         raise UserError(f"--import {path}: {type(err).__name__}: {err}") from None
     except BaseException:
-        del sys.modules[name]
+        del sys.modules[name], _FILES[name]
         raise
     finally:
         _IMPORTING.pop()
@@ -121,6 +123,13 @@ def record_of(module: ModuleType, kind: str, name: str) -> dict[str, Any]:
     path = getattr(module, "__file__", None)
     path = os.path.abspath(path) if path else None
     return {"kind": kind, "name": name, "path": path, "sha256": file_sha256(path) if path else None}
+
+
+def record_of_loaded(name: str) -> dict[str, Any]:
+    """The record of the loaded module ``name``: a file's when it was imported from a plugin file (workers import it
+    by its path), else a module's (workers import it by name)."""
+    module = sys.modules[name]
+    return record_of(module, "file" if name in _FILES else "module", name)
 
 
 def load_plugin(spec: str) -> dict[str, Any]:

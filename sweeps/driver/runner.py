@@ -19,7 +19,7 @@ from restore_core.cli import Interrupted
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
-from restore_core.plugins import load_plugins, module_name_of_file, record_of, reload_plugins
+from restore_core.plugins import load_plugins, module_name_of_file, record_of, record_of_loaded, reload_plugins
 from restore_core.registry import user_modules
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
@@ -82,7 +82,7 @@ def user_code(records: list[dict]) -> tuple[dict, ...]:
     loaded = {record["name"] for record in records}
     for module in user_modules():
         if module not in loaded and module != "__main__":
-            records.append(record_of(sys.modules[module], "module", module))
+            records.append(record_of_loaded(module))
         elif module == "__main__":  # a script that registered parts itself: the workers import it as a module
             if not getattr(sys.modules["__main__"], "__file__", None):
                 raise UserError("parts registered in an interactive session cannot reach Ray's workers; define them "

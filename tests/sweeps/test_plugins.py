@@ -183,7 +183,7 @@ def test_a_plugin_that_is_not_there_or_defines_no_such_space_is_one_line(tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_reloading_names_a_changed_or_missing_plugin(tmp_path, capsys):
+def test_reloading_names_a_changed_or_missing_plugin(tmp_path, capsys, monkeypatch):
     module = tmp_path / "reloaded_plugin.py"
     module.write_text("VALUE = 1\n")
     (record,) = load_plugins([str(module)], with_entry_points=False)
@@ -195,6 +195,7 @@ def test_reloading_names_a_changed_or_missing_plugin(tmp_path, capsys):
                                        "recorded it (its trials ran the code as it was then); it is loaded as it is "
                                        "now\n")
     module.unlink()
+    monkeypatch.delitem(sys.modules, "reloaded_plugin")  # as in a new process: nothing imported yet
     gone = f"^runs/x/manifest.json: the run loads the plugin file {module}, which is gone"
     with pytest.raises(UserError, match=gone):
         reload_plugins([record], "runs/x/manifest.json")
@@ -202,9 +203,7 @@ def test_reloading_names_a_changed_or_missing_plugin(tmp_path, capsys):
         reload_plugins(["x"], "runs/x/manifest.json")
 
 
-def test_an_installed_packages_entry_point_is_loaded(tmp_path, monkeypatch):
-    from restore_core import list_models
-
+def test_an_installed_packages_entry_point_is_loaded(tmp_path):
     package = tmp_path / "site" / "entry_point_models"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(
@@ -215,12 +214,17 @@ def test_an_installed_packages_entry_point_is_loaded(tmp_path, monkeypatch):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: entry-point-models\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nmodels = entry_point_models\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))  # as pip installs it: on the path, with its metadata
-    records = [r for r in load_plugins() if r["kind"] == "entry_point"]
+    # its own process, as pip installs it: the package on the path with its metadata (this one's registries stay)
+    code = ("import json\nfrom restore_core import list_models\nfrom restore_core.plugins import load_plugins, "
+            "reload_plugins\nrecords = [r for r in load_plugins() if r['kind'] == 'entry_point']\n"
+            "reload_plugins(records, 'manifest.json')\n"
+            "print(json.dumps([records, 'entry_point_net' in list_models()]))")
+    done = run(["-c", code], tmp_path, {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path / 'site'}"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    records, registered = json.loads(done.stdout)
     assert records == [{"kind": "entry_point", "name": "models", "path": str(package / "__init__.py"),
                         "sha256": file_sha256(str(package / "__init__.py")), "value": "entry_point_models"}]
-    assert "entry_point_net" in list_models()
-    reload_plugins(records, "manifest.json")  # again, as a resume does: the same registration, nothing refused
+    assert registered  # loaded again as a resume does: the same registration, nothing refused
 
 
 def test_a_name_registered_twice_is_refused_naming_both():
