@@ -24,6 +24,7 @@ from restore_core.registry import user_modules
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
 from search_spaces import find_space, list_spaces
+from search_spaces.registry import is_space_ref
 from sweeps.cluster.connect import check_local_start, start_ray
 from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
@@ -60,7 +61,10 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
 
 
 def _plan_resume(options: SweepOptions) -> SweepPlan:
-    run_dir, manifest = find_run(options.value("storage"), options.name, options.space)
+    space = options.space
+    if space and is_space_ref(space):  # the run's folder is named by the space's own name
+        space = find_space(space)[0].name
+    run_dir, manifest = find_run(options.value("storage"), options.name, space)
     path = os.path.join(run_dir, "manifest.json")
     recorded = recorded_settings(manifest, path)
     check_trial_ends(run_dir)
