@@ -72,6 +72,6 @@ class Registry(Generic[T]):
         return {key: module for key, module in self._modules.items() if module.split(".")[0] not in PROJECT_PACKAGES}
 
 
-def user_modules() -> list[str]:
-    """The modules outside the project that registered anything, in any registry, in the order first seen."""
-    return list(dict.fromkeys(module for registry in REGISTRIES for module in registry.user_modules().values()))
+def user_registrations() -> list[tuple[str, str]]:
+    """(name, module) of every part registered by a module outside the project, in any registry."""
+    return [(name, module) for registry in REGISTRIES for name, module in registry.user_modules().items()]

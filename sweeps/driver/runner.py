@@ -10,6 +10,8 @@ import shlex
 import shutil
 import signal
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from ray import tune
 
@@ -20,10 +22,10 @@ from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.plugins import load_plugins, module_name_of_file, record_of, record_of_loaded, reload_plugins
-from restore_core.registry import user_modules
+from restore_core.registry import user_registrations
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
-from search_spaces import find_space, list_spaces
+from search_spaces import SearchSpace, find_space, list_spaces
 from search_spaces.registry import is_space_ref
 from sweeps.cluster.connect import check_local_start, start_ray
 from sweeps.cluster.gpu_share import auto_gpu_share
@@ -56,7 +58,7 @@ def plan_sweep(options: SweepOptions) -> SweepPlan:
     if not options.space:
         raise UserError(f"--space is required; known: {', '.join(list_spaces())}")
     space, space_ref, record = find_space(options.space)
-    plugins = user_code(plugins + ([record] if record else []))
+    plugins = user_code(plugins + ([record] if record else []), space, options.sets)
     return build_plan(resolve_settings(options, space, plugins=plugins, space_ref=space_ref), space)
 
 
@@ -70,7 +72,8 @@ def _plan_resume(options: SweepOptions) -> SweepPlan:
     check_trial_ends(run_dir)
     reload_plugins(recorded_plugins(manifest, path), path)
     space, space_ref, _ = find_space(manifest.get("space_ref") or manifest["space"])
-    plugins = user_code(list(recorded_plugins(manifest, path)) + load_plugins(options.plugins))
+    plugins = user_code(list(recorded_plugins(manifest, path)) + load_plugins(options.plugins), space,
+                        recorded.get("sets") or {})
     settings = resolve_settings(options, space, recorded, plugins=plugins, space_ref=space_ref)
     try:
         return build_plan(settings, space)
@@ -80,22 +83,47 @@ def _plan_resume(options: SweepOptions) -> SweepPlan:
                         f"{settings.profile}) make no valid config: {err}{RESTORE}") from None
 
 
-def user_code(records: list[dict]) -> tuple[dict, ...]:
-    """The plugins loaded, and after them every module outside the project that registered a part without being
-    loaded as one (imported by the user's own script before the sweep), so that the workers load it too."""
+def user_code(records: list[dict], space: SearchSpace, sets: Mapping[str, Any]) -> tuple[dict, ...]:
+    """The plugins loaded, and after them every module outside the project that registered a part this sweep names
+    (a model, task, loss, metric or the space) without being loaded as one (a module the user's script imported
+    itself), so that the workers, a resume and an analysis load it too."""
     loaded = {record["name"] for record in records}
-    for module in user_modules():
-        if module not in loaded and module != "__main__":
-            records.append(record_of_loaded(module))
-        elif module == "__main__":  # a script that registered parts itself: the workers import it as a module
+    named = names_in(space, sets)
+    for module in dict.fromkeys(module for name, module in user_registrations() if name in named):
+        if module in loaded:
+            continue
+        if module == "__main__":  # a script that registered parts itself: the workers import it as a module
             if not getattr(sys.modules["__main__"], "__file__", None):
                 raise UserError("parts registered in an interactive session cannot reach Ray's workers; define them "
                                 "in a .py file and pass it with plugins=[...] (sweeps/run.py --import FILE.py)")
             main = record_of(sys.modules["__main__"], "file", "__main__")
             records.append({**main, "name": module_name_of_file(main["path"])})
+        else:
+            records.append(record_of_loaded(module))
         loaded.add(module)
     unique = {(r["kind"], r["name"], r["path"]): r for r in records}
     return tuple(unique.values())
+
+
+def names_in(space: SearchSpace, sets: Mapping[str, Any]) -> set[str]:
+    """Every name the sweep's configs can hold: the space's, and the keys and strings of its base config, profiles,
+    rows, parameter values and the ``--set`` values (model, task, loss and metric names among them)."""
+    found = {space.name}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            found.update(str(key) for key in value)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            found.add(value)
+
+    walk([space.base, space.profiles, [row.overrides for row in space.rows], dict(sets)])
+    walk([[param.grid, param.choices] for param in space.params])
+    return found
 
 
 def check_data(plan: SweepPlan) -> None:

@@ -21,7 +21,7 @@ from search_spaces import get_space
 from sweeps.cluster.connect import check_cpus, local_cpus
 from sweeps.cluster.security import port_is_free
 from sweeps.launch.cli import run_main
-from sweeps.launch.jobs import authentication_mode, dashboard_url
+from sweeps.launch.dashboard import authentication_mode, dashboard_url
 from sweeps.run import main
 from sweeps.settings.options import SweepOptions, storage_location
 from sweeps.settings.resolve import resolve_settings
