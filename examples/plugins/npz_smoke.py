@@ -26,12 +26,14 @@ KEYS = ("smoky", "clean")
 
 @dataclass(frozen=True)
 class NpzSmoke:
-    """The ``data`` section: the ``.npz`` file, the images' side (the task checks its networks fit it) and how many
-    pairs (the last ones) are held out for validation."""
+    """The ``data`` section: the ``.npz`` file, the images' side (``tile``; the task checks its networks fit it),
+    how many pairs (the last ones) are held out for validation, and what the desmoking task reads besides: the side
+    it trains on (``patch``; null: ``tile``)."""
 
     path: str | None = None
     tile: int = 256
     n_val: int = 2
+    patch: int | None = None
 
     def validate(self) -> None:
         if not self.path:

@@ -33,7 +33,7 @@ class RunArgs:
     """The checked ``sweeps/run.py`` arguments of a submission."""
 
     args: list[str]  # with --name filled in, so that the user knows where the run will be
-    space: str | None
+    space: str | None  # the space's name (None: a resume that leaves it to the run's manifest)
     name: str
     storage: str
     options: SweepOptions  # as run.py reads them (with --resume, the run's manifest on the cluster decides more)
@@ -95,18 +95,18 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     if options.resume:
         # the run itself lives on the cluster's storage; what can be checked here is the command line
         options.check()
-        if options.space:
-            check_resumed_space(options.space, options.profile, options.sets)
         # the run's own plugins are in its manifest on the cluster; those given again here go up with the job
-        return RunArgs(args, options.space, options.name or "", storage, options, tuple(load_plugins(options.plugins)))
+        plugins = tuple(load_plugins(options.plugins))
+        space = check_resumed_space(options.space, options.profile, options.sets) if options.space else None
+        return RunArgs(args, space, options.name or "", storage, options, plugins)
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
     if options.name is None:
         args += ["--name", plan.settings.name]
-    return RunArgs(args, options.space, plan.settings.name, storage, options, plan.settings.plugins)
+    return RunArgs(args, plan.space.name, plan.settings.name, storage, options, plan.settings.plugins)
 
 
-def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
-    """The space of a run to resume exists, and its ``--set`` values make a valid config.
+def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> str:
+    """The space of a run to resume exists, and its ``--set`` values make a valid config; returns its name.
 
     The run's profile is in its manifest on the cluster, so without ``--profile`` the values need only be valid
     under one of the profiles.
@@ -116,12 +116,12 @@ def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> Non
     """
     space = find_space(space_name)[0]
     if not sets:
-        return
+        return space.name
     first_error = None
     for candidate in [profile] if profile else PROFILES:
         try:
             validate_config(space.base_config(candidate, sets))
-            return
+            return space.name
         except UserError as err:
             first_error = first_error or err
     raise first_error
