@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from analysis.optuna_study import export_study
 from analysis.outputs import FORMATS, output_names, write_outputs
 from restore_core.cli import UserFacingParser, run_user_facing
 
@@ -43,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
         if kept:
             print(f"left from an earlier analysis (not rewritten): {', '.join(kept)}")
         if args.optuna:
-            from analysis.optuna_study import export_study
-
             print(f"optuna study: {export_study(args.run_dir)} (optuna-dashboard opens it)")
         return 0
 

@@ -20,8 +20,12 @@ LAYERS = ("restore_core", "search_spaces", "analysis", "sweeps")
 WITHOUT_RAY = ("restore_core", "search_spaces", "analysis")
 RAY_PRIVATE_HOME = "sweeps.ray_private"  # the one module that may use Ray's private APIs
 # Underscored attributes of Ray's objects the project reads (ASHA's bracket, its scheduler), and Ray's snapshot file
-RAY_INTERNALS = ("_rungs", "_trial_info", "_num_stopped", "_metric_op", "_time_attr", "_metric", "_brackets")
+RAY_INTERNALS = ("_rungs", "_trial_info", "_num_stopped", "_metric_op", "_time_attr", "_metric", "_brackets",
+                 "_ot_trials", "_completed_trials", "_trial_id_to_group")
 RAY_SNAPSHOT = "experiment_state-"
+# The project modules imported inside a function, each for the heavy dependency it imports at its top (a sampled
+# search alone needs Optuna and Ray's wrapper of it, which take a second to import); the cycle test counts them too.
+DEFERRED_PROJECT_MODULES = {"sweeps.driver.optuna_live": "Optuna"}
 
 
 def project_modules() -> dict[str, str]:
@@ -178,11 +182,12 @@ def test_the_cycle_finder_finds_a_loop():
 
 
 def test_imports_inside_functions_are_of_heavy_dependencies_and_say_so():
-    project = [f"{i.where}: {i.target}" for found in IMPORTS.values() for i in found if i.in_function and i.project]
+    project = [f"{i.where}: {i.target}" for found in IMPORTS.values() for i in found
+               if i.in_function and i.project and i.project not in DEFERRED_PROJECT_MODULES]
     assert not project, "import project modules at the top of the file (an import inside a function hides a cycle): " \
         + "; ".join(project)
     silent = [f"{i.where}: {i.target}" for found in IMPORTS.values() for i in found
-              if i.in_function and not i.project and not i.comment]
+              if i.in_function and not i.comment]
     assert not silent, "an import inside a function needs a comment on its line saying why it is deferred: " \
         + "; ".join(silent)
 

@@ -10,12 +10,15 @@ import contextlib
 import os
 import re
 
+import optuna
 import pytest
 import ray
 from packaging.requirements import Requirement
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import Repeater
+from ray.tune.search.optuna import OptunaSearch
 
 from sweeps import ray_private
 from tests.conftest import ROOT
@@ -116,3 +119,22 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
     with private_api("read_trial_file"):
         assert ray_private.read_trial_file(trial, "canary.txt") in (b"x=1", b"x=2")
         assert ray_private.read_trial_file(trial, "no-such-file") is None
+
+
+def test_the_optuna_searcher_and_the_repeater():
+    space = {"lr": tune.uniform(0.1, 1.0)}
+    searcher = OptunaSearch(space=space, metric="psnr", mode="max", sampler=optuna.samplers.RandomSampler(seed=0))
+    with private_api("optuna_running_trial"):
+        assert searcher.suggest("a") is not None
+        running = ray_private.optuna_running_trial(searcher, "a")
+        assert isinstance(running, optuna.Trial) and ray_private.optuna_running_trial(searcher, "z") is None
+        running.report(1.5, 10)  # what sweeps.driver.optuna_live reports at a trial's step
+        searcher.on_trial_complete("a", {"psnr": 2.0})
+        assert ray_private.optuna_running_trial(searcher, "a") is None
+        assert running.study.trials[0].intermediate_values == {10: 1.5}
+    repeater = Repeater(OptunaSearch(space=space, metric="psnr", mode="max"), repeat=2, set_index=True)
+    with private_api("repeater_first_of_group"):
+        assert repeater.suggest("b") is not None and repeater.suggest("c") is not None
+        assert ray_private.repeater_first_of_group(repeater, "b") is True
+        assert ray_private.repeater_first_of_group(repeater, "c") is False
+        assert ray_private.repeater_first_of_group(repeater, "z") is False
