@@ -1,6 +1,6 @@
 """The low-light task on the user's own sRGB pairs (``data.source: pairs``, ``root/short/`` and ``root/long/``): taken
-back to linear light and mosaicked as raw, with the ratio estimated from each pair; the folders checked without
-reading an image."""
+back to linear light and mosaicked as raw, with the ratio estimated from each pair; the last pairs by name held out
+for test and validation; the folders checked without reading an image."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tests.conftest import free_port
 DARKER = 20.0  # the short exposures hold 1/20 of the long ones' light
 
 
-def write_pairs(root, count: int = 4, size: tuple[int, int] = (72, 80)) -> list[np.ndarray]:
+def write_pairs(root, count: int = 6, size: tuple[int, int] = (72, 80)) -> list[np.ndarray]:
     """``count`` long exposures (smooth random colour images) and their short exposures, 1/DARKER of the light,
     as 8-bit PNGs named p0..; returns the long exposures as written (sRGB in [0, 1])."""
     rng = np.random.default_rng(0)
@@ -42,8 +42,8 @@ def write_pairs(root, count: int = 4, size: tuple[int, int] = (72, 80)) -> list[
 
 
 def config(root, **data) -> dict:
-    return {"task": {"name": "lowlight"}, "data": {"source": "pairs", "root": str(root), "n_val": 2, "patch": 32,
-                                                   **data},
+    return {"task": {"name": "lowlight"}, "data": {"source": "pairs", "root": str(root), "n_val": 2, "n_test": 2,
+                                                   "patch": 32, **data},
             "model": {"name": "sid_unet", "width": 0.125}, "loss": {"l1": 1.0},
             "train": {"steps": 2, "batch_size": 1, "eval_every": 2, "cost_size": 64, "threads": 1}}
 
@@ -51,12 +51,16 @@ def config(root, **data) -> dict:
 def test_pairs_become_raw_samples_with_their_ratio(tmp_path):
     longs = write_pairs(tmp_path)
     samples = prepare_samples(validate_config(config(tmp_path)).data)
-    train_split, val = samples["train"], samples["val"]
-    assert train_split.bayer.shape == (2, 64, 64) and val.bayer.shape == (2, 64, 64)  # cropped to multiples of 64
+    train_split, val, test = samples["train"], samples["val"], samples["test"]
+    assert {split: samples[split].bayer.shape for split in samples} == {split: (2, 64, 64) for split in
+                                                                       ("train", "val", "test")}  # multiples of 64
     assert train_split.target.shape == (2, 3, 64, 64)
-    np.testing.assert_allclose(val.target[1], longs[3][:64, :64].transpose(2, 0, 1), atol=1e-6)  # the last by name
+    # by name: the last two pairs are the test split, the two before them validate, the rest train
+    assert (train_split.names, val.names, test.names) == (["p0", "p1"], ["p2", "p3"], ["p4", "p5"])
+    np.testing.assert_allclose(val.target[1], longs[3][:64, :64].transpose(2, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(test.target[1], longs[5][:64, :64].transpose(2, 0, 1), atol=1e-6)
     # the ratio of the light in the pair, estimated from its mean linear brightness (8-bit rounding aside)
-    assert np.allclose(np.concatenate([train_split.ratio, val.ratio]), DARKER, rtol=0.1)
+    assert np.allclose(np.concatenate([train_split.ratio, val.ratio, test.ratio]), DARKER, rtol=0.1)
     # the short exposure as raw: its linear light, mosaicked (the red plane is red's linear light, undarkened)
     bayer = val.bayer[1]  # (H, W), RGGB
     assert math.isclose(float(bayer[0::2, 0::2].mean() * val.ratio[1]),
@@ -74,7 +78,8 @@ def test_a_sweep_config_trains_on_the_pairs(tmp_path):
     (lambda root: (write_pairs(root), shutil.rmtree(root / "long")), "target folder '{root}/long'"),
     (lambda root: (write_pairs(root), (root / "long" / "p2.png").unlink()),
      "1 input image(s) in '{root}' have no namesake in 'long/': p2"),
-    (lambda root: write_pairs(root, count=2), "has 2 short/long pairs; data.n_val=2 leaves none for training"),
+    (lambda root: write_pairs(root, count=4),
+     "has 4 short/long pairs; data.n_val=2 and data.n_test=2 leave none for training"),
 ])
 def test_a_layout_that_does_not_fit_is_named_before_any_image_is_read(tmp_path, make, message):
     make(tmp_path)
@@ -101,7 +106,7 @@ def test_the_dry_run_checks_the_layout_without_reading_images(tmp_path, capsys):
     write_pairs(tmp_path / "pairs")
     (tmp_path / "pairs" / "short" / "p0.png").write_bytes(b"not an image")  # read only when the sweep loads the data
     argv = ["--space", "lsid_lr", "--profile", "smoke", "--set", "data.source=pairs", "--set",
-            f"data.root={tmp_path / 'pairs'}", "--set", "data.n_val=2", "--storage", str(tmp_path / "runs"),
+            f"data.root={tmp_path / 'pairs'}", "--set", "data.n_val=2", "--set", "data.n_test=2", "--storage", str(tmp_path / "runs"),
             "--dashboard-port", str(free_port()), "--dry-run"]
     assert main(argv) == 0
     assert "10 trials:" in capsys.readouterr().out
