@@ -90,12 +90,21 @@ def asha_cutoff(bracket: Any, recorded: dict[str, float]) -> float | None:
     return bracket.cutoff(recorded)
 
 
+def asha_signed_report(scheduler: AsyncHyperBandScheduler, result: dict[str, Any]) -> tuple[float, float] | None:
+    """The report's time (the step) and metric as ASHA reads them, the metric signed so that higher is better (None:
+    the report lacks either)."""
+    time, value = result.get(scheduler._time_attr), result.get(scheduler._metric)
+    if isinstance(time, (int, float)) and isinstance(value, (int, float)):
+        return time, scheduler._metric_op * value
+    return None
+
+
 def asha_record(scheduler: AsyncHyperBandScheduler, trial: Trial, result: dict[str, Any]) -> None:
     """Record ``result`` at the trial's rungs as ASHA's own rule would, without acting on the decision (a restored
     trial's earlier reports)."""
-    time_attr, metric = scheduler._time_attr, scheduler._metric
-    if isinstance(result.get(time_attr), (int, float)) and isinstance(result.get(metric), (int, float)):
-        scheduler._trial_info[trial.trial_id].on_result(trial, result[time_attr], scheduler._metric_op * result[metric])
+    report = asha_signed_report(scheduler, result)
+    if report is not None:
+        scheduler._trial_info[trial.trial_id].on_result(trial, *report)
 
 
 def asha_count_stop(scheduler: AsyncHyperBandScheduler) -> None:

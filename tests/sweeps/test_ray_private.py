@@ -72,6 +72,9 @@ def test_ashas_bookkeeping():
     trials = {name: Trial("run_trial", trial_id=name, stub=True) for name in ("a", "b", "c")}
     for trial in trials.values():
         sched.on_trial_add(None, trial)
+    with private_api("asha_signed_report"):  # mode min: negated, so that higher is better
+        assert ray_private.asha_signed_report(sched, {"step": 3, "psnr": 2.0}) == (3, -2.0)
+        assert ray_private.asha_signed_report(sched, {"step": 3}) is None
     with private_api("asha_record"):
         ray_private.asha_record(sched, trials["a"], {"step": 1, "psnr": 3.0})
         ray_private.asha_record(sched, trials["b"], {"step": 3, "psnr": 1.0})

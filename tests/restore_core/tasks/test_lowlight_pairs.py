@@ -106,7 +106,8 @@ def test_the_dry_run_checks_the_layout_without_reading_images(tmp_path, capsys):
     write_pairs(tmp_path / "pairs")
     (tmp_path / "pairs" / "short" / "p0.png").write_bytes(b"not an image")  # read only when the sweep loads the data
     argv = ["--space", "lsid_lr", "--profile", "smoke", "--set", "data.source=pairs", "--set",
-            f"data.root={tmp_path / 'pairs'}", "--set", "data.n_val=2", "--set", "data.n_test=2", "--storage", str(tmp_path / "runs"),
+            f"data.root={tmp_path / 'pairs'}", "--set", "data.n_val=2", "--set", "data.n_test=2",
+            "--storage", str(tmp_path / "runs"),
             "--dashboard-port", str(free_port()), "--dry-run"]
     assert main(argv) == 0
     assert "10 trials:" in capsys.readouterr().out

@@ -64,8 +64,8 @@ def test_good_options_pass_and_round_trip_through_the_manifest():
 def test_each_default_is_the_spaces_or_the_platforms():
     settings = resolve_settings(SweepOptions(space="lsid_lr"), get_space("lsid_lr"))
     assert (settings.profile, settings.search, settings.scheduler, settings.seeds) == ("quick", "grid", "asha", 1)
-    assert (settings.asha_grace, settings.asha_reduction, settings.asha_recheck, settings.asha_quorum) == \
-        (1 / 12, 6, True, 4)  # lsid_lr's
+    assert (settings.asha_grace, settings.asha_reduction, settings.asha_recheck, settings.asha_quorum,
+            settings.asha_noise) == (1 / 12, 6, True, 1, 0.18)  # lsid_lr's
     assert (settings.num_samples, settings.search_seed, settings.cpus_per_trial, settings.gpus_per_trial) == \
         (None, None, 1.0, None)  # a grid samples nothing; auto GPUs
     assert settings.name.startswith("quick-grid-asha-") and settings.storage == "runs"
