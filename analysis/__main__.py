@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from analysis.outputs import FORMATS
+from analysis.optuna_study import export_study
+from analysis.outputs import FORMATS, output_names, write_outputs
 from restore_core.cli import UserFacingParser, run_user_facing
 
 
@@ -34,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        from analysis.outputs import output_names, write_outputs
         from analysis.remote import is_uri, local_run
 
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -48,8 +48,6 @@ def main(argv: list[str] | None = None) -> int:
             kept = sorted(f for f in output_names(FORMATS) - output_names(formats)
                           if os.path.isfile(os.path.join(run_dir, f)))
             if args.optuna:
-                from analysis.optuna_study import export_study
-
                 study = os.path.join(args.run_dir, os.path.relpath(export_study(run_dir), run_dir))
         print(f"{args.run_dir}: " + ", ".join(written))
         if kept:

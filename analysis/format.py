@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from html import escape
 
 import pandas as pd
 
@@ -122,8 +123,6 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 def to_html(table: TextTable) -> str:
     """A plain HTML table for the report (cells escaped)."""
-    from html import escape
-
     head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
     notes = "".join(f"<p class='note'>{escape(n)}</p>" for n in table.notes)

@@ -18,6 +18,7 @@ import os
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from analysis import stats
@@ -38,8 +39,8 @@ def _role(images: dict, role: str) -> str | None:
 def images_at_step(trial_dir: str, step: int) -> dict[str, np.ndarray]:
     """{name: (H, W, C) uint8} of every image tag the trial wrote to TensorBoard at ``step`` (the last write of that
     step wins: a resumed trial writes it again)."""
-    from PIL import Image
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    # lazy: TensorBoard's event reader imports most of TensorBoard, and only runs without test evaluations need it
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # lazy: see above
 
     found: dict[str, tuple[float, bytes]] = {}
     for path in sorted(glob.glob(os.path.join(trial_dir, "events.out.tfevents.*"))):
@@ -67,8 +68,6 @@ def crop(image: np.ndarray, size: int = CROP) -> np.ndarray:
 
 
 def to_data_uri(image: np.ndarray) -> str:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from analysis import stats
 
@@ -16,7 +17,8 @@ MIN_TRIALS = 2
 def distribution(param, values: pd.Series | None = None):
     """The Optuna distribution of a space parameter, matching the Ray domain it was sampled from; a numeric range
     widened to the run's ``values`` (a run made before the space's range changed keeps every trial)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    # lazy: Optuna takes a second to import, and only a sampled run's importances need it
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # lazy: see above
 
     if param.kind == "choice":
         return CategoricalDistribution(list(param.choices) if param.choices else list(param.grid))
@@ -31,8 +33,8 @@ def distribution(param, values: pd.Series | None = None):
 
 def build_study(frame: pd.DataFrame, space, metric: str, mode: str):
     """An in-memory study holding one completed trial per counted Ray trial with a finite metric."""
-    import optuna
-    from optuna.distributions import CategoricalDistribution
+    import optuna  # lazy: as in distribution()
+    from optuna.distributions import CategoricalDistribution  # lazy: as in distribution()
 
     distributions = {p.key: distribution(p, frame[f"param/{p.key}"]) for p in space.params if f"param/{p.key}" in frame}
     if "param/row" in frame and space.rows:
@@ -60,7 +62,7 @@ def param_importances(frame: pd.DataFrame, space, metric: str, mode: str) -> tup
     completed = len(study.trials)
     if completed < MIN_TRIALS or not names:
         return {}, f"needs at least {MIN_TRIALS} completed trials with a finite {metric} (have {completed})"
-    import optuna
+    import optuna  # lazy: as in distribution()
 
     try:
         importances = optuna.importance.get_param_importances(study)
@@ -90,8 +92,6 @@ def variance_share(frame: pd.DataFrame, names: list[str], metric: str) -> dict[s
 
 def importance_figure(importances: dict[str, float], how: str):
     """Horizontal bars of the importances; when there are none, an empty figure whose title says why."""
-    import plotly.graph_objects as go
-
     if not importances:
         fig = go.Figure()
         fig.update_layout(title=f"Parameter importances: {how}", template="plotly_white", height=160)

@@ -39,7 +39,7 @@ from search_spaces.space import ROW_KEY, SEED_KEY, TRIAL_INDEX_KEY
 PARAMS_FORMAT = "a trial's params.json is the JSON object of its sampled values, as Ray writes it"
 RESULT_FORMAT = "a trial's result.json holds one JSON report per line, as Ray writes it"
 
-MIN_IS_BETTER = ("loss", "gcmse", "lpips", "latency", "macs", "params", "time/")
+MIN_IS_BETTER = ("loss", "error", "mae", "gcmse", "lpips", "latency", "macs", "params", "time/")
 COST_KEYS = ("cost/params", "cost/macs", "cost/latency_ms")
 INFEASIBLE = ("error", "nan", "collapsed")
 BASE_COLUMNS = ["trial_id", "label", "seed", "status", "reason", "steps", "budget", "degraded", "degraded_note",

@@ -8,8 +8,9 @@ from typing import Any
 
 from restore_core.errors import DataError, UserError
 from restore_core.io import json_excerpt, json_kind, read_json_object
+from restore_core.plugins import reload_plugins
 from restore_core.schema import validate_config
-from search_spaces import get_space
+from search_spaces import find_space
 from search_spaces.space import SEARCHES
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes, with 'space' and 'base_config'"
@@ -26,6 +27,9 @@ MANIFEST_VALUES = (
     ("scientific", lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v),
      "a list of config keys (strings)"),
     ("git", lambda v: v is None or isinstance(v, dict), 'an object {"commit": ..., "dirty": ...} or null'),
+    ("plugins", lambda v: isinstance(v, list) and all(isinstance(p, dict) for p in v),
+     'a list of objects {"kind", "name", "path", "sha256"}: the user\'s code the run loads'),
+    ("space_ref", lambda v: v is None or isinstance(v, str), "null or FILE.py:NAME / module:NAME"),
 )
 PAIR_FORMAT = ('a list of pairs {"a": label, "b": label, "kind": name} ("kind" optional), as the space declares '
                "its pairs")
@@ -51,6 +55,7 @@ def read_manifest(run_dir: str) -> dict[str, Any]:
         if key in manifest and not valid(manifest[key]):
             raise DataError(f"{path}: {key} is {json_excerpt(manifest[key], 80)}; expected {accepted}")
     _check_pairs(path, manifest.get("pairs", []))
+    reload_plugins(manifest.get("plugins", []), path)  # the user's models, tasks and spaces the run was made with
     try:
         check_config(manifest["base_config"])
     except UserError as err:
@@ -84,5 +89,6 @@ def manifest_value(manifest: dict[str, Any], space, key: str) -> Any:
 
 
 def load_space(manifest: dict[str, Any]):
-    """The search space a run was made from (its registry lists the known names when it is gone)."""
-    return get_space(manifest["space"])
+    """The search space a run was made from: registered, or in the user's code the manifest records (its registry
+    lists the known names when it is gone)."""
+    return find_space(manifest.get("space_ref") or manifest["space"])[0]

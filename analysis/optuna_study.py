@@ -33,8 +33,8 @@ EXPORT_JOURNAL = "optuna-results.journal"
 def journal_storage(path: str):
     """Optuna's journal file storage at ``path``, with a lock file that works on shared filesystems (``open`` with
     ``O_EXCL`` rather than a symlink, which some network filesystems refuse)."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+    from optuna.storages import JournalStorage  # deferred: Optuna takes a second to import
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock  # deferred: Optuna
 
     return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
 
@@ -44,7 +44,7 @@ def export_study(run_dir: str) -> str:
     export) and return its path. Each trial of the run is one Optuna trial: its label, sampled values and seed as
     params, its metric at every evaluation as intermediate values (by training step), its best value as the value;
     failed, diverged and collapsed trials are FAIL, trials stopped early PRUNED, unfinished ones RUNNING."""
-    import optuna
+    import optuna  # deferred: Optuna takes a second to import, only --optuna needs it
 
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
@@ -76,7 +76,7 @@ def export_study(run_dir: str) -> str:
 
 def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, minimize: bool) -> list[dict]:
     """Per trial folder: params, intermediate values, value and Optuna state."""
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # deferred: Optuna
 
     read = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     labels = space.labels([params for _, params, _, _ in read])
@@ -108,7 +108,7 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
 def _distributions(records: list[dict]) -> dict[str, Any]:
     """One Optuna distribution per param over the values the run has: a float range for sampled numbers, the
     values seen as categories otherwise (grid rows, labels, seeds, choices)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution  # deferred: Optuna
 
     seen: dict[str, list] = {}
     for record in records:

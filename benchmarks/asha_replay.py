@@ -45,8 +45,8 @@ sys.path.insert(0, ROOT)
 from analysis import load_curves, read_manifest  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
+from sweeps.driver.describe import asha_rungs  # noqa: E402
 from sweeps.driver.race import measured_noise  # noqa: E402
-from sweeps.driver.tuner import asha_rungs  # noqa: E402
 
 
 def asha_scheduler(grace: int, reduction: float, max_t: int, recheck: bool = False, quorum: int = 1,

@@ -13,13 +13,14 @@ reached.
     python benchmarks/early_stopping.py --storage runs/early-stopping   # keep the runs (the grid for --grid-run)
 
 The sweeps: the grid with FIFO (every trial to the end: the reference), the grid with ASHA at the space's settings
-(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; quorum 4), the grid with ASHA at
+(first rung at the first evaluation, 1/12 of training; keep the best sixth; recheck; the race with the space's noise,
+``--asha-noise``), the grid with ASHA at
 ``--asha-grace``/``--asha-reduction``/``--[no-]asha-recheck`` (default: a quarter, thirds, the space's recheck; the
 space's quorum), and Optuna (TPE) proposing as many configurations as the grid has, with the space's ASHA;
 ``random`` adds Optuna's random sampler with the same budget (what TPE is without its model), ``gp`` Optuna's
 Gaussian-process sampler, and ``--search-seeds`` repeats them over sampler seeds. Trials are deterministic for their
 seed, so a FIFO grid run made earlier with the same profile (e.g. kept by ``overhead.py --storage``) serves as the
-reference without training it again. Goal: within 0.2 dB of the grid's best using at most 35 % of its steps.
+reference without training it again. Goal: within 0.1 dB of the grid's best using at most 25 % of its steps (one seed).
 
 With ``--seeds N`` every sweep runs each configuration over N seeds (ASHA judges all of them at the same rungs) and
 the table adds the configuration each sweep picks: the highest mean over its seeds trained to the end, valued at its
@@ -32,7 +33,6 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -42,9 +42,7 @@ from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run
 from restore_core import cli  # noqa: E402
 from restore_core.errors import DataError  # noqa: E402
 from search_spaces import get_space  # noqa: E402
-
-if TYPE_CHECKING:
-    from sweeps.driver.runner import SweepPlan
+from sweeps.settings.plan import SweepPlan  # noqa: E402
 
 GRID_ROWS = 10
 SETUPS = ("asha", "asha-other", "optuna", "gp", "random")
@@ -88,11 +86,11 @@ def reused_grid(run_dir: str, seeds: int, plan: SweepPlan) -> dict:
                         f"{made[2]}; expected a finished run of {SPACE} with --search grid --scheduler fifo")
     differences = config_differences(manifest["base_config"], json.loads(json.dumps(plan.base)))
     if differences:
-        profile = manifest.get("profile", plan.options.profile)
-        made_with = f"profile {profile}: " if profile != plan.options.profile else ""
+        profile = manifest.get("profile", plan.settings.profile)
+        made_with = f"profile {profile}: " if profile != plan.settings.profile else ""
         raise DataError(f"--grid-run {run_dir} was made with {made_with}{'; '.join(differences[:3])}"
                         f"{'; ...' if len(differences) > 3 else ''}; its steps and best value are no reference for "
-                        f"these sweeps: expected a FIFO grid run of {SPACE} with the {plan.options.profile} profile "
+                        f"these sweeps: expected a FIFO grid run of {SPACE} with the {plan.settings.profile} profile "
                         "and the same --steps")
     row = summary("grid + FIFO (reused run)", run_dir, seeds)
     if row["trials"] < GRID_ROWS * seeds:

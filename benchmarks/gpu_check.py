@@ -118,7 +118,7 @@ def check_packing(storage: str) -> dict:
 
 def run_pack(storage: str, gpus_per_trial: float | None, name: str) -> dict:
     from analysis import load_run
-    from sweeps.driver.runner import run_sweep
+    from sweeps.driver.runner import execute, plan_sweep
     from sweeps.settings.options import SweepOptions
 
     before = gpu_processes() or set()
@@ -139,7 +139,7 @@ def run_pack(storage: str, gpus_per_trial: float | None, name: str) -> dict:
     options = SweepOptions(space=PACKING_SPACE, search="grid", scheduler="fifo", gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=1.0, sets={"train.device": "cuda"}, name=name, storage=storage,
                            analyze=False, verbose=0, dashboard_port=28365)
-    run_dir = run_sweep(options, ["gpu_check"])
+    run_dir, _ = execute(plan_sweep(options), ["gpu_check"])
     stop.set()
     poller.join()
     frame = load_run(run_dir)

@@ -31,7 +31,7 @@ from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
-from sweeps.driver.runner import SweepPlan  # noqa: E402
+from sweeps.settings.plan import SweepPlan  # noqa: E402
 
 _SHARED = None
 

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from restore_core.errors import UserError
 from sweeps import cli
-
-if TYPE_CHECKING:
-    from sweeps.driver.runner import SweepPlan
+from sweeps.driver.runner import check_sweep, plan_sweep
+from sweeps.settings.plan import SweepPlan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,18 +32,16 @@ def check_sweep_argv(name: str, argv: list[str]) -> SweepPlan:
     Raises:
         UserError: naming the sweep whose command would be refused (e.g. a bad argument passed through).
     """
-    from sweeps.driver.runner import check_sweep
-
     args, unknown = cli.build_parser().parse_known_args(argv)
     if unknown:
         raise UserError(f"the {name} sweep: sweeps/run.py has no argument {' '.join(unknown)} "
                         "(see sweeps/run.py --help)")
-    options = cli.options_from_args(args)
-    run_dir = os.path.join(options.storage, options.space, options.name)
-    if os.path.exists(run_dir):
-        raise UserError(f"the {name} sweep: {run_dir} already exists; pass another --storage")
     try:
-        return check_sweep(options)
+        plan = plan_sweep(cli.options_from_args(args))
+        if os.path.exists(plan.run_dir):
+            raise UserError(f"{plan.run_dir} already exists; pass another --storage")
+        check_sweep(plan)
+        return plan
     except UserError as err:
         raise UserError(f"the {name} sweep: {err}") from err
 

@@ -59,6 +59,26 @@ def model_cost(model: nn.Module, example: torch.Tensor, repeats: int = 5) -> dic
     }
 
 
+# Parameters and MACs already counted in this process, by architecture and input (see trial_cost).
+_COUNTED: dict[tuple, tuple[int, int]] = {}
+
+
+def trial_cost(model: nn.Module, example: torch.Tensor) -> dict[str, float]:
+    """:func:`model_cost` as every trial reports it: parameters and MACs counted once per process for each
+    architecture and input (a reused sweep worker's later trials of the same model take the first one's count, which
+    is exact: a traced forward pass, about a fifth of the cost's time, ``benchmarks/trial_cost.py``); the latency
+    measured for each trial, since the analysis reads the spread of its trials' measurements as the noise of the
+    latency. The architecture is the model's ``repr`` with every parameter's and buffer's name, shape and dtype; the
+    input is its shape, dtype and device."""
+    key = (repr(model), tuple((name, tuple(t.shape), str(t.dtype)) for name, t in model.state_dict().items()),
+           tuple(example.shape), str(example.dtype), str(example.device))
+    if key not in _COUNTED:
+        _COUNTED[key] = count_parameters(model), count_macs(model, example)
+    params, macs = _COUNTED[key]
+    return {"cost/params": params, "cost/macs": macs,
+            "cost/latency_ms": measure_latency(inference_model(model), example)}
+
+
 # The input each registered model takes for a ``size``×``size`` image (what it restores or judges).
 EXAMPLE_INPUTS = {
     "sid_unet": lambda size: torch.rand(1, 4, size // 2, size // 2),  # packed Bayer at half resolution

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from restore_core.cost import model_cost
+from restore_core.cost import trial_cost
+from restore_core.metrics import extra_metrics
 from restore_core.schedule import lr_factor
 from restore_core.schema import Config, data_key, validate_config
 from restore_core.step_options import apply_step_options
@@ -91,7 +92,7 @@ def train(
     if resume_from:
         start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
     if not cost:
-        cost = model_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
+        cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     apply_step_options(task.modules, cfg.train)
     writer = _tensorboard(logdir)
     # the writer's thread and open event file must not outlive a trial that raises or times out: a reused Ray
@@ -126,6 +127,9 @@ def train(
                 stop_reason = "nan"
             if stop_reason == "nan" or step % cfg.train.eval_every == 0 or step == cfg.train.steps:
                 evaluation = task.evaluate()
+                # the user's registered metrics (train.extra_metrics) on the same outputs
+                evaluation.metrics.update(extra_metrics(cfg.train.extra_metrics, evaluation.outputs,
+                                                        evaluation.targets))
                 if cfg.train.fault == "collapse" and step >= cfg.train.fault_step and evaluation.outputs is not None:
                     evaluation.outputs = torch.zeros_like(evaluation.outputs)
                 if stop_reason != "nan" and is_collapsed(evaluation, cfg.train.collapse_tolerance):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from restore_core.errors import DataError
 from restore_core.io import read_json_object, write_json_atomic
@@ -95,8 +96,6 @@ def degradation(reports: Sequence[Mapping[str, Any]], metric: str, lower_is_bett
 
 
 def encode_png(image: np.ndarray) -> str:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -104,8 +103,6 @@ def encode_png(image: np.ndarray) -> str:
 
 def decode_png(text: str) -> np.ndarray:
     """An image :func:`encode_png` wrote, as ``(H, W, 3)`` uint8."""
-    from PIL import Image
-
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"))
 
 

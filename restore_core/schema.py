@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 from restore_core.config import SECTIONS, from_dict
 from restore_core.errors import ConfigError, unknown_name
-from restore_core.losses import check_loss_weights
+from restore_core.losses import LOSSES, check_loss_weights
+from restore_core.metrics import METRICS
 from restore_core.models import MODELS, check_model_kwargs, list_models
 from restore_core.sections import Config, OptimConfig, TrainConfig
 from restore_core.tasks import get_task
@@ -40,7 +41,10 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
     MODELS.get(model["name"])
     check_model_kwargs(model["name"], {k: v for k, v in model.items() if k != "name"})
     loss = dict(raw.get("loss", {}))
-    check_loss_weights(loss, task_cls.loss_terms, required=task_cls.loss_required)
+    terms = task_cls.loss_terms
+    if terms and task_cls.loss_required:  # a task trained on a weighted (pred, target) loss takes the user's terms too
+        terms = [*terms, *LOSSES.user_modules()]
+    check_loss_weights(loss, terms, required=task_cls.loss_required)
     config = Config(
         task=from_dict(task_cls.Options, task_section, "task"),
         data=from_dict(task_cls.DataOptions, raw.get("data", {}), "data"),
@@ -50,6 +54,9 @@ def validate_config(raw: Mapping, cross_field: bool = True) -> Config:
         train=from_dict(TrainConfig, raw.get("train", {}), "train"),
         raw=dict(raw),
     )
+    for name in config.train.extra_metrics:
+        if name not in METRICS:
+            raise ConfigError(str(unknown_name("metric", name, METRICS.names(), where="in train.extra_metrics")))
     if cross_field:
         task_cls.check_config(config)
     return config

@@ -64,6 +64,9 @@ class TrainConfig:
     channels-last (NHWC), the layout GPU convolutions prefer; ``compile`` compiles every module in place with
     ``nn.Module.compile`` (a trial's first steps pay 20-35 s of compilation on that CPU; checkpoints are unchanged).
     The model's cost (params, MACs, latency) is measured before they apply.
+
+    ``extra_metrics`` names registered metrics (``restore_core.register_metric``) computed on every evaluation's
+    outputs against its targets and reported as ``val/<name>``, beside the task's own.
     """
 
     seed: int = 0
@@ -81,6 +84,7 @@ class TrainConfig:
     fault_step: int = 0
     channels_last: bool = False
     compile: bool = False
+    extra_metrics: list[str] = field(default_factory=list)  # registered metrics added to every evaluation
 
     def __post_init__(self) -> None:
         # a kind the config names replaces its default; the other kinds keep theirs

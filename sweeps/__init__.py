@@ -1,4 +1,8 @@
-"""sweeps: the Ray Tune driver of the platform, and its two entry points, ``run.py`` and ``submit.py``.
+"""sweeps: the Ray Tune driver of the platform, its Python API and its two entry points, ``run.py`` and
+``submit.py``.
+
+    import sweeps
+    run_dir, results = sweeps.run_sweep("lsid_lr", profile="smoke")   # results: Ray Tune's ResultGrid
 
 Ray Tune reads the settings below from the environment; they are set here, before any module of the package imports
 Ray, and a user's own environment wins.
@@ -18,3 +22,7 @@ os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 # is too short on a busy CPU, and a wait that times out fails the next trial ("Could not re-use actor"). The wait ends
 # as soon as the thread does.
 os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
+
+from sweeps.api import SweepResult, dry_run, run_sweep  # noqa: E402  (after the environment above)
+
+__all__ = ["SweepResult", "dry_run", "run_sweep"]

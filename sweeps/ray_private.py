@@ -24,6 +24,7 @@ from ray._raylet import Config as _RayConfig
 from ray.train._internal import session as _train_session
 from ray.tune.experiment.trial import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler
+from ray.tune.search import Repeater
 
 from restore_core.errors import DataError
 from restore_core.io import read_json_object
@@ -91,12 +92,21 @@ def asha_cutoff(bracket: Any, recorded: dict[str, float]) -> float | None:
     return bracket.cutoff(recorded)
 
 
+def asha_signed_report(scheduler: AsyncHyperBandScheduler, result: dict[str, Any]) -> tuple[float, float] | None:
+    """The report's time (the step) and metric as ASHA reads them, the metric signed so that higher is better (None:
+    the report lacks either)."""
+    time, value = result.get(scheduler._time_attr), result.get(scheduler._metric)
+    if isinstance(time, (int, float)) and isinstance(value, (int, float)):
+        return time, scheduler._metric_op * value
+    return None
+
+
 def asha_record(scheduler: AsyncHyperBandScheduler, trial: Trial, result: dict[str, Any]) -> None:
     """Record ``result`` at the trial's rungs as ASHA's own rule would, without acting on the decision (a restored
     trial's earlier reports)."""
-    time_attr, metric = scheduler._time_attr, scheduler._metric
-    if isinstance(result.get(time_attr), (int, float)) and isinstance(result.get(metric), (int, float)):
-        scheduler._trial_info[trial.trial_id].on_result(trial, result[time_attr], scheduler._metric_op * result[metric])
+    report = asha_signed_report(scheduler, result)
+    if report is not None:
+        scheduler._trial_info[trial.trial_id].on_result(trial, *report)
 
 
 def asha_count_stop(scheduler: AsyncHyperBandScheduler) -> None:
@@ -107,6 +117,24 @@ def asha_count_stop(scheduler: AsyncHyperBandScheduler) -> None:
 def asha_stopped(scheduler: AsyncHyperBandScheduler) -> int:
     """How many trials ASHA counts as stopped."""
     return scheduler._num_stopped
+
+
+# -- Ray's Optuna searcher and Repeater ------------------------------------------------------------------------------
+# Missing: OptunaSearch tells Optuna a trial's final value only, with no public access to the Optuna trial it opened
+# (to report intermediate values at the trial's step); the Repeater does not say which trial of a group is its first.
+def optuna_running_trial(searcher: Any, trial_id: str) -> Any | None:
+    """The Optuna trial Ray's ``OptunaSearch`` opened for ``trial_id``, while it runs (None: not one of the
+    searcher's trials, or ended)."""
+    if trial_id in searcher._completed_trials:
+        return None
+    return searcher._ot_trials.get(trial_id)
+
+
+def repeater_first_of_group(repeater: Repeater, trial_id: str) -> bool:
+    """Whether ``trial_id`` is the first trial of its group in Ray's ``Repeater`` (the one whose configuration the
+    searcher proposed; the others repeat it)."""
+    group = repeater._trial_id_to_group.get(trial_id)
+    return group is not None and group.primary_trial_id == trial_id
 
 
 # -- a trial's storage -----------------------------------------------------------------------------------------------

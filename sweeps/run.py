@@ -20,7 +20,11 @@ sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from restore_core.cli import run_user_facing  # noqa: E402
-from sweeps.cli import build_parser, given_options, options_from_args  # noqa: E402
+from restore_core.plugins import load_plugins  # noqa: E402
+from search_spaces import get_space, list_spaces  # noqa: E402
+from sweeps.api import dry_run, sweep  # noqa: E402
+from sweeps.cli import build_parser, options_from_args  # noqa: E402
+from sweeps.driver.report import print_summary  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,22 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def run() -> int:
-        import search_spaces
-        from restore_core.errors import UserError
-        from sweeps.driver.report import print_summary
-        from sweeps.driver.runner import check_sweep, describe_plan, run_sweep
-
         if args.list:
-            for name in search_spaces.list_spaces():
-                print(f"{name:24s} {search_spaces.get_space(name).description}")
+            load_plugins(args.plugins)  # the user's spaces too
+            for name in list_spaces():
+                print(f"{name:24s} {get_space(name).description}")
             return 0
-        if not args.space and not args.resume:
-            raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
         options = options_from_args(args)
         if options.dry_run:  # every check of the real run that reads no data and starts nothing
-            print(describe_plan(check_sweep(options, given_options(args))))
+            print(dry_run(options))
             return 0
-        run_dir = run_sweep(options, argv, given_options(args))
+        run_dir, _ = sweep(options, argv)
         if options.analyze:
             print_summary(run_dir)
         return 0

@@ -9,7 +9,8 @@ from restore_core.models.registry import (
     create_model,
     list_models,
     model_options,
+    register_model,
 )
 
 __all__ = ["MODELS", "ModelOptionError", "check_model_kwargs", "create_model", "inference_model", "list_models",
-           "model_options"]
+           "model_options", "register_model"]

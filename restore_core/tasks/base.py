@@ -79,7 +79,8 @@ class Task:
     Class attributes:
         Options: dataclass of the ``task`` section (without ``name``).
         DataOptions: dataclass of the ``data`` section.
-        loss_terms: loss terms the ``loss`` section may name (None: any registered term).
+        loss_terms: the built-in loss terms the ``loss`` section may name (None: any registered term); terms a
+            user registers are taken too by a task that lists some and trains on them (``loss_required``).
         loss_required: whether the ``loss`` section must give a term a weight > 0 (False where the task trains
             with losses of its own, as the GAN tasks do).
         main_model: key in ``self.modules`` whose cost (params, MACs, latency) is reported.

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from restore_core.data.folders import list_paired_folders
 from restore_core.data.lowlight import linear_to_srgb, pack_bayer
 from restore_core.data.sid_raw import check_disjoint_lists, read_sid_list
 from restore_core.data.sid_scenes import select_entries
@@ -19,7 +20,7 @@ from restore_core.models import create_model
 from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.lowlight_config import LowLightData, LowLightOptions
-from restore_core.tasks.lowlight_data import RawSamples, flip_crop, prepare_samples, sid_selection
+from restore_core.tasks.lowlight_data import RawSamples, check_pair_count, flip_crop, prepare_samples, sid_selection
 from restore_core.tasks.lowlight_input import check_model_takes_input
 from restore_core.tasks.registry import register_task
 
@@ -55,13 +56,16 @@ class LowLightTask(Task):
 
     @classmethod
     def check_data(cls, config: Config) -> None:
-        """SID's list files: present, readable, naming files that exist and the selected scenes, no scene in two lists
-        (nothing is decoded)."""
+        """SID's list files: present, readable, naming files that exist and the selected scenes, no scene in two lists;
+        or the user's short/ and long/ folders pairing up, enough of them for the held-out splits (nothing is
+        decoded)."""
         if config.data.source == "sid":
             check_disjoint_lists(config.data.root)
             for name, scenes, n_scenes, max_pairs in sid_selection(config.data).values():
                 list_file = Path(config.data.root) / f"Sony_{name}_list.txt"
                 select_entries(read_sid_list(config.data.root, name), list_file, scenes, n_scenes, max_pairs)
+        if config.data.source == "pairs":
+            check_pair_count(config.data, len(list_paired_folders(config.data.root, "short", "long")))
 
     @classmethod
     def prepare_data(cls, config: Config) -> dict[str, RawSamples]:

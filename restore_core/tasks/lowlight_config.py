@@ -10,6 +10,10 @@ from restore_core.data.photos import COLOUR_PHOTOS, check_photos
 from restore_core.errors import ConfigError
 from restore_core.tasks.base import check_data_root
 
+# What data.root holds for each source that reads files
+LAYOUTS = {"sid": "the folder that holds Sony/ and the Sony_*_list.txt files",
+           "pairs": "the folder that holds short/ and long/ (sRGB images paired by name)"}
+
 
 @dataclass(frozen=True)
 class LowLightOptions:
@@ -41,10 +45,15 @@ class LowLightData:
     reproduction of Lamba & Mitra kept 557 training and 294 test files) after the scene selection. A Sony pair
     takes 48.5 MB and each scene's ground truth 145.5 MB in memory (float32, full frame): the whole training list needs
     tens of GB.
+    ``source: pairs`` reads the user's own sRGB pairs under ``root``: short exposures in ``short/`` and long exposures
+    (the targets) in ``long/``, paired by file stem; the last ``n_test`` by name are the test split, the ``n_val``
+    before them validate, the rest train. A short exposure is taken back to linear light and mosaicked to RGGB Bayer,
+    as the synthetic degradation does, with its exposure ratio estimated from the pair (the long exposure's mean
+    linear brightness over the short one's, capped at 300 as SID's); every model of the task then takes it as raw.
     ``patch`` is the side of the training crop in output (sRGB) pixels.
     """
 
-    source: Literal["synthetic", "sid"] = "synthetic"
+    source: Literal["synthetic", "sid", "pairs"] = "synthetic"
     root: str | None = None
     photos: list[str] = field(default_factory=lambda: list(COLOUR_PHOTOS))
     tile: int = 128
@@ -76,11 +85,15 @@ class LowLightData:
         if self.source == "synthetic" and None in (self.n_train, self.n_val, self.n_test):
             raise ConfigError("data.n_train, data.n_val and data.n_test must be numbers with data.source=synthetic "
                               "(null, every scene, is for data.source=sid)")
+        if self.source == "pairs" and None in (self.n_val, self.n_test):
+            raise ConfigError("data.n_val and data.n_test must be numbers with data.source=pairs (the last pairs by "
+                              "name held out)")
         if any(n is not None and n <= low for n, low in ((self.n_train, 0), (self.n_val, 1), (self.n_test, 0))):
             raise ConfigError(f"data.n_train and data.n_test must be > 0 and data.n_val > 1; got {self.n_train}, "
                               f"{self.n_test}, {self.n_val}")
         check_range("data.seed", self.seed, ge=0)
-        check_data_root(self.source, self.root, "sid", "the folder that holds Sony/ and the Sony_*_list.txt files")
+        check_data_root(self.source, self.root, self.source if self.source in LAYOUTS else "sid or pairs",
+                        LAYOUTS.get(self.source, ""))
         for key in ("max_pairs", "max_test_pairs"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"data.{key} must be >= 1 or null (all pairs); got {getattr(self, key)}")

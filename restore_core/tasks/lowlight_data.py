@@ -1,5 +1,6 @@
 """The low-light task's data: short-exposure raw samples with their sRGB targets (synthetic degradations of photo
-tiles, or SID's Sony pairs), prepared once per data config, and the flips of a training crop."""
+tiles, SID's Sony pairs, or the user's own sRGB pairs), prepared once per data config, and the flips of a training
+crop."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from restore_core.data.lowlight import normalise_raw, pack_bayer, simulate_short_exposure, unpack_bayer
+from restore_core.data.folders import load_paired_folders
+from restore_core.data.lowlight import (
+    mosaic_rggb,
+    normalise_raw,
+    pack_bayer,
+    simulate_short_exposure,
+    srgb_to_linear,
+    unpack_bayer,
+)
 from restore_core.data.photos import deal_tiles
-from restore_core.data.sid_raw import check_disjoint_lists, load_sid_pairs, read_sid_list
+from restore_core.data.sid_raw import MAX_RATIO, check_disjoint_lists, load_sid_pairs, read_sid_list
 from restore_core.data.sid_scenes import scene_ids, select_entries
 from restore_core.errors import DataError
 from restore_core.tasks.lowlight_config import LowLightData
@@ -31,13 +40,15 @@ class RawSamples:
 def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
     """The ``train``, ``val`` and ``test`` samples of the ``data`` section; deterministic, independent of the training
     seed. Each split is SID's list of its name (the lists share no scene), or its own tiles of the photos (the test
-    tiles are dealt after the others, so adding them changed no train or val tile)."""
+    tiles are dealt after the others, so adding them changed no train or val tile), or the user's sRGB pairs."""
+    if data.source == "pairs":
+        return srgb_pair_samples(data)
     if data.source == "sid":
         check_disjoint_lists(data.root)
         out = {}
         for split, (name, scenes, n_scenes, max_pairs) in sid_selection(data).items():
             pairs = load_sid_pairs(data.root, name, max_pairs=max_pairs, scenes=scenes, n_scenes=n_scenes)
-            out[split] = _samples_from_pairs(pairs, data, name)
+            out[split] = _samples_from_pairs(pairs, data, f"the pairs of '{Path(data.root) / f'Sony_{name}_list.txt'}'")
             list_file = Path(data.root) / f"Sony_{name}_list.txt"
             entries = select_entries(read_sid_list(data.root, name), list_file, scenes, n_scenes, max_pairs)
             out[split].names = [entry.short_path.name for entry in entries]
@@ -84,17 +95,49 @@ def flip_crop(bayer: np.ndarray, target: np.ndarray, flips: np.ndarray) -> tuple
     return np.ascontiguousarray(unpack_bayer(packed)), np.ascontiguousarray(target)
 
 
+def srgb_pair_samples(data: LowLightData) -> dict[str, RawSamples]:
+    """The user's sRGB pairs (``root/short/``, ``root/long/``) as raw samples: each short exposure taken back to linear
+    light and mosaicked to RGGB, its ratio the long exposure's mean linear brightness over its own (1 to 300); by
+    name, the last ``n_test`` pairs for test, the ``n_val`` before them for validation, the rest for training.
+
+    Raises:
+        DataError: the folder errors of :func:`~restore_core.data.folders.load_paired_folders` (two images of a
+            pair of different sizes among them), or too few pairs for the held-out splits.
+    """
+    pairs = load_paired_folders(data.root, "short", "long")
+    check_pair_count(data, len(pairs))
+    samples = []
+    for pair in pairs:  # each of one size (load_paired_folders checks)
+        h, w = pair.input.shape[0] // 2 * 2, pair.input.shape[1] // 2 * 2  # whole Bayer quads
+        short, long = srgb_to_linear(pair.input[:h, :w]), pair.target[:h, :w]
+        ratio = float(np.clip(srgb_to_linear(long).mean() / max(float(short.mean()), 1e-6), 1.0, MAX_RATIO))
+        samples.append((mosaic_rggb(short), ratio, long))
+    where = f"the short/long pairs of '{data.root}'"
+    n_train = len(pairs) - data.n_val - data.n_test
+    out = {}
+    for split, start, end in (("train", 0, n_train), ("val", n_train, n_train + data.n_val),
+                              ("test", n_train + data.n_val, len(pairs))):
+        out[split] = _samples_from_pairs(samples[start:end], data, where)
+        out[split].names = [pair.name for pair in pairs[start:end]]
+    return out
+
+
+def check_pair_count(data: LowLightData, count: int) -> None:
+    """Refuse a folder of ``count`` short/long pairs that leaves no training pair after the held-out splits."""
+    if count <= data.n_val + data.n_test:
+        raise DataError(f"data folder '{data.root}' has {count} short/long pairs; data.n_val={data.n_val} and "
+                        f"data.n_test={data.n_test} leave none for training")
+
+
 def _samples_from_pairs(
-    pairs: list[tuple[np.ndarray, float, np.ndarray]], data: LowLightData, list_name: str
+    pairs: list[tuple[np.ndarray, float, np.ndarray]], data: LowLightData, where: str
 ) -> RawSamples:
     """Stack real (bayer, ratio, ground truth) pairs cropped to their common size (multiples of 64)."""
     h = min(p[0].shape[0] for p in pairs) // 64 * 64
     w = min(p[0].shape[1] for p in pairs) // 64 * 64
     if min(h, w) < data.patch:
-        raise DataError(
-            f"the pairs of '{Path(data.root) / f'Sony_{list_name}_list.txt'}' crop to {h}x{w} (multiples of 64), "
-            f"smaller than data.patch {data.patch}; lower data.patch"
-        )
+        raise DataError(f"{where} crop to {h}x{w} (multiples of 64), smaller than data.patch {data.patch}; lower "
+                        "data.patch")
     bayer = np.stack([p[0][:h, :w] for p in pairs]).astype(np.float32)
     ratio = np.array([p[1] for p in pairs], dtype=np.float32)
     target = np.stack([p[2][:h, :w].transpose(2, 0, 1) for p in pairs]).astype(np.float32)

@@ -13,9 +13,11 @@ import ray
 import torch
 
 from restore_core.errors import UserError
+from sweeps.cluster.code import uploads
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
 from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
-from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions, check_address
+from sweeps.settings.options import AUTO_GPU_SHARE, check_address
+from sweeps.settings.resolve import RunSettings
 
 
 @dataclass
@@ -29,48 +31,47 @@ class ClusterInfo:
     token_auth: bool
 
 
-def ray_address(options: SweepOptions) -> str | None:
+def ray_address(settings: RunSettings) -> str | None:
     """``--address``, or ``RAY_ADDRESS`` (set by Ray inside a submitted job and by users of a cluster)."""
-    return options.address or os.environ.get("RAY_ADDRESS") or None
+    return settings.address or os.environ.get("RAY_ADDRESS") or None
 
 
-def check_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
+def check_gpus(wanted: float | None, gpus_per_node: float, where: str) -> None:
     """Refuse a ``--gpus-per-trial`` no node can satisfy (Ray would wait for ever); without any GPU, the sweep runs on
     CPU instead (see :func:`fit_gpus`)."""
-    wanted = options.gpus_per_trial
     if wanted is not None and 0 < gpus_per_node < wanted:
         raise UserError(f"--gpus-per-trial {wanted:g} is more than the {gpus_per_node:g} GPU(s) {where}; use a "
                         f"value in (0, {gpus_per_node:g}] (0.25 packs four trials on one GPU)")
 
 
-def check_cpus(options: SweepOptions, cpus_per_node: float, where: str) -> None:
+def check_cpus(wanted: float, cpus_per_node: float, where: str) -> None:
     """Refuse a ``--cpus-per-trial`` no node can satisfy (Ray would leave every trial pending for ever). Nodes
     without CPUs (a head that runs no trials, before its workers join) are not judged."""
-    wanted = options.cpus_per_trial
     if 0 < cpus_per_node < wanted:
         raise UserError(f"--cpus-per-trial {wanted:g} is more than the {cpus_per_node:g} CPUs {where}; use a value in "
                         f"(0, {cpus_per_node:g}]")
 
 
-def no_gpu_notice(options: SweepOptions, where: str) -> str:
-    return f"notice: no GPU {where}; --gpus-per-trial {options.gpus_per_trial:g} ignored, trials run on CPU"
+def no_gpu_notice(wanted: float, where: str) -> str:
+    return f"notice: no GPU {where}; --gpus-per-trial {wanted:g} ignored, trials run on CPU"
 
 
-def fit_gpus(options: SweepOptions, gpus_per_node: float, where: str) -> None:
-    """Check ``--gpus-per-trial`` against the GPUs there are. Without any GPU the sweep runs on CPU (one notice);
-    a request no node can satisfy is an error (Ray would wait for ever). ``auto`` (None) becomes
-    :data:`~sweeps.settings.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), until a probe trial decides
-    the share when the sweep starts (:mod:`sweeps.cluster.gpu_share`), else 0."""
-    if options.gpus_per_trial is None:
-        options.gpus_per_trial = AUTO_GPU_SHARE if gpus_per_node > 0 else 0.0
-        if options.gpus_per_trial:
+def fit_gpus(wanted: float | None, gpus_per_node: float, where: str) -> float:
+    """The GPU share each trial takes: ``--gpus-per-trial`` checked against the GPUs there are. Without any GPU the
+    sweep runs on CPU (one notice); a request no node can satisfy is an error (Ray would wait for ever). ``auto``
+    (None) is :data:`~sweeps.settings.options.AUTO_GPU_SHARE` where a node has a GPU (one notice), until a probe
+    trial decides the share when the sweep starts (:mod:`sweeps.cluster.gpu_share`), else 0."""
+    if wanted is None:
+        share = AUTO_GPU_SHARE if gpus_per_node > 0 else 0.0
+        if share:
             print(f"GPU {where}: a probe trial measures how many trials share one when the sweep starts "
                   "(--gpus-per-trial sets the share; 0 runs the trials on CPU)", file=sys.stderr)
-        return
-    check_gpus(options, gpus_per_node, where)
-    if options.gpus_per_trial > 0 and gpus_per_node <= 0:
-        print(no_gpu_notice(options, where), file=sys.stderr)
-        options.gpus_per_trial = 0.0
+        return share
+    check_gpus(wanted, gpus_per_node, where)
+    if wanted > 0 and gpus_per_node <= 0:
+        print(no_gpu_notice(wanted, where), file=sys.stderr)
+        return 0.0
+    return wanted
 
 
 def local_gpus() -> float:
@@ -91,39 +92,44 @@ def local_cpus() -> float:
     return cpus_ray_would_count()  # Ray's own start warns about a container's limit, if at all
 
 
-def check_local_start(options: SweepOptions, cuda_wanted_by: str | None = None) -> None:
+def check_local_start(settings: RunSettings, wanted: float | None, cuda_wanted_by: str | None = None) -> float | None:
     """Everything about starting a local Ray that can fail, checked before anything is written: the GPUs asked for
-    (by ``--gpus-per-trial``, or by ``train.device=cuda`` in ``cuda_wanted_by``, e.g. "the base config"), the CPUs
-    asked for and the dashboard's address and port. On a cluster (``--address`` or ``RAY_ADDRESS``) only the
-    address's form is checked here; its nodes decide the rest, after connecting. With ``--dry-run``, the notice the
-    sweep would print about running on CPU comes last."""
-    address = ray_address(options)
+    (``wanted``, by ``--gpus-per-trial``, or by ``train.device=cuda`` in ``cuda_wanted_by``, e.g. "the base config"),
+    the CPUs asked for and the dashboard's address and port. Returns the GPU share each trial will take here (auto
+    decided against this machine's GPUs); None on a cluster (``--address`` or ``RAY_ADDRESS``), where only the
+    address's form is checked here and its nodes decide the rest, after connecting. With ``--dry-run``, the notice
+    the sweep would print about running on CPU comes last."""
+    address = ray_address(settings)
     if address is not None:
-        check_address(address, f"--address {address}" if options.address else f"RAY_ADDRESS={address}")
-        return
+        check_address(address, f"--address {address}" if settings.address else f"RAY_ADDRESS={address}")
+        return None
     gpus = local_gpus()
     if cuda_wanted_by and gpus <= 0:
         raise UserError(f"train.device=cuda in {cuda_wanted_by}, but this machine has no GPU that torch can use; set "
                         "train.device=auto (a GPU where there is one) or cpu, or pass --address to run on a cluster "
                         "with GPUs")
-    if options.gpus_per_trial is None:  # auto: decided here, before the manifest records it
-        fit_gpus(options, gpus, "on this machine")
-    check_gpus(options, gpus, "on this machine")
-    check_cpus(options, local_cpus(), "on this machine")
-    if not ray.is_initialized() and not port_is_free(options.dashboard_host, options.dashboard_port):
-        raise UserError(f"port {options.dashboard_port} on {options.dashboard_host} is in use (another Ray "
+    share = fit_gpus(None, gpus, "on this machine") if wanted is None else wanted  # a number is fitted at start
+    check_gpus(share, gpus, "on this machine")
+    check_cpus(settings.cpus_per_trial, local_cpus(), "on this machine")
+    if not ray.is_initialized() and not port_is_free(settings.dashboard_host, settings.dashboard_port):
+        raise UserError(f"port {settings.dashboard_port} on {settings.dashboard_host} is in use (another Ray "
                         "dashboard?); pass --dashboard-port with a free port, or --address to run on that Ray")
-    if options.dry_run and options.gpus_per_trial > 0 and gpus <= 0:
-        print(no_gpu_notice(options, "on this machine"), file=sys.stderr)  # the sweep fits the request at start
+    if settings.dry_run and share > 0 and gpus <= 0:
+        print(no_gpu_notice(share, "on this machine"), file=sys.stderr)  # the sweep fits the request at start
+    return share
 
 
-def start_ray(options: SweepOptions) -> ClusterInfo:
+def start_ray(settings: RunSettings, wanted: float | None) -> tuple[ClusterInfo, float]:
     """Connect to ``--address``/``RAY_ADDRESS`` or start a local Ray with its dashboard on ``--dashboard-host``
-    (loopback by default); print the dashboard URL and check the GPU request against the cluster."""
-    address = ray_address(options)
+    (loopback by default); print the dashboard URL and check the request of ``wanted`` GPUs per trial (None: auto)
+    against the cluster. Returns what was found and the GPU share each trial takes."""
+    address = ray_address(settings)
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"log_to_driver": options.verbose > 1, "configure_logging": True,
+        kwargs: dict[str, Any] = {"log_to_driver": settings.verbose > 1, "configure_logging": True,
                                   "logging_level": "ERROR"}
+        code = uploads(settings.plugins)
+        if code:  # the user's plugins, importable in every worker (also when it unpickles their data)
+            kwargs["runtime_env"] = {"py_modules": code}
         if address:
             check_reachable(address)
             use_token_if_any()
@@ -133,24 +139,23 @@ def start_ray(options: SweepOptions) -> ClusterInfo:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 raise UserError(f"cannot connect to the Ray cluster at {address}: {first}") from None
         else:
-            if not is_loopback(options.dashboard_host):
-                print(f"warning: the Ray dashboard listens on {options.dashboard_host}: anyone who reaches that "
+            if not is_loopback(settings.dashboard_host):
+                print(f"warning: the Ray dashboard listens on {settings.dashboard_host}: anyone who reaches that "
                       "interface can run code unless token authentication is on (RAY_AUTH_MODE=token)",
                       file=sys.stderr)
-            ray.init(include_dashboard=True, dashboard_host=options.dashboard_host,
-                     dashboard_port=options.dashboard_port, **kwargs)
+            ray.init(include_dashboard=True, dashboard_host=settings.dashboard_host,
+                     dashboard_port=settings.dashboard_port, **kwargs)
     info = cluster_info()
     if info.dashboard_url:
         login = " (token login: `ray get-auth-token`)" if info.token_auth else ""
         print(f"Ray dashboard: {info.dashboard_url}{login}", flush=True)
     if address or info.nodes > 1:
         where = f"on any node of the cluster at {address or 'this address'}"
-        check_cpus(options, info.cpus_per_node, where)
-        fit_gpus(options, info.gpus_per_node, where)
-    else:  # the machine's own GPUs, as check_local_start saw them
-        check_cpus(options, info.cpus_per_node, "on this machine")
-        fit_gpus(options, local_gpus(), "on this machine")
-    return info
+        check_cpus(settings.cpus_per_trial, info.cpus_per_node, where)
+        return info, fit_gpus(wanted, info.gpus_per_node, where)
+    # the machine's own GPUs, as check_local_start saw them
+    check_cpus(settings.cpus_per_trial, info.cpus_per_node, "on this machine")
+    return info, fit_gpus(wanted, local_gpus(), "on this machine")
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -36,6 +36,7 @@ from sweeps.ray_private import (
     asha_cutoff,
     asha_record,
     asha_rungs,
+    asha_signed_report,
     read_trial_file,
 )
 
@@ -125,9 +126,9 @@ class RecheckingASHA(AsyncHyperBandScheduler):
 
     # -- --asha-noise: the race, and trials kept in step -----------------------------------------------------------
     def _race_record(self, trial_id: str, result: dict) -> None:
-        step, value = result.get(self._time_attr), result.get(self._metric)
-        if self._race is not None and isinstance(step, (int, float)) and isinstance(value, (int, float)):
-            self._race.record(trial_id, int(step), self._metric_op * value)
+        report = asha_signed_report(self, result)
+        if self._race is not None and report is not None:
+            self._race.record(trial_id, int(report[0]), report[1])
 
     def _racing_result(self, tune_controller, trial, result: dict) -> str:
         """Ray's rule and the recheck, then the race: a trial that trails another by more than the noise stops; one

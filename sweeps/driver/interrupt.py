@@ -9,19 +9,23 @@ import shlex
 import signal
 import threading
 
+from ray import tune
+
 from restore_core.cli import Interrupted
 from sweeps.ray_private import connected_through_client
+from sweeps.settings.options import DEFAULTS
+from sweeps.settings.resolve import RunSettings
 
 
-def resume_advice(options) -> str:
+def resume_advice(settings: RunSettings) -> str:
     """The command that continues a stopped run, for the line printed when a signal stops the sweep."""
-    storage = "" if options.storage == "runs" else f" --storage {shlex.quote(options.storage)}"
-    return f"continue with --resume --name {shlex.quote(options.name or '')}{storage}"
+    storage = "" if settings.storage == DEFAULTS["storage"] else f" --storage {shlex.quote(settings.storage)}"
+    return f"continue with --resume --name {shlex.quote(settings.name)}{storage}"
 
 
-def fit_or_interrupt(tuner, advice: str) -> None:
-    """Run the sweep to its end, or raise :class:`Interrupted` once Ctrl-C (SIGINT) or SIGTERM stopped it, so that
-    a partial run gets no tables and exits 130 (143).
+def fit_or_interrupt(tuner: tune.Tuner, advice: str) -> tune.ResultGrid:
+    """Run the sweep to its end and return Ray Tune's results, or raise :class:`Interrupted` once Ctrl-C (SIGINT) or
+    SIGTERM stopped it, so that a partial run gets no tables and exits 130 (143).
 
     Ray Tune takes the first SIGINT itself: it stops the trials, saves the experiment one last time (what
     ``--resume`` continues from), puts back the handler it found and returns from ``fit()`` as if the sweep had ended.
@@ -34,8 +38,7 @@ def fit_or_interrupt(tuner, advice: str) -> None:
         advice: what the printed line tells the user to do next (see :func:`resume_advice`).
     """
     if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers, Ray's too
-        tuner.fit()
-        return
+        return tuner.fit()
     received: list[int] = []
 
     def stop_now(signum, frame):  # a second signal, or one that came while Ray's handler was not installed
@@ -51,7 +54,7 @@ def fit_or_interrupt(tuner, advice: str) -> None:
     previous = {signal.SIGINT: signal.signal(signal.SIGINT, stop_now),
                 signal.SIGTERM: signal.signal(signal.SIGTERM, stop_like_ctrl_c)}
     try:
-        tuner.fit()
+        results = tuner.fit()
         # Ray leaves its handler installed after a sweep that ended, and after a Ctrl-C puts back the one it found
         took_ctrl_c = ray_takes_sigint() and signal.getsignal(signal.SIGINT) is stop_now
     finally:
@@ -59,6 +62,7 @@ def fit_or_interrupt(tuner, advice: str) -> None:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     if received or took_ctrl_c:
         raise Interrupted(received[0] if received else signal.SIGINT, advice)
+    return results
 
 
 def ray_takes_sigint() -> bool:

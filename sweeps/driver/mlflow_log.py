@@ -9,6 +9,7 @@ one line naming it before anything runs.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -32,8 +33,6 @@ PARAM_BATCH, METRIC_BATCH = 100, 1000  # what MLflow's log_batch takes at once
 def require_mlflow(uri: str) -> None:
     """Refuse ``--mlflow URI`` before anything runs: MLflow not installed (naming the extra), or an HTTP tracking
     server that does not answer (MLflow's client would retry for minutes inside the sweep)."""
-    import importlib.util
-
     if importlib.util.find_spec("mlflow") is None:
         raise UserError(f"--mlflow needs MLflow's client, which is not installed; "
                         f"pip install 'restore-sweeps[{EXTRA}]'")
@@ -57,7 +56,7 @@ class MlflowTrialLogger(Callback):
         self._runs: dict[str, str] = {}  # Ray trial id -> MLflow run id
 
     def setup(self, **info) -> None:
-        from mlflow.tracking import MlflowClient
+        from mlflow.tracking import MlflowClient  # optional: the mlflow extra, needed with --mlflow only
 
         self._client = MlflowClient(tracking_uri=self.uri)
         found = self._client.get_experiment_by_name(self.experiment)
@@ -82,7 +81,7 @@ class MlflowTrialLogger(Callback):
         run = self._client.create_run(self._experiment_id, run_name=f"{label} seed {seed}", tags=tags)
         run_id = run.info.run_id
         self._runs[trial.trial_id] = run_id
-        from mlflow.entities import Param
+        from mlflow.entities import Param  # optional: the mlflow extra
 
         config = flatten(resolved)
         params = [Param(key, _param_text(value)) for key, value in sorted(config.items())]
@@ -94,7 +93,7 @@ class MlflowTrialLogger(Callback):
         self._run_id(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric  # optional: the mlflow extra
 
         run_id = self._run_id(trial)
         step = int(result.get("step", iteration))
@@ -134,6 +133,6 @@ def mlflow_callbacks(plan, uri: str | None) -> list:
     """The sweep's MLflow callback, or none without ``--mlflow``."""
     if not uri:
         return []
-    experiment = f"{plan.space.name}/{plan.options.name}"
+    experiment = f"{plan.space.name}/{plan.settings.name}"
     return [MlflowTrialLogger(uri, experiment, plan.space, plan.base, plan.run_dir)]
 

@@ -12,6 +12,8 @@ from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from analysis.optuna_study import LIVE_JOURNAL, journal_storage
+from sweeps import ray_private
+from sweeps.settings.plan import SweepPlan
 
 
 class StepOptunaSearch(OptunaSearch):
@@ -19,11 +21,13 @@ class StepOptunaSearch(OptunaSearch):
     which an evaluation every 50 steps would show as steps 1, 2, 3) and skipping values Optuna refuses (NaN)."""
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if isinstance(self.metric, list) or trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if isinstance(self.metric, list):
             return  # Optuna keeps no intermediate values of multi-objective studies
+        study_trial = ray_private.optuna_running_trial(self, trial_id)
         value, step = result.get(self.metric), result.get("step")
-        if isinstance(value, (int, float)) and math.isfinite(value) and isinstance(step, int):
-            self._ot_trials[trial_id].report(float(value), step)
+        if study_trial is not None and isinstance(value, (int, float)) and math.isfinite(value) \
+                and isinstance(step, int):
+            study_trial.report(float(value), step)
 
 
 class SeedRepeater(Repeater):
@@ -31,16 +35,15 @@ class SeedRepeater(Repeater):
     also passes on the evaluations of the configuration's first seed, so that the study has intermediate values."""
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        group = self._trial_id_to_group.get(trial_id)
-        if group is not None and group.primary_trial_id == trial_id:
+        if ray_private.repeater_first_of_group(self, trial_id):
             self.searcher.on_trial_result(trial_id, result)
 
 
-def study_storage(plan) -> dict[str, Any]:
+def study_storage(plan: SweepPlan) -> dict[str, Any]:
     """The searcher's storage arguments: the journal in the run directory, named after the run (nothing for a run
     on remote storage, whose journal could not be appended to in place: ``python -m analysis RUN --optuna`` writes
     one from a copy of the run)."""
-    if plan.options.is_remote_storage():
+    if plan.settings.remote_storage:
         return {}
     run_dir = plan.run_dir
     return {"storage": journal_storage(os.path.join(run_dir, LIVE_JOURNAL)),

@@ -1,163 +1,139 @@
-"""Build and run a Ray Tune sweep of a named space: plan, validate, run, write the results."""
+"""A sweep from its options to its results: plan (resolve and validate), check, start Ray, run, write the tables.
+
+    options ─ plan_sweep ─> SweepPlan ─ check_sweep ─> (checked, nothing written) ─ execute ─> run dir, ResultGrid
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
 import signal
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from restore_core.errors import UserError
-from restore_core.io import write_json_atomic, write_json_uri
+from ray import tune
+
+from analysis import write_outputs
+from analysis.evaluate_test import evaluate_run_on_test
+from analysis.remote import local_run
+from restore_core.cli import Interrupted
+from restore_core.errors import DataError, UserError
+from restore_core.io import json_excerpt, write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
+from restore_core.plugins import load_plugins, module_name_of_file, record_of, record_of_loaded, reload_plugins
+from restore_core.registry import user_registrations
 from restore_core.schema import data_key, validate_config
+from restore_core.tasks import get_task
+from search_spaces import SearchSpace, find_space, list_spaces
+from search_spaces.registry import is_space_ref
+from sweeps.cluster.connect import check_local_start, start_ray
 from sweeps.cluster.disk import stop_on_full_disk
+from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
-from sweeps.driver.domains import describe_domain, sampled_param_space
-from sweeps.driver.interrupt import Interrupted, fit_or_interrupt, resume_advice
+from sweeps.driver.interrupt import fit_or_interrupt, resume_advice
+from sweeps.driver.mlflow_log import require_mlflow
+from sweeps.driver.tuner import build_tuner
 from sweeps.ledger.recover import prepare_run_to_resume
-from sweeps.ledger.resume import describe_remaining, prepare_resume, read_manifest
+from sweeps.ledger.resume import check_trial_ends, find_run, read_manifest
 from sweeps.settings.manifest import build_manifest, record_resume
-from sweeps.settings.options import ASHA_OPTIONS, DEFAULT_SEARCH_SEED, SweepOptions, default_num_samples
-
-
-@dataclass
-class SweepPlan:
-    """What will run: the resolved base config and the search settings."""
-
-    options: SweepOptions
-    space: Any
-    base: dict
-    search: str
-    scheduler: str
-    num_samples: int
-    trials: list[dict[str, Any]]  # the grid's trials; for sampled searches, empty (the searcher proposes them)
-
-    @property
-    def run_dir(self) -> str:
-        return os.path.join(self.options.space_dir(), self.options.name)
-
-
-def _space_default(space, given: str | None) -> str:
-    """Where a setting came from, for an error message: nothing when the command line gave it."""
-    return "" if given else f" (the space {space.name!r} defaults to it)"
-
-
-def _given_asha_options(options: SweepOptions) -> list[str]:
-    """The ASHA options the command line set, as typed (``--no-asha-recheck`` for a False)."""
-    given = []
-    for name in ASHA_OPTIONS:
-        value = getattr(options, name)
-        if value is not None:
-            given.append(f"--{'no-' if value is False else ''}{name.replace('_', '-')}")
-    return given
+from sweeps.settings.options import SweepOptions
+from sweeps.settings.plan import SweepPlan, build_plan
+from sweeps.settings.recorded import RESTORE, recorded_plugins, recorded_settings
+from sweeps.settings.resolve import resolve_settings
 
 
 def plan_sweep(options: SweepOptions) -> SweepPlan:
-    """Resolve the space, profile and overrides; validate every config that is known in advance."""
-    import search_spaces
+    """The sweep ``options`` ask for, resolved (against the space, and on ``--resume`` against the run's manifest)
+    and validated: every config known in advance is checked here, before anything starts. The user's code is
+    loaded first (``--import``, the ``restore_sweeps.plugins`` entry points, a ``FILE.py:NAME`` space) and recorded.
 
+    Raises:
+        UserError: bad options, an unknown space, a config that is not valid; on a resume, no such run, or a
+            manifest (``DataError``) or option that does not fit the run.
+    """
     options.check()
+    if options.resume:
+        return _plan_resume(options)
+    plugins = load_plugins(options.plugins)
     if not options.space:
-        raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
-    space = search_spaces.get_space(options.space)
-    search = options.search or space.search
-    scheduler = options.scheduler or space.scheduler
-    asha_options = _given_asha_options(options)
-    if asha_options and scheduler != "asha":
-        named = " and ".join(filter(None, [", ".join(asha_options[:-1]), asha_options[-1]]))
-        raise UserError(f"{named} only appl{'ies' if len(asha_options) == 1 else 'y'} to ASHA, "
-                        f"but this run's scheduler is {scheduler}"
-                        f"{_space_default(space, options.scheduler)}; add --scheduler asha or leave them out")
-    base = space.base_config(options.profile, options.sets, search=search, seeds=options.seeds)
-    train = base.setdefault("train", {})
-    if isinstance(train, dict) and "threads" not in train:  # a train that is no section fails validation next
-        train["threads"] = max(1, int(options.cpus_per_trial))
-    validate_config(base)
-    trials: list[dict[str, Any]] = []
-    if search == "grid":
-        if options.num_samples is not None:
-            raise UserError(f"--num-samples sets how many configurations random/optuna/gp search proposes, but this "
-                            f"run's search is grid{_space_default(space, options.search)}, which runs the study's "
-                            f"{len(space.rows)} rows; add --search optuna or leave it out")
-        if options.search_seed is not None and not options.resume:
-            raise UserError(f"--search-seed seeds the configurations random/optuna/gp search proposes, but this run's "
-                            f"search is grid{_space_default(space, options.search)}, which proposes none; add "
-                            f"--search optuna or leave it out")
-        trials = space.grid_trials(options.seeds)
-        for trial in trials:
-            validate_config(space.resolve(base, trial))
-        num_samples = 1
-    else:
-        if not sampled_param_space(space):
-            raise UserError(f"space '{space.name}' declares no ranges to sample; use --search grid")
-        num_samples = (options.num_samples or default_num_samples(space)) * options.seeds
-        if options.search_seed is None:
-            options.search_seed = DEFAULT_SEARCH_SEED
-    options.run_name(search, scheduler)
-    return SweepPlan(options, space, base, search, scheduler, num_samples, trials)
+        raise UserError(f"--space is required; known: {', '.join(list_spaces())}")
+    space, space_ref, record = find_space(options.space)
+    plugins = user_code(plugins + ([record] if record else []), space, options.sets)
+    return build_plan(resolve_settings(options, space, plugins=plugins, space_ref=space_ref), space)
 
 
-def describe_plan(plan: SweepPlan) -> str:
-    """The ``--dry-run`` listing: the trials (or the ranges the searcher samples) and the base config."""
-    lines = [
-        f"space {plan.space.name}: {plan.space.description}",
-        f"profile {plan.options.profile}, search {plan.search}, scheduler {plan.scheduler}, "
-        f"metric {plan.space.metric} ({plan.space.mode})",
-        f"run directory: {plan.run_dir}",
-    ]
-    if plan.scheduler == "asha":
-        from sweeps.driver.tuner import describe_asha
-
-        lines.append(describe_asha(plan))
-    if plan.options.resume:
-        lines.extend(describe_remaining(plan))
-    elif plan.trials:
-        lines.append(f"{len(plan.trials)} trials:")
-        for i, trial in enumerate(plan.trials):
-            lines.append(f"  {i + 1:3d}. {plan.space.label(trial)}  (seed {trial.get('seed', 0)})")
-    else:
-        lines.append(f"{plan.num_samples} trials proposed by {plan.search} (search seed {plan.options.search_seed}) "
-                     "from:")
-        for key, domain in sampled_param_space(plan.space).items():
-            lines.append(f"  {key}: {describe_domain(domain)}")
-    timeout = describe_trial_timeout(plan)
-    if timeout:
-        lines.append(timeout)
-    lines.append("base config: " + json.dumps(plan.base, sort_keys=True))
-    return "\n".join(lines)
+def _plan_resume(options: SweepOptions) -> SweepPlan:
+    space = options.space
+    if space and is_space_ref(space):  # the run's folder is named by the space's own name
+        space = find_space(space)[0].name
+    run_dir, manifest = find_run(options.value("storage"), options.name, space)
+    path = os.path.join(run_dir, "manifest.json")
+    recorded = recorded_settings(manifest, path)
+    with local_run(run_dir) as records:  # a run in object storage: its records read from there
+        check_trial_ends(records)
+    reload_plugins(recorded_plugins(manifest, path), path)
+    space, space_ref, _ = find_space(manifest.get("space_ref") or manifest["space"])
+    plugins = user_code(list(recorded_plugins(manifest, path)) + load_plugins(options.plugins), space,
+                        recorded.get("sets") or {})
+    settings = resolve_settings(options, space, recorded, plugins=plugins, space_ref=space_ref)
+    try:
+        return build_plan(settings, space)
+    except UserError as err:  # a manifest edited by hand, or a config key renamed since the run started
+        key = "options.sets" if "options" in manifest else "overrides"
+        raise DataError(f"--resume: {path}: {key} {json_excerpt(settings.sets)} (the run's --set values, on profile "
+                        f"{settings.profile}) make no valid config: {err}{RESTORE}") from None
 
 
-def describe_trial_timeout(plan: SweepPlan) -> str | None:
-    """``--trial-timeout`` in words for ``--dry-run``; on a resume, also whether it is the limit the run recorded or
-    a new one, which the resume records for the resumes after it (None: a new run without a limit)."""
-    limit = plan.options.trial_timeout
-    said = "none" if limit is None else f"{limit:g} s per attempt"
-    if not plan.options.resume:
-        return None if limit is None else f"trial time-out: {said}"
-    recorded = read_manifest(os.path.join(plan.run_dir, "manifest.json")).get("trial_timeout_s")
-    if limit == recorded:
-        return f"trial time-out: {said}, as the run recorded"
-    was = "none" if recorded is None else f"{recorded:g} s"
-    return f"trial time-out: {said} (the run had {was}); the resume records it in manifest.json for later resumes too"
+def user_code(records: list[dict], space: SearchSpace, sets: Mapping[str, Any]) -> tuple[dict, ...]:
+    """The plugins loaded, and after them every module outside the project that registered a part this sweep names
+    (a model, task, loss, metric or the space) without being loaded as one (a module the user's script imported
+    itself), so that the workers, a resume and an analysis load it too."""
+    loaded = {record["name"] for record in records}
+    named = names_in(space, sets)
+    for module in dict.fromkeys(module for name, module in user_registrations() if name in named):
+        if module in loaded:
+            continue
+        if module == "__main__":  # a script that registered parts itself: the workers import it as a module
+            if not getattr(sys.modules["__main__"], "__file__", None):
+                raise UserError("parts registered in an interactive session cannot reach Ray's workers; define them "
+                                "in a .py file and pass it with plugins=[...] (sweeps/run.py --import FILE.py)")
+            main = record_of(sys.modules["__main__"], "file", "__main__")
+            records.append({**main, "name": module_name_of_file(main["path"])})
+        else:
+            records.append(record_of_loaded(module))
+        loaded.add(module)
+    unique = {(r["kind"], r["name"], r["path"]): r for r in records}
+    return tuple(unique.values())
 
 
-def plan_configs(plan: SweepPlan) -> list[dict]:
-    """The configs known before the sweep runs: the base config and every grid trial's."""
-    return [plan.base] + [plan.space.resolve(plan.base, trial) for trial in plan.trials]
+def names_in(space: SearchSpace, sets: Mapping[str, Any]) -> set[str]:
+    """Every name the sweep's configs can hold: the space's, and the keys and strings of its base config, profiles,
+    rows, parameter values and the ``--set`` values (model, task, loss and metric names among them)."""
+    found = {space.name}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            found.update(str(key) for key in value)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            found.add(value)
+
+    walk([space.base, space.profiles, [row.overrides for row in space.rows], dict(sets)])
+    walk([[param.grid, param.choices] for param in space.params])
+    return found
 
 
 def check_data(plan: SweepPlan) -> None:
     """The data checks that read no data (folders, list files and names exist and pair up), once per data config,
     through the task's ``check_data``; loading the data (:func:`prepare_data`) checks the rest."""
-    from restore_core.tasks import get_task
-
     checked = set()
-    for config in plan_configs(plan):
+    for config in plan.configs():
         cfg = validate_config(config)
         if data_key(cfg) not in checked:
             checked.add(data_key(cfg))
@@ -168,104 +144,71 @@ def prepare_data(plan: SweepPlan) -> dict[str, SharedData]:
     """Build the data of the base config and of every grid trial whose data config differs, once each, in the
     driver: missing, corrupt or too small data fails here, before Ray starts, and trials share the arrays."""
     shared: dict[str, SharedData] = {}
-    for config in plan_configs(plan):
+    for config in plan.configs():
         key = data_key(validate_config(config))
         if key not in shared:
             shared[key] = prepare_shared_data(config)
     return shared
 
 
-def asks_for_cuda(plan: SweepPlan) -> str | None:
-    """Which known config sets ``train.device=cuda`` (the base config, or a grid trial by its label); None: none."""
-    if plan.base["train"].get("device") == "cuda":
-        return "the base config"
-    for trial in plan.trials:
-        if plan.space.resolve(plan.base, trial)["train"].get("device") == "cuda":
-            return f"trial '{plan.space.label(trial)}'"
-    return None
+def gpu_request(plan: SweepPlan) -> float | None:
+    """The GPU share asked for: ``--gpus-per-trial``, or for ``auto`` (None) none when every trial trains on CPU."""
+    wanted = plan.settings.gpus_per_trial
+    return 0.0 if wanted is None and plan.cpu_only() else wanted
 
 
-def runs_on_cpu_only(plan: SweepPlan) -> bool:
-    """Whether every known config sets ``train.device=cpu`` (then ``--gpus-per-trial auto`` takes no GPU)."""
-    if plan.base["train"].get("device") != "cpu":
-        return False
-    return all(plan.space.resolve(plan.base, trial)["train"].get("device") == "cpu" for trial in plan.trials)
-
-
-def check_sweep(options: SweepOptions, given: dict[str, Any] | None = None) -> SweepPlan:
-    """Every check of a sweep that reads no data and starts nothing: the options, the run to resume, the space and
-    its configs, the storage, the data's folders and lists, and for a local Ray its GPUs and dashboard port. It
-    writes nothing (a probe of the storage is removed again). ``--dry-run`` stops after it.
-
-    Args:
-        options: the sweep's options.
-        given: with ``--resume``, the trial-defining options typed on the command line (see
-            :func:`~sweeps.ledger.resume.prepare_resume`).
-    """
-    from sweeps.cluster.connect import check_local_start
-
-    options.check()
-    if options.mlflow:
-        from sweeps.driver.mlflow_log import require_mlflow
-
-        require_mlflow(options.mlflow)
-    if options.resume:
-        prepare_resume(options, given or {})
-    plan = plan_sweep(options)
-    if options.resume:
+def check_sweep(plan: SweepPlan) -> float | None:
+    """Every check of a planned sweep that reads no data and starts nothing: the storage, the data's folders and
+    lists, and for a local Ray its GPUs, CPUs and dashboard port. It writes nothing (a probe of the storage is removed
+    again). ``--dry-run`` stops after it. Returns the GPU share each trial takes on a local Ray (None: a cluster's
+    nodes decide it once connected)."""
+    if plan.settings.mlflow:
+        require_mlflow(plan.settings.mlflow)
+    if plan.settings.resume:
         check_run_dir_writable(plan.run_dir)
     else:
-        check_new_run_dir(plan.run_dir, options.storage)
+        check_new_run_dir(plan.run_dir, plan.settings.storage)
     check_data(plan)
-    if options.gpus_per_trial is None and runs_on_cpu_only(plan):
-        options.gpus_per_trial = 0.0
-    check_local_start(options, asks_for_cuda(plan))
-    return plan
+    return check_local_start(plan.settings, gpu_request(plan), plan.asks_for_cuda())
 
 
-def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[str, Any] | None = None) -> str:
-    """Run (or resume) the sweep and write the results. Returns the run directory.
+def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.ResultGrid]:
+    """Run (or resume) a checked plan and write its results. Returns the run directory and Ray Tune's results.
 
-    Every check that can fail on bad input (options, space, configs, storage, GPUs: :func:`check_sweep`; then the
-    data, as they are loaded) runs before Ray starts (on an existing cluster, the GPU request right after
-    connecting) and before anything is written, so a bad command leaves the disk, and an existing run directory, as
-    they were.
+    Every check that can fail on bad input (:func:`plan_sweep`, :func:`check_sweep`; then the data, as they are
+    loaded) runs before Ray starts (on an existing cluster, the GPU request right after connecting) and before
+    anything is written, so a bad command leaves the disk, and an existing run directory, as they were.
 
     Ctrl-C (SIGINT) or SIGTERM stops the sweep with Ray's last save of the experiment and raises
-    :class:`~sweeps.driver.interrupt.Interrupted` (see :func:`~sweeps.driver.interrupt.fit_or_interrupt`):
-    a partial run gets no tables, and ``--resume`` continues it.
+    :class:`~restore_core.cli.Interrupted` (see :func:`~sweeps.driver.interrupt.fit_or_interrupt`): a partial run gets
+    no tables, and ``--resume`` continues it.
 
     Args:
-        options: the sweep's options.
+        plan: the sweep, planned and checked.
         argv: the command line, recorded in the manifest.
-        given: with ``--resume``, the trial-defining options typed on the command line (see
-            :func:`~sweeps.ledger.resume.prepare_resume`).
     """
-    # auto (a resume keeps the share its run recorded); the checks put in a provisional share
-    probe_gpu_share = options.gpus_per_trial is None and not options.resume
-    plan = check_sweep(options, given)
+    settings = plan.settings
+    local_share = check_sweep(plan)
     existed = os.path.exists(plan.run_dir)
 
     def again() -> str:  # once its manifest is written, a run goes on with --resume, even before its first trial
-        manifest = not options.is_remote_storage() and os.path.exists(os.path.join(plan.run_dir, "manifest.json"))
-        return resume_advice(options) if manifest else "run the command again"
+        manifest = not settings.remote_storage and os.path.exists(os.path.join(plan.run_dir, "manifest.json"))
+        return resume_advice(settings) if manifest else "run the command again"
 
     try:
         with stop_on_full_disk(plan.run_dir, again):
-            tuner, shared = _start(plan, argv, probe_gpu_share)
+            tuner, shared = _start(plan, argv or [], gpu_request(plan) if local_share is None else local_share)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
-        raise Interrupted(signal.SIGINT, resume_advice(options) if options.resume else
+        raise Interrupted(signal.SIGINT, resume_advice(settings) if settings.resume else
                           "no trial had started; run the command again") from None
-    with stop_on_full_disk(plan.run_dir, resume_advice(options)):
-        fit_or_interrupt(tuner, resume_advice(options))
-    if options.is_remote_storage():  # the checkpoints are there: a local copy's python -m analysis evaluates them
+    with stop_on_full_disk(plan.run_dir, resume_advice(settings)):
+        results = fit_or_interrupt(tuner, resume_advice(settings))
+    if settings.remote_storage:  # the checkpoints are there: a local copy's python -m analysis evaluates them
         print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
               "analysed (python -m analysis RUN_DIR)", file=sys.stderr)
     else:
-        from analysis.evaluate_test import evaluate_run_on_test
-
         evaluate = ("evaluate its trials on test and write its tables with python -m analysis "
                     f"{shlex.quote(plan.run_dir)}")
         try:
@@ -273,9 +216,7 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
                 evaluate_run_on_test(plan.run_dir, shared)
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {evaluate}") from None
-    if options.analyze:
-        from analysis import write_outputs
-
+    if settings.analyze:
         tables = f"write its tables with python -m analysis {shlex.quote(plan.run_dir)}"
         print(f"writing the tables and the report of {plan.run_dir}", file=sys.stderr, flush=True)  # seconds to minutes
         try:
@@ -283,42 +224,37 @@ def run_sweep(options: SweepOptions, argv: list[str] | None = None, given: dict[
                 write_outputs(plan.run_dir)
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {tables}") from None
-    return plan.run_dir
+    return plan.run_dir, results
 
 
-def _start(plan, argv: list[str] | None, probe_gpu_share: bool = False):
-    """Everything between the checks and the first trial: the data, Ray, the GPU share of ``--gpus-per-trial auto``
-    (``probe_gpu_share``), the run directory and its manifest, and the Tuner (new, or the run's restored); returns the
-    Tuner and the prepared data (the test evaluation reuses it)."""
-    from sweeps.cluster.connect import start_ray
-    from sweeps.driver.tuner import build_tuner
-
-    options = plan.options
+def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None) -> tuple[tune.Tuner, dict[str, SharedData]]:
+    """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
+    Tuner (new, or the run's restored); returns the Tuner and the prepared data (the test evaluation reuses it)."""
+    settings = plan.settings
     shared = prepare_data(plan)
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
-    if options.resume:
+    if settings.resume:
         manifest = read_manifest(manifest_path)
-        record_resume(manifest, options, argv or [])
+        record_resume(manifest, settings, argv)
     else:
-        manifest = build_manifest(plan, argv or [])  # before Ray: it records the GPUs asked for
+        manifest = build_manifest(plan, argv)  # before Ray: it records the GPUs asked for
 
-    info = start_ray(options)  # on a cluster, it checks the GPU request against the nodes
-    if probe_gpu_share and options.gpus_per_trial > 0:
-        from sweeps.cluster.gpu_share import auto_gpu_share
-
-        options.gpus_per_trial = auto_gpu_share(plan_configs(plan), shared)
-        # recorded as the share asked for, so that a resume runs its trials with the same share
-        manifest["resources_per_trial"]["gpu"] = manifest["options"]["gpus_per_trial"] = options.gpus_per_trial
-    if not options.resume and not options.is_remote_storage():
-        create_run_dir(plan.run_dir, options.storage)
-    manifest.setdefault("resources_per_trial", {})["gpu_used"] = options.gpus_per_trial
-    if info.nodes > 1 and not options.is_remote_storage():
-        for warning in storage_warnings(options.storage, info.nodes):
+    info, gpus_per_trial = start_ray(settings, wanted_gpus)  # on a cluster, it checks the request against the nodes
+    if settings.gpus_per_trial is None and not settings.resume and gpus_per_trial > 0:
+        # auto on a GPU: a probe trial measures the share; recorded as the share asked for, so that a resume runs
+        # its trials with the same share (the checks before Ray started used a provisional one)
+        gpus_per_trial = auto_gpu_share(plan.configs(), shared)
+        manifest["resources_per_trial"]["gpu"] = manifest["options"]["gpus_per_trial"] = gpus_per_trial
+    if not settings.resume and not settings.remote_storage:
+        create_run_dir(plan.run_dir, settings.storage)
+    manifest.setdefault("resources_per_trial", {})["gpu_used"] = gpus_per_trial
+    if info.nodes > 1 and not settings.remote_storage:
+        for warning in storage_warnings(settings.storage, info.nodes):
             print(f"warning: {warning}", file=sys.stderr)
-    if options.resume:
-        prepare_run_to_resume(plan.run_dir, options.retry_failed)
-    if options.is_remote_storage():  # beside Ray's files there
+    if settings.resume:
+        prepare_run_to_resume(plan.run_dir, settings.retry_failed)
+    if settings.remote_storage:  # beside Ray's files there
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
-    return build_tuner(plan, shared), shared
+    return build_tuner(plan, shared, gpus_per_trial), shared

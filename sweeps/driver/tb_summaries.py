@@ -70,8 +70,8 @@ class TrialSummaries:
         """At the trial's first report (when its metrics and cost are known): the hparams, the config and the cost."""
         if self._writer is not None:
             return
-        from torch.utils.tensorboard import SummaryWriter
-        from torch.utils.tensorboard.summary import hparams as hparams_summaries
+        from torch.utils.tensorboard import SummaryWriter  # deferred: TensorBoard's writer, only in a trial
+        from torch.utils.tensorboard.summary import hparams as hparams_summaries  # deferred: as above
 
         self._writer = SummaryWriter(self.logdir)
         values = hparams(self.space, self.sampled, self.config, self.label)
@@ -92,10 +92,10 @@ class TrialSummaries:
         """The session's end (success, or failure for a trial that raised), and the file closed."""
         if self._writer is None:
             return
-        from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
-        from tensorboard.plugins.hparams import metadata
-        from tensorboard.plugins.hparams.api_pb2 import Status
-        from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo
+        from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata  # deferred: TensorBoard
+        from tensorboard.plugins.hparams import metadata  # deferred: TensorBoard
+        from tensorboard.plugins.hparams.api_pb2 import Status  # deferred: TensorBoard
+        from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo  # deferred
 
         status = Status.Value("STATUS_SUCCESS" if succeeded else "STATUS_FAILURE")
         content = HParamsPluginData(session_end_info=SessionEndInfo(status=status),

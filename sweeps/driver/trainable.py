@@ -13,6 +13,7 @@ from ray import tune
 
 from analysis.rundir import NODE_KEY
 from restore_core.loop import SharedData, train
+from restore_core.plugins import reload_plugins
 from restore_core.schema import data_key, validate_config
 from sweeps.driver.tb_summaries import TrialSummaries
 from sweeps.ledger.recover import newest_checkpoint
@@ -28,6 +29,7 @@ def run_trial(
     base: dict,
     shared: Mapping[str, SharedData] | None = None,
     trial_timeout: float | None = None,
+    plugins: tuple[dict[str, Any], ...] = (),
 ) -> None:
     """One trial. ``config`` holds only the sampled values (row, parameters, seed); the space, ``base`` and the
     prepared data come through ``tune.with_parameters`` (the object store), never through the search space.
@@ -39,10 +41,12 @@ def run_trial(
         base: the run's base config (profile and ``--set`` applied).
         shared: data prepared once by the driver, by data key; a trial with another data config builds its own.
         trial_timeout: seconds of wall time this attempt may take (``--trial-timeout``); None: no limit.
+        plugins: the user's code the run loads (its records), loaded here before the config is read.
 
     Raises:
         TrialTimedOut: the attempt ran past ``trial_timeout`` (its message is the time-out's reason).
     """
+    reload_plugins(plugins, "the run's plugins")  # the worker registers the user's models, tasks, ... too
     trial_config = space.resolve(base, config)
     label = space.label(config)
     logdir = worker_trial_dir()

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from restore_core.errors import UserError
+from restore_core.plugins import is_file_spec, load_plugins
+from restore_core.schema import validate_config
+from search_spaces import find_space
+from search_spaces.registry import is_space_ref
+from search_spaces.space import PROFILES
+from sweeps.cli import build_parser, options_from_args
+from sweeps.cluster.code import uploads
+from sweeps.cluster.connect import check_cpus, check_gpus
 from sweeps.cluster.storage import storage_warnings
-from sweeps.settings.options import SweepOptions
+from sweeps.driver.runner import plan_sweep
+from sweeps.settings.options import SweepOptions, storage_location
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # run.py options the submission itself decides: where the Ray cluster is and where its dashboard listens.
@@ -21,13 +33,42 @@ class RunArgs:
     """The checked ``sweeps/run.py`` arguments of a submission."""
 
     args: list[str]  # with --name filled in, so that the user knows where the run will be
-    space: str | None
+    space: str | None  # the space's name (None: a resume that leaves it to the run's manifest)
     name: str
     storage: str
     options: SweepOptions  # as run.py reads them (with --resume, the run's manifest on the cluster decides more)
+    plugins: tuple[dict[str, Any], ...] = ()  # the user's code the sweep loads here (records of restore_core.plugins)
 
     def command(self, python: str = "python", script: str = "sweeps/run.py") -> str:
         return shlex.join([python, script, *self.args])
+
+    def uploads(self) -> list[str]:
+        """The user's files and package folders the cluster needs and does not have (see sweeps.cluster.code)."""
+        return uploads(self.plugins)
+
+    def with_plugin_files_at(self, place: Callable[[str], str]) -> RunArgs:
+        """The same run with every plugin file of the arguments (``--import FILE.py``, ``--space FILE.py:NAME``)
+        named as the cluster finds it: ``place`` of the file's absolute path here."""
+        args, follows = [], None
+        for arg in self.args:
+            option, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+            if follows:
+                args.append(_placed(follows, arg, place))
+                follows = None
+            elif equals and option in ("--import", "--space"):
+                args.append(f"{option}={_placed(option, value, place)}")
+            else:
+                follows = arg if arg in ("--import", "--space") else None
+                args.append(arg)
+        return dataclasses.replace(self, args=args)
+
+
+def _placed(option: str, value: str, place: Callable[[str], str]) -> str:
+    """``value`` of ``--import`` or ``--space`` with a plugin file in it replaced by ``place`` of its path."""
+    target, colon, name = value.rpartition(":") if option == "--space" and is_space_ref(value) else (value, "", "")
+    if not is_file_spec(target):
+        return value
+    return place(os.path.abspath(target)) + colon + name
 
 
 def gives(run_args: list[str], option: str) -> bool:
@@ -43,35 +84,29 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     Raises:
         UserError: bad arguments, or options that the submission decides.
     """
-    from sweeps.cli import build_parser, options_from_args
-    from sweeps.driver.runner import plan_sweep
-
     if not run_args:
         raise UserError("give the sweeps/run.py arguments after '--', e.g. -- --space lsid_lr --storage /shared/runs")
     for option in DECIDED_BY_SUBMISSION:
         if gives(run_args, option):
             raise UserError(f"{option} is decided by the submission; drop it from the sweeps/run.py arguments")
-    parsed = build_parser().parse_args(run_args)
-    options = options_from_args(parsed)
+    options = options_from_args(build_parser().parse_args(run_args))
     args = list(run_args)
-    if parsed.resume:
+    storage = storage_location(options.value("storage"))
+    if options.resume:
         # the run itself lives on the cluster's storage; what can be checked here is the command line
         options.check()
-        if parsed.space:
-            check_resumed_space(parsed.space, parsed.profile, options.sets)
-        return RunArgs(args, parsed.space, options.name or "", options.storage, options)
-    if not parsed.space:
-        import search_spaces
-
-        raise UserError(f"--space is required; known: {', '.join(search_spaces.list_spaces())}")
+        # the run's own plugins are in its manifest on the cluster; those given again here go up with the job
+        plugins = tuple(load_plugins(options.plugins))
+        space = check_resumed_space(options.space, options.profile, options.sets) if options.space else None
+        return RunArgs(args, space, options.name or "", storage, options, plugins)
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
-    if parsed.name is None:
-        args += ["--name", plan.options.name]
-    return RunArgs(args, parsed.space, plan.options.name, options.storage, options)
+    if options.name is None:
+        args += ["--name", plan.settings.name]
+    return RunArgs(args, plan.space.name, plan.settings.name, storage, options, plan.settings.plugins)
 
 
-def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> None:
-    """The space of a run to resume exists, and its ``--set`` values make a valid config.
+def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> str:
+    """The space of a run to resume exists, and its ``--set`` values make a valid config; returns its name.
 
     The run's profile is in its manifest on the cluster, so without ``--profile`` the values need only be valid
     under one of the profiles.
@@ -79,18 +114,14 @@ def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> Non
     Raises:
         UserError: an unknown space, or ``--set`` values that no profile of the space accepts.
     """
-    import search_spaces
-    from restore_core.schema import validate_config
-    from search_spaces.space import PROFILES
-
-    space = search_spaces.get_space(space_name)
+    space = find_space(space_name)[0]
     if not sets:
-        return
+        return space.name
     first_error = None
     for candidate in [profile] if profile else PROFILES:
         try:
             validate_config(space.base_config(candidate, sets))
-            return
+            return space.name
         except UserError as err:
             first_error = first_error or err
     raise first_error
@@ -106,10 +137,8 @@ def check_trial_fits(run: RunArgs, nodes: str, cpus: tuple[str, float], gpus: tu
         cpus: the option that sizes a node's CPUs and its value, e.g. ("--cpus-per-node", 8).
         gpus: the same for GPUs.
     """
-    from sweeps.cluster.connect import check_cpus, check_gpus
-
-    check_cpus(run.options, cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
-    check_gpus(run.options, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")
+    check_cpus(run.options.value("cpus_per_trial"), cpus[1], f"{nodes} ({cpus[0]} {cpus[1]:g})")
+    check_gpus(run.options.gpus_per_trial, gpus[1], f"{nodes} ({gpus[0]} {gpus[1]:g})")
 
 
 def require_cluster_storage(run: RunArgs, route: str) -> None:

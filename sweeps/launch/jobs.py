@@ -2,7 +2,9 @@
 
 The project folder goes up as the job's working directory (``runtime_env.working_dir``; ``.gitignore``d paths such
 as ``.venv`` and ``runs`` stay behind), the job runs ``python sweeps/run.py <the same arguments>`` on the head node,
-where Ray sets ``RAY_ADDRESS`` so the sweep runs on the cluster, and its log is followed until it ends.
+where Ray sets ``RAY_ADDRESS`` so the sweep runs on the cluster, and its log is followed until it ends. The user's
+plugin files go up too (``runtime_env.py_modules``, each as a package of its module's name) and the job imports them
+by name.
 
 A Jobs API runs whatever it is sent, so a cluster reached over the network must check Ray's token: submission to
 an address that is not loopback is refused without a token, or when the cluster does not ask for one, unless
@@ -12,51 +14,34 @@ the recommended way in.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from ray.exceptions import AuthenticationError
 from ray.job_submission import JobSubmissionClient
 
 from restore_core.errors import UserError
-from sweeps.cluster.security import host_of, is_loopback, read_auth_token
-from sweeps.launch.common import PROJECT_ROOT, RunArgs
+from restore_core.plugins import module_name_of_file
+from sweeps.cluster.security import read_auth_token
+from sweeps.cluster.storage import storage_warnings
+from sweeps.launch.common import PROJECT_ROOT, RunArgs, check_run_args, require_cluster_storage
+from sweeps.launch.dashboard import check_access, dashboard_url, not_ray
 from sweeps.ray_private import UPLOAD_LOGGERS
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def dashboard_url(address: str) -> str:
-    """``http://host:8265`` from ``host``, ``host:port`` or a full URL (Ray's Jobs API is on the dashboard port).
-
-    Raises:
-        UserError: not an http(s) address with a host and, when given, a port in 1..65535.
-    """
-    accepted = (f"--address {address}: give the dashboard's HTTP address as http://HOST:PORT with PORT in 1..65535 "
-                "(8265 when left out), e.g. http://127.0.0.1:8265")
-    try:
-        parts = urlsplit(address if "://" in address else f"http://{address}")
-        port = parts.port
-    except ValueError:  # a broken [IPv6] host, or a port that is not a number or above 65535
-        raise UserError(accepted) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        raise UserError(accepted)
-    netloc = parts.netloc if port else f"{parts.netloc.rstrip(':')}:8265"
-    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
 
 
 def parse_env(items: list[str]) -> dict[str, str]:
@@ -77,80 +62,31 @@ def parse_env(items: list[str]) -> dict[str, str]:
     return env
 
 
-def not_ray(url: str, answer: str) -> UserError:
-    return UserError(f"the server at {url} is not a Ray dashboard ({answer}); give the head's dashboard address, e.g. "
-                     "http://127.0.0.1:8265 through ssh -L 8265:127.0.0.1:8265 <head>")
-
-
-def _get_json(url: str, path: str, timeout: float) -> dict:
-    """The JSON object a Ray dashboard answers at ``path`` (a public endpoint).
-
-    Raises:
-        urllib.error.HTTPError: an HTTP error status.
-        UserError: nothing answers, or the answer is not a JSON object (not a Ray dashboard).
-    """
-    try:
-        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError:
-        raise
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise UserError(f"cannot reach the Ray dashboard at {url}: {reason}") from None
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise not_ray(url, f"its answer to {path} is not JSON")
-    return answer
-
-
-def authentication_mode(url: str, timeout: float = 10.0) -> str:
-    """The cluster's ``RAY_AUTH_MODE`` as its dashboard reports it (a public endpoint): ``token`` or ``disabled``.
-
-    Raises:
-        UserError: nothing answers at ``url``, or what answers is not a Ray dashboard.
-    """
-    try:
-        return str(_get_json(url, "/api/authentication_mode", timeout).get("authentication_mode", "disabled"))
-    except urllib.error.HTTPError as err:
-        if err.code != 404:
-            raise UserError(f"the Ray dashboard at {url} answered {err.code} {err.reason}") from None
-    try:  # a Ray from before token authentication has no such endpoint, but tells its version
-        version = _get_json(url, "/api/version", timeout)
-    except urllib.error.HTTPError as err:
-        raise not_ray(url, f"it answered {err.code} {err.reason} to /api/authentication_mode and /api/version") \
-            from None
-    if "ray_version" not in version:
-        raise not_ray(url, "its answer to /api/version names no ray_version")
-    return "disabled"
-
-
-def check_access(url: str, token: str | None, insecure: bool) -> None:
-    """Refuse to send code over the network to a cluster that does not check tokens (unless ``--insecure``)."""
-    host = host_of(url)
-    if is_loopback(host) or insecure:
-        return
-    if token is None:
-        raise UserError(f"refusing to submit to {host}, which is not loopback, without token authentication: set "
-                        "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH, or run `ray get-auth-token` with the cluster's token "
-                        "in ~/.ray/auth_token), tunnel to the head with ssh -L, or pass --insecure")
-    if authentication_mode(url) != "token":
-        raise UserError(f"the cluster at {host} does not check tokens (its head runs without RAY_AUTH_MODE=token), "
-                        "so anyone who reaches it can run code; restart it with RAY_AUTH_MODE=token, or pass "
-                        "--insecure")
-
-
-def runtime_env(extra_pip: list[str], env: dict[str, str], working_dir: str = PROJECT_ROOT) -> dict[str, Any]:
+def runtime_env(extra_pip: list[str], env: dict[str, str], working_dir: str = PROJECT_ROOT,
+                py_modules: list[str] | None = None) -> dict[str, Any]:
+    """The job's runtime environment: the project as its working directory, and the user's plugin files and packages
+    (``py_modules``: importable by name in the driver and in every worker of the job)."""
     runtime: dict[str, Any] = {
         "working_dir": working_dir,
         "excludes": list(EXCLUDES),
         "env_vars": {"PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", **env},
     }
+    if py_modules:
+        runtime["py_modules"] = list(py_modules)
     if extra_pip:
         runtime["pip"] = list(extra_pip)
     return runtime
+
+
+def as_package(path: str, staging: str) -> str:
+    """A plugin file as the Jobs API uploads it (folders only): a package named like the file's module, whose
+    ``__init__.py`` is the file, in ``staging``; a folder as it is. ``import <module>`` finds it on the cluster."""
+    if os.path.isdir(path):
+        return path
+    package = os.path.join(staging, module_name_of_file(path))
+    os.makedirs(package)
+    shutil.copyfile(path, os.path.join(package, "__init__.py"))
+    return package
 
 
 def submit(
@@ -180,7 +116,11 @@ def submit(
         client = connect(url, headers)
         for warning in warnings or []:
             print(f"warning: {warning}", file=sys.stderr)
-        job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}))
+        # the user's plugin files go up with the job and are imported there by name
+        with tempfile.TemporaryDirectory(prefix="restore-plugins-") as staging:
+            shipped = [as_package(path, staging) for path in run.uploads()]
+            run = run.with_plugin_files_at(module_name_of_file)
+            job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}, py_modules=shipped))
     except AuthenticationError:
         raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
                         "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
@@ -256,3 +196,34 @@ def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 
         return 0
     code = getattr(info, "driver_exit_code", None)
     return code if isinstance(code, int) and code > 0 else 1
+
+
+# -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
+NAME = "ray"
+HELP = "submit to a running Ray cluster through the Jobs API"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The route's own options (before ``--``)."""
+    parser.add_argument("--address", required=True,
+                        help="the head's dashboard, e.g. http://127.0.0.1:8265 (an SSH tunnel) or http://head:8265")
+    parser.add_argument("--insecure", action="store_true",
+                        help="submit to a non-loopback address even without token authentication")
+    parser.add_argument("--no-follow", action="store_true", help="return after submitting instead of following the log")
+    parser.add_argument("--pip", action="append", default=[], metavar="PACKAGE",
+                        help="extra pip package for the job's runtime environment (repeatable)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment variable for the job; the value is taken verbatim (repeatable)")
+    parser.add_argument("--python", default="python", help="the Python that runs sweeps/run.py on the head")
+
+
+def launch(args: argparse.Namespace, run_args: list[str]) -> int:
+    """Check the route's options and the sweeps/run.py arguments, then submit (or write) the sweep."""
+    url = dashboard_url(args.address)
+    env = parse_env(args.env)
+    run = check_run_args(run_args)
+    require_cluster_storage(run, "a Ray job")
+    # said once the cluster answers: an address that fails is the one line
+    warnings = storage_warnings(run.storage, None if "://" not in run.storage else 1)
+    return submit(url, run, insecure=args.insecure, follow=not args.no_follow, pip=args.pip, env=env,
+                  python=args.python, warnings=warnings)

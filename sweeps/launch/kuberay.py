@@ -9,20 +9,24 @@ operator creates the token Secret and gives it to every Ray container).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
 import shlex
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import ray
+import yaml
 
 from restore_core.errors import UserError
-from sweeps.launch.common import RunArgs, gives
+from sweeps.launch.common import RunArgs, check_run_args, check_trial_fits, gives, require_cluster_storage, warn_storage
 
 MOUNT = "/runs"
+PLUGINS = "/plugins"  # where the ConfigMap of the user's plugin files is mounted
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # a Kubernetes quantity: a decimal number, then a binary (Ki..Ei) or decimal (m, k..E) suffix or an exponent
 QUANTITY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?")
@@ -129,25 +133,69 @@ def _resources(cpus: int, memory: str, gpus: int = 0) -> dict[str, Any]:
     return {"requests": dict(amount), "limits": dict(amount)}
 
 
-def _container(name: str, options: KubeRayOptions, resources: dict[str, Any], ports: list | None = None) -> dict:
+def _container(name: str, options: KubeRayOptions, resources: dict[str, Any], ports: list | None = None,
+               plugins: str | None = None) -> dict:
     container: dict[str, Any] = {"name": name, "image": options.image, "workingDir": options.workdir,
                                  "resources": resources, "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}]}
     if ports:
         container["ports"] = ports
-    if options.storage_claim:
-        container["volumeMounts"] = [{"name": "runs", "mountPath": MOUNT}]
+    mounts = [{"name": "runs", "mountPath": MOUNT}] if options.storage_claim else []
+    if plugins:
+        mounts.append({"name": "plugins", "mountPath": PLUGINS, "readOnly": True})
+    if mounts:
+        container["volumeMounts"] = mounts
     return container
 
 
-def _pod(container: dict, options: KubeRayOptions) -> dict:
+def _pod(container: dict, options: KubeRayOptions, plugins: str | None = None) -> dict:
     spec: dict[str, Any] = {"containers": [container]}
-    if options.storage_claim:
-        spec["volumes"] = [{"name": "runs", "persistentVolumeClaim": {"claimName": options.storage_claim}}]
+    volumes = [{"name": "runs", "persistentVolumeClaim": {"claimName": options.storage_claim}}] \
+        if options.storage_claim else []
+    if plugins:
+        volumes.append({"name": "plugins", "configMap": {"name": plugins}})
+    if volumes:
+        spec["volumes"] = volumes
     return {"spec": spec}
 
 
-def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
-    """The RayJob as a dict (``yaml.safe_dump`` it)."""
+def plugin_config_map(run: RunArgs, name: str, namespace: str | None) -> dict[str, Any] | None:
+    """A ConfigMap holding the user's plugin files, mounted at /plugins on every pod (None: no plugin files).
+
+    Raises:
+        UserError: a plugin package of this machine (a folder), which a ConfigMap cannot hold.
+    """
+    files = run.uploads()
+    folders = [path for path in files if os.path.isdir(path)]
+    if folders:
+        raise UserError(f"the plugin package {folders[0]} is a folder of this machine, which a RayJob cannot take "
+                        "along: install it in the image, or pass its modules as .py files with --import")
+    if not files:
+        return None
+    data = {}
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            data[os.path.basename(path)] = handle.read()
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": "restore-sweeps"}}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+
+
+def rayjob_manifests(run: RunArgs, options: KubeRayOptions) -> list[dict[str, Any]]:
+    """The RayJob, after a ConfigMap of the user's plugin files when there are some (``yaml.safe_dump_all`` them;
+    ``kubectl apply -f`` takes both)."""
+    options.check()
+    name = rayjob_name(run)
+    config_map = plugin_config_map(run, f"{name}-plugins", options.namespace)
+    if config_map is None:
+        return [rayjob_manifest(run, options, name)]
+    run = run.with_plugin_files_at(lambda path: f"{PLUGINS}/{os.path.basename(path)}")
+    return [config_map, rayjob_manifest(run, options, name, config_map["metadata"]["name"])]
+
+
+def rayjob_manifest(run: RunArgs, options: KubeRayOptions, name: str | None = None,
+                    plugins: str | None = None) -> dict[str, Any]:
+    """The RayJob as a dict (``yaml.safe_dump`` it); ``plugins`` names a ConfigMap mounted at /plugins."""
     options.check()
     args = list(run.args)
     if options.storage_claim and not gives(args, "--storage"):
@@ -155,11 +203,11 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
     entrypoint = shlex.join(["python", f"{options.workdir.rstrip('/')}/sweeps/run.py", *args])
     head_ports = [{"containerPort": 6379, "name": "gcs-server"}, {"containerPort": 8265, "name": "dashboard"},
                   {"containerPort": 10001, "name": "client"}]
-    head = _container("ray-head", options, _resources(options.head_cpus, options.head_memory), head_ports)
+    head = _container("ray-head", options, _resources(options.head_cpus, options.head_memory), head_ports, plugins)
     worker = _container("ray-worker", options, _resources(options.cpus_per_worker, options.memory_per_worker,
-                                                         options.gpus_per_worker))
+                                                         options.gpus_per_worker), plugins=plugins)
     metadata: dict[str, Any] = {
-        "name": rayjob_name(run),
+        "name": name or rayjob_name(run),
         "labels": {"app.kubernetes.io/name": "restore-sweeps", "restore-sweeps/space": k8s_name(run.space or "")},
     }
     if options.namespace:
@@ -180,7 +228,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
                 "headGroupSpec": {
                     # no trials on the head: it runs the driver, the dashboard and the GCS
                     "rayStartParams": {"num-cpus": "0"},
-                    "template": _pod(head, options),
+                    "template": _pod(head, options, plugins),
                 },
                 "workerGroupSpecs": [{
                     "groupName": "trials",
@@ -188,8 +236,59 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions) -> dict[str, Any]:
                     "minReplicas": options.workers,
                     "maxReplicas": options.workers,
                     "rayStartParams": {},
-                    "template": _pod(worker, options),
+                    "template": _pod(worker, options, plugins),
                 }],
             },
         },
     }
+
+
+# -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
+NAME = "kuberay"
+HELP = "write a KubeRay RayJob manifest (apply it with kubectl)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The route's own options (before ``--``)."""
+    parser.add_argument("--image", required=True, help="container image holding the project and its dependencies")
+    parser.add_argument("--workers", type=int, default=1, help="worker pods (the head runs no trials)")
+    parser.add_argument("--cpus-per-worker", type=int, default=4, help="CPUs each worker pod requests")
+    parser.add_argument("--gpus-per-worker", type=int, default=0, help="GPUs each worker pod requests")
+    parser.add_argument("--memory-per-worker", default="16Gi", help="memory each worker pod requests")
+    parser.add_argument("--head-cpus", type=int, default=2, help="CPUs the head pod requests")
+    parser.add_argument("--head-memory", default="8Gi", help="memory the head pod requests")
+    parser.add_argument("--storage-claim", help="ReadWriteMany PersistentVolumeClaim mounted at /runs on every pod")
+    parser.add_argument("--workdir", default="/app", help="where the image holds the project")
+    parser.add_argument("--namespace", help="namespace of the RayJob (default: kubectl's current one)")
+    parser.add_argument("--output", "-o", help="write the manifest here (default: print it)")
+
+
+def launch(args: argparse.Namespace, run_args: list[str]) -> int:
+    """Check the route's options and the sweeps/run.py arguments, then submit (or write) the sweep."""
+    options = KubeRayOptions(image=args.image, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                             gpus_per_worker=args.gpus_per_worker, memory_per_worker=args.memory_per_worker,
+                             head_cpus=args.head_cpus, head_memory=args.head_memory, storage_claim=args.storage_claim,
+                             workdir=args.workdir, namespace=args.namespace)
+    options.check()
+    run = check_run_args(run_args)
+    check_trial_fits(run, "on each worker pod", ("--cpus-per-worker", options.cpus_per_worker),
+                     ("--gpus-per-worker", options.gpus_per_worker))
+    explicit_storage = gives(run.args, "--storage")
+    if explicit_storage:
+        require_cluster_storage(run, "a RayJob")
+    text = yaml.safe_dump_all(rayjob_manifests(run, options), sort_keys=False, width=120)
+    if args.output:
+        write_manifest(text, args.output)
+    if "://" in run.storage:
+        warn_storage(run.storage, 1)
+    elif not options.storage_claim:
+        print("warning: no --storage-claim: the run directory stays on the head pod's disk and is lost with the pod; "
+              "mount a ReadWriteMany volume with --storage-claim, or pass --storage s3://...", file=sys.stderr)
+    elif explicit_storage and not run.storage.startswith(MOUNT):
+        print(f"warning: --storage {run.storage} is not under {MOUNT}, where --storage-claim is mounted",
+              file=sys.stderr)
+    if args.output:
+        print(f"wrote {args.output}; submit it with: kubectl apply -f {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0

@@ -9,6 +9,7 @@ passed to every node in the environment, never written to disk), the dashboard l
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -17,7 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from restore_core.errors import UserError
-from sweeps.launch.common import PROJECT_ROOT, RunArgs
+from sweeps.launch.common import PROJECT_ROOT, RunArgs, check_run_args, check_trial_fits, warn_storage
 
 # sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or no limit
 SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE")
@@ -213,3 +214,58 @@ def submit_script(path: str, log_dir: str, wait: bool = False) -> tuple[str | No
     if proc.returncode != 0 and job_id is None:
         raise UserError(f"sbatch refused the script: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
     return job_id, proc.returncode
+
+
+# -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
+NAME = "slurm"
+HELP = "write a SLURM batch script (Ray head + workers) and sbatch it"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The route's own options (before ``--``)."""
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="nodes of the job: the Ray head and a worker on each other")
+    parser.add_argument("--cpus-per-node", type=int, default=8, help="CPUs per node (sbatch --cpus-per-task)")
+    parser.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (sbatch --gpus-per-node)")
+    parser.add_argument("--time", default="04:00:00", help="wall-time limit of the job")
+    parser.add_argument("--partition", help="SLURM partition (default: the cluster's)")
+    parser.add_argument("--account", help="SLURM account to charge (default: yours)")
+    parser.add_argument("--mem", help="memory per node, e.g. 64G")
+    parser.add_argument("--job-name", help="the job's name (default: restore-<space>-<run name>)")
+    parser.add_argument("--setup", action="append", default=[], metavar="LINE",
+                        help="shell line run before Ray starts, e.g. 'module load cuda' (repeatable; default: "
+                        "activate .venv when there is one)")
+    parser.add_argument("--log-dir", default="slurm-logs", help="where the script and the job's output go")
+    parser.add_argument("--python", default="python", help="the Python that runs Ray and sweeps/run.py on the nodes")
+    parser.add_argument("--print", action="store_true", help="print the script instead of submitting it")
+    parser.add_argument("--wait", action="store_true", help="block until the job ends (sbatch --wait)")
+
+
+def launch(args: argparse.Namespace, run_args: list[str]) -> int:
+    """Check the route's options and the sweeps/run.py arguments, then submit (or write) the sweep."""
+    options = SlurmOptions(nodes=args.nodes, cpus_per_node=args.cpus_per_node, gpus_per_node=args.gpus_per_node,
+                           time=args.time, partition=args.partition, account=args.account, memory=args.mem,
+                           job_name=args.job_name, setup=args.setup, log_dir=args.log_dir, python=args.python)
+    options.check()
+    log_dir = options.log_path()
+    # the nodes share the filesystem the run's storage is on: the plugin files are named by their absolute path
+    run = check_run_args(run_args).with_plugin_files_at(lambda path: path)
+    check_trial_fits(run, "on each node of the job", ("--cpus-per-node", options.cpus_per_node),
+                     ("--gpus-per-node", options.gpus_per_node))
+    text = sbatch_script(run, options)
+    script = os.path.join(log_dir, f"{run.space or 'resume'}-{run.name}.sbatch")
+    path = None if args.print else write_script(text, script)
+    warn_storage(run.storage if "://" in run.storage else os.path.join(PROJECT_ROOT, run.storage), args.nodes)
+    if path is None:
+        print(text)
+        return 0
+    job_id, code = submit_script(path, log_dir, wait=args.wait)
+    if job_id is None:
+        print(f"sbatch is not on this machine; the script is {path}: copy the project to the cluster and run "
+              f"sbatch {os.path.relpath(path, PROJECT_ROOT)} from the project root there")
+        return 0
+    print(f"submitted SLURM job {job_id}: {path}")
+    print(f"  output: {log_dir}/<job name>-{job_id}.out    cancel: scancel {job_id}")
+    if args.wait:
+        print(f"SLURM job {job_id} ended with exit code {code}")
+    return code

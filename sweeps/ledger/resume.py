@@ -9,7 +9,8 @@ from typing import Any
 
 from analysis.remote import folders, is_file, is_uri, local_run
 from restore_core.errors import DataError, UserError
-from restore_core.io import json_excerpt, read_json_object
+from restore_core.io import read_json_object
+from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
 from sweeps.ledger.retry import rerun_by_ray
 from sweeps.ledger.status import (
     STATUS_FILE,
@@ -18,44 +19,40 @@ from sweeps.ledger.status import (
     read_status,
     read_timeout,
 )
-from sweeps.settings.options import (
-    DEFAULT_SEARCH_SEED,
-    KEPT_BY_RAY,
-    RECORDED,
-    SweepOptions,
-    default_num_samples,
-)
-from sweeps.settings.recorded import MISSING, RESTORE, bad_value, check_option
+from sweeps.settings.plan import SweepPlan
+from sweeps.settings.recorded import bad_value
 
 MANIFEST_FORMAT = "a run's manifest.json is the JSON object sweeps/run.py writes into every run directory it starts"
-def find_run(options: SweepOptions) -> tuple[str, dict[str, Any]]:
-    """The run directory and manifest of ``--name`` under ``--storage`` (in ``--space`` when given).
+
+
+def find_run(storage: str, name: str, space: str | None) -> tuple[str, dict[str, Any]]:
+    """The run directory and manifest of run ``name`` under ``storage`` (of ``space`` when given).
 
     Raises:
         UserError: no such run, a run of another space, or the name used by several spaces without ``--space``.
     """
-    found = manifests_named(options.storage, options.name)
-    if options.space:
-        path = found.get(options.space)
+    root = storage.rstrip("/") if is_uri(storage) else os.path.abspath(storage)
+    found = manifests_named(storage, name)
+    if space:
+        path = found.get(space)
         if path is None:
             others = ", ".join(sorted(found))
             if others:
-                raise UserError(f"--resume: run '{options.name}' belongs to space {others}, not '{options.space}'")
-            raise UserError(f"--resume: no run '{options.name}' of space '{options.space}' under "
-                            f"{options.space_dir()} (no manifest.json); {_known_runs(options)}")
+                raise UserError(f"--resume: run '{name}' belongs to space {others}, not '{space}'")
+            raise UserError(f"--resume: no run '{name}' of space '{space}' under {os.path.join(root, space)} (no "
+                            f"manifest.json); {_known_runs(root)}")
     elif len(found) == 1:
         path = next(iter(found.values()))
     elif not found:
-        raise UserError(f"--resume: no run named '{options.name}' under {os.path.abspath(options.storage)}; "
-                        f"{_known_runs(options)}")
+        raise UserError(f"--resume: no run named '{name}' under {root}; {_known_runs(root)}")
     else:
-        raise UserError(f"--resume: spaces {', '.join(sorted(found))} each have a run named '{options.name}'; "
-                        "pass --space to say which")
+        raise UserError(f"--resume: spaces {', '.join(sorted(found))} each have a run named '{name}'; pass --space "
+                        "to say which")
     manifest = read_manifest(path)
     recorded_space = manifest.get("space")
     folder_space = path.rsplit("/", 3)[-3]
     if recorded_space != folder_space:
-        raise UserError(f"--resume: run '{options.name}' under '{folder_space}/' belongs to space '{recorded_space}'")
+        raise UserError(f"--resume: run '{name}' under '{folder_space}/' belongs to space '{recorded_space}'")
     return path.rsplit("/", 1)[0], manifest
 
 
@@ -93,114 +90,14 @@ def read_manifest(path: str) -> dict[str, Any]:
     return manifest
 
 
-def _known_runs(options: SweepOptions) -> str:
-    if is_uri(options.storage):
-        root = options.storage.rstrip("/")
+def _known_runs(root: str) -> str:
+    if is_uri(root):
         runs = [f"{space}/{run}" for space in folders(root) for run in folders(f"{root}/{space}")
                 if is_file(f"{root}/{space}/{run}/manifest.json")]
     else:
-        runs = sorted(os.path.relpath(os.path.dirname(p), os.path.abspath(options.storage)) for p in
-                      glob.glob(os.path.join(os.path.abspath(options.storage), "*", "*", "manifest.json")))
+        runs = sorted(os.path.relpath(os.path.dirname(p), root) for p in glob.glob(os.path.join(root, "*", "*",
+                                                                                             "manifest.json")))
     return f"runs there: {', '.join(runs[:10])}" if runs else "there are no runs there"
-
-
-def recorded_options(manifest: dict[str, Any], path: str) -> dict[str, Any]:
-    """The options that defined the run's trials, from its manifest at ``path``, each checked like the command
-    line's (an option the manifest does not record keeps the command line's value).
-
-    Raises:
-        DataError: a recorded value that no run can have, naming the manifest, the key and what it accepts.
-    """
-    space = manifest["space"]
-    if "options" in manifest:
-        options = manifest["options"]
-        if options.get("space", space) != space:
-            raise bad_value(path, "options.space", options["space"], f"{json.dumps(space)}, the run's space")
-        recorded = {key: check_option(path, f"options.{key}", key, options[key])
-                    for key in RECORDED if key in options and key != "space"}
-        return {"space": space, **recorded}
-    # a manifest written before the options were recorded whole
-    resources = manifest.get("resources_per_trial", {})
-    recorded = {"space": space}
-    for key, option, value in (
-        ("profile", "profile", manifest.get("profile", MISSING)),
-        ("search", "search", manifest.get("search", MISSING)),
-        ("scheduler", "scheduler", manifest.get("scheduler", MISSING)),
-        ("seeds", "seeds", manifest.get("seeds", 1)),
-        ("overrides", "sets", manifest.get("overrides", {})),
-        ("resources_per_trial.cpu", "cpus_per_trial", resources.get("cpu", 1.0)),
-        ("resources_per_trial.gpu", "gpus_per_trial", resources.get("gpu", 0.0)),
-    ):
-        recorded[option] = check_option(path, key, option, value)
-    total = check_option(path, "num_samples", "num_samples", manifest.get("num_samples", 1))
-    recorded["num_samples"] = None if recorded["search"] == "grid" else (total or 1) // recorded["seeds"]
-    return recorded
-
-
-def resolve_recorded(recorded: dict[str, Any]) -> dict[str, Any]:
-    """The recorded options with each None ("the space's default") replaced by the value the run used, so that a
-    resume command may repeat a setting the run took from its space (``--scheduler asha`` on an lsid_lr run)."""
-    import search_spaces
-
-    space = search_spaces.get_space(recorded["space"])
-    resolved = dict(recorded)
-    for key in ("search", "scheduler", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise"):
-        if resolved.get(key) is None:
-            resolved[key] = getattr(space, key)
-    sampled = resolved["search"] != "grid"
-    if resolved.get("num_samples") is None and sampled:
-        resolved["num_samples"] = default_num_samples(space)
-    if resolved.get("search_seed") is None and sampled:
-        resolved["search_seed"] = DEFAULT_SEARCH_SEED
-    return resolved
-
-
-def prepare_resume(options: SweepOptions, given: dict[str, Any]) -> str:
-    """Point ``options`` at the run to continue and restore its settings; returns the run directory.
-
-    Args:
-        options: the parsed command line (``resume`` set).
-        given: the trial-defining options the user typed on this command line; any that differs from the run's
-            own is an error, since a resumed run must go on exactly as it started.
-    """
-    run_dir, manifest = find_run(options)
-    path = os.path.join(run_dir, "manifest.json")
-    recorded = recorded_options(manifest, path)
-    recorded_whole = manifest.get("options", {})
-    kept = {key: check_option(path, f"options.{key}", key, recorded_whole[key])
-            for key in KEPT_BY_RAY if key in recorded_whole}
-    timeout = check_option(path, "trial_timeout_s", "trial_timeout", manifest.get("trial_timeout_s"))
-    with local_run(run_dir) as records:  # a run in object storage: its records read from there
-        check_trial_ends(records)
-    resolved = {**resolve_recorded(recorded), **kept}
-    changed = [key for key, value in given.items() if key in resolved and value != resolved[key]]
-    if changed:
-        key = changed[0]
-        flag = "--set" if key == "sets" else f"--{key.replace('_', '-')}"
-        raise UserError(f"--resume continues run '{options.name}' with the settings it started with; {flag} "
-                        f"differs ({resolved[key]!r} recorded, {given[key]!r} given): drop it, or start a new --name")
-    options.restore_recorded(recorded)
-    _check_recorded_config(path, "options.sets" if "options" in manifest else "overrides", options, resolved["search"])
-    for key, value in kept.items():
-        setattr(options, key, value)
-    if options.trial_timeout is None:  # the limit goes on unless the resume command sets another
-        options.trial_timeout = timeout
-    return run_dir
-
-
-def _check_recorded_config(path: str, key: str, options: SweepOptions, search: str) -> None:
-    """The run's profile and ``--set`` values (``key`` in its manifest) still make a valid config: a manifest edited
-    by hand, or a config key renamed since the run started, is named here, not refused later as if typed on this
-    command line."""
-    import search_spaces
-    from restore_core.schema import validate_config
-
-    try:
-        validate_config(search_spaces.get_space(options.space).base_config(options.profile, options.sets, search,
-                                                                         options.seeds))
-    except UserError as err:
-        raise DataError(f"--resume: {path}: {key} {json_excerpt(options.sets)} (the run's --set values, on profile "
-                        f"{options.profile}) make no valid config: {err}{RESTORE}") from None
 
 
 def check_trial_ends(run_dir: str) -> None:
@@ -224,7 +121,7 @@ def check_trial_ends(run_dir: str) -> None:
         raise DataError(f"--resume: {err}") from None
 
 
-def describe_remaining(plan) -> list[str]:
+def describe_remaining(plan: SweepPlan) -> list[str]:
     """The ``--dry-run --resume`` listing: how many trials of the run ended and which ones a resume runs (on from
     their last checkpoint, not started yet, or failed ones again with ``--retry-failed``)."""
     with local_run(plan.run_dir) as run_dir:  # a run in object storage: its records read from there
@@ -242,7 +139,7 @@ def _describe_remaining(plan, run_dir: str) -> list[str]:
         folder = os.path.dirname(path)
         started.append((params if isinstance(params, dict) else {}, read_status(folder),
                         rerun_by_ray(held, os.path.basename(folder))))
-    retry = plan.options.retry_failed
+    retry = plan.settings.retry_failed
     ended = [params for params, status, _ in started if status is not None]
     failed = [(params, rerun) for params, status, rerun in started if status and status.get("status") == "error"]
     runs = [(params, "on from its last checkpoint") for params, status, _ in started if status is None]
@@ -270,7 +167,5 @@ def _describe_remaining(plan, run_dir: str) -> list[str]:
     return lines
 
 
-def _trial_line(plan, params: dict[str, Any]) -> str:
-    from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
-
+def _trial_line(plan: SweepPlan, params: dict[str, Any]) -> str:
     return f"{plan.space.label(params)}  (seed {params.get(SEED_KEY, params.get(TRIAL_INDEX_KEY, 0))})"

@@ -10,6 +10,10 @@ import sys
 import time
 from typing import Any
 
+from restore_core.metrics import metric_definitions
+from sweeps.settings.plan import SweepPlan
+from sweeps.settings.resolve import RunSettings
+
 PACKAGES = ("torch", "ray", "optuna", "torchmetrics", "numpy", "pandas", "scikit-image", "opencv-python-headless",
             "plotly", "tensorboard")
 
@@ -34,37 +38,31 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def metric_definitions(base_config: dict | None = None) -> dict[str, str]:
-    """The definitions of the metrics the run's trials compute: its PSNR/SSIM convention and UQI as configured."""
-    from restore_core.metrics import metric_definitions as definitions
-
-    return definitions(base_config)
-
-
-def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
-    from sweeps.driver.tuner import asha_settings
-
-    space = plan.space
-    options = plan.options
+def build_manifest(plan: SweepPlan, argv: list[str]) -> dict[str, Any]:
+    """The manifest of a new run: what it is, the settings it runs with (what ``--resume`` reads back through
+    :func:`~sweeps.settings.resolve.resolve_settings`), the user's code it loads, and the versions it ran on."""
+    space, settings = plan.space, plan.settings
     return {
         "space": space.name,
+        "space_ref": settings.space_ref,  # FILE.py:NAME or module:NAME of a space from the user's code
+        "plugins": list(settings.plugins),  # loaded again by --resume, --retry-failed and python -m analysis
         "description": space.description,
         "reproduces": space.reproduces,
         "reading": space.reading,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join(["python", "sweeps/run.py", *argv]),
-        "profile": options.profile,
-        "overrides": options.sets,
-        "search": plan.search,
-        "scheduler": plan.scheduler,
-        "asha": asha_settings(plan) if plan.scheduler == "asha" else None,
-        "seeds": options.seeds,
+        "profile": settings.profile,
+        "overrides": settings.sets,
+        "search": settings.search,
+        "scheduler": settings.scheduler,
+        "asha": plan.asha.kwargs() if plan.asha else None,
+        "seeds": settings.seeds,
         "num_samples": plan.num_samples,
         "trials_planned": len(plan.trials) or plan.num_samples,
-        "resources_per_trial": {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
-        "trial_timeout_s": options.trial_timeout,
-        "max_failures": options.max_failures,
-        "options": options.record(),  # what --resume rebuilds the run from
+        "resources_per_trial": {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
+        "trial_timeout_s": settings.trial_timeout,
+        "max_failures": settings.max_failures,
+        "options": settings.record(),  # what --resume rebuilds the run from
         "metric": space.metric,
         "mode": space.mode,
         "scientific": list(space.scientific),
@@ -82,10 +80,11 @@ def build_manifest(plan, argv: list[str]) -> dict[str, Any]:
     }
 
 
-def record_resume(manifest: dict[str, Any], options, argv: list[str]) -> None:
-    """What a resume changes in the run's manifest: the command that resumed it, and the trial time-out it runs
-    with, so that a ``--trial-timeout`` given on a resume stays for the resumes after it."""
+def record_resume(manifest: dict[str, Any], settings: RunSettings, argv: list[str]) -> None:
+    """What a resume changes in the run's manifest: the command that resumed it, the trial time-out it runs with
+    (so that a ``--trial-timeout`` given on a resume stays for the resumes after it), and the user's code it loads."""
     manifest.setdefault("resumed", []).append(" ".join(argv))
-    manifest["trial_timeout_s"] = options.trial_timeout
+    manifest["trial_timeout_s"] = settings.trial_timeout
     if isinstance(manifest.get("options"), dict):  # the record a later resume rebuilds the run from
-        manifest["options"]["trial_timeout"] = options.trial_timeout
+        manifest["options"]["trial_timeout"] = settings.trial_timeout
+    manifest["plugins"] = list(settings.plugins)

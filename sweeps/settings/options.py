@@ -1,12 +1,14 @@
-"""Everything a sweep needs to know from the command line, checked before anything runs."""
+"""What the user asked for, parsed once into an immutable :class:`SweepOptions` and checked before anything runs.
+
+A value left None was not given. :func:`~sweeps.settings.resolve.resolve_settings` fills it in, from the run's
+manifest on a resume, else from the space (search, scheduler, ASHA's settings, the number of samples) or from
+:data:`DEFAULTS`, the one place every other default lives.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -19,8 +21,23 @@ RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum",
             "asha_noise")
 KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
-ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise")  # None: the space's
-DEFAULT_SEARCH_SEED = 0  # of random/optuna/gp search without --search-seed
+ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise")  # the space's unless given
+# The defaults that are not the space's. None: a default that stays "not set" (no limit, auto, the next free name).
+DEFAULTS: dict[str, Any] = {
+    "profile": "quick",
+    "seeds": 1,
+    "search_seed": 0,  # of random/optuna/gp search (grid search proposes nothing)
+    "cpus_per_trial": 1.0,
+    "gpus_per_trial": None,  # auto: AUTO_GPU_SHARE where the nodes have a GPU, else 0
+    "max_concurrent": None,
+    "max_failures": 0,
+    "trial_timeout": None,
+    "storage": "runs",
+    "dashboard_port": 8265,
+    "dashboard_host": "127.0.0.1",
+    "verbose": 1,
+}
+MIN_NUM_SAMPLES = 8  # configurations random/optuna/gp search proposes by default: the study's rows, at least this
 # A trial's watchdog waits on threading.Event, which refuses more than threading.TIMEOUT_MAX (about 9.22e9 s).
 MAX_TRIAL_TIMEOUT = 9.2e9
 # The GPU share of --gpus-per-trial auto where a node has a GPU, in the checks before Ray starts and in a dry run:
@@ -36,47 +53,60 @@ LOCAL_SCHEMES = ("file", "local")
 URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def default_num_samples(space: Any) -> int:
-    """Configurations random/optuna/gp search proposes without ``--num-samples``: the study's rows, at least 8."""
-    return max(len(space.rows), 8)
-
-
-@dataclass
+@dataclass(frozen=True)
 class SweepOptions:
-    space: str | None
-    profile: str = "quick"
-    search: str | None = None  # None: the space's default
+    """The options of a sweep as the user gave them (``sweeps/run.py``'s or :func:`sweeps.run_sweep`'s); None: not
+    given. Nothing changes them once parsed."""
+
+    space: str | None = None  # a registered name, FILE.py:NAME or module:NAME
+    profile: str | None = None
+    search: str | None = None
     scheduler: str | None = None
     num_samples: int | None = None
-    seeds: int = 1
-    search_seed: int | None = None  # seed of Optuna's sampler (random/optuna/gp search); None: 0 there, unused by grid
-    sets: dict[str, Any] = field(default_factory=dict)
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float | None = None  # None: auto, AUTO_GPU_SHARE where there is a GPU, else 0
+    seeds: int | None = None
+    search_seed: int | None = None
+    sets: dict[str, Any] = field(default_factory=dict)  # --set values by dotted key
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None  # None: auto
     max_concurrent: int | None = None
-    asha_grace: float | None = None  # None: the space's
+    asha_grace: float | None = None
     asha_reduction: float | None = None
     asha_recheck: bool | None = None
     asha_quorum: int | None = None
     asha_noise: float | Literal["auto"] | None = None  # the race's σ (0: no race), "auto": measured as it runs
     name: str | None = None
-    storage: str = "runs"
+    storage: str | None = None
     dry_run: bool = False
     resume: bool = False
     retry_failed: bool = False
-    max_failures: int = 0
-    trial_timeout: float | None = None  # seconds of wall time per trial attempt; None: no limit
+    max_failures: int | None = None
+    trial_timeout: float | None = None  # seconds of wall time per trial attempt
     fresh_workers: bool = False  # a new worker process per trial instead of reusing a finished trial's
     address: str | None = None
-    dashboard_port: int = 8265
-    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int | None = None
+    dashboard_host: str | None = None
     analyze: bool = True
-    verbose: int = 1
+    verbose: int | None = None
     mlflow: str | None = None  # tracking URI every trial is logged to; None: no MLflow
+    plugins: tuple[str, ...] = ()  # --import: modules and .py files that register models, tasks, losses, spaces
+
+    def value(self, key: str) -> Any:
+        """The option as given, else its default from :data:`DEFAULTS` (options without one: as given)."""
+        given = getattr(self, key)
+        return DEFAULTS.get(key) if given is None else given
+
+    def given(self) -> dict[str, Any]:
+        """The options that define the run's trials (or that Ray keeps with the run) which were given: on a resume,
+        each must be what the run recorded."""
+        given = {key: getattr(self, key) for key in (*RECORDED, *KEPT_BY_RAY)
+                 if key != "sets" and getattr(self, key) is not None}
+        if self.sets:
+            given["sets"] = dict(self.sets)
+        return given
 
     def check(self) -> None:
-        """Raise :class:`UserError` for values no sweep can run with. A ``file://`` storage URI becomes the path it
-        names, as Ray reads it."""
+        """Raise :class:`UserError` for values no sweep can run with (each value alone; the space and the run's
+        manifest are checked against by :func:`~sweeps.settings.resolve.resolve_settings`)."""
         if self.search is not None and self.search not in SEARCHES:
             raise UserError(f"unknown search algorithm '{self.search}'; known: {', '.join(SEARCHES)}")
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
@@ -87,16 +117,10 @@ class SweepOptions:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1; got {value}")
         if self.search_seed is not None and self.search_seed < 0:
             raise UserError(f"--search-seed must be a whole number >= 0; got {self.search_seed}")
-        if not self.cpus_per_trial > 0 or math.isinf(self.cpus_per_trial):
-            raise UserError(f"--cpus-per-trial must be a number > 0; got {self.cpus_per_trial:g}")
-        if self.gpus_per_trial is None:
-            pass  # auto: resolved against the GPUs there are (sweeps.cluster.connect.fit_gpus)
-        elif not self.gpus_per_trial >= 0 or math.isinf(self.gpus_per_trial):
-            raise UserError(f"--gpus-per-trial must be auto or a number >= 0 (0.25 packs four trials on one GPU); "
-                            f"got {self.gpus_per_trial:g}")
-        elif self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
-            raise UserError(f"--gpus-per-trial above 1 must be a whole number of GPUs (Ray shares only single GPUs); "
-                            f"got {self.gpus_per_trial:g}")
+        cpus = self.value("cpus_per_trial")
+        if not cpus > 0 or math.isinf(cpus):
+            raise UserError(f"--cpus-per-trial must be a number > 0; got {cpus:g}")
+        check_gpu_share(self.gpus_per_trial)
         if self.asha_grace is not None and not 0 < self.asha_grace <= 1:
             raise UserError(f"--asha-grace must be a fraction of training in (0, 1]; got {self.asha_grace:g}")
         if self.asha_reduction is not None and not 1 < self.asha_reduction < math.inf:
@@ -111,18 +135,14 @@ class SweepOptions:
         if self.asha_quorum is not None and self.asha_quorum < 1:
             raise UserError(f"--asha-quorum must be a whole number >= 1 (1: a trial never waits); "
                             f"got {self.asha_quorum}")
-        if self.max_failures < 0:
+        if self.value("max_failures") < 0:
             raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
-        if self.trial_timeout is not None and not self.trial_timeout > 0:
-            raise UserError(f"--trial-timeout must be a number of seconds > 0; got {self.trial_timeout:g}")
-        if self.trial_timeout is not None and self.trial_timeout > MAX_TRIAL_TIMEOUT:
-            raise UserError(f"--trial-timeout must be a number of seconds in (0, 9.2e9] (leave it out for no limit); "
-                            f"got {self.trial_timeout:g}")
-        if not 0 < self.dashboard_port < 65536:
+        check_trial_timeout(self.trial_timeout)
+        if not 0 < self.value("dashboard_port") < 65536:
             raise UserError(f"--dashboard-port must be a TCP port in 1..65535; got {self.dashboard_port}")
         if self.address:
             check_address(self.address, f"--address {self.address}")
-        self.storage = storage_location(self.storage)
+        storage_location(self.value("storage"))
         if self.resume and not self.name:
             raise UserError("--resume needs --name, the run to continue (the folders under <storage>/<space>/)")
         if self.retry_failed and not self.resume:
@@ -130,29 +150,25 @@ class SweepOptions:
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise UserError(f"--name must be a plain folder name without '/'; got '{self.name}'")
 
-    def record(self) -> dict[str, Any]:
-        """The options as plain data, for the manifest (``resume`` rebuilds the run from this)."""
-        return dataclasses.asdict(self)
 
-    def restore_recorded(self, recorded: dict[str, Any]) -> None:
-        """Take the settings that define the trials from a run's manifest (see :data:`RECORDED`)."""
-        for key in RECORDED:
-            if key in recorded:
-                setattr(self, key, recorded[key])
+def check_gpu_share(share: float | None) -> None:
+    """``--gpus-per-trial``: None (auto), or a number >= 0, whole above 1 (Ray shares only single GPUs)."""
+    if share is None:
+        return
+    if not share >= 0 or math.isinf(share):
+        raise UserError(f"--gpus-per-trial must be auto or a number >= 0 (0.25 packs four trials on one GPU); "
+                        f"got {share:g}")
+    if share > 1 and not float(share).is_integer():
+        raise UserError(f"--gpus-per-trial above 1 must be a whole number of GPUs (Ray shares only single GPUs); "
+                        f"got {share:g}")
 
-    def run_name(self, search: str, scheduler: str) -> str:
-        if self.name is None:
-            self.name = f"{self.profile}-{search}-{scheduler}-{time.strftime('%Y%m%d-%H%M%S')}"
-        return self.name
 
-    def is_remote_storage(self) -> bool:
-        return "://" in self.storage
-
-    def space_dir(self, space: str | None = None) -> str:
-        space = space or self.space or ""
-        if self.is_remote_storage():
-            return f"{self.storage.rstrip('/')}/{space}"
-        return os.path.abspath(os.path.join(self.storage, space))
+def check_trial_timeout(seconds: float | None) -> None:
+    if seconds is not None and not seconds > 0:
+        raise UserError(f"--trial-timeout must be a number of seconds > 0; got {seconds:g}")
+    if seconds is not None and seconds > MAX_TRIAL_TIMEOUT:
+        raise UserError(f"--trial-timeout must be a number of seconds in (0, 9.2e9] (leave it out for no limit); "
+                        f"got {seconds:g}")
 
 
 def check_address(address: str, label: str) -> None:
@@ -184,8 +200,8 @@ def storage_location(storage: str) -> str:
             path (pyarrow refuses ``file://runs`` and ``file://host/p``), or a URI with credentials or options in it
             (they belong in the environment, never on the command line).
     """
-    accepted = (f"a folder (default: runs) or a URI of {', '.join(s + '://' for s in REMOTE_SCHEMES)} or "
-                "file:///<absolute path>")
+    schemes = ", ".join(s + "://" for s in REMOTE_SCHEMES)
+    accepted = f"a folder (default: {DEFAULTS['storage']}) or a URI of {schemes} or file:///<absolute path>"
     if not storage.strip():
         raise UserError(f"--storage is empty; give {accepted}")
     if "://" not in storage:

@@ -39,7 +39,7 @@ def test_its_packing_sweep_is_the_quick_lsid_lr_grid_on_the_gpu(gpu_check):
 
     plan = plan_sweep(SweepOptions(space=gpu_check.PACKING_SPACE, search="grid", scheduler="fifo",
                                    sets={"train.device": "cuda"}))
-    assert len(plan.trials) == 10 and plan.options.profile == "quick" and plan.base["train"]["device"] == "cuda"
+    assert len(plan.trials) == 10 and plan.settings.profile == "quick" and plan.base["train"]["device"] == "cuda"
     assert set(gpu_check.STEP_OPTION_SPACES) <= set(list_spaces())
 
 

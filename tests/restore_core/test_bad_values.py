@@ -242,14 +242,15 @@ def test_an_empty_loss_stops_the_cli_with_one_line(capsys):
 
 # -- a data root that nothing would read ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("task, reading", [("lowlight", "sid"), ("desmoke", "folders"), ("tcfl", "folders"),
-                                           ("anomaly", "folders")])
-def test_a_data_root_with_a_source_that_reads_no_files_is_refused(task, reading):
+@pytest.mark.parametrize("task, reading, readers", [("lowlight", "sid", "sid or pairs"), ("desmoke", "folders", None),
+                                                    ("tcfl", "folders", None), ("anomaly", "folders", None)])
+def test_a_data_root_with_a_source_that_reads_no_files_is_refused(task, reading, readers):
     config = smoke(SPACE_OF_TASK[task])
     assert config["data"].get("source", "synthetic") == "synthetic"
+    readers = readers or reading  # the sources that read data.root
     fails_with(set_path(config, "data.root", "/nonexistent"),
-               f"data.root is read only with data.source={reading}; data.source=synthetic reads no files "
-               f"(set data.source={reading}, or leave data.root out)")
+               f"data.root is read only with data.source={readers}; data.source=synthetic reads no files "
+               f"(set data.source={readers}, or leave data.root out)")
     reads = validate_config(set_path(set_path(config, "data.root", "/somewhere"), "data.source", reading))
     assert reads.data.root == "/somewhere"
 

@@ -3,7 +3,8 @@ import time
 import pytest
 import torch
 
-from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, model_cost
+from restore_core import cost as cost_module
+from restore_core.cost import count_macs, count_parameters, example_input, measure_latency, model_cost, trial_cost
 from restore_core.models import create_model, list_models
 
 
@@ -40,6 +41,23 @@ def test_cost_has_latency_and_macs():
     assert cost["cost/params"] == 1 * 8 * 9 + 8 * 8 * 9 + 2 * 8 + 8 * 9  # conv, conv+BN, conv (no biases)
     assert cost["cost/macs"] == (1 * 8 * 9 + 8 * 8 * 9 + 8 * 9) * 32 * 32  # the three convs; BatchNorm not counted
     assert cost["cost/latency_ms"] > 0
+
+
+def test_a_trials_cost_counts_an_architecture_once_per_process_and_measures_its_latency():
+    example = torch.rand(1, 1, 32, 32)
+    first = trial_cost(create_model("dncnn", depth=3, features=8), example)
+    assert first == {**model_cost(create_model("dncnn", depth=3, features=8), example),
+                     "cost/latency_ms": first["cost/latency_ms"]}
+    assert first["cost/latency_ms"] > 0
+    counted = dict(cost_module._COUNTED)
+    # another instance of the architecture (other weights) takes the count made for the first
+    assert trial_cost(create_model("dncnn", depth=3, features=8), example)["cost/macs"] == first["cost/macs"]
+    assert cost_module._COUNTED == counted
+    # another architecture, or another input, is counted
+    wider = trial_cost(create_model("dncnn", depth=3, features=16), example)
+    assert wider["cost/params"] == 1 * 16 * 9 + 16 * 16 * 9 + 2 * 16 + 16 * 9 != first["cost/params"]
+    larger = trial_cost(create_model("dncnn", depth=3, features=8), torch.rand(1, 1, 64, 64))
+    assert larger["cost/macs"] == 4 * first["cost/macs"] and len(cost_module._COUNTED) == len(counted) + 2
 
 
 def test_latency_is_the_median_forward_time():

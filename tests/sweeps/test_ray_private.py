@@ -11,12 +11,15 @@ import os
 import re
 import tempfile
 
+import optuna
 import pytest
 import ray
 from packaging.requirements import Requirement
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import Repeater
+from ray.tune.search.optuna import OptunaSearch
 
 from sweeps import ray_private
 from tests.conftest import ROOT
@@ -70,6 +73,9 @@ def test_ashas_bookkeeping():
     trials = {name: Trial("run_trial", trial_id=name, stub=True) for name in ("a", "b", "c")}
     for trial in trials.values():
         sched.on_trial_add(None, trial)
+    with private_api("asha_signed_report"):  # mode min: negated, so that higher is better
+        assert ray_private.asha_signed_report(sched, {"step": 3, "psnr": 2.0}) == (3, -2.0)
+        assert ray_private.asha_signed_report(sched, {"step": 3}) is None
     with private_api("asha_record"):
         ray_private.asha_record(sched, trials["a"], {"step": 1, "psnr": 3.0})
         ray_private.asha_record(sched, trials["b"], {"step": 3, "psnr": 1.0})
@@ -163,3 +169,22 @@ def test_the_checkpoint_a_snapshot_restores(ray_session, tmp_path):
     with private_api("snapshot_checkpoints"):
         [(folder, path)] = ray_private.snapshot_checkpoints(str(run_dir)).items()
         assert path == str(run_dir / folder / "checkpoint_000000") and os.path.isdir(path)
+
+
+def test_the_optuna_searcher_and_the_repeater():
+    space = {"lr": tune.uniform(0.1, 1.0)}
+    searcher = OptunaSearch(space=space, metric="psnr", mode="max", sampler=optuna.samplers.RandomSampler(seed=0))
+    with private_api("optuna_running_trial"):
+        assert searcher.suggest("a") is not None
+        running = ray_private.optuna_running_trial(searcher, "a")
+        assert isinstance(running, optuna.Trial) and ray_private.optuna_running_trial(searcher, "z") is None
+        running.report(1.5, 10)  # what sweeps.driver.optuna_live reports at a trial's step
+        searcher.on_trial_complete("a", {"psnr": 2.0})
+        assert ray_private.optuna_running_trial(searcher, "a") is None
+        assert running.study.trials[0].intermediate_values == {10: 1.5}
+    repeater = Repeater(OptunaSearch(space=space, metric="psnr", mode="max"), repeat=2, set_index=True)
+    with private_api("repeater_first_of_group"):
+        assert repeater.suggest("b") is not None and repeater.suggest("c") is not None
+        assert ray_private.repeater_first_of_group(repeater, "b") is True
+        assert ray_private.repeater_first_of_group(repeater, "c") is False
+        assert ray_private.repeater_first_of_group(repeater, "z") is False

@@ -21,7 +21,7 @@ import yaml
 from analysis import load_run
 from restore_core.errors import UserError
 from sweeps.launch.cli import run_main
-from sweeps.launch.jobs import authentication_mode, check_access
+from sweeps.launch.dashboard import authentication_mode, check_access
 from tests.conftest import ROOT, free_port
 
 BIN = os.path.dirname(sys.executable)

@@ -21,9 +21,11 @@ import psutil
 import pytest
 
 from restore_core.errors import UserError
+from search_spaces import get_space
 from sweeps.cluster.connect import check_local_start, fit_gpus
 from sweeps.cluster.security import read_auth_token
 from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions
+from sweeps.settings.resolve import RunSettings, resolve_settings
 from tests.conftest import ROOT, free_port
 from tests.sweeps.conftest import dashboard_request
 
@@ -201,9 +203,7 @@ def test_a_sweep_on_a_running_ray_prints_its_dashboard_and_keeps_it_up(fault_swe
 
 
 def test_without_a_gpu_the_sweep_runs_on_cpu_with_a_notice(capsys):
-    options = SweepOptions(space="lsid_lr", gpus_per_trial=0.25)
-    fit_gpus(options, 0.0, "on this machine")
-    assert options.gpus_per_trial == 0.0
+    assert fit_gpus(0.25, 0.0, "on this machine") == 0.0
     assert capsys.readouterr().err == ("notice: no GPU on this machine; --gpus-per-trial 0.25 ignored, trials run "
                                        "on CPU\n")
 
@@ -211,46 +211,46 @@ def test_without_a_gpu_the_sweep_runs_on_cpu_with_a_notice(capsys):
 @pytest.mark.parametrize("wanted, there, ok", [(0.25, 1, True), (1, 1, True), (2, 8, True), (2, 1, False),
                                                (0.5, 0.0, True)])
 def test_a_gpu_request_larger_than_any_node_is_refused(wanted, there, ok):
-    options = SweepOptions(space="lsid_lr", gpus_per_trial=wanted)
     if ok:
-        fit_gpus(options, there, "on any node")
-        assert options.gpus_per_trial == (wanted if there else 0.0)
+        assert fit_gpus(wanted, there, "on any node") == (wanted if there else 0.0)
     else:
         with pytest.raises(UserError, match=r"--gpus-per-trial 2 is more than the 1 GPU\(s\) on any node"):
-            fit_gpus(options, there, "on any node")
+            fit_gpus(wanted, there, "on any node")
 
 
 @pytest.mark.parametrize("gpus_per_node, share", [(0.0, 0.0), (1.0, AUTO_GPU_SHARE), (8.0, AUTO_GPU_SHARE)])
 def test_auto_takes_a_quarter_gpu_where_there_is_one_and_none_without(capsys, gpus_per_node, share):
     """The default (``auto``): four trials to a GPU in the checks where the nodes have one, until the probe trial
     decides at the start (one notice says so; tests/sweeps/cluster/test_gpu_share.py); silently CPU without."""
-    options = SweepOptions(space="lsid_lr")
-    assert options.gpus_per_trial is None
-    fit_gpus(options, gpus_per_node, "on any node")
-    assert options.gpus_per_trial == share
+    assert SweepOptions(space="lsid_lr").gpus_per_trial is None
+    assert fit_gpus(None, gpus_per_node, "on any node") == share
     err = capsys.readouterr().err
     assert err == ("" if not share else "GPU on any node: a probe trial measures how many trials share one when the "
                    "sweep starts (--gpus-per-trial sets the share; 0 runs the trials on CPU)\n")
+
+
+def _settings(**options) -> RunSettings:
+    return resolve_settings(SweepOptions(dashboard_port=free_port(), **options), get_space("lsid_lr"))
 
 
 def test_the_local_checks_keep_the_gpu_request_for_the_manifest(capsys, monkeypatch):
     """The GPU request is fitted to the machine once Ray starts, after the manifest recorded it: a resume that
     repeats ``--gpus-per-trial`` then matches the run's own setting."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    options = SweepOptions(space="lsid_lr", gpus_per_trial=0.25, dashboard_port=free_port())
-    check_local_start(options)
-    assert options.gpus_per_trial == 0.25 and capsys.readouterr().err == ""
+    settings = _settings(gpus_per_trial=0.25)
+    assert check_local_start(settings, settings.gpus_per_trial) == 0.25 and capsys.readouterr().err == ""
+    assert settings.record()["gpus_per_trial"] == 0.25
 
 
-def test_the_local_checks_decide_auto_before_the_manifest_records_it(capsys, monkeypatch):
-    """``auto`` is decided against this machine's GPUs before anything is written, so the manifest records the share
-    the trials ran with and a resume keeps it."""
+def test_the_local_checks_decide_auto_against_this_machine(capsys, monkeypatch):
+    """``auto`` is decided against this machine's GPUs before anything is written; the manifest records the setting
+    (auto: null, decided again by a resume on whatever machine it runs) and the share the trials ran with."""
     import torch
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    options = SweepOptions(space="lsid_lr", dashboard_port=free_port())
-    check_local_start(options)
-    assert options.gpus_per_trial == (AUTO_GPU_SHARE if torch.cuda.is_available() else 0.0)
-    assert options.record()["gpus_per_trial"] == options.gpus_per_trial
+    settings = _settings()
+    assert check_local_start(settings, settings.gpus_per_trial) == (AUTO_GPU_SHARE if torch.cuda.is_available()
+                                                                    else 0.0)
+    assert settings.record()["gpus_per_trial"] is None
     if not torch.cuda.is_available():
         assert capsys.readouterr().err == ""  # no GPU, nothing asked for: no notice

@@ -146,8 +146,9 @@ def test_a_held_trial_that_trails_by_now_is_stopped_before_any_trial_resumes():
 
 def test_the_option_replaces_the_quorum_and_the_manifest_records_it():
     from restore_core.errors import UserError
+    from sweeps.driver.describe import describe_asha
     from sweeps.driver.runner import plan_sweep
-    from sweeps.driver.tuner import build_scheduler, describe_asha
+    from sweeps.driver.tuner import build_scheduler
     from sweeps.settings.manifest import build_manifest
     from sweeps.settings.options import SweepOptions
 
@@ -155,7 +156,8 @@ def test_the_option_replaces_the_quorum_and_the_manifest_records_it():
     sched = build_scheduler(plan)
     assert (sched._race.sigma, sched._quorum) == (0.18, 1)
     assert build_manifest(plan, [])["asha"]["noise"] == 0.18
-    assert "by more than 0.255 (√2 × noise 0.18), and trials are kept in step" in describe_asha(plan)
+    described = describe_asha(plan.asha, plan.base["train"]["eval_every"])
+    assert "by more than 0.255 (√2 × noise 0.18), and trials are kept in step" in described
     plan = plan_sweep(SweepOptions(space="lsid_lr", asha_noise=0, asha_quorum=4))  # the quorum as before
     assert (build_scheduler(plan)._race, build_scheduler(plan)._quorum) == (None, 4)
     assert build_scheduler(plan_sweep(SweepOptions(space="lsid_lr", asha_noise="auto")))._race.sigma is None

@@ -31,8 +31,8 @@ def test_the_search_seed_decides_the_proposals(search):
 
 
 def test_without_a_search_seed_sampled_searches_use_0_and_the_grid_none():
-    assert plan_sweep(SweepOptions(space="lsid_lr", search="optuna")).options.search_seed == 0
-    assert plan_sweep(SweepOptions(space="lsid_lr")).options.search_seed is None
+    assert plan_sweep(SweepOptions(space="lsid_lr", search="optuna")).settings.search_seed == 0
+    assert plan_sweep(SweepOptions(space="lsid_lr")).settings.search_seed is None
 
 
 def test_tpe_models_the_results_after_a_third_of_a_small_budget():
@@ -63,8 +63,8 @@ def test_startup_trials_are_a_third_of_the_budget_within_2_to_10(configurations,
 def test_the_dry_run_lists_the_sampled_ranges_in_words():
     from ray import tune
 
+    from sweeps.driver.describe import describe_plan
     from sweeps.driver.domains import describe_domain
-    from sweeps.driver.runner import describe_plan
 
     assert describe_domain(tune.loguniform(1e-7, 1e-2)) == "log-uniform in [1e-07, 0.01]"
     assert describe_domain(tune.uniform(0, 10)) == "uniform in [0, 10]"

@@ -17,11 +17,14 @@ import time
 import pytest
 
 from analysis import load_run
+from search_spaces import get_space
 from sweeps.ledger.retry import clear_failed
 from sweeps.ledger.status import read_status
 from sweeps.run import main
 from sweeps.settings.manifest import record_resume
 from sweeps.settings.options import SweepOptions
+from sweeps.settings.recorded import recorded_settings
+from sweeps.settings.resolve import resolve_settings
 from tests.conftest import ROOT, free_port
 from tests.sweeps import spaces
 
@@ -176,16 +179,19 @@ def test_retry_failed_forgets_only_the_failed_trials(tmp_path):
     assert read_status(str(tmp_path / "b")) == {"status": "terminated"}
 
 
+# What sweeps/run.py recorded as a run's options before it recorded the resolved settings (None: the space's default)
+OLDER_OPTIONS = {"space": "lsid_lr", "profile": "smoke", "search": None, "scheduler": None, "num_samples": None,
+                 "seeds": 1, "search_seed": None, "sets": {}, "cpus_per_trial": 1.0, "gpus_per_trial": None,
+                 "asha_grace": None, "asha_reduction": None, "asha_recheck": None, "asha_quorum": None,
+                 "max_concurrent": None, "max_failures": 0, "trial_timeout": None, "name": "r", "storage": "runs"}
+
+
 def _hand_made_run(storage, statuses: list[dict | None] = ()) -> str:
     """An lsid_lr run started with the space's defaults (grid, ASHA, reduction 6, which the manifest records as
     None); its first trials have the given ends (None: unfinished)."""
-    from search_spaces import get_space
-    from sweeps.settings.options import SweepOptions
-
     run_dir = storage / "lsid_lr" / "r"
     run_dir.mkdir(parents=True)
-    options = SweepOptions(space="lsid_lr", profile="smoke", name="r").record()
-    (run_dir / "manifest.json").write_text(json.dumps({"space": "lsid_lr", "options": options}))
+    (run_dir / "manifest.json").write_text(json.dumps({"space": "lsid_lr", "options": OLDER_OPTIONS}))
     for i, (trial, status) in enumerate(zip(get_space("lsid_lr").grid_trials(), statuses)):
         (run_dir / f"t{i}").mkdir()
         (run_dir / f"t{i}" / "params.json").write_text(json.dumps(trial))
@@ -274,7 +280,9 @@ def test_a_trial_timeout_given_on_a_resume_is_recorded_for_later_resumes(tmp_pat
     path = os.path.join(run_dir, "manifest.json")
     with open(path, encoding="utf-8") as handle:
         manifest = json.load(handle)
-    record_resume(manifest, SweepOptions(space="lsid_lr", resume=True, trial_timeout=60.0), ["--resume"])
+    settings = resolve_settings(SweepOptions(name="r", resume=True, trial_timeout=60.0), get_space("lsid_lr"),
+                                recorded_settings(manifest, path))
+    record_resume(manifest, settings, ["--resume"])
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle)
     assert _dry_resume(tmp_path) == 0  # a resume without the flag keeps the limit the last one set

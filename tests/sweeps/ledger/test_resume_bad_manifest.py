@@ -8,10 +8,12 @@ import json
 
 import pytest
 
+from search_spaces import get_space
 from search_spaces.space import PROFILES as KNOWN_PROFILES
 from sweeps.run import main
 from sweeps.settings.options import KEPT_BY_RAY, RECORDED, SweepOptions
 from sweeps.settings.recorded import ACCEPTED
+from sweeps.settings.resolve import resolve_settings
 from tests.conftest import free_port
 
 TAIL = "; the manifest holds the settings the run started with: restore that value, or start a new --name"
@@ -26,7 +28,8 @@ def _manifest() -> dict:
     return {
         "space": "lsid_lr", "profile": "smoke", "search": "grid", "scheduler": "asha", "seeds": 1, "num_samples": 1,
         "overrides": {}, "resources_per_trial": {"cpu": 1.0, "gpu": 0.0, "gpu_used": 0.0}, "trial_timeout_s": None,
-        "max_failures": 0, "options": SweepOptions(space="lsid_lr", profile="smoke", name="r").record(),
+        "max_failures": 0,
+        "options": resolve_settings(SweepOptions(profile="smoke", name="r"), get_space("lsid_lr")).record(),
     }
 
 

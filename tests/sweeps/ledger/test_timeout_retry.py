@@ -69,11 +69,11 @@ def _run_with_snapshot(storage, snapshot: str) -> str:
     """An lsid_lr run (smoke, FIFO) whose first two trials failed: Ray's snapshot ``snapshot`` holds the first as
     TERMINATED (a time-out of a trial that returned), the second as ERROR."""
     from search_spaces import get_space
-    from sweeps.settings.options import SweepOptions
+    from tests.sweeps.ledger.test_resume import OLDER_OPTIONS
 
     run_dir = storage / "lsid_lr" / "r"
     run_dir.mkdir(parents=True)
-    options = SweepOptions(space="lsid_lr", profile="smoke", name="r", scheduler="fifo").record()
+    options = {**OLDER_OPTIONS, "scheduler": "fifo"}
     (run_dir / "manifest.json").write_text(json.dumps({"space": "lsid_lr", "options": options}))
     ends = [{"status": "error", "error": timed_out(5)}, {"status": "error", "error": "RuntimeError: x"}]
     for i, (trial, end) in enumerate(zip(get_space("lsid_lr").grid_trials(), ends)):

@@ -17,12 +17,14 @@ import pytest
 import torch
 
 from restore_core.errors import UserError
+from search_spaces import get_space
 from sweeps.cluster.connect import check_cpus, local_cpus
 from sweeps.cluster.security import port_is_free
 from sweeps.launch.cli import run_main
-from sweeps.launch.jobs import authentication_mode, dashboard_url
+from sweeps.launch.dashboard import authentication_mode, dashboard_url
 from sweeps.run import main
 from sweeps.settings.options import SweepOptions, storage_location
+from sweeps.settings.resolve import resolve_settings
 from tests.conftest import ROOT, free_port
 
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
@@ -105,13 +107,12 @@ def test_the_cpus_ray_would_see_are_those_of_ray_override_resources():
 
 @pytest.mark.parametrize("wanted, there, ok", [(2, 2, True), (0.5, 1, True), (4, 0, True), (3, 2, False)])
 def test_a_cpu_request_larger_than_any_node_is_refused(wanted, there, ok):
-    options = SweepOptions(space="lsid_lr", cpus_per_trial=wanted)
     if ok:  # a node without CPUs (a head that runs no trials) is not judged
-        check_cpus(options, there, "on any node")
+        check_cpus(wanted, there, "on any node")
     else:
         with pytest.raises(UserError, match=r"^--cpus-per-trial 3 is more than the 2 CPUs on any node; use a value "
                                             r"in \(0, 2\]$"):
-            check_cpus(options, there, "on any node")
+            check_cpus(wanted, there, "on any node")
 
 
 @pytest.mark.parametrize("address", ["nope", "head:port", "10.0.0.5:99999", ":6379"])
@@ -179,9 +180,8 @@ def test_a_file_uri_is_the_local_path_it_names(tmp_path, capsys):
                                                ("gs://b/r", "gs://b/r")])
 def test_storage_locations(storage, location):
     assert storage_location(storage) == location
-    options = SweepOptions(space="s", storage=storage)
-    options.check()
-    assert options.is_remote_storage() == ("://" in location)
+    settings = resolve_settings(SweepOptions(storage=storage), get_space("lsid_lr"))
+    assert settings.storage == location and settings.remote_storage == ("://" in location)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the notice is for a machine without a GPU")

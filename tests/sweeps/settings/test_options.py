@@ -1,9 +1,18 @@
-"""SweepOptions.check: every value no sweep can run with is refused with a one-line reason."""
+"""SweepOptions.check: every value no sweep can run with is refused with a one-line reason; resolve_settings fills
+in the rest from the space, the defaults or the run's manifest; build_plan turns them into the sweep's configs."""
+
+import json
 
 import pytest
 
 from restore_core.errors import UserError
+from search_spaces import get_space
+from sweeps.driver.describe import asha_rungs, describe_plan, judged_steps
+from sweeps.driver.runner import plan_sweep
+from sweeps.ray_private import asha_rungs as recorded_rungs
 from sweeps.settings.options import RECORDED, SweepOptions
+from sweeps.settings.recorded import recorded_settings
+from sweeps.settings.resolve import resolve_settings
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -37,19 +46,37 @@ def test_bad_options_are_refused(changes, message):
 
 
 def test_good_options_pass_and_round_trip_through_the_manifest():
-    options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, search_seed=7,
-                           sets={"train.steps": 8}, trial_timeout=60.0, max_failures=2, asha_grace=0.1,
-                           asha_reduction=4, asha_recheck=False, asha_quorum=2)
+    options = SweepOptions(space="lsid_lr", profile="smoke", gpus_per_trial=0.25, seeds=3, search="optuna",
+                           search_seed=7, sets={"train.steps": 8}, trial_timeout=60.0, max_failures=2,
+                           asha_grace=0.1, asha_reduction=4, asha_recheck=False, asha_quorum=2)
     options.check()
-    restored = SweepOptions(space=None, name="x", resume=True)
-    restored.restore_recorded(options.record())
-    assert {k: getattr(restored, k) for k in RECORDED} == {k: getattr(options, k) for k in RECORDED}
-    assert restored.trial_timeout is None and restored.max_failures == 0  # how to run it again is the new command's
+    space = get_space("lsid_lr")
+    settings = resolve_settings(options, space)
+    manifest = json.loads(json.dumps({"space": "lsid_lr", "options": settings.record(), "trial_timeout_s": 60.0}))
+    resumed = resolve_settings(SweepOptions(name=settings.name, resume=True), space,
+                               recorded_settings(manifest, "manifest.json"))
+    assert {k: getattr(resumed, k) for k in RECORDED} == {k: getattr(settings, k) for k in RECORDED}
+    assert {k: getattr(settings, k) for k in options.given()} == options.given()  # as given
+    assert (settings.num_samples, settings.scheduler, settings.cpus_per_trial) == (10, "asha", 1.0)  # the defaults
+    assert resumed.trial_timeout == 60.0 and resumed.max_failures == 2  # the limit goes on; Ray keeps the retries
+
+
+def test_each_default_is_the_spaces_or_the_platforms():
+    settings = resolve_settings(SweepOptions(space="lsid_lr"), get_space("lsid_lr"))
+    assert (settings.profile, settings.search, settings.scheduler, settings.seeds) == ("quick", "grid", "asha", 1)
+    assert (settings.asha_grace, settings.asha_reduction, settings.asha_recheck, settings.asha_quorum,
+            settings.asha_noise) == (1 / 12, 6, True, 1, 0.18)  # lsid_lr's
+    assert (settings.num_samples, settings.search_seed, settings.cpus_per_trial, settings.gpus_per_trial) == \
+        (None, None, 1.0, None)  # a grid samples nothing; auto GPUs
+    assert settings.name.startswith("quick-grid-asha-") and settings.storage == "runs"
+    sampled = resolve_settings(SweepOptions(space="lsid_lr", search="random"), get_space("lsid_lr"))
+    assert (sampled.num_samples, sampled.search_seed) == (10, 0)
 
 
 def test_storage_uris_are_not_made_absolute():
-    assert SweepOptions(space="s", storage="s3://bucket/runs/").space_dir() == "s3://bucket/runs/s"
-    assert SweepOptions(space="s", storage="runs").space_dir().endswith("/runs/s")
+    space = get_space("lsid_lr")
+    assert resolve_settings(SweepOptions(storage="s3://bucket/runs/"), space).space_dir == "s3://bucket/runs/lsid_lr"
+    assert resolve_settings(SweepOptions(storage="runs"), space).space_dir.endswith("/runs/lsid_lr")
 
 
 def test_workers_are_reused_unless_fresh_workers_is_given():
@@ -67,11 +94,8 @@ def test_workers_are_reused_unless_fresh_workers_is_given():
     (0.29, 3, {"max_t": 1200, "grace_period": 300, "reduction_factor": 3}),  # whole evaluations
 ])
 def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expected):
-    from sweeps.driver.runner import plan_sweep
-    from sweeps.driver.tuner import asha_settings
-
     plan = plan_sweep(SweepOptions(space="lsid_lr", scheduler="asha", asha_grace=grace, asha_reduction=reduction))
-    assert asha_settings(plan) == {**expected, "recheck": True, "quorum": 1, "noise": 0.18}  # lsid_lr's
+    assert plan.asha.kwargs() == {**expected, "recheck": True, "quorum": 1, "noise": 0.18}  # lsid_lr's
 
 
 @pytest.mark.parametrize("options, message", [
@@ -91,8 +115,6 @@ def test_asha_rungs_come_from_the_options_or_the_space(grace, reduction, expecte
      "proposes none; add --search optuna or leave it out"),
 ])
 def test_options_the_run_would_ignore_are_refused(options, message):
-    from sweeps.driver.runner import plan_sweep
-
     with pytest.raises(UserError) as error:
         plan_sweep(SweepOptions(**options))
     assert str(error.value) == message
@@ -102,15 +124,11 @@ def test_options_the_run_would_ignore_are_refused(options, message):
 def test_asha_rungs_are_rays_milestones(grace, max_t, reduction):
     from ray.tune.schedulers.async_hyperband import _Bracket
 
-    from sweeps.driver.tuner import asha_rungs
-
     bracket = _Bracket(grace, max_t, reduction, s=0)
-    assert asha_rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in bracket._rungs)
+    assert asha_rungs(grace, max_t, reduction) == sorted(int(m) for m, _ in recorded_rungs(bracket))
 
 
 def test_the_dry_run_names_ashas_rungs():
-    from sweeps.driver.runner import describe_plan, plan_sweep
-
     listing = describe_plan(plan_sweep(SweepOptions(space="lsid_lr")))
     assert ("\nASHA judges trials at steps 100, 600 of 1200 and lets the best 1/6 at each go on; one let on stops "
             "once later trials at its rung outrank it; between rungs a trial stops once its best value trails "
@@ -141,22 +159,18 @@ def test_the_dry_run_lists_the_steps_rays_asha_judges_at(grace, max_t, reduction
     from ray.tune.experiment import Trial
     from ray.tune.schedulers.async_hyperband import _Bracket
 
-    from sweeps.driver.tuner import judged_steps
-
     bracket, trial = _Bracket(grace, max_t, reduction, s=0), Trial("run_trial", trial_id="t", stub=True)
     recorded = []
     for step in range(eval_every, max_t, eval_every):  # Ray stops a trial at max_t without judging it
-        before = sum(len(r) for _, r in bracket._rungs)
+        before = sum(len(r) for _, r in recorded_rungs(bracket))
         bracket.on_result(trial, step, 1.0)
-        if sum(len(r) for _, r in bracket._rungs) > before:
+        if sum(len(r) for _, r in recorded_rungs(bracket)) > before:
             recorded.append(step)
     assert judged_steps(grace, max_t, reduction, eval_every) == recorded == expected
 
 
 @pytest.mark.parametrize("search", ["random", "optuna", "gp"])
 def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
-    from sweeps.driver.runner import plan_sweep
-
     with pytest.raises(UserError) as error:  # every repeat sets its own seed: 7 would be used by no trial
         plan_sweep(SweepOptions(space="lsid_lr", search=search, seeds=2, sets={"train.seed": 7}))
     assert str(error.value) == ("--set train.seed: space 'lsid_lr' sets this key in every trial (each of a "
@@ -170,17 +184,15 @@ def test_a_seed_set_for_repeated_sampled_configurations_is_refused(search):
                                          (["--gpus-per-trial", "AUTO"], None), (["--gpus-per-trial", "0"], 0.0),
                                          (["--gpus-per-trial", "0.5"], 0.5)])
 def test_gpus_per_trial_is_auto_unless_given(argv, share):
-    from sweeps.cli import build_parser, given_options, options_from_args
+    from sweeps.cli import build_parser, options_from_args
 
-    args = build_parser().parse_args(["--space", "lsid_lr", *argv])
-    assert options_from_args(args).gpus_per_trial == share
-    assert ("gpus_per_trial" in given_options(args)) == (share is not None)  # auto on a resume: the run's own
+    options = options_from_args(build_parser().parse_args(["--space", "lsid_lr", *argv]))
+    assert options.gpus_per_trial == share
+    assert ("gpus_per_trial" in options.given()) == (share is not None)  # auto on a resume: the run's own
 
 
 @pytest.mark.parametrize("sets, cpu_only", [({}, False), ({"train.device": "cpu"}, True),
                                             ({"train.device": "auto"}, False), ({"train.device": "cuda"}, False)])
 def test_auto_takes_no_gpu_for_a_sweep_that_trains_on_cpu(sets, cpu_only):
-    from sweeps.driver.runner import plan_sweep, runs_on_cpu_only
-
     plan = plan_sweep(SweepOptions(space="lsid_lr", profile="smoke", sets=dict(sets)))
-    assert runs_on_cpu_only(plan) == cpu_only
+    assert plan.cpu_only() == cpu_only

@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""The fixed cost of one trial, part by part: what a sweep's trial pays besides its training steps, measured side by
+side in one process on an lsid_lr trial (quick profile, 150 steps by default), and, from a FIFO run that
+``overhead.py --storage`` kept, the time between one trial's end and the next trial's start on the same worker.
+
+    python benchmarks/trial_cost.py                                  # the parts, 150-step trials
+    python benchmarks/trial_cost.py --run runs/bench/lsid_lr/overhead # also the hand-over measured in that run
+
+The parts: the data hand-over (the shared data the driver put in Ray's object store, fetched by a Ray worker as
+``tune.with_parameters`` does at every trial's start), the model build (the task: model, optimizer, validation
+tensors), the model's cost (parameters, MACs and inference latency, reported with every result: measured, and as a
+later trial of the same architecture in the same worker pays it: parameters and MACs counted once), the checkpoints
+(one at every evaluation: the state saved by the loop, then copied into the run's storage as Ray does and the
+previous one removed), and the result files (the trial's TensorBoard writer: scalars and image grids at every
+evaluation). The bare loop of ``overhead.py`` pays the model build and its cost too; the rest is the platform's.
+With ``--run``, the gap between trials on one worker comes from the wall times in their TensorBoard event files
+(the first written when a trial's training starts, the last at its last evaluation): it holds the last checkpoint,
+Ray's end of one trial and start of the next, the data hand-over, the model build and its cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.sweep_runs import check_sweep_argv  # noqa: E402
+from restore_core import cli  # noqa: E402
+from restore_core.cost import model_cost  # noqa: E402
+from restore_core.cost import trial_cost as counted_cost  # noqa: E402
+from restore_core.errors import DataError  # noqa: E402
+from restore_core.loop import _log_tensorboard, _report, _tensorboard, prepare_shared_data  # noqa: E402
+from restore_core.schema import validate_config  # noqa: E402
+from restore_core.tasks import get_task  # noqa: E402
+
+
+def trial_config(steps: int) -> dict:
+    """The first trial of the lsid_lr grid (quick profile, one torch thread), cut to ``steps``."""
+    with tempfile.TemporaryDirectory(prefix="trial-cost-") as storage:
+        argv = ["--space", "lsid_lr", "--search", "grid", "--scheduler", "fifo", "--storage", storage, "--name", "cost",
+                "--set", "train.threads=1", "--set", f"train.steps={steps}"]
+        plan = check_sweep_argv("trial cost", argv)
+    return plan.space.resolve(plan.base, plan.trials[0])
+
+
+def timed(work) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = work()
+    return time.perf_counter() - start, result
+
+
+def data_handover(shared, repeats: int) -> float:
+    """Median seconds a Ray worker takes to fetch the shared data from the object store."""
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        ref = ray.put(shared)
+
+        @ray.remote(num_cpus=1)
+        def fetch(refs: list) -> float:
+            start = time.perf_counter()
+            ray.get(refs[0])
+            return time.perf_counter() - start
+
+        ray.get(fetch.remote([ref]))  # the worker process started, off the clock
+        return statistics.median(ray.get(fetch.remote([ref])) for _ in range(repeats))
+    finally:
+        ray.shutdown()
+
+
+def checkpoint_seconds(task, staging: str, storage: str) -> float:
+    """One evaluation's checkpoint: saved by the loop into ``staging``, copied into ``storage`` as Ray persists
+    it, the previous copy removed (``num_to_keep=1``)."""
+    from ray.train._internal.storage import _pyarrow_fs_copy_files
+
+    def persist(metrics, folder):
+        target = os.path.join(storage, f"checkpoint_{time.perf_counter_ns()}")
+        os.makedirs(target)
+        _pyarrow_fs_copy_files(folder, target)
+        for old in glob.glob(os.path.join(storage, "checkpoint_*")):
+            if old != target:
+                shutil.rmtree(old)
+
+    tempfile.tempdir = staging
+    try:
+        return timed(lambda: _report(persist, task, 100, {}, {}))[0]
+    finally:
+        tempfile.tempdir = None
+
+
+def result_files_seconds(task, logdir: str, evaluations: int) -> float:
+    """The trial's TensorBoard writer: opened, one evaluation's scalars and images per evaluation, closed."""
+    evaluation = task.evaluate()
+    metrics = {"step": 100, **evaluation.metrics, "time/step_ms": 1.0}
+
+    def write():
+        writer = _tensorboard(logdir)
+        for step in range(evaluations):
+            _log_tensorboard(writer, step, metrics, evaluation)
+        writer.close()
+
+    return timed(write)[0]
+
+
+def measure_once(cfg, shared, work: str, staging: dict[str, str], evaluations: int) -> dict[str, float]:
+    """One trial's model build, model cost, checkpoints (per staging folder) and result files, in seconds."""
+    task_cls = get_task(cfg.task_name)
+    seconds = {}
+    seconds["build"], task = timed(lambda: task_cls(cfg, shared.data, torch.device("cpu")))
+    model, example = task.modules[task.main_model], task.cost_input(cfg.train.cost_size)
+    seconds["cost"] = timed(lambda: model_cost(model, example))[0]
+    counted_cost(model, example)  # the first trial of this architecture in the process measures it
+    seconds["cost, later trials"] = timed(lambda: counted_cost(model, example))[0]
+    for where, folder in staging.items():
+        seconds[where] = evaluations * checkpoint_seconds(task, folder, os.path.join(work, "run"))
+    seconds["results"] = result_files_seconds(task, tempfile.mkdtemp(dir=work), evaluations)
+    return seconds
+
+
+def step_seconds(cfg, shared, steps: int) -> float:
+    """Seconds of one training step (the mean of ``steps``), to give the parts a scale."""
+    task = get_task(cfg.task_name)(cfg, shared.data, torch.device("cpu"))
+    return timed(lambda: [task.train_step(task.sample_batch(np.random.default_rng([0, step])))
+                          for step in range(steps)])[0] / steps
+
+
+def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
+    config = trial_config(args.steps)
+    cfg = validate_config(config)
+    torch.set_num_threads(1)
+    evaluations = -(-cfg.train.steps // cfg.train.eval_every)
+    shared = prepare_shared_data(config)
+    rows = [("data hand-over (object store to worker)", data_handover(shared, args.repeats), "platform")]
+    work = tempfile.mkdtemp(prefix="trial-cost-")
+    # the loop stages each checkpoint in the temporary folder before Ray copies it: on disk, or in memory
+    staging = {"/tmp": tempfile.mkdtemp(dir=work), "/dev/shm": tempfile.mkdtemp(prefix="trial-cost-", dir="/dev/shm")}
+    try:
+        measured = [measure_once(cfg, shared, work, staging, evaluations) for _ in range(args.repeats)]
+        step = step_seconds(cfg, shared, args.probe_steps)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging["/dev/shm"], ignore_errors=True)
+
+    def median(key: str) -> float:
+        return statistics.median(m[key] for m in measured)
+
+    rows += [("model build (task: model, optimizer, validation tensors)", median("build"), "both"),
+             ("model cost (params, MACs, latency), measured", median("cost"), "both"),
+             ("model cost, a later trial of the architecture in the worker", median("cost, later trials"), "both")]
+    rows += [(f"checkpoints ({evaluations}, staged in {where})", median(where), "platform") for where in staging]
+    rows += [(f"result files (TensorBoard, {evaluations} evaluations)", median("results"), "platform"),
+             (f"for scale: {cfg.train.steps} training steps", step * cfg.train.steps, "both")]
+    return rows
+
+
+def handover(run_dir: str) -> tuple[int, float, float] | None:
+    """From a run's TensorBoard event files: the gaps between one trial's last event and the next trial's first on
+    the same worker process (pid in the file name). Returns (gaps, median, mean) seconds; None without two trials on
+    one worker."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    spans = defaultdict(list)  # pid -> [(first, last)]
+    for path in glob.glob(os.path.join(run_dir, "*", "events.out.tfevents.*")):
+        times = [event.wall_time for event in EventFileLoader(path).Load()]
+        if times:
+            spans[path.rsplit(".", 2)[-2]].append((min(times), max(times)))
+    gaps = [b[0] - a[1] for runs in spans.values() for a, b in zip(sorted(runs), sorted(runs)[1:])]
+    if not gaps:
+        return None
+    return len(gaps), statistics.median(gaps), statistics.mean(gaps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
+    parser.add_argument("--steps", type=cli.whole_number(1), default=150, help="train.steps of the trial")
+    parser.add_argument("--repeats", type=cli.whole_number(1), default=5, help="measurements of each part (median)")
+    parser.add_argument("--probe-steps", type=cli.whole_number(1), default=10,
+                        help="training steps timed to give the parts a scale")
+    parser.add_argument("--run", help="a FIFO run kept by overhead.py --storage: the hand-over between its trials")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def run() -> int:
+        if args.run and not glob.glob(os.path.join(args.run, "*", "events.out.tfevents.*")):
+            raise DataError(f"--run {args.run}: no trial folder with TensorBoard events there; expected a run kept "
+                            "by benchmarks/overhead.py --storage (<storage>/lsid_lr/overhead)")
+        print("| part of a trial | seconds per trial | paid by |\n|---|---:|---|")
+        for name, seconds, who in parts(args):
+            print(f"| {name} | {seconds:.3f} | {who} |")
+        gaps = handover(args.run) if args.run else None
+        if gaps:
+            print(f"| between trials on one worker ({gaps[0]} gaps), median / mean | {gaps[1]:.3f} / {gaps[2]:.3f} "
+                  "| last checkpoint, Ray, data, model build and cost |")
+        return 0
+
+    return cli.run_user_facing(run, interrupted="interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""A sweep of the user's own code submitted to a cluster: its plugin files go along with a Ray job (runtime_env's
+py_modules, imported there by name), as absolute paths on SLURM's shared filesystem, and in a ConfigMap mounted on
+every KubeRay pod."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from analysis import load_run
+from sweeps.launch.cli import run_main
+from tests.conftest import ROOT
+from tests.sweeps.test_submit import _env, token_head  # noqa: F401  (the module's Ray head, token checked)
+
+EXAMPLES = os.path.join(ROOT, "examples", "plugins")
+
+
+def plugins(tmp_path) -> str:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("tiny_net.py", "tiny_space.py"):
+        shutil.copy(os.path.join(EXAMPLES, name), folder / name)
+    return str(folder)
+
+
+@pytest.mark.slow
+def test_a_sweep_of_plugins_submitted_through_the_jobs_api(token_head, tmp_path):  # noqa: F811
+    url, _, token = token_head
+    folder = plugins(tmp_path)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "ray", "--address", url, "--",
+                           "--import", "mine/tiny_net.py", "--space", "mine/tiny_space.py:WIDTH", "--profile", "smoke",
+                           "--storage", str(tmp_path / "runs"), "--name", "p1"],
+                          cwd=tmp_path, env=_env(RAY_AUTH_TOKEN=token, PYTHONPATH=ROOT), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "python sweeps/run.py --import tiny_net --space tiny_space:WIDTH --profile smoke" in proc.stdout
+    frame = load_run(str(tmp_path / "runs" / "tiny_width" / "p1"))
+    assert sorted(frame["label"]) == ["width=16", "width=4"] and set(frame["status"]) == {"completed"}
+    from ray.job_submission import JobSubmissionClient
+
+    job_id = proc.stdout.split("submitted job ")[1].split()[0]
+    info = JobSubmissionClient(url, headers={"Authorization": f"Bearer {token}"}).get_job_info(job_id)
+    assert len(info.runtime_env["py_modules"]) == 2  # the two files, uploaded with the job
+    assert all(uri.startswith("gcs://_ray_pkg_") for uri in info.runtime_env["py_modules"])
+    assert folder not in proc.stdout  # nothing of this machine's paths in the job's command
+
+
+def test_the_sbatch_script_names_plugin_files_by_their_absolute_path(tmp_path, capsys, monkeypatch):
+    folder = plugins(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["slurm", "--print", "--", "--import", "mine/tiny_net.py", "--space",
+                     "mine/tiny_space.py:WIDTH", "--profile", "smoke", "--storage", "/shared/runs", "--name", "s"]) == 0
+    script = capsys.readouterr().out
+    assert (f"sweeps/run.py --import {folder}/tiny_net.py --space {folder}/tiny_space.py:WIDTH --profile smoke "
+            "--storage /shared/runs --name s --address") in script
+
+
+def test_the_kuberay_manifest_carries_plugin_files_in_a_config_map(tmp_path, capsys):
+    folder = plugins(tmp_path)
+    out = tmp_path / "rayjob.yaml"
+    assert run_main(["kuberay", "--image", "registry.example/restore:1", "--namespace", "ml", "-o", str(out), "--",
+                     f"--import={folder}/tiny_net.py", "--space", f"{folder}/tiny_space.py:WIDTH", "--profile",
+                     "smoke", "--name", "k"]) == 0
+    config_map, job = yaml.safe_load_all(out.read_text())
+    assert (config_map["kind"], job["kind"]) == ("ConfigMap", "RayJob")
+    assert config_map["metadata"] == {"name": f"{job['metadata']['name']}-plugins", "namespace": "ml",
+                                      "labels": {"app.kubernetes.io/name": "restore-sweeps"}}
+    for name in ("tiny_net.py", "tiny_space.py"):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            assert config_map["data"][name] == handle.read()
+    assert job["spec"]["entrypoint"] == ("python /app/sweeps/run.py --import=/plugins/tiny_net.py --space "
+                                         "/plugins/tiny_space.py:WIDTH --profile smoke --name k")
+    cluster = job["spec"]["rayClusterSpec"]
+    for pod in (cluster["headGroupSpec"]["template"]["spec"], cluster["workerGroupSpecs"][0]["template"]["spec"]):
+        assert pod["volumes"] == [{"name": "plugins", "configMap": {"name": config_map["metadata"]["name"]}}]
+        assert pod["containers"][0]["volumeMounts"] == [{"name": "plugins", "mountPath": "/plugins",
+                                                         "readOnly": True}]
+    capsys.readouterr()
