@@ -7,7 +7,8 @@ side in one process on an lsid_lr trial (quick profile, 150 steps by default), a
     python benchmarks/trial_cost.py --run runs/bench/lsid_lr/overhead # also the hand-over measured in that run
 
 The parts: the data hand-over (the shared data the driver put in Ray's object store, fetched by a Ray worker as
-``tune.with_parameters`` does at every trial's start), the model build (the task: model, optimizer, validation
+``tune.with_parameters`` does at every trial's start), Ray's own cost of ending one trial and starting the next on a
+reused worker (empty trials, one after another), the model build (the task: model, optimizer, validation
 tensors), the model's cost (parameters, MACs and inference latency, reported with every result: measured, and as a
 later trial of the same architecture in the same worker pays it: parameters and MACs counted once), the checkpoints
 (one at every evaluation: the state saved by the loop, then copied into the run's storage as Ray does and the
@@ -61,8 +62,30 @@ def timed(work) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def data_handover(shared, repeats: int) -> float:
-    """Median seconds a Ray worker takes to fetch the shared data from the object store."""
+def _empty_trial(config: dict) -> None:
+    from ray import tune
+
+    tune.report({"step": 1})
+
+
+def empty_trials_seconds(trials: int, storage: str, name: str) -> float:
+    """Wall seconds per trial of ``trials`` trials that only report once, one at a time on one reused worker: Ray's
+    own cost of ending one trial and starting the next."""
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    tuner = tune.Tuner(_empty_trial, param_space={"index": tune.grid_search(list(range(trials)))},
+                       tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=1),
+                       run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0,
+                                                 callbacks=[JsonLoggerCallback()]))
+    seconds, results = timed(tuner.fit)
+    assert not results.errors
+    return seconds / trials
+
+
+def ray_parts(shared, repeats: int, trials: int) -> list[tuple[str, float, str]]:
+    """The parts measured on a local Ray (one CPU): the data hand-over (median of ``repeats``), and the wall time per
+    trial of empty trials on one reused worker."""
     import ray
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
@@ -76,7 +99,13 @@ def data_handover(shared, repeats: int) -> float:
             return time.perf_counter() - start
 
         ray.get(fetch.remote([ref]))  # the worker process started, off the clock
-        return statistics.median(ray.get(fetch.remote([ref])) for _ in range(repeats))
+        rows = [("data hand-over (object store to worker)",
+                 statistics.median(ray.get(fetch.remote([ref])) for _ in range(repeats)), "platform")]
+        with tempfile.TemporaryDirectory(prefix="trial-cost-") as storage:
+            empty_trials_seconds(2, storage, "warm-up")  # Ray's first trial starts its machinery, off the clock
+            rows.append((f"an empty trial on a reused worker, start to end (Ray alone; {trials} trials)",
+                         empty_trials_seconds(trials, storage, "empty"), "platform"))
+        return rows
     finally:
         ray.shutdown()
 
@@ -143,7 +172,7 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     torch.set_num_threads(1)
     evaluations = -(-cfg.train.steps // cfg.train.eval_every)
     shared = prepare_shared_data(config)
-    rows = [("data hand-over (object store to worker)", data_handover(shared, args.repeats), "platform")]
+    rows = ray_parts(shared, args.repeats, args.empty_trials)
     work = tempfile.mkdtemp(prefix="trial-cost-")
     # the loop stages each checkpoint in the temporary folder before Ray copies it: on disk, or in memory
     staging = {"/tmp": tempfile.mkdtemp(dir=work), "/dev/shm": tempfile.mkdtemp(prefix="trial-cost-", dir="/dev/shm")}
@@ -189,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=cli.whole_number(1), default=5, help="measurements of each part (median)")
     parser.add_argument("--probe-steps", type=cli.whole_number(1), default=10,
                         help="training steps timed to give the parts a scale")
+    parser.add_argument("--empty-trials", type=cli.whole_number(1), default=8,
+                        help="empty trials run one after another for Ray's own cost between trials")
     parser.add_argument("--run", help="a FIFO run kept by overhead.py --storage: the hand-over between its trials")
     return parser
 

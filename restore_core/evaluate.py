@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from restore_core.loop import CHECKPOINT_FILE, SharedData, pick_device
+from restore_core.metrics import extra_metrics
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
@@ -65,6 +66,9 @@ def evaluate_checkpoint(config: Mapping, checkpoint_dir: str, split: str = "test
     start = time.perf_counter()
     task, step = load_checkpoint_task(config, checkpoint_dir, data, device)
     evaluation = task.evaluate(split)
+    # the user's registered metrics (train.extra_metrics) on the same outputs, as the loop adds them on validation
+    evaluation.metrics.update(extra_metrics(task.config.train.extra_metrics, evaluation.outputs, evaluation.targets,
+                                            split))
     return CheckpointEvaluation(evaluation, step, time.perf_counter() - start, str(task.device))
 
 

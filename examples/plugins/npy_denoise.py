@@ -27,18 +27,21 @@ from search_spaces import Param, SearchSpace
 
 @dataclass(frozen=True)
 class NpyPairs:
-    """The ``data`` section: where the pairs are, the training crop, and how many pairs (the first, by name) are
-    held out for validation."""
+    """The ``data`` section: where the pairs are, the training crop, and how many pairs are held out: by name, the
+    first ``n_val`` validate (they choose the checkpoint), the next ``n_test`` are the test split (evaluated once, on
+    the chosen checkpoint, after the sweep); the rest train."""
 
     root: str | None = None
     patch: int = 32
     n_val: int = 2
+    n_test: int = 2
 
     def validate(self) -> None:  # called when a config is validated: fail before anything runs
         if not self.root:
             raise ConfigError("data.root is required: the folder that holds noisy/ and clean/")
-        if self.patch < 8 or self.n_val < 1:
-            raise ConfigError(f"data.patch must be >= 8 and data.n_val >= 1; got {self.patch}, {self.n_val}")
+        if self.patch < 8 or self.n_val < 1 or self.n_test < 1:
+            raise ConfigError(f"data.patch must be >= 8 and data.n_val and data.n_test >= 1; got {self.patch}, "
+                              f"{self.n_val}, {self.n_test}")
 
 
 def pair_names(root: str) -> list[str]:
@@ -66,18 +69,19 @@ class NpyDenoise(Task):
     @classmethod
     def check_data(cls, config) -> None:
         names = pair_names(config.data.root)
-        if len(names) <= config.data.n_val:
-            raise DataError(f"{config.data.root}: {len(names)} pairs, but data.n_val={config.data.n_val} leaves none "
-                            "to train on")
+        held_out = config.data.n_val + config.data.n_test
+        if len(names) <= held_out:
+            raise DataError(f"{config.data.root}: {len(names)} pairs, but data.n_val and data.n_test hold out "
+                            f"{held_out}, which leaves none to train on")
 
     @classmethod
     def prepare_data(cls, config) -> dict[str, np.ndarray]:
         root, names = config.data.root, pair_names(config.data.root)
         noisy = np.stack([np.load(os.path.join(root, "noisy", n)) for n in names]).astype(np.float32)
         clean = np.stack([np.load(os.path.join(root, "clean", n)) for n in names]).astype(np.float32)
-        val = config.data.n_val
-        return {"train_noisy": noisy[val:], "train_clean": clean[val:], "val_noisy": noisy[:val],
-                "val_clean": clean[:val]}
+        val, test = config.data.n_val, config.data.n_val + config.data.n_test
+        return {"train_noisy": noisy[test:], "train_clean": clean[test:], "val_noisy": noisy[:val],
+                "val_clean": clean[:val], "test_noisy": noisy[val:test], "test_clean": clean[val:test]}
 
     def __init__(self, config, data, device):
         super().__init__(config, data, device)
@@ -85,8 +89,9 @@ class NpyDenoise(Task):
         self.modules = {"model": model}
         self.optimizers = {"model": torch.optim.Adam(model.parameters(), lr=config.optim.lr)}
         self.loss = WeightedLoss(config.loss).to(device)
-        self.val_noisy = self.to_device(data["val_noisy"][:, None])  # (N, 1, H, W)
-        self.val_clean = self.to_device(data["val_clean"][:, None])
+        # the held-out pairs by split, as (N, 1, H, W) tensors on the device
+        self.held_out = {split: (self.to_device(data[f"{split}_noisy"][:, None]),
+                                 self.to_device(data[f"{split}_clean"][:, None])) for split in ("val", "test")}
 
     def sample_batch(self, rng: np.random.Generator):
         noisy, clean, p = self.data["train_noisy"], self.data["train_clean"], self.config.data.patch
@@ -108,15 +113,18 @@ class NpyDenoise(Task):
         return {"loss": loss.detach(), **{f"loss_{k}": v.detach() for k, v in parts.items()}}
 
     @torch.no_grad()
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, split: str = "val") -> Evaluation:
+        """``val`` while training (it chooses the checkpoint), ``test`` once after the sweep; metric names start with
+        the split."""
+        noisy, clean = self.held_out[split]
         model = self.modules["model"]
         model.eval()
-        output = model(self.val_noisy).clamp(0, 1)
-        metrics = {"val/psnr": psnr(output, self.val_clean).mean().item(),
-                   "val/ref_psnr": psnr(self.val_noisy, self.val_clean).mean().item()}
-        metrics["val/delta_psnr"] = metrics["val/psnr"] - metrics["val/ref_psnr"]
-        images = {"input": self.val_noisy, "output": output, "target": self.val_clean}
-        return Evaluation(metrics, outputs=output, targets=self.val_clean, images=images)
+        output = model(noisy).clamp(0, 1)
+        metrics = {f"{split}/psnr": psnr(output, clean).mean().item(),
+                   f"{split}/ref_psnr": psnr(noisy, clean).mean().item()}
+        metrics[f"{split}/delta_psnr"] = metrics[f"{split}/psnr"] - metrics[f"{split}/ref_psnr"]
+        images = {"input": noisy, "output": output, "target": clean}
+        return Evaluation(metrics, outputs=output, targets=clean, images=images)
 
     def cost_input(self, size: int) -> torch.Tensor:
         return torch.rand(1, 1, size, size, device=self.device)
@@ -126,7 +134,7 @@ DENOISE = SearchSpace(
     name="npy_denoise_lr",
     description="learning rate of tiny_net denoising your own .npy pairs (an example of a task of your own)",
     reproduces="nothing: an example",
-    base={"task": {"name": "npy_denoise"}, "data": {"root": None, "patch": 16, "n_val": 2},
+    base={"task": {"name": "npy_denoise"}, "data": {"root": None, "patch": 16, "n_val": 2, "n_test": 2},
           "model": {"name": "tiny_net", "in_channels": 1, "out_channels": 1, "scale": 1, "residual": True,
                     "width": 8},
           "loss": {"l1": 1.0},

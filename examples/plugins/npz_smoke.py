@@ -27,12 +27,13 @@ KEYS = ("smoky", "clean")
 @dataclass(frozen=True)
 class NpzSmoke:
     """The ``data`` section: the ``.npz`` file, the images' side (``tile``; the task checks its networks fit it),
-    how many pairs (the last ones) are held out for validation, and what the desmoking task reads besides: the side
-    it trains on (``patch``; null: ``tile``)."""
+    how many pairs are held out (the last ``n_test`` for the test split, the ``n_val`` before them for validation),
+    and what the desmoking task reads besides: the side it trains on (``patch``; null: ``tile``)."""
 
     path: str | None = None
     tile: int = 256
     n_val: int = 2
+    n_test: int = 1
     patch: int | None = None
 
     def validate(self) -> None:
@@ -40,6 +41,8 @@ class NpzSmoke:
             raise ConfigError("data.path is required: the .npz file with the arrays smoky and clean")
         if self.n_val < 2:
             raise ConfigError(f"data.n_val must be >= 2 (collapse detection compares outputs); got {self.n_val}")
+        if self.n_test < 1:
+            raise ConfigError(f"data.n_test must be >= 1; got {self.n_test}")
 
 
 @register_task("desmoke_npz")
@@ -63,11 +66,14 @@ class DesmokeNpz(DesmokeTask):
         cls.check_data(config)
         with np.load(config.data.path) as arrays:
             smoky, clean = (_images(arrays[key], config.data.path, key) for key in KEYS)
-        tile, val = config.data.tile, config.data.n_val
-        if smoky.shape != clean.shape or smoky.shape[2:] != (tile, tile) or len(smoky) <= val:
+        tile, test = config.data.tile, config.data.n_test
+        held_out = config.data.n_val + test
+        if smoky.shape != clean.shape or smoky.shape[2:] != (tile, tile) or len(smoky) <= held_out:
             raise DataError(f"{config.data.path}: smoky {smoky.shape} and clean {clean.shape} must both be "
-                            f"(N, 3, {tile}, {tile}) (data.tile) with N > data.n_val={val}")
-        return {"train": SmokePairs(smoky[:-val], clean[:-val]), "val": SmokePairs(smoky[-val:], clean[-val:])}
+                            f"(N, 3, {tile}, {tile}) (data.tile) with N > data.n_val + data.n_test = {held_out}")
+        return {"train": SmokePairs(smoky[:-held_out], clean[:-held_out]),
+                "val": SmokePairs(smoky[-held_out:-test], clean[-held_out:-test]),
+                "test": SmokePairs(smoky[-test:], clean[-test:])}
 
 
 def _images(array: np.ndarray, path: str, key: str) -> np.ndarray:

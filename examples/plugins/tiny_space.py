@@ -11,7 +11,7 @@ from search_spaces import Pair, Param, SearchSpace
 
 BASE = {
     "task": {"name": "lowlight"},
-    "data": {"source": "synthetic", "tile": 64, "patch": 32, "n_train": 4, "n_val": 2},
+    "data": {"source": "synthetic", "tile": 64, "patch": 32, "n_train": 4, "n_val": 2, "n_test": 2},
     "model": {"name": "tiny_net", "width": 8},
     "loss": {"l1": 1.0, "charbonnier": 0.5},
     "optim": {"lr": 1e-3},

@@ -29,9 +29,10 @@ def list_metrics() -> list[str]:
 
 
 @torch.no_grad()
-def extra_metrics(names: Sequence[str], outputs: torch.Tensor | None, targets: torch.Tensor | None) -> dict[str, float]:
-    """``{"val/<name>": mean over the images}`` of each metric in ``names`` (none without outputs and targets)."""
+def extra_metrics(names: Sequence[str], outputs: torch.Tensor | None, targets: torch.Tensor | None,
+                  split: str = "val") -> dict[str, float]:
+    """``{"<split>/<name>": mean over the images}`` of each metric in ``names`` (none without outputs and targets)."""
     if outputs is None or targets is None:
         return {}
     outputs, targets = outputs.float().clamp(0, 1), targets.float().clamp(0, 1)
-    return {f"val/{name}": float(METRICS.get(name)(outputs, targets).float().mean()) for name in names}
+    return {f"{split}/{name}": float(METRICS.get(name)(outputs, targets).float().mean()) for name in names}

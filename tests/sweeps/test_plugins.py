@@ -142,6 +142,9 @@ def test_a_users_task_with_its_own_data(tmp_path):
         assert row["status"] == "completed" and row["steps"] == "4"
         # the reference: the noisy inputs' PSNR against the clean images (noise of sigma 0.1, clipped: about 20 dB)
         assert 19 < float(row["best/val/ref_psnr"]) < 22 and 0 < float(row["best/val/mae"]) < 1
+        # the chosen checkpoint evaluated once on the task's test split, with the user's metric there too
+        assert 19 < float(row["test/ref_psnr"]) < 22 and 0 < float(row["test/mae"]) < 1
+        assert math.isfinite(float(row["test/psnr"]))
 
 
 def test_a_data_source_of_ones_own_for_an_existing_task(tmp_path):
@@ -156,6 +159,8 @@ def test_a_data_source_of_ones_own_for_an_existing_task(tmp_path):
     np.savez(path, smoky=(rng.random((4, 256, 256, 3)) * 255).astype(np.uint8), clean=rng.random((4, 256, 256, 3)))
     config = get_space("desmoke_dark_channel").base_config(
         "smoke", {"task.name": "desmoke_npz", "data": {}, "data.path": str(path), "data.tile": 256})
+    splits = get_task_class("desmoke_npz").prepare_data(validate_config(config))
+    assert {split: len(pairs.smoky) for split, pairs in splits.items()} == {"train": 1, "val": 2, "test": 1}
     result = train(config)  # the desmoking task's own networks, losses and metrics, on the file's pairs
     assert result.stop_reason == "completed" and math.isfinite(result.metrics["val/psnr"])
     assert -1 <= result.metrics["val/uqi"] <= 1  # one of the task's own metrics

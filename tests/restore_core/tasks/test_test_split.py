@@ -55,6 +55,19 @@ def write_pairs(root, names, first="input", second="target", size=(64, 64)):
         cv2.imwrite(str(root / first / f"{name}.png"), (clean * 0.5 + 100).astype(np.uint8))
 
 
+def lowlight_pairs(root) -> dict:
+    """The user's sRGB pairs: seven long exposures in ``long/``, each with a darker short one of its name in
+    ``short/``; the last two by name test, the two before them validate."""
+    rng = np.random.default_rng(7)
+    for folder in ("short", "long"):
+        (root / folder).mkdir(parents=True)
+    for index in range(7):
+        long = image(rng, (64, 64))
+        cv2.imwrite(str(root / "long" / f"p{index}.png"), long)
+        cv2.imwrite(str(root / "short" / f"p{index}.png"), (long * 0.2 + 2).astype(np.uint8))
+    return {**LOWLIGHT, "data": {"source": "pairs", "root": str(root), "patch": 32, "n_val": 2, "n_test": 2}}
+
+
 def desmoke_folders(root, test_folder: bool) -> dict:
     write_pairs(root, [f"v1_{i:03d}" for i in range(6)])
     if test_folder:
@@ -110,6 +123,7 @@ def sid(root) -> dict:
 CASES = {
     ("lowlight", "synthetic", ""): lambda root: LOWLIGHT,
     ("lowlight", "sid", "the three SID lists"): sid,
+    ("lowlight", "pairs", "test held out by name"): lowlight_pairs,
     ("desmoke", "synthetic", ""): lambda root: DESMOKE,
     ("desmoke", "folders", "test held out by name"): lambda root: desmoke_folders(root, False),
     ("desmoke", "folders", "test/ folder"): lambda root: desmoke_folders(root, True),
