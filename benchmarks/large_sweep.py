@@ -111,6 +111,7 @@ def measure(trials: int, concurrency: int, storage: str) -> dict:
     argv = sweep_argv(trials, concurrency, storage)
     run_dir = os.path.join(storage, "lsid_lr", f"large-{trials}")
     print(f"{trials} trials ...", file=sys.stderr, flush=True)
+    os.makedirs(storage, exist_ok=True)
     row = {"trials": trials, **run_measured(argv, os.path.join(storage, f"large-{trials}.log"))}
     count, training = trial_times(run_dir)
     if count != trials:
