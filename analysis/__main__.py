@@ -12,6 +12,7 @@ import sys
 
 from analysis.optuna_study import export_study
 from analysis.outputs import FORMATS, output_names, write_outputs
+from analysis.remote import is_uri, local_run
 from restore_core.cli import UserFacingParser, run_user_facing
 
 
@@ -35,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        from analysis.remote import is_uri, local_run
-
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
         # a run in object storage (s3://...) is read from there, and its files written back there; its checkpoints
         # are not fetched, so its test evaluation needs a copy of the run
