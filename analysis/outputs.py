@@ -28,6 +28,7 @@ from analysis.format import to_csv, to_latex, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
 from analysis.remote import is_uri, local_run
 from analysis.report import render_report
+from analysis.reproduce import reproduction_files
 from analysis.result import Analysis
 from analysis.rows import build_rows, value_column
 from analysis.verdict import verdict_difference, write_verdict
@@ -170,12 +171,13 @@ def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:
         files["boundary.csv"] = to_csv(result.boundary)
     if "html" in formats:
         files["report.html"] = render_report(result)
+    files.update(reproduction_files(result))  # best.json and the rerun of every row, whatever the formats
     return files
 
 
 def output_names(formats: tuple[str, ...]) -> set[str]:
     """Every file an analysis may write in ``formats``: what it does not write this time is not current."""
-    names = {"results.csv", "curves.csv"}
+    names = {"results.csv", "curves.csv", "best.json", "reproduce.md"}  # written whatever the formats
     for fmt in formats:
         names.update(["report.html"] if fmt == "html" else [f"{table}.{fmt}" for table in TABLES])
     if "md" in formats:
