@@ -32,8 +32,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_compare_parser() -> argparse.ArgumentParser:
+    parser = UserFacingParser(prog="python -m analysis compare",
+                              description="One table and report over several runs of one space, configurations "
+                                          "matched by label.")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs, the first the reference")
+    parser.add_argument("--out", help="folder for compare.md, compare.csv and compare.html (default: "
+                                      "compare-<run>-vs-<run> beside the first run)")
+    return parser
+
+
+def compare_main(argv: list[str]) -> int:
+    args = build_compare_parser().parse_args(argv)
+
+    def run() -> int:
+        from analysis.compare import run_names, write_comparison
+
+        out = args.out or os.path.join(os.path.dirname(os.path.normpath(args.run_dirs[0])),
+                                       "compare-" + "-vs-".join(n.replace(os.sep, "_")
+                                                                for n in run_names(args.run_dirs)))
+        for path in write_comparison(args.run_dirs, out):
+            print(path)
+        return 0
+
+    return run_user_facing(run, interrupted="interrupted; the files already written are as they were")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
+    args = build_parser().parse_args(argv)
 
     def run() -> int:
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())

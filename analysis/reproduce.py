@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.rows import Row, build_rows, ranked, value_column
+from analysis.verdict import command_without
 from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
 
 REPRODUCE_DIR = "reproduce"
@@ -62,19 +63,7 @@ def _json_value(value: Any) -> Any:
 
 def rerun_command(manifest: dict, path: str, seeds: int) -> str:
     """The run's command with its search replaced by the one configuration of ``path``, its seeds and FIFO."""
-    words = shlex.split(str(manifest.get("command") or ""))
-    if len(words) < 2 or not words[1].endswith("run.py"):
-        words = ["python", "sweeps/run.py", "--space", str(manifest.get("space"))]
-    kept, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-            continue
-        option = word.split("=", 1)[0]
-        if option in _DROPPED:
-            skip = _DROPPED[option] and "=" not in word
-            continue
-        kept.append(word)
+    kept = command_without(manifest, _DROPPED)
     return shlex.join([*kept, "--config", path, "--seeds", str(seeds), "--scheduler", "fifo"])
 
 
