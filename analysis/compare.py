@@ -9,6 +9,7 @@ paired t-test p-value where two or more seeds pair up.
 
 from __future__ import annotations
 
+import html
 import os
 
 import pandas as pd
@@ -114,8 +115,6 @@ def write_comparison(run_dirs: list[str], out_dir: str) -> list[str]:
 
 
 def _html_table(table: TextTable) -> str:
-    import html
-
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
     return f"<table border='1'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
