@@ -10,8 +10,10 @@ import argparse
 import os
 import sys
 
+from analysis.compare import run_names, write_comparison
 from analysis.optuna_study import export_study
 from analysis.outputs import FORMATS, output_names, write_outputs
+from analysis.remote import is_uri, local_run
 from restore_core.cli import UserFacingParser, run_user_facing
 
 
@@ -25,23 +27,52 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the space's baseline)")
     parser.add_argument("--format", default=",".join(FORMATS),
                         help=f"comma-separated outputs to write, of {', '.join(FORMATS)} (default: all)")
+    parser.add_argument("--plotlyjs", choices=("inline", "directory"), default="inline",
+                        help="plotly.js inside report.html (works offline on its own), or one plotly.min.js beside "
+                             "it in the run directory (default: inline)")
     parser.add_argument("--optuna", action="store_true",
                         help="also write the run's trials as an Optuna study, RUN_DIR/optuna-results.journal "
                              "(open it with optuna-dashboard)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+def build_compare_parser() -> argparse.ArgumentParser:
+    parser = UserFacingParser(prog="python -m analysis compare",
+                              description="One table and report over several runs of one space, configurations "
+                                          "matched by label.")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs, the first the reference")
+    parser.add_argument("--out", help="folder for compare.md, compare.csv and compare.html (default: "
+                                      "compare-<run>-vs-<run> beside the first run)")
+    return parser
+
+
+def compare_main(argv: list[str]) -> int:
+    args = build_compare_parser().parse_args(argv)
 
     def run() -> int:
-        from analysis.remote import is_uri, local_run
+        out = args.out or os.path.join(os.path.dirname(os.path.normpath(args.run_dirs[0])),
+                                       "compare-" + "-vs-".join(n.replace(os.sep, "_")
+                                                                for n in run_names(args.run_dirs)))
+        for path in write_comparison(args.run_dirs, out):
+            print(path)
+        return 0
 
+    return run_user_facing(run, interrupted="interrupted; the files already written are as they were")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
+    args = build_parser().parse_args(argv)
+
+    def run() -> int:
         formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
         # a run in object storage (s3://...) is read from there, and its files written back there; its checkpoints
         # are not fetched, so its test evaluation needs a copy of the run
         with local_run(args.run_dir, write_back=True, events=True) as run_dir:
-            write_outputs(run_dir, baseline=args.baseline, formats=formats, evaluate=not is_uri(args.run_dir))
+            write_outputs(run_dir, baseline=args.baseline, formats=formats, evaluate=not is_uri(args.run_dir),
+                          plotlyjs=args.plotlyjs)
             # what this analysis wrote: of the names its formats may write, it removed those it did not write
             written = sorted(f for f in output_names(formats) if os.path.isfile(os.path.join(run_dir, f)))
             # files of the formats not asked for are left as they were: say so, as they may now be out of date

@@ -21,13 +21,15 @@ import os
 from collections.abc import Iterable
 
 import pandas as pd
+from plotly.offline import get_plotlyjs
 
 from analysis import stats, tables
 from analysis.evaluate_test import evaluate_run_on_test
 from analysis.format import to_csv, to_latex, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
 from analysis.remote import is_uri, local_run
-from analysis.report import render_report
+from analysis.report import PLOTLYJS, render_report
+from analysis.reproduce import reproduction_files
 from analysis.result import Analysis
 from analysis.rows import build_rows, value_column
 from analysis.verdict import verdict_difference, write_verdict
@@ -39,6 +41,7 @@ from restore_core.tasks.anomaly_tables import threshold_table
 FORMATS = ("md", "csv", "tex", "html")
 TABLES = ("table", "pairs", "vs_baseline", "reported_vs_measured")  # each written as .md, .csv and .tex
 DIFFERENCE_COLUMNS = ["kind", "a", "b", "metric", "mean", "std", "n", "ci", "low", "high", "p", "seeds", "note"]
+PLOTLY_FILE = "plotly.min.js"  # what a report written with plotlyjs="directory" loads from its folder
 
 
 def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
@@ -99,7 +102,7 @@ def mark_steps(frame: pd.DataFrame, diffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[str] = FORMATS,
-                  evaluate: bool = True) -> pd.DataFrame:
+                  evaluate: bool = True, plotlyjs: str = "inline") -> pd.DataFrame:
     """(Re)write every results file of a run directory; returns the per-configuration table (numbers).
 
     Every file is rendered, and every target checked, before the first is written, so bad input (a corrupt trial
@@ -115,12 +118,16 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
         evaluate: first evaluate on test the trials whose selected checkpoint has not been
             (:func:`~analysis.evaluate_test.evaluate_run_on_test`; once the run has been read without error). Not
             for a run in object storage, whose checkpoints are not fetched.
+        plotlyjs: ``inline`` (report.html works alone, offline) or ``directory`` (report.html loads plotly.min.js,
+            written once beside it: a folder of reports holds one copy of plotly.js).
     """
     if is_uri(run_dir):  # a run in object storage: its records read from there, and its files written back there
         with local_run(run_dir, write_back=True, events=True) as local:
             # without the trials' checkpoints, which are not fetched: the test evaluation needs a copy of the run
-            return write_outputs(local, baseline, formats, evaluate=False)
+            return write_outputs(local, baseline, formats, evaluate=False, plotlyjs=plotlyjs)
     formats = tuple(formats)
+    if plotlyjs not in PLOTLYJS:
+        raise UserError(f"unknown --plotlyjs '{plotlyjs}'; known: {', '.join(PLOTLYJS)}")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UserError(f"unknown format '{unknown[0]}'; known: {', '.join(FORMATS)}")
@@ -130,7 +137,7 @@ def write_outputs(run_dir: str, baseline: str | None = None, formats: Iterable[s
     if evaluate:
         if evaluate_run_on_test(run_dir).evaluated:
             result = analyse(run_dir, baseline)
-    files = render(result, formats)
+    files = render(result, formats, plotlyjs)
     check_targets(run_dir, files)
     for name, text in files.items():
         write_text_atomic(os.path.join(run_dir, name), text)
@@ -153,7 +160,7 @@ def check_targets(run_dir: str, names: Iterable[str]) -> None:
                         "(nothing was written)")
 
 
-def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:
+def render(result: Analysis, formats: tuple[str, ...], plotlyjs: str = "inline") -> dict[str, str]:
     """Every file of ``formats`` (plus results.csv and curves.csv) that ``result`` has, by file name."""
     files = {"results.csv": result.frame.to_csv(index=False), "curves.csv": result.curves.to_csv(index=False)}
     for name, (text_table, numeric) in result.tables.items():
@@ -169,13 +176,16 @@ def render(result: Analysis, formats: tuple[str, ...]) -> dict[str, str]:
     if "csv" in formats and not result.boundary.empty:
         files["boundary.csv"] = to_csv(result.boundary)
     if "html" in formats:
-        files["report.html"] = render_report(result)
+        files["report.html"] = render_report(result, plotlyjs)
+        if plotlyjs == "directory":
+            files[PLOTLY_FILE] = get_plotlyjs()
+    files.update(reproduction_files(result))  # best.json and the rerun of every row, whatever the formats
     return files
 
 
 def output_names(formats: tuple[str, ...]) -> set[str]:
     """Every file an analysis may write in ``formats``: what it does not write this time is not current."""
-    names = {"results.csv", "curves.csv"}
+    names = {"results.csv", "curves.csv", "best.json", "reproduce.md"}  # written whatever the formats
     for fmt in formats:
         names.update(["report.html"] if fmt == "html" else [f"{table}.{fmt}" for table in TABLES])
     if "md" in formats:

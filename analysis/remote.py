@@ -49,7 +49,7 @@ def filesystem(uri: str):
 
 def list_files(uri: str, recursive: bool = True) -> dict[str, int]:
     """Every file under ``uri``, by its path relative to it, with its size (empty: nothing there)."""
-    from pyarrow import ArrowException, fs
+    from pyarrow import ArrowException, fs  # deferred: pyarrow, for runs in object storage only
 
     filesystem_, root = filesystem(uri)
     try:
@@ -61,7 +61,7 @@ def list_files(uri: str, recursive: bool = True) -> dict[str, int]:
 
 def folders(uri: str) -> list[str]:
     """The names of the folders (prefixes) right under ``uri``."""
-    from pyarrow import ArrowException, fs
+    from pyarrow import ArrowException, fs  # deferred: pyarrow, for runs in object storage only
 
     filesystem_, root = filesystem(uri)
     try:
@@ -72,7 +72,7 @@ def folders(uri: str) -> list[str]:
 
 
 def is_file(uri: str) -> bool:
-    from pyarrow import ArrowException, fs
+    from pyarrow import ArrowException, fs  # deferred: pyarrow, for runs in object storage only
 
     filesystem_, path = filesystem(uri)
     try:

@@ -28,7 +28,43 @@ p.note { font-size: 0.85em; color: #555; margin: 2px 0; } .flag { color: #b00; f
 code { background: #f4f4f4; padding: 1px 4px; }
 table.meta td { white-space: pre-wrap; max-width: 1100px; }
 p.verdict { font-size: 1.05em; background: #f6f8fa; border-left: 4px solid #1f77b4; padding: 8px 12px; }
+nav.toc { font-size: 0.9em; columns: 2; } nav.toc a { color: #1f77b4; text-decoration: none; }
+table.sortable th { cursor: pointer; } table.sortable th[data-dir="asc"]::after { content: " \\25B2"; }
+table.sortable th[data-dir="desc"]::after { content: " \\25BC"; }
 """
+# Sorts a table by the column whose header is clicked (again: the other way): by the number a cell starts with
+# ("30.12 ± 0.08 (n=3)" sorts as 30.12), else by its text; empty and "—" cells last. The table records the sort in
+# data-sorted ("column:direction").
+SORT_SCRIPT = """<script>(function () {
+  function key(cell) {
+    var text = cell.textContent.trim(), number = parseFloat(text.replace(/,/g, ''));
+    return {missing: text === '' || text === '\u2014', number: number, text: text};
+  }
+  function compare(a, b) {
+    if (a.missing || b.missing) { return a.missing - b.missing; }
+    if (!isNaN(a.number) && !isNaN(b.number)) { return a.number - b.number; }
+    return a.text.localeCompare(b.text);
+  }
+  document.querySelectorAll('table.sortable').forEach(function (table) {
+    table.querySelectorAll('thead th').forEach(function (th, column) {
+      th.title = 'sort by this column';
+      th.addEventListener('click', function () {
+        var dir = th.getAttribute('data-dir') === 'asc' ? 'desc' : 'asc', body = table.tBodies[0];
+        table.querySelectorAll('thead th').forEach(function (other) { other.removeAttribute('data-dir'); });
+        th.setAttribute('data-dir', dir);
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a.cells[column]), y = key(b.cells[column]);
+          if (x.missing || y.missing) { return x.missing - y.missing; }
+          return dir === 'asc' ? compare(x, y) : compare(y, x);
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+        table.setAttribute('data-sorted', column + ':' + dir);
+      });
+    });
+  });
+})();</script>"""
+PLOTLYJS = ("inline", "directory")  # plotly.js in the page (works offline alone), or one plotly.min.js beside it
 
 
 def scientific_columns(result: Analysis, varied: list[str]) -> list[str]:
@@ -111,18 +147,30 @@ def trials_html(result: Analysis) -> str:
     return to_html(TextTable([*columns, value, f"{best} (selected)", last, "degraded"], rows))
 
 
-def render_report(result: Analysis) -> str:
-    """The whole page as one string."""
+def sortable(table_html: str) -> str:
+    """A table of the report that sorts by the column whose header is clicked (:data:`SORT_SCRIPT`)."""
+    return table_html.replace("<table>", "<table class='sortable'>", 1)
+
+
+def render_report(result: Analysis, plotlyjs: str = "inline") -> str:
+    """The whole page as one string; ``plotlyjs``: ``inline`` (one self-contained file) or ``directory`` (the page
+    loads ``plotly.min.js`` from its folder, which :func:`~analysis.outputs.write_outputs` writes once)."""
     name = os.path.basename(os.path.normpath(result.run_dir))
     table = result.tables["table"][0]
+    toc: list[tuple[str, str]] = []
+
+    def section(title: str, anchor: str) -> str:
+        toc.append((anchor, title.split(" (")[0]))  # the contents list the title without its explanation
+        return f"<h2 id='{anchor}'>{html.escape(title)}</h2>"
+
     parts = [f"<h1>{html.escape(str(result.manifest.get('space')))} / {html.escape(name)}</h1>",
-             f"<p class='verdict'>{html.escape(result.verdict)}</p>", header(result),
-             "<h2>Results per configuration</h2>", to_html(dataclasses.replace(table, intro=[])),
-             "<h2>Range checks</h2>", boundary_html(result)]
+             f"<p class='verdict'>{html.escape(result.verdict)}</p>", header(result), "{toc}",
+             section("Results per configuration", "results"), sortable(to_html(dataclasses.replace(table, intro=[]))),
+             section("Range checks", "range-checks"), boundary_html(result)]
     first = True
     for title, div_id, build in build_figures(result):
         if title:
-            parts.append(f"<h2>{html.escape(title)}</h2>")
+            parts.append(section(title, f"sec-{div_id}"))
         try:
             figure = build()
         except Exception as err:  # noqa: BLE001 - one figure the data breaks must not cost the sweep its report
@@ -132,17 +180,20 @@ def render_report(result: Analysis) -> str:
         if figure is None:
             parts.append("<p class='note'>Not enough data for this figure.</p>")
             continue
-        parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=first, div_id=f"fig-{div_id}",
+        include = (True if plotlyjs == "inline" else "directory") if first else False
+        parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=include, div_id=f"fig-{div_id}",
                                  config={"displaylogo": False, "responsive": True}))
         first = False
     for key, title in (("pairs", "Declared pairs"), ("vs_baseline", "Every configuration vs the baseline"),
                        ("reported_vs_measured", "Published vs measured")):
         if key in result.tables:
-            parts += [f"<h2>{title}</h2>", to_html(result.tables[key][0])]
+            parts += [section(title, key.replace("_", "-")), sortable(to_html(result.tables[key][0]))]
     for name, text in result.extra_markdown.items():
-        parts += [f"<h2>{html.escape(name.capitalize())}</h2>", f"<pre>{html.escape(text)}</pre>"]
-    parts += ["<h2>Trials</h2>", trials_html(result)]
+        parts += [section(name.capitalize(), f"extra-{name}"), f"<pre>{html.escape(text)}</pre>"]
+    parts += [section("Trials", "trials"), sortable(trials_html(result))]
+    links = "".join(f"<li><a href='#{anchor}'>{html.escape(title)}</a></li>" for anchor, title in toc)
+    parts[parts.index("{toc}")] = f"<nav class='toc'><b>Contents</b><ol>{links}</ol></nav>"
     title = html.escape(f"{result.manifest.get('space')} / {name}: sweep report")
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + f"\n{SORT_SCRIPT}\n</body></html>\n")
 

@@ -19,15 +19,12 @@ SEEDS_TO_ADD = 3
 _RUN_ONLY = {"--name": True, "--seeds": True, "--resume": False, "--retry-failed": False, "--dry-run": False}
 
 
-def seeds_command(manifest: dict, seeds: int | None = SEEDS_TO_ADD, scheduler: str | None = None) -> str:
-    """The run's command with ``--seeds N`` (and ``--scheduler``, when given), without its ``--name`` and
-    ``--resume``: a new run with more seeds."""
+def command_without(manifest: dict, dropped: dict[str, bool]) -> list[str]:
+    """The words of the run's recorded command without the options in ``dropped`` (True: the option takes a value,
+    which goes too); ``python sweeps/run.py --space S`` for a run that recorded none."""
     words = shlex.split(str(manifest.get("command") or ""))
     if len(words) < 2 or not words[1].endswith("run.py"):
         words = ["python", "sweeps/run.py", "--space", str(manifest.get("space"))]
-    dropped = {**_RUN_ONLY, **({"--scheduler": True} if scheduler else {})}
-    if seeds is None:
-        dropped.pop("--seeds")
     kept, skip = [], False
     for word in words:
         if skip:
@@ -38,6 +35,16 @@ def seeds_command(manifest: dict, seeds: int | None = SEEDS_TO_ADD, scheduler: s
             skip = dropped[option] and "=" not in word
             continue
         kept.append(word)
+    return kept
+
+
+def seeds_command(manifest: dict, seeds: int | None = SEEDS_TO_ADD, scheduler: str | None = None) -> str:
+    """The run's command with ``--seeds N`` (and ``--scheduler``, when given), without its ``--name`` and
+    ``--resume``: a new run with more seeds."""
+    dropped = {**_RUN_ONLY, **({"--scheduler": True} if scheduler else {})}
+    if seeds is None:
+        dropped.pop("--seeds")
+    kept = command_without(manifest, dropped)
     extra = (["--scheduler", scheduler] if scheduler else []) + (["--seeds", str(seeds)] if seeds else [])
     return shlex.join([*kept, *extra])
 

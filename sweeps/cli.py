@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mlflow", metavar="URI",
                         help="log every trial to this MLflow tracking server, one experiment per run "
                              "(pip install 'restore-sweeps[mlflow]')")
+    parser.add_argument("--config", metavar="FILE",
+                        help="run only the configuration this file names (reproduce/<label>.json or best.json of an "
+                             "analysed run), with --seeds seeds: the rerun of one cell of a run's table")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2),
                         help=f"0 quiet, 1 progress table, 2 logs (default: {DEFAULTS['verbose']})")
     return parser
@@ -145,5 +148,5 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         resume=args.resume, retry_failed=args.retry_failed, max_failures=args.max_failures,
         trial_timeout=args.trial_timeout, fresh_workers=args.fresh_workers, address=args.address,
         dashboard_port=args.dashboard_port, dashboard_host=args.dashboard_host, analyze=not args.no_analysis,
-        verbose=args.verbose, mlflow=args.mlflow, plugins=tuple(args.plugins),
+        verbose=args.verbose, mlflow=args.mlflow, config=args.config, plugins=tuple(args.plugins),
     )

@@ -14,6 +14,7 @@ import os
 import re
 from typing import Any
 
+import pyarrow.fs
 import ray
 import ray.util.client
 from ray import cloudpickle
@@ -22,19 +23,22 @@ from ray._private import worker as _ray_worker
 from ray._private.authentication import authentication_utils as _ray_auth
 from ray._raylet import Config as _RayConfig
 from ray.train._internal import session as _train_session
+from ray.tune.execution import class_cache as _class_cache
 from ray.tune.experiment.trial import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import Repeater
+from ray.tune.trainable.metadata import _TrainingRunMetadata
 
 from restore_core.errors import DataError
 from restore_core.io import read_json_object
-from sweeps.cluster.atomic_fs import is_local_filesystem
 
 # Loggers of Ray's Jobs client that log one line per file it uploads (sweeps.launch.jobs quiets them). Missing: a
 # public switch for the upload's verbosity.
 UPLOAD_LOGGERS = ("ray._private.runtime_env.packaging", "ray.dashboard.modules.dashboard_sdk")
 EXPERIMENT_FORMAT = "a run's experiment_state-*.json is the snapshot of the experiment that Ray Tune writes"
 TRIAL_STATE_KEYS = ("relative_logdir", "status")
+SNAPSHOT = "experiment_state-"
+SNAPSHOT_FILES = f"{SNAPSHOT}*.json"  # the names of Ray's snapshots in a run directory (the newest is restored)
 
 
 # -- the cluster -----------------------------------------------------------------------------------------------------
@@ -140,9 +144,9 @@ def repeater_first_of_group(repeater: Repeater, trial_id: str) -> bool:
 # -- a trial's storage -----------------------------------------------------------------------------------------------
 # Missing: Ray keeps where a trial's files are (its StorageContext) internal; the public API gives a trial's local
 # staging path and, inside the trial, its working directory, not the storage filesystem behind them.
-def trial_on_local_filesystem(trial: Trial) -> bool:
-    """Whether the trial's storage is a filesystem of this machine (a path), not a URI."""
-    return trial.storage is not None and is_local_filesystem(trial.storage.storage_filesystem)
+def trial_storage_filesystem(trial: Trial) -> pyarrow.fs.FileSystem | None:
+    """The filesystem of the trial's storage: this machine's for a path, another for a URI (None: no storage yet)."""
+    return None if trial.storage is None else trial.storage.storage_filesystem
 
 
 def read_trial_file(trial: Trial, name: str) -> bytes | None:
@@ -156,10 +160,10 @@ def read_trial_file(trial: Trial, name: str) -> bytes | None:
         return None
 
 
-def worker_on_local_storage() -> bool:
-    """Inside a trial: whether the run's storage is a filesystem path (the trial's folder there is written directly)
-    rather than a URI."""
-    return is_local_filesystem(_train_session.get_session().storage.storage_filesystem)
+def worker_storage_filesystem() -> pyarrow.fs.FileSystem:
+    """Inside a trial: the filesystem of the run's storage (this machine's for a path, where the trial's folder is
+    written directly; another for a URI)."""
+    return _train_session.get_session().storage.storage_filesystem
 
 
 def worker_storage_file(name: str) -> bytes | None:
@@ -173,12 +177,13 @@ def worker_storage_file(name: str) -> bytes | None:
         return None
 
 
-def worker_trial_dir() -> str:
-    """Inside a trial: its folder as the trial should write it. Under ``--storage`` when that is a filesystem path (on
-    a multi-node cluster it must be shared, so every node writes into the run directory directly), else the trial's
-    working directory, which Ray uploads to the storage URI."""
+def worker_trial_dir(on_local_storage: bool) -> str:
+    """Inside a trial: its folder as the trial should write it. Under ``--storage`` when that is a filesystem path
+    (``on_local_storage``: see :func:`worker_storage_filesystem`; on a multi-node cluster it must be shared, so every
+    node writes into the run directory directly), else the trial's working directory, which Ray uploads to the
+    storage URI."""
     storage = _train_session.get_session().storage
-    if not worker_on_local_storage():
+    if not on_local_storage:
         return storage.trial_working_directory
     os.makedirs(storage.trial_fs_path, exist_ok=True)
     return storage.trial_fs_path
@@ -195,7 +200,7 @@ def experiment_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
     Raises:
         DataError: the snapshot is not what Ray writes.
     """
-    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
+    snapshots = glob.glob(os.path.join(run_dir, SNAPSHOT_FILES))
     if not snapshots:
         return {}
     path = max(snapshots)  # the names end in the time written, as Ray picks the newest
@@ -219,9 +224,7 @@ def experiment_trial_states(run_dir: str) -> dict[str, tuple[str, str]]:
 def snapshot_checkpoints(run_dir: str) -> dict[str, str]:
     """The checkpoint Ray's newest snapshot restores each trial from (its latest), by folder name; a trial without
     one is left out."""
-    from ray.tune.trainable.metadata import _TrainingRunMetadata
-
-    snapshots = glob.glob(os.path.join(run_dir, "experiment_state-*.json"))
+    snapshots = glob.glob(os.path.join(run_dir, SNAPSHOT_FILES))
     entries = (read_json_object(max(snapshots), EXPERIMENT_FORMAT) or {}).get("trial_data") if snapshots else None
     found = {}
     for entry in entries if isinstance(entries, list) else []:
@@ -254,7 +257,6 @@ def staging_dirs(states: dict[str, tuple[str, str]]) -> dict[str, str]:
 # staging folder and uploads that folder file by file, so a driver killed during an upload can leave a snapshot of
 # one save beside a searcher state of another (trials lost, or created twice, on restore). Nothing public reads one
 # save whole, or the callbacks' states before a restore.
-SNAPSHOT = "experiment_state-"
 CALLBACK_STATES = "callback-states-"
 SESSION_FILE = re.compile(r"-(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)\.[a-z]+$")  # <kind>-<session>.json|pkl
 
@@ -297,7 +299,7 @@ def newest_callback_states(run_dir: str) -> dict[Any, Any]:
 
 # -- credentials -----------------------------------------------------------------------------------------------------
 # Missing: a public switch to keep Ray Tune from copying the driver's AWS credentials into the runtime_env of every
-# trainable (ray.tune.execution.class_cache.ENV_VARS_TO_PROPAGATE), which Ray's runtime env agent writes, secret
+# trainable (ray.tune.execution._class_cache.ENV_VARS_TO_PROPAGATE), which Ray's runtime env agent writes, secret
 # included, to its log (runtime_env_agent.log). Trials take them from their node's environment instead: a Ray the
 # driver starts inherits the driver's, and the nodes of a cluster need them set (or a role), as Ray's own processes
 # there, which write to object storage too, do anyway.
@@ -307,6 +309,4 @@ CREDENTIAL_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", 
 
 def keep_credentials_out_of_trials() -> None:
     """Stop Ray Tune from putting the AWS credentials of this process in its trainables' runtime environments."""
-    from ray.tune.execution import class_cache
-
-    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(class_cache.ENV_VARS_TO_PROPAGATE) - CREDENTIAL_VARIABLES
+    _class_cache.ENV_VARS_TO_PROPAGATE = frozenset(_class_cache.ENV_VARS_TO_PROPAGATE) - CREDENTIAL_VARIABLES

@@ -28,10 +28,12 @@ import secrets
 import pyarrow
 import pyarrow.fs
 
+from sweeps.ray_private import SNAPSHOT_FILES
+
 PARTIAL_SUFFIX = ".partial"
 # The JSON files Ray rewrites in place in its staging folder (not through a temporary file): its snapshot, and a
 # trial's params.json. (Its searcher states are pickles, some named .json, saved through a temporary file.)
-REWRITTEN_JSON = ("experiment_state-*.json", "params.json")
+REWRITTEN_JSON = (SNAPSHOT_FILES, "params.json")
 
 
 class AtomicLocalHandler(pyarrow.fs.FileSystemHandler):

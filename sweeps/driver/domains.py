@@ -36,6 +36,12 @@ def grid_param_space(space: SearchSpace, seeds: int = 1) -> dict[str, Any]:
     return domains
 
 
+def fixed_param_space(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """One configuration (``--config``): its values as constants, its seeds as the grid."""
+    values = {key: value for key, value in trials[0].items() if key != SEED_KEY}
+    return {**values, SEED_KEY: tune.grid_search([trial[SEED_KEY] for trial in trials])}
+
+
 def sampled_param_space(space: SearchSpace) -> dict[str, Domain]:
     """Ranges for Optuna/random search; a space without ranges samples its rows as a categorical (empty: a space
     only grid search can run)."""

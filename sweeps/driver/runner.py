@@ -20,6 +20,7 @@ from analysis.evaluate_test import evaluate_run_on_test
 from analysis.remote import local_run
 from restore_core.cli import Interrupted
 from restore_core.errors import DataError, UserError
+from restore_core.fingerprint import data_fingerprint
 from restore_core.io import json_excerpt, write_json_atomic, write_json_uri
 from restore_core.loop import SharedData, prepare_shared_data
 from restore_core.plugins import load_plugins, module_name_of_file, record_of, record_of_loaded, reload_plugins
@@ -238,6 +239,8 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None) -> tuple
         record_resume(manifest, settings, argv)
     else:
         manifest = build_manifest(plan, argv)  # before Ray: it records the GPUs asked for
+        # what a rerun of one configuration (python -m analysis's reproduce/) checks it trained on
+        manifest["data_fingerprint"] = data_fingerprint(shared[data_key(validate_config(plan.base))].data)
 
     info, gpus_per_trial = start_ray(settings, wanted_gpus)  # on a cluster, it checks the request against the nodes
     if settings.gpus_per_trial is None and not settings.resume and gpus_per_trial > 0:

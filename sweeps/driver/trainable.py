@@ -15,11 +15,12 @@ from analysis.rundir import NODE_KEY
 from restore_core.loop import SharedData, train
 from restore_core.plugins import reload_plugins
 from restore_core.schema import data_key, validate_config
+from sweeps.cluster.atomic_fs import is_local_filesystem
 from sweeps.driver.tb_summaries import TrialSummaries
 from sweeps.ledger.recover import newest_checkpoint
 from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
-from sweeps.ray_private import worker_on_local_storage, worker_trial_dir
+from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir
 
 
 def run_trial(
@@ -49,7 +50,8 @@ def run_trial(
     reload_plugins(plugins, "the run's plugins")  # the worker registers the user's models, tasks, ... too
     trial_config = space.resolve(base, config)
     label = space.label(config)
-    logdir = worker_trial_dir()
+    on_local_storage = is_local_filesystem(worker_storage_filesystem())
+    logdir = worker_trial_dir(on_local_storage)
     summaries = TrialSummaries(logdir, space, config, trial_config, label)
     if ended_before(logdir):
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
@@ -72,7 +74,7 @@ def run_trial(
     try:
         try:
             checkpoint = tune.get_checkpoint()
-            if worker_on_local_storage():  # the trial's folder is the storage's: a newer checkpoint may be there
+            if on_local_storage:  # the trial's folder is the storage's: a newer checkpoint may be there
                 checkpoint = newest_checkpoint(logdir, checkpoint.path if checkpoint else None)
                 checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
             if checkpoint is None:

@@ -11,7 +11,7 @@ from ray.tune.schedulers import FIFOScheduler
 from restore_core.loop import SharedData
 from sweeps.cluster.atomic_fs import atomic_local_filesystem
 from sweeps.driver.asha import RecheckingASHA
-from sweeps.driver.domains import grid_param_space, sampled_param_space
+from sweeps.driver.domains import fixed_param_space, grid_param_space, sampled_param_space
 from sweeps.driver.mlflow_log import mlflow_callbacks
 from sweeps.driver.progress import ProgressCallback
 from sweeps.driver.tb_summaries import folder_name
@@ -80,7 +80,10 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
                                      trial_timeout=settings.trial_timeout, plugins=settings.plugins)
     trainable = tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus_per_trial})
     space = plan.space
-    param_space = grid_param_space(space, settings.seeds) if plan.search == "grid" else sampled_param_space(space)
+    if settings.config:
+        param_space = fixed_param_space(list(plan.trials))
+    else:
+        param_space = grid_param_space(space, settings.seeds) if plan.search == "grid" else sampled_param_space(space)
     # a storage path is written through a filesystem whose files appear whole (a killed copy cut them short)
     filesystem = None if settings.remote_storage else atomic_local_filesystem()
     if settings.resume and experiment_saved(plan.run_dir):  # else the driver died before Ray saved anything

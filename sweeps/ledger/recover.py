@@ -33,6 +33,7 @@ from restore_core.loop import CHECKPOINT_FILE
 from sweeps.cluster.atomic_fs import remove_partial_files
 from sweeps.ledger.retry import clear_failed
 from sweeps.ray_private import (
+    SNAPSHOT_FILES,
     experiment_trial_states,
     newest_callback_states,
     snapshot_checkpoints,
@@ -85,7 +86,7 @@ def experiment_saved(run_dir: str) -> bool:
     """Whether Ray saved the experiment at least once (its Tuner and a snapshot), so that ``Tuner.restore`` can
     continue it; a run without is started afresh. ``run_dir`` may be a URI."""
     names = list_files(run_dir, recursive=False) if is_uri(run_dir) else os.listdir(run_dir)
-    return "tuner.pkl" in names and any(fnmatch.fnmatch(name, "experiment_state-*.json") for name in names)
+    return "tuner.pkl" in names and any(fnmatch.fnmatch(name, SNAPSHOT_FILES) for name in names)
 
 
 def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> None:

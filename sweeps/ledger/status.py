@@ -19,21 +19,22 @@ from ray.tune.experiment import Trial
 
 from analysis.rundir import RETRIED_FILE, STATUS_FILE, TIMEOUT_FILE, read_status, read_timeout
 from restore_core.io import write_json_atomic
+from sweeps.cluster.atomic_fs import is_local_filesystem
 from sweeps.cluster.disk import DiskFull, is_full_disk
 from sweeps.cluster.nodes import NODE_LOST, pickled_error, trial_lost_its_node
 from sweeps.ray_private import (
     experiment_trial_states,
     staging_dirs,
-    trial_on_local_filesystem,
-    worker_on_local_storage,
+    trial_storage_filesystem,
     worker_storage_file,
+    worker_storage_filesystem,
 )
 
 
 def ended_before(trial_dir: str) -> bool:
     """Inside a trial: whether it ended in an earlier life of the run (its ``status.json`` under the run's storage,
     whether that is ``trial_dir`` or object storage)."""
-    if worker_on_local_storage():
+    if is_local_filesystem(worker_storage_filesystem()):
         return read_status(trial_dir) is not None
     return worker_storage_file(STATUS_FILE) is not None
 
@@ -98,7 +99,7 @@ def keep_retried_errors(trial_dir: str, recorded: str | None = None) -> None:
 def driver_trial_dirs(trial: Trial) -> list[str]:
     """Where the driver sees a Ray trial's folder: its staging copy, and the folder under a filesystem storage."""
     dirs = [trial.local_path]
-    if trial_on_local_filesystem(trial):
+    if is_local_filesystem(trial_storage_filesystem(trial)):
         dirs.append(trial.path)
     return [d for d in dirs if d]
 

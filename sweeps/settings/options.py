@@ -19,7 +19,7 @@ from search_spaces.space import SCHEDULERS, SEARCHES
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum",
-            "asha_noise")
+            "asha_noise", "config")
 KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
 ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise")  # the space's unless given
 # The defaults that are not the space's. None: a default that stays "not set" (no limit, auto, the next free name).
@@ -88,6 +88,7 @@ class SweepOptions:
     analyze: bool = True
     verbose: int | None = None
     mlflow: str | None = None  # tracking URI every trial is logged to; None: no MLflow
+    config: str | None = None  # a file naming the one configuration to run (reproduce/<label>.json); None: search
     plugins: tuple[str, ...] = ()  # --import: modules and .py files that register models, tasks, losses, spaces
 
     def value(self, key: str) -> Any:

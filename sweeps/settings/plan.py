@@ -8,6 +8,7 @@ from typing import Any
 
 from restore_core.schema import validate_config
 from search_spaces.space import SearchSpace
+from sweeps.settings.one_config import one_config_trials, read_one_config
 from sweeps.settings.resolve import RunSettings
 
 
@@ -85,7 +86,11 @@ def build_plan(settings: RunSettings, space: SearchSpace) -> SweepPlan:
     validate_config(base)
     trials: tuple[dict[str, Any], ...] = ()
     num_samples = 1
-    if settings.search == "grid":
+    if settings.config:
+        trials = tuple(one_config_trials(read_one_config(settings.config, space), settings.seeds))
+        for trial in trials:
+            validate_config(space.resolve(base, trial))
+    elif settings.search == "grid":
         trials = tuple(space.grid_trials(settings.seeds))
         for trial in trials:
             validate_config(space.resolve(base, trial))

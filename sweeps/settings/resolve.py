@@ -63,6 +63,7 @@ class RunSettings:
     analyze: bool
     verbose: int
     mlflow: str | None = None  # the MLflow tracking URI every trial is logged to (this command's --mlflow)
+    config: str | None = None  # --config: the file naming the one configuration the run trains; None: the search
     space_ref: str | None = None  # FILE.py:NAME or module:NAME when the space came from a user's code
     plugins: tuple[dict[str, Any], ...] = ()  # the user's code the run loads (restore_core.plugins' records)
 
@@ -118,10 +119,15 @@ def resolve_settings(options: SweepOptions, space: SearchSpace, recorded: Mappin
     """
     values: dict[str, Any] = {"space": space.name}
     if recorded is None:
-        search = options.search or space.search
+        if options.config and options.search not in (None, "grid"):
+            raise UserError(f"--config runs the one configuration of its file, which --search {options.search} "
+                            "would not search; leave --search out")
+        search = "grid" if options.config else options.search or space.search
         for key in RECORDED[1:] + KEPT_BY_RAY:
             given = getattr(options, key) if key != "sets" else dict(options.sets)
             values[key] = space_default(space, key, search) if given is None else given
+        if options.config:  # one configuration, its seeds as the grid
+            values["search"] = "grid"
         _refuse_ignored(options, space, values)
         timeout = options.trial_timeout
     else:

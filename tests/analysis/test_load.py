@@ -89,8 +89,8 @@ def test_formats_and_explicit_baseline(make_run):
     run_dir = make_run(trials())
     analysis.write_outputs(run_dir, baseline="1e-3", formats=["md"])
     written = sorted(f for f in os.listdir(run_dir) if "." in f and not f.startswith("."))
-    assert written == ["curves.csv", "manifest.json", "reported_vs_measured.md", "results.csv", "table.md",
-                       "vs_baseline.md"]
+    assert written == ["best.json", "curves.csv", "manifest.json", "reported_vs_measured.md", "reproduce.md",
+                       "results.csv", "table.md", "vs_baseline.md"]
     text = open(os.path.join(run_dir, "vs_baseline.md"), encoding="utf-8").read()
     assert f"| vs baseline | {BASE} − 1e-3 | -0.75 ± 3.18 (n=2) | 0.205 | 0.205 |" in text
     with pytest.raises(UserError, match="unknown format 'pdf'; known: md, csv, tex, html"):
@@ -113,7 +113,7 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(make_run, tmp_path, capsys):
     assert "left from an earlier analysis" not in capsys.readouterr().out
     assert cli([run_dir, "--format", "html"]) == 0  # the tables of md and csv stay, and are named as older
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{run_dir}: curves.csv, report.html, results.csv"
+    assert out[0] == f"{run_dir}: best.json, curves.csv, report.html, reproduce.md, results.csv"
     assert out[1] == ("left from an earlier analysis (not rewritten): reported_vs_measured.csv, "
                       "reported_vs_measured.md, table.csv, table.md, vs_baseline.csv, vs_baseline.md")
 

@@ -91,3 +91,68 @@ def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
     with open(screenshot, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
+
+
+# Clicks the "seed" header of the trials table twice once the page has loaded, recording the seeds' order after each
+# click and the table's data-sorted attribute in attributes of <html> that --dump-dom shows.
+CLICKS = """<script>window.addEventListener('load', function () {
+  var table = document.querySelectorAll('table.sortable');
+  table = table[table.length - 1];
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells), column = -1;
+  heads.forEach(function (th, i) { if (th.textContent === 'seed') { column = i; } });
+  function seeds() {
+    var rows = table.tBodies[0].rows;
+    return JSON.stringify(Array.prototype.map.call(rows, function (r) { return r.cells[column].textContent; }));
+  }
+  heads[column].click();
+  document.documentElement.setAttribute('data-asc', seeds());
+  heads[column].click();
+  document.documentElement.setAttribute('data-desc', seeds());
+  document.documentElement.setAttribute('data-sorted', table.getAttribute('data-sorted'));
+});</script>"""
+
+
+def _attribute(dom: str, name: str):
+    found = re.search(rf'{name}="([^"]*)"', dom)
+    assert found is not None, f"{name} not set: the page's script did not run"
+    return json.loads(found.group(1).replace("&quot;", '"')) if found.group(1).startswith(("[", "&quot;")) \
+        else found.group(1)
+
+
+def test_tables_sort_and_the_contents_link_every_section(smoke_run, tmp_path):
+    import analysis
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run, run_dir)
+    analysis.write_outputs(str(run_dir), formats=["html"], evaluate=False)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    anchors = re.findall(r"<h2 id='([^']+)'>", html)
+    links = re.findall(r"<li><a href='#([^']+)'>", html)
+    assert links == anchors and {"results", "trials", "sec-curves"} <= set(anchors)
+    assert html.count("<table class='sortable'>") >= 2
+    hooked = tmp_path / "report.html"
+    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1).replace("</body>", CLICKS + "</body>"),
+                      encoding="utf-8")
+    dumped = chromium(tmp_path, "--dump-dom", hooked.as_uri())
+    assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
+    assert _attribute(dumped.stdout, "data-errors") == []
+    ascending, descending = _attribute(dumped.stdout, "data-asc"), _attribute(dumped.stdout, "data-desc")
+    assert ascending == ["0", "0", "1", "1"] and descending == ["1", "1", "0", "0"]
+    assert _attribute(dumped.stdout, "data-sorted") == "2:desc"
+
+
+def test_one_plotly_js_beside_the_report_with_plotlyjs_directory(smoke_run, tmp_path):
+    from analysis.__main__ import main as cli
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run, run_dir)
+    assert cli([str(run_dir), "--format", "html", "--plotlyjs", "directory"]) == 0
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    inline = open(os.path.join(smoke_run, "report.html"), encoding="utf-8").read()
+    assert report.count('<script charset="utf-8" src="plotly.min.js"></script>') == 1
+    assert (run_dir / "plotly.min.js").stat().st_size > 3_000_000 > len(report.encode())
+    assert len(inline.encode()) - len(report.encode()) > 3_000_000
+    dumped = chromium(tmp_path, "--dump-dom", (run_dir / "report.html").as_uri())
+    assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
+    chunks = figure_chunks(dumped.stdout)
+    assert len(chunks) >= 7 and all("main-svg" in chunk for chunk in chunks)

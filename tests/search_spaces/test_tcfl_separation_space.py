@@ -51,4 +51,4 @@ def test_smoke_trial_trains_the_generator_alone():
     assert result.stop_reason == "completed" and result.metrics["step"] == 16
     assert "train/loss_d" not in result.metrics and "train/loss_adv" not in result.metrics
     assert -1 < result.metrics["train/loss_sep"] < 0
-    assert np.isfinite(result.metrics["val/psnr"]) and np.isfinite(result.metrics["baseline/bm3d/psnr"])
+    assert np.isfinite(result.metrics["val/psnr"]) and np.isfinite(result.metrics["val/baseline/bm3d/psnr"])

@@ -22,6 +22,7 @@ from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps import ray_private
+from sweeps.cluster.atomic_fs import is_local_filesystem
 from tests.conftest import ROOT
 
 
@@ -97,10 +98,10 @@ def test_ashas_bookkeeping():
 
 
 def _trainable(config):
-    folder = ray_private.worker_trial_dir()
+    folder = ray_private.worker_trial_dir(is_local_filesystem(ray_private.worker_storage_filesystem()))
     with open(os.path.join(folder, "canary.txt"), "w", encoding="utf-8") as handle:
         handle.write(f"x={config['x']}")
-    tune.report({"step": 1, "trial_dir": folder, "local": ray_private.worker_on_local_storage(),
+    tune.report({"step": 1, "trial_dir": folder, "local": is_local_filesystem(ray_private.worker_storage_filesystem()),
                  "canary": ray_private.worker_storage_file("canary.txt"),
                  "nothing": ray_private.worker_storage_file("no-such-file")})
 
@@ -113,7 +114,7 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
     with private_api("worker_trial_dir"):  # under the storage path, as it is a filesystem of this machine
         folders = sorted(os.path.relpath(r.metrics["trial_dir"], run_dir) for r in results)
         assert len(folders) == 2 and all(not f.startswith("..") and (run_dir / f).is_dir() for f in folders)
-    with private_api("worker_on_local_storage"):
+    with private_api("worker_storage_filesystem"):
         assert all(r.metrics["local"] is True for r in results)
     with private_api("worker_storage_file"):
         assert sorted(r.metrics["canary"] for r in results) == [b"x=1", b"x=2"]
@@ -125,8 +126,8 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
         staging = ray_private.staging_dirs(states)
         assert sorted(staging) == folders and all(isinstance(path, str) and path for path in staging.values())
     trial = Trial.from_json_state(next(iter(states.values()))[1], stub=True)
-    with private_api("trial_on_local_filesystem"):
-        assert ray_private.trial_on_local_filesystem(trial) is True
+    with private_api("trial_storage_filesystem"):
+        assert is_local_filesystem(ray_private.trial_storage_filesystem(trial)) is True
     with private_api("read_trial_file"):
         assert ray_private.read_trial_file(trial, "canary.txt") in (b"x=1", b"x=2")
         assert ray_private.read_trial_file(trial, "no-such-file") is None
