@@ -89,6 +89,7 @@ LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{"
                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}"}
 LATEX_UNICODE = {"±": r"$\pm$", "→": r"$\rightarrow$", "−": "$-$", "—": "--", "Δ": r"$\Delta$", "ρ": r"$\rho$",
                  "<": r"$<$", ">": r"$>$", "≥": r"$\geq$", "≤": r"$\leq$",
+                 "↑": r"$\uparrow$", "↓": r"$\downarrow$",
                  "λ": r"$\lambda$", "σ": r"$\sigma$", "×": r"$\times$", "·": r"$\cdot$"}
 
 

@@ -32,10 +32,10 @@ from analysis.report import PLOTLYJS, render_report
 from analysis.reproduce import reproduction_files
 from analysis.result import Analysis
 from analysis.rows import build_rows, value_column
+from analysis.units import unit
 from analysis.verdict import verdict_difference, write_verdict
 from restore_core.errors import DataError, UserError
 from restore_core.io import write_text_atomic
-from restore_core.run_files import metric_kind
 from restore_core.tasks.anomaly_tables import threshold_table
 
 FORMATS = ("md", "csv", "tex", "html")
@@ -76,7 +76,7 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     shown = dict(zip(shown, corrected))
     verdict_row = shown["verdict"].iloc[0].to_dict() if not shown["verdict"].empty else None
     result.verdict = write_verdict(rows, column, verdict_row, verdict_row["p_holm"] if verdict_row else float("nan"),
-                                   family.get(column, 0), manifest, tables.UNITS.get(metric_kind(metric), ""))
+                                   family.get(column, 0), manifest, f" {unit(metric)}" if unit(metric) else "")
     result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary, result.verdict)
     if "pairs" in shown:
         result.tables["pairs"] = tables.pairs_table(shown["pairs"])

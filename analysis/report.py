@@ -17,6 +17,7 @@ from analysis.importance import importance_figure, param_importances
 from analysis.load import manifest_value
 from analysis.result import Analysis
 from analysis.rows import build_rows, value_column
+from analysis.units import labelled
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
@@ -144,7 +145,8 @@ def trials_html(result: Analysis) -> str:
     rows = [[str(r[c]) for c in columns] + [fmt_number(r.get(value)), f"{fmt_number(r.get(best))} at step "
              f"{r.get('best/step', '—')}", fmt_number(r.get(last)), str(r.get("degraded_note") or "")]
             for _, r in frame.iterrows()]
-    return to_html(TextTable([*columns, value, f"{best} (selected)", last, "degraded"], rows))
+    heads = [labelled(name, result.metric, mode=result.mode) for name in (value, f"{best} (selected)", last)]
+    return to_html(TextTable([*columns, *heads, "degraded"], rows))
 
 
 def sortable(table_html: str) -> str:

@@ -13,11 +13,10 @@ from analysis import stats
 from analysis.format import MISSING, TextTable, fmt_count, fmt_estimate, fmt_number, fmt_p
 from analysis.load import COST_KEYS
 from analysis.rows import Row, build_rows, ranked, reports_test, value_column
+from analysis.units import cost_header, labelled
 
-COST_HEADERS = {"cost/params": "params", "cost/macs": "MACs", "cost/latency_ms": "latency (ms)"}
 BASELINE = {True: re.compile(r"^test/baseline/([^/]+)/(.+)$"),
             False: re.compile(r"^(?:best|last)/(?:val/)?baseline/([^/]+)/(.+)$")}
-UNITS = {"psnr": " dB"}
 
 
 def short(metric: str) -> str:
@@ -40,10 +39,21 @@ def main_metrics(frame: pd.DataFrame, metric: str) -> list[str]:
     return [m for m in dict.fromkeys([metric, "val/ssim"]) if f"best/{m}" in frame]
 
 
-def header(metric: str, column: str) -> str:
-    """``psnr (test)``: the metric and the split its number comes from."""
-    name = short(metric).removeprefix("test/")
-    return f"{name} ({'test' if column.startswith('test/') else 'val'})"
+def split_of(column: str) -> str:
+    """The split a column's numbers come from: ``test`` or ``val``."""
+    return "test" if column.startswith("test/") else "val"
+
+
+def header(metric: str, column: str, mode: str | None = None, prefix: str = "") -> str:
+    """``psnr (test, dB) ↑``: the metric, the split its number comes from, its unit and which way is better.
+
+    Args:
+        metric: the metric, e.g. ``val/psnr``.
+        column: the frame column the numbers come from (``test/...`` or ``best/val/...``).
+        mode: the space's ``min``/``max`` where ``metric`` is the space's metric.
+        prefix: put before the name, e.g. ``Δ `` for a difference (which is better the same way).
+    """
+    return labelled(prefix + short(metric).removeprefix("test/"), metric, (split_of(column),), mode)
 
 
 def baseline_values(frame: pd.DataFrame, test: bool) -> dict[str, dict[str, pd.Series]]:
@@ -92,8 +102,9 @@ def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None
     metrics = table_metrics(frame, metric)
     columns_of = {m: value_column(frame, m) for m in metrics}
     costs = [k for k in COST_KEYS if k in frame and frame[k].notna().any()]
-    columns = ["rank", "configuration", "trained", *[header(m, columns_of[m]) for m in metrics],
-               *[COST_HEADERS[k] for k in costs], "degraded", "infeasible", "status"]
+    headers = [header(m, columns_of[m], mode if m == metric else None) for m in metrics]
+    columns = ["rank", "configuration", "trained", *headers,
+               *[cost_header(k) for k in costs], "degraded", "infeasible", "status"]
     cells, numeric = [], []
     for row in rows:
         line = [str(row.rank) if row.rank else MISSING, str(row.label), row.reach()]
@@ -169,7 +180,7 @@ def difference_table(diffs: pd.DataFrame, title: str, note: str) -> tuple[TextTa
     metrics = list(dict.fromkeys(diffs["metric"])) if not diffs.empty else []
     columns = ["kind", "comparison"]
     for metric in metrics:
-        columns += [f"Δ {header(metric.removeprefix('best/'), metric)}", "p", "p (Holm)"]
+        columns += [header(metric.removeprefix("best/"), metric, prefix="Δ "), "p", "p (Holm)"]
     rows = []
     for (kind, a, b), group in diffs.groupby(["kind", "a", "b"], sort=False):
         row = [str(kind), f"{a} − {b}"]
@@ -230,7 +241,8 @@ def reported_table(frame: pd.DataFrame, reported: dict[str, dict[str, float]], m
         both = rep.notna() & mean.notna()  # rank among the rows Spearman's ρ compares
         numeric[f"{name}/rank_reported"] = rep.where(both).rank(ascending=ascending, method="min")
         numeric[f"{name}/rank_measured"] = mean.where(both).rank(ascending=ascending, method="min")
-        columns += [f"{name} reported", f"{name} measured ({header(metric, column[metric]).split('(')[1]}",
+        columns += [labelled(f"{name} reported", metric, mode=mode_of(metric)),
+                    labelled(f"{name} measured", metric, (split_of(column[metric]),), mode_of(metric)),
                     "rank rep.", "rank meas."]
         rho, p, n = stats.spearman(rep.tolist(), mean.tolist())
         notes.append(f"Spearman rank correlation of the {name} orderings: ρ = {fmt_number(rho, 2)} "

@@ -45,7 +45,7 @@ def test_sweep_then_cli_writes_every_output(smoke_run):
     assert results["test/psnr"].notna().all() and (results["test/step"] == results["best/step"]).all()
     assert all(os.path.exists(os.path.join(smoke_run, t, "test.json")) for t in results["trial_id"])
     table = open(os.path.join(smoke_run, "table.md"), encoding="utf-8").read().splitlines()
-    assert table[0].startswith("Verdict: best lr=") and "| psnr (test) |" in table[2]
+    assert table[0].startswith("Verdict: best lr=") and "| psnr (test, dB) ↑ |" in table[2]
     rows = [line for line in table if line.startswith("| ") and " | lr=" in line]
     assert len(rows) == 2 and all("(n=2)" in line and "completed (4 steps)" in line for line in rows)
     html = open(os.path.join(smoke_run, "report.html"), encoding="utf-8").read()

@@ -109,6 +109,9 @@ CLICKS = """<script>window.addEventListener('load', function () {
   heads[column].click();
   document.documentElement.setAttribute('data-desc', seeds());
   document.documentElement.setAttribute('data-sorted', table.getAttribute('data-sorted'));
+  var results = document.querySelector('table.sortable').tHead.rows[0].cells;
+  document.documentElement.setAttribute('data-heads', JSON.stringify(Array.prototype.map.call(results,
+    function (th) { return th.textContent; })));
 });</script>"""
 
 
@@ -139,6 +142,11 @@ def test_tables_sort_and_the_contents_link_every_section(smoke_run, tmp_path):
     ascending, descending = _attribute(dumped.stdout, "data-asc"), _attribute(dumped.stdout, "data-desc")
     assert ascending == ["0", "0", "1", "1"] and descending == ["1", "1", "0", "0"]
     assert _attribute(dumped.stdout, "data-sorted") == "2:desc"
+    # the results table as the browser shows it: units and which way is better in every metric's header
+    heads = _attribute(dumped.stdout, "data-heads")
+    split = "test" if "psnr (test, dB) ↑" in heads else "val"
+    assert heads[3:5] == [f"psnr ({split}, dB) ↑", f"ssim ({split}) ↑"], heads
+    assert {"params ↓", "MACs ↓", "latency (ms) ↓"} <= set(heads), heads
 
 
 def test_one_plotly_js_beside_the_report_with_plotlyjs_directory(smoke_run, tmp_path):

@@ -44,8 +44,8 @@ NOTES = [
 # 1e-3 completed: 30.0 and 30.2, s = 0.1414, t(0.975, 1) · s / √2 = 12.706 · 0.1 = 1.27; its stopped trial is a row of
 # its own; the diverged trial is counted as infeasible on lr=0.5's completed row
 MAIN_MD = "\n".join([
-    "| rank | configuration | trained | psnr (val) | ssim (val) | params | MACs | latency (ms) | degraded | infeasible "
-    "| status |",
+    "| rank | configuration | trained | psnr (val, dB) ↑ | ssim (val) ↑ | params ↓ | MACs ↓ | latency (ms) ↓ "
+    "| degraded | infeasible | status |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
     "| 1 | 1e-3 | completed (1200 steps) | 30.10 ± 1.27 (n=2) | 0.8050 ± 0.0635 (n=2) | 122 k | 3.13 M | 0.9000 | 0/2 "
     "| 0/2 | completed 2 |",
@@ -58,8 +58,8 @@ MAIN_MD = "\n".join([
 
 MAIN_TEX = "\n".join([
     "\\begin{tabular}{lllllllllll}", "\\toprule",
-    "rank & configuration & trained & psnr (val) & ssim (val) & params & MACs & latency (ms) & degraded & infeasible & "
-    "status \\\\", "\\midrule",
+    "rank & configuration & trained & psnr (val, dB) $\\uparrow$ & ssim (val) $\\uparrow$ & params $\\downarrow$ & "
+    "MACs $\\downarrow$ & latency (ms) $\\downarrow$ & degraded & infeasible & status \\\\", "\\midrule",
     "1 & 1e-3 & completed (1200 steps) & 30.10 $\\pm$ 1.27 (n=2) & 0.8050 $\\pm$ 0.0635 (n=2) & 122 k & 3.13 M & "
     "0.9000 & 0/2 & 0/2 & completed 2 \\\\",
     "2 & lr=0.5 \\textbar{} 50\\% & completed (1200 steps) & 29.00 (n=1) & 0.7000 (n=1) & 122 k & 3.13 M & 0.9000 & "
@@ -102,7 +102,7 @@ def test_a_configuration_run_twice_with_one_seed_is_one_seed_of_two_trials():
             ("t3", "b", 0, "completed", 29.0), ("t4", "b", 1, "completed", 29.4)]
     frame = pd.DataFrame(rows, columns=["trial_id", "label", "seed", "status", "best/val/psnr"])
     text, numeric = tables.main_table(frame, "val/psnr", "max")
-    assert text.columns == ["rank", "configuration", "trained", "psnr (val)", "degraded", "infeasible", "status"]
+    assert text.columns == ["rank", "configuration", "trained", "psnr (val, dB) ↑", "degraded", "infeasible", "status"]
     assert text.rows[0] == ["1", "a", "completed (0 steps)", "30.00 (n=1)", "0/3", "1/3", "completed 2, nan 1"]
     assert text.rows[1] == ["2", "b", "completed (0 steps)", "29.20 ± 2.54 (n=2)", "0/2", "0/2", "completed 2"]
     first = numeric.iloc[0]
@@ -115,6 +115,7 @@ def test_a_configuration_run_twice_with_one_seed_is_one_seed_of_two_trials():
 
 def test_minimised_metric_puts_the_lowest_first():
     text, _ = tables.main_table(small_frame(), "val/psnr", "min")
+    assert text.columns[3] == "psnr (val, dB) ↓"  # the space's mode, not the name, says which way is better
     assert [row[:2] for row in text.rows] == [["1", "lr=0.5 | 50%"], ["2", "1e-3"], ["—", "1e-3"],
                                               ["—", "baseline: bm3d"]]
 
@@ -122,7 +123,7 @@ def test_minimised_metric_puts_the_lowest_first():
 PAIRS_MD = """\
 ## Declared pairs
 
-| kind | comparison | Δ psnr (val) | p | p (Holm) |
+| kind | comparison | Δ psnr (val, dB) ↑ | p | p (Holm) |
 |---|---|---|---|---|
 | schedule | a − b | 0.7000 ± 0.6572 (n=3) | 0.044 | 0.089 |
 | schedule | a − c | not comparable: 1200 vs 600 steps | — | — |
@@ -160,7 +161,8 @@ def test_reported_vs_measured_ranks_and_spearman():
                           "best/val/psnr": [6.5, 6.1, 6.3]})
     reported = {"x": {"val/psnr": 30.1}, "y": {"val/psnr": 28.2}, "z": {"val/psnr": 29.0}, "w": {"val/psnr": 29.5}}
     text, numeric = tables.reported_table(frame, reported, lambda metric: "max")
-    assert text.columns == ["configuration", "psnr reported", "psnr measured (val)", "rank rep.", "rank meas."]
+    assert text.columns == ["configuration", "psnr reported (dB) ↑", "psnr measured (val, dB) ↑", "rank rep.",
+                            "rank meas."]
     assert text.rows[0] == ["x", "30.10", "6.50 (n=1)", "1", "1"]
     # published but not run: unranked, and the ranks of the others are among the three that ρ compares
     assert text.rows[3] == ["w", "29.50", "—", "—", "—"]
@@ -182,7 +184,7 @@ def test_table_metrics_order_and_the_column_each_reports():
     # a metric with a test evaluation reports it; one without, the validation value at the selected checkpoint
     assert [value_column(frame, m) for m in ("val/psnr", "val/f1", "val/ssim")] == ["test/psnr", "test/f1",
                                                                                    "best/val/ssim"]
-    assert tables.header("val/psnr", "test/psnr") == "psnr (test)"
+    assert tables.header("val/psnr", "test/psnr") == "psnr (test, dB) ↑"
 
 
 def test_every_space_label_and_pair_is_ascii_in_latex():
@@ -195,3 +197,14 @@ def test_every_space_label_and_pair_is_ascii_in_latex():
     leftover = {char for text in texts for char in latex_escape(text) if not char.isascii()}
     assert leftover == set()
     assert latex_escape("λ=0.3 × 2 · σ") == r"$\lambda$=0.3 $\times$ 2 $\cdot$ $\sigma$"
+
+
+def test_headers_give_unit_and_direction_from_the_ranking_rule():
+    from analysis import units
+    assert [units.labelled("x", m) for m in ("val/ssim", "val/lpips", "val/delta_psnr", "test/f1")] == [
+        "x ↑", "x ↓", "x (dB) ↑", "x ↑"]
+    assert [units.cost_header(k) for k in ("cost/params", "cost/macs", "cost/latency_ms")] == [
+        "params ↓", "MACs ↓", "latency (ms) ↓"]
+    assert tables.header("val/lpips", "best/val/lpips") == "lpips (val) ↓"
+    assert tables.header("val/loss", "best/val/loss", prefix="Δ ") == "Δ loss (val) ↓"
+    assert tables.header("val/custom", "best/val/custom", mode="min") == "custom (val) ↓"

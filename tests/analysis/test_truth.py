@@ -76,7 +76,7 @@ def test_results_carry_test_values_selection_steps_budget_and_the_flag(make_run)
 def test_rows_are_grouped_ranked_among_completed_and_flagged(make_run):
     result = analyse(one_seed_run(make_run))
     text, numeric = result.tables["table"]
-    assert text.columns[:4] == ["rank", "configuration", "trained", "psnr (test)"]
+    assert text.columns[:4] == ["rank", "configuration", "trained", "psnr (test, dB) ↑"]
     assert text.columns[-3:] == ["degraded", "infeasible", "status"]
     body = [row[:4] + row[-3:] for row in text.rows]
     assert body == [
