@@ -153,26 +153,6 @@ def completed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[pd.to_numeric(frame["budget"], errors="coerce") >= 1]
 
 
-def learning_curves(curves: pd.DataFrame, metric: str) -> go.Figure | None:
-    if curves.empty or metric not in curves:
-        return None
-    panels = [metric] + (["train/loss"] if "train/loss" in curves else [])
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
-    colour = colours(curves["label"])
-    shown: set[str] = set()
-    for (trial, label, seed), trial_rows in curves.groupby(["trial_id", "label", "seed"], sort=False):
-        trial_rows = trial_rows.sort_values("step")
-        for col, key in enumerate(panels, start=1):
-            fig.add_trace(go.Scatter(x=trial_rows["step"], y=trial_rows[key], mode="lines+markers",
-                                     line={"color": colour[label]}, legendgroup=str(label), name=str(label),
-                                     showlegend=label not in shown, hovertext=f"{label} (seed {seed}, {trial})"),
-                          row=1, col=col)
-            shown.add(label)
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(title="Learning curves (every trial)", template=TEMPLATE, height=420)
-    return fig
-
-
 def parallel_coordinates(frame: pd.DataFrame, columns: list[str], value: str) -> go.Figure | None:
     if not columns or value not in frame:
         return None

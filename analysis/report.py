@@ -12,11 +12,12 @@ from functools import partial
 import plotly.io as pio
 
 from analysis import figures, images, pareto
+from analysis.curves import learning_curves
 from analysis.format import TextTable, fmt_number, to_html
 from analysis.importance import importance_figure, param_importances
 from analysis.load import manifest_value
 from analysis.result import Analysis
-from analysis.rows import build_rows, value_column
+from analysis.rows import build_rows, ranked, value_column
 from analysis.units import labelled
 
 STYLE = """
@@ -90,7 +91,9 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
     out += [
         ("Isolation plots", "isolation",
          partial(figures.isolation, frame, scientific_columns(result, varied), value, mode)),
-        ("Learning curves (validation)", "curves", lambda: figures.learning_curves(result.curves, metric)),
+        ("Learning curves (validation)", "curves",
+         lambda: learning_curves(result.curves, metric, mode, [row.label for row in ranked(build_rows(frame, metric,
+                                                                                                      mode))])),
         ("Parallel coordinates", "parcoords", partial(figures.parallel_coordinates, frame, varied, value)),
         ("Ablation bars", "ablation", partial(figures.ablation_bars, table, value, result.baseline)),
         ("Quality vs cost", "cost", partial(pareto.quality_vs_cost, table, value, mode, frame)),

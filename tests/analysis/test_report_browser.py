@@ -83,6 +83,9 @@ def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
     empty = [name for name, chunk in zip(figures, chunks) if "main-svg" not in chunk]
     assert empty == [], f"figures without rendered content: {empty}"
     assert dumped.stdout.count("<image") >= 4  # input, the two outputs and the target in the image grid
+    # the learning curves per configuration: one legend entry per configuration, the ranked leader first
+    curves = chunks[figures.index("fig-curves")] if "fig-curves" in figures else ""
+    assert "mean over seeds" in curves and re.search(r'class="legendtext"[^>]*>#1 ', curves), curves[:500]
 
     screenshot = tmp_path / "report.png"
     shot = chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={screenshot}", Path(report).as_uri())
