@@ -30,6 +30,10 @@ MAX_CONFIGS = 11
 COLUMNS = 6
 # what each task calls its degraded input, its output and its target (TCFL: noisy, denoised, clean)
 ROLES = {"input": ("input", "noisy"), "output": ("output", "denoised"), "target": ("target", "clean")}
+TARGET = "target"  # the title of the target's tile, which the difference view subtracts
+AMPLIFY = 4  # the difference view's gain: restored outputs differ from the target by a few levels of 255
+MARGIN = {"l": 10, "r": 10, "t": 80, "b": 50}  # the view and size buttons sit in the bottom margin
+MIN_WIDTH = 720  # px: the buttons' room; a wider grid keeps 1:1, as each tile's height sets its image's size
 
 
 def _role(images: dict, role: str) -> str | None:
@@ -141,28 +145,70 @@ def image_tiles(run_dir: str, picks: list[tuple[Row, pd.Series]], column: str) -
     if first is None:
         return [], False
     head = [("input (degraded)", crop(first[_role(first, "input")]))] if _role(first, "input") else []
-    tail = [("target", crop(first[_role(first, "target")]))] if _role(first, "target") else []
+    tail = [(TARGET, crop(first[_role(first, "target")]))] if _role(first, "target") else []
     known = {name for names in ROLES.values() for name in names}
     extra = [(name, crop(image)) for name, image in first.items() if name not in known]
     return head + tiles + tail + extra, on_test
 
 
+def difference(image: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``|image − target|`` averaged over channels, times :data:`AMPLIFY`, clipped to 255, as grey (H, W, 3) uint8."""
+    gap = np.abs(image.astype(np.int16) - target.astype(np.int16)).mean(axis=-1) * AMPLIFY
+    return np.repeat(np.clip(np.rint(gap), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
 def image_grid(tiles: list[tuple[str, np.ndarray]], on_test: bool = True) -> go.Figure | None:
+    """The tiles in a grid, with buttons for the difference-to-target view and for 1:1 (one image pixel per screen
+    pixel; dragging a box zooms further)."""
     if not tiles:
         return None
     cols = min(COLUMNS, len(tiles))
     rows = math.ceil(len(tiles) / cols)
     titles = [t if len(t) <= 40 else t[:39] + "…" for t, _ in tiles]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
-                        vertical_spacing=0.12 / rows)
+    hspace, vspace = 0.01, 0.12 / rows
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=hspace, vertical_spacing=vspace)
+    target = next((image for title, image in tiles if title == TARGET), None)
     for i, (_, image) in enumerate(tiles):
-        fig.add_trace(go.Image(source=to_data_uri(image)), row=i // cols + 1, col=i % cols + 1)
+        fig.add_trace(go.Image(source=to_data_uri(image), name="image"), row=i // cols + 1, col=i % cols + 1)
+    if target is not None:  # one difference per tile of the target's size, hidden until its button shows them
+        for i, (_, image) in enumerate(tiles):
+            if image.shape == target.shape:
+                fig.add_trace(go.Image(source=to_data_uri(difference(image, target)), name="difference",
+                                       visible=False), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     where = ("the first test image, from the checkpoint each configuration's number comes from (the trial nearest "
              "its mean)" if on_test else "the first validation image at the selected step (this run has no test "
              "evaluation)")
     fig.update_layout(title=f"The same crop of {where}: degraded input, outputs, target",
-                      height=60 + 230 * rows, margin={"l": 10, "r": 10, "t": 80, "b": 10}, template="plotly_white")
+                      # fixed margins: plotly would grow them around the buttons, shrinking the tiles below 1:1
+                      height=60 + 230 * rows, margin={**MARGIN, "autoexpand": False}, template="plotly_white",
+                      updatemenus=[_view_buttons(fig), _size_buttons(fig, tiles, cols, rows, hspace, vspace)])
     fig.update_annotations(font_size=10)
     return fig
+
+
+def _view_buttons(fig: go.Figure) -> dict:
+    kinds = [trace.name for trace in fig.data]
+    images = {"label": "images", "method": "restyle", "args": [{"visible": [k == "image" for k in kinds]}]}
+    differences = {"label": f"|image − target| ×{AMPLIFY}", "method": "restyle",
+                   "args": [{"visible": [k == "difference" for k in kinds]}]}
+    return {"type": "buttons", "direction": "right", "x": 0, "y": 0, "yanchor": "top", "pad": {"t": 8},
+            "buttons": [images, differences] if "difference" in kinds else [images]}
+
+
+def _size_buttons(fig: go.Figure, tiles: list, cols: int, rows: int, hspace: float, vspace: float) -> dict:
+    """Sizes at which each tile's plotting area is as many screen pixels high as the crop has pixels (1:1), or twice,
+    and at least as wide (an image keeps its aspect, so the smaller side of its area sets its size)."""
+    side = max(max(image.shape[:2]) for _, image in tiles)
+    # a subplot's share of the plotting area, after the gaps between subplots
+    width_share, height_share = (1 - (cols - 1) * hspace) / cols, (1 - (rows - 1) * vspace) / rows
+
+    def size(scale: int) -> dict:
+        return {"width": max(MIN_WIDTH, round(MARGIN["l"] + MARGIN["r"] + scale * side / width_share)),
+                "height": round(MARGIN["t"] + MARGIN["b"] + scale * side / height_share)}
+
+    fit = {"label": "fit", "method": "relayout", "args": [{"autosize": True, "width": None, "height": 60 + 230 * rows}]}
+    return {"type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 0, "yanchor": "top",
+            "pad": {"t": 8}, "buttons": [fit, *({"label": f"{s}:1", "method": "relayout", "args": [size(s)]}
+                                         for s in (1, 2))]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis import figures, images, pareto
 
@@ -36,6 +37,40 @@ def test_crop_is_the_centre_of_the_first_image_of_the_row():
     assert out.shape == (32, 32, 3) and (out == 10).all()
     assert images.crop(row, size=128).shape == (64, 64, 3)
     assert images.to_data_uri(out).startswith("data:image/png;base64,")
+
+
+def test_difference_view_and_one_to_one_size_of_the_image_grid():
+    target = np.full((40, 40, 3), 100, dtype=np.uint8)
+    output = target.copy()
+    output[0, 0] = (110, 100, 90)  # |diff| per channel 10, 0, 10: mean 20/3, times 4 = 26.7 -> 27
+    output[1, 1] = (0, 0, 0)  # 100 per channel, times 4 = 400: clipped to 255
+    gap = images.difference(output, target)
+    assert gap.shape == (40, 40, 3) and gap[0, 0].tolist() == [27, 27, 27] and gap[1, 1].tolist() == [255] * 3
+    assert int(gap.sum()) == 3 * (27 + 255)  # zero elsewhere
+    tiles = [("input (degraded)", output), ("a (seed 0, step 5)", output), ("target", target)]
+    fig = images.image_grid(tiles)
+    assert [t.name for t in fig.data] == ["image"] * 3 + ["difference"] * 3
+    assert [t.visible for t in fig.data] == [None] * 3 + [False] * 3  # the images first, the differences hidden
+    view, size = fig.layout.updatemenus
+    assert [b.label for b in view.buttons] == ["images", "|image − target| ×4"]
+    assert view.buttons[1].args[0]["visible"] == [False] * 3 + [True] * 3
+    assert [b.label for b in size.buttons] == ["fit", "1:1", "2:1"]
+    for scale, button in ((1, size.buttons[1]), (2, size.buttons[2])):
+        width, height = button.args[0]["width"], button.args[0]["height"]
+        plot_w = width - fig.layout.margin.l - fig.layout.margin.r
+        plot_h = height - fig.layout.margin.t - fig.layout.margin.b
+        # each subplot's area is the crop's height in screen pixels, times the scale (within rounding), and at least
+        # as wide; the figure is never narrower than its buttons need
+        for axis in ("xaxis", "xaxis2", "xaxis3"):
+            domain = fig.layout[axis].domain
+            assert (domain[1] - domain[0]) * plot_w >= 40 * scale - 1
+        domain = fig.layout.yaxis.domain
+        assert (domain[1] - domain[0]) * plot_h == pytest.approx(40 * scale, abs=1)
+        assert width == images.MIN_WIDTH  # three 80-px tiles fit in it
+    assert fig.layout.margin.autoexpand is False  # plotly would otherwise grow the margins around the buttons
+    # without a target there is nothing to subtract: only the images button
+    alone = images.image_grid(tiles[:2])
+    assert [t.name for t in alone.data] == ["image"] * 2 and len(alone.layout.updatemenus[0].buttons) == 1
 
 
 def cost_table(macs, params, latency) -> pd.DataFrame:

@@ -167,3 +167,58 @@ def test_one_plotly_js_beside_the_report_with_plotlyjs_directory(smoke_run, tmp_
     assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
     chunks = figure_chunks(dumped.stdout)
     assert len(chunks) >= 7 and all("main-svg" in chunk for chunk in chunks)
+
+
+# Clicks the image grid's "1:1" button, then its difference view, recording each drawn image's size on screen and the
+# end of its source (the images and the differences are different PNGs) in attributes of <html>.
+IMAGE_CLICKS = """<script>window.addEventListener('load', function () {
+  var gd = document.getElementById('fig-images');
+  function click(prefix) {
+    var found = Array.prototype.filter.call(gd.querySelectorAll('g.updatemenu-button'),
+      function (b) { return b.textContent.indexOf(prefix) === 0; });
+    found[0].dispatchEvent(new MouseEvent('click', {bubbles: true}));
+  }
+  function shown() {
+    return JSON.stringify(Array.prototype.map.call(gd.querySelectorAll('g.imagelayer image'), function (i) {
+      var href = i.getAttribute('href') || i.getAttributeNS('http://www.w3.org/1999/xlink', 'href') || '';
+      return [Math.round(Number(i.getAttribute('width'))), href.slice(-24)];
+    }));
+  }
+  setTimeout(function () {
+    document.documentElement.setAttribute('data-fit', shown());
+    click('1:1');
+    setTimeout(function () {
+      document.documentElement.setAttribute('data-one', shown());
+      click('|image');
+      setTimeout(function () { document.documentElement.setAttribute('data-diff', shown()); }, 500);
+    }, 500);
+  }, 500);
+});</script>"""
+
+
+def test_image_grid_zooms_to_one_to_one_and_shows_the_difference_to_target(smoke_run, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    report = os.path.join(smoke_run, "report.html")
+    if not os.path.exists(report):
+        import analysis
+
+        analysis.write_outputs(smoke_run)
+    html = open(report, encoding="utf-8").read()
+    grid = html[html.index('id="fig-images"'):].replace("\\u002f", "/")  # plotly's JSON escapes every "/"
+    first = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", grid)
+    side = Image.open(io.BytesIO(base64.b64decode(first.group(1)))).size[0]  # the crop's pixels
+    hooked = tmp_path / "report.html"
+    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1).replace("</body>", IMAGE_CLICKS + "</body>"),
+                      encoding="utf-8")
+    dumped = chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", hooked.as_uri())
+    assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
+    assert _attribute(dumped.stdout, "data-errors") == []
+    fit, one, diff = (_attribute(dumped.stdout, f"data-{name}") for name in ("fit", "one", "diff"))
+    assert len(fit) >= 4 and len(one) == len(fit) == len(diff), (fit, one, diff)
+    assert {width for width, _ in one} == {side}, (side, fit, one, diff)  # one image pixel per screen pixel
+    assert [source for _, source in diff] != [source for _, source in one]  # other pictures: the differences
+    assert {width for width, _ in diff} == {side}
