@@ -20,6 +20,8 @@ from analysis.figures import TEMPLATE
 from analysis.format import MISSING, TextTable, fmt_estimate, fmt_p, to_csv, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
 from analysis.rows import value_column
+from analysis.tables import short, split_of
+from analysis.units import labelled
 from restore_core.errors import UserError
 from restore_core.io import write_text_atomic
 
@@ -83,7 +85,9 @@ def compare_runs(run_dirs: list[str]) -> tuple[TextTable, pd.DataFrame, go.Figur
              "Runs: " + "; ".join(f"{n} = {d} ({m.get('search')}, {m.get('scheduler')}, "
                                   f"{(m.get('git') or {}).get('commit') or 'commit unknown'})"
                                   for n, d, m in zip(names, run_dirs, manifests))]
-    table = TextTable(header, rows, notes=notes, title=f"{space.name}: {' vs '.join(names)}")
+    # the runs are the columns, so the metric's split, unit and direction head the table instead
+    what = labelled(short(metric), metric, (split_of(column),), manifest_value(manifests[0], space, "mode"))
+    table = TextTable(header, rows, notes=notes, title=f"{space.name}, {what}: {' vs '.join(names)}")
     return table, pd.DataFrame(numbers), _figure(numbers, names, metric)
 
 

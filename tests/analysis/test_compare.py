@@ -34,6 +34,7 @@ def test_configurations_are_matched_by_label_with_paired_differences(make_run, t
     table, numbers, figure = compare_runs([first, second])
     numbers = numbers.set_index("label")
     assert table.columns == ["configuration", "handmade", "second", "second − handmade", "p"]
+    assert table.title == "lsid_lr, psnr (val, dB) ↑: handmade vs second"  # the runs' metric, unit and direction
     assert numbers.loc["1e-3", "handmade/mean"] == 31.0 and numbers.loc["1e-3", "second/mean"] == 31.5
     assert numbers.loc["1e-3", "second-handmade/mean"] == pytest.approx(0.5)
     assert numbers.loc["1e-3", "second-handmade/n"] == 2 and numbers.loc["1e-3", "second-handmade/ci"] == 0
