@@ -29,6 +29,9 @@ def plugins(tmp_path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known defect: inside the Ray job the driver sets runtime_env.py_modules "
+                   "again and Ray refuses to merge it with the job's (and without it the job cannot import the "
+                   "plugin module); strict, so a fix makes this fail until the mark is removed")
 def test_a_sweep_of_plugins_submitted_through_the_jobs_api(token_head, tmp_path):  # noqa: F811
     url, _, token = token_head
     folder = plugins(tmp_path)
