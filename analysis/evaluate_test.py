@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 import torch
 
 from analysis.load import (
-    _error_line,
-    _read_trial,
+    error_line,
     load_space,
     lower_is_better,
     manifest_value,
     read_manifest,
     read_results,
     read_status,
+    read_trial,
     trial_dirs,
     trial_status,
 )
@@ -78,9 +78,9 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     done = HeldOutEvaluations()
     start = time.perf_counter()
     for folder in trial_dirs(run_dir):
-        _, config = _read_trial(space, manifest, folder)
+        _, config = read_trial(space, manifest, folder)
         reports = read_results(folder)
-        status, _ = trial_status(reports, read_status(folder), _error_line(folder))
+        status, _ = trial_status(reports, read_status(folder), error_line(folder))
         selected = select_report(reports, metric, lower)
         if status in NOT_EVALUATED or selected is None or is_tested(read_test(folder), selected):
             continue

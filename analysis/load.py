@@ -95,7 +95,7 @@ def _step(value: Any, path: str, number: int) -> int:
     return int(value)
 
 
-def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A trial's sampled values (params.json) and the full config they resolve to."""
     path = os.path.join(trial_dir, "params.json")
     params = read_json_object(path, PARAMS_FORMAT) or {}
@@ -113,7 +113,7 @@ def _read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[s
     return params, config
 
 
-def _error_line(trial_dir: str) -> str | None:
+def error_line(trial_dir: str) -> str | None:
     data = read_bytes(os.path.join(trial_dir, "error.txt"), "a failed trial's error.txt is Ray's text traceback")
     if data is None:
         return None
@@ -152,13 +152,13 @@ def load_run(run_dir: str) -> pd.DataFrame:
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
     lower = lower_is_better(metric, mode)
-    trials = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
+    trials = [(folder, *read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     _check_metric(run_dir, manifest, metric, [results for *_, results in trials])
     rows = []
     labels = space.labels([params for _, params, _, _ in trials])
     for (folder, params, config, results), label in zip(trials, labels):
-        status, reason = trial_status(results, read_status(folder), _error_line(folder))
-        train = validate_config(config, cross_field=False).train  # _read_trial checked it: this cannot fail
+        status, reason = trial_status(results, read_status(folder), error_line(folder))
+        train = validate_config(config, cross_field=False).train  # read_trial checked it: this cannot fail
         steps = results[-1].get("step", 0) if results else 0
         # a crashed or diverged trial is infeasible, not degraded: its fall is its failure
         fell = None if status in ("error", "nan") else degradation(results, metric, lower, train.degrade_tolerance)
@@ -216,7 +216,7 @@ def load_curves(run_dir: str) -> pd.DataFrame:
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     rows = []
-    trials = [(folder, *_read_trial(space, manifest, folder)) for folder in trial_dirs(run_dir)]
+    trials = [(folder, *read_trial(space, manifest, folder)) for folder in trial_dirs(run_dir)]
     labels = space.labels([params for _, params, _ in trials])
     for (folder, _, config), label in zip(trials, labels):
         seed = config.get("train", {}).get("seed", 0)

@@ -14,13 +14,13 @@ import os
 from typing import Any
 
 from analysis.load import (
-    _error_line,
-    _read_trial,
+    error_line,
     load_space,
     lower_is_better,
     manifest_value,
     read_manifest,
     read_results,
+    read_trial,
     trial_dirs,
     trial_status,
 )
@@ -78,11 +78,11 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
     """Per trial folder: params, intermediate values, value and Optuna state."""
     from optuna.trial import TrialState  # deferred: Optuna
 
-    read = [(folder, *_read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
+    read = [(folder, *read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
     labels = space.labels([params for _, params, _, _ in read])
     records = []
     for (folder, params, config, results), label in zip(read, labels):
-        status, reason = trial_status(results, read_status(folder), _error_line(folder))
+        status, reason = trial_status(results, read_status(folder), error_line(folder))
         values = {int(r["step"]): float(r[metric]) for r in results
                   if "step" in r and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])}
         value = (min if minimize else max)(values.values()) if values else None
