@@ -1,6 +1,6 @@
 """A real multi-node Ray cluster on this machine: a head and worker nodes started with ``ray start`` (each with its
-own CPUs, custom resource, temp dir and ports, token authentication on), a worker's raylet killed as a lost machine
-would be, and everything stopped again, also when a test fails.
+own CPUs, custom resource, temp dir and ports, token authentication on), a worker node's processes killed as a lost
+machine's would be, and everything stopped again, also when a test fails.
 
 ``ray stop`` stops every Ray of the machine (other test runs' too), so each node is stopped through its own
 ``ray start --block`` process and whatever else runs from its temp dir.
@@ -57,16 +57,19 @@ class RayNode:
                 found[proc.pid] = proc
         return list(found.values())
 
-    def kill_raylet(self) -> int:
-        """SIGKILL the node's raylet, as a machine lost or its raylet OOM-killed; returns its pid."""
-        for proc in self.processes():
+    def kill_machine(self) -> list[int]:
+        """SIGKILL every process of the node at once (its raylet, its workers and the trials they run), as a machine
+        lost would be; returns their pids. Killing the raylet alone leaves a tiny trial time to finish on the dying
+        node before its worker process notices, so the loss would not be seen."""
+        processes = self.processes()
+        if not any(_name(proc) == "raylet" for proc in processes):
+            raise AssertionError(f"no raylet runs for the Ray node {self.name} ({self.temp_dir})")
+        for proc in processes:
             try:
-                if proc.name() == "raylet":
-                    proc.kill()
-                    return proc.pid
+                proc.kill()
             except psutil.Error:
                 continue
-        raise AssertionError(f"no raylet runs for the Ray node {self.name} ({self.temp_dir})")
+        return [proc.pid for proc in processes]
 
     def stop(self) -> None:
         """Stop every process of the node (SIGTERM, then SIGKILL after 30 s) and remove its temp dir."""
@@ -84,6 +87,13 @@ class RayNode:
                 pass
         self.log.close()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
 
 
 @dataclass

@@ -58,15 +58,15 @@ def sweep(cluster: Cluster, storage, name: str, *extra: str) -> subprocess.Popen
 
 def kill_worker_mid_trial(cluster: Cluster, worker: RayNode, run_dir: str, proc: subprocess.Popen,
                           reported: int, limit: float = 600) -> tuple[str, int]:
-    """SIGKILL the worker's raylet once a trial on it has ``reported`` reports (its checkpoints) and has not ended;
-    returns that trial's folder and the step of its last report then."""
+    """SIGKILL the worker node's processes once a trial on it has ``reported`` reports (its checkpoints) and has not
+    ended; returns that trial's folder and the step of its last report then."""
     deadline = time.time() + limit
     while time.time() < deadline and proc.poll() is None:
         for trial_dir in sorted(glob.glob(os.path.join(run_dir, "*", "params.json"))):
             trial_dir = os.path.dirname(trial_dir)
             done = reports(trial_dir)
             if len(done) >= reported and done[-1]["node_id"] == cluster.worker_id and done[-1]["step"] < STEPS:
-                worker.kill_raylet()
+                worker.kill_machine()
                 return trial_dir, done[-1]["step"]
         time.sleep(0.05)
     raise AssertionError(f"no trial reported {reported} times on the worker node (driver exit code {proc.poll()})")
