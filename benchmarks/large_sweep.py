@@ -31,7 +31,7 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage  # noqa: E402
+from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, free_port, in_storage  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 
@@ -42,7 +42,7 @@ SAMPLE_S = 0.5  # how often the memory of the driver and its Ray is read
 
 def sweep_argv(trials: int, concurrency: int, storage: str) -> list[str]:
     return [*SWEEP, "--num-samples", str(trials), "--max-concurrent", str(concurrency), "--storage", storage,
-            "--name", f"large-{trials}", "--search-seed", "0"]
+            "--name", f"large-{trials}", "--search-seed", "0", "--dashboard-port", str(free_port())]
 
 
 def rss(process: psutil.Process) -> int:

@@ -4,6 +4,7 @@ process, kept under ``--storage`` or in a temporary folder removed at the end.""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,14 @@ class SweepFailed(Exception):
     def __init__(self, name: str, returncode: int):
         super().__init__(f"the {name} sweep failed (sweeps/run.py exit status {returncode}; its output is above)")
         self.returncode = returncode
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a sweep's own Ray dashboard (8265 may be another Ray's on a shared
+    machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def check_sweep_argv(name: str, argv: list[str]) -> SweepPlan:
