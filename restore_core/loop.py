@@ -113,6 +113,8 @@ def train(
             batch = task.sample_batch(np.random.default_rng([cfg.train.seed, step]))
             t1 = time.perf_counter()
             _inject_fault(cfg, step, "before")
+            if cfg.train.fault == "degrade" and step == max(cfg.train.fault_step, 1):
+                _reinitialise(task)
             losses = task.train_step(batch)
             if cfg.train.fault == "nan" and step >= cfg.train.fault_step:
                 losses["loss"] = losses["loss"] * float("nan")
@@ -197,6 +199,15 @@ def _inject_fault(cfg: Config, step: int, when: str) -> None:
     if fault == "hang":
         while True:
             time.sleep(1)
+
+
+def _reinitialise(task: Task) -> None:
+    """``train.fault=degrade``: the weights start over once (seeded by the step, so a resumed trial replays it), as
+    a trial that blows up and trains on from a far worse point; its validation values fall below their peak."""
+    for module in task.modules.values():
+        for layer in module.modules():
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
 
 
 def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict) -> None:

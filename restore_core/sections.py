@@ -80,7 +80,7 @@ class TrainConfig:
     collapse_tolerance: float = 1e-3
     degrade_tolerance: dict[str, float] = field(default_factory=lambda: dict(DEGRADE_TOLERANCE))
     cost_size: int = 256
-    fault: Literal["none", "raise", "nan", "oom", "collapse", "hang"] = "none"
+    fault: Literal["none", "raise", "nan", "oom", "collapse", "hang", "degrade"] = "none"
     fault_step: int = 0
     channels_last: bool = False
     compile: bool = False

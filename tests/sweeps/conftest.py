@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import threading
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.sweeps import spaces
+from tests.sweeps.trial_reports import kill_worker
 
 TRIAL_TIMEOUT = 30  # seconds; a smoke trial takes about 2, the slow one about 4 (more on a busy machine)
 
@@ -70,27 +70,6 @@ def _poll_dashboard(poll: DashboardPoll, stop: threading.Event) -> None:
         stop.wait(0.5)
 
 
-def _kill_slow_worker(run_dir: str, stop: threading.Event, killed: list[int]) -> None:
-    """SIGKILL the process of the slow trial after its first report (its pid is in Ray's result.json)."""
-    while not stop.is_set():
-        for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-            trial = os.path.join(run_dir, name)
-            try:
-                with open(os.path.join(trial, "params.json"), encoding="utf-8") as handle:
-                    if json.load(handle).get("row") != "slow":
-                        continue
-                with open(os.path.join(trial, "result.json"), encoding="utf-8") as handle:
-                    first = handle.readline()
-            except (OSError, json.JSONDecodeError):
-                continue
-            if first.endswith("\n"):
-                pid = json.loads(first)["pid"]
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-        stop.wait(0.05)
-
-
 @pytest.fixture(scope="session")
 def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
     from sweeps.ray_private import dashboard_url
@@ -102,7 +81,7 @@ def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
     poll = DashboardPoll(dashboard_url(), auth_headers())
     stop, killed = threading.Event(), []
     threads = [threading.Thread(target=_poll_dashboard, args=(poll, stop), daemon=True),
-               threading.Thread(target=_kill_slow_worker, args=(run_dir, stop, killed), daemon=True)]
+               threading.Thread(target=kill_worker, args=(run_dir, "slow", 1, stop, killed), daemon=True)]
     for thread in threads:
         thread.start()
     output = io.StringIO()

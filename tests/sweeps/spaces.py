@@ -74,6 +74,20 @@ CRASH = SearchSpace(
     scheduler="fifo",
 )
 
+# a trial whose best validation evaluation is at step 12 and whose last is far below it: its weights start over at
+# step 13 (train.fault=degrade) and 24 steps do not bring it back (about 11.9 dB at step 12, 8.8 at step 24)
+PEAK = SearchSpace(
+    name="ops_peak",
+    description="operations test: one trial that peaks at step 12 and falls, for a driver or worker killed after",
+    reproduces="nothing (tests of the sweep platform)",
+    base=deep_merge(BASE, {"optim": {"lr": 1e-2, "milestones": []},
+                           "train": {"steps": 24, "eval_every": 2, **fault("degrade", 13)["train"]}}),
+    rows=(Row("peak", {}),),
+    search="grid",
+    scheduler="fifo",
+)
+PEAK_STEP, FAULT_STEP = 12, 13
+
 
 # Spaces over users' image folders, for the data errors of the command line (they never train).
 DESMOKE_FOLDERS = SearchSpace(
@@ -93,7 +107,7 @@ TCFL_FOLDERS = SearchSpace(
 
 
 def register() -> None:
-    for space in (FAULTS, RESUME, NODES, CRASH, DESMOKE_FOLDERS, TCFL_FOLDERS):
+    for space in (FAULTS, RESUME, NODES, CRASH, PEAK, DESMOKE_FOLDERS, TCFL_FOLDERS):
         if space.name not in SPACES:
             register_space(space)
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 
 import pandas as pd
 import pytest
@@ -20,18 +16,12 @@ import torch
 
 from restore_core.loop import CHECKPOINT_FILE
 from sweeps.run import main
-from tests.conftest import ROOT
 from tests.sweeps import spaces
-from tests.sweeps.trial_reports import lives, reports
+from tests.sweeps.trial_reports import kill_when, lives, reports, trial_dirs
 
 pytestmark = pytest.mark.slow
 SWEEP = ["--space", "ops_crash", "--profile", "smoke", "--max-concurrent", "2"]
 TRIALS, STEPS, EVAL_EVERY = 4, 12, 2  # tests/sweeps/spaces.py's ops_crash
-
-
-def trial_dirs(run_dir: str) -> list[str]:
-    return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(run_dir, "*", "params.json")))
-
 
 
 def planned(run_dir: str, log: str) -> bool:
@@ -64,32 +54,6 @@ def checkpoint_being_written(run_dir: str, log: str) -> bool:
 def writing_tables(run_dir: str, log: str) -> bool:
     """Every trial ended and the driver says it is writing the tables."""
     return "writing the tables and the report of" in log
-
-
-def kill_when(args: list[str], reached: Callable[[str, str], bool], run_dir: str, log_path: str) -> dict:
-    """Run the driver with ``args``, SIGKILL it the moment ``reached`` holds, and return what the run directory
-    held then (trial folder: reports, ended, checkpoint folders)."""
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), *args],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 600
-        while proc.poll() is None and time.time() < deadline:
-            with open(log_path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-            if reached(run_dir, text):
-                proc.kill()  # SIGKILL: nothing of the driver runs any more, as when its machine dies
-                proc.wait(timeout=60)
-                return {os.path.basename(t): (len(reports(t)), os.path.exists(os.path.join(t, "status.json")),
-                                              sorted(os.listdir(t))) for t in trial_dirs(run_dir)}
-            time.sleep(0.002)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    with open(log_path, encoding="utf-8", errors="replace") as handle:
-        output = handle.read()[-3000:]
-    raise AssertionError(f"{reached.__name__} was never reached (exit code {proc.poll()}):\n{output}")
-
 
 
 def test_a_driver_killed_at_five_moments_loses_no_trial_and_no_checkpoint(ray_session, tmp_path):
