@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim_fn
-from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
 
 from restore_core.losses.registry import register_loss
 
@@ -48,6 +46,8 @@ def mse() -> nn.Module:
 @register_loss("ssim")
 def ssim() -> nn.Module:
     """1 − SSIM (11×11 Gaussian window, σ 1.5, data range 1)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn  # heavy: scipy.signal
+
     return _FullPrecision(lambda p, t: 1 - ssim_fn(p, t, data_range=1.0, kernel_size=11, sigma=1.5))
 
 
@@ -57,6 +57,7 @@ def ms_ssim() -> nn.Module:
 
     Needs height and width of at least ``MS_SSIM_MIN_SIZE``; configs are checked for it before a sweep starts.
     """
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim_fn  # heavy
 
     def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # Clamp keeps the product of the scales' contrast terms real when a prediction leaves [0, 1].

@@ -6,10 +6,8 @@ caller can pass ``estimate_sigma(noisy)`` straight to either denoiser.
 
 from __future__ import annotations
 
-import bm3d
 import cv2
 import numpy as np
-from skimage.restoration import estimate_sigma as _skimage_estimate_sigma
 
 
 def _check_gray(image: np.ndarray) -> np.ndarray:
@@ -28,7 +26,9 @@ def estimate_sigma(noisy: np.ndarray) -> float:
     Returns:
         The noise standard deviation on the [0, 1] intensity scale.
     """
-    return float(_skimage_estimate_sigma(_check_gray(noisy), channel_axis=None))
+    from skimage.restoration import estimate_sigma as skimage_estimate_sigma  # heavy: it imports scipy.stats
+
+    return float(skimage_estimate_sigma(_check_gray(noisy), channel_axis=None))
 
 
 def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
@@ -45,6 +45,8 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
     """
     if sigma <= 0:
         return _check_gray(noisy).clip(0.0, 1.0)
+    import bm3d  # heavy: it imports scipy.signal, which only a BM3D baseline needs
+
     denoised = bm3d.bm3d(_check_gray(noisy), sigma_psd=float(sigma))
     return np.clip(denoised, 0.0, 1.0)
 

@@ -11,7 +11,6 @@ Conventions (BasicSR style, fixed for every metric of the package):
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 DATA_RANGE = 1.0
 SSIM_KERNEL_SIZE = 11
@@ -36,6 +35,8 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         PSNR in dB per image, shape (N,). Higher is better; ``inf`` for an image identical to its target.
     """
     _check_pair(pred, target)
+    from torchmetrics.functional.image import peak_signal_noise_ratio  # heavy: torchmetrics imports scipy.signal
+
     return peak_signal_noise_ratio(pred, target, data_range=DATA_RANGE, reduction="none", dim=(1, 2, 3))
 
 
@@ -53,6 +54,8 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         SSIM per image, shape (N,), in [-1, 1]; 1 for identical images. Higher is better.
     """
     _check_pair(pred, target)
+    from torchmetrics.functional.image import structural_similarity_index_measure  # heavy: see psnr
+
     return structural_similarity_index_measure(
         pred,
         target,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -19,12 +18,16 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def psnr_uint8(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR in dB per image of the uint8 images (data range 255), shape (N,), float64; inf for identical images."""
+    from skimage.metrics import peak_signal_noise_ratio  # heavy: skimage.metrics imports scipy.stats
+
     a, b = to_uint8(pred), to_uint8(target)
     return torch.tensor([peak_signal_noise_ratio(t, p) for p, t in zip(a, b)], dtype=torch.float64)
 
 
 def ssim_uint8(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """SSIM per image of the uint8 images (skimage defaults, channels last), shape (N,), float64."""
+    from skimage.metrics import structural_similarity  # heavy: see psnr_uint8
+
     a, b = to_uint8(pred), to_uint8(target)
     channel_axis = -1 if a.shape[-1] > 1 else None
     return torch.tensor(

@@ -7,7 +7,6 @@ anomalous when ``score >= threshold`` (``>=``, so a threshold equal to a sample'
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 TARGET_RATE = 0.95
 
@@ -125,6 +124,8 @@ def roc_auc(scores, labels) -> float:
     """
     scores, labels = _as_arrays(scores, labels)
     _require_both_classes(labels)
+    from scipy.stats import rankdata  # heavy: scipy.stats, which only this ranking needs
+
     ranks = rankdata(scores)  # ties get their average rank, which counts a tie as half a win
     n_pos = int(labels.sum())
     n_neg = labels.size - n_pos
