@@ -21,6 +21,7 @@ from ray import cloudpickle
 from ray._private import utils as _ray_utils
 from ray._private import worker as _ray_worker
 from ray._private.authentication import authentication_utils as _ray_auth
+from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR as _JOB_CONFIG
 from ray._raylet import Config as _RayConfig
 from ray.train._internal import session as _train_session
 from ray.tune.execution import class_cache as _class_cache
@@ -75,6 +76,16 @@ def connected_through_client() -> bool:
     """Whether this process reaches its Ray through Ray Client (``ray://``), where Tune installs no SIGINT handler.
     Missing: a public ``ray.util.client`` query (``ray.util.client.ray`` is the client's internal worker)."""
     return ray.util.client.ray.is_connected()
+
+
+def job_runtime_env() -> dict[str, Any] | None:
+    """The runtime env of the Ray job whose driver this process is (None: not a job's driver), as Ray's job
+    supervisor hands it to the driver, which ``ray.init`` merges with its own. Missing: a public way to read it before
+    ``ray.init`` (``ray.get_runtime_context().runtime_env`` needs a connected driver)."""
+    text = os.environ.get(_JOB_CONFIG)
+    if not text:
+        return None
+    return dict(json.loads(text).get("runtime_env") or {})
 
 
 # -- ASHA's bracket --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import ray
 import torch
 
 from restore_core.errors import UserError
-from sweeps.cluster.code import uploads
+from sweeps.cluster.code import driver_runtime_env
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
 from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
 from sweeps.settings.options import AUTO_GPU_SHARE, check_address
@@ -127,9 +127,12 @@ def start_ray(settings: RunSettings, wanted: float | None) -> tuple[ClusterInfo,
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"log_to_driver": settings.verbose > 1, "configure_logging": True,
                                   "logging_level": "ERROR"}
-        code = uploads(settings.plugins)
-        if code:  # the user's plugins, importable in every worker (also when it unpickles their data)
-            kwargs["runtime_env"] = {"py_modules": code}
+        # the user's plugins, importable in every worker (also when it unpickles their data)
+        runtime, override_job = driver_runtime_env(settings.plugins)
+        if runtime:
+            kwargs["runtime_env"] = runtime
+        if override_job:  # Ray's switch to let the driver's py_modules (the job's and more) replace the job's
+            os.environ["RAY_OVERRIDE_JOB_RUNTIME_ENV"] = "1"
         if address:
             check_reachable(address)
             use_token_if_any()

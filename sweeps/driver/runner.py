@@ -29,6 +29,7 @@ from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
 from search_spaces import SearchSpace, find_space, list_spaces
 from search_spaces.registry import is_space_ref
+from sweeps.cluster.code import as_submitted
 from sweeps.cluster.connect import check_local_start, start_ray
 from sweeps.cluster.disk import stop_on_full_disk
 from sweeps.cluster.gpu_share import auto_gpu_share
@@ -90,7 +91,8 @@ def _plan_resume(options: SweepOptions) -> SweepPlan:
 def user_code(records: list[dict], space: SearchSpace, sets: Mapping[str, Any]) -> tuple[dict, ...]:
     """The plugins loaded, and after them every module outside the project that registered a part this sweep names
     (a model, task, loss, metric or the space) without being loaded as one (a module the user's script imported
-    itself), so that the workers, a resume and an analysis load it too."""
+    itself), so that the workers, a resume and an analysis load it too. Each once; in a Ray job, those it took along
+    as the files they were submitted from (:func:`sweeps.cluster.code.as_submitted`)."""
     loaded = {record["name"] for record in records}
     named = names_in(space, sets)
     for module in dict.fromkeys(module for name, module in user_registrations() if name in named):
@@ -105,8 +107,7 @@ def user_code(records: list[dict], space: SearchSpace, sets: Mapping[str, Any]) 
         else:
             records.append(record_of_loaded(module))
         loaded.add(module)
-    unique = {(r["kind"], r["name"], r["path"]): r for r in records}
-    return tuple(unique.values())
+    return as_submitted(records)  # a job's copies of the user's files recorded as the files they were sent from
 
 
 def names_in(space: SearchSpace, sets: Mapping[str, Any]) -> set[str]:

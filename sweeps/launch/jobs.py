@@ -3,8 +3,9 @@
 The project folder goes up as the job's working directory (``runtime_env.working_dir``; ``.gitignore``d paths such
 as ``.venv`` and ``runs`` stay behind), the job runs ``python sweeps/run.py <the same arguments>`` on the head node,
 where Ray sets ``RAY_ADDRESS`` so the sweep runs on the cluster, and its log is followed until it ends. The user's
-plugin files go up too (``runtime_env.py_modules``, each as a package of its module's name) and the job imports them
-by name.
+plugin files go up too (``runtime_env.py_modules``, each as a package of its module's name): the job imports them by
+name, its driver and workers inherit the job's runtime env, and the run's manifest records them as this machine's
+files (``sweeps.cluster.code``), so that ``python -m analysis`` here loads them.
 
 A Jobs API runs whatever it is sent, so a cluster reached over the network must check Ray's token: submission to
 an address that is not loopback is refused without a token, or when the cluster does not ask for one, unless
@@ -33,6 +34,7 @@ from ray.job_submission import JobSubmissionClient
 
 from restore_core.errors import UserError
 from restore_core.plugins import module_name_of_file
+from sweeps.cluster.code import submitted_env
 from sweeps.cluster.security import read_auth_token
 from sweeps.cluster.storage import storage_warnings
 from sweeps.launch.common import PROJECT_ROOT, RunArgs, check_run_args, require_cluster_storage
@@ -120,7 +122,9 @@ def submit(
         with tempfile.TemporaryDirectory(prefix="restore-plugins-") as staging:
             shipped = [as_package(path, staging) for path in run.uploads()]
             run = run.with_plugin_files_at(module_name_of_file)
-            job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], env or {}, py_modules=shipped))
+            # the job's driver records them as this machine's files (an analysis here finds them)
+            job_env = {**submitted_env(run.plugins), **(env or {})}
+            job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], job_env, py_modules=shipped))
     except AuthenticationError:
         raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
                         "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None

@@ -7,6 +7,7 @@ a message naming the function of ``sweeps/ray_private.py`` to update, before a s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -52,11 +53,17 @@ def test_ray_is_pinned_to_a_closed_range_holding_the_installed_version():
         "the pin in pyproject.toml and .ci/constraints.txt")
 
 
-def test_the_cluster_queries():
+def test_the_cluster_queries(monkeypatch):
     with private_api("cpus_ray_would_count"):
         assert ray_private.cpus_ray_would_count() >= 1
     with private_api("reread_auth_mode"):
         ray_private.reread_auth_mode()
+    with private_api("job_runtime_env"):  # as Ray's job supervisor hands it to the job's driver
+        monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+        assert ray_private.job_runtime_env() is None
+        job = {"working_dir": "gcs://_ray_pkg_1.zip", "py_modules": ["gcs://_ray_pkg_2.zip"]}
+        monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": job, "metadata": {}}))
+        assert ray_private.job_runtime_env() == job
 
 
 def test_the_queries_of_a_running_ray(ray_session):

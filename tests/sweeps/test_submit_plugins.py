@@ -1,9 +1,10 @@
 """A sweep of the user's own code submitted to a cluster: its plugin files go along with a Ray job (runtime_env's
-py_modules, imported there by name), as absolute paths on SLURM's shared filesystem, and in a ConfigMap mounted on
-every KubeRay pod."""
+py_modules, imported there by name and recorded as the files they were sent from), as absolute paths on SLURM's
+shared filesystem, and in a ConfigMap mounted on every KubeRay pod."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from analysis import load_run
+from restore_core.plugins import file_sha256
 from sweeps.launch.cli import run_main
 from tests.conftest import ROOT
 from tests.sweeps.test_submit import _env, token_head  # noqa: F401  (the module's Ray head, token checked)
@@ -29,9 +31,6 @@ def plugins(tmp_path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known defect: inside the Ray job the driver sets runtime_env.py_modules "
-                   "again and Ray refuses to merge it with the job's (and without it the job cannot import the "
-                   "plugin module); strict, so a fix makes this fail until the mark is removed")
 def test_a_sweep_of_plugins_submitted_through_the_jobs_api(token_head, tmp_path):  # noqa: F811
     url, _, token = token_head
     folder = plugins(tmp_path)
@@ -42,7 +41,12 @@ def test_a_sweep_of_plugins_submitted_through_the_jobs_api(token_head, tmp_path)
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "python sweeps/run.py --import tiny_net --space tiny_space:WIDTH --profile smoke" in proc.stdout
-    frame = load_run(str(tmp_path / "runs" / "tiny_width" / "p1"))
+    run_dir = tmp_path / "runs" / "tiny_width" / "p1"
+    # the job imported its copies by name; the run records the files they were sent from, as a local sweep would
+    recorded = json.loads((run_dir / "manifest.json").read_text())["plugins"]
+    assert recorded == [{"kind": "file", "name": name, "path": f"{folder}/{name}.py",
+                         "sha256": file_sha256(f"{folder}/{name}.py")} for name in ("tiny_net", "tiny_space")]
+    frame = load_run(str(run_dir))  # loads them here from those files
     assert sorted(frame["label"]) == ["width=16", "width=4"] and set(frame["status"]) == {"completed"}
     from ray.job_submission import JobSubmissionClient
 
