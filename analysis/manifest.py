@@ -30,6 +30,10 @@ MANIFEST_VALUES = (
     ("plugins", lambda v: isinstance(v, list) and all(isinstance(p, dict) for p in v),
      'a list of objects {"kind", "name", "path", "sha256"}: the user\'s code the run loads'),
     ("space_ref", lambda v: v is None or isinstance(v, str), "null or FILE.py:NAME / module:NAME"),
+    ("objectives", lambda v: v is None or (isinstance(v, list) and all(
+        isinstance(o, dict) and set(o) == {"metric", "mode"} and isinstance(o["metric"], str) and o["metric"] != ""
+        and o["mode"] in ("max", "min") for o in v)),
+     'a list of objects {"metric": "val/psnr", "mode": "max"} (mode: max or min), as --objective records them'),
 )
 PAIR_FORMAT = ('a list of pairs {"a": label, "b": label, "kind": name} ("kind" optional), as the space declares '
                "its pairs")

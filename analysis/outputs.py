@@ -27,6 +27,7 @@ from analysis import stats, tables
 from analysis.evaluate_test import evaluate_run_on_test
 from analysis.format import to_csv, to_latex, to_markdown
 from analysis.load import load_run, load_space, manifest_value, read_manifest
+from analysis.objectives import check_reported, run_objectives
 from analysis.remote import is_uri, local_run
 from analysis.report import PLOTLYJS, render_report
 from analysis.reproduce import reproduction_files
@@ -61,7 +62,9 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     searched = manifest_value(manifest, space, "search") != "grid"
     boundary = stats.boundary_flags(tables.completed_trials(frame), space.params if searched else (), metric, mode,
                                     column=column)
-    result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary)
+    result = Analysis(run_dir, manifest, space, frame, metric, mode, baseline, boundary,
+                      objectives=run_objectives(manifest, metric, mode))
+    check_reported(os.path.join(run_dir, "manifest.json"), frame, result.objectives)
     # every paired comparison shown (the verdict's, the declared pairs, every configuration vs the baseline) is one
     # family per metric for Holm's correction
     compared = [value_column(frame, m) for m in tables.main_metrics(frame, metric)]
@@ -77,7 +80,8 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     verdict_row = shown["verdict"].iloc[0].to_dict() if not shown["verdict"].empty else None
     result.verdict = write_verdict(rows, column, verdict_row, verdict_row["p_holm"] if verdict_row else float("nan"),
                                    family.get(column, 0), manifest, f" {unit(metric)}" if unit(metric) else "")
-    result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary, result.verdict)
+    result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary, result.verdict,
+                                               result.objectives)
     if "pairs" in shown:
         result.tables["pairs"] = tables.pairs_table(shown["pairs"])
     if "vs_baseline" in shown:

@@ -12,19 +12,14 @@ import plotly.graph_objects as go
 
 from analysis.figures import TEMPLATE, error_bars
 from analysis.load import lower_is_better
+from analysis.objectives import describe, nondominated
 from analysis.tables import short
 
 
 def pareto_front(cost: np.ndarray, quality: np.ndarray, lower_quality_better: bool) -> np.ndarray:
     """Indices of the points no other point beats on both cost (lower) and quality, by increasing cost."""
-    order = np.lexsort((quality if lower_quality_better else -quality, cost))
-    front, best = [], math.inf
-    for i in order:
-        value = quality[i] if lower_quality_better else -quality[i]
-        if value < best:
-            front.append(i)
-            best = value
-    return np.array(front, dtype=int)
+    front = np.flatnonzero(nondominated(np.column_stack([cost, quality]), [True, lower_quality_better]))
+    return front[np.argsort(cost[front], kind="stable")]
 
 
 def latency_spread(frame: pd.DataFrame, labels) -> pd.Series:
@@ -83,3 +78,40 @@ def quality_vs_cost(table: pd.DataFrame, value: str, mode: str, frame: pd.DataFr
         title += f"<br><sup>{why}</sup>"
     fig.update_layout(title=title, template=TEMPLATE, height=420, xaxis_title=name, yaxis_title=short(value))
     return fig
+
+
+def objectives_front(table: pd.DataFrame, objectives: list[tuple[str, str]]) -> go.Figure | None:
+    """The measured Pareto front of a multi-objective run: each ranked configuration at its first two objectives'
+    values (the first on y), those on the front of all the objectives (the table's ``pareto`` column) in red, joined
+    where there are two objectives."""
+    if len(objectives) < 2 or table.empty or "pareto" not in table:
+        return None
+    rows = table[(table["kind"] == "configuration") & table["pareto"].notna()]
+    (y_metric, y_mode), (x_metric, x_mode) = objectives[0], objectives[1]
+    columns = [_objective_column(table, m) for m in (x_metric, y_metric)]
+    if rows.empty or None in columns:
+        return None
+    x, y = rows[columns[0]].to_numpy(float), rows[columns[1]].to_numpy(float)
+    front = rows["pareto"].astype(bool).to_numpy()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x[~front], y=y[~front], mode="markers", name="dominated", marker={"size": 9,
+                             "color": "#7f7f7f"}, text=rows["label"].to_numpy()[~front]))
+    order = np.argsort(x[front], kind="stable")
+    fig.add_trace(go.Scatter(x=x[front][order], y=y[front][order], mode="lines+markers" if len(objectives) == 2
+                             else "markers", name="Pareto front", marker={"size": 11, "color": "#d62728"},
+                             line={"shape": "hv" if (x_mode == "min") == (y_mode == "max") else "vh"},
+                             text=rows["label"].to_numpy()[front][order]))
+    title = f"Pareto front of {describe(objectives)}"
+    if len(objectives) > 2:
+        title += "<br><sup>the front is of every objective; the axes show the first two</sup>"
+    fig.update_layout(title=title, template=TEMPLATE, height=440, xaxis_title=f"{short(x_metric)} ({x_mode})",
+                      yaxis_title=f"{short(y_metric)} ({y_mode})")
+    return fig
+
+
+def _objective_column(table: pd.DataFrame, metric: str) -> str | None:
+    """The per-configuration table's column of an objective: a cost's own, a metric's mean (test or validation)."""
+    for column in (metric, f"test/{metric.split('/', 1)[-1]}/mean", f"best/{metric}/mean"):
+        if column in table and table[column].notna().any():
+            return column
+    return None

@@ -16,6 +16,7 @@ from analysis.curves import learning_curves
 from analysis.format import TextTable, fmt_number, to_html
 from analysis.importance import importance_figure, param_importances
 from analysis.load import manifest_value
+from analysis.objectives import describe
 from analysis.result import Analysis
 from analysis.rows import build_rows, ranked, value_column
 from analysis.units import labelled
@@ -98,6 +99,9 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
         ("Ablation bars", "ablation", partial(figures.ablation_bars, table, value, result.baseline)),
         ("Quality vs cost", "cost", partial(pareto.quality_vs_cost, table, value, mode, frame)),
     ]
+    if len(result.objectives) > 1:  # a multi-objective run: the front of its objectives, as the table marks it
+        out.append(("Pareto front of the objectives (ranked configurations; red: Pareto-optimal)", "pareto",
+                    partial(pareto.objectives_front, table, result.objectives)))
     if manifest_value(result.manifest, result.space, "search") != "grid":  # sampled ranges; a grid samples none
         out.append(("Parameter importances", "importance",
                     lambda: importance_figure(*param_importances(frame, result.space, metric, mode))))
@@ -122,7 +126,8 @@ def header(result: Analysis) -> str:
         ("command", m.get("command", "")),
         ("profile / search / scheduler", f"{m.get('profile')} / {manifest_value(m, result.space, 'search')} / "
                                          f"{manifest_value(m, result.space, 'scheduler')}"),
-        ("metric", f"{result.metric} ({result.mode})"),
+        ("metric", f"{result.metric} ({result.mode})" if len(result.objectives) < 2 else
+         "objectives " + describe(result.objectives) + " (ranked on the first; Pareto-optimal rows marked)"),
         ("trials", f"{len(result.frame)} of {m.get('trials_planned', '?')} planned: "
                    + ", ".join(f"{k} {v}" for k, v in status.items())),
         ("baseline", result.baseline or "none"),

@@ -24,6 +24,7 @@ class Analysis:
     mode: str
     baseline: str | None
     boundary: pd.DataFrame
+    objectives: list[tuple[str, str]] = field(default_factory=list)  # (metric, mode), the run's metric first
     verdict: str = ""  # the paragraph that opens the tables, the report and the sweep's summary
     tables: dict[str, tuple[TextTable, pd.DataFrame]] = field(default_factory=dict)
     extra_markdown: dict[str, str] = field(default_factory=dict)  # task-specific tables, already Markdown

@@ -12,6 +12,7 @@ import pandas as pd
 from analysis import stats
 from analysis.format import MISSING, TextTable, fmt_count, fmt_estimate, fmt_number, fmt_p
 from analysis.load import COST_KEYS
+from analysis.objectives import describe, pareto_rows
 from analysis.rows import Row, build_rows, ranked, reports_test, value_column
 from analysis.units import cost_header, labelled
 
@@ -95,21 +96,29 @@ def rank_note(rows: list[Row]) -> str:
 
 
 def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None = None,
-               boundary: pd.DataFrame | None = None, verdict: str = "") -> tuple[TextTable, pd.DataFrame]:
-    """One row per configuration and number of steps trained (ranked rows first), and one per classical baseline."""
+               boundary: pd.DataFrame | None = None, verdict: str = "",
+               objectives: Sequence[tuple[str, str]] = ()) -> tuple[TextTable, pd.DataFrame]:
+    """One row per configuration and number of steps trained (ranked rows first), and one per classical baseline;
+    with two or more ``objectives``, a ``Pareto`` column marks the ranked rows on their front."""
     rows = build_rows(frame, metric, mode)
+    multi = len(objectives) > 1
+    front = {id(row) for row in pareto_rows(rows, frame, objectives)}
     test = reports_test(frame, metric)
     metrics = table_metrics(frame, metric)
     columns_of = {m: value_column(frame, m) for m in metrics}
     costs = [k for k in COST_KEYS if k in frame and frame[k].notna().any()]
     headers = [header(m, columns_of[m], mode if m == metric else None) for m in metrics]
-    columns = ["rank", "configuration", "trained", *headers,
+    columns = ["rank", *(["Pareto"] if multi else []), "configuration", "trained", *headers,
                *[cost_header(k) for k in costs], "degraded", "infeasible", "status"]
     cells, numeric = [], []
     for row in rows:
         line = [str(row.rank) if row.rank else MISSING, str(row.label), row.reach()]
         record = {"kind": "configuration", "rank": row.rank, "label": row.label, "steps": row.steps,
                   "completed": row.completed}
+        if multi:  # only ranked rows are compared: others trained to another number of steps
+            on_front = None if row.rank is None else id(row) in front
+            line.insert(1, MISSING if on_front is None else "✓" if on_front else "")
+            record["pareto"] = on_front
         for m in metrics:
             est = row.estimate(columns_of[m])
             text = fmt_estimate(est.mean, est.ci, est.n)
@@ -129,6 +138,7 @@ def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None
         numeric.append(record)
     for name, values in baseline_values(frame, test).items():
         line, record = [MISSING, f"baseline: {name}", ""], {"kind": "baseline", "label": f"baseline: {name}"}
+        line[1:1] = [MISSING] if multi else []
         by_metric = {_baseline_metric(metrics, m): v for m, v in values.items()}
         for m in metrics:
             est = stats.estimate(by_metric[m]) if m in by_metric else None
@@ -137,7 +147,8 @@ def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None
                 record[f"{columns_of[m]}/{part}"] = getattr(est, part) if est else None
         cells.append(line + [MISSING] * (len(costs) + 3))
         numeric.append(record)
-    notes = [values_note(metric, test), rank_note(rows), *degraded_notes(frame, metric),
+    notes = [values_note(metric, test), rank_note(rows), *([pareto_note(rows, objectives)] if multi else []),
+             *degraded_notes(frame, metric),
              "infeasible = error, NaN or collapsed trials."]
     if baseline:
         notes.append(f"baseline configuration: {baseline}")
@@ -148,6 +159,14 @@ def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None
                          f"[{flag.low:g}, {flag.high:g}]; widen the range before trusting this optimum.")
     intro = [verdict] if verdict else []
     return TextTable(columns, cells, notes, intro=intro), _counts_as_int(pd.DataFrame(numeric))
+
+
+def pareto_note(rows: list[Row], objectives: Sequence[tuple[str, str]]) -> str:
+    top = ranked(rows)
+    among = f"the ranked rows (completed at {top[0].steps} steps)" if top else "the ranked rows (none here)"
+    return (f"Pareto: ✓ marks a configuration no other of {among} matches or beats on every objective ("
+            f"{describe(objectives)}; each the row's mean: over seeds, or over its trials for a cost); rows not ranked "
+            "trained to another number of steps and are not compared.")
 
 
 def degraded_notes(frame: pd.DataFrame, metric: str) -> list[str]:

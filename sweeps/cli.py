@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mlflow", metavar="URI",
                         help="log every trial to this MLflow tracking server, one experiment per run "
                              "(pip install 'restore-sweeps[mlflow]')")
+    parser.add_argument("--objective", action="append", metavar="METRIC:DIRECTION",
+                        help="what the sweep optimises, e.g. val/psnr:max (default: the space's metric); given again "
+                        "(--objective cost/latency_ms:min), a multi-objective search: Optuna's sampler on all of them, "
+                        "ASHA and checkpoint selection on the first, and the Pareto-optimal rows marked in the tables "
+                        "and report")
     parser.add_argument("--config", metavar="FILE",
                         help="run only the configuration this file names (reproduce/<label>.json or best.json of an "
                              "analysed run), with --seeds seeds: the rerun of one cell of a run's table")
@@ -148,5 +153,6 @@ def options_from_args(args: argparse.Namespace) -> SweepOptions:
         resume=args.resume, retry_failed=args.retry_failed, max_failures=args.max_failures,
         trial_timeout=args.trial_timeout, fresh_workers=args.fresh_workers, address=args.address,
         dashboard_port=args.dashboard_port, dashboard_host=args.dashboard_host, analyze=not args.no_analysis,
-        verbose=args.verbose, mlflow=args.mlflow, config=args.config, plugins=tuple(args.plugins),
+        verbose=args.verbose, mlflow=args.mlflow, config=args.config,
+        objectives=tuple(args.objective) if args.objective else None, plugins=tuple(args.plugins),
     )

@@ -17,7 +17,8 @@ def describe_plan(plan: SweepPlan) -> str:
     lines = [
         f"space {plan.space.name}: {plan.space.description}",
         f"profile {plan.settings.profile}, search {plan.search}, scheduler {plan.scheduler}, "
-        f"metric {plan.space.metric} ({plan.space.mode})",
+        + ("objectives " + ", ".join(map(str, plan.objectives)) + " (a Pareto front; ASHA and checkpoints on the first)"
+           if len(plan.objectives) > 1 else f"metric {plan.metric} ({plan.mode})"),
         f"run directory: {plan.run_dir}",
     ]
     if plan.asha:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any
 
+import numpy as np
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
@@ -18,7 +20,15 @@ from sweeps.settings.plan import SweepPlan
 
 class StepOptunaSearch(OptunaSearch):
     """Ray's Optuna searcher, reporting intermediate values at the trial's training step (Ray's own counts reports,
-    which an evaluation every 50 steps would show as steps 1, 2, 3) and skipping values Optuna refuses (NaN)."""
+    which an evaluation every 50 steps would show as steps 1, 2, 3) and skipping values Optuna refuses (NaN).
+
+    A multi-objective searcher (``metric`` and ``mode`` lists) keeps them when Ray passes the run's single metric (the
+    first objective, which the scheduler and the checkpoints use): Ray's would replace the list with it."""
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        if isinstance(self._metric, list):
+            metric, mode = None, None
+        return super().set_search_properties(metric, mode, config, **spec)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if isinstance(self.metric, list):
@@ -37,6 +47,21 @@ class SeedRepeater(Repeater):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if ray_private.repeater_first_of_group(self, trial_id):
             self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, **kwargs) -> None:
+        """Ray's, and with several objectives the mean over seeds of each (Ray's averages one metric only)."""
+        metrics = self.searcher.metric
+        if not isinstance(metrics, list):
+            super().on_trial_complete(trial_id, result, **kwargs)
+            return
+        group = self._trial_id_to_group[trial_id]
+        group.report(trial_id, tuple(float((result or {}).get(m, math.nan)) for m in metrics))
+        if group.finished_reporting():
+            with warnings.catch_warnings():  # an objective no seed reported stays NaN: Optuna records the trial FAIL
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = np.nanmean(np.array(group.scores(), dtype=float), axis=0)
+            self.searcher.on_trial_complete(group.primary_trial_id, result=dict(zip(metrics, means.tolist())),
+                                            **kwargs)
 
 
 def study_storage(plan: SweepPlan) -> dict[str, Any]:

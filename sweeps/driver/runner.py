@@ -36,6 +36,7 @@ from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
 from sweeps.driver.interrupt import fit_or_interrupt, resume_advice
 from sweeps.driver.mlflow_log import require_mlflow
+from sweeps.driver.objectives_check import ObjectivesCheck, fit_checking_objectives
 from sweeps.driver.tuner import build_tuner
 from sweeps.ledger.recover import prepare_run_to_resume
 from sweeps.ledger.resume import check_trial_ends, find_run, read_manifest
@@ -197,16 +198,17 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
         manifest = not settings.remote_storage and os.path.exists(os.path.join(plan.run_dir, "manifest.json"))
         return resume_advice(settings) if manifest else "run the command again"
 
+    check = ObjectivesCheck(plan.objectives)
     try:
         with stop_on_full_disk(plan.run_dir, again):
-            tuner, shared = _start(plan, argv or [], gpu_request(plan) if local_share is None else local_share)
+            tuner, shared = _start(plan, argv or [], gpu_request(plan) if local_share is None else local_share, check)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
         raise Interrupted(signal.SIGINT, resume_advice(settings) if settings.resume else
                           "no trial had started; run the command again") from None
     with stop_on_full_disk(plan.run_dir, resume_advice(settings)):
-        results = fit_or_interrupt(tuner, resume_advice(settings))
+        results = fit_checking_objectives(lambda: fit_or_interrupt(tuner, resume_advice(settings)), check)
     if settings.remote_storage:  # the checkpoints are there: a local copy's python -m analysis evaluates them
         print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
               "analysed (python -m analysis RUN_DIR)", file=sys.stderr)
@@ -229,7 +231,8 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
     return plan.run_dir, results
 
 
-def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None) -> tuple[tune.Tuner, dict[str, SharedData]]:
+def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
+           check: ObjectivesCheck) -> tuple[tune.Tuner, dict[str, SharedData]]:
     """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
     Tuner (new, or the run's restored); returns the Tuner and the prepared data (the test evaluation reuses it)."""
     settings = plan.settings
@@ -261,4 +264,4 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None) -> tuple
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
-    return build_tuner(plan, shared, gpus_per_trial), shared
+    return build_tuner(plan, shared, gpus_per_trial, check), shared

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ray import tune
+from ray.tune import Callback
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler
 
@@ -50,7 +51,11 @@ def build_searcher(plan: SweepPlan, keep_study: bool = False):
     else:  # multivariate: the rate and the decay point are modelled together; constant liar: trials in flight count
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                              constant_liar=True)
-    searcher = StepOptunaSearch(metric=plan.space.metric, mode=plan.space.mode, sampler=sampler,
+    objectives = plan.objectives
+    # two or more objectives: one study over all of them (Optuna's samplers are multi-objective), told every value
+    metric = [o.metric for o in objectives] if len(objectives) > 1 else plan.metric
+    mode = [o.mode for o in objectives] if len(objectives) > 1 else plan.mode
+    searcher = StepOptunaSearch(metric=metric, mode=mode, sampler=sampler,
                                 **(study_storage(plan) if keep_study else {}))
     if settings.seeds > 1:
         searcher = SeedRepeater(searcher, repeat=settings.seeds, set_index=True)
@@ -65,7 +70,8 @@ def build_scheduler(plan: SweepPlan):
     return RecheckingASHA(time_attr="step", **plan.asha.kwargs())
 
 
-def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_trial: float):
+def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_trial: float,
+                objectives_check: Callback | None = None):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``).
 
@@ -73,6 +79,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         plan: the sweep.
         shared: the data prepared once by the driver, by data key.
         gpus_per_trial: the GPU share each trial takes, as fitted to the nodes.
+        objectives_check: the callback that stops the sweep at a result without an objective.
     """
     settings = plan.settings
     keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them
@@ -90,7 +97,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         return tune.Tuner.restore(plan.run_dir, trainable=trainable, resume_unfinished=True,
                                   resume_errored=settings.retry_failed, param_space=param_space,
                                   storage_filesystem=filesystem)
-    metric_columns = {"step": "step", plan.space.metric: plan.space.metric.split("/")[-1], "stop_reason": "stop"}
+    metric_columns = {"step": "step", plan.metric: plan.metric.split("/")[-1], "stop_reason": "stop"}
     reporter = tune.CLIReporter(
         metric_columns=metric_columns,
         parameter_columns=list(param_space),
@@ -109,19 +116,20 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         # Ray keeps the checkpoint of the best validation evaluation and always the latest one (to resume from), on
         # the storage a retry or --resume reads; the best is evaluated on test once the trial has ended
         # (analysis.evaluate_test), with restore_core.run_files.select_report's rule, which is this ordering's.
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.space.metric,
-                                                checkpoint_score_order=plan.space.mode),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
+                                                checkpoint_score_order=plan.mode),
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
                    *mlflow_callbacks(plan, settings.mlflow),
-                   *([ProgressCallback(plan)] if settings.verbose >= 1 else []), SnapshotBundle()],
+                   *([ProgressCallback(plan)] if settings.verbose >= 1 else []), SnapshotBundle(),
+                   *([objectives_check] if objectives_check else [])],
         progress_reporter=reporter,
         verbose=settings.verbose,
     )
     tune_config = tune.TuneConfig(
-        metric=plan.space.metric,
-        mode=plan.space.mode,
+        metric=plan.metric,
+        mode=plan.mode,
         search_alg=build_searcher(plan, keep_study=True),
         scheduler=scheduler,
         num_samples=plan.num_samples,

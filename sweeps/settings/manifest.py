@@ -63,8 +63,9 @@ def build_manifest(plan: SweepPlan, argv: list[str]) -> dict[str, Any]:
         "trial_timeout_s": settings.trial_timeout,
         "max_failures": settings.max_failures,
         "options": settings.record(),  # what --resume rebuilds the run from
-        "metric": space.metric,
-        "mode": space.mode,
+        "metric": plan.metric,  # the first objective: the tables rank on it, and it selects the checkpoints
+        "mode": plan.mode,
+        "objectives": [{"metric": o.metric, "mode": o.mode} for o in plan.objectives],
         "scientific": list(space.scientific),
         "nuisance": list(space.nuisance),
         "fixed": list(space.fixed),

@@ -15,11 +15,12 @@ from urllib.parse import unquote, urlsplit
 
 from restore_core.errors import UserError
 from search_spaces.space import SCHEDULERS, SEARCHES
+from sweeps.settings.objectives import parse_objectives
 
 # What defines a run's trials. A resumed run takes these from its manifest, never from the new command line.
 RECORDED = ("space", "profile", "search", "scheduler", "num_samples", "seeds", "search_seed", "sets",
             "cpus_per_trial", "gpus_per_trial", "asha_grace", "asha_reduction", "asha_recheck", "asha_quorum",
-            "asha_noise", "config")
+            "asha_noise", "config", "objectives")
 KEPT_BY_RAY = ("max_concurrent", "max_failures")  # restored by Ray with the experiment: a resume cannot change them
 ASHA_OPTIONS = ("asha_grace", "asha_reduction", "asha_recheck", "asha_quorum", "asha_noise")  # the space's unless given
 # The defaults that are not the space's. None: a default that stays "not set" (no limit, auto, the next free name).
@@ -89,6 +90,7 @@ class SweepOptions:
     verbose: int | None = None
     mlflow: str | None = None  # tracking URI every trial is logged to; None: no MLflow
     config: str | None = None  # a file naming the one configuration to run (reproduce/<label>.json); None: search
+    objectives: tuple[str, ...] | None = None  # --objective METRIC:DIRECTION, in order; None: the space's metric
     plugins: tuple[str, ...] = ()  # --import: modules and .py files that register models, tasks, losses, spaces
 
     def value(self, key: str) -> Any:
@@ -139,6 +141,7 @@ class SweepOptions:
         if self.value("max_failures") < 0:
             raise UserError(f"--max-failures must be a whole number >= 0; got {self.max_failures}")
         check_trial_timeout(self.trial_timeout)
+        parse_objectives(self.objectives)
         if not 0 < self.value("dashboard_port") < 65536:
             raise UserError(f"--dashboard-port must be a TCP port in 1..65535; got {self.dashboard_port}")
         if self.address:

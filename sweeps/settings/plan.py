@@ -8,6 +8,7 @@ from typing import Any
 
 from restore_core.schema import validate_config
 from search_spaces.space import SearchSpace
+from sweeps.settings.objectives import Objective, parse_objectives
 from sweeps.settings.one_config import one_config_trials, read_one_config
 from sweeps.settings.resolve import RunSettings
 
@@ -53,6 +54,20 @@ class SweepPlan:
     @property
     def run_dir(self) -> str:
         return self.settings.run_dir
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """What the sweep optimises, in order (``--objective``), else the space's metric and mode."""
+        return parse_objectives(self.settings.objectives) or [Objective(self.space.metric, self.space.mode)]
+
+    @property
+    def metric(self) -> str:
+        """The run's metric: the first objective, which ASHA stops trials on and which selects checkpoints."""
+        return self.objectives[0].metric
+
+    @property
+    def mode(self) -> str:
+        return self.objectives[0].mode
 
     def configs(self) -> list[dict]:
         """The configs known before the sweep runs: the base config and every grid trial's."""

@@ -35,6 +35,8 @@ ACCEPTED = {
     "max_failures": "a whole number >= 0",
     "trial_timeout": "null (no limit) or a number of seconds in (0, 9.2e9]",
     "config": "null (the space's search) or the path of a configuration file (--config)",
+    "objectives": 'null (the space\'s metric) or a list of "METRIC:DIRECTION", e.g. ["val/psnr:max", '
+                  '"cost/latency_ms:min"]',
 }
 NEVER_NULL = ("profile", "seeds", "sets", "cpus_per_trial", "max_failures")  # every run records a value
 MISSING = object()  # a key the manifest does not have

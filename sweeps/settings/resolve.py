@@ -63,6 +63,7 @@ class RunSettings:
     analyze: bool
     verbose: int
     mlflow: str | None = None  # the MLflow tracking URI every trial is logged to (this command's --mlflow)
+    objectives: tuple[str, ...] | None = None  # --objective METRIC:DIRECTION in order; None: the space's metric
     config: str | None = None  # --config: the file naming the one configuration the run trains; None: the search
     space_ref: str | None = None  # FILE.py:NAME or module:NAME when the space came from a user's code
     plugins: tuple[dict[str, Any], ...] = ()  # the user's code the run loads (restore_core.plugins' records)
@@ -118,6 +119,8 @@ def resolve_settings(options: SweepOptions, space: SearchSpace, recorded: Mappin
             the run's.
     """
     values: dict[str, Any] = {"space": space.name}
+    if recorded is not None and recorded.get("objectives") is not None:  # a manifest records a list
+        recorded = {**recorded, "objectives": tuple(recorded["objectives"])}
     if recorded is None:
         if options.config and options.search not in (None, "grid"):
             raise UserError(f"--config runs the one configuration of its file, which --search {options.search} "

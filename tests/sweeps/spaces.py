@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from restore_core.config import deep_merge  # noqa: E402
-from search_spaces import SPACES, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
+from search_spaces import SPACES, Param, Row, SearchSpace, lsid_lr, register_space  # noqa: E402
 
 BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE),
                   {"train": {"threads": 1, "cost_size": 32, "fault": "none", "fault_step": 0}})
@@ -89,6 +89,21 @@ PEAK = SearchSpace(
 PEAK_STEP, FAULT_STEP = 12, 13
 
 
+# Two widths of the network (so its parameters and MACs differ) and a learning rate: configurations that trade PSNR
+# for cost, for the multi-objective sweeps (--objective val/psnr:max --objective cost/params:min)
+PARETO = SearchSpace(
+    name="ops_pareto",
+    description="operations test: network width and learning rate, for PSNR against cost",
+    reproduces="nothing (tests of the sweep platform)",
+    base=deep_merge(BASE, {"train": {"steps": 4, "eval_every": 2}}),
+    params=(Param("model.width", kind="choice", choices=(0.125, 0.25), grid=(0.125, 0.25), short="width"),
+            Param("optim.lr", kind="loguniform", low=1e-4, high=1e-2, grid=(1e-3,), short="lr")),
+    scientific=("model.width",),
+    search="optuna",
+    scheduler="fifo",
+)
+
+
 # Spaces over users' image folders, for the data errors of the command line (they never train).
 DESMOKE_FOLDERS = SearchSpace(
     name="ops_desmoke",
@@ -107,7 +122,7 @@ TCFL_FOLDERS = SearchSpace(
 
 
 def register() -> None:
-    for space in (FAULTS, RESUME, NODES, CRASH, PEAK, DESMOKE_FOLDERS, TCFL_FOLDERS):
+    for space in (FAULTS, RESUME, NODES, CRASH, PEAK, PARETO, DESMOKE_FOLDERS, TCFL_FOLDERS):
         if space.name not in SPACES:
             register_space(space)
 
