@@ -148,8 +148,14 @@ def optuna_running_trial(searcher: Any, trial_id: str) -> Any | None:
 def repeater_first_of_group(repeater: Repeater, trial_id: str) -> bool:
     """Whether ``trial_id`` is the first trial of its group in Ray's ``Repeater`` (the one whose configuration the
     searcher proposed; the others repeat it)."""
-    group = repeater._trial_id_to_group.get(trial_id)
+    group = repeater_group(repeater, trial_id)
     return group is not None and group.primary_trial_id == trial_id
+
+
+def repeater_group(repeater: Repeater, trial_id: str) -> Any | None:
+    """The group of ``trial_id`` in Ray's ``Repeater`` (its ``_TrialGroup``: ``primary_trial_id``, ``report``,
+    ``finished_reporting``, ``scores``), which the Repeater keeps internal; None: not one of its trials."""
+    return repeater._trial_id_to_group.get(trial_id)
 
 
 # -- a trial's storage -----------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class StepOptunaSearch(OptunaSearch):
     first objective, which the scheduler and the checkpoints use): Ray's would replace the list with it."""
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        if isinstance(self._metric, list):
+        if isinstance(self.metric, list):
             metric, mode = None, None
         return super().set_search_properties(metric, mode, config, **spec)
 
@@ -54,7 +54,7 @@ class SeedRepeater(Repeater):
         if not isinstance(metrics, list):
             super().on_trial_complete(trial_id, result, **kwargs)
             return
-        group = self._trial_id_to_group[trial_id]
+        group = ray_private.repeater_group(self, trial_id)
         group.report(trial_id, tuple(float((result or {}).get(m, math.nan)) for m in metrics))
         if group.finished_reporting():
             with warnings.catch_warnings():  # an objective no seed reported stays NaN: Optuna records the trial FAIL
