@@ -31,7 +31,8 @@ class ObjectivesCheck(Callback):
         self.message: str | None = None
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        if self.message is None:
+        # every evaluation the training loop reports has its step; Ray's own results (a trial's end) have none
+        if self.message is None and "step" in result:
             self.message = missing_objectives(self.objectives, set(result))
             if self.message:
                 raise UserError(self.message)
