@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import sysconfig
 from typing import Any
 
 from restore_core.errors import UserError
+from restore_core.plugins import record_of_loaded
 from sweeps.ray_private import job_runtime_env
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,18 +95,26 @@ def driver_runtime_env(plugins: tuple[dict[str, Any], ...] | list[dict[str, Any]
     whether it must override the job's.
 
     Outside a job it uploads what :func:`uploads` names. A job's driver inherits the job's runtime env (its
-    working_dir and py_modules) and uploads only the plugins the job did not take along (e.g. those a resumed run
-    recorded); Ray merges a driver's runtime env with the job's only where their fields differ, so those go up with
-    the job's ``py_modules`` and override them.
+    working_dir and py_modules): the plugins the job took along in its ``py_modules`` are not uploaded again, those
+    it brought as files of this node (a RayJob's ConfigMap) go up from where they were loaded, and so do plugins the
+    job did not take along (e.g. those a resumed run recorded). Ray merges a driver's runtime env with the job's only
+    where their fields differ, so next to the job's own ``py_modules`` they go up with them and override them.
     """
     job = job_runtime_env()
     if job is None:
         code = uploads(plugins)
         return ({"py_modules": code} if code else None), False
-    taken = {record["name"] for record in submitted()}
-    code = uploads([record for record in plugins if record.get("name") not in taken])
+    job_modules = list(job.get("py_modules") or [])
+    sent = {record["name"] for record in submitted()}
+    records = []
+    for record in plugins:
+        if record.get("name") in sent:
+            if job_modules:  # the job's py_modules carry it
+                continue
+            if record["name"] in sys.modules:  # this node's copy: a file the job found here (KubeRay's /plugins)
+                record = record_of_loaded(record["name"])
+        records.append(record)
+    code = uploads(records)
     if not code:
         return None, False
-    if job.get("py_modules"):
-        return {"py_modules": [*job["py_modules"], *code]}, True
-    return {"py_modules": code}, False
+    return {"py_modules": [*job_modules, *code]}, bool(job_modules)

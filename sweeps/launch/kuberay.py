@@ -23,6 +23,7 @@ import ray
 import yaml
 
 from restore_core.errors import UserError
+from sweeps.cluster.code import submitted_env
 from sweeps.launch.common import RunArgs, check_run_args, check_trial_fits, gives, require_cluster_storage, warn_storage
 
 MOUNT = "/runs"
@@ -201,6 +202,9 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions, name: str | None = No
     if options.storage_claim and not gives(args, "--storage"):
         args += ["--storage", MOUNT]
     entrypoint = shlex.join(["python", f"{options.workdir.rstrip('/')}/sweeps/run.py", *args])
+    # the plugins' files as this machine has them: the job's driver records its copies as those (an analysis here
+    # loads them) and uploads the copies to the workers
+    env_vars = {"PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", **submitted_env(run.plugins)}
     head_ports = [{"containerPort": 6379, "name": "gcs-server"}, {"containerPort": 8265, "name": "dashboard"},
                   {"containerPort": 10001, "name": "client"}]
     head = _container("ray-head", options, _resources(options.head_cpus, options.head_memory), head_ports, plugins)
@@ -218,7 +222,7 @@ def rayjob_manifest(run: RunArgs, options: KubeRayOptions, name: str | None = No
         "metadata": metadata,
         "spec": {
             "entrypoint": entrypoint,
-            "runtimeEnvYAML": "env_vars:\n  PYTHONUNBUFFERED: '1'\n  OPENCV_LOG_LEVEL: 'OFF'\n",
+            "runtimeEnvYAML": yaml.safe_dump({"env_vars": env_vars}, sort_keys=False, width=1000),
             "shutdownAfterJobFinishes": True,
             "ttlSecondsAfterFinished": options.ttl_seconds,
             "submissionMode": "K8sJobMode",

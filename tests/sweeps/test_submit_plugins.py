@@ -15,6 +15,7 @@ import yaml
 
 from analysis import load_run
 from restore_core.plugins import file_sha256
+from sweeps.cluster.code import SUBMITTED
 from sweeps.launch.cli import run_main
 from tests.conftest import ROOT
 from tests.sweeps.test_submit import _env, token_head  # noqa: F401  (the module's Ray head, token checked)
@@ -82,6 +83,11 @@ def test_the_kuberay_manifest_carries_plugin_files_in_a_config_map(tmp_path, cap
             assert config_map["data"][name] == handle.read()
     assert job["spec"]["entrypoint"] == ("python /app/sweeps/run.py --import=/plugins/tiny_net.py --space "
                                          "/plugins/tiny_space.py:WIDTH --profile smoke --name k")
+    # the job's driver records the files as this machine has them, so that an analysis here loads them
+    sent = [{"kind": "file", "name": name, "path": f"{folder}/{name}.py", "sha256": file_sha256(f"{folder}/{name}.py")}
+            for name in ("tiny_net", "tiny_space")]
+    assert yaml.safe_load(job["spec"]["runtimeEnvYAML"]) == {"env_vars": {
+        "PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", SUBMITTED: json.dumps(sent)}}
     cluster = job["spec"]["rayClusterSpec"]
     for pod in (cluster["headGroupSpec"]["template"]["spec"], cluster["workerGroupSpecs"][0]["template"]["spec"]):
         assert pod["volumes"] == [{"name": "plugins", "configMap": {"name": config_map["metadata"]["name"]}}]

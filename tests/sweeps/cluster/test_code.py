@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from restore_core.errors import UserError
-from restore_core.plugins import file_sha256
+from restore_core.plugins import file_sha256, load_plugins
 from sweeps.cluster.code import SUBMITTED, as_submitted, driver_runtime_env, submitted_env
 from tests.conftest import ROOT
 
@@ -73,7 +73,23 @@ def test_the_drivers_runtime_env_outside_and_inside_a_job(tmp_path, monkeypatch)
     assert driver_runtime_env([mine]) == (None, False)  # the job's runtime env is the driver's: nothing to merge
     assert driver_runtime_env([mine, shared]) == ({"py_modules": [*JOB_MODULES, shared["path"]]}, True)
     monkeypatch.setenv(JOB_CONFIG, json.dumps({"runtime_env": {"working_dir": job["working_dir"]}}))
-    assert driver_runtime_env([mine, shared]) == ({"py_modules": [shared["path"]]}, False)
+    assert driver_runtime_env([shared]) == ({"py_modules": [shared["path"]]}, False)
+
+
+def test_a_jobs_driver_uploads_the_plugin_files_it_found_on_its_node(tmp_path, monkeypatch):
+    # a RayJob on KubeRay: the files come in a ConfigMap mounted on every pod, the job has no py_modules of its own
+    mine = plugin(tmp_path / "laptop", "tiny_mounted")
+    mounted = plugin(tmp_path / "plugins", "tiny_mounted")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try:
+        assert load_plugins([mounted["path"]], with_entry_points=False) == [mounted]  # --import=/plugins/...
+        monkeypatch.setenv(SUBMITTED, json.dumps([mine]))
+        monkeypatch.setenv(JOB_CONFIG, json.dumps({"runtime_env": {"env_vars": {SUBMITTED: json.dumps([mine])}}}))
+        recorded = as_submitted([mounted])
+        assert recorded == (mine,)  # the manifest names the file on the submitting machine
+        assert driver_runtime_env(recorded) == ({"py_modules": [mounted["path"]]}, False)  # the workers get the copy
+    finally:
+        sys.modules.pop("tiny_mounted", None)
 
 
 def test_a_clusters_copy_of_a_plugin_file_loads_by_name_where_the_file_is_not(tmp_path):
