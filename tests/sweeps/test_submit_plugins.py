@@ -83,11 +83,14 @@ def test_the_kuberay_manifest_carries_plugin_files_in_a_config_map(tmp_path, cap
             assert config_map["data"][name] == handle.read()
     assert job["spec"]["entrypoint"] == ("python /app/sweeps/run.py --import=/plugins/tiny_net.py --space "
                                          "/plugins/tiny_space.py:WIDTH --profile smoke --name k")
-    # the job's driver records the files as this machine has them, so that an analysis here loads them
-    sent = [{"kind": "file", "name": name, "path": f"{folder}/{name}.py", "sha256": file_sha256(f"{folder}/{name}.py")}
-            for name in ("tiny_net", "tiny_space")]
-    assert yaml.safe_load(job["spec"]["runtimeEnvYAML"]) == {"env_vars": {
-        "PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF", SUBMITTED: json.dumps(sent)}}
+    # the job's driver records the files as this machine has them, so that an analysis here loads them (a file this
+    # process imported before from another folder, with the same code, is named by that folder)
+    env_vars = yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"]
+    sent = json.loads(env_vars.pop(SUBMITTED))
+    assert env_vars == {"PYTHONUNBUFFERED": "1", "OPENCV_LOG_LEVEL": "OFF"}
+    assert [(r["kind"], r["name"], r["sha256"]) for r in sent] == [
+        ("file", name, file_sha256(f"{folder}/{name}.py")) for name in ("tiny_net", "tiny_space")]
+    assert all(r["path"].endswith(f"/mine/{r['name']}.py") and file_sha256(r["path"]) == r["sha256"] for r in sent)
     cluster = job["spec"]["rayClusterSpec"]
     for pod in (cluster["headGroupSpec"]["template"]["spec"], cluster["workerGroupSpecs"][0]["template"]["spec"]):
         assert pod["volumes"] == [{"name": "plugins", "configMap": {"name": config_map["metadata"]["name"]}}]
