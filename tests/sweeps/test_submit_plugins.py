@@ -1,6 +1,6 @@
 """A sweep of the user's own code submitted to a cluster: its plugin files go along with a Ray job (runtime_env's
 py_modules, imported there by name and recorded as the files they were sent from), as absolute paths on SLURM's
-shared filesystem, and in a ConfigMap mounted on every KubeRay pod."""
+shared filesystem (a real sweep on this machine's SLURM), and in a ConfigMap mounted on every KubeRay pod."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from restore_core.plugins import file_sha256
 from sweeps.cluster.code import SUBMITTED
 from sweeps.launch.cli import run_main
 from tests.conftest import ROOT
-from tests.sweeps.test_submit import _env, token_head  # noqa: F401  (the module's Ray head, token checked)
+from tests.sweeps.test_submit import _env, _slurm_ready, token_head  # noqa: F401  (the module's Ray head, token checked)
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
 
@@ -66,6 +66,30 @@ def test_the_sbatch_script_names_plugin_files_by_their_absolute_path(tmp_path, c
     script = capsys.readouterr().out
     assert (f"sweeps/run.py --import {folder}/tiny_net.py --space {folder}/tiny_space.py:WIDTH --profile smoke "
             "--storage /shared/runs --name s --address") in script
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _slurm_ready() and not os.environ.get("REQUIRE_SLURM"),
+                    reason="no SLURM here (bash .ci/slurm-setup.sh starts a one-node one)")
+def test_a_sweep_of_plugins_submitted_to_slurm(tmp_path):
+    assert _slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
+    folder = plugins(tmp_path)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
+                           "--cpus-per-node", "2", "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"),
+                           "--python", sys.executable, "--setup", "true", "--", "--import", "mine/tiny_net.py",
+                           "--space", "mine/tiny_space.py:WIDTH", "--profile", "smoke", "--storage",
+                           str(tmp_path / "runs"), "--name", "s1"],
+                          cwd=tmp_path, env=_env(PYTHONPATH=ROOT), capture_output=True, text=True, timeout=540)
+    logs = list((tmp_path / "logs").glob("*.out"))
+    log = logs[0].read_text() if logs else ""
+    assert proc.returncode == 0, proc.stdout + proc.stderr + log[-3000:]
+    assert "ended with exit code 0" in proc.stdout and "best trial: " in log
+    run_dir = tmp_path / "runs" / "tiny_width" / "s1"
+    recorded = json.loads((run_dir / "manifest.json").read_text())["plugins"]
+    assert recorded == [{"kind": "file", "name": name, "path": f"{folder}/{name}.py",
+                         "sha256": file_sha256(f"{folder}/{name}.py")} for name in ("tiny_net", "tiny_space")]
+    frame = load_run(str(run_dir))
+    assert sorted(frame["label"]) == ["width=16", "width=4"] and set(frame["status"]) == {"completed"}
 
 
 def test_the_kuberay_manifest_carries_plugin_files_in_a_config_map(tmp_path, capsys):
