@@ -29,7 +29,7 @@ from sweeps.run import main
 from tests.conftest import ROOT, free_port
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
-FLAKY = '''"""A model that fails while the file named by FLAKY_FLAG exists (a test's plugin)."""
+FLAKY = '''"""A model that fails while the file FLAG exists (a test's plugin)."""
 
 import os
 
@@ -37,11 +37,13 @@ from tiny_net import TinyNet  # a file beside this one: a plugin's folder is imp
 
 from restore_core import register_model
 
+FLAG = {flag!r}  # in the file itself: the workers of the test session's Ray do not see the test's environment
+
 
 @register_model("flaky_net")
 class FlakyNet(TinyNet):
     def forward(self, x):
-        if self.training and os.path.exists(os.environ.get("FLAKY_FLAG", "")):
+        if self.training and os.path.exists(FLAG):
             raise RuntimeError("flaky_net fails while its flag file exists")
         return super().forward(x)
 '''
@@ -52,7 +54,7 @@ def plugin_folder(tmp_path) -> str:
     folder.mkdir()
     for name in ("tiny_net.py", "tiny_space.py", "npy_denoise.py"):
         shutil.copy(os.path.join(EXAMPLES, name), folder / name)
-    (folder / "flaky.py").write_text(FLAKY)
+    (folder / "flaky.py").write_text(FLAKY.format(flag=str(tmp_path / "fail")))
     return str(folder)
 
 
@@ -62,6 +64,12 @@ def run(args: list[str], cwd, env: dict[str, str] | None = None, timeout: float 
     done = subprocess.run([sys.executable, *args], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=timeout)
     return done
+
+
+def session_ray(ray_session) -> list[str]:
+    """The driver's arguments that run its sweep on the test session's Ray: the driver stays a process of its own
+    (it loads the plugins itself), and its trials' workers are new processes that load them from the manifest."""
+    return ["--address", ray_session.get_runtime_context().gcs_address]
 
 
 def statuses(run_dir: str) -> list[str]:
@@ -80,17 +88,15 @@ def results(run_dir: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_a_users_model_loss_metric_and_space_sweep_resume_and_analysis(tmp_path):
+def test_a_users_model_loss_metric_and_space_sweep_resume_and_analysis(ray_session, tmp_path):
     folder = plugin_folder(tmp_path)
     storage, flag = tmp_path / "runs", tmp_path / "fail"
     flag.write_text("while this file exists, flaky_net fails")
-    env = {"FLAKY_FLAG": str(flag)}
     run_py = os.path.join(ROOT, "sweeps", "run.py")
-    common = ["--storage", str(storage), "--name", "r", "--no-analysis", "--verbose", "0",
-              "--dashboard-port", str(free_port())]
+    common = ["--storage", str(storage), "--name", "r", "--no-analysis", "--verbose", "0", *session_ray(ray_session)]
     done = run([run_py, "--import", f"{folder}/tiny_net.py", "--import", f"{folder}/flaky.py",
                 "--space", f"{folder}/tiny_space.py:WIDTH", "--profile", "smoke", "--set", "model.name=flaky_net",
-                *common], tmp_path, env)
+                *common], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = str(storage / "tiny_width" / "r")
     assert statuses(run_dir) == ["error", "error"]  # both trials failed in Ray's workers, as the plugin made them
@@ -103,7 +109,7 @@ def test_a_users_model_loss_metric_and_space_sweep_resume_and_analysis(tmp_path)
     assert all(p["sha256"] == file_sha256(p["path"]) for p in manifest["plugins"])
 
     flag.unlink()  # the resume names no plugin: the manifest does, for the driver and every worker
-    done = run([run_py, "--resume", "--retry-failed", *common], tmp_path, env)
+    done = run([run_py, "--resume", "--retry-failed", *common], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert statuses(run_dir) == ["terminated", "terminated"]
 
@@ -120,7 +126,7 @@ def test_a_users_model_loss_metric_and_space_sweep_resume_and_analysis(tmp_path)
 
 
 @pytest.mark.slow
-def test_a_users_task_with_its_own_data(tmp_path):
+def test_a_users_task_with_its_own_data(ray_session, tmp_path):
     folder = plugin_folder(tmp_path)
     data = tmp_path / "pairs"
     rng = np.random.default_rng(0)
@@ -133,7 +139,7 @@ def test_a_users_task_with_its_own_data(tmp_path):
     storage = tmp_path / "runs"
     done = run([os.path.join(ROOT, "sweeps", "run.py"), "--import", f"{folder}/tiny_net.py",
                 "--space", f"{folder}/npy_denoise.py:DENOISE", "--profile", "smoke", "--set", f"data.root={data}",
-                "--storage", str(storage), "--name", "d", "--verbose", "0", "--dashboard-port", str(free_port())],
+                "--storage", str(storage), "--name", "d", "--verbose", "0", *session_ray(ray_session)],
                tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = results(str(storage / "npy_denoise_lr" / "d"))
