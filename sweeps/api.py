@@ -42,7 +42,8 @@ def run_sweep(space_or_name: str | SearchSpace | None = None, *, argv: list[str]
         argv: the command line to record in the manifest (default: a call of run_sweep).
         **options: any option of :class:`~sweeps.settings.options.SweepOptions`, named as ``sweeps/run.py``'s
             without the dashes (``profile="smoke"``, ``search="optuna"``, ``num_samples=20``, ``seeds=3``,
-            ``sets={"train.steps": 600}``, ``plugins=["my_models.py"]``, ``storage="runs"``, ``name="r1"``,
+            ``sets={"train.steps": 600}``, ``plugins=["my_models.py"]``,
+            ``objectives=["val/psnr:max", "cost/macs:min"]``, ``storage="runs"``, ``name="r1"``,
             ``resume=True``, ``analyze=False``, ...). Left out: the space's or the platform's default.
 
     Returns:
@@ -63,6 +64,9 @@ def run_sweep(space_or_name: str | SearchSpace | None = None, *, argv: list[str]
         space_or_name = space_reference(space_or_name)
     sets = dict(options.pop("sets", None) or {})
     plugins = tuple(options.pop("plugins", None) or ())
+    if isinstance(options.get("objectives"), (str, list)):  # one "val/psnr:max", or a list of them: as the CLI's tuple
+        given = options["objectives"]
+        options["objectives"] = (given,) if isinstance(given, str) else tuple(given)
     options = SweepOptions(space=space_or_name, sets=sets, plugins=plugins, **options)
     return sweep(options, argv if argv is not None else ["# sweeps.run_sweep", repr(space_or_name)])
 

@@ -4,6 +4,7 @@ and a multi-objective Optuna searcher that Ray's run metric does not replace (to
 from __future__ import annotations
 
 import json
+import os
 
 import optuna
 import pytest
@@ -106,3 +107,12 @@ def test_a_missing_objective_is_named_with_what_the_trials_report():
             "`SearchGenerator` expects. Result: {'step': 2, 'val/psnr': 6.4, 'cost/params': 121816, 'lr': 1e-05}")
     assert RAY_MISSING.search(text).group(1) == "val/nope"
     assert RAY_RESULT_KEY.findall(text) == ["val/psnr", "cost/params"]
+
+
+@pytest.mark.parametrize("given", ["val/psnr:up", ["val/psnr:max", "val/psnr:up"]])
+def test_run_sweep_takes_one_objective_or_a_list_and_checks_them_before_anything_runs(given, tmp_path):
+    from sweeps import run_sweep
+
+    with pytest.raises(UserError, match=r"^--objective val/psnr:up: unknown direction 'up'"):
+        run_sweep("lsid_lr", profile="smoke", storage=str(tmp_path), objectives=given)
+    assert not os.listdir(tmp_path)
