@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.plugins import import_file, import_module, is_file_spec, record_of
+from restore_core.plugins import import_file, import_module, is_file_spec, module_name_of_file, record_of
 from restore_core.registry import Registry
 from search_spaces.space import SearchSpace
 
@@ -55,7 +55,10 @@ def find_space(ref: str) -> tuple[SearchSpace, str | None, dict[str, Any] | None
         raise UserError(f"--space {ref}: expected a registered name, FILE.py:NAME or module:NAME (NAME a SearchSpace "
                         "defined at the top level of the file or module)")
     if is_file_spec(target):
-        module = import_file(target)
+        loaded = sys.modules.get(module_name_of_file(target))
+        # a file recorded where another machine had it (a cluster's copy, the submitting machine's file): its
+        # module, already loaded from the run's plugins, holds the space
+        module = loaded if loaded is not None and not os.path.isfile(target) else import_file(target)
         record = record_of(module, "file", module.__name__)
         ref = f"{os.path.abspath(target)}:{attribute}"
     else:

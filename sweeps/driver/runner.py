@@ -76,10 +76,11 @@ def _plan_resume(options: SweepOptions) -> SweepPlan:
     recorded = recorded_settings(manifest, path)
     with local_run(run_dir) as records:  # a run in object storage: its records read from there
         check_trial_ends(records)
+    # the files given again first: where the recorded ones are not (a cluster's node), their copies load by name
+    given = load_plugins(options.plugins)
     reload_plugins(recorded_plugins(manifest, path), path)
     space, space_ref, _ = find_space(manifest.get("space_ref") or manifest["space"])
-    plugins = user_code(list(recorded_plugins(manifest, path)) + load_plugins(options.plugins), space,
-                        recorded.get("sets") or {})
+    plugins = user_code(list(recorded_plugins(manifest, path)) + given, space, recorded.get("sets") or {})
     settings = resolve_settings(options, space, recorded, plugins=plugins, space_ref=space_ref)
     try:
         return build_plan(settings, space)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_core.errors import UserError
-from restore_core.plugins import is_file_spec, load_plugins
+from restore_core.plugins import file_sha256, is_file_spec, load_plugins
 from restore_core.schema import validate_config
 from search_spaces import find_space
 from search_spaces.registry import is_space_ref
@@ -21,7 +21,9 @@ from sweeps.cluster.code import uploads
 from sweeps.cluster.connect import check_cpus, check_gpus
 from sweeps.cluster.storage import storage_warnings
 from sweeps.driver.runner import plan_sweep
+from sweeps.ledger.resume import find_run
 from sweeps.settings.options import SweepOptions, storage_location
+from sweeps.settings.recorded import recorded_plugins
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # run.py options the submission itself decides: where the Ray cluster is and where its dashboard listens.
@@ -95,14 +97,30 @@ def check_run_args(run_args: list[str]) -> RunArgs:
     if options.resume:
         # the run itself lives on the cluster's storage; what can be checked here is the command line
         options.check()
-        # the run's own plugins are in its manifest on the cluster; those given again here go up with the job
+        # the run's own plugins are in its manifest on the cluster; those given again here go up with the job, and
+        # so do the recorded files this machine has, when it can read the manifest
         plugins = tuple(load_plugins(options.plugins))
         space = check_resumed_space(options.space, options.profile, options.sets) if options.space else None
-        return RunArgs(args, space, options.name or "", storage, options, plugins)
+        recorded = recorded_files_here(storage, options.name or "", space)
+        return RunArgs(args, space, options.name or "", storage, options, plugins + recorded)
     plan = plan_sweep(options)  # validates the space and every config known in advance; names the run
     if options.name is None:
         args += ["--name", plan.settings.name]
     return RunArgs(args, plan.space.name, plan.settings.name, storage, options, plan.settings.plugins)
+
+
+def recorded_files_here(storage: str, name: str, space: str | None) -> tuple[dict[str, Any], ...]:
+    """The plugins a run to resume recorded whose files are on this machine as the run recorded them (same hash),
+    when its manifest is on storage this machine mounts too; empty otherwise (the cluster's storage alone has it)."""
+    if "://" in storage or not os.path.isdir(storage):
+        return ()
+    try:
+        run_dir, manifest = find_run(storage, name, space)
+        records = recorded_plugins(manifest, os.path.join(run_dir, "manifest.json"))
+    except UserError:  # no such run here: the resume on the cluster finds it, or says so
+        return ()
+    return tuple(record for record in records if record.get("kind") != "entry_point" and record.get("path")
+                 and file_sha256(record["path"]) == record.get("sha256"))
 
 
 def check_resumed_space(space_name: str, profile: str | None, sets: dict) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import shlex
@@ -191,6 +192,10 @@ def rayjob_manifests(run: RunArgs, options: KubeRayOptions) -> list[dict[str, An
     if config_map is None:
         return [rayjob_manifest(run, options, name)]
     run = run.with_plugin_files_at(lambda path: f"{PLUGINS}/{os.path.basename(path)}")
+    # a resumed run's recorded files the command does not name: the driver loads them from the ConfigMap
+    named = [f"--import={PLUGINS}/{file}" for file in config_map["data"] if not any(
+        f"{PLUGINS}/{file}" in arg for arg in run.args)]
+    run = dataclasses.replace(run, args=[*run.args, *named])
     return [config_map, rayjob_manifest(run, options, name, config_map["metadata"]["name"])]
 
 

@@ -17,7 +17,7 @@ from analysis import load_run
 from restore_core.plugins import file_sha256
 from sweeps.cluster.code import SUBMITTED
 from sweeps.launch.cli import run_main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.sweeps.test_submit import _env, _slurm_ready, token_head  # noqa: F401  (the module's Ray head, token checked)
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
@@ -56,6 +56,35 @@ def test_a_sweep_of_plugins_submitted_through_the_jobs_api(token_head, tmp_path)
     assert len(info.runtime_env["py_modules"]) == 2  # the two files, uploaded with the job
     assert all(uri.startswith("gcs://_ray_pkg_") for uri in info.runtime_env["py_modules"])
     assert folder not in proc.stdout  # nothing of this machine's paths in the job's command
+
+    # a resume needs no --import where this machine reads the run's manifest: the files it records go up again
+    resumed = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "ray", "--address", url,
+                              "--", "--resume", "--name", "p1", "--storage", str(tmp_path / "runs")],
+                             cwd=tmp_path, env=_env(RAY_AUTH_TOKEN=token, PYTHONPATH=ROOT), capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    job_id = resumed.stdout.split("submitted job ")[1].split()[0]
+    info = JobSubmissionClient(url, headers={"Authorization": f"Bearer {token}"}).get_job_info(job_id)
+    assert info.entrypoint.startswith("python sweeps/run.py --resume --name p1") and "--import" not in info.entrypoint
+    assert len(info.runtime_env["py_modules"]) == 2
+    # a RayJob of the resume takes them in its ConfigMap, and its command loads them from there
+    out = tmp_path / "resume.yaml"
+    assert run_main(["kuberay", "--image", "x", "-o", str(out), "--", "--resume", "--name", "p1", "--storage",
+                     str(tmp_path / "runs")]) == 0
+    config_map, job = yaml.safe_load_all(out.read_text())
+    assert sorted(config_map["data"]) == ["tiny_net.py", "tiny_space.py"]
+    assert job["spec"]["entrypoint"].endswith("--import=/plugins/tiny_net.py --import=/plugins/tiny_space.py")
+    # a node where the files are elsewhere (a pod's /plugins): given again, they stand in for the recorded ones
+    os.rename(folder, tmp_path / "pods")
+    try:
+        dry = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "run.py"), "--resume", "--dry-run",
+                              "--name", "p1", "--storage", str(tmp_path / "runs"), "--import", "pods/tiny_net.py",
+                              "--import", "pods/tiny_space.py", "--dashboard-port", str(free_port())], cwd=tmp_path,
+                             env=_env(PYTHONPATH=ROOT),
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        os.rename(tmp_path / "pods", folder)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
 
 
 def test_the_sbatch_script_names_plugin_files_by_their_absolute_path(tmp_path, capsys, monkeypatch):

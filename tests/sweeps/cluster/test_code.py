@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -104,3 +105,17 @@ def test_a_clusters_copy_of_a_plugin_file_loads_by_name_where_the_file_is_not(tm
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == "7\n" and done.stderr == ""  # the same code: no warning of a change
     assert copy["sha256"] == record["sha256"]
+
+
+def test_a_space_in_a_file_recorded_elsewhere_is_found_in_its_loaded_copy(tmp_path):
+    # a RayJob's manifest names the space by the pod's /plugins path; an analysis here has loaded this machine's file
+    pods = tmp_path / "mine"
+    pods.mkdir()
+    shutil.copy(os.path.join(ROOT, "examples", "plugins", "tiny_space.py"), pods / "tiny_space.py")
+    code = ("import sys\nfrom restore_core.plugins import load_plugins\nfrom search_spaces import find_space\n"
+            "load_plugins(['mine/tiny_space.py'], with_entry_points=False)\n"
+            "space, ref, record = find_space('/plugins/tiny_space.py:WIDTH')\nprint(space.name, ref, record['path'])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == f"tiny_width /plugins/tiny_space.py:WIDTH {pods / 'tiny_space.py'}\n"
