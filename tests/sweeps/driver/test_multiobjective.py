@@ -1,7 +1,8 @@
 """A real multi-objective sweep through Ray Tune (--objective val/psnr:max --objective cost/params:min, Optuna's
 TPE): the study in the run directory has both directions and every trial's two values; the tables mark the Pareto
-front of the ranked rows, as a brute-force comparison of the trials' own numbers finds it; the report draws it. An
-objective the trials do not report stops the sweep at the first result with one line and exit code 2."""
+front of the ranked rows, as a brute-force comparison of the trials' own numbers finds it; the report draws it. With
+ASHA and seeds, the study gets each objective's mean over seeds and stopped rows are not compared. An objective the
+trials do not report stops the sweep at the first result with one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -54,14 +55,18 @@ def test_the_study_has_both_objectives_and_every_trials_values(pareto_sweep):
     assert {t.number for t in study.best_trials} == {t.number for t, kept in zip(complete, mine) if kept}
 
 
+def brute_force_front(rows: pd.DataFrame) -> list[bool]:
+    """Whether each row of ``table.csv`` is beaten by no other on PSNR (higher) and parameters (lower)."""
+    psnr, params = rows["test/psnr/mean"].to_numpy(), rows["cost/params"].to_numpy()
+    return [not any(psnr[j] >= psnr[i] and params[j] <= params[i] and (psnr[j] > psnr[i] or params[j] < params[i])
+                    for j in range(len(rows))) for i in range(len(rows))]
+
+
 def test_the_table_marks_the_front_a_brute_force_comparison_finds(pareto_sweep):
     table = pd.read_csv(os.path.join(pareto_sweep, "table.csv"))
     rows = table[(table["kind"] == "configuration") & table["rank"].notna()]
     assert len(rows) == 4  # FIFO: every configuration completed its 4 steps, so all are compared
-    psnr, params = rows["test/psnr/mean"].to_numpy(), rows["cost/params"].to_numpy()
-    expected = [not any(psnr[j] >= psnr[i] and params[j] <= params[i] and (psnr[j] > psnr[i] or params[j] < params[i])
-                        for j in range(len(rows))) for i in range(len(rows))]
-    assert rows["pareto"].astype(bool).tolist() == expected
+    assert rows["pareto"].astype(bool).tolist() == brute_force_front(rows)
     assert bool(rows["pareto"].iloc[0])  # the best PSNR is never dominated
     results = pd.read_csv(os.path.join(pareto_sweep, "results.csv")).set_index("label")
     assert rows.set_index("label")["cost/params"].to_dict() == results["cost/params"].to_dict()
@@ -105,3 +110,34 @@ def test_an_objective_the_trials_do_not_report_stops_the_sweep_in_one_line(ray_s
         f"error: --objective {missing}: the trials report no metric '{missing[:-4]}'; they report cost/latency_ms, "
         "cost/macs, cost/params, val/delta_psnr, val/delta_ssim, val/psnr, val/ref_psnr, val/ref_ssim, val/ssim")
     assert os.path.isfile(tmp_path / "ops_pareto" / "bad" / "manifest.json")  # the run that started is kept
+
+
+def test_with_asha_and_seeds_the_study_gets_each_objectives_mean_and_stopped_rows_are_not_compared(ray_session,
+                                                                                                   tmp_path):
+    """ASHA stops trials on the first objective; the study is told, per configuration, the mean over its 2 seeds of
+    each objective at the trial's end (the last report, at the step ASHA stopped it)."""
+    spaces.register()
+    code = main([*SWEEP, "--scheduler", "asha", "--num-samples", "6", "--seeds", "2", "--objective", "val/psnr:max",
+                 "--objective", "cost/params:min", "--storage", str(tmp_path), "--name", "asha",
+                 "--dashboard-port", str(free_port())])
+    assert code == 0
+    run_dir = os.path.join(tmp_path, "ops_pareto", "asha")
+    study = optuna.load_study(study_name="asha", storage=journal_storage(os.path.join(run_dir, LIVE_JOURNAL)))
+    seeds: dict[tuple, list] = {}
+    for folder in trial_dirs(run_dir):
+        with open(os.path.join(folder, "params.json"), encoding="utf-8") as handle:
+            params = json.load(handle)
+        last = read_results(folder)[-1]
+        seeds.setdefault((params["model.width"], params["optim.lr"]), []).append(
+            (last["val/psnr"], last["cost/params"]))
+    assert sorted(len(v) for v in seeds.values()) == [2] * 6
+    expected = sorted((width, lr, *np.mean(values, axis=0)) for (width, lr), values in seeds.items())
+    told = sorted((t.params["model.width"], t.params["optim.lr"], *t.values) for t in study.trials
+                  if t.state == optuna.trial.TrialState.COMPLETE)
+    np.testing.assert_allclose(np.array(told), np.array(expected), rtol=1e-12)
+    table = pd.read_csv(os.path.join(run_dir, "table.csv"))
+    rows = table[table["kind"] == "configuration"]
+    assert rows.loc[rows["rank"].isna(), "pareto"].isna().all()  # a row ASHA stopped is never compared
+    ranked = rows[rows["rank"].notna()]
+    assert rows["pareto"].notna().sum() == len(ranked) >= 1
+    assert ranked["pareto"].astype(bool).tolist() == brute_force_front(ranked)
