@@ -45,14 +45,19 @@ def test_the_checkpoint_selected_on_validation_is_evaluated_once(make_run, tmp_p
         {"id": "steady", "params": {"row": "1e-4", "seed": 0}, "results": other, "status": "terminated"},
         {"id": "diverged", "params": {"row": "1e-5", "seed": 0}, "status": "terminated",
          "results": [{**other[0], "stop_reason": "nan"}]},
+        # paused at its first evaluation when the sweep ended (no end of its own): evaluated from what it reached
+        {"id": "paused", "params": {"row": "1e-4", "seed": 1}, "results": other[:1]},
     ])
-    for trial, kept in (("peaked", folders), ("steady", other_folders), ("diverged", other_folders)):
+    for trial, kept in (("peaked", folders), ("steady", other_folders), ("diverged", other_folders),
+                        ("paused", other_folders)):
         for name, folder in kept.items():
             shutil.copytree(folder, os.path.join(run_dir, trial, name))
     lines = []
     done = evaluate_run_on_test(run_dir, log=lines.append)
-    assert sorted(os.path.basename(d) for d in done.evaluated) == ["peaked", "steady"]  # not the diverged one
-    assert len(lines) == 1 and lines[0].startswith("evaluated 2 trial(s) on the test split in ")
+    assert sorted(os.path.basename(d) for d in done.evaluated) == ["paused", "peaked", "steady"]  # not the diverged
+    assert len(lines) == 1 and lines[0].startswith("evaluated 3 trial(s) on the test split in ")
+    assert (read_test(os.path.join(run_dir, "paused"))["step"], read_test(os.path.join(run_dir, "paused"))[
+        "checkpoint"]) == (2, "checkpoint_000000")
     record = read_test(os.path.join(run_dir, "peaked"))
     assert (record["step"], record["checkpoint"], record["metric"], record["value"]) == (
         2, "checkpoint_000000", "val/psnr", 30.0)
@@ -67,6 +72,7 @@ def test_the_checkpoint_selected_on_validation_is_evaluated_once(make_run, tmp_p
     assert record["last"]["step"] == 4 and "last" not in read_test(os.path.join(run_dir, "steady"))
     frame = load_run(run_dir).set_index("trial_id")
     assert frame.loc["peaked", "test/step"] == 2 and frame.loc["peaked", "degraded"]
+    assert (frame.loc["paused", "status"], frame.loc["paused", "test/step"]) == ("unfinished", 2)
     # never twice; a trial whose test.json a killed driver never wrote is evaluated by the next pass
     assert evaluate_run_on_test(run_dir, log=lines.append).evaluated == [] and len(lines) == 1
     os.unlink(os.path.join(run_dir, "steady", "test.json"))
