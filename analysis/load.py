@@ -14,6 +14,7 @@ that no table is rewritten from a misread trial.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -107,10 +108,26 @@ def read_trial(space, manifest: dict[str, Any], trial_dir: str) -> tuple[dict[st
                         f"value would be ignored; a trial of it records {', '.join(records)}")
     try:
         config = space.resolve(manifest["base_config"], params)
-        check_config(config)
+        _check_once(config)
     except UserError as err:  # e.g. a row the space no longer has, or a sampled value of the wrong type
         raise DataError(f"{path}: {err}") from None
     return params, config
+
+
+def _check_once(config: dict[str, Any]) -> None:
+    """:func:`check_config`, once per distinct config in this process: one analysis reads every trial three times
+    (the test evaluation, the table, the curves), and a grid run repeats one config over its seeds."""
+    try:
+        text = json.dumps(config, sort_keys=True)
+    except (TypeError, ValueError):  # a value JSON cannot hold: check it as it is
+        check_config(config)
+        return
+    _check_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_text(text: str) -> None:  # an invalid config raises, and lru_cache keeps only what returned
+    check_config(json.loads(text))
 
 
 def error_line(trial_dir: str) -> str | None:

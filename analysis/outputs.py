@@ -32,7 +32,7 @@ from analysis.remote import is_uri, local_run
 from analysis.report import PLOTLYJS, render_report
 from analysis.reproduce import reproduction_files
 from analysis.result import Analysis
-from analysis.rows import build_rows, value_column
+from analysis.rows import value_column
 from analysis.units import unit
 from analysis.verdict import verdict_difference, write_verdict
 from restore_core.errors import DataError, UserError
@@ -68,7 +68,7 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     # every paired comparison shown (the verdict's, the declared pairs, every configuration vs the baseline) is one
     # family per metric for Holm's correction
     compared = [value_column(frame, m) for m in tables.main_metrics(frame, metric)]
-    rows = build_rows(frame, metric, mode)
+    rows = result.rows
     verdict_pair = verdict_difference(frame, rows, column)
     shown = {"verdict": pd.DataFrame([verdict_pair] if verdict_pair else [], columns=DIFFERENCE_COLUMNS)}
     if result.pairs and not frame.empty:
@@ -81,7 +81,7 @@ def analyse(run_dir: str, baseline: str | None = None) -> Analysis:
     result.verdict = write_verdict(rows, column, verdict_row, verdict_row["p_holm"] if verdict_row else float("nan"),
                                    family.get(column, 0), manifest, f" {unit(metric)}" if unit(metric) else "")
     result.tables["table"] = tables.main_table(frame, metric, mode, baseline, boundary, result.verdict,
-                                               result.objectives)
+                                               result.objectives, rows=rows)
     if "pairs" in shown:
         result.tables["pairs"] = tables.pairs_table(shown["pairs"])
     if "vs_baseline" in shown:

@@ -18,7 +18,7 @@ from analysis.importance import importance_figure, param_importances
 from analysis.load import manifest_value
 from analysis.objectives import describe
 from analysis.result import Analysis
-from analysis.rows import build_rows, ranked, value_column
+from analysis.rows import ranked, value_column
 from analysis.units import labelled
 
 STYLE = """
@@ -93,8 +93,7 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
         ("Isolation plots", "isolation",
          partial(figures.isolation, frame, scientific_columns(result, varied), value, mode)),
         ("Learning curves (validation)", "curves",
-         lambda: learning_curves(result.curves, metric, mode, [row.label for row in ranked(build_rows(frame, metric,
-                                                                                                      mode))])),
+         lambda: learning_curves(result.curves, metric, mode, [row.label for row in ranked(result.rows)])),
         ("Parallel coordinates", "parcoords", partial(figures.parallel_coordinates, frame, varied, value)),
         ("Ablation bars", "ablation", partial(figures.ablation_bars, table, value, result.baseline)),
         ("Quality vs cost", "cost", partial(pareto.quality_vs_cost, table, value, mode, frame)),
@@ -109,8 +108,7 @@ def build_figures(result: Analysis) -> list[tuple[str, str, Callable[[], object]
 
 
 def image_figure(result: Analysis, value: str):
-    rows = build_rows(result.frame, result.metric, result.mode)
-    picks = images.pick_trials(rows, value, result.baseline)
+    picks = images.pick_trials(result.rows, value, result.baseline)
     tiles, on_test = images.image_tiles(result.run_dir, picks, value)
     return images.image_grid(tiles, on_test)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.rows import Row, build_rows, ranked, value_column
+from analysis.rows import Row, ranked, value_column
 from analysis.verdict import command_without
 from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
 
@@ -72,7 +72,7 @@ def reproduction_files(result, run_dir_shown: str | None = None) -> dict[str, st
     frame, manifest = result.frame, result.manifest
     if frame.empty:
         return {}
-    rows = build_rows(frame, result.metric, result.mode)
+    rows = result.rows
     column = value_column(frame, result.metric)
     shown = run_dir_shown if run_dir_shown is not None else result.run_dir
     recorded = {"commit": (manifest.get("git") or {}).get("commit"), "dirty": (manifest.get("git") or {}).get("dirty"),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.format import TextTable
 from analysis.load import load_curves, lower_is_better, manifest_value
+from analysis.rows import Row, build_rows
 
 
 @dataclass
@@ -29,12 +30,21 @@ class Analysis:
     tables: dict[str, tuple[TextTable, pd.DataFrame]] = field(default_factory=dict)
     extra_markdown: dict[str, str] = field(default_factory=dict)  # task-specific tables, already Markdown
     _curves: pd.DataFrame | None = None
+    _rows: list[Row] | None = None
 
     @property
     def curves(self) -> pd.DataFrame:
         if self._curves is None:
             self._curves = load_curves(self.run_dir)
         return self._curves
+
+    @property
+    def rows(self) -> list[Row]:
+        """The comparison's rows (:func:`analysis.rows.build_rows`), built once: the tables, the verdict, the
+        report and the reproduction files all read them (a 500-trial run has 500 of them)."""
+        if self._rows is None:
+            self._rows = build_rows(self.frame, self.metric, self.mode)
+        return self._rows
 
     @property
     def pairs(self) -> list:

@@ -16,6 +16,7 @@ data is missing), which the tables then say.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ class Row:
     group: str = ""
     estimates: dict[str, stats.Estimate] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def counted(self) -> pd.DataFrame:
         return stats.counted(self.trials)
 
@@ -94,18 +95,18 @@ def build_rows(frame: pd.DataFrame, metric: str, mode: str) -> list[Row]:
     ranked group best first, then every other row by steps (most first) and value."""
     if frame.empty:
         return []
-    steps = _trial_steps(frame)
-    counted = ~frame["status"].isin(NOT_COUNTED)
     rows: list[Row] = []
-    for label in dict.fromkeys(frame["label"]):
-        mine = frame["label"] == label
-        reached = sorted(set(steps[mine & counted]), reverse=True)
-        failed = frame[mine & ~counted]
+    # one pass over the frame per label, not a mask of the whole frame per label (a 500-config run has 500 labels)
+    for label, mine in frame.groupby("label", sort=False, dropna=False):
+        steps = _trial_steps(mine)
+        counted = ~mine["status"].isin(NOT_COUNTED)
+        reached = sorted(set(steps[counted]), reverse=True)
+        failed = mine[~counted]
         if not reached:
-            rows.append(Row(label, int(steps[mine].max()), frame[mine], False))
+            rows.append(Row(label, int(steps.max()), mine, False))
             continue
         for i, step in enumerate(reached):
-            trials = frame[mine & counted & (steps == step)]
+            trials = mine[counted & (steps == step)]
             if i == 0 and not failed.empty:  # crashed and diverged trials join the farthest row, counted as infeasible
                 trials = pd.concat([trials, failed])
             rows.append(Row(label, int(step), trials, _completed(trials)))

@@ -97,10 +97,12 @@ def rank_note(rows: list[Row]) -> str:
 
 def main_table(frame: pd.DataFrame, metric: str, mode: str, baseline: str | None = None,
                boundary: pd.DataFrame | None = None, verdict: str = "",
-               objectives: Sequence[tuple[str, str]] = ()) -> tuple[TextTable, pd.DataFrame]:
+               objectives: Sequence[tuple[str, str]] = (),
+               rows: list[Row] | None = None) -> tuple[TextTable, pd.DataFrame]:
     """One row per configuration and number of steps trained (ranked rows first), and one per classical baseline;
-    with two or more ``objectives``, a ``Pareto`` column marks the ranked rows on their front."""
-    rows = build_rows(frame, metric, mode)
+    with two or more ``objectives``, a ``Pareto`` column marks the ranked rows on their front. ``rows``: the
+    frame's rows when the caller has built them already."""
+    rows = build_rows(frame, metric, mode) if rows is None else rows
     multi = len(objectives) > 1
     front = {id(row) for row in pareto_rows(rows, frame, objectives)}
     test = reports_test(frame, metric)
