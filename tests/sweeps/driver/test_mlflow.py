@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.parse
 
 import pytest
@@ -80,4 +81,16 @@ def test_an_mlflow_uri_where_no_server_answers_is_refused_before_anything_runs(t
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith(f"error: --mlflow {uri}: no MLflow tracking server answers there")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_mlflow_client_is_refused_in_one_line_naming_the_extra(tmp_path, capsys, monkeypatch):
+    # None in sys.modules is how Python marks a module as not importable: MLflow's client is absent for this call
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--storage", str(tmp_path), "--mlflow",
+                            "sqlite:///mlflow.db"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == ["error: --mlflow needs MLflow's client, which is not installed; "
+                   "pip install 'restore-sweeps[mlflow]'"]
     assert os.listdir(tmp_path) == []
