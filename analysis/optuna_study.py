@@ -24,6 +24,7 @@ from analysis.load import (
     trial_dirs,
     trial_status,
 )
+from analysis.objectives import run_objectives
 from analysis.rundir import read_status
 
 LIVE_JOURNAL = "optuna.journal"
@@ -43,29 +44,35 @@ def export_study(run_dir: str) -> str:
     """Write the run's trials as an Optuna study to ``<run_dir>/optuna-results.journal`` (replacing an earlier
     export) and return its path. Each trial of the run is one Optuna trial: its label, sampled values and seed as
     params, its metric at every evaluation as intermediate values (by training step), its best value as the value;
-    failed, diverged and collapsed trials are FAIL, trials stopped early PRUNED, unfinished ones RUNNING."""
+    failed, diverged and collapsed trials are FAIL, trials stopped early PRUNED, unfinished ones RUNNING. A run with
+    several objectives (``--objective``) is a multi-objective study: the first objective's best value, and each other
+    objective's value at that evaluation (a cost: as the trial last reported it), in the run's directions."""
     import optuna  # deferred: Optuna takes a second to import, only --optuna needs it
 
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
+    objectives = run_objectives(manifest, metric, mode)
     minimize = lower_is_better(metric, mode)
-    trials = _trial_records(run_dir, manifest, space, metric, minimize)
+    trials = _trial_records(run_dir, manifest, space, metric, minimize, [m for m, _ in objectives[1:]])
     path = os.path.join(run_dir, EXPORT_JOURNAL)
     partial = path + ".partial"
     for stale in (partial, partial + ".lock"):
         if os.path.exists(stale):
             os.remove(stale)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    directions = ["minimize" if lower_is_better(m, d) else "maximize" for m, d in objectives]
     study = optuna.create_study(storage=journal_storage(partial), study_name=os.path.basename(run_dir.rstrip("/")),
-                                direction="minimize" if minimize else "maximize")
+                                directions=directions)
     study.set_user_attr("space", manifest["space"])
     study.set_user_attr("metric", metric)
+    if len(objectives) > 1:
+        study.set_metric_names([m for m, _ in objectives])
     study.set_user_attr("run_dir", os.path.abspath(run_dir))
     distributions = _distributions(trials)
     for record in trials:
         study.add_trial(optuna.trial.create_trial(
-            state=record["state"], value=record["value"], params=record["params"],
+            state=record["state"], values=record["values"], params=record["params"],
             distributions={key: distributions[key] for key in record["params"]},
             intermediate_values=record["intermediate"], user_attrs=record["attrs"]))
     os.replace(partial, path)  # a reader never sees half a study
@@ -74,8 +81,10 @@ def export_study(run_dir: str) -> str:
     return path
 
 
-def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, minimize: bool) -> list[dict]:
-    """Per trial folder: params, intermediate values, value and Optuna state."""
+def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, minimize: bool,
+                   others: list[str]) -> list[dict]:
+    """Per trial folder: params, intermediate values, values (the metric's, then each of ``others``) and Optuna
+    state."""
     from optuna.trial import TrialState  # deferred: Optuna
 
     read = [(folder, *read_trial(space, manifest, folder), read_results(folder)) for folder in trial_dirs(run_dir)]
@@ -86,9 +95,10 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
         values = {int(r["step"]): float(r[metric]) for r in results
                   if "step" in r and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])}
         value = (min if minimize else max)(values.values()) if values else None
+        scored = [value, *(_value_at(results, other, values, value) for other in others)] if values else [None]
         state = {"completed": TrialState.COMPLETE, "stopped early": TrialState.PRUNED,
                  "unfinished": TrialState.RUNNING}.get(status, TrialState.FAIL)
-        if state == TrialState.COMPLETE and value is None:
+        if state == TrialState.COMPLETE and any(v is None for v in scored):
             state = TrialState.FAIL
         sampled = {key: value for key, value in params.items() if not key.startswith("__")}
         sampled["label"] = label
@@ -97,12 +107,25 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
             "params": sampled,
             "intermediate": values,
             # Optuna keeps a value only for completed trials; a pruned trial's best shows as its last intermediate
-            "value": value if state == TrialState.COMPLETE else None,
+            "values": scored if state == TrialState.COMPLETE else None,
             "state": state,
             "attrs": {"trial_id": os.path.basename(folder), "status": status, "reason": reason,
                       "steps": int(results[-1].get("step", 0)) if results else 0},
         })
     return records
+
+
+def _value_at(results: list[dict], metric: str, values: dict[int, float], best: float) -> float | None:
+    """``metric`` in the report of the evaluation that gave the first objective its ``best`` value (its first such
+    step), else in the last report that has it (a cost the trial reports once)."""
+    step = next(s for s, v in values.items() if v == best)
+    at_step = [r for r in results if r.get("step") == step and _finite(r.get(metric))]
+    found = at_step or [r for r in results if _finite(r.get(metric))]
+    return float(found[-1][metric]) if found else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _distributions(records: list[dict]) -> dict[str, Any]:

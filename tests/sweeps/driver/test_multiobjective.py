@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 
 from analysis.load import read_results, trial_dirs
 from analysis.objectives import nondominated
-from analysis.optuna_study import LIVE_JOURNAL, journal_storage
+from analysis.optuna_study import LIVE_JOURNAL, export_study, journal_storage
 from sweeps.run import main
 from tests.analysis.test_report_browser import CHROMIUM, chromium, console_errors, figure_chunks
 from tests.conftest import free_port
@@ -53,6 +54,24 @@ def test_the_study_has_both_objectives_and_every_trials_values(pareto_sweep):
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     mine = nondominated(np.array([t.values for t in complete]), [False, True])
     assert {t.number for t in study.best_trials} == {t.number for t, kept in zip(complete, mine) if kept}
+
+
+def test_the_export_of_the_run_is_a_study_of_both_objectives(pareto_sweep, tmp_path):
+    run_dir = str(tmp_path / "front")
+    shutil.copytree(pareto_sweep, run_dir)
+    study = optuna.load_study(study_name="front", storage=journal_storage(export_study(run_dir)))
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    assert study.metric_names == ["val/psnr", "cost/params"]
+    exported = {}
+    for trial in study.trials:
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        exported[trial.user_attrs["trial_id"]] = trial.values
+    expected = {}
+    for folder in trial_dirs(pareto_sweep):
+        results = read_results(folder)
+        best = max(results, key=lambda r: r["val/psnr"])  # the first objective's best evaluation
+        expected[os.path.basename(folder)] = [float(best["val/psnr"]), float(best["cost/params"])]
+    assert len(exported) == 4 and exported == expected  # the same numbers, through JSON on both sides
 
 
 def brute_force_front(rows: pd.DataFrame) -> list[bool]:
