@@ -78,6 +78,10 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     assert len(stopped_at_the_rung) + len(resumed) + len(straight_through) == 10
     assert len(straight_through) <= 2, "an early arrival at the rung went on while others waited to start"
     assert (frame["status"] == "stopped early").sum() == len(stopped_at_the_rung) >= 5
+    # every trial was evaluated on test once it ended, those ASHA stopped at the rung too: the checkpoint of its best
+    # validation evaluation, from the steps it reached
+    assert frame["test/psnr"].notna().all() and (frame["test/step"] == frame["best/step"]).all()
+    assert (frame.loc[frame["status"] == "stopped early", "test/step"] == 2).all()
     # a resumed trial went on from its checkpoint at the rung (its second report is its first since the restore)
     assert all([r["step"] for r in reports[d]] == [2, 4] for d in resumed)
     # the table says where a paused trial waits; the results on disk keep what the trial reported
