@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from typing import Any
 
 from analysis.load import (
@@ -67,7 +68,9 @@ def export_study(run_dir: str) -> str:
     study.set_user_attr("space", manifest["space"])
     study.set_user_attr("metric", metric)
     if len(objectives) > 1:
-        study.set_metric_names([m for m, _ in objectives])
+        with warnings.catch_warnings():  # experimental since Optuna 3.2 and unchanged since; the dashboard reads it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([m for m, _ in objectives])
     study.set_user_attr("run_dir", os.path.abspath(run_dir))
     distributions = _distributions(trials)
     for record in trials:
