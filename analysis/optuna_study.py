@@ -27,6 +27,7 @@ from analysis.load import (
 )
 from analysis.objectives import run_objectives
 from analysis.rundir import read_status
+from restore_core.run_files import select_report
 
 LIVE_JOURNAL = "optuna.journal"
 EXPORT_JOURNAL = "optuna-results.journal"
@@ -98,7 +99,8 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
         values = {int(r["step"]): float(r[metric]) for r in results
                   if "step" in r and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])}
         value = (min if minimize else max)(values.values()) if values else None
-        scored = [value, *(_value_at(results, other, values, value) for other in others)] if values else [None]
+        selected = select_report([r for r in results if "step" in r], metric, minimize)
+        scored = [value, *(_value_at(results, other, selected) for other in others)] if values else [None]
         state = {"completed": TrialState.COMPLETE, "stopped early": TrialState.PRUNED,
                  "unfinished": TrialState.RUNNING}.get(status, TrialState.FAIL)
         if state == TrialState.COMPLETE and any(v is None for v in scored):
@@ -118,17 +120,12 @@ def _trial_records(run_dir: str, manifest: dict[str, Any], space, metric: str, m
     return records
 
 
-def _value_at(results: list[dict], metric: str, values: dict[int, float], best: float) -> float | None:
-    """``metric`` in the report of the evaluation that gave the first objective its ``best`` value (its first such
-    step), else in the last report that has it (a cost the trial reports once)."""
-    step = next(s for s, v in values.items() if v == best)
-    at_step = [r for r in results if r.get("step") == step and _finite(r.get(metric))]
-    found = at_step or [r for r in results if _finite(r.get(metric))]
-    return float(found[-1][metric]) if found else None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
+def _value_at(results: list[dict], metric: str, selected: dict) -> float | None:
+    """``metric`` in the ``selected`` report (the evaluation whose checkpoint the trial kept, by the first
+    objective), else in the last report that has it (a cost the trial reports once)."""
+    found = [r for r in (selected, *reversed(results)) if isinstance(r.get(metric), (int, float))
+             and math.isfinite(r[metric])]
+    return float(found[0][metric]) if found else None
 
 
 def _distributions(records: list[dict]) -> dict[str, Any]:
