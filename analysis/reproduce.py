@@ -18,16 +18,15 @@ from typing import Any
 import pandas as pd
 
 from analysis.rows import Row, ranked, value_column
-from analysis.verdict import command_without
+from analysis.verdict import RUN_ONLY, command_without
 from search_spaces.space import SEED_KEY, TRIAL_INDEX_KEY
 
 REPRODUCE_DIR = "reproduce"
 UNSAFE = re.compile(r"[^\w.=@%+,-]+")
 # options that name, continue or search a run: the rerun of one configuration sets its own
-_DROPPED = {"--name": True, "--seeds": True, "--resume": False, "--retry-failed": False, "--dry-run": False,
-            "--search": True, "--num-samples": True, "--search-seed": True, "--scheduler": True, "--config": True,
-            "--asha-grace": True, "--asha-reduction": True, "--asha-quorum": True, "--asha-recheck": False,
-            "--no-asha-recheck": False, "--asha-noise": True, "--mlflow": True}
+_DROPPED = {**RUN_ONLY, "--search": True, "--num-samples": True, "--search-seed": True, "--scheduler": True,
+            "--config": True, "--asha-grace": True, "--asha-reduction": True, "--asha-quorum": True,
+            "--asha-recheck": False, "--no-asha-recheck": False, "--asha-noise": True, "--mlflow": True}
 
 
 def file_name(label: str) -> str:

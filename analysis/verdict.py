@@ -15,8 +15,9 @@ from analysis.stats import paired_difference
 
 ALPHA = 0.05
 SEEDS_TO_ADD = 3
-# options that name one run, or continue one: not part of the command that runs the study again with more seeds
-_RUN_ONLY = {"--name": True, "--seeds": True, "--resume": False, "--retry-failed": False, "--dry-run": False}
+# options that name one run, continue one or pick a port for it: not part of the command that runs the study again
+RUN_ONLY = {"--name": True, "--seeds": True, "--resume": False, "--retry-failed": False, "--dry-run": False,
+             "--dashboard-port": True}
 
 
 def command_without(manifest: dict, dropped: dict[str, bool]) -> list[str]:
@@ -41,7 +42,7 @@ def command_without(manifest: dict, dropped: dict[str, bool]) -> list[str]:
 def seeds_command(manifest: dict, seeds: int | None = SEEDS_TO_ADD, scheduler: str | None = None) -> str:
     """The run's command with ``--seeds N`` (and ``--scheduler``, when given), without its ``--name`` and
     ``--resume``: a new run with more seeds."""
-    dropped = {**_RUN_ONLY, **({"--scheduler": True} if scheduler else {})}
+    dropped = {**RUN_ONLY, **({"--scheduler": True} if scheduler else {})}
     if seeds is None:
         dropped.pop("--seeds")
     kept = command_without(manifest, dropped)
