@@ -2,7 +2,9 @@
 names the problem and what is accepted, exit code 2, no traceback, and the disk left as it was (an existing run
 directory untouched, no new one). Data errors come from the driver, before Ray starts.
 
-The commands run a few at a time in one fixture (each pays Python's and torch's start-up, not Ray's)."""
+The commands run in one fixture, each in a process forked from one that has imported the driver
+(tests/sweeps/cli_forks.py), so that each pays neither Python's nor torch's start-up; one of them also runs in a
+fresh interpreter, which must print the same."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, free_port
+from tests.sweeps.cli_forks import run_forked
 
 DRIVER = os.path.join(ROOT, "tests", "sweeps", "spaces.py")  # sweeps/run.py plus the test spaces
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
@@ -142,10 +144,15 @@ def _fill(text: str, tmp: Path, busy: int) -> str:
     return text.replace("{tmp}", str(tmp)).replace("{busy}", str(busy))
 
 
-def _run(args: list[str], tmp: Path, busy: int) -> subprocess.CompletedProcess:
+FRESH = "unknown space"  # the case also run in a fresh interpreter: the forked runs must print what it prints
+
+
+def _command(args: list[str], tmp: Path, busy: int) -> list[str]:
     args = [_fill(a, tmp, busy) for a in args]
-    if "--storage" not in args:
-        args += ["--storage", str(tmp / "runs")]
+    return args if "--storage" in args else [*args, "--storage", str(tmp / "runs")]
+
+
+def _run(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, DRIVER, *args], cwd=tmp, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "RAY_ADDRESS": ""})
 
@@ -153,20 +160,22 @@ def _run(args: list[str], tmp: Path, busy: int) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad-input")
+    out = tmp_path_factory.mktemp("bad-input-outputs")
     _make_data(tmp)
     before = _snapshot(tmp)
-    with socket.socket() as busy, ThreadPoolExecutor(max_workers=3) as pool:
+    with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))  # a port something listens on, for the dashboard
         busy.listen()
         port = busy.getsockname()[1]
-        futures = {name: pool.submit(_run, args, tmp, port) for name, (args, _) in CASES.items()}
-        results = {name: future.result() for name, future in futures.items()}
-    return tmp, port, before, _snapshot(tmp), results
+        commands = {name: _command(args, tmp, port) for name, (args, _) in CASES.items()}
+        results = run_forked(DRIVER, commands, str(tmp), str(out), env={**os.environ, "RAY_ADDRESS": ""})
+        fresh = _run(commands[FRESH], tmp)
+    return tmp, port, before, _snapshot(tmp), results, fresh
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_line_with_exit_code_2(cli_results, case):
-    tmp, port, _, _, results = cli_results
+    tmp, port, _, _, results, _ = cli_results
     proc = results[case]
     expected = _fill(CASES[case][1], tmp, port)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -176,8 +185,15 @@ def test_bad_input_is_one_line_with_exit_code_2(cli_results, case):
 
 
 def test_bad_input_leaves_the_disk_as_it_was(cli_results):
-    _, _, before, after, _ = cli_results
+    _, _, before, after, _, _ = cli_results
     assert after == before
+
+
+def test_a_fresh_interpreter_prints_what_the_forked_one_prints(cli_results):
+    _, _, _, _, results, fresh = cli_results
+    forked = results[FRESH]
+    assert (fresh.returncode, fresh.stdout, fresh.stderr) == (forked.returncode, forked.stdout, forked.stderr)
+    assert fresh.returncode == 2 and fresh.stderr.startswith("error: unknown space 'lsid_lrr'")
 
 
 @pytest.mark.parametrize("case", list(IN_PROCESS))
