@@ -26,6 +26,7 @@ from sweeps.run import main
 from sweeps.settings.options import SweepOptions, storage_location
 from sweeps.settings.resolve import resolve_settings
 from tests.conftest import ROOT, free_port
+from tests.sweeps.cli_forks import run_forked
 
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
 
@@ -139,11 +140,23 @@ def test_addresses_ray_takes_pass_the_options_check(address):
     SweepOptions(space="lsid_lr", address=address).check()
 
 
-@pytest.mark.parametrize("host", ["not a host", "192.0.2.1", "[::1]"])
-def test_a_dashboard_host_that_is_no_address_of_this_machine(host, tmp_path):
-    # its own process: a Ray already running in this one (the session's) would be reused, and its dashboard with it
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "run.py"),
-                           *dry_run(tmp_path, "--dashboard-host", host)], capture_output=True, text=True, cwd=ROOT)
+HOSTS = ["not a host", "192.0.2.1", "[::1]"]
+
+
+@pytest.fixture(scope="module")
+def dashboard_host_runs(tmp_path_factory):
+    """Each host's dry run in its own process (a Ray already running in this one, the session's, would be reused, and
+    its dashboard with it), forked from one that has imported the driver; storage under ``<tmp>/<host's index>``."""
+    tmp = tmp_path_factory.mktemp("dashboard-host")
+    commands = {host: dry_run(tmp / str(number), "--dashboard-host", host) for number, host in enumerate(HOSTS)}
+    return tmp, run_forked(os.path.join(ROOT, "sweeps", "run.py"), commands, ROOT, str(tmp_path_factory.mktemp("out")))
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_dashboard_host_that_is_no_address_of_this_machine(host, dashboard_host_runs):
+    tmp_path, results = dashboard_host_runs
+    tmp_path = tmp_path / str(HOSTS.index(host))
+    done = results[host]
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: --dashboard-host {host!r} is not an address of this "
