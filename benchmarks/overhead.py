@@ -7,10 +7,15 @@ their ratio.
     python benchmarks/overhead.py --steps 150           # shorter trials: an upper bound of the overhead
     python benchmarks/overhead.py --steps 150 --fresh   # also the sweep with a new worker process per trial
     python benchmarks/overhead.py --storage runs        # keep the sweep's run: runs/lsid_lr/overhead
+    python benchmarks/overhead.py --steps 150 --seeds 1 --concurrency 1 --side-by-side --timeline t.jsonl
 
 The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
-the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files
-(the analysis at the end is left out: the bare loop has none).
+the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files,
+and the test evaluation of every trial's selected checkpoint after the trials (the analysis at the end is left
+out: the bare loop has none). By default the two paths run one after the other, so a machine whose load changes
+measures its load; ``--side-by-side`` runs the bare loop while the sweep runs, so that both see the same load
+(with ``--concurrency 1`` on two cores, one core each). ``--timeline`` has every process of both paths mark the
+parts of each trial in a file (``benchmarks/trial_cost.py --timeline`` prints their breakdown).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,10 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_run  # noqa: E402
+from benchmarks.sweep_runs import ROOT as REPO  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
+from benchmarks.timeline import driver_span, read_marks  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
+from restore_core.timeline import ENV, mark  # noqa: E402
 from sweeps.settings.plan import SweepPlan  # noqa: E402
 
 _SHARED = None
@@ -40,6 +49,7 @@ def _run(config: dict) -> int:
     import torch
 
     torch.set_num_threads(1)
+    mark("bare trial")
     return train(config, data=_SHARED).metrics["step"]
 
 
@@ -68,9 +78,33 @@ def platform(name: str, argv: list[str], plan: SweepPlan) -> float:
     start = time.perf_counter()
     run_sweep(name, argv)
     elapsed = time.perf_counter() - start
+    check_completed(plan)
+    return elapsed
+
+
+def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict],
+                 concurrency: int) -> tuple[float, float]:
+    """Wall seconds of the bare loop and of the sweep, run at the same time (the sweep in its own process)."""
+    start = time.perf_counter()
+    sweep = subprocess.Popen([sys.executable, os.path.join(REPO, "sweeps/run.py"), *argv], cwd=REPO,
+                             stdout=subprocess.DEVNULL)
+    try:
+        bare_s = bare(configs, concurrency)
+        returncode = sweep.wait()
+    except BaseException:
+        sweep.terminate()
+        sweep.wait()
+        raise
+    sweep_s = time.perf_counter() - start
+    if returncode:
+        raise SweepFailed(name, returncode)
+    check_completed(plan)
+    return bare_s, sweep_s
+
+
+def check_completed(plan: SweepPlan) -> None:
     frame = load_run(plan.run_dir)
     assert len(frame) == len(plan.trials) and (frame["status"] == "completed").all(), frame[["label", "status"]]
-    return elapsed
 
 
 def plan_paths(args: argparse.Namespace, storage: str) -> tuple[list[tuple[str, str, list[str], SweepPlan]],
@@ -107,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="trials at once, in both paths (one torch thread each)")
     parser.add_argument("--fresh", action="store_true",
                         help="also run the sweep with --fresh-workers (a new process per trial), for comparison")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run the bare loop and each sweep at the same time (both see the same load)")
+    parser.add_argument("--timeline", default=None,
+                        help="every process marks each trial's parts in this JSON-lines file (appended to)")
     parser.add_argument("--storage", default=None,
                         help="keep the sweeps' runs under this folder (<storage>/lsid_lr/overhead, and "
                         "overhead-fresh-workers with --fresh); default: a temporary folder, removed at the end")
@@ -126,18 +164,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare(args: argparse.Namespace, storage: str) -> int:
+    if args.timeline and os.path.exists(args.timeline):
+        raise UserError(f"--timeline {args.timeline} already exists; name a new file (the marks are appended)")
     sweeps, configs = plan_paths(args, storage)
-    bare_s = bare(configs, args.concurrency)
-    rows = [(f"bare loop ({args.concurrency} processes)", bare_s)]
+    if args.timeline:
+        os.environ[ENV] = os.path.abspath(args.timeline)  # the bare loop's forks and the sweeps inherit it
+    bare_label = f"bare loop ({args.concurrency} processes)"
+    rows = []  # (path, seconds, the bare loop's seconds it is compared with)
     try:
-        rows += [(label, platform(name, argv, plan)) for label, name, argv, plan in sweeps]
+        if args.side_by_side:
+            for label, name, argv, plan in sweeps:
+                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency)
+                rows += [(f"{bare_label}, beside the next row", bare_s, bare_s), (label, sweep_s, bare_s)]
+        else:
+            bare_s = bare(configs, args.concurrency)
+            rows = [(bare_label, bare_s, bare_s)]
+            rows += [(label, platform(name, argv, plan), bare_s) for label, name, argv, plan in sweeps]
     except SweepFailed as failed:
         print(f"error: {failed}", file=sys.stderr)
         return failed.returncode
-    print(json.dumps({"trials": len(configs), "steps": configs[0]["train"]["steps"], "concurrency": args.concurrency}))
+    print(json.dumps({"trials": len(configs), "steps": configs[0]["train"]["steps"], "concurrency": args.concurrency,
+                      "side_by_side": args.side_by_side}))
     print("| path | wall time (s) | ratio to the bare loop |\n|---|---:|---:|")
-    for name, seconds in rows:
+    for name, seconds, bare_s in rows:
         print(f"| {name} | {seconds:.1f} | {seconds / bare_s:.3f} |")
+    tested = driver_span(read_marks(args.timeline), "driver: test evaluation", "driver: tested") if (
+        args.timeline and len(sweeps) == 1) else None
+    if tested is not None:
+        sweep_s, bare_s = rows[-1][1], rows[-1][2]
+        print(f"| {sweeps[0][0]}, less its test evaluation ({tested:.1f} s) | {sweep_s - tested:.1f} | "
+              f"{(sweep_s - tested) / bare_s:.3f} |")
     return 0
 
 

@@ -5,18 +5,26 @@ side in one process on an lsid_lr trial (quick profile, 150 steps by default), a
 
     python benchmarks/trial_cost.py                                  # the parts, 150-step trials
     python benchmarks/trial_cost.py --run runs/bench/lsid_lr/overhead # also the hand-over measured in that run
+    python benchmarks/trial_cost.py --timeline t.jsonl   # instead: each part of each trial of a run with a timeline
 
 The parts: the data hand-over (the shared data the driver put in Ray's object store, fetched by a Ray worker as
 ``tune.with_parameters`` does at every trial's start), Ray's own cost of ending one trial and starting the next on a
 reused worker (empty trials, one after another), the model build (the task: model, optimizer, validation
 tensors), the model's cost (parameters, MACs and inference latency, reported with every result: measured, and as a
 later trial of the same architecture in the same worker pays it: parameters and MACs counted once), the checkpoints
-(one at every evaluation: the state saved by the loop, then copied into the run's storage as Ray does and the
-previous one removed), and the result files (the trial's TensorBoard writer: scalars and image grids at every
-evaluation). The bare loop of ``overhead.py`` pays the model build and its cost too; the rest is the platform's.
+(one at every evaluation: the state saved by the loop, then put into the run's storage through its filesystem as
+Ray does, and the previous one removed: copied from the system's temporary folder, as before, or linked from the
+trial's folder, as now), the memory released between trials (a full garbage collection, with the worker's imports
+in its reach, as before, and frozen, as now), and the result files (the trial's TensorBoard writer: scalars and
+image grids at every evaluation). The bare loop of ``overhead.py`` pays the model build and its cost too; the rest
+is the platform's.
 With ``--run``, the gap between trials on one worker comes from the wall times in their TensorBoard event files
-(the first written when a trial's training starts, the last at its last evaluation): it holds the last checkpoint,
-Ray's end of one trial and start of the next, the data hand-over, the model build and its cost.
+(a trial's first event is written when its loop opens the writer, after the model build and cost; its last when
+the trial closes its HParams session, after its last report): it holds the end of one trial (its memory
+released), Ray's start of the next, its setup, data, model build and cost.
+
+``--timeline FILE`` reads what a run with ``RESTORE_TIMELINE`` set marked (``overhead.py --timeline``) instead of
+measuring: each part of every trial, the median over the trials of each path (``benchmarks/timeline.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.sweep_runs import check_sweep_argv  # noqa: E402
+from benchmarks.timeline import table as timeline_table  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.cost import model_cost  # noqa: E402
 from restore_core.cost import trial_cost as counted_cost  # noqa: E402
@@ -110,24 +119,42 @@ def ray_parts(shared, repeats: int, trials: int) -> list[tuple[str, float, str]]
         ray.shutdown()
 
 
-def checkpoint_seconds(task, staging: str, storage: str) -> float:
-    """One evaluation's checkpoint: saved by the loop into ``staging``, copied into ``storage`` as Ray persists
-    it, the previous copy removed (``num_to_keep=1``)."""
+def checkpoint_seconds(task, staging: str, storage: str, linked: bool) -> float:
+    """One evaluation's checkpoint: saved by the loop into ``staging``, put into ``storage`` through the run's
+    filesystem as Ray persists it (``linked``: from that filesystem, so that it links; else from the local one, a
+    copy), the previous one removed (``num_to_keep=1``)."""
+    import pyarrow.fs
     from ray.train._internal.storage import _pyarrow_fs_copy_files
+
+    from sweeps.cluster.atomic_fs import atomic_local_filesystem
+
+    run_filesystem = atomic_local_filesystem()
+    source = run_filesystem if linked else pyarrow.fs.LocalFileSystem()
 
     def persist(metrics, folder):
         target = os.path.join(storage, f"checkpoint_{time.perf_counter_ns()}")
         os.makedirs(target)
-        _pyarrow_fs_copy_files(folder, target)
+        _pyarrow_fs_copy_files(folder, target, source_filesystem=source, destination_filesystem=run_filesystem)
         for old in glob.glob(os.path.join(storage, "checkpoint_*")):
             if old != target:
                 shutil.rmtree(old)
 
-    tempfile.tempdir = staging
+    return timed(lambda: _report(persist, task, 100, {}, {}, staging))[0]
+
+
+def collection_seconds(repeats: int) -> tuple[float, float]:
+    """A full garbage collection in this process (torch, Ray and TensorBoard imported, a task built): the median
+    of ``repeats`` with every object in the collector's reach, and with what is alive now frozen first, as a
+    worker's first trial does (``sweeps.driver.trainable``). The objects are unfrozen again afterwards."""
+    import gc
+
+    before = statistics.median(timed(gc.collect)[0] for _ in range(repeats))
+    gc.freeze()
     try:
-        return timed(lambda: _report(persist, task, 100, {}, {}))[0]
+        after = statistics.median(timed(gc.collect)[0] for _ in range(repeats))
     finally:
-        tempfile.tempdir = None
+        gc.unfreeze()
+    return before, after
 
 
 def result_files_seconds(task, logdir: str, evaluations: int) -> float:
@@ -153,8 +180,8 @@ def measure_once(cfg, shared, work: str, staging: dict[str, str], evaluations: i
     seconds["cost"] = timed(lambda: model_cost(model, example))[0]
     counted_cost(model, example)  # the first trial of this architecture in the process measures it
     seconds["cost, later trials"] = timed(lambda: counted_cost(model, example))[0]
-    for where, folder in staging.items():
-        seconds[where] = evaluations * checkpoint_seconds(task, folder, os.path.join(work, "run"))
+    for where, (folder, linked) in staging.items():
+        seconds[where] = evaluations * checkpoint_seconds(task, folder, os.path.join(work, "run"), linked)
     seconds["results"] = result_files_seconds(task, tempfile.mkdtemp(dir=work), evaluations)
     return seconds
 
@@ -174,14 +201,18 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     shared = prepare_shared_data(config)
     rows = ray_parts(shared, args.repeats, args.empty_trials)
     work = tempfile.mkdtemp(prefix="trial-cost-")
-    # the loop stages each checkpoint in the temporary folder before Ray copies it: on disk, or in memory
-    staging = {"/tmp": tempfile.mkdtemp(dir=work), "/dev/shm": tempfile.mkdtemp(prefix="trial-cost-", dir="/dev/shm")}
+    # the loop staged each checkpoint in the system's temporary folder and Ray copied it (before); now it stages it in
+    # the trial's folder, on the run's device, and Ray's copy through the run's filesystem links it
+    staging = {"copied": (tempfile.mkdtemp(prefix="trial-cost-"), False),
+               "linked": (os.path.join(work, "trial"), True)}
+    os.makedirs(staging["linked"][0])
     try:
         measured = [measure_once(cfg, shared, work, staging, evaluations) for _ in range(args.repeats)]
         step = step_seconds(cfg, shared, args.probe_steps)
+        collected = collection_seconds(args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(staging["/dev/shm"], ignore_errors=True)
+        shutil.rmtree(staging["copied"][0], ignore_errors=True)
 
     def median(key: str) -> float:
         return statistics.median(m[key] for m in measured)
@@ -189,7 +220,9 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     rows += [("model build (task: model, optimizer, validation tensors)", median("build"), "both"),
              ("model cost (params, MACs, latency), measured", median("cost"), "both"),
              ("model cost, a later trial of the architecture in the worker", median("cost, later trials"), "both")]
-    rows += [(f"checkpoints ({evaluations}, staged in {where})", median(where), "platform") for where in staging]
+    rows += [(f"checkpoints ({evaluations}, {where} into the run)", median(where), "platform") for where in staging]
+    rows += [("memory released between trials (full collection), imports in reach", collected[0], "platform"),
+             ("the same, the worker's imports frozen", collected[1], "platform")]
     rows += [(f"result files (TensorBoard, {evaluations} evaluations)", median("results"), "platform"),
              (f"for scale: {cfg.train.steps} training steps", step * cfg.train.steps, "both")]
     return rows
@@ -197,15 +230,18 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
 
 def handover(run_dir: str) -> tuple[int, float, float] | None:
     """From a run's TensorBoard event files: the gaps between one trial's last event and the next trial's first on
-    the same worker process (pid in the file name). Returns (gaps, median, mean) seconds; None without two trials on
-    one worker."""
+    the same worker process (pid in the file names). A trial's folder holds two files (the loop's curves and images,
+    the trial's HParams and text): its span runs from the first event of either to the last. Returns (gaps, median,
+    mean) seconds; None without two trials on one worker."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-    spans = defaultdict(list)  # pid -> [(first, last)]
+    times = defaultdict(list)  # (pid, trial folder) -> wall times
     for path in glob.glob(os.path.join(run_dir, "*", "events.out.tfevents.*")):
-        times = [event.wall_time for event in EventFileLoader(path).Load()]
-        if times:
-            spans[path.rsplit(".", 2)[-2]].append((min(times), max(times)))
+        times[path.rsplit(".", 2)[-2], os.path.dirname(path)] += [e.wall_time for e in EventFileLoader(path).Load()]
+    spans = defaultdict(list)  # pid -> [(first, last)]
+    for (pid, _), found in times.items():
+        if found:
+            spans[pid].append((min(found), max(found)))
     gaps = [b[0] - a[1] for runs in spans.values() for a, b in zip(sorted(runs), sorted(runs)[1:])]
     if not gaps:
         return None
@@ -221,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--empty-trials", type=cli.whole_number(1), default=8,
                         help="empty trials run one after another for Ray's own cost between trials")
     parser.add_argument("--run", help="a FIFO run kept by overhead.py --storage: the hand-over between its trials")
+    parser.add_argument("--timeline", help="print the parts of the trials this timeline file marked, instead of "
+                        "measuring them (overhead.py --timeline writes one)")
     return parser
 
 
@@ -228,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def run() -> int:
+        if args.timeline:
+            print(timeline_table(args.timeline))
+            return 0
         if args.run and not glob.glob(os.path.join(args.run, "*", "events.out.tfevents.*")):
             raise DataError(f"--run {args.run}: no trial folder with TensorBoard events there; expected a run kept "
                             "by benchmarks/overhead.py --storage (<storage>/lsid_lr/overhead)")

@@ -17,11 +17,13 @@ import torch
 
 from restore_core.cost import trial_cost
 from restore_core.metrics import extra_metrics
+from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from restore_core.schedule import lr_factor
 from restore_core.schema import Config, data_key, validate_config
 from restore_core.step_options import apply_step_options
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
+from restore_core.timeline import mark
 
 # report(metrics, checkpoint_dir): checkpoint_dir holds this evaluation's checkpoint (or is None); the reporter
 # must copy what it keeps before returning, the loop deletes the folder afterwards.
@@ -64,6 +66,7 @@ def train(
     report: Reporter | None = None,
     resume_from: str | None = None,
     logdir: str | None = None,
+    staging: str | None = None,
 ) -> TrainResult:
     """Train one config to the end, or until it produces NaN/inf or collapses.
 
@@ -73,8 +76,11 @@ def train(
         report: called at every evaluation with the metrics and a checkpoint folder.
         resume_from: a checkpoint folder written by an earlier run of this loop; training continues exactly.
         logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
+        staging: the folder each checkpoint is saved in before ``report`` takes it (default: the system's temporary
+            folder); one on the device of the reporter's storage lets it link the file there instead of copying it.
     """
     # 1) validate and set up the process: threads, seed, device
+    mark("train")
     cfg = validate_config(config)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -83,7 +89,9 @@ def train(
     if data is None or data.key != data_key(cfg):
         data = SharedData(data_key(cfg), task_cls.prepare_data(cfg))
     torch.manual_seed(cfg.train.seed)
+    mark("data")
     task: Task = task_cls(cfg, data.data, device)
+    mark("build")
     base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in task.optimizers.items()}
 
     # 2) resume, or measure the model's cost once; then the opt-in step options (the cost is the eager model's,
@@ -93,8 +101,10 @@ def train(
         start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
     if not cost:
         cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
+    mark("cost")
     apply_step_options(task.modules, cfg.train)
     writer = _tensorboard(logdir)
+    mark("writer")
     # the writer's thread and open event file must not outlive a trial that raises or times out: a reused Ray
     # worker would keep them running
     try:
@@ -116,6 +126,8 @@ def train(
             if cfg.train.fault == "degrade" and step == max(cfg.train.fault_step, 1):
                 _reinitialise(task)
             losses = task.train_step(batch)
+            if step == start_step + 1:
+                mark("first step", step=step)
             if cfg.train.fault == "nan" and step >= cfg.train.fault_step:
                 losses["loss"] = losses["loss"] * float("nan")
             step_seconds += time.perf_counter() - t0
@@ -128,6 +140,7 @@ def train(
             if check_now and not bool(finite):  # one host sync every 10 steps, not every step
                 stop_reason = "nan"
             if stop_reason == "nan" or step % cfg.train.eval_every == 0 or step == cfg.train.steps:
+                mark("evaluate", step=step)
                 evaluation = task.evaluate()
                 # the user's registered metrics (train.extra_metrics) on the same outputs
                 evaluation.metrics.update(extra_metrics(cfg.train.extra_metrics, evaluation.outputs,
@@ -149,14 +162,18 @@ def train(
                     "stop_reason": stop_reason if done else "running",
                 }
                 history.append(metrics)
+                mark("tensorboard", step=step)
                 _log_tensorboard(writer, step, metrics, evaluation)
-                _report(report, task, step, cost, metrics)
+                mark("checkpoint", step=step)
+                _report(report, task, step, cost, metrics, staging)
+                mark("reported", step=step)
                 loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
                 if done:
                     break
     finally:
         if writer is not None:
             writer.close()
+    mark("trained")
     return TrainResult(metrics, history, metrics.get("stop_reason", stop_reason))
 
 
@@ -210,10 +227,11 @@ def _reinitialise(task: Task) -> None:
                 layer.reset_parameters()
 
 
-def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict) -> None:
+def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict,
+            staging: str | None = None) -> None:
     if report is None:
         return
-    folder = tempfile.mkdtemp(prefix="ckpt-")
+    folder = tempfile.mkdtemp(prefix=STAGED_CHECKPOINT_PREFIX, dir=staging)
     try:
         state = {
             "step": step,
@@ -226,6 +244,7 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
         tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, os.path.join(folder, CHECKPOINT_FILE))
+        mark("saved", step=step)
         report(metrics, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -30,6 +30,9 @@ from restore_core.errors import DataError
 from restore_core.io import read_json_object, write_json_atomic
 
 TEST_FILE = "test.json"
+# The folder a trial's checkpoint is saved in before Ray takes it (restore_core.loop), inside the trial's folder on
+# local storage; a dot, so that no reader of the run looks at it, and one left by a killed worker is removed on resume.
+STAGED_CHECKPOINT_PREFIX = ".ckpt-"
 TEST_FORMAT = ('a trial\'s test.json is the test evaluation of its selected checkpoint, {"step": ..., "metrics": '
                '{...}, ...}, as the sweep writes it')
 # Per metric kind: how far below its peak (above, for a metric where lower is better) a trial's last validation value

@@ -24,10 +24,12 @@ import glob
 import json
 import os
 import secrets
+import shutil
 
 import pyarrow
 import pyarrow.fs
 
+from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from sweeps.ray_private import SNAPSHOT_FILES
 
 PARTIAL_SUFFIX = ".partial"
@@ -86,6 +88,16 @@ class AtomicLocalHandler(pyarrow.fs.FileSystemHandler):
         self.local.move(src, dest)
 
     def copy_file(self, src, dest):
+        """A copy within this filesystem: a hard link where the OS allows one (same device), else the bytes.
+
+        Only the trainable copies within it: Ray persists each checkpoint the loop staged in the trial's folder by
+        copying it into ``checkpoint_NNNNNN`` with the checkpoint's filesystem, this one. A link turns the copy of
+        a quick SID U-Net's 90 MB state into a rename (``benchmarks/trial_cost.py`` measures both); it is safe
+        because nothing rewrites a staged file in place (the loop saves every checkpoint to a new file and removes
+        its staging folder once Ray has the checkpoint).
+        """
+        if link_into_place(src, dest):
+            return
         with self.local.open_input_stream(src) as source, self.open_output_stream(dest, None) as target:
             while chunk := source.read(1 << 20):
                 target.write(chunk)
@@ -145,6 +157,19 @@ class AtomicFile:
                 os.replace(self.partial, self.path)
 
 
+def link_into_place(src: str, dest: str) -> bool:
+    """Hard-link ``src`` to ``dest`` (replacing it whole, as :class:`AtomicFile` does); False where the OS refuses
+    (another device, a filesystem without hard links), with nothing left behind."""
+    folder, name = os.path.split(dest)
+    partial = os.path.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    try:
+        os.link(src, partial)
+    except OSError:
+        return False
+    os.replace(partial, dest)
+    return True
+
+
 def whole_json(path: str, written: str) -> bool:
     """Whether ``written``, the new content of ``path``, is whole: JSON when ``path`` is one of the JSON files Ray
     writes in place (:data:`REWRITTEN_JSON`); any other file (Ray's pickles named ``.json`` among them) is whole
@@ -171,10 +196,15 @@ def is_local_filesystem(filesystem: pyarrow.fs.FileSystem | None) -> bool:
 
 
 def remove_partial_files(run_dir: str) -> list[str]:
-    """Remove what copies cut short by a killed driver or worker left in a run directory; returns their paths."""
+    """Remove what copies cut short by a killed driver or worker left in a run directory, and checkpoints it was
+    staging; returns their paths."""
     found = glob.glob(os.path.join(run_dir, f".*{PARTIAL_SUFFIX}"))
     found += glob.glob(os.path.join(run_dir, "*", f".*{PARTIAL_SUFFIX}"))
     found += glob.glob(os.path.join(run_dir, "*", "checkpoint_*", f".*{PARTIAL_SUFFIX}"))
     for path in found:
         os.unlink(path)
-    return found
+    # a checkpoint the loop was staging in a trial's folder (restore_core.loop) when its worker was killed
+    staged = glob.glob(os.path.join(run_dir, "*", f"{STAGED_CHECKPOINT_PREFIX}*"))
+    for path in staged:
+        shutil.rmtree(path, ignore_errors=True)
+    return found + staged

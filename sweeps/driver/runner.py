@@ -27,6 +27,7 @@ from restore_core.plugins import load_plugins, module_name_of_file, record_of, r
 from restore_core.registry import user_registrations
 from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
+from restore_core.timeline import mark
 from search_spaces import SearchSpace, find_space, list_spaces
 from search_spaces.registry import is_space_ref
 from sweeps.cluster.code import as_submitted
@@ -218,7 +219,9 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
                     f"{shlex.quote(plan.run_dir)}")
         try:
             with stop_on_full_disk(plan.run_dir, evaluate):
+                mark("driver: test evaluation")
                 evaluate_run_on_test(plan.run_dir, shared)
+                mark("driver: tested")
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {evaluate}") from None
     if settings.analyze:

@@ -16,6 +16,7 @@ from sweeps.driver.domains import fixed_param_space, grid_param_space, sampled_p
 from sweeps.driver.mlflow_log import mlflow_callbacks
 from sweeps.driver.progress import ProgressCallback
 from sweeps.driver.tb_summaries import folder_name
+from sweeps.driver.timeline import timeline_callbacks
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.recover import SnapshotBundle, experiment_saved
 from sweeps.ledger.status import TrialStatusCallback
@@ -123,7 +124,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
                    *mlflow_callbacks(plan, settings.mlflow),
                    *([ProgressCallback(plan)] if settings.verbose >= 1 else []), SnapshotBundle(),
-                   *([objectives_check] if objectives_check else [])],
+                   *([objectives_check] if objectives_check else []), *timeline_callbacks()],
         progress_reporter=reporter,
         verbose=settings.verbose,
     )

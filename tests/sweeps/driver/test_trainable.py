@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -14,9 +16,12 @@ import pytest
 import torch
 
 from analysis import load_run
+from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from sweeps.driver.trainable import drop_frames, release_memory
 from sweeps.ledger.watchdog import TrialTimeout, Watchdog
 from tests.sweeps.conftest import TRIAL_TIMEOUT
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _results(run_dir: str, trial_id: str) -> list[dict]:
@@ -100,6 +105,16 @@ def test_the_trials_resources_are_given_back(fault_sweep, ray_session):
     assert ray_session.available_resources().get("CPU", 0) == ray_session.cluster_resources()["CPU"]
 
 
+def test_checkpoints_staged_in_the_trial_folders_are_gone_and_every_kept_one_loads(fault_sweep):
+    folders = [os.path.join(fault_sweep.run_dir, name) for name in os.listdir(fault_sweep.run_dir)]
+    trials = [folder for folder in folders if os.path.isfile(os.path.join(folder, "result.json"))]
+    kept = [os.path.join(folder, name, "state.pt") for folder in trials for name in os.listdir(folder)
+            if name.startswith("checkpoint_")]
+    assert trials and kept
+    assert not [name for folder in trials for name in os.listdir(folder) if name.startswith(STAGED_CHECKPOINT_PREFIX)]
+    assert all(torch.load(path, weights_only=False)["step"] > 0 for path in kept)
+
+
 def test_tensorboard_has_every_reported_scalar_and_the_image_grids(fault_sweep):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -143,6 +158,26 @@ def test_drop_frames_lets_go_of_the_tensors_a_failed_step_held():
         drop_frames(error)
         release_memory()
         assert refs[0]() is None  # ... until drop_frames clears them (the exception itself is kept)
+
+
+def test_a_workers_imports_are_frozen_once_and_a_trials_garbage_is_still_collected():
+    """In a fresh process, as in a Ray worker: the first trial freezes what is alive, a later one freezes nothing
+    more, and release_memory() still frees a cycle a trial left (its collection walks only what came after)."""
+    code = (
+        "import gc, weakref\n"
+        "from sweeps.driver.trainable import freeze_what_the_worker_imported, release_memory\n"
+        "freeze_what_the_worker_imported()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "freeze_what_the_worker_imported()\n"
+        "class Model: pass\n"
+        "model = Model(); model.cycle = model; ref = weakref.ref(model); del model\n"
+        "release_memory()\n"
+        "print(frozen > 1000, gc.get_freeze_count() == frozen, ref() is None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "True"]
 
 
 def test_the_watchdog_interrupts_a_loop_and_stays_quiet_otherwise():

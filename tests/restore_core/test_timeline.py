@@ -1,0 +1,52 @@
+"""The timeline of a trial's parts (RESTORE_TIMELINE) and the checkpoint staging folder of the training loop."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from benchmarks.timeline import PARTS, trials
+from restore_core.loop import train
+from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
+from restore_core.timeline import ENV, mark
+
+
+def test_marks_are_written_only_when_the_timeline_is_on(tmp_path, monkeypatch):
+    path = tmp_path / "timeline.jsonl"
+    monkeypatch.delenv(ENV, raising=False)
+    mark("off")
+    assert not path.exists()
+    monkeypatch.setenv(ENV, str(path))
+    mark("on", step=3)
+    (line,) = path.read_text().splitlines()
+    record = json.loads(line)
+    assert (record["event"], record["step"], record["pid"]) == ("on", 3, os.getpid())
+
+
+def test_a_trial_marks_its_parts_in_order_and_the_reader_adds_them_up(config, shared, tmp_path, monkeypatch):
+    path = tmp_path / "timeline.jsonl"
+    monkeypatch.setenv(ENV, str(path))
+    staged = []
+
+    def report(metrics, folder):
+        staged.append(folder)
+        assert os.path.isfile(os.path.join(folder, "state.pt"))
+
+    mark("bare trial")
+    train(config, data=shared, report=report, staging=str(tmp_path))
+    events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
+    each_evaluation = ["evaluate", "tensorboard", "checkpoint", "saved", "reported"]
+    assert events == ["bare trial", "train", "data", "build", "cost", "writer", "first step", *each_evaluation,
+                      *each_evaluation, "trained"]  # the smoke trial: 4 steps, an evaluation every 2
+    # each checkpoint was staged in the folder given, under a name no reader of a run looks at, and removed
+    assert [os.path.dirname(f) for f in staged] == [str(tmp_path)] * 2
+    assert all(os.path.basename(f).startswith(STAGED_CHECKPOINT_PREFIX) and not os.path.exists(f) for f in staged)
+
+    found, handovers = trials([json.loads(line) for line in path.read_text().splitlines()])
+    (parts,) = found["bare"]
+    assert "sweep" not in found and handovers == []
+    named = [name for name, _, _ in PARTS]
+    working = ["model build", "model cost (parameters, MACs, latency)", "training steps", "validation evaluations",
+               "checkpoints saved"]
+    assert all(parts[name] > 0 for name in working) and min(parts.values()) >= 0  # what works takes time ...
+    assert abs(sum(parts[name] for name in named) - parts["whole trial"]) < 1e-6  # ... and they add up to it
