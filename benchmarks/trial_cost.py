@@ -30,6 +30,7 @@ measuring: each part of every trial, the median over the trials of each path (``
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import os
 import shutil
@@ -43,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
+import pyarrow.fs  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.sweep_runs import check_sweep_argv  # noqa: E402
@@ -54,6 +56,7 @@ from restore_core.errors import DataError  # noqa: E402
 from restore_core.loop import _log_tensorboard, _report, _tensorboard, prepare_shared_data  # noqa: E402
 from restore_core.schema import validate_config  # noqa: E402
 from restore_core.tasks import get_task  # noqa: E402
+from sweeps.cluster.atomic_fs import atomic_local_filesystem  # noqa: E402
 
 
 def trial_config(steps: int) -> dict:
@@ -123,10 +126,7 @@ def checkpoint_seconds(task, staging: str, storage: str, linked: bool) -> float:
     """One evaluation's checkpoint: saved by the loop into ``staging``, put into ``storage`` through the run's
     filesystem as Ray persists it (``linked``: from that filesystem, so that it links; else from the local one, a
     copy), the previous one removed (``num_to_keep=1``)."""
-    import pyarrow.fs
     from ray.train._internal.storage import _pyarrow_fs_copy_files
-
-    from sweeps.cluster.atomic_fs import atomic_local_filesystem
 
     run_filesystem = atomic_local_filesystem()
     source = run_filesystem if linked else pyarrow.fs.LocalFileSystem()
@@ -146,8 +146,6 @@ def collection_seconds(repeats: int) -> tuple[float, float]:
     """A full garbage collection in this process (torch, Ray and TensorBoard imported, a task built): the median
     of ``repeats`` with every object in the collector's reach, and with what is alive now frozen first, as a
     worker's first trial does (``sweeps.driver.trainable``). The objects are unfrozen again afterwards."""
-    import gc
-
     before = statistics.median(timed(gc.collect)[0] for _ in range(repeats))
     gc.freeze()
     try:
