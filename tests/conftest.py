@@ -39,3 +39,17 @@ def ray_session():
                  log_to_driver=False, configure_logging=True, logging_level="ERROR")
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(ray_session, tmp_path_factory) -> str:
+    """A real Optuna sweep of ``lsid_lr`` (smoke profile): 2 sampled configurations × 2 seeds through Ray, run once
+    per session for every test that asserts on a finished run (the sweep itself, analysis, reproduce, compare)."""
+    import sweeps.run
+
+    storage = tmp_path_factory.mktemp("runs")
+    code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--seeds", "2", "--search", "optuna",
+                            "--num-samples", "2", "--scheduler", "fifo", "--storage", str(storage), "--name", "e2e",
+                            "--verbose", "0"])
+    assert code == 0
+    return str(storage / "lsid_lr" / "e2e")

@@ -1,4 +1,5 @@
-"""Run directories for the analysis tests: hand-written ones with known numbers, and one real smoke sweep."""
+"""Run directories for the analysis tests: hand-written ones with known numbers (the real smoke sweep they also read,
+``smoke_run``, is in tests/conftest.py: the search-space tests assert on the same run)."""
 
 from __future__ import annotations
 
@@ -45,16 +46,3 @@ def make_run(tmp_path):
         return run_dir
 
     return build
-
-
-@pytest.fixture(scope="session")
-def smoke_run(ray_session, tmp_path_factory) -> str:
-    """A real Optuna sweep of ``lsid_lr`` (smoke profile): 2 sampled configurations × 2 seeds through Ray."""
-    import sweeps.run
-
-    storage = tmp_path_factory.mktemp("runs")
-    code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--seeds", "2", "--search", "optuna",
-                            "--num-samples", "2", "--scheduler", "fifo", "--storage", str(storage), "--name", "e2e",
-                            "--verbose", "0"])
-    assert code == 0
-    return str(storage / "lsid_lr" / "e2e")

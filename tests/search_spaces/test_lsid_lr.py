@@ -92,11 +92,10 @@ def test_grid_with_asha_sweep_end_to_end(ray_session, tmp_path, capsys):
     assert "| configuration |" in (run_dir / "table.md").read_text() and (run_dir / "report.html").exists()
 
 
-def test_optuna_sweep_with_seeds_end_to_end(ray_session, tmp_path):
-    assert main(["--space", "lsid_lr", "--profile", "smoke", "--search", "optuna", "--scheduler", "fifo",
-                 "--num-samples", "2", "--seeds", "2", "--storage", str(tmp_path), "--name", "tpe",
-                 "--verbose", "0"]) == 0
-    frame = load_run(str(tmp_path / "lsid_lr" / "tpe"))
+def test_optuna_sweep_with_seeds_end_to_end(smoke_run):
+    """The session's shared sweep (tests/conftest.py): ``--search optuna --scheduler fifo --num-samples 2
+    --seeds 2``."""
+    frame = load_run(smoke_run)
     assert len(frame) == 4 and (frame["status"] == "completed").all()
     # each proposed configuration ran with seeds 0 and 1
     assert sorted(frame.groupby("label")["seed"].apply(sorted).tolist()) == [[0, 1], [0, 1]]
