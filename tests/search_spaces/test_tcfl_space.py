@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from analysis import load_run
-from restore_core import train
 from restore_core.cost import count_parameters
 from restore_core.models import create_model
 from restore_core.schema import validate_config
@@ -84,19 +83,31 @@ def test_paper_models_have_the_published_sizes():
     assert count_parameters(create_model("patchgan_in")) == 2_762_688
 
 
-def test_smoke_trial_trains_and_reports_baselines():
-    config = SPACE.resolve(SPACE.base_config("smoke"), {"task": "wgan", "loss.tv": 2.5, "seed": 0})
-    result = train(config)
-    assert result.stop_reason == "completed" and result.metrics["step"] == 16
+@pytest.fixture(scope="module")
+def grid_run(ray_session, tmp_path_factory):
+    """The smoke grid swept once through Ray Tune (21 trials); the tests below assert on its trials."""
+    storage = tmp_path_factory.mktemp("tcfl")
+    assert main(["--space", "tcfl_tv_sigma", "--profile", "smoke", "--storage", str(storage), "--name", "grid",
+                 "--verbose", "0"]) == 0
+    return load_run(str(storage / "tcfl_tv_sigma" / "grid"))
+
+
+def test_smoke_trial_trains_and_reports_baselines(grid_run):
+    """The trial ``{"task": "wgan", "loss.tv": 2.5, "seed": 0}`` of the swept grid: trained to the end, every loss,
+    metric, baseline and cost finite in its last report."""
+    trial = grid_run[(grid_run["param/task"] == "wgan") & (grid_run["param/loss.tv"] == 2.5)
+                     & (grid_run["seed"] == 0)]
+    assert len(trial) == 1
+    trial = trial.iloc[0]
+    assert trial["config/train.steps"] == 16 and trial["config/task.gan_mode"] == "wgan"
+    assert trial["status"] == "completed" and trial["reason"] == "trained to the end" and trial["last/step"] == 16
     keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ref_gcmse", "val/delta_epi", "val/baseline/bm3d/psnr",
             "val/baseline/nlm/ssim", "cost/params")
-    assert all(np.isfinite(result.metrics[k]) for k in keys)
+    assert all(np.isfinite(trial[f"last/{k}"]) for k in keys)
 
 
-def test_grid_sweep_end_to_end(ray_session, tmp_path):
-    assert main(["--space", "tcfl_tv_sigma", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
-                 "--verbose", "0"]) == 0
-    frame = load_run(str(tmp_path / "tcfl_tv_sigma" / "grid"))
+def test_grid_sweep_end_to_end(grid_run):
+    frame = grid_run
     assert sorted(frame["label"]) == sorted(LABELS)
     # The reproduction's frozen BatchNorm keeps BN's initial statistics, so the 16-step smoke generator (depth 4,
     # TCFL's N(0, 0.02) init) still emits one near-constant map at its first evaluation and is stopped as collapsed;
