@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from analysis import load_run
-from restore_core import train
 from restore_core.cost import count_parameters
 from restore_core.errors import ConfigError
 from restore_core.models import create_model
@@ -83,19 +82,30 @@ def test_paper_generator_is_unet_256():
     assert count_parameters(create_model("pix2pix_unet", variant="full", in_channels=3, ngf=64)) == 54_413_955
 
 
-@pytest.mark.parametrize("size", ["full", "small"])
-def test_smoke_trial_of_each_generator_trains(size):
-    config = SPACE.resolve(SPACE.base_config("smoke"), {"row": size, "task.dark_channel": "patch15", "seed": 0})
-    result = train(config)
-    assert result.stop_reason == "completed" and result.metrics["step"] == 2
-    keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ssim", "val/uqi", "val/ref_uqi", "val/delta_psnr")
-    assert all(np.isfinite(result.metrics[k]) for k in keys)
-
-
-def test_grid_sweep_end_to_end(ray_session, tmp_path):
-    assert main(["--space", "desmoke_dark_channel", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
+@pytest.fixture(scope="module")
+def grid_run(ray_session, tmp_path_factory):
+    """The smoke grid swept once through Ray Tune (6 trials); the tests below assert on its trials."""
+    storage = tmp_path_factory.mktemp("desmoke")
+    assert main(["--space", "desmoke_dark_channel", "--profile", "smoke", "--storage", str(storage), "--name", "grid",
                  "--verbose", "0"]) == 0
-    frame = load_run(str(tmp_path / "desmoke_dark_channel" / "grid"))
+    return load_run(str(storage / "desmoke_dark_channel" / "grid"))
+
+
+@pytest.mark.parametrize("size", ["full", "small"])
+def test_smoke_trial_of_each_generator_trains(grid_run, size):
+    """The trial ``{"row": size, "task.dark_channel": "patch15", "seed": 0}`` of the swept grid: trained to the end,
+    every loss and metric finite in its last report."""
+    trial = grid_run[grid_run["label"] == f"{size}, dark=patch15"]
+    assert len(trial) == 1
+    trial = trial.iloc[0]
+    assert (trial["seed"], trial["config/model.variant"], trial["config/task.dark_channel"]) == (0, size, "patch15")
+    assert trial["status"] == "completed" and trial["reason"] == "trained to the end" and trial["last/step"] == 2
+    keys = ("train/loss_g", "train/loss_d", "val/psnr", "val/ssim", "val/uqi", "val/ref_uqi", "val/delta_psnr")
+    assert all(np.isfinite(trial[f"last/{k}"]) for k in keys)
+
+
+def test_grid_sweep_end_to_end(grid_run):
+    frame = grid_run
     assert sorted(frame["label"]) == sorted(LABELS) and (frame["status"] == "completed").all()
     assert (frame["best/val/ref_psnr"] > 5).all() and frame["best/val/uqi"].between(-1, 1).all()
     params = frame.set_index("label")["last/cost/params"]
