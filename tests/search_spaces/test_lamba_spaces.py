@@ -92,18 +92,35 @@ def test_continuous_forms():
     assert set(sampled_param_space(RDB)) == {"row"}  # the six variants as a categorical
 
 
-@pytest.mark.parametrize("space", [LOSS, RDB], ids=lambda s: s.name)
-def test_smoke_trial_of_the_baseline_trains(space):
-    trial = {"row": space.baseline, "seed": 0}
-    result = train(space.resolve(space.base_config("smoke"), trial))
-    assert result.stop_reason == "completed" and result.metrics["step"] == 2
-    assert all(np.isfinite(result.metrics[k]) for k in ("train/loss", "train/loss_ms_ssim", "val/psnr", "val/ssim"))
+SMOKE_KEYS = ("train/loss", "train/loss_ms_ssim", "val/psnr", "val/ssim")
 
 
-def test_loss_sweep_end_to_end(ray_session, tmp_path):
-    assert main(["--space", "lamba_loss", "--profile", "smoke", "--storage", str(tmp_path), "--name", "grid",
+@pytest.fixture(scope="module")
+def loss_run(ray_session, tmp_path_factory):
+    """The lamba_loss smoke grid swept once through Ray Tune (5 trials); the tests below assert on its trials."""
+    storage = tmp_path_factory.mktemp("lamba")
+    assert main(["--space", "lamba_loss", "--profile", "smoke", "--storage", str(storage), "--name", "grid",
                  "--verbose", "0"]) == 0
-    frame = load_run(str(tmp_path / "lamba_loss" / "grid"))
+    return load_run(str(storage / "lamba_loss" / "grid"))
+
+
+def test_smoke_trial_of_the_rdb_baseline_trains():
+    result = train(RDB.resolve(RDB.base_config("smoke"), {"row": RDB.baseline, "seed": 0}))
+    assert result.stop_reason == "completed" and result.metrics["step"] == 2
+    assert all(np.isfinite(result.metrics[k]) for k in SMOKE_KEYS)
+
+
+def test_smoke_trial_of_the_loss_baseline_trains(loss_run):
+    """lamba_loss's baseline row, seed 0, as the sweep trained it: to the end, its losses and metrics finite."""
+    trial = loss_run[loss_run["label"] == LOSS.baseline]
+    assert len(trial) == 1 and trial.iloc[0]["seed"] == 0
+    trial = trial.iloc[0]
+    assert trial["status"] == "completed" and trial["reason"] == "trained to the end" and trial["last/step"] == 2
+    assert all(np.isfinite(trial[f"last/{k}"]) for k in SMOKE_KEYS)
+
+
+def test_loss_sweep_end_to_end(loss_run):
+    frame = loss_run
     assert len(frame) == 5 and set(frame["label"]) == {row.label for row in LOSS.rows}
     assert (frame["status"] == "completed").all() and (frame["best/val/psnr"] > 0).all()
     assert (frame["last/cost/params"] == 784_768).all()
