@@ -3,6 +3,7 @@ passed in, so the same function runs a Ray Tune trial, a test, a benchmark or a 
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -231,23 +232,40 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
             staging: str | None = None) -> None:
     if report is None:
         return
-    folder = tempfile.mkdtemp(prefix=STAGED_CHECKPOINT_PREFIX, dir=staging)
+    state = {
+        "step": step,
+        "cost": cost,
+        "modules": {k: m.state_dict() for k, m in task.modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+        "extra": task.extra_state(),
+        "scalers": task.scaler_state(),
+    }
     try:
-        state = {
-            "step": step,
-            "cost": cost,
-            "modules": {k: m.state_dict() for k, m in task.modules.items()},
-            "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
-            "extra": task.extra_state(),
-            "scalers": task.scaler_state(),
-        }
-        tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, os.path.join(folder, CHECKPOINT_FILE))
+        folder = _save_staged(state, staging)
+    except OSError as error:
+        if staging is None or error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # the run's disk is full: stage where the system keeps temporary files, so that the copy into the run
+        # fails where a full run directory is reported (stop in one line, --resume), not inside the trial
+        folder = _save_staged(state, None)
+    try:
         mark("saved", step=step)
         report(metrics, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _save_staged(state: dict, staging: str | None) -> str:
+    """``state`` saved whole in a new folder under ``staging`` (None: the system's temporary folder); the folder."""
+    folder = tempfile.mkdtemp(prefix=STAGED_CHECKPOINT_PREFIX, dir=staging)
+    try:
+        tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, os.path.join(folder, CHECKPOINT_FILE))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
 
 
 def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict]:
