@@ -56,9 +56,10 @@ def run_trial(
     filesystem = worker_storage_filesystem()
     on_local_storage = is_local_filesystem(filesystem)
     logdir = worker_trial_dir(on_local_storage)
-    # On local storage the loop stages each checkpoint in the trial's folder, and Ray's copy of it into place, made
-    # with the storage's own filesystem, is a link (sweeps.cluster.atomic_fs): no copy of the state per evaluation.
-    staging, checkpoint_filesystem = (logdir, filesystem) if on_local_storage else (None, None)
+    # Checkpoints are staged in the system's temporary folder and copied into the run by Ray. Staged in the trial's
+    # folder, Ray's copy could be a link (sweeps.cluster.atomic_fs.link_into_place), but a full run disk then fails
+    # the trial inside the loop instead of stopping the sweep where --resume finishes it (test_full_disk).
+    staging, checkpoint_filesystem = None, None
     summaries = TrialSummaries(logdir, space, config, trial_config, label)
     if ended_before(logdir):
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
