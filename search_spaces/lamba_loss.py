@@ -62,7 +62,8 @@ PAPER = {
 # Interpretations: which files it kept is not said (the first lines of each list here) nor whether "files" counts
 # pairs or raw files (pairs here: the loader needs both of each); "the learning rate is reduced by half" is read as
 # the code's ×0.1 at the halfway milestone (--set optim.gamma=0.5 for the literal half). 557 Sony pairs take about
-# 27 GB as float32 Bayer planes plus up to 23 GB of ground truths (161 scenes × 145.5 MB).
+# 27 GB as float32 Bayer planes plus up to 23 GB of ground truths (161 scenes × 145.5 MB, one per scene); evaluation
+# holds more per evaluated pair (docs/lamba.md).
 REPRODUCTION = {
     "task": {"metric_convention": "skimage_uint8"},
     "data": {"source": "sid", "patch": 512, "tile": 512, "n_train": None, "n_val": None, "n_test": None,

@@ -80,8 +80,8 @@ def select_entries(
 
 
 def memory_bytes(entries: list[SidEntry], height: int = 2848, width: int = 4256) -> int:
-    """What :func:`load_sid_pairs` holds for ``entries`` of Sony frames (float32): a Bayer plane per pair and one
-    RGB ground truth per distinct long exposure (pairs of a scene share it). For the full Sony frame a pair's plane is
-    48.5 MB and a ground truth 145.5 MB."""
+    """What :func:`load_sid_pairs` holds for ``entries`` of Sony frames (float32), and a split of the low-light task
+    once stacked: a Bayer plane per pair and one RGB ground truth per distinct long exposure (pairs of a scene share
+    it). For the full Sony frame a pair's plane is 48.5 MB and a ground truth 145.5 MB."""
     truths = len({e.long_path for e in entries})
     return 4 * height * width * (len(entries) + 3 * truths)

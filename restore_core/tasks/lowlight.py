@@ -94,7 +94,7 @@ class LowLightTask(Task):
         if split not in self._eval_sets:
             samples = self.data[split]
             bayer, ratio = self.to_device(samples.bayer), self.to_device(samples.ratio)
-            target, reference = self.to_device(samples.target), self.naive_pipeline(bayer, ratio)
+            target, reference = self.to_device(samples.targets(slice(None))), self.naive_pipeline(bayer, ratio)
             self._eval_sets[split] = {
                 "input": self.model_input(bayer, ratio), "target": target, "reference": reference,
                 "metrics": {f"{split}/ref_{k}": v for k, v in self.quality(reference, target).items()},
@@ -139,7 +139,7 @@ class LowLightTask(Task):
         bayer, target = [], []
         for i in index:
             y, x = 2 * rng.integers(0, (h - p) // 2 + 1), 2 * rng.integers(0, (w - p) // 2 + 1)
-            b, t = train.bayer[i, y : y + p, x : x + p], train.target[i, :, y : y + p, x : x + p]
+            b, t = train.bayer[i, y : y + p, x : x + p], train.targets(i)[:, y : y + p, x : x + p]
             # As train_Sony.py: flip/transpose the packed planes (the RGGB phase stays) and the sRGB target alike.
             flips = rng.random(3) < 0.5
             b, t = flip_crop(b, t, flips)

@@ -43,8 +43,8 @@ class LowLightData:
     the first ``n_train`` training, ``n_val`` validation and ``n_test`` test scenes (null: all), and at most
     ``max_pairs`` lines of the training and validation lists and ``max_test_pairs`` of the test list (the
     reproduction of Lamba & Mitra kept 557 training and 294 test files) after the scene selection. A Sony pair
-    takes 48.5 MB and each scene's ground truth 145.5 MB in memory (float32, full frame): the whole training list needs
-    tens of GB.
+    takes 48.5 MB and each scene's ground truth 145.5 MB in memory (float32, full frame; held once for the scene's
+    exposures): the whole training list needs tens of GB.
     ``source: pairs`` reads the user's own sRGB pairs under ``root``: short exposures in ``short/`` and long exposures
     (the targets) in ``long/``, paired by file stem; the last ``n_test`` by name are the test split, the ``n_val``
     before them validate, the rest train. A short exposure is taken back to linear light and mosaicked to RGGB Bayer,

@@ -36,6 +36,23 @@ class RawSamples:
     target: np.ndarray
     names: list[str] = field(default_factory=list)
 
+    def targets(self, index: int | slice | np.ndarray) -> np.ndarray:
+        """The sRGB target of sample ``index`` (a view), or of the samples ``index`` selects."""
+        return self.target[index]
+
+
+@dataclass
+class SharedTargetSamples(RawSamples):
+    """Samples of which several share one target: SID's short exposures of one scene share its ground truth, which
+    is held once (a 12 MP target is three times the size of its Bayer plane). ``target`` holds the distinct targets
+    ``(M, 3, H, W)``; ``target_index`` ``(N,)`` names each sample's."""
+
+    target_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def targets(self, index: int | slice | np.ndarray) -> np.ndarray:
+        """The sRGB target of sample ``index`` (a view), or of the samples ``index`` selects (a copy)."""
+        return self.target[self.target_index[index]]
+
 
 def prepare_samples(data: LowLightData) -> dict[str, RawSamples]:
     """The ``train``, ``val`` and ``test`` samples of the ``data`` section; deterministic, independent of the training
@@ -132,13 +149,19 @@ def check_pair_count(data: LowLightData, count: int) -> None:
 def _samples_from_pairs(
     pairs: list[tuple[np.ndarray, float, np.ndarray]], data: LowLightData, where: str
 ) -> RawSamples:
-    """Stack real (bayer, ratio, ground truth) pairs cropped to their common size (multiples of 64)."""
+    """Stack real (bayer, ratio, ground truth) pairs cropped to their common size (multiples of 64); pairs that share
+    one ground-truth array (a SID scene's short exposures) share one stacked target."""
     h = min(p[0].shape[0] for p in pairs) // 64 * 64
     w = min(p[0].shape[1] for p in pairs) // 64 * 64
     if min(h, w) < data.patch:
         raise DataError(f"{where} crop to {h}x{w} (multiples of 64), smaller than data.patch {data.patch}; lower "
                         "data.patch")
-    bayer = np.stack([p[0][:h, :w] for p in pairs]).astype(np.float32)
+    # copy=False: the stacks are float32 already, and a second copy of a split's frames would double its peak
+    bayer = np.stack([p[0][:h, :w] for p in pairs]).astype(np.float32, copy=False)
     ratio = np.array([p[1] for p in pairs], dtype=np.float32)
-    target = np.stack([p[2][:h, :w].transpose(2, 0, 1) for p in pairs]).astype(np.float32)
-    return RawSamples(bayer, ratio, target)
+    truths = {id(p[2]): p[2] for p in pairs}  # in order of first use; the pairs keep every array alive
+    slot = {key: number for number, key in enumerate(truths)}
+    target = np.stack([gt[:h, :w].transpose(2, 0, 1) for gt in truths.values()]).astype(np.float32, copy=False)
+    if len(truths) == len(pairs):
+        return RawSamples(bayer, ratio, target)
+    return SharedTargetSamples(bayer, ratio, target, target_index=np.array([slot[id(p[2])] for p in pairs]))

@@ -3,6 +3,7 @@ file of ids, the first n scenes, at most max pairs, the memory bound, and one-li
 
 import numpy as np
 import pytest
+import torch
 
 from restore_core.data.sid_raw import load_sid_pairs, read_ground_truth, read_sid_list
 from restore_core.data.sid_scenes import memory_bytes, scene_id, scene_ids
@@ -110,3 +111,32 @@ def test_max_test_pairs_caps_the_test_list_alone(sid_root):
     del config["data"]["max_eval_pairs"]
     config["data"]["n_train"] = 2  # the first two scenes: three pairs (scene 2 has two exposures)
     assert len(LowLightTask.prepare_data(validate_config(config))["train"].bayer) == 3
+
+
+def test_the_exposures_of_a_scene_share_its_ground_truth_once_stacked(sid_root):
+    config = {
+        "task": {"name": "lowlight", "input": "packed"},
+        "data": {"source": "sid", "root": str(sid_root), "patch": 64, "tile": 64, "n_train": None, "n_val": None,
+                 "n_test": None, "scenes_train": [2, 4]},
+        "model": {"name": "sid_unet", "width": 0.125},
+        "loss": {"l1": 1.0},
+        "train": {"steps": 1, "batch_size": 8, "eval_every": 1, "cost_size": 64, "threads": 1},
+    }
+    cfg = validate_config(config)
+    data = LowLightTask.prepare_data(cfg)
+    train = data["train"]
+    assert len(train.bayer) == 3 and len(train.target) == 2 and train.target_index.tolist() == [0, 0, 1]
+    assert np.shares_memory(train.targets(0), train.targets(1)) and not np.shares_memory(train.targets(1),
+                                                                                          train.targets(2))
+    assert not hasattr(data["val"], "target_index") and len(data["val"].target) == 2  # one exposure per scene
+    entries = [e for e in read_sid_list(sid_root, "train") if scene_id(e.short_path) in ("00002", "00004")]
+    assert train.bayer.nbytes + train.target.nbytes == memory_bytes(entries, SIDE, SIDE)  # 3 planes, 2 truths
+    # every drawn crop comes with its own scene's ground truth (the scenes differ in brightness; a crop is the frame)
+    task = LowLightTask(cfg, data, torch.device("cpu"))
+    bayer, ratio, target = task.sample_batch(np.random.default_rng(0))
+    scene_of = {round(float(train.bayer[i].mean()), 6): i for i in (0, 2)}  # exposures 0 and 1 are one scene
+    drawn = [scene_of[round(float(b.mean()), 6)] for b in bayer]
+    assert set(drawn) == {0, 2}
+    for item, sample in enumerate(drawn):
+        assert target[item].mean().item() == pytest.approx(float(train.targets(sample).mean()), rel=1e-6)
+    assert sorted(set(ratio.tolist())) == [100.0, 250.0]
