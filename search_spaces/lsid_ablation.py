@@ -15,9 +15,12 @@ The study's figure of the ten networks is not in its text; this is the reading t
 | 7 | 8 without level 2 as well (conv2 and conv8 pairs) |
 | 6 | 7 without the middle pair |
 | 10 | one 1×1 conv from the packed input to the 12 output channels (interpretation: the study says "1 layer") |
+| 10b | the other reading of 10: one 3×3 conv (SID's kernel everywhere else); not the study's row, no reported numbers |
 
 Removing a level removes its encoder pair, its decoder twin and the pooling/deconv between them; removing the
 middle pair feeds the last pooled encoder features straight into the first deconv. Channel counts adapt.
+Network 10 is read as the 1×1 conv by default because it is what removing every pair leaves of SID's network (its
+output layer); the study's numbers are attached to that row and its pairs name it.
 """
 
 from restore_core.models.sid_unet import ABLATIONS
@@ -37,6 +40,7 @@ NAMES = {
     "7": "7 · no levels 2-4",
     "6": "6 · no levels 2-4, no middle",
     "10": "10 · single conv",
+    "10b": "10b · single 3×3 conv",
 }
 
 # PSNR / SSIM of the study's ablation table (10 train / 10 test Sony images, the original 4000-epoch recipe).

@@ -14,7 +14,9 @@ LEVEL_CHANNELS = (32, 64, 128, 256)  # g_conv1 .. g_conv4 (and their decoder twi
 MIDDLE_CHANNELS = 512  # g_conv5_1 / g_conv5_2
 
 # The eleven networks of the layer-ablation study (seed 001), as keyword arguments of ``SIDUNet``.
-# "default" has all nine conv pairs; each numbered variant removes pairs (or, for 2, adds a conv to each).
+# "default" has all nine conv pairs; each numbered variant removes pairs (or, for 2, adds a conv to each). The study
+# says only that network 10 "consists of only 1 layer": "10" reads it as SID's own 1×1 output layer left alone, "10b"
+# as one 3×3 conv (the kernel of every other SID layer).
 ABLATIONS: dict[str, dict] = {
     "default": {},
     "1": {"convs_per_block": 1},
@@ -27,6 +29,7 @@ ABLATIONS: dict[str, dict] = {
     "7": {"levels": [1]},
     "6": {"levels": [1], "middle": False},
     "10": {"levels": [], "middle": False},
+    "10b": {"levels": [], "middle": False, "out_kernel": 3},
 }
 
 
@@ -54,6 +57,7 @@ class SIDUNet(nn.Module):
         middle: whether the 512-channel middle pair ``g_conv5`` exists.
         convs_per_block: convs in each "pair" (1, 2 as in the paper, or 3).
         width: channel multiplier; only the ``smoke`` profile uses anything but 1.
+        out_kernel: side of the output conv, 1 as SID's (3: the second reading of ablation 10).
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class SIDUNet(nn.Module):
         middle: bool = True,
         convs_per_block: int = 2,
         width: float = 1.0,
+        out_kernel: int = 1,
     ):
         super().__init__()
         if any(level not in (1, 2, 3, 4) for level in levels) or len(set(levels)) != len(levels):
@@ -75,6 +80,8 @@ class SIDUNet(nn.Module):
             raise ModelOptionError("sid_unet", "width", "a finite number > 0", width)
         if in_channels < 1:
             raise ModelOptionError("sid_unet", "in_channels", ">= 1", in_channels)
+        if out_kernel not in (1, 3):
+            raise ModelOptionError("sid_unet", "out_kernel", "1 or 3", out_kernel)
         levels = sorted(levels)
         self.levels = levels
         self.has_middle = middle
@@ -96,7 +103,7 @@ class SIDUNet(nn.Module):
             self.upsample[str(lvl)] = nn.ConvTranspose2d(channels, ch[lvl], 2, stride=2)
             self.decoder[str(lvl)] = _conv_block(2 * ch[lvl], ch[lvl], convs_per_block)
             channels = ch[lvl]
-        self.out = nn.Conv2d(channels, out_channels * upscale**2, 1)
+        self.out = nn.Conv2d(channels, out_channels * upscale**2, out_kernel, padding=out_kernel // 2)
         self.shuffle = nn.PixelShuffle(upscale)
         self._init_weights()
 
@@ -141,7 +148,9 @@ def sid_unet(
     convs_per_block: int = 2,
     width: float = 1.0,
     in_channels: int = 4,
+    out_kernel: int = 1,
 ) -> SIDUNet:
     """The SID U-Net; the keyword arguments select a layer-ablation variant (see ``ABLATIONS``)."""
-    return SIDUNet(in_channels=in_channels, levels=levels, middle=middle, convs_per_block=convs_per_block, width=width)
+    return SIDUNet(in_channels=in_channels, levels=levels, middle=middle, convs_per_block=convs_per_block, width=width,
+                   out_kernel=out_kernel)
 

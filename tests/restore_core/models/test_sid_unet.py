@@ -3,7 +3,7 @@ import torch
 
 from restore_core.cost import count_macs
 from restore_core.errors import ConfigError, UnknownNameError
-from restore_core.models import create_model, list_models
+from restore_core.models import ModelOptionError, create_model, list_models
 from restore_core.models.sid_unet import ABLATIONS
 
 # The layer list of train_Sony.py (the reference file): g_conv1..g_conv4 and their decoder twins, g_conv5 between.
@@ -15,7 +15,7 @@ def conv(cin: int, cout: int, k: int = 3) -> int:
     return cin * cout * k * k + cout
 
 
-def expected_params(levels=(1, 2, 3, 4), middle=True, convs=2, cin=4) -> int:
+def expected_params(levels=(1, 2, 3, 4), middle=True, convs=2, cin=4, out_kernel=1) -> int:
     """The parameter count worked out from the layer list, independently of the model code."""
     total, ch = 0, cin
     for lvl in levels:
@@ -30,7 +30,7 @@ def expected_params(levels=(1, 2, 3, 4), middle=True, convs=2, cin=4) -> int:
         total += ch * c * 2 * 2 + c  # deconv 2x2 with bias
         total += conv(2 * c, c) + (convs - 1) * conv(c, c)
         ch = c
-    return total + conv(ch, 12, k=1)
+    return total + conv(ch, 12, k=out_kernel)
 
 
 def test_default_has_the_reference_parameter_count():
@@ -80,7 +80,8 @@ def test_every_ablation_builds_runs_and_has_the_independent_count(label):
     kwargs = ABLATIONS[label]
     model = create_model("sid_unet", **kwargs)
     levels = tuple(kwargs.get("levels", (1, 2, 3, 4)))
-    expected = expected_params(levels, kwargs.get("middle", True), kwargs.get("convs_per_block", 2))
+    expected = expected_params(levels, kwargs.get("middle", True), kwargs.get("convs_per_block", 2),
+                               out_kernel=kwargs.get("out_kernel", 1))
     assert sum(p.numel() for p in model.parameters()) == expected
     x = torch.rand(1, 4, 16, 16)
     out = model(x)
@@ -94,6 +95,16 @@ def test_every_ablation_builds_runs_and_has_the_independent_count(label):
 def test_ablation_10_is_a_single_conv():
     model = create_model("sid_unet", **ABLATIONS["10"])
     assert sum(p.numel() for p in model.parameters()) == 4 * 12 + 12
+
+
+def test_the_other_reading_of_ablation_10_is_a_single_3x3_conv():
+    model = create_model("sid_unet", **ABLATIONS["10b"])
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 and convs[0].kernel_size == (3, 3)
+    assert sum(p.numel() for p in model.parameters()) == 4 * 12 * 9 + 12
+    assert model(torch.rand(1, 4, 8, 8)).shape == (1, 3, 16, 16)
+    with pytest.raises(ModelOptionError, match="out_kernel"):
+        create_model("sid_unet", out_kernel=5)
 
 
 def test_macs_scale_with_input_area():
