@@ -58,6 +58,10 @@ from restore_core.schema import validate_config  # noqa: E402
 from restore_core.tasks import get_task  # noqa: E402
 from sweeps.cluster.atomic_fs import atomic_local_filesystem  # noqa: E402
 
+# How a checkpoint reaches the run: copied from the local filesystem (as Ray does by default), or handed over on the
+# run's own filesystem, which links it where the temporary folder is on the run's device (as the trainable does)
+HANDOVERS = {"copied": False, "linked": True}
+
 
 def trial_config(steps: int) -> dict:
     """The first trial of the lsid_lr grid (quick profile, one torch thread), cut to ``steps``."""
@@ -122,10 +126,11 @@ def ray_parts(shared, repeats: int, trials: int) -> list[tuple[str, float, str]]
         ray.shutdown()
 
 
-def checkpoint_seconds(task, staging: str, storage: str, linked: bool) -> float:
-    """One evaluation's checkpoint: saved by the loop into ``staging``, put into ``storage`` through the run's
-    filesystem as Ray persists it (``linked``: from that filesystem, so that it links; else from the local one, a
-    copy), the previous one removed (``num_to_keep=1``)."""
+def checkpoint_seconds(task, storage: str, linked: bool) -> float:
+    """One evaluation's checkpoint: saved by the loop into the system's temporary folder, put into ``storage``
+    through the run's filesystem as Ray persists it (``linked``: handed over on that filesystem, so that it links
+    where the temporary folder is on the run's device, as the trainable does; else from the local one, a copy), the
+    previous one removed (``num_to_keep=1``)."""
     from ray.train._internal.storage import _pyarrow_fs_copy_files
 
     run_filesystem = atomic_local_filesystem()
@@ -139,7 +144,7 @@ def checkpoint_seconds(task, staging: str, storage: str, linked: bool) -> float:
             if old != target:
                 shutil.rmtree(old)
 
-    return timed(lambda: _report(persist, task, 100, {}, {}, staging))[0]
+    return timed(lambda: _report(persist, task, 100, {}, {}))[0]
 
 
 def collection_seconds(repeats: int) -> tuple[float, float]:
@@ -169,8 +174,8 @@ def result_files_seconds(task, logdir: str, evaluations: int) -> float:
     return timed(write)[0]
 
 
-def measure_once(cfg, shared, work: str, staging: dict[str, str], evaluations: int) -> dict[str, float]:
-    """One trial's model build, model cost, checkpoints (per staging folder) and result files, in seconds."""
+def measure_once(cfg, shared, work: str, evaluations: int) -> dict[str, float]:
+    """One trial's model build, model cost, checkpoints (copied and linked) and result files, in seconds."""
     task_cls = get_task(cfg.task_name)
     seconds = {}
     seconds["build"], task = timed(lambda: task_cls(cfg, shared.data, torch.device("cpu")))
@@ -178,8 +183,8 @@ def measure_once(cfg, shared, work: str, staging: dict[str, str], evaluations: i
     seconds["cost"] = timed(lambda: model_cost(model, example))[0]
     counted_cost(model, example)  # the first trial of this architecture in the process measures it
     seconds["cost, later trials"] = timed(lambda: counted_cost(model, example))[0]
-    for where, (folder, linked) in staging.items():
-        seconds[where] = evaluations * checkpoint_seconds(task, folder, os.path.join(work, "run"), linked)
+    for where, linked in HANDOVERS.items():
+        seconds[where] = evaluations * checkpoint_seconds(task, os.path.join(work, "run"), linked)
     seconds["results"] = result_files_seconds(task, tempfile.mkdtemp(dir=work), evaluations)
     return seconds
 
@@ -198,19 +203,13 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     evaluations = -(-cfg.train.steps // cfg.train.eval_every)
     shared = prepare_shared_data(config)
     rows = ray_parts(shared, args.repeats, args.empty_trials)
-    work = tempfile.mkdtemp(prefix="trial-cost-")
-    # the loop staged each checkpoint in the system's temporary folder and Ray copied it (before); now it stages it in
-    # the trial's folder, on the run's device, and Ray's copy through the run's filesystem links it
-    staging = {"copied": (tempfile.mkdtemp(prefix="trial-cost-"), False),
-               "linked": (os.path.join(work, "trial"), True)}
-    os.makedirs(staging["linked"][0])
+    work = tempfile.mkdtemp(prefix="trial-cost-")  # the run's storage, on the temporary folder's device
     try:
-        measured = [measure_once(cfg, shared, work, staging, evaluations) for _ in range(args.repeats)]
+        measured = [measure_once(cfg, shared, work, evaluations) for _ in range(args.repeats)]
         step = step_seconds(cfg, shared, args.probe_steps)
         collected = collection_seconds(args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(staging["copied"][0], ignore_errors=True)
 
     def median(key: str) -> float:
         return statistics.median(m[key] for m in measured)
@@ -218,7 +217,7 @@ def parts(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     rows += [("model build (task: model, optimizer, validation tensors)", median("build"), "both"),
              ("model cost (params, MACs, latency), measured", median("cost"), "both"),
              ("model cost, a later trial of the architecture in the worker", median("cost, later trials"), "both")]
-    rows += [(f"checkpoints ({evaluations}, {where} into the run)", median(where), "platform") for where in staging]
+    rows += [(f"checkpoints ({evaluations}, {where} into the run)", median(where), "platform") for where in HANDOVERS]
     rows += [("memory released between trials (full collection), imports in reach", collected[0], "platform"),
              ("the same, the worker's imports frozen", collected[1], "platform")]
     rows += [(f"result files (TensorBoard, {evaluations} evaluations)", median("results"), "platform"),

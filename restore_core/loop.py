@@ -3,7 +3,6 @@ passed in, so the same function runs a Ray Tune trial, a test, a benchmark or a 
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import shutil
@@ -24,6 +23,7 @@ from restore_core.schema import Config, data_key, validate_config
 from restore_core.step_options import apply_step_options
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
+from restore_core.tb_images import add_image_row
 from restore_core.timeline import mark
 
 # report(metrics, checkpoint_dir): checkpoint_dir holds this evaluation's checkpoint (or is None); the reporter
@@ -67,7 +67,6 @@ def train(
     report: Reporter | None = None,
     resume_from: str | None = None,
     logdir: str | None = None,
-    staging: str | None = None,
 ) -> TrainResult:
     """Train one config to the end, or until it produces NaN/inf or collapses.
 
@@ -77,8 +76,6 @@ def train(
         report: called at every evaluation with the metrics and a checkpoint folder.
         resume_from: a checkpoint folder written by an earlier run of this loop; training continues exactly.
         logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
-        staging: the folder each checkpoint is saved in before ``report`` takes it (default: the system's temporary
-            folder); one on the device of the reporter's storage lets it link the file there instead of copying it.
     """
     # 1) validate and set up the process: threads, seed, device
     mark("train")
@@ -166,7 +163,7 @@ def train(
                 mark("tensorboard", step=step)
                 _log_tensorboard(writer, step, metrics, evaluation)
                 mark("checkpoint", step=step)
-                _report(report, task, step, cost, metrics, staging)
+                _report(report, task, step, cost, metrics)
                 mark("reported", step=step)
                 loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
                 if done:
@@ -228,8 +225,7 @@ def _reinitialise(task: Task) -> None:
                 layer.reset_parameters()
 
 
-def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict,
-            staging: str | None = None) -> None:
+def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict) -> None:
     if report is None:
         return
     state = {
@@ -240,14 +236,7 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
         "extra": task.extra_state(),
         "scalers": task.scaler_state(),
     }
-    try:
-        folder = _save_staged(state, staging)
-    except OSError as error:
-        if staging is None or error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        # the run's disk is full: stage where the system keeps temporary files, so that the copy into the run
-        # fails where a full run directory is reported (stop in one line, --resume), not inside the trial
-        folder = _save_staged(state, None)
+    folder = _save_staged(state)
     try:
         mark("saved", step=step)
         report(metrics, folder)
@@ -255,9 +244,11 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _save_staged(state: dict, staging: str | None) -> str:
-    """``state`` saved whole in a new folder under ``staging`` (None: the system's temporary folder); the folder."""
-    folder = tempfile.mkdtemp(prefix=STAGED_CHECKPOINT_PREFIX, dir=staging)
+def _save_staged(state: dict) -> str:
+    """``state`` saved whole in a new folder of the system's temporary folder (the reporter copies or links it into
+    the run's storage; staged outside the run, a full run disk fails that copy, where the sweep reports it, and not
+    the trial); the folder."""
+    folder = tempfile.mkdtemp(prefix=STAGED_CHECKPOINT_PREFIX)
     try:
         tmp = os.path.join(folder, CHECKPOINT_FILE + ".tmp")
         torch.save(state, tmp)
@@ -297,7 +288,5 @@ def _log_tensorboard(writer, step: int, metrics: dict[str, Any], evaluation: Eva
             writer.add_scalar(key, value, step)
     for name, images in evaluation.images.items():
         if images is not None and len(images):
-            # (N, C, H, W) -> one row (C, H, N·W); a single channel stays gray
-            row = torch.cat(list(images.detach().float().clamp(0, 1).cpu()), dim=-1)
-            writer.add_image(f"images/{name}", row, step)
+            add_image_row(writer, f"images/{name}", images, step)  # one row; a single channel stays gray
     writer.flush()

@@ -24,12 +24,10 @@ import glob
 import json
 import os
 import secrets
-import shutil
 
 import pyarrow
 import pyarrow.fs
 
-from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from sweeps.ray_private import SNAPSHOT_FILES
 
 PARTIAL_SUFFIX = ".partial"
@@ -90,11 +88,11 @@ class AtomicLocalHandler(pyarrow.fs.FileSystemHandler):
     def copy_file(self, src, dest):
         """A copy within this filesystem: a hard link where the OS allows one (same device), else the bytes.
 
-        Only the trainable copies within it: Ray persists each checkpoint the loop staged in the trial's folder by
-        copying it into ``checkpoint_NNNNNN`` with the checkpoint's filesystem, this one. A link turns the copy of
-        a quick SID U-Net's 90 MB state into a rename (``benchmarks/trial_cost.py`` measures both); it is safe
-        because nothing rewrites a staged file in place (the loop saves every checkpoint to a new file and removes
-        its staging folder once Ray has the checkpoint).
+        Only the trainable copies within it: Ray persists each checkpoint the loop staged in the system's temporary
+        folder by copying it into ``checkpoint_NNNNNN`` with the checkpoint's filesystem, this one. Where that folder
+        is on the run's device, a link turns the copy of a quick SID U-Net's 90 MB state into a rename
+        (``benchmarks/trial_cost.py`` measures both); it is safe because nothing rewrites a staged file in place (the
+        loop saves every checkpoint to a new file and removes its staging folder once Ray has the checkpoint).
         """
         if link_into_place(src, dest):
             return
@@ -196,15 +194,10 @@ def is_local_filesystem(filesystem: pyarrow.fs.FileSystem | None) -> bool:
 
 
 def remove_partial_files(run_dir: str) -> list[str]:
-    """Remove what copies cut short by a killed driver or worker left in a run directory, and checkpoints it was
-    staging; returns their paths."""
+    """Remove what copies cut short by a killed driver or worker left in a run directory; returns their paths."""
     found = glob.glob(os.path.join(run_dir, f".*{PARTIAL_SUFFIX}"))
     found += glob.glob(os.path.join(run_dir, "*", f".*{PARTIAL_SUFFIX}"))
     found += glob.glob(os.path.join(run_dir, "*", "checkpoint_*", f".*{PARTIAL_SUFFIX}"))
     for path in found:
         os.unlink(path)
-    # a checkpoint the loop was staging in a trial's folder (restore_core.loop) when its worker was killed
-    staged = glob.glob(os.path.join(run_dir, "*", f"{STAGED_CHECKPOINT_PREFIX}*"))
-    for path in staged:
-        shutil.rmtree(path, ignore_errors=True)
-    return found + staged
+    return found

@@ -56,10 +56,10 @@ def run_trial(
     filesystem = worker_storage_filesystem()
     on_local_storage = is_local_filesystem(filesystem)
     logdir = worker_trial_dir(on_local_storage)
-    # Checkpoints are staged in the system's temporary folder and copied into the run by Ray. Staged in the trial's
-    # folder, Ray's copy could be a link (sweeps.cluster.atomic_fs.link_into_place), but a full run disk then fails
-    # the trial inside the loop instead of stopping the sweep where --resume finishes it (test_full_disk).
-    staging, checkpoint_filesystem = None, None
+    # The loop stages each checkpoint in the system's temporary folder. Handed to Ray on the run's own filesystem
+    # (local storage), Ray's copy of it into the run is a hard link where that folder is on the run's device
+    # (sweeps.cluster.atomic_fs), else the bytes as before; a full run disk fails that copy, not the trial.
+    checkpoint_filesystem = filesystem if on_local_storage else None
     summaries = TrialSummaries(logdir, space, config, trial_config, label)
     if ended_before(logdir):
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
@@ -86,11 +86,10 @@ def run_trial(
                 checkpoint = newest_checkpoint(logdir, checkpoint.path if checkpoint else None)
                 checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
             if checkpoint is None:
-                train(trial_config, data=data, report=report, logdir=logdir, staging=staging)
+                train(trial_config, data=data, report=report, logdir=logdir)
             else:
                 with checkpoint.as_directory() as folder:
-                    train(trial_config, data=data, report=report, resume_from=folder, logdir=logdir,
-                          staging=staging)
+                    train(trial_config, data=data, report=report, resume_from=folder, logdir=logdir)
         finally:
             if watchdog is not None:
                 watchdog.finish()

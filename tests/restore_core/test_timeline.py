@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 from benchmarks.timeline import PARTS, trials
 from restore_core.loop import train
@@ -26,6 +27,9 @@ def test_marks_are_written_only_when_the_timeline_is_on(tmp_path, monkeypatch):
 def test_a_trial_marks_its_parts_in_order_and_the_reader_adds_them_up(config, shared, tmp_path, monkeypatch):
     path = tmp_path / "timeline.jsonl"
     monkeypatch.setenv(ENV, str(path))
+    staging = tmp_path / "temporary"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))  # the system's temporary folder, for this test
     staged = []
 
     def report(metrics, folder):
@@ -33,13 +37,15 @@ def test_a_trial_marks_its_parts_in_order_and_the_reader_adds_them_up(config, sh
         assert os.path.isfile(os.path.join(folder, "state.pt"))
 
     mark("bare trial")
-    train(config, data=shared, report=report, staging=str(tmp_path))
+    train(config, data=shared, report=report)
     events = [json.loads(line)["event"] for line in path.read_text().splitlines()]
     each_evaluation = ["evaluate", "tensorboard", "checkpoint", "saved", "reported"]
     assert events == ["bare trial", "train", "data", "build", "cost", "writer", "first step", *each_evaluation,
                       *each_evaluation, "trained"]  # the smoke trial: 4 steps, an evaluation every 2
-    # each checkpoint was staged in the folder given, under a name no reader of a run looks at, and removed
-    assert [os.path.dirname(f) for f in staged] == [str(tmp_path)] * 2
+    # each checkpoint was staged in the system's temporary folder, under a name no reader of a run looks at, and
+    # removed once reported
+    assert [os.path.dirname(f) for f in staged] == [str(staging)] * 2
+    assert not [name for name in os.listdir(staging) if name.startswith(STAGED_CHECKPOINT_PREFIX)]
     assert all(os.path.basename(f).startswith(STAGED_CHECKPOINT_PREFIX) and not os.path.exists(f) for f in staged)
 
     found, handovers = trials([json.loads(line) for line in path.read_text().splitlines()])

@@ -1,6 +1,5 @@
 """Copies into a run's storage through its atomic filesystem as Ray makes them (pyarrow's copy_files): a checkpoint
-staged on that filesystem is linked into place, one from elsewhere copied; staged checkpoints a killed worker left
-are removed on resume."""
+handed over on that filesystem is linked into place where it is on the same device, one from elsewhere copied."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import os
 import pyarrow.fs
 import pytest
 
-from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from sweeps.cluster.atomic_fs import PARTIAL_SUFFIX, atomic_local_filesystem, link_into_place, remove_partial_files
 
 
@@ -64,10 +62,16 @@ def test_no_link_across_devices_and_nothing_left_behind(tmp_path):
         os.unlink(other)
 
 
-def test_a_staged_checkpoint_left_by_a_killed_worker_is_removed(tmp_path):
+
+def test_what_a_killed_copy_left_is_removed_and_the_checkpoints_stay(tmp_path):
     trial = tmp_path / "trial"
     trial.mkdir()
-    staged = _staged(trial / f"{STAGED_CHECKPOINT_PREFIX}abc123")
     kept = _staged(trial / "checkpoint_000001")
-    assert remove_partial_files(str(tmp_path)) == [staged]
-    assert not os.path.exists(staged) and os.path.isfile(os.path.join(kept, "state.pt"))
+    left = [tmp_path / f".experiment_state.json.1a2b{PARTIAL_SUFFIX}", trial / f".result.json.3c4d{PARTIAL_SUFFIX}",
+            trial / "checkpoint_000001" / f".state.pt.5e6f{PARTIAL_SUFFIX}"]
+    for path in left:
+        path.write_bytes(b"cut sh")
+    assert sorted(remove_partial_files(str(tmp_path))) == sorted(map(str, left))
+    assert not any(path.exists() for path in left)
+    assert os.listdir(kept) == ["state.pt"]
+    assert (trial / "checkpoint_000001" / "state.pt").read_bytes() == b"state" * 1000

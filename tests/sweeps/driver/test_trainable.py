@@ -105,7 +105,7 @@ def test_the_trials_resources_are_given_back(fault_sweep, ray_session):
     assert ray_session.available_resources().get("CPU", 0) == ray_session.cluster_resources()["CPU"]
 
 
-def test_checkpoints_staged_in_the_trial_folders_are_gone_and_every_kept_one_loads(fault_sweep):
+def test_no_staged_checkpoint_is_in_the_run_and_every_kept_one_loads(fault_sweep):
     folders = [os.path.join(fault_sweep.run_dir, name) for name in os.listdir(fault_sweep.run_dir)]
     trials = [folder for folder in folders if os.path.isfile(os.path.join(folder, "result.json"))]
     kept = [os.path.join(folder, name, "state.pt") for folder in trials for name in os.listdir(folder)
