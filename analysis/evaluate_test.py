@@ -15,10 +15,11 @@ crashed or diverged is not evaluated (the tables do not count it); nor is one wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -95,7 +96,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
             key = data_key(cfg)
             if key not in cache:
                 cache[key] = prepare_shared_data(config)
-            result = evaluate_checkpoint(config, os.path.join(folder, checkpoint), "test", cache[key], device)
+            with torch_threads(cfg.train.threads):
+                result = evaluate_checkpoint(config, os.path.join(folder, checkpoint), "test", cache[key], device)
             record = {
                 "step": int(selected.get("step", result.step)), "checkpoint": checkpoint, "metric": metric,
                 "value": selected.get(metric), "metrics": _numbers(result.evaluation.metrics),
@@ -106,7 +108,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
             fell = degradation(reports, metric, lower, cfg.train.degrade_tolerance)
             last = reports[-1].get("checkpoint_dir_name")
             if fell is not None and last and last != checkpoint and os.path.isdir(os.path.join(folder, last)):
-                later = evaluate_checkpoint(config, os.path.join(folder, last), "test", cache[key], device)
+                with torch_threads(cfg.train.threads):
+                    later = evaluate_checkpoint(config, os.path.join(folder, last), "test", cache[key], device)
                 record["last"] = {"step": int(reports[-1].get("step", later.step)), "checkpoint": last,
                                   "images": {name: encode_png(crop)
                                              for name, crop in first_image_crops(later.evaluation).items()}}
@@ -121,6 +124,22 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     if done.evaluated or done.skipped:
         log(done.describe())
     return done
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's CPU threads set to ``count`` (a trial's ``train.threads``; None: left as they are) while the block runs.
+
+    A checkpoint is evaluated with the threads its trial trained with: torch's default, a thread per core, waits on
+    itself beside other work (a quick SID U-Net's test evaluation took 3-8 times as long with 2 threads as with 1 at
+    a load of 3-4 on 2 cores, ``benchmarks/trial_cost.py --timeline``)."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _numbers(metrics: Mapping) -> dict:

@@ -89,3 +89,23 @@ def test_a_checkpoint_that_is_gone_is_said_and_not_evaluated(make_run, tmp_path)
     assert done.evaluated == [] and list(done.skipped.values()) == [
         f"the checkpoint of step {best['step']} ({best['checkpoint_dir_name']}) is gone"]
     assert lines[0].endswith(f"lost: the checkpoint of step {best['step']} ({best['checkpoint_dir_name']}) is gone")
+
+
+def test_a_checkpoint_is_evaluated_with_its_trials_threads_and_torchs_are_restored():
+    import torch
+
+    from analysis.evaluate_test import torch_threads
+
+    before = torch.get_num_threads()
+    other = 3 if before != 3 else 2
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with torch_threads(None):  # train.threads left to torch's default: the threads as they are
+        assert torch.get_num_threads() == before
+    try:
+        with torch_threads(other):
+            raise KeyError("an evaluation that fails")
+    except KeyError:
+        pass
+    assert torch.get_num_threads() == before
