@@ -23,6 +23,14 @@ os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 # as soon as the thread does.
 os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
 
-from sweeps.api import SweepResult, dry_run, run_sweep  # noqa: E402  (after the environment above)
-
 __all__ = ["SweepResult", "dry_run", "run_sweep"]
+
+
+def __getattr__(name: str):
+    # The API is imported on first use: a Ray worker imports this package for the trainable alone, and the driver's
+    # modules (and, through the tables, SciPy and Plotly) would cost every worker's start about a second.
+    if name in __all__:
+        from sweeps import api  # deferred: the driver, not imported by a Ray worker (see above)
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sweeps' has no attribute '{name}'")

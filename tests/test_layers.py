@@ -25,7 +25,8 @@ RAY_INTERNALS = ("_rungs", "_trial_info", "_num_stopped", "_metric_op", "_time_a
 RAY_SNAPSHOT = "experiment_state-"
 # The project modules imported inside a function, each for the heavy dependency it imports at its top (a sampled
 # search alone needs Optuna and Ray's wrapper of it, which take a second to import); the cycle test counts them too.
-DEFERRED_PROJECT_MODULES = {"sweeps.driver.optuna_live": "Optuna", "analysis.outputs": "SciPy's statistics and Plotly"}
+DEFERRED_PROJECT_MODULES = {"sweeps.driver.optuna_live": "Optuna", "analysis.outputs": "SciPy's statistics and Plotly",
+                            "sweeps.api": "the driver, and through the tables SciPy and Plotly (not in a Ray worker)"}
 
 
 def project_modules() -> dict[str, str]:
