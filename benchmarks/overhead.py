@@ -12,7 +12,8 @@ their ratio.
 The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
 the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files,
 and the test evaluation of every trial's selected checkpoint after the trials (the analysis at the end is left
-out: the bare loop has none). By default the two paths run one after the other, so a machine whose load changes
+out: the bare loop has none). The bare loop's processes run at the niceness Ray gives its workers (15), so that the
+scheduler favours neither path. By default the two paths run one after the other, so a machine whose load changes
 measures its load; ``--side-by-side`` runs the bare loop while the sweep runs, so that both see the same load
 (with ``--concurrency 1`` on two cores, one core each). ``--timeline`` has every process of both paths mark the
 parts of each trial in a file (``benchmarks/trial_cost.py --timeline`` prints their breakdown).
@@ -53,11 +54,12 @@ def _run(config: dict) -> int:
     return train(config, data=_SHARED).metrics["step"]
 
 
-def bare(configs: list[dict], concurrency: int) -> float:
+def bare(configs: list[dict], concurrency: int, niceness: int = 0) -> float:
     global _SHARED
     start = time.perf_counter()
     _SHARED = prepare_shared_data(configs[0])  # inherited by the forked workers
-    with ProcessPoolExecutor(concurrency, mp_context=get_context("fork")) as pool:
+    with ProcessPoolExecutor(concurrency, mp_context=get_context("fork"), initializer=os.nice,
+                             initargs=(niceness,)) as pool:
         steps = list(pool.map(_run, configs))
     assert all(s == configs[0]["train"]["steps"] for s in steps)
     return time.perf_counter() - start
@@ -83,13 +85,13 @@ def platform(name: str, argv: list[str], plan: SweepPlan) -> float:
 
 
 def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict],
-                 concurrency: int) -> tuple[float, float]:
+                 concurrency: int, niceness: int) -> tuple[float, float]:
     """Wall seconds of the bare loop and of the sweep, run at the same time (the sweep in its own process)."""
     start = time.perf_counter()
     sweep = subprocess.Popen([sys.executable, os.path.join(REPO, "sweeps/run.py"), *argv], cwd=REPO,
                              stdout=subprocess.DEVNULL)
     try:
-        bare_s = bare(configs, concurrency)
+        bare_s = bare(configs, concurrency, niceness)
         returncode = sweep.wait()
     except BaseException:
         sweep.terminate()
@@ -143,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run the sweep with --fresh-workers (a new process per trial), for comparison")
     parser.add_argument("--side-by-side", action="store_true",
                         help="run the bare loop and each sweep at the same time (both see the same load)")
+    parser.add_argument("--bare-niceness", type=cli.whole_number(0), default=15,
+                        help="the bare loop's processes run at this niceness: Ray starts the sweep's workers at 15 "
+                        "(RAY_worker_niceness), so on a busy machine neither path is favoured by the scheduler")
     parser.add_argument("--timeline", default=None,
                         help="every process marks each trial's parts in this JSON-lines file (appended to)")
     parser.add_argument("--storage", default=None,
@@ -174,10 +179,10 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     try:
         if args.side_by_side:
             for label, name, argv, plan in sweeps:
-                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency)
+                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency, args.bare_niceness)
                 rows += [(f"{bare_label}, beside the next row", bare_s, bare_s), (label, sweep_s, bare_s)]
         else:
-            bare_s = bare(configs, args.concurrency)
+            bare_s = bare(configs, args.concurrency, args.bare_niceness)
             rows = [(bare_label, bare_s, bare_s)]
             rows += [(label, platform(name, argv, plan), bare_s) for label, name, argv, plan in sweeps]
     except SweepFailed as failed:
