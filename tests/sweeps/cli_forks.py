@@ -31,13 +31,15 @@ def _exit_code(exit: SystemExit) -> int:
     return 1
 
 
-def _child(script: str, args: list[str], out: str, err: str) -> None:
-    """In the forked process: ``script`` as ``__main__`` with ``args``, its output in the files; never returns."""
+def run_child(script: str, args: list[str], out: str, err: str) -> None:
+    """In the forked process: ``script`` as ``__main__`` with ``args``, its output in the files (``err == out``: both
+    in one); never returns."""
     code = 1
     try:
-        for fd, path in ((1, out), (2, err)):
-            with open(path, "wb") as handle:
-                os.dup2(handle.fileno(), fd)
+        for fds, path in (((1, 2), out),) if err == out else (((1,), out), ((2,), err)):
+            with open(path, "wb") as handle:  # one file for both: one open, so neither overwrites the other
+                for fd in fds:
+                    os.dup2(handle.fileno(), fd)
         sys.argv = [script, *args]
         try:
             runpy.run_path(script, run_name="__main__")
@@ -86,7 +88,7 @@ def main() -> int:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(script, args, os.path.join(out_dir, f"{number}.out"), os.path.join(out_dir, f"{number}.err"))
+            run_child(script, args, os.path.join(out_dir, f"{number}.out"), os.path.join(out_dir, f"{number}.err"))
         _, status = os.waitpid(pid, 0)
         codes[name] = os.waitstatus_to_exitcode(status)
     print(json.dumps(codes))

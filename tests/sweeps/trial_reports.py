@@ -8,13 +8,11 @@ import glob
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 
-from tests.conftest import ROOT
+from tests.sweeps.driver_forks import start_driver
 
 
 def reports(trial_dir: str) -> list[dict]:
@@ -42,12 +40,11 @@ def trial_dirs(run_dir: str) -> list[str]:
 
 
 def kill_when(args: list[str], reached: Callable[[str, str], bool], run_dir: str, log_path: str) -> dict:
-    """Run the driver (``tests/sweeps/spaces.py``, which registers the operations spaces) with ``args``, SIGKILL it
+    """Run the driver (``tests/sweeps/spaces.py``, which registers the operations spaces, forked by
+    tests/sweeps/driver_forks.py) with ``args``, its output in ``log_path``, SIGKILL it
     the moment ``reached(run_dir, log)`` holds, and return what the run directory held then (trial folder: reports,
     ended, checkpoint folders)."""
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), *args],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_driver(args, log_path)
     try:
         deadline = time.time() + 600
         while proc.poll() is None and time.time() < deadline:

@@ -10,8 +10,6 @@ import glob
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -25,8 +23,9 @@ from sweeps.settings.manifest import record_resume
 from sweeps.settings.options import SweepOptions
 from sweeps.settings.recorded import recorded_settings
 from sweeps.settings.resolve import resolve_settings
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port
 from tests.sweeps import spaces
+from tests.sweeps.driver_forks import ForkedDriver, start_driver
 
 
 def _trial(run_dir: str, row: str) -> str | None:
@@ -45,7 +44,7 @@ def _read(path: str) -> str:
         return handle.read()
 
 
-def _kill_when_slow_trial_has_a_checkpoint(proc: subprocess.Popen, run_dir: str, limit: float = 120) -> None:
+def _kill_when_slow_trial_has_a_checkpoint(proc: ForkedDriver, run_dir: str, limit: float = 120) -> None:
     """SIGKILL the driver once the slow trial's second report is in the run directory: Ray uploads the trial's
     results together with its snapshot of the experiment, so the snapshot then knows a checkpoint to resume from
     (a driver killed between a checkpoint and the next snapshot loses that checkpoint's work, at most one
@@ -67,19 +66,15 @@ def test_a_killed_sweep_resumes_where_it_stopped(ray_session, tmp_path, capsys):
     spaces.register()
     run_dir = str(tmp_path / "ops_resume" / "r1")
     log = tmp_path / "driver.log"
-    with open(log, "w", encoding="utf-8") as handle:
-        # the driver connects to the session's Ray (no second Ray start) and asks for a GPU this machine lacks
-        proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), "--space",
-             "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1", "--max-concurrent", "1",
-             "--gpus-per-trial", "0.25", "--address", ray_session.get_runtime_context().gcs_address,
-             "--verbose", "0"],
-            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
-        try:
-            _kill_when_slow_trial_has_a_checkpoint(proc, run_dir)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    # the driver connects to the session's Ray (no second Ray start) and asks for a GPU this machine lacks
+    proc = start_driver(["--space", "ops_resume", "--profile", "smoke", "--storage", str(tmp_path), "--name", "r1",
+                         "--max-concurrent", "1", "--gpus-per-trial", "0.25", "--address",
+                         ray_session.get_runtime_context().gcs_address, "--verbose", "0"], str(log))
+    try:
+        _kill_when_slow_trial_has_a_checkpoint(proc, run_dir)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     driver_output = log.read_text()
     assert "notice: no GPU on any node of the cluster" in driver_output and "trials run on CPU" in driver_output
     assert not os.path.exists(os.path.join(run_dir, "results.csv"))  # the sweep never ended
@@ -118,7 +113,7 @@ def _attempts_reported(trial: str) -> int:
     return sum(json.loads(line)["iterations_since_restore"] == 1 for line in lines)
 
 
-def _signal_when_slow_trial_reports(proc: subprocess.Popen, run_dir: str, signum: int, attempt: int = 1,
+def _signal_when_slow_trial_reports(proc: ForkedDriver, run_dir: str, signum: int, attempt: int = 1,
                                     limit: float = 120) -> None:
     """Send ``signum`` to the driver once the slow trial's attempt number ``attempt`` has reported (it is running,
     with a checkpoint)."""
@@ -145,15 +140,13 @@ def test_a_sweep_stopped_by_a_signal_says_how_to_continue_and_resumes(ray_sessio
                                                          (["--resume", *common], signal.SIGTERM, 143,
                                                           "stopped by SIGTERM")]):
         out, err = tmp_path / f"driver{number}.out", tmp_path / f"driver{number}.err"
-        with open(out, "w", encoding="utf-8") as stdout, open(err, "w", encoding="utf-8") as stderr:
-            proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), *args],
-                                    cwd=ROOT, stdout=stdout, stderr=stderr)
-            try:
-                _signal_when_slow_trial_reports(proc, run_dir, signum, attempt=number + 1)
-                assert proc.wait(timeout=60) == code, (signum, err.read_text()[-3000:])
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
+        proc = start_driver(args, str(out), str(err))
+        try:
+            _signal_when_slow_trial_reports(proc, run_dir, signum, attempt=number + 1)
+            assert proc.wait(timeout=60) == code, (signum, err.read_text()[-3000:])
+        finally:
+            if proc.poll() is None:
+                proc.kill()
         lines = err.read_text().strip().splitlines()
         assert lines[-1] == f"{said}; continue with --resume --name r1 --storage {tmp_path}"
         assert not any("SIGTERM received" in line for line in lines)  # Ray's abort of the driver
