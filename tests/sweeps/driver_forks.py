@@ -100,6 +100,19 @@ def start_driver(args: list[str], stdout: str, stderr: str | None = None) -> For
     return ForkedDriver(_server, _server.ask(op="start", args=args, out=stdout, err=stderr or stdout)["pid"])
 
 
+def run_driver(args: list[str], folder: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python tests/sweeps/spaces.py ARGS`` run to its end as :func:`start_driver` runs it, its output kept in
+    ``folder/driver.out`` and ``driver.err``; returns its exit code and output as ``subprocess.run`` does."""
+    out, err = os.path.join(folder, "driver.out"), os.path.join(folder, "driver.err")
+    driver = start_driver(args, out, err)
+    try:
+        driver.wait(timeout)
+    finally:
+        driver.kill()  # only if it is still running: past the time-out
+    with open(out, encoding="utf-8") as stdout, open(err, encoding="utf-8") as stderr:
+        return subprocess.CompletedProcess([SPACES, *args], driver.returncode, stdout.read(), stderr.read())
+
+
 def main() -> int:
     (script,) = sys.argv[1:]
     runpy.run_path(script, run_name="preload")  # the script's imports, not its __main__ block

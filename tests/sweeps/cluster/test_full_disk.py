@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.sweeps.driver_forks import run_driver
 from tests.sweeps.ledger.test_crash import SWEEP, TRIALS, assert_nothing_half_written
 
 pytestmark = pytest.mark.slow
@@ -36,9 +35,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(ray_sess
     address = ["--address", ray_session.get_runtime_context().gcs_address, "--verbose", "0"]
     with tmpfs(str(tmp_path / "disk"), "3m") as disk:
         run_dir = os.path.join(disk, "ops_crash", "full")
-        driver = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), *SWEEP,
-                                 "--storage", disk, "--name", "full", *address], cwd=ROOT, capture_output=True,
-                                text=True, timeout=600)
+        driver = run_driver([*SWEEP, "--storage", disk, "--name", "full", *address], str(tmp_path))
         lines = driver.stderr.strip().splitlines()
         assert driver.returncode == 2, driver.stderr[-3000:]
         assert lines[-1].startswith(f"error: no space left on the disk of the run directory {run_dir}: tmpfs at "
@@ -49,9 +46,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(ray_sess
         assert_nothing_half_written(run_dir)
 
         subprocess.run(["mount", "-o", "remount,size=64m", disk], check=True)  # room again
-        resumed = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), "--resume",
-                                  "--name", "full", "--storage", disk, *address], cwd=ROOT, capture_output=True,
-                                 text=True, timeout=600)
+        resumed = run_driver(["--resume", "--name", "full", "--storage", disk, *address], str(tmp_path))
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         results = pd.read_csv(os.path.join(run_dir, "results.csv"))
         assert len(results) == TRIALS and (results["status"] == "completed").all()
