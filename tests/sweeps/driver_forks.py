@@ -2,7 +2,8 @@
 the driver's modules, instead of a fresh ``python tests/sweeps/spaces.py ARGS`` that imports Python's, torch's, Ray's
 and SciPy's modules again (about 5 s of CPU a driver on this machine's cores, taken from the sweep beside it).
 
-One server process per test session (started on first use, ended with the session) forks the drivers; a test gets
+One server process per test session and environment (started on first use, ended with the session) forks the
+drivers; a test gets
 a :class:`ForkedDriver` that answers ``pid``, ``poll``, ``wait``, ``kill`` and ``send_signal`` as ``subprocess.Popen``
 does. The child runs the script as ``__main__`` (tests/sweeps/cli_forks.py's child: exit codes, tracebacks and
 ``atexit`` handlers as from the interpreter) with its stdout and stderr in the files given, so a SIGKILL stops it as
@@ -34,8 +35,8 @@ SPACES = os.path.join(ROOT, "tests", "sweeps", "spaces.py")  # sweeps/run.py plu
 class ForkServer:
     """The server process: asks it to fork a driver or to say whether one has ended."""
 
-    def __init__(self, script: str = SPACES):
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), script], cwd=ROOT,
+    def __init__(self, script: str = SPACES, env: dict[str, str] | None = None):
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), script], cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lock = threading.Lock()  # one request and its answer at a time
         assert self._read() == {"ready": True}
@@ -85,26 +86,30 @@ class ForkedDriver:
         self.send_signal(signal.SIGKILL)
 
 
-_server: ForkServer | None = None
+_servers: dict[frozenset, ForkServer] = {}  # by environment: Ray and others read some variables on import
 
 
-def start_driver(args: list[str], stdout: str, stderr: str | None = None) -> ForkedDriver:
-    """``python tests/sweeps/spaces.py ARGS`` from the repository root, forked from the session's server, with its
-    stdout in the file ``stdout`` and its stderr in ``stderr`` (None: in ``stdout`` too)."""
-    global _server
-    if _server is None or _server.process.poll() is not None:
-        _server = ForkServer()
-        atexit.register(_server.close)
+def start_driver(args: list[str], stdout: str, stderr: str | None = None,
+                 env: dict[str, str] | None = None) -> ForkedDriver:
+    """``python tests/sweeps/spaces.py ARGS`` from the repository root, forked from the session's server for the
+    environment ``env`` (None: this process's), with its stdout in the file ``stdout`` and its stderr in ``stderr``
+    (None: in ``stdout`` too)."""
+    key = frozenset((env if env is not None else os.environ).items())
+    server = _servers.get(key)
+    if server is None or server.process.poll() is not None:
+        server = _servers[key] = ForkServer(env=env)
+        atexit.register(server.close)
     for path in {stdout, stderr or stdout}:  # there from the start, as a shell's redirection would make them
         open(path, "w").close()
-    return ForkedDriver(_server, _server.ask(op="start", args=args, out=stdout, err=stderr or stdout)["pid"])
+    return ForkedDriver(server, server.ask(op="start", args=args, out=stdout, err=stderr or stdout)["pid"])
 
 
-def run_driver(args: list[str], folder: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_driver(args: list[str], folder: str, timeout: float = 600,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python tests/sweeps/spaces.py ARGS`` run to its end as :func:`start_driver` runs it, its output kept in
     ``folder/driver.out`` and ``driver.err``; returns its exit code and output as ``subprocess.run`` does."""
     out, err = os.path.join(folder, "driver.out"), os.path.join(folder, "driver.err")
-    driver = start_driver(args, out, err)
+    driver = start_driver(args, out, err, env)
     try:
         driver.wait(timeout)
     finally:

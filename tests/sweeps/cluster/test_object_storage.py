@@ -19,10 +19,10 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 from tests.sweeps.cluster.s3_server import environment, moto_s3
+from tests.sweeps.driver_forks import ForkedDriver, run_driver, start_driver
 from tests.sweeps.ledger.test_crash import SWEEP, TRIALS
 
 pytestmark = pytest.mark.slow
-SPACES = os.path.join(ROOT, "tests", "sweeps", "spaces.py")
 # `python -m analysis` in a process that knows the test spaces (registered as a plugin's would be)
 ANALYSIS = [sys.executable, "-c", "import sys; from tests.sweeps import spaces; spaces.register(); "
             "from analysis.__main__ import main; sys.exit(main())"]
@@ -37,9 +37,7 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
             run_uri, run_key = f"{storage}/ops_crash/s3", "runs/ops_crash/s3"
             own_ray = ["--dashboard-port", str(free_port()), "--verbose", "0"]  # its workers see the AWS variables
             log = tmp_path / "driver.log"
-            with open(log, "w", encoding="utf-8") as out:
-                driver = subprocess.Popen([sys.executable, SPACES, *SWEEP, "--storage", storage, "--name", "s3",
-                                           *own_ray], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            driver = start_driver([*SWEEP, "--storage", storage, "--name", "s3", *own_ray], str(log), env=env)
             try:
                 killed = kill_mid_trial(s3, run_key, driver)
             finally:
@@ -47,8 +45,8 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
 
-            resumed = subprocess.run([sys.executable, SPACES, "--resume", "--name", "s3", "--storage", storage,
-                                      *own_ray], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+            resumed = run_driver(["--resume", "--name", "s3", "--storage", storage, *own_ray], str(tmp_path),
+                                 timeout=900, env=env)
             assert resumed.returncode == 0, resumed.stderr[-3000:]
             files = s3.files(run_key)
             assert {"manifest.json", "results.csv", "table.md", "report.html"} <= set(files)
@@ -94,7 +92,7 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def kill_mid_trial(s3, run_key: str, driver: subprocess.Popen, limit: float = 600) -> dict[str, int]:
+def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -> dict[str, int]:
     """SIGKILL the driver once a trial's report is in the bucket and that trial has not ended; returns the run's
     objects then."""
     deadline = time.time() + limit

@@ -8,8 +8,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -17,6 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.sweeps.cluster.ray_nodes import Cluster, RayNode
+from tests.sweeps.driver_forks import ForkedDriver, start_driver
 from tests.sweeps.trial_reports import lives, reports
 
 pytestmark = pytest.mark.slow
@@ -48,15 +47,14 @@ def fresh_worker(cluster: Cluster) -> None:
 
 
 
-def sweep(cluster: Cluster, storage, name: str, *extra: str) -> subprocess.Popen:
-    log = open(storage / f"{name}.log", "a")  # noqa: SIM115 (the process owns it until it ends)
-    return subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tests", "sweeps", "spaces.py"), "--storage", str(storage), "--name",
-         name, "--address", cluster.address, "--verbose", "1", *extra],
-        cwd=ROOT, env=cluster.env(PYTHONPATH=ROOT), stdout=log, stderr=subprocess.STDOUT)
+def sweep(cluster: Cluster, storage, name: str, *extra: str, log: str | None = None) -> ForkedDriver:
+    """The driver of the sweep ``name`` on the cluster (with its token), its output in ``log`` (default
+    ``<name>.log``) in ``storage``."""
+    return start_driver(["--storage", str(storage), "--name", name, "--address", cluster.address, "--verbose", "1",
+                         *extra], str(storage / (log or f"{name}.log")), env=cluster.env(PYTHONPATH=ROOT))
 
 
-def kill_worker_mid_trial(cluster: Cluster, worker: RayNode, run_dir: str, proc: subprocess.Popen,
+def kill_worker_mid_trial(cluster: Cluster, worker: RayNode, run_dir: str, proc: ForkedDriver,
                           reported: int, limit: float = 600) -> tuple[str, int]:
     """SIGKILL the worker node's processes once a trial on it has ``reported`` reports (its checkpoints) and has not
     ended; returns that trial's folder and the step of its last report then."""
@@ -120,8 +118,8 @@ def test_a_trial_whose_node_is_lost_is_recorded_and_retry_failed_finishes_it(two
         assert json.load(handle) == {"status": "error", "error": "node lost"}
     checkpointed = reports(killed)[-1]["step"]
 
-    resume = sweep(two_nodes, tmp_path, "lost", "--resume", "--retry-failed")
-    assert resume.wait(timeout=600) == 0, (tmp_path / "lost.log").read_text()[-3000:]
+    resume = sweep(two_nodes, tmp_path, "lost", "--resume", "--retry-failed", log="lost-resume.log")
+    assert resume.wait(timeout=600) == 0, (tmp_path / "lost-resume.log").read_text()[-3000:]
     results = pd.read_csv(os.path.join(run_dir, "results.csv")).set_index("trial_id")
     assert (results["status"] == "completed").all() and (results["steps"] == STEPS).all()
     first, *later = lives(killed)
