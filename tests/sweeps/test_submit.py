@@ -23,6 +23,7 @@ from restore_core.errors import UserError
 from sweeps.launch.cli import run_main
 from sweeps.launch.dashboard import authentication_mode, check_access
 from tests.conftest import ROOT, free_port
+from tests.sweeps.cli_forks import run_forked
 
 BIN = os.path.dirname(sys.executable)
 SWEEP = ["--space", "lsid_lr", "--profile", "smoke", "--search", "random", "--num-samples", "1", "--scheduler", "fifo"]
@@ -126,20 +127,34 @@ def test_a_wrong_token_is_refused(token_head, tmp_path, monkeypatch, capsys):
     assert last.startswith(f"error: the cluster at {url} refused the token (wrong or missing)")
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("--gpus-per-trial", "2", "--gpus-per-trial 2 is more than the 1 GPU(s) on any node of the cluster at {gcs}; use a "
-                              "value in (0, 1] (0.25 packs four trials on one GPU)"),
-    ("--cpus-per-trial", "3", "--cpus-per-trial 3 is more than the 2 CPUs on any node of the cluster at {gcs}; use a "
-                              "value in (0, 2]"),
-])
-def test_a_request_above_every_node_is_refused_with_nothing_written(token_head, tmp_path, flag, value, message):
+ABOVE_EVERY_NODE = {"--gpus-per-trial": "2", "--cpus-per-trial": "3"}
+
+
+@pytest.fixture(scope="module")
+def above_every_node(token_head, tmp_path_factory):
+    """``sweeps/run.py`` against the token head with each request of ``ABOVE_EVERY_NODE``, each in a process of its
+    own forked from one that imported the driver (tests/sweeps/cli_forks.py); yields the head's GCS address, each
+    request's storage folder and its finished process."""
     _, gcs, token = token_head
-    proc = subprocess.run([sys.executable, "sweeps/run.py", *SWEEP, flag, value, "--address", gcs,
-                           "--storage", str(tmp_path), "--name", "g"], cwd=ROOT, env=_env(RAY_AUTH_TOKEN=token),
-                          capture_output=True, text=True, timeout=300)
+    storage = {flag: str(tmp_path_factory.mktemp("storage")) for flag in ABOVE_EVERY_NODE}
+    commands = {flag: [*SWEEP, flag, value, "--address", gcs, "--storage", storage[flag], "--name", "g"]
+                for flag, value in ABOVE_EVERY_NODE.items()}
+    return gcs, storage, run_forked(os.path.join(ROOT, "sweeps", "run.py"), commands, ROOT,
+                                    str(tmp_path_factory.mktemp("out")), env=_env(RAY_AUTH_TOKEN=token))
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--gpus-per-trial", "--gpus-per-trial 2 is more than the 1 GPU(s) on any node of the cluster at {gcs}; use a "
+                          "value in (0, 1] (0.25 packs four trials on one GPU)"),
+    ("--cpus-per-trial", "--cpus-per-trial 3 is more than the 2 CPUs on any node of the cluster at {gcs}; use a "
+                          "value in (0, 2]"),
+])
+def test_a_request_above_every_node_is_refused_with_nothing_written(above_every_node, flag, message):
+    gcs, storage, refused = above_every_node
+    proc = refused[flag]
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1] == "error: " + message.format(gcs=gcs)
-    assert "Traceback" not in proc.stderr and os.listdir(tmp_path) == []
+    assert "Traceback" not in proc.stderr and os.listdir(storage[flag]) == []
 
 
 def test_submitting_over_the_network_needs_a_token(token_head, tmp_path, monkeypatch, capsys):
