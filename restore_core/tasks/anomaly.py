@@ -15,6 +15,7 @@ from restore_core.losses import WeightedLoss
 from restore_core.metrics.image import psnr
 from restore_core.metrics.thresholds import confusion_at, roc_auc, select_thresholds
 from restore_core.models import create_model
+from restore_core.models.checked import checked_once
 from restore_core.models.feature_nets import (
     BACKBONES,
     IMAGENET_MEAN,
@@ -47,8 +48,7 @@ class AnomalyTask(Task):
 
     @classmethod
     def check_config(cls, config: Config) -> None:
-        model = create_model(**config.model)
-        multiple, model_name = getattr(model, "size_multiple", 1), config.model["name"]
+        multiple, model_name = checked_once(_size_multiple, config.model), config.model["name"]
         sizes = (("data.patch", config.data.patch), ("data.tile", config.data.tile),
                  ("train.cost_size", config.train.cost_size))
         for name, size in sizes:
@@ -254,3 +254,8 @@ class AnomalyTask(Task):
 
 def _uses_features(config: Config) -> bool:
     return config.loss.get("perceptual", 0) > 0 or config.task.score == "mse+perceptual"
+
+
+def _size_multiple(model_config: dict) -> int:
+    """The sizes the model needs a multiple of (its ``size_multiple``; 1 when it names none)."""
+    return getattr(create_model(**model_config), "size_multiple", 1)

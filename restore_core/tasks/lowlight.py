@@ -17,6 +17,7 @@ from restore_core.losses import MS_SSIM_MIN_SIZE, WeightedLoss
 from restore_core.metrics.image import psnr, ssim
 from restore_core.metrics.skimage_uint8 import psnr_uint8, ssim_uint8
 from restore_core.models import create_model
+from restore_core.models.checked import checked_once
 from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.lowlight_config import LowLightData, LowLightOptions
@@ -36,11 +37,7 @@ class LowLightTask(Task):
 
     @classmethod
     def check_config(cls, config: Config) -> None:
-        model = create_model(**config.model)
-        multiple = 2 * getattr(model, "size_multiple", 32)  # packed multiple -> output pixels
-        if config.task.input == "bayer":
-            multiple = getattr(model, "size_multiple", 32)
-        check_model_takes_input(model, config.model["name"], config.task.input, multiple)
+        multiple = checked_once(_size_multiple_taking_input, config.model, config.task.input)
         sizes = (("data.patch", config.data.patch), ("data.tile", config.data.tile),
                  ("train.cost_size", config.train.cost_size))
         for name, size in sizes:
@@ -174,3 +171,13 @@ class LowLightTask(Task):
         if self.config.task.input == "packed":
             return torch.rand(1, 4, size // 2, size // 2, device=self.device)
         return torch.rand(1, 1, size, size, device=self.device)
+
+
+def _size_multiple_taking_input(model_config: dict, task_input: str) -> int:
+    """The output sizes the model needs a multiple of, once a forward shows it takes ``task_input``."""
+    model = create_model(**model_config)
+    multiple = 2 * getattr(model, "size_multiple", 32)  # packed multiple -> output pixels
+    if task_input == "bayer":
+        multiple = getattr(model, "size_multiple", 32)
+    check_model_takes_input(model, model_config["name"], task_input, multiple)
+    return multiple

@@ -21,6 +21,7 @@ from restore_core.data.oct_triplets import (
 from restore_core.errors import ConfigError
 from restore_core.losses import LOSSES, WeightedLoss
 from restore_core.models import ModelOptionError, check_model_kwargs, create_model
+from restore_core.models.checked import checked_once
 from restore_core.sections import Config
 from restore_core.tasks.base import Evaluation, Task, check_eval_split
 from restore_core.tasks.registry import register_task
@@ -56,16 +57,7 @@ class TCFLTask(Task):
     def check_config(cls, config: Config) -> None:
         if config.task.gan_mode != "none":
             cls._check_discriminator(config)
-        generator = create_model(**config.model)
-        try:
-            with torch.no_grad():
-                shape = tuple(generator.eval()(torch.zeros(1, 1, 32, 32)).shape)
-        except RuntimeError as error:  # e.g. a 3-channel first conv
-            shape = str(error).splitlines()[0]
-        if shape != (1, 1, 32, 32):
-            raise ConfigError(f"model '{config.model['name']}' must map a 1-channel image to a 1-channel noise map of "
-                              f"the same size (TCFL's generator); for a 1x32x32 input: {shape}")
-        multiple = getattr(generator, "size_multiple", 1)
+        multiple = checked_once(_generator_size_multiple, config.model)
         for key, size in (("data.patch", config.data.patch), ("train.cost_size", config.train.cost_size)):
             if size % multiple:
                 raise ConfigError(f"{key} ({size}) must be a multiple of {multiple} for model '{config.model['name']}'")
@@ -76,7 +68,7 @@ class TCFLTask(Task):
         name = disc.pop("name")
         check_model_kwargs(name, disc, section="task.discriminator")
         try:
-            min_size = getattr(create_model(name, **disc), "min_size", 1)
+            min_size = checked_once(_min_size, config.task.discriminator)
         except ModelOptionError as error:
             raise error.under("task.discriminator") from None
         if config.data.patch < min_size:
@@ -245,3 +237,24 @@ def _flip(crop: np.ndarray, flips: np.ndarray) -> np.ndarray:
     if flips[1]:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop)
+
+
+def _generator_size_multiple(model_config: dict) -> int:
+    """The sizes the generator needs a multiple of, once a forward shows it maps a 1-channel image to a 1-channel
+    noise map of the same size (TCFL's generator)."""
+    generator = create_model(**model_config)
+    try:
+        with torch.no_grad():
+            shape = tuple(generator.eval()(torch.zeros(1, 1, 32, 32)).shape)
+    except RuntimeError as error:  # e.g. a 3-channel first conv
+        shape = str(error).splitlines()[0]
+    if shape != (1, 1, 32, 32):
+        raise ConfigError(f"model '{model_config['name']}' must map a 1-channel image to a 1-channel noise map of "
+                          f"the same size (TCFL's generator); for a 1x32x32 input: {shape}")
+    return getattr(generator, "size_multiple", 1)
+
+
+def _min_size(model_config: dict) -> int:
+    """The smallest input the model takes (its ``min_size``; 1 when it names none)."""
+    options = {k: v for k, v in model_config.items() if k != "name"}
+    return getattr(create_model(model_config["name"], **options), "min_size", 1)
