@@ -20,7 +20,9 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -51,15 +53,20 @@ class HeldOutEvaluations:
     evaluated: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    side_by_side: int = 1  # evaluations at a time
 
     def describe(self) -> str:
         said = f"evaluated {len(self.evaluated)} trial(s) on the test split in {self.seconds:.1f} s"
+        said += f" ({self.side_by_side} at a time)" if self.side_by_side > 1 else ""
         return said + "".join(f"; {os.path.basename(d)}: {why}" for d, why in self.skipped.items())
 
 
 def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=None,
                          log: Callable[[str], None] | None = None) -> HeldOutEvaluations:
     """Evaluate on test every trial of ``run_dir`` whose selected checkpoint has no ``test.json`` yet.
+
+    On CPU the checkpoints are evaluated side by side, in as many threads as the machine's cores hold trials of
+    ``train.threads`` torch threads each (one at a time on a GPU): the trials have ended, and their cores are free.
 
     Args:
         run_dir: ``runs/<space>/<name>`` on this machine's filesystem.
@@ -70,14 +77,53 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
         log: called with a line when something was evaluated or left out (default: stderr).
     """
     log = log or (lambda line: print(line, file=sys.stderr))
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     manifest = read_manifest(run_dir)
     space = load_space(manifest)
     metric, mode = manifest_value(manifest, space, "metric"), manifest_value(manifest, space, "mode")
     lower = lower_is_better(metric, mode)
-    cache = dict(shared or {})
     done = HeldOutEvaluations()
     start = time.perf_counter()
+    jobs = _jobs(run_dir, space, manifest, metric, lower, dict(shared or {}), done)
+    cores = len(os.sched_getaffinity(0))
+    threads = max((job.threads or cores for job in jobs), default=1)
+    workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if device.type == "cpu" else 1
+    with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="test-evaluation") as pool:
+        futures = [pool.submit(_evaluate, job, metric, lower, device) for job in jobs]
+        try:
+            for job, future in zip(jobs, futures):
+                reason = future.result()
+                if reason is None:
+                    done.evaluated.append(job.folder)
+                else:
+                    done.skipped[job.folder] = reason
+        except BaseException:  # Ctrl-C: the evaluations under way finish (and are kept), the others do not start
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    done.seconds = time.perf_counter() - start
+    if done.evaluated or done.skipped:
+        log(done.describe())
+    return done
+
+
+@dataclass
+class _Job:
+    """One trial's test evaluation, its data prepared."""
+
+    folder: str
+    config: dict
+    reports: list[dict]
+    selected: dict
+    data: Any
+    threads: int | None
+    degrade_tolerance: float
+
+
+def _jobs(run_dir: str, space, manifest: dict, metric: str, lower: bool, cache: dict,
+          done: HeldOutEvaluations) -> list[_Job]:
+    """The trials to evaluate, in order, with their data prepared (once per data config); those that cannot be are
+    put in ``done.skipped``."""
+    jobs = []
     for folder in trial_dirs(run_dir):
         _, config = read_trial(space, manifest, folder)
         reports = read_results(folder)
@@ -96,34 +142,44 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
             key = data_key(cfg)
             if key not in cache:
                 cache[key] = prepare_shared_data(config)
-            with torch_threads(cfg.train.threads):
-                result = evaluate_checkpoint(config, os.path.join(folder, checkpoint), "test", cache[key], device)
-            record = {
-                "step": int(selected.get("step", result.step)), "checkpoint": checkpoint, "metric": metric,
-                "value": selected.get(metric), "metrics": _numbers(result.evaluation.metrics),
-                "images": {name: encode_png(crop) for name, crop in first_image_crops(result.evaluation).items()},
-                "tables": result.evaluation.tables, "seconds": round(result.seconds, 3),
-                "device": result.device,
-            }
-            fell = degradation(reports, metric, lower, cfg.train.degrade_tolerance)
-            last = reports[-1].get("checkpoint_dir_name")
-            if fell is not None and last and last != checkpoint and os.path.isdir(os.path.join(folder, last)):
-                with torch_threads(cfg.train.threads):
-                    later = evaluate_checkpoint(config, os.path.join(folder, last), "test", cache[key], device)
-                record["last"] = {"step": int(reports[-1].get("step", later.step)), "checkpoint": last,
-                                  "images": {name: encode_png(crop)
-                                             for name, crop in first_image_crops(later.evaluation).items()}}
-        except Exception as error:  # noqa: BLE001 - one trial that cannot be evaluated (its data.root missing on the
-            # machine analysing a copy, a user's task without a test split) must not cost the others theirs
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            done.skipped[folder] = f"not evaluated on test: {reason}"
+        except Exception as error:  # noqa: BLE001 - see _evaluate
+            done.skipped[folder] = _not_evaluated(error)
             continue
-        write_test(folder, record)
-        done.evaluated.append(folder)
-    done.seconds = time.perf_counter() - start
-    if done.evaluated or done.skipped:
-        log(done.describe())
-    return done
+        jobs.append(_Job(folder, config, reports, selected, cache[key], cfg.train.threads,
+                         cfg.train.degrade_tolerance))
+    return jobs
+
+
+def _evaluate(job: _Job, metric: str, lower: bool, device: torch.device) -> str | None:
+    """Evaluate one trial's selected checkpoint (and, for a degraded trial, its last) and write its ``test.json``;
+    None, or why it was not evaluated."""
+    checkpoint = job.selected["checkpoint_dir_name"]
+    try:
+        result = evaluate_checkpoint(job.config, os.path.join(job.folder, checkpoint), "test", job.data, device)
+        record = {
+            "step": int(job.selected.get("step", result.step)), "checkpoint": checkpoint, "metric": metric,
+            "value": job.selected.get(metric), "metrics": _numbers(result.evaluation.metrics),
+            "images": {name: encode_png(crop) for name, crop in first_image_crops(result.evaluation).items()},
+            "tables": result.evaluation.tables, "seconds": round(result.seconds, 3),
+            "device": result.device,
+        }
+        fell = degradation(job.reports, metric, lower, job.degrade_tolerance)
+        last = job.reports[-1].get("checkpoint_dir_name")
+        if fell is not None and last and last != checkpoint and os.path.isdir(os.path.join(job.folder, last)):
+            later = evaluate_checkpoint(job.config, os.path.join(job.folder, last), "test", job.data, device)
+            record["last"] = {"step": int(job.reports[-1].get("step", later.step)), "checkpoint": last,
+                              "images": {name: encode_png(crop)
+                                         for name, crop in first_image_crops(later.evaluation).items()}}
+    except Exception as error:  # noqa: BLE001 - one trial that cannot be evaluated (its data.root missing on the
+        # machine analysing a copy, a user's task without a test split) must not cost the others theirs
+        return _not_evaluated(error)
+    write_test(job.folder, record)
+    return None
+
+
+def _not_evaluated(error: Exception) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"not evaluated on test: {reason}"
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ ended. Like the loop, nothing here depends on Ray.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from restore_core.schema import data_key, validate_config
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
 
+_BUILDING = threading.Lock()  # checkpoints are evaluated side by side in threads (analysis/evaluate_test.py)
 IMAGE_SIDE = 256  # the centred crop of the first test image kept for the report (the grid shows 128 of it)
 
 
@@ -51,8 +53,9 @@ def load_checkpoint_task(config: Mapping, checkpoint_dir: str, data: SharedData 
     if data is None or data.key != data_key(cfg):
         data = SharedData(data_key(cfg), task_cls.prepare_data(cfg))
     device = device or pick_device(cfg)
-    torch.manual_seed(cfg.train.seed)  # the initial weights are overwritten; a fixed draw keeps it reproducible
-    task = task_cls(cfg, data.data, device)
+    with _BUILDING:  # one build at a time: it seeds torch's global generator, and some tasks draw from it
+        torch.manual_seed(cfg.train.seed)  # the initial weights are overwritten; a fixed draw keeps it reproducible
+        task = task_cls(cfg, data.data, device)
     state = torch.load(os.path.join(checkpoint_dir, CHECKPOINT_FILE), map_location=device, weights_only=False)
     for name, module in task.modules.items():
         module.load_state_dict(state["modules"][name])

@@ -11,6 +11,7 @@ import numpy as np
 
 from analysis import load_run
 from analysis.evaluate_test import evaluate_run_on_test
+from restore_core.config import set_path
 from restore_core.evaluate import evaluate_checkpoint, first_image_crops
 from restore_core.loop import train
 from restore_core.run_files import decode_png, read_test
@@ -47,7 +48,7 @@ def test_the_checkpoint_selected_on_validation_is_evaluated_once(make_run, tmp_p
          "results": [{**other[0], "stop_reason": "nan"}]},
         # paused at its first evaluation when the sweep ended (no end of its own): evaluated from what it reached
         {"id": "paused", "params": {"row": "1e-4", "seed": 1}, "results": other[:1]},
-    ])
+    ], base_config=set_path(SPACE.base_config("smoke"), "train.threads", 1))  # a sweep's: a thread per trial's CPU
     for trial, kept in (("peaked", folders), ("steady", other_folders), ("diverged", other_folders),
                         ("paused", other_folders)):
         for name, folder in kept.items():
@@ -55,6 +56,8 @@ def test_the_checkpoint_selected_on_validation_is_evaluated_once(make_run, tmp_p
     lines = []
     done = evaluate_run_on_test(run_dir, log=lines.append)
     assert sorted(os.path.basename(d) for d in done.evaluated) == ["paused", "peaked", "steady"]  # not the diverged
+    # side by side on the cores (one torch thread a trial), and each as it would be alone (compared below)
+    assert done.side_by_side == min(3, len(os.sched_getaffinity(0)))
     assert len(lines) == 1 and lines[0].startswith("evaluated 3 trial(s) on the test split in ")
     assert (read_test(os.path.join(run_dir, "paused"))["step"], read_test(os.path.join(run_dir, "paused"))[
         "checkpoint"]) == (2, "checkpoint_000000")
