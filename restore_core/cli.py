@@ -5,10 +5,14 @@ into one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 import cv2
 
@@ -116,3 +120,19 @@ def _quiet_opencv() -> None:
         cv2.setLogLevel(0)  # 0: silent
     elif hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):  # OpenCV 5
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process with ``code`` as the interpreter would (its other threads joined, every ``atexit`` handler
+    run, the output flushed), less the interpreter's own teardown: freeing every module and object one by one, 1-2 s
+    after a sweep, spent on torch's and Ray's modules and the driver's data, with nothing left to write."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed stream or pipe: nothing more can be written
+            pass
+    os._exit(code)

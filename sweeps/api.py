@@ -71,11 +71,13 @@ def run_sweep(space_or_name: str | SearchSpace | None = None, *, argv: list[str]
     return sweep(options, argv if argv is not None else ["# sweeps.run_sweep", repr(space_or_name)])
 
 
-def sweep(options: SweepOptions, argv: list[str]) -> SweepResult:
-    """The sweep ``options`` ask for (``sweeps/run.py``'s path too): planned, checked, run and analysed."""
+def sweep(options: SweepOptions, argv: list[str], stop_own_ray: bool = False) -> SweepResult:
+    """The sweep ``options`` ask for (``sweeps/run.py``'s path too): planned, checked, run and analysed.
+    ``stop_own_ray``: stop a local Ray this call started once the trials end (see
+    :func:`~sweeps.driver.runner.execute`)."""
     if options.dry_run:
         raise UserError("dry_run=True runs nothing: use sweeps.dry_run(...) for the listing")
-    return SweepResult(*execute(plan_sweep(options), argv))
+    return SweepResult(*execute(plan_sweep(options), argv, stop_own_ray))
 
 
 def dry_run(options: SweepOptions) -> str:

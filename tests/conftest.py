@@ -50,6 +50,7 @@ def smoke_run(ray_session, tmp_path_factory) -> str:
     storage = tmp_path_factory.mktemp("runs")
     code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--seeds", "2", "--search", "optuna",
                             "--num-samples", "2", "--scheduler", "fifo", "--storage", str(storage), "--name", "e2e",
-                            "--verbose", "0"])
+                            "--verbose", "0"], own_process=True)
     assert code == 0
+    assert ray_session.is_initialized()  # a driver stops only the Ray it started, not the session's
     return str(storage / "lsid_lr" / "e2e")

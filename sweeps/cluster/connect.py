@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import ray
 import torch
 
 from restore_core.errors import UserError
+from restore_core.timeline import mark
 from sweeps.cluster.code import driver_runtime_env
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
 from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
@@ -192,3 +194,16 @@ def cluster_info() -> ClusterInfo:
 def most_per_node(nodes: list[dict[str, Any]], resource: str) -> float:
     """The most of ``resource`` (``CPU``, ``GPU``) that any live node of ``ray.nodes()`` has (0: none has any)."""
     return max((float(n.get("Resources", {}).get(resource, 0)) for n in nodes if n.get("Alive")), default=0.0)
+
+
+def stop_in_background() -> threading.Thread:
+    """Stop the local Ray this process started (its GCS, raylet, dashboard and workers) in a thread, while the
+    driver goes on with work that needs no Ray (the test evaluation, the tables); join the thread before exiting.
+    Stopping takes about 1-2 s of waiting on Ray's processes, which would otherwise come after that work."""
+    def stop() -> None:
+        ray.shutdown()
+        mark("driver: ray stopped")
+
+    thread = threading.Thread(target=stop, name="ray-shutdown")
+    thread.start()
+    return thread

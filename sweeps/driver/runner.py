@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import ray
 from ray import tune
 
 from analysis import write_outputs
@@ -31,7 +32,7 @@ from restore_core.timeline import mark
 from search_spaces import SearchSpace, find_space, list_spaces
 from search_spaces.registry import is_space_ref
 from sweeps.cluster.code import as_submitted
-from sweeps.cluster.connect import check_local_start, start_ray
+from sweeps.cluster.connect import check_local_start, start_ray, stop_in_background
 from sweeps.cluster.disk import stop_on_full_disk
 from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
@@ -177,7 +178,8 @@ def check_sweep(plan: SweepPlan) -> float | None:
     return check_local_start(plan.settings, gpu_request(plan), plan.asks_for_cuda())
 
 
-def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.ResultGrid]:
+def execute(plan: SweepPlan, argv: list[str] | None = None,
+            stop_own_ray: bool = False) -> tuple[str, tune.ResultGrid]:
     """Run (or resume) a checked plan and write its results. Returns the run directory and Ray Tune's results.
 
     Every check that can fail on bad input (:func:`plan_sweep`, :func:`check_sweep`; then the data, as they are
@@ -191,10 +193,14 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
     Args:
         plan: the sweep, planned and checked.
         argv: the command line, recorded in the manifest.
+        stop_own_ray: once the trials have ended, stop the local Ray this call started (``sweeps/run.py``, whose
+            process ends with the sweep), beside the test evaluation and the tables; a Ray that was running before
+            (a cluster, a notebook's, a test session's) is left as it is.
     """
     settings = plan.settings
     local_share = check_sweep(plan)
     existed = os.path.exists(plan.run_dir)
+    ray_was_up = ray.is_initialized()
 
     def again() -> str:  # once its manifest is written, a run goes on with --resume, even before its first trial
         manifest = not settings.remote_storage and os.path.exists(os.path.join(plan.run_dir, "manifest.json"))
@@ -209,8 +215,21 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
         raise Interrupted(signal.SIGINT, resume_advice(settings) if settings.resume else
                           "no trial had started; run the command again") from None
+    mark("driver: fit")
     with stop_on_full_disk(plan.run_dir, resume_advice(settings)):
         results = fit_checking_objectives(lambda: fit_or_interrupt(tuner, resume_advice(settings)), check)
+    stopping = stop_in_background() if stop_own_ray and not ray_was_up else None
+    try:
+        _evaluate_and_tabulate(plan, shared)
+    finally:
+        if stopping is not None:
+            stopping.join()
+    return plan.run_dir, results
+
+
+def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData]) -> None:
+    """After the trials: the test evaluation of their selected checkpoints, then the tables and the report."""
+    settings = plan.settings
     if settings.remote_storage:  # the checkpoints are there: a local copy's python -m analysis evaluates them
         print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
               "analysed (python -m analysis RUN_DIR)", file=sys.stderr)
@@ -232,7 +251,6 @@ def execute(plan: SweepPlan, argv: list[str] | None = None) -> tuple[str, tune.R
                 write_outputs(plan.run_dir)
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {tables}") from None
-    return plan.run_dir, results
 
 
 def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
@@ -240,7 +258,9 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
     """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
     Tuner (new, or the run's restored); returns the Tuner and the prepared data (the test evaluation reuses it)."""
     settings = plan.settings
+    mark("driver: checked")
     shared = prepare_data(plan)
+    mark("driver: data")
     manifest_path = os.path.join(plan.run_dir, "manifest.json")
     if settings.resume:
         manifest = read_manifest(manifest_path)
@@ -251,6 +271,7 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
         manifest["data_fingerprint"] = data_fingerprint(shared[data_key(validate_config(plan.base))].data)
 
     info, gpus_per_trial = start_ray(settings, wanted_gpus)  # on a cluster, it checks the request against the nodes
+    mark("driver: ray")
     if settings.gpus_per_trial is None and not settings.resume and gpus_per_trial > 0:
         # auto on a GPU: a probe trial measures the share; recorded as the share asked for, so that a resume runs
         # its trials with the same share (the checks before Ray started used a provisional one)

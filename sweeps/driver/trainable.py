@@ -23,6 +23,8 @@ from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir
 
+mark("trainable imported")  # in a worker: its start, up to the first trial
+
 
 def run_trial(
     config: dict[str, Any],

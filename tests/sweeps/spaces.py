@@ -131,4 +131,4 @@ if __name__ == "__main__":
     register()
     from sweeps.run import main
 
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], own_process=True))  # as sweeps/run.py's own __main__ runs it
