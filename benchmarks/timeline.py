@@ -81,6 +81,18 @@ def _parts(one: list[dict]) -> dict[str, float]:
     return seconds
 
 
+# (what, from mark, to mark): the driver's parts paid once per sweep, from its command line read to its end
+ONCE = [
+    ("the plan and its checks (the configs validated)", "driver: imported", "driver: checked"),
+    ("the data prepared", "driver: checked", "driver: data"),
+    ("Ray and its dashboard started", "driver: data", "driver: ray"),
+    ("run folder, manifest, Tuner", "driver: ray", "driver: fit"),
+    ("the first worker started (Python, Ray, torch, the trainable)", "driver: fit", "trial"),
+    ("the sweep's test evaluation of every trial, after them (driver)", "driver: test evaluation", "driver: tested"),
+    ("Ray stopped, beside the test evaluation (from its start)", "driver: test evaluation", "driver: ray stopped"),
+]
+
+
 def driver_span(marks: list[dict], start: str, end: str) -> float | None:
     """Seconds between the driver's first ``start`` mark and its first ``end`` mark after it (None: not both)."""
     begun = next((m["t"] for m in marks if m["event"] == start), None)
@@ -102,8 +114,8 @@ def table(path: str) -> str:
                                                   for p in paths) + " |")
     if handovers:
         rows.append(f"| {HANDOVER}, {len(handovers)} | {statistics.median(handovers):.3f} |" + " |" * (len(paths) - 1))
-    tested = driver_span(marks, "driver: test evaluation", "driver: tested")
-    if tested is not None:
-        rows.append(f"| the sweep's test evaluation of every trial, after them (driver) | {tested:.3f} |"
-                    + " |" * (len(paths) - 1))
+    for name, start, end in ONCE:
+        seconds = driver_span(marks, start, end)
+        if seconds is not None:
+            rows.append(f"| once per sweep: {name} | {seconds:.3f} |" + " |" * (len(paths) - 1))
     return "\n".join(rows)
