@@ -14,7 +14,6 @@ import pandas as pd
 
 from analysis.format import to_markdown
 from analysis.load import INFEASIBLE, lower_is_better
-from analysis.outputs import analyse
 from analysis.remote import local_run
 from analysis.rows import value_column
 
@@ -42,6 +41,8 @@ def print_summary(run_dir: str) -> None:
 
 
 def _print_summary(run_dir: str, shown: str) -> None:
+    from analysis import analyse  # SciPy's statistics and Plotly: imported when a sweep's tables are written
+
     result = analyse(run_dir)
     frame, metric = result.frame, result.metric
     key = value_column(frame, metric) if not frame.empty else f"best/{metric}"
