@@ -1,4 +1,5 @@
-"""Shared fixtures: one small local Ray for the whole test session, and single-threaded torch."""
+"""Shared fixtures: one small local Ray for each test session (each pytest-xdist worker is one), and single-threaded
+torch; the workers' share of the suite is in tests/scheduling.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,36 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        _ray_token_before_the_workers()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    from tests.scheduling import group_and_order
+
+    group_and_order(items)
+
+
+def _ray_token_before_the_workers() -> None:
+    """Write Ray's token file (``~/.ray/auth_token``) once, before the workers start their Rays.
+
+    A local ``ray.init`` checks tokens and writes a new token there when there is none (a fresh machine): workers
+    starting their Rays at the same moment would each write their own, and the file would then hold another
+    cluster's token than the one a worker's dashboard requests are checked against. Written as Ray writes it.
+    """
+    import secrets
+    from pathlib import Path
+
+    from sweeps.cluster.security import read_auth_token
+
+    path = Path.home() / ".ray" / "auth_token"
+    if read_auth_token() is None and os.environ.get("RAY_AUTH_MODE") is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
 
 
 def free_port() -> int:
@@ -31,7 +62,7 @@ def _single_thread():
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A 2-CPU local Ray started once per test run (with its dashboard on loopback), shut down at the end."""
+    """A 2-CPU local Ray started once per test session (with its dashboard on loopback), shut down at the end."""
     import ray
 
     if not ray.is_initialized():
