@@ -2,7 +2,10 @@
 
 A pytest plugin::
 
-    python -m pytest -p benchmarks.suite_cost --suite-cost cost.json tests/sweeps/cluster
+    python -m pytest -p benchmarks.suite_cost --suite-cost cost.json -n 0 tests/sweeps/cluster
+
+It measures one test at a time in one process: the suite's default of running files side by side in pytest-xdist
+workers (pyproject.toml's addopts) is refused, ``-n 0`` turns it off.
 
 Around every phase of every test (setup, call, teardown: a module fixture's start is in the setup of its file's
 first test, its stop in the teardown of the last) it reads three clocks:
@@ -205,4 +208,8 @@ def pytest_configure(config):
         if not os.access(folder, os.W_OK):
             raise pytest.UsageError(f"--suite-cost {path}: cannot write into {folder} (give a file in a folder "
                                     "that exists and is writable)")
+        if getattr(config.option, "numprocesses", None):  # pytest-xdist's -n, once its own hook has resolved it
+            raise pytest.UsageError(f"--suite-cost measures the tests one at a time in one process; add -n 0 (with "
+                                    f"-n {config.option.numprocesses} the files run side by side in worker processes, "
+                                    "and the machine's busy CPU of one test would count the others')")
         config.pluginmanager.register(SuiteCost(path), "suite_cost_recorder")

@@ -132,3 +132,11 @@ def test_a_file_in_a_missing_folder_is_refused_before_any_test_runs(tmp_path):
     assert done.returncode == 4
     assert f"--suite-cost {tmp_path / 'missing' / 'cost.json'}: cannot write into {tmp_path / 'missing'}" in done.stderr
     assert "Traceback" not in done.stderr and "ran" not in done.stdout
+
+
+def test_files_run_side_by_side_are_refused_with_the_option_that_runs_them_in_one_process(tmp_path):
+    (tmp_path / "test_small.py").write_text("def test_never():\n    raise AssertionError('ran')\n")
+    done = _pytest(tmp_path, "-n", "2", "--suite-cost", str(tmp_path / "cost.json"), "test_small.py")
+    assert done.returncode == 4
+    assert "--suite-cost measures the tests one at a time in one process; add -n 0 (with -n 2 the files" in done.stderr
+    assert "Traceback" not in done.stderr and "ran" not in done.stdout and not (tmp_path / "cost.json").exists()
