@@ -42,14 +42,13 @@ def unit_of_each_file(items: list[pytest.Item]) -> dict[str, str]:
     units: dict[str, str] = {}
     for item in items:
         path = item.nodeid.split("::")[0]
-        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if len(shared) > 1 or (shared and units.get(path, shared[0]) not in (path, shared[0])):
-            raise pytest.UsageError(f"{path} uses two shared sweeps ({', '.join(shared)}): they would run on two "
-                                    "workers; give it one or add a group that holds both to tests/scheduling.py")
-        if shared:
-            units[path] = shared[0]
-        else:
-            units.setdefault(path, path)
+        shared = {name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())}
+        shared |= {units[path]} & set(SHARED_FIXTURES) if path in units else set()
+        if len(shared) > 1:
+            raise pytest.UsageError(f"{path} uses {len(shared)} shared sweeps ({', '.join(sorted(shared))}): they "
+                                    "would run on two workers; give it one or add a group that holds both to "
+                                    "tests/scheduling.py")
+        units[path] = shared.pop() if shared else units.get(path, path)
     return units
 
 
