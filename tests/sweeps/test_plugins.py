@@ -49,6 +49,23 @@ class FlakyNet(TinyNet):
 '''
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _registries_as_before():
+    """The parts this file's plugins register end with it: the tests after it on the same worker (pytest-xdist runs
+    files in any order) see the project's registries alone, as a fresh process does (their "known: ..." lists)."""
+    from restore_core import plugins
+    from restore_core.registry import REGISTRIES
+
+    before = [(registry, dict(registry._entries), dict(registry._modules)) for registry in REGISTRIES]
+    files = set(plugins._FILES)
+    yield
+    for registry, entries, modules in before:
+        registry._entries, registry._modules = entries, modules
+    for name in set(plugins._FILES) - files:  # imported again, a plugin file registers its parts again
+        sys.modules.pop(name, None)
+        del plugins._FILES[name]
+
+
 def plugin_folder(tmp_path) -> str:
     folder = tmp_path / "my plugins"  # a space in the path, and no __init__.py: a folder, not a package
     folder.mkdir()
