@@ -27,6 +27,7 @@ from restore_core.schema import validate_config
 from restore_core.tasks import get_task as get_task_class
 from sweeps.run import main
 from tests.conftest import ROOT, free_port
+from tests.registries import registries_as_before
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
 FLAKY = '''"""A model that fails while the file FLAG exists (a test's plugin)."""
@@ -51,19 +52,8 @@ class FlakyNet(TinyNet):
 
 @pytest.fixture(autouse=True, scope="module")
 def _registries_as_before():
-    """The parts this file's plugins register end with it: the tests after it on the same worker (pytest-xdist runs
-    files in any order) see the project's registries alone, as a fresh process does (their "known: ..." lists)."""
-    from restore_core import plugins
-    from restore_core.registry import REGISTRIES
-
-    before = [(registry, dict(registry._entries), dict(registry._modules)) for registry in REGISTRIES]
-    files = set(plugins._FILES)
-    yield
-    for registry, entries, modules in before:
-        registry._entries, registry._modules = entries, modules
-    for name in set(plugins._FILES) - files:  # imported again, a plugin file registers its parts again
-        sys.modules.pop(name, None)
-        del plugins._FILES[name]
+    with registries_as_before():  # this file's plugins' parts end with it
+        yield
 
 
 def plugin_folder(tmp_path) -> str:

@@ -9,11 +9,11 @@ from restore_core.config import set_path
 from restore_core.errors import ConfigError
 from restore_core.models.checked import checked_once
 from search_spaces import get_space
+from tests.registries import registries_as_before
 
 BUILT: list[int] = []  # one entry per CountedNet built, its width
 
 
-@register_model("counted_net")
 class CountedNet(nn.Sequential):
     """Packed raw (4 channels) in, sRGB at twice the size out; counts its builds."""
 
@@ -22,6 +22,15 @@ class CountedNet(nn.Sequential):
     def __init__(self, width: int = 12):
         BUILT.append(width)
         super().__init__(nn.Conv2d(4, width, 3, padding=1), nn.Conv2d(width, 12, 1), nn.PixelShuffle(2))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _counted_net():
+    """CountedNet registered for this file's tests alone: registered when the file is imported, it would be in the
+    models that the files collected after it parametrize over (every model's options, its example input)."""
+    with registries_as_before():
+        register_model("counted_net")(CountedNet)
+        yield
 
 
 def lowlight(width: int) -> dict:
