@@ -42,6 +42,7 @@ from restore_core.evaluate import evaluate_checkpoint, first_image_crops
 from restore_core.loop import prepare_shared_data
 from restore_core.run_files import degradation, encode_png, is_tested, read_test, select_report, write_test
 from restore_core.schema import data_key, validate_config
+from restore_core.tasks import get_task
 
 NOT_EVALUATED = ("error", "nan")  # the statuses whose trials the tables do not count
 
@@ -66,7 +67,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     """Evaluate on test every trial of ``run_dir`` whose selected checkpoint has no ``test.json`` yet.
 
     On CPU the checkpoints are evaluated side by side, in as many threads as the machine's cores hold trials of
-    ``train.threads`` torch threads each (one at a time on a GPU): the trials have ended, and their cores are free.
+    ``train.threads`` torch threads each, where every trial's task says it can be (``Task.evaluated_side_by_side``;
+    one at a time otherwise, and on a GPU): the trials have ended, and their cores are free.
 
     Args:
         run_dir: ``runs/<space>/<name>`` on this machine's filesystem.
@@ -87,7 +89,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     jobs = _jobs(run_dir, space, manifest, metric, lower, dict(shared or {}), done)
     cores = len(os.sched_getaffinity(0))
     threads = max((job.threads or cores for job in jobs), default=1)
-    workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if device.type == "cpu" else 1
+    side_by_side = device.type == "cpu" and all(job.side_by_side for job in jobs)
+    workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if side_by_side else 1
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="test-evaluation") as pool:
         futures = [pool.submit(_evaluate, job, metric, lower, device) for job in jobs]
         try:
@@ -117,6 +120,7 @@ class _Job:
     data: Any
     threads: int | None
     degrade_tolerance: float
+    side_by_side: bool  # the task's evaluated_side_by_side
 
 
 def _jobs(run_dir: str, space, manifest: dict, metric: str, lower: bool, cache: dict,
@@ -146,7 +150,7 @@ def _jobs(run_dir: str, space, manifest: dict, metric: str, lower: bool, cache: 
             done.skipped[folder] = _not_evaluated(error)
             continue
         jobs.append(_Job(folder, config, reports, selected, cache[key], cfg.train.threads,
-                         cfg.train.degrade_tolerance))
+                         cfg.train.degrade_tolerance, get_task(cfg.task_name).evaluated_side_by_side))
     return jobs
 
 

@@ -6,8 +6,12 @@ caller can pass ``estimate_sigma(noisy)`` straight to either denoiser.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
+
+_BM3D = threading.Lock()  # the bm3d package's C library (bm4d) aborts the process when two threads call it at once
 
 
 def _check_gray(image: np.ndarray) -> np.ndarray:
@@ -47,7 +51,8 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
         return _check_gray(noisy).clip(0.0, 1.0)
     import bm3d  # heavy: it imports scipy.signal, which only a BM3D baseline needs
 
-    denoised = bm3d.bm3d(_check_gray(noisy), sigma_psd=float(sigma))
+    with _BM3D:
+        denoised = bm3d.bm3d(_check_gray(noisy), sigma_psd=float(sigma))
     return np.clip(denoised, 0.0, 1.0)
 
 

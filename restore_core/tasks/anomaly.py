@@ -45,6 +45,7 @@ class AnomalyTask(Task):
     DataOptions = AnomalyData
     loss_terms = ["mse", "l1", "perceptual"]
     loss_required = True
+    evaluated_side_by_side = True  # torch and NumPy only
 
     @classmethod
     def check_config(cls, config: Config) -> None:

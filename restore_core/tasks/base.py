@@ -84,6 +84,9 @@ class Task:
         loss_required: whether the ``loss`` section must give a term a weight > 0 (False where the task trains
             with losses of its own, as the GAN tasks do).
         main_model: key in ``self.modules`` whose cost (params, MACs, latency) is reported.
+        evaluated_side_by_side: whether two of its checkpoints may be evaluated at once in threads of one process
+            (the test evaluation after a sweep does so on CPU): True only where ``evaluate`` calls nothing that two
+            threads cannot run at once (torch, NumPy and OpenCV can; some C libraries, e.g. BM3D's, cannot).
     """
 
     Options: ClassVar[type] = NoOptions
@@ -91,6 +94,7 @@ class Task:
     loss_terms: ClassVar[list[str] | None] = None
     loss_required: ClassVar[bool] = False
     main_model: ClassVar[str] = "model"
+    evaluated_side_by_side: ClassVar[bool] = False
 
     def __init__(self, config: Config, data: Any, device: torch.device):
         self.config = config

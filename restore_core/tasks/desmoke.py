@@ -49,6 +49,7 @@ class DesmokeTask(Task):
     DataOptions = DesmokeData
     loss_terms: list[str] = []  # the GAN and L1 terms are the task's own (task.gan_loss, task.lambda_l1)
     main_model = "generator"
+    evaluated_side_by_side = True  # torch, NumPy and piq only
 
     @classmethod
     def check_config(cls, config: Config) -> None:

@@ -34,6 +34,7 @@ class LowLightTask(Task):
     DataOptions = LowLightData
     loss_terms = ["l1", "mse", "ssim", "ms_ssim"]
     loss_required = True
+    evaluated_side_by_side = True  # torch and NumPy only
 
     @classmethod
     def check_config(cls, config: Config) -> None:

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from skimage import data
@@ -49,3 +51,30 @@ def test_zero_sigma_returns_input(clean_and_noisy):
 def test_colour_image_rejected():
     with pytest.raises(ValueError, match="grayscale"):
         nlm_denoise(np.zeros((8, 8, 3)), 0.1)
+
+
+def test_bm3d_from_two_threads_at_once_runs_both(tmp_path):
+    """The bm3d package's C library aborts the process when two threads call it at once; the baseline takes turns.
+    In a process of its own: an abort would end pytest's."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import threading
+        import numpy as np
+        from restore_core.metrics import bm3d_denoise
+        rng = np.random.default_rng(0)
+        images = [np.clip(0.5 + 0.1 * rng.standard_normal((48, 48)), 0, 1) for _ in range(4)]
+        out = [None] * 4
+        def run(i):
+            out[i] = bm3d_denoise(images[i], 0.1)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        alone = bm3d_denoise(images[3], 0.1)
+        print(all(o is not None for o in out), np.allclose(out[3], alone, atol=1e-4))  # BM3D varies by 1e-5
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (0, "True True\n"), done.stderr[-2000:]
