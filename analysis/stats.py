@@ -23,7 +23,7 @@ from restore_core.errors import UserError
 def _scipy_stats():
     """SciPy's statistics, imported on first use (about 0.7 s): the sweep's driver reads a run's rows through this
     module long before, or without ever, computing a statistic."""
-    from scipy import stats
+    from scipy import stats  # heavy: about 0.7 s, for the statistics only
 
     return stats
 

@@ -8,6 +8,8 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
+import pytest
+
 
 @contextlib.contextmanager
 def registries_as_before() -> Iterator[None]:
@@ -26,3 +28,11 @@ def registries_as_before() -> Iterator[None]:
         for name in set(plugins._FILES) - files:
             sys.modules.pop(name, None)
             del plugins._FILES[name]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def registries_restored_after_the_file():
+    """Imported into a test file whose plugins register parts in this process, it puts the registries back after the
+    file's last test (``from tests.registries import registries_restored_after_the_file  # noqa: F401``)."""
+    with registries_as_before():
+        yield

@@ -12,6 +12,7 @@ import os
 
 import pandas as pd
 
+import analysis
 from analysis.format import to_markdown
 from analysis.load import INFEASIBLE, lower_is_better
 from analysis.remote import local_run
@@ -41,9 +42,7 @@ def print_summary(run_dir: str) -> None:
 
 
 def _print_summary(run_dir: str, shown: str) -> None:
-    from analysis import analyse  # SciPy's statistics and Plotly: imported when a sweep's tables are written
-
-    result = analyse(run_dir)
+    result = analysis.analyse(run_dir)  # imports SciPy's statistics and Plotly, once the sweep has ended
     frame, metric = result.frame, result.metric
     key = value_column(frame, metric) if not frame.empty else f"best/{metric}"
     best = best_trial(frame, metric, result.mode)

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray import tune
 
+import analysis
 from analysis.evaluate_test import evaluate_run_on_test
 from analysis.remote import local_run
 from restore_core.cli import Interrupted
@@ -247,9 +248,7 @@ def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData]) -> No
         print(f"writing the tables and the report of {plan.run_dir}", file=sys.stderr, flush=True)  # seconds to minutes
         try:
             with stop_on_full_disk(plan.run_dir, tables):
-                from analysis import write_outputs  # SciPy's statistics and Plotly: imported for the tables only
-
-                write_outputs(plan.run_dir)
+                analysis.write_outputs(plan.run_dir)  # imports SciPy's statistics and Plotly, for the tables only
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {tables}") from None
 

@@ -27,7 +27,7 @@ from restore_core.schema import validate_config
 from restore_core.tasks import get_task as get_task_class
 from sweeps.run import main
 from tests.conftest import ROOT, free_port
-from tests.registries import registries_as_before
+from tests.registries import registries_restored_after_the_file  # noqa: F401 (this file's plugins end with it)
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
 FLAKY = '''"""A model that fails while the file FLAG exists (a test's plugin)."""
@@ -48,12 +48,6 @@ class FlakyNet(TinyNet):
             raise RuntimeError("flaky_net fails while its flag file exists")
         return super().forward(x)
 '''
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _registries_as_before():
-    with registries_as_before():  # this file's plugins' parts end with it
-        yield
 
 
 def plugin_folder(tmp_path) -> str:

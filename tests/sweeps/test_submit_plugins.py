@@ -18,6 +18,7 @@ from restore_core.plugins import file_sha256
 from sweeps.cluster.code import SUBMITTED
 from sweeps.launch.cli import run_main
 from tests.conftest import ROOT, free_port
+from tests.registries import registries_restored_after_the_file  # noqa: F401 (its --import parts end with it)
 from tests.sweeps.test_submit import _env, _slurm_ready, token_head  # noqa: F401  (the module's Ray head, token checked)
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
