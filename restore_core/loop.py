@@ -66,6 +66,7 @@ def train(
     data: SharedData | None = None,
     report: Reporter | None = None,
     resume_from: str | None = None,
+    report_resumed: bool = False,
     logdir: str | None = None,
 ) -> TrainResult:
     """Train one config to the end, or until it produces NaN/inf or collapses.
@@ -75,6 +76,9 @@ def train(
         data: data prepared once by :func:`prepare_shared_data`; built here when missing or for another data config.
         report: called at every evaluation with the metrics and a checkpoint folder.
         resume_from: a checkpoint folder written by an earlier run of this loop; training continues exactly.
+        report_resumed: the report of ``resume_from`` never reached the run's records (the process that received
+            the reports was killed after the checkpoint was kept, before it recorded the report): report it again,
+            with the same metrics and state, before training on, so that the trial's reports have no gap.
         logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
     """
     # 1) validate and set up the process: threads, seed, device
@@ -94,9 +98,11 @@ def train(
 
     # 2) resume, or measure the model's cost once; then the opt-in step options (the cost is the eager model's,
     # and measuring it on a compiled module would compile it once more for the cost input's shape)
-    start_step, cost = 0, {}
+    start_step, cost, resumed = 0, {}, None
     if resume_from:
-        start_step, cost = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
+        start_step, cost, resumed = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
+        if report_resumed and resumed is not None:
+            _report(report, task, start_step, cost, resumed)  # before the step options change the modules
     if not cost:
         cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     mark("cost")
@@ -107,12 +113,12 @@ def train(
     # worker would keep them running
     try:
         # 3) train, evaluating every eval_every steps and at the end
-        history: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = [resumed] if report_resumed and resumed is not None else []
         loss_sums: dict[str, torch.Tensor] = {}
         finite = torch.ones((), dtype=torch.bool, device=device)
         data_seconds = step_seconds = 0.0
         steps_since_eval = 0
-        metrics: dict[str, Any] = {}
+        metrics: dict[str, Any] = dict(history[-1]) if history else {}
         stop_reason = "completed"
         for step in range(start_step + 1, cfg.train.steps + 1):
             _set_lr(task, base_lrs, lr_factor(cfg.optim, step - 1, cfg.train.steps))
@@ -235,6 +241,7 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
         "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
         "extra": task.extra_state(),
         "scalers": task.scaler_state(),
+        "metrics": metrics,  # reported again by a resume that finds this report missing from the run's records
     }
     folder = _save_staged(state)
     try:
@@ -259,7 +266,9 @@ def _save_staged(state: dict) -> str:
     return folder
 
 
-def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict]:
+def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict, dict | None]:
+    """Load the state at ``path`` into ``task``; returns its step, the model's cost and the metrics reported with it
+    (None: a checkpoint saved without them)."""
     state = torch.load(path, map_location=device, weights_only=False)
     for name, module in task.modules.items():
         module.load_state_dict(state["modules"][name])
@@ -267,7 +276,8 @@ def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, 
         optimizer.load_state_dict(state["optimizers"][name])
     task.load_extra_state(state.get("extra", {}))
     task.load_scaler_state(state.get("scalers", {}))
-    return int(state["step"]), dict(state.get("cost", {}))
+    metrics = state.get("metrics")
+    return int(state["step"]), dict(state.get("cost", {})), dict(metrics) if isinstance(metrics, dict) else None
 
 
 def _tensorboard(logdir: str | None):

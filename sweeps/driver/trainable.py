@@ -18,7 +18,7 @@ from restore_core.schema import data_key, validate_config
 from restore_core.timeline import mark
 from sweeps.cluster.atomic_fs import is_local_filesystem
 from sweeps.driver.tb_summaries import TrialSummaries
-from sweeps.ledger.recover import newest_checkpoint
+from sweeps.ledger.recover import newest_checkpoint, report_missing
 from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir
@@ -83,15 +83,19 @@ def run_trial(
         watchdog = Watchdog(trial_timeout, message, lambda text: write_timeout(logdir, text)).start()
     try:
         try:
-            checkpoint = tune.get_checkpoint()
+            checkpoint, unrecorded = tune.get_checkpoint(), False
             if on_local_storage:  # the trial's folder is the storage's: a newer checkpoint may be there
-                checkpoint = newest_checkpoint(logdir, checkpoint.path if checkpoint else None)
+                known = checkpoint.path if checkpoint else None
+                checkpoint = newest_checkpoint(logdir, known)
+                # a driver killed after the checkpoint was kept, before its report was recorded: report it again
+                unrecorded = checkpoint is not None and report_missing(logdir, checkpoint, known)
                 checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
             if checkpoint is None:
                 train(trial_config, data=data, report=report, logdir=logdir)
             else:
                 with checkpoint.as_directory() as folder:
-                    train(trial_config, data=data, report=report, resume_from=folder, logdir=logdir)
+                    train(trial_config, data=data, report=report, resume_from=folder, report_resumed=unrecorded,
+                          logdir=logdir)
         finally:
             if watchdog is not None:
                 watchdog.finish()

@@ -164,15 +164,27 @@ def newest_checkpoint(trial_dir: str, known: str | None) -> str | None:
     save; without this the trial would go back to an older checkpoint, or to its start).
 
     Checkpoints are written whole or not at all (:mod:`sweeps.cluster.atomic_fs`), so one with its state file is
-    complete. One whose report the run recorded (``result.json`` names it) comes first, so that the trial's reports
-    go on without a gap; a newer one without its report only when no recorded one is left.
+    complete. One whose report the run recorded (``result.json`` names it, or Ray's snapshot holds it: Ray recorded
+    its report before it kept it) comes first, so that the trial's reports go on without a gap; a newer one without
+    its report only when no recorded one is left, and the trial then reports it again
+    (:func:`report_missing`).
     """
     found = {os.path.basename(os.path.dirname(path)): os.path.dirname(path)
              for path in glob.glob(os.path.join(trial_dir, "checkpoint_*", CHECKPOINT_FILE))}
     if known is not None:
         found[os.path.basename(os.path.normpath(known))] = known
-    recorded = [name for name in found if name in reported_checkpoints(trial_dir)]
+    recorded = [name for name in found if not report_missing(trial_dir, found[name], known)]
     return found[max(recorded or found)] if found else None
+
+
+def report_missing(trial_dir: str, checkpoint: str, known: str | None) -> bool:
+    """Whether the report of ``checkpoint`` (a folder of the trial's) is missing from the run's records: neither
+    ``result.json`` names it nor is it ``known``, the checkpoint Ray's snapshot holds (a driver killed after the trial
+    kept the checkpoint, before it recorded the report)."""
+    name = os.path.basename(os.path.normpath(checkpoint))
+    if known is not None and name == os.path.basename(os.path.normpath(known)):
+        return False
+    return name not in reported_checkpoints(trial_dir)
 
 
 def reported_checkpoints(trial_dir: str) -> set[str]:

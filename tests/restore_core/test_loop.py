@@ -1,6 +1,7 @@
 import math
 import os
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,6 +53,37 @@ def test_checkpoint_resumes_exactly(config, shared, tmp_path):
     assert resumed.metrics["train/loss"] == straight.metrics["train/loss"]
     state = torch.load(tmp_path / "ckpt" / CHECKPOINT_FILE, weights_only=False)
     assert state["step"] == 2 and set(state["optimizers"]) == {"model"} and state["cost"]["cost/params"] > 0
+
+
+def test_a_resume_whose_report_went_missing_reports_it_again_first(config, shared, tmp_path):
+    """``report_resumed``: the checkpoint's own report (kept in its state) comes first, with its state, then the
+    reports go on; without it a resume reports only what it trains."""
+    straight: dict[int, dict] = {}
+
+    def keep(metrics, folder):
+        if metrics["step"] == 2:
+            (tmp_path / "ckpt").mkdir()
+            (tmp_path / "ckpt" / CHECKPOINT_FILE).write_bytes(Path(folder, CHECKPOINT_FILE).read_bytes())
+        straight[metrics["step"]] = metrics
+
+    train(config, data=shared, report=keep)
+    reported: list[tuple[dict, dict | None]] = []
+
+    def record(metrics, folder):
+        state = torch.load(os.path.join(folder, CHECKPOINT_FILE), weights_only=False) if folder else None
+        reported.append((metrics, state))
+
+    resumed = train(config, data=shared, report=record, resume_from=str(tmp_path / "ckpt"), report_resumed=True)
+    assert [m["step"] for m, _ in reported] == [2, 4] and [m["step"] for m in resumed.history] == [2, 4]
+    assert reported[0][0] == straight[2] and reported[1][0]["val/psnr"] == straight[4]["val/psnr"]
+    saved = torch.load(tmp_path / "ckpt" / CHECKPOINT_FILE, weights_only=False)
+    again = reported[0][1]
+    assert again["step"] == 2 and again["metrics"] == straight[2]
+    for name, tensor in saved["modules"]["model"].items():
+        assert torch.equal(again["modules"]["model"][name], tensor), name
+    reported.clear()
+    train(config, data=shared, report=record, resume_from=str(tmp_path / "ckpt"))
+    assert [m["step"] for m, _ in reported] == [4]
 
 
 def test_nan_loss_stops_the_trial_and_says_so(config, shared):
