@@ -1,89 +1,34 @@
-"""``sweeps/submit.py`` against real schedulers: Ray heads started here (one with token authentication, one without
-on the outward address; their own ports and temp dirs, stopped after), this machine's SLURM when there is one, and a
-KubeRay manifest read back as YAML."""
+"""``sweeps/submit.py`` against real Ray heads started here (one with token authentication that every Jobs API test
+shares, one without on the outward address; their own ports and temp dirs, stopped after), the sbatch script read
+back as text and a KubeRay manifest read back as YAML. A sweep on this machine's SLURM is in test_submit_plugins.py.
+
+One job carries the checks of a submitted sweep: it sweeps the user's own plugin files, so that the same job shows
+the project and those files uploaded, the log followed to SUCCEEDED and the run recorded as a local sweep would."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 import yaml
 
 from analysis import load_run
 from restore_core.errors import UserError
+from restore_core.plugins import file_sha256
 from sweeps.launch.cli import run_main
 from sweeps.launch.dashboard import authentication_mode, check_access
 from tests.conftest import ROOT, free_port
+from tests.registries import registries_restored_after_the_file  # noqa: F401 (its --import parts end with it)
 from tests.sweeps.cli_forks import run_forked
+from tests.sweeps.submission import clean_env, copy_plugins, outward_address, ray_head
 
-BIN = os.path.dirname(sys.executable)
 SWEEP = ["--space", "lsid_lr", "--profile", "smoke", "--search", "random", "--num-samples", "1", "--scheduler", "fifo"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    """This environment without Ray's address and token settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH", "RAY_API_SERVER"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `python` and `ray` of this virtual environment
-    return {**env, **extra}
-
-
-def outward_address() -> str | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # a UDP connect sends nothing; it picks the outward interface
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
-
-
-@contextlib.contextmanager
-def ray_head(folder, mode: str, host: str = "127.0.0.1", token: str | None = None):
-    """``ray start --head`` with ``RAY_AUTH_MODE=mode``, its dashboard on ``host``, one declared GPU and its own
-    ports and temp dir; yields (dashboard url, GCS address) once the dashboard answers, stops the node after."""
-    port, dashboard = free_port(), free_port()
-    temp_dir = f"/tmp/rt-{secrets.token_hex(3)}"  # short: Ray's Unix sockets live under it
-    command = [os.path.join(BIN, "ray"), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
-               "--port", str(port), "--dashboard-host", host, "--dashboard-port", str(dashboard),
-               "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-               "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
-               "--ray-client-server-port", str(free_port()), "--num-cpus", "2", "--num-gpus", "1",
-               "--temp-dir", temp_dir, "--disable-usage-stats"]
-    env = _env(RAY_AUTH_MODE=mode, **({"RAY_AUTH_TOKEN": token} if token else {}))
-    log = open(folder / "head.log", "w")  # noqa: SIM115 (closed below)
-    head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{host}:{dashboard}"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                request = urllib.request.Request(f"{url}/api/version", headers=headers)
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert head.poll() is None and time.time() < deadline, "the Ray head did not start"
-            time.sleep(0.5)
-        yield url, f"127.0.0.1:{port}"
-    finally:
-        head.terminate()  # `ray start --block` stops every process of its node on SIGTERM
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            head.kill()
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -98,25 +43,63 @@ def test_the_heads_report_their_authentication_mode(token_head):
     assert authentication_mode(token_head[0]) == "token"
 
 
-def test_a_sweep_submitted_through_the_jobs_api_runs_on_the_cluster(token_head, tmp_path):
+def test_a_sweep_of_plugins_submitted_through_the_jobs_api_runs_on_the_cluster(token_head, tmp_path):
     url, _, token = token_head
-    proc = subprocess.run([sys.executable, "sweeps/submit.py", "ray", "--address", url, "--", *SWEEP, "--storage",
-                           str(tmp_path), "--name", "job1"], cwd=ROOT, env=_env(RAY_AUTH_TOKEN=token),
-                          capture_output=True, text=True, timeout=400)
+    folder = copy_plugins(tmp_path)
+    submit = [sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "ray", "--address", url, "--"]
+    env = clean_env(RAY_AUTH_TOKEN=token, PYTHONPATH=ROOT)
+    (tmp_path / "runs").mkdir()  # there, so that its filesystem is checked (one that does not exist is not)
+    proc = subprocess.run([*submit, "--import", "mine/tiny_net.py", "--space", "mine/tiny_space.py:WIDTH", "--profile",
+                           "smoke", "--storage", str(tmp_path / "runs"), "--name", "p1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    assert "submitted job restore-lsid-lr-job1-" in out
+    command = "python sweeps/run.py --import tiny_net --space tiny_space:WIDTH --profile smoke"
+    assert "submitted job restore-tiny-width-p1-" in out and command in out
+    assert folder not in out  # nothing of this machine's paths in the job's command
     assert "Ray dashboard: http://127.0.0.1:" in out  # the job's driver found the cluster through RAY_ADDRESS
     assert "best trial: " in out and out.rstrip().endswith("SUCCEEDED")  # the log was followed to the end
     assert "each node would keep its own trials" in proc.stderr  # /tmp is node-local: a warning, not an error
-    frame = load_run(str(tmp_path / "lsid_lr" / "job1"))
-    assert len(frame) == 1 and frame["status"].tolist() == ["completed"]
+    run_dir = tmp_path / "runs" / "tiny_width" / "p1"
+    # the job imported its copies by name; the run records the files they were sent from, as a local sweep would
+    recorded = json.loads((run_dir / "manifest.json").read_text())["plugins"]
+    assert recorded == [{"kind": "file", "name": name, "path": f"{folder}/{name}.py",
+                         "sha256": file_sha256(f"{folder}/{name}.py")} for name in ("tiny_net", "tiny_space")]
+    frame = load_run(str(run_dir))  # loads them here from those files
+    assert sorted(frame["label"]) == ["width=16", "width=4"] and frame["status"].tolist() == ["completed"] * 2
     from ray.job_submission import JobSubmissionClient
 
-    job_id = out.split("submitted job ")[1].split()[0]
-    info = JobSubmissionClient(url, headers={"Authorization": f"Bearer {token}"}).get_job_info(job_id)
+    client = JobSubmissionClient(url, headers={"Authorization": f"Bearer {token}"})
+    info = client.get_job_info(out.split("submitted job ")[1].split()[0])
     assert info.runtime_env["working_dir"].startswith("gcs://_ray_pkg_")  # the project went up with the job
-    assert info.entrypoint.startswith("python sweeps/run.py --space lsid_lr --profile smoke")
+    assert info.entrypoint.startswith(command)
+    assert len(info.runtime_env["py_modules"]) == 2  # the two files, uploaded with the job
+    assert all(uri.startswith("gcs://_ray_pkg_") for uri in info.runtime_env["py_modules"])
+
+    # a resume needs no --import where this machine reads the run's manifest: the files it records go up again
+    resumed = subprocess.run([*submit, "--resume", "--name", "p1", "--storage", str(tmp_path / "runs")],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    info = client.get_job_info(resumed.stdout.split("submitted job ")[1].split()[0])
+    assert info.entrypoint.startswith("python sweeps/run.py --resume --name p1") and "--import" not in info.entrypoint
+    assert len(info.runtime_env["py_modules"]) == 2
+    # a RayJob of the resume takes them in its ConfigMap, and its command loads them from there
+    manifest = tmp_path / "resume.yaml"
+    assert run_main(["kuberay", "--image", "x", "-o", str(manifest), "--", "--resume", "--name", "p1", "--storage",
+                     str(tmp_path / "runs")]) == 0
+    config_map, job = yaml.safe_load_all(manifest.read_text())
+    assert sorted(config_map["data"]) == ["tiny_net.py", "tiny_space.py"]
+    assert job["spec"]["entrypoint"].endswith("--import=/plugins/tiny_net.py --import=/plugins/tiny_space.py")
+    # a node where the files are elsewhere (a pod's /plugins): given again, they stand in for the recorded ones
+    os.rename(folder, tmp_path / "pods")
+    try:
+        dry = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "run.py"), "--resume", "--dry-run",
+                              "--name", "p1", "--storage", str(tmp_path / "runs"), "--import", "pods/tiny_net.py",
+                              "--import", "pods/tiny_space.py", "--dashboard-port", str(free_port())], cwd=tmp_path,
+                             env=clean_env(PYTHONPATH=ROOT), capture_output=True, text=True, timeout=300)
+    finally:
+        os.rename(tmp_path / "pods", folder)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
 
 
 def test_a_wrong_token_is_refused(token_head, tmp_path, monkeypatch, capsys):
@@ -140,7 +123,7 @@ def above_every_node(token_head, tmp_path_factory):
     commands = {flag: [*SWEEP, flag, value, "--address", gcs, "--storage", storage[flag], "--name", "g"]
                 for flag, value in ABOVE_EVERY_NODE.items()}
     return gcs, storage, run_forked(os.path.join(ROOT, "sweeps", "run.py"), commands, ROOT,
-                                    str(tmp_path_factory.mktemp("out")), env=_env(RAY_AUTH_TOKEN=token))
+                                    str(tmp_path_factory.mktemp("out")), env=clean_env(RAY_AUTH_TOKEN=token))
 
 
 @pytest.mark.parametrize("flag, message", [
@@ -271,40 +254,7 @@ def test_the_sbatch_script_fails_the_job_when_nodes_are_missing(token_head, caps
     wait = script.split("<<'WAIT'\n", 1)[1].split("\nWAIT\n", 1)[0]
     assert '"${#nodes[@]}" 300 <<\'WAIT\'' in script
     proc = subprocess.run([sys.executable, "-", token_head[1], "2", "3"], input=wait, text=True, capture_output=True,
-                          env=_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token_head[2]), timeout=120)
+                          env=clean_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token_head[2]), timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "ray cluster: 1 of 2 nodes" in proc.stdout
     assert f"error: only 1 of 2 nodes joined the Ray head at {token_head[1]} within 3 s" in proc.stderr
-
-
-def _slurm_ready() -> bool:
-    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
-        return False
-    state = subprocess.run(["sinfo", "-h", "-o", "%a %T"], capture_output=True, text=True)
-    return state.returncode == 0 and any(line.startswith("up") and ("idle" in line or "mix" in line)
-                                         for line in state.stdout.splitlines())
-
-
-@pytest.mark.skipif(not _slurm_ready() and not os.environ.get("REQUIRE_SLURM"),
-                    reason="no SLURM here (bash .ci/slurm-setup.sh starts a one-node one)")
-def test_the_sbatch_script_runs_a_sweep_on_slurm(tmp_path):
-    assert _slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
-    # from another folder (sbatch must still run from the project root), with neither `python` nor `ray` of this
-    # virtual environment on PATH: --python alone names the Python that runs Ray and the sweep
-    env = _env()
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if os.path.abspath(p) != BIN)
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
-                           "--cpus-per-node", "2", "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"),
-                           "--python", sys.executable, "--setup", "true", "--", *SWEEP,
-                           "--storage", str(tmp_path / "runs"), "--name", "s1"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540)
-    logs = list((tmp_path / "logs").glob("*.out"))
-    log = logs[0].read_text() if logs else ""
-    assert proc.returncode == 0, proc.stdout + proc.stderr + log[-3000:]
-    assert "SLURM job" in proc.stdout and "ended with exit code 0" in proc.stdout
-    assert "ray cluster: 1 of 1 nodes" in log and "best trial: " in log
-    [head] = [line.split()[-1] for line in log.splitlines() if line.startswith("ray head: ")]
-    if outward_address():  # the address the other nodes reach, not a loopback one
-        assert not head.startswith("127."), head
-    frame = load_run(str(tmp_path / "runs" / "lsid_lr" / "s1"))
-    assert frame["status"].tolist() == ["completed"]
