@@ -19,11 +19,11 @@ LONGEST = (
     ("fault_sweep", 220),  # the fault sweep, test_connect's own sweeps and Ray, test_trainable and its readers
     ("tests/sweeps/cluster/test_two_nodes.py", 140),
     ("smoke_run", 130),  # the lsid_lr smoke sweep, test_lsid_lr and the analysis tests that read it
-    ("tests/sweeps/test_submit.py", 90),
+    ("tests/sweeps/test_submit.py", 95),  # the token-checked Ray head and its plugin job
     ("tests/sweeps/cluster/test_object_storage.py", 90),
+    ("tests/sweeps/test_submit_plugins.py", 80),  # the SLURM job
     ("tests/sweeps/ledger/test_crash.py", 80),
     ("tests/sweeps/ledger/test_resume.py", 60),
-    ("tests/sweeps/test_submit_plugins.py", 60),
     ("tests/sweeps/driver/test_multiobjective.py", 50),
     ("tests/sweeps/test_plugins.py", 50),
     ("tests/sweeps/cluster/test_full_disk.py", 50),
