@@ -28,20 +28,10 @@ from sweeps.settings.options import AUTO_GPU_SHARE, SweepOptions
 from sweeps.settings.resolve import RunSettings, resolve_settings
 from tests.conftest import ROOT, free_port
 from tests.sweeps.conftest import dashboard_request
+from tests.sweeps.submission import outward_address
 
 START_LIMIT = 120  # seconds until the driver prints the dashboard (Ray starts in about 6 on a quiet machine)
 SWEEP_LIMIT = 300  # seconds for the whole sweep of one smoke trial (about 15)
-
-
-def _outward_address() -> str | None:
-    """This machine's address on its default route (a UDP connect sends nothing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
 
 
 @dataclass
@@ -119,7 +109,7 @@ def local_sweep(tmp_path_factory) -> LocalSweep:
         # the checks that must be made while this Ray is up, first and quickly (a smoke trial takes seconds)
         no_token = dashboard_request(f"{url}/api/version", {})[0]
         wrong_token = dashboard_request(f"{url}/api/version", {"Authorization": "Bearer wrong"})[0]
-        outward = _outward_address()
+        outward = outward_address()
         if outward is not None:
             outward_error = _connect_error(outward, port)
         while proc.poll() is None:
