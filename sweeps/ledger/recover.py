@@ -173,18 +173,21 @@ def newest_checkpoint(trial_dir: str, known: str | None) -> str | None:
              for path in glob.glob(os.path.join(trial_dir, "checkpoint_*", CHECKPOINT_FILE))}
     if known is not None:
         found[os.path.basename(os.path.normpath(known))] = known
-    recorded = [name for name in found if not report_missing(trial_dir, found[name], known)]
+    recorded = recorded_checkpoints(trial_dir, known) & set(found)
     return found[max(recorded or found)] if found else None
 
 
 def report_missing(trial_dir: str, checkpoint: str, known: str | None) -> bool:
-    """Whether the report of ``checkpoint`` (a folder of the trial's) is missing from the run's records: neither
-    ``result.json`` names it nor is it ``known``, the checkpoint Ray's snapshot holds (a driver killed after the trial
-    kept the checkpoint, before it recorded the report)."""
-    name = os.path.basename(os.path.normpath(checkpoint))
-    if known is not None and name == os.path.basename(os.path.normpath(known)):
-        return False
-    return name not in reported_checkpoints(trial_dir)
+    """Whether the report of ``checkpoint`` (a folder of the trial's) is missing from the run's records (a driver
+    killed after the trial kept the checkpoint, before it recorded the report)."""
+    return os.path.basename(os.path.normpath(checkpoint)) not in recorded_checkpoints(trial_dir, known)
+
+
+def recorded_checkpoints(trial_dir: str, known: str | None) -> set[str]:
+    """The checkpoints (folder names) whose reports the run recorded: those ``result.json`` names, and ``known``, the
+    one Ray's snapshot holds (Ray records a report before it keeps its checkpoint)."""
+    names = reported_checkpoints(trial_dir)
+    return names | {os.path.basename(os.path.normpath(known))} if known is not None else names
 
 
 def reported_checkpoints(trial_dir: str) -> set[str]:
