@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from tests.conftest import free_port
+from tests.sweeps.submission import clean_env
 
 BIN = os.path.dirname(sys.executable)
 STARTUP_S = 240  # a loaded 2-core machine has taken over a minute to start a node
@@ -28,9 +29,7 @@ STARTUP_S = 240  # a loaded 2-core machine has taken over a minute to start a no
 
 def cluster_env(token: str, **extra: str) -> dict[str, str]:
     """This environment with Ray's token on and no other Ray address or token settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH", "RAY_API_SERVER"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `python` and `ray` of this virtual environment
-    return {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, **extra}
+    return clean_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, **extra)
 
 
 @dataclass
