@@ -92,7 +92,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     side_by_side = device.type == "cpu" and all(job.side_by_side for job in jobs)
     workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if side_by_side else 1
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="test-evaluation") as pool:
-        futures = [pool.submit(_evaluate, job, metric, lower, device) for job in jobs]
+        eval_sets: dict = {}  # the tasks' evaluation sets, built once per data and config (not per checkpoint)
+        futures = [pool.submit(_evaluate, job, metric, lower, device, eval_sets) for job in jobs]
         try:
             for job, future in zip(jobs, futures):
                 reason = future.result()
@@ -154,12 +155,13 @@ def _jobs(run_dir: str, space, manifest: dict, metric: str, lower: bool, cache: 
     return jobs
 
 
-def _evaluate(job: _Job, metric: str, lower: bool, device: torch.device) -> str | None:
+def _evaluate(job: _Job, metric: str, lower: bool, device: torch.device, eval_sets: dict) -> str | None:
     """Evaluate one trial's selected checkpoint (and, for a degraded trial, its last) and write its ``test.json``;
     None, or why it was not evaluated."""
     checkpoint = job.selected["checkpoint_dir_name"]
     try:
-        result = evaluate_checkpoint(job.config, os.path.join(job.folder, checkpoint), "test", job.data, device)
+        result = evaluate_checkpoint(job.config, os.path.join(job.folder, checkpoint), "test", job.data, device,
+                                     eval_sets)
         record = {
             "step": int(job.selected.get("step", result.step)), "checkpoint": checkpoint, "metric": metric,
             "value": job.selected.get(metric), "metrics": _numbers(result.evaluation.metrics),
@@ -170,7 +172,8 @@ def _evaluate(job: _Job, metric: str, lower: bool, device: torch.device) -> str 
         fell = degradation(job.reports, metric, lower, job.degrade_tolerance)
         last = job.reports[-1].get("checkpoint_dir_name")
         if fell is not None and last and last != checkpoint and os.path.isdir(os.path.join(job.folder, last)):
-            later = evaluate_checkpoint(job.config, os.path.join(job.folder, last), "test", job.data, device)
+            later = evaluate_checkpoint(job.config, os.path.join(job.folder, last), "test", job.data, device,
+                                        eval_sets)
             record["last"] = {"step": int(job.reports[-1].get("step", later.step)), "checkpoint": last,
                               "images": {name: encode_png(crop)
                                          for name, crop in first_image_crops(later.evaluation).items()}}

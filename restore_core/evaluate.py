@@ -7,6 +7,7 @@ ended. Like the loop, nothing here depends on Ray.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -38,7 +39,7 @@ class CheckpointEvaluation:
 
 
 def load_checkpoint_task(config: Mapping, checkpoint_dir: str, data: SharedData | None = None,
-                         device: torch.device | None = None) -> tuple[Task, int]:
+                         device: torch.device | None = None, eval_sets: dict | None = None) -> tuple[Task, int]:
     """The task of ``config`` with the models of a checkpoint folder the loop wrote, and the checkpoint's step.
 
     Args:
@@ -47,6 +48,10 @@ def load_checkpoint_task(config: Mapping, checkpoint_dir: str, data: SharedData 
         data: data prepared by :func:`~restore_core.loop.prepare_shared_data`; built here when missing or for another
             data config.
         device: where to evaluate (default: the config's ``train.device``, as the loop picks it).
+        eval_sets: a dict kept by the caller across checkpoints: the task's evaluation sets (its inputs and the
+            degraded input's reference metrics, ``Task.eval_sets``) are shared with every other task built with it
+            for the same data, task and model sections and device, so they are built once (see
+            :func:`eval_sets_key`).
     """
     cfg = validate_config(config)
     task_cls = get_task(cfg.task_name)
@@ -56,6 +61,8 @@ def load_checkpoint_task(config: Mapping, checkpoint_dir: str, data: SharedData 
     with _BUILDING:  # one build at a time: it seeds torch's global generator, and some tasks draw from it
         torch.manual_seed(cfg.train.seed)  # the initial weights are overwritten; a fixed draw keeps it reproducible
         task = task_cls(cfg, data.data, device)
+        if eval_sets is not None:
+            task.eval_sets = eval_sets.setdefault(eval_sets_key(config, data.key, device), task.eval_sets)
     state = torch.load(os.path.join(checkpoint_dir, CHECKPOINT_FILE), map_location=device, weights_only=False)
     for name, module in task.modules.items():
         module.load_state_dict(state["modules"][name])
@@ -63,11 +70,17 @@ def load_checkpoint_task(config: Mapping, checkpoint_dir: str, data: SharedData 
     return task, int(state["step"])
 
 
+def eval_sets_key(config: Mapping, data_key: str, device: torch.device) -> str:
+    """What a task's evaluation sets depend on: the data, the task and model sections, the device (not the weights,
+    the seed or the optimiser)."""
+    return json.dumps([config.get("task"), config.get("model"), data_key, str(device)], sort_keys=True, default=str)
+
+
 def evaluate_checkpoint(config: Mapping, checkpoint_dir: str, split: str = "test", data: SharedData | None = None,
-                        device: torch.device | None = None) -> CheckpointEvaluation:
+                        device: torch.device | None = None, eval_sets: dict | None = None) -> CheckpointEvaluation:
     """Evaluate the checkpoint in ``checkpoint_dir`` on ``split`` (see :func:`load_checkpoint_task`)."""
     start = time.perf_counter()
-    task, step = load_checkpoint_task(config, checkpoint_dir, data, device)
+    task, step = load_checkpoint_task(config, checkpoint_dir, data, device, eval_sets)
     evaluation = task.evaluate(split)
     # the user's registered metrics (train.extra_metrics) on the same outputs, as the loop adds them on validation
     evaluation.metrics.update(extra_metrics(task.config.train.extra_metrics, evaluation.outputs, evaluation.targets,

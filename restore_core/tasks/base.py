@@ -102,6 +102,11 @@ class Task:
         self.device = device
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        # What ``evaluate`` needs of a split besides the models (inputs, targets, the degraded input's reference
+        # metrics, classical baselines), built on first use by the task's ``eval_set``. It depends on the data, the
+        # task and model sections and the device, never on the weights: ``restore_core.evaluate`` hands the tasks it
+        # builds for one run's checkpoints one dict, so the references are computed once, not per checkpoint.
+        self.eval_sets: dict[str, dict] = {}
 
     # -- set-up -------------------------------------------------------------------------------------------
     @classmethod

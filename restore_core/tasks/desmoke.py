@@ -119,19 +119,18 @@ class DesmokeTask(Task):
         self.train_input = self.network_input(data["train"].smoky)
         self.train_target = data["train"].clean * 2 - 1
         self.uqi = uqi_gaussian if config.task.uqi == "gaussian11" else uqi
-        self._eval_sets: dict[str, dict] = {}
 
     def eval_set(self, split: str) -> dict:
         """The network input, smoky and clean images, smoke mask and reference metrics of ``split``, built once."""
-        if split not in self._eval_sets:
+        if split not in self.eval_sets:
             pairs = self.data[split]
             smoky, clean = self.to_device(pairs.smoky), self.to_device(pairs.clean)
-            self._eval_sets[split] = {
+            self.eval_sets[split] = {
                 "input": self.to_device(self.network_input(pairs.smoky)), "smoky": smoky, "clean": clean,
                 "alpha": None if pairs.alpha is None else self.to_device(pairs.alpha[:, None]),
                 "reference": {f"{split}/ref_{k}": v for k, v in self.quality(smoky, clean).items()},
             }
-        return self._eval_sets[split]
+        return self.eval_sets[split]
 
     def quality(self, images: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         """Mean PSNR, SSIM, UQI (``task.uqi``) and FSIMc of ``(N, 3, H, W)`` images in [0, 1] against ``clean``."""

@@ -84,20 +84,19 @@ class LowLightTask(Task):
             )
         }
         self.loss = WeightedLoss(config.loss).to(device)
-        self._eval_sets: dict[str, dict] = {}
 
     def eval_set(self, split: str) -> dict:
         """The model input, target, reference (the naive pipeline's image) and reference metrics of ``split``, built
         once."""
-        if split not in self._eval_sets:
+        if split not in self.eval_sets:
             samples = self.data[split]
             bayer, ratio = self.to_device(samples.bayer), self.to_device(samples.ratio)
             target, reference = self.to_device(samples.targets(slice(None))), self.naive_pipeline(bayer, ratio)
-            self._eval_sets[split] = {
+            self.eval_sets[split] = {
                 "input": self.model_input(bayer, ratio), "target": target, "reference": reference,
                 "metrics": {f"{split}/ref_{k}": v for k, v in self.quality(reference, target).items()},
             }
-        return self._eval_sets[split]
+        return self.eval_sets[split]
 
     def quality(self, images: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """Mean PSNR and SSIM of sRGB ``images`` against ``target``, in ``task.metric_convention``."""

@@ -111,21 +111,20 @@ class TCFLTask(Task):
         self.tv = WeightedLoss({"tv": weights["tv"]}).to(device) if weights["tv"] else None
         self.separation_weight = weights["separation"]
         self.separation = LOSSES.get("separation")()
-        self._eval_sets: dict[str, dict] = {}
 
     def eval_set(self, split: str) -> dict:
         """The noisy and clean images ``(N, 1, H, W)`` of ``split`` with the noisy input's metrics (the reference) and
         BM3D's and NLM's (the classical baselines), built once."""
-        if split not in self._eval_sets:
+        if split not in self.eval_sets:
             noisy, clean = getattr(self.data, f"{split}_noisy"), getattr(self.data, f"{split}_clean")
             noisy_t, clean_t = self.to_device(noisy[:, None]), self.to_device(clean[:, None])
             reference = quality_metrics(noisy_t, clean_t)
-            self._eval_sets[split] = {
+            self.eval_sets[split] = {
                 "noisy": noisy_t, "clean": clean_t,
                 "metrics": {**{f"{split}/ref_{k}": v for k, v in reference.items()},
                             **{f"{split}/{k}": v for k, v in baseline_metrics(noisy, clean).items()}},
             }
-        return self._eval_sets[split]
+        return self.eval_sets[split]
 
     # -- training ----------------------------------------------------------------------------------------
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

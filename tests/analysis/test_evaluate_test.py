@@ -112,3 +112,33 @@ def test_a_checkpoint_is_evaluated_with_its_trials_threads_and_torchs_are_restor
     except KeyError:
         pass
     assert torch.get_num_threads() == before
+
+
+def test_a_runs_checkpoints_share_the_evaluation_sets_built_once(tmp_path):
+    import torch
+
+    from restore_core.evaluate import load_checkpoint_task
+
+    config, _, folders = trained_trial(tmp_path, "1e-3")
+    first, second = (folders[name] for name in sorted(folders))
+    alone = evaluate_checkpoint(config, second, "test").evaluation.metrics
+    eval_sets: dict = {}
+    task, _ = load_checkpoint_task(config, first, eval_sets=eval_sets)
+    task.evaluate("test")
+    built = task.eval_sets["test"]
+    shared = evaluate_checkpoint(config, second, "test", eval_sets=eval_sets).evaluation.metrics
+    later, _ = load_checkpoint_task(config, second, eval_sets=eval_sets)
+    assert later.eval_sets["test"] is built  # the inputs and references of the first checkpoint's task, not rebuilt
+    assert shared == alone  # the same metrics, references included, as a checkpoint evaluated on its own
+    assert shared["test/ref_psnr"] == alone["test/ref_psnr"] and "test/ref_psnr" in built["metrics"]
+    # another model section, task section, data or device builds its own
+    from restore_core.evaluate import eval_sets_key
+    from restore_core.schema import data_key, validate_config
+
+    key, cpu = data_key(validate_config(config)), torch.device("cpu")
+    assert next(iter(eval_sets)) == eval_sets_key(config, key, cpu) and len(eval_sets) == 1
+    other_model = {**config, "model": {**config["model"], "width": 0.25}}
+    other_task = {**config, "task": {**config["task"], "input": "bayer"}}
+    assert len({eval_sets_key(config, key, cpu), eval_sets_key(other_model, key, cpu),
+                eval_sets_key(other_task, key, cpu), eval_sets_key(config, "other", cpu),
+                eval_sets_key(config, key, torch.device("meta"))}) == 5
