@@ -63,7 +63,8 @@ class HeldOutEvaluations:
 
 
 def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=None,
-                         log: Callable[[str], None] | None = None) -> HeldOutEvaluations:
+                         log: Callable[[str], None] | None = None, folders: Mapping[str, str] | None = None,
+                         eval_sets: dict | None = None) -> HeldOutEvaluations:
     """Evaluate on test every trial of ``run_dir`` whose selected checkpoint has no ``test.json`` yet.
 
     On CPU the checkpoints are evaluated side by side, in as many threads as the machine's cores hold trials of
@@ -77,6 +78,11 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
         device: where to evaluate (default: this machine's GPU where it has one, else its CPU, whatever device the
             trials trained on: the driver or the machine analysing a copy may have none).
         log: called with a line when something was evaluated or left out (default: stderr).
+        folders: only these trial folders of the run, each with the folder its records (``params.json``, the
+            reports, ``status.json``) are read from: a sweep's driver, evaluating a trial as it ends, reads them
+            from Ray's staging copy, which its run folder receives later (default: every trial folder, read there).
+        eval_sets: the tasks' evaluation sets by config (``restore_core.evaluate.load_checkpoint_task``), kept by
+            a caller that evaluates a run's trials in several passes; a new dict by default.
     """
     log = log or (lambda line: print(line, file=sys.stderr))
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -86,13 +92,13 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     lower = lower_is_better(metric, mode)
     done = HeldOutEvaluations()
     start = time.perf_counter()
-    jobs = _jobs(run_dir, space, manifest, metric, lower, dict(shared or {}), done)
+    jobs = _jobs(run_dir, space, manifest, metric, lower, dict(shared or {}), done, folders)
     cores = len(os.sched_getaffinity(0))
     threads = max((job.threads or cores for job in jobs), default=1)
     side_by_side = device.type == "cpu" and all(job.side_by_side for job in jobs)
     workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if side_by_side else 1
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="test-evaluation") as pool:
-        eval_sets: dict = {}  # the tasks' evaluation sets, built once per data and config (not per checkpoint)
+        eval_sets = {} if eval_sets is None else eval_sets  # built once per data and config, not per checkpoint
         futures = [pool.submit(_evaluate, job, metric, lower, device, eval_sets) for job in jobs]
         try:
             for job, future in zip(jobs, futures):
@@ -125,14 +131,14 @@ class _Job:
 
 
 def _jobs(run_dir: str, space, manifest: dict, metric: str, lower: bool, cache: dict,
-          done: HeldOutEvaluations) -> list[_Job]:
+          done: HeldOutEvaluations, folders: Mapping[str, str] | None = None) -> list[_Job]:
     """The trials to evaluate, in order, with their data prepared (once per data config); those that cannot be are
     put in ``done.skipped``."""
     jobs = []
-    for folder in trial_dirs(run_dir):
-        _, config = read_trial(space, manifest, folder)
-        reports = read_results(folder)
-        status, _ = trial_status(reports, read_status(folder), error_line(folder))
+    for folder, records in (folders or {folder: folder for folder in trial_dirs(run_dir)}).items():
+        _, config = read_trial(space, manifest, records)
+        reports = read_results(records)
+        status, _ = trial_status(reports, read_status(records), error_line(records))
         selected = select_report(reports, metric, lower)
         if status in NOT_EVALUATED or selected is None or is_tested(read_test(folder), selected):
             continue

@@ -49,20 +49,28 @@ def trial_config(args: argparse.Namespace) -> dict:
     return space.resolve(space.base_config(args.profile, sets), trial)
 
 
+def train_keeping_best(config: dict, shared, folder: str, metric: str, lower: bool) -> list[dict]:
+    """Train one trial through the loop, keeping the checkpoint of its best validation evaluation in
+    ``folder/best`` (as Ray keeps it, with the sweep's selection rule); returns its reports."""
+    reports: list[dict] = []
+
+    def keep_best(metrics: dict, checkpoint: str | None) -> None:
+        reports.append(dict(metrics))
+        if checkpoint and select_report(reports, metric, lower) is reports[-1]:
+            shutil.rmtree(os.path.join(folder, "best"), ignore_errors=True)
+            shutil.copytree(checkpoint, os.path.join(folder, "best"))
+
+    train(config, data=shared, report=keep_best)
+    return reports
+
+
 def measure(config: dict, metric: str, lower: bool, repeats: int) -> dict:
     """Train the trial keeping its best checkpoint, then evaluate that checkpoint on test ``repeats`` times."""
     shared = prepare_shared_data(config)
     folder = tempfile.mkdtemp(prefix="held-out-")
-    reports: list[dict] = []
     try:
-        def keep_best(metrics: dict, checkpoint: str | None) -> None:
-            reports.append(dict(metrics))
-            if checkpoint and select_report(reports, metric, lower) is reports[-1]:
-                shutil.rmtree(os.path.join(folder, "best"), ignore_errors=True)
-                shutil.copytree(checkpoint, os.path.join(folder, "best"))
-
         start = time.perf_counter()
-        train(config, data=shared, report=keep_best)
+        reports = train_keeping_best(config, shared, folder, metric, lower)
         trial_s = time.perf_counter() - start
         seconds = []
         for _ in range(repeats):

@@ -8,11 +8,14 @@ their ratio.
     python benchmarks/overhead.py --steps 150 --fresh   # also the sweep with a new worker process per trial
     python benchmarks/overhead.py --storage runs        # keep the sweep's run: runs/lsid_lr/overhead
     python benchmarks/overhead.py --steps 150 --seeds 1 --concurrency 1 --side-by-side --timeline t.jsonl
+    python benchmarks/overhead.py --steps 150 --seeds 1 --concurrency 1 --side-by-side --bare-test
 
 The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
 the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files,
-and the test evaluation of every trial's selected checkpoint after the trials (the analysis at the end is left
-out: the bare loop has none). The bare loop's processes run at the niceness Ray gives its workers (15), so that the
+and the test evaluation of every trial's selected checkpoint (the analysis at the end is left out: the bare loop has
+none); with ``--bare-test`` the bare loop does that work too, as a script would: it keeps each trial's checkpoint of
+its best validation evaluation and evaluates it on test when the trial ends, so the ratio is what the platform adds
+to the same work. The bare loop's processes run at the niceness Ray gives its workers (15), so that the
 scheduler favours neither path. By default the two paths run one after the other, so a machine whose load changes
 measures its load; ``--side-by-side`` runs the bare loop while the sweep runs, so that both see the same load
 (with ``--concurrency 1`` on two cores, one core each). ``--timeline`` has every process of both paths mark the
@@ -24,8 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -34,16 +39,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_run  # noqa: E402
+from analysis.load import lower_is_better  # noqa: E402
+from benchmarks.held_out import train_keeping_best  # noqa: E402
 from benchmarks.sweep_runs import ROOT as REPO  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
 from benchmarks.timeline import driver_span, read_marks  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
+from restore_core.evaluate import evaluate_checkpoint  # noqa: E402
 from restore_core.loop import prepare_shared_data, train  # noqa: E402
 from restore_core.timeline import ENV, mark  # noqa: E402
 from sweeps.settings.plan import SweepPlan  # noqa: E402
 
 _SHARED = None
+_TESTED_ON = None  # (metric, lower is better): the bare loop evaluates each trial's best checkpoint on test
 
 
 def _run(config: dict) -> int:
@@ -51,13 +60,25 @@ def _run(config: dict) -> int:
 
     torch.set_num_threads(1)
     mark("bare trial")
-    return train(config, data=_SHARED).metrics["step"]
+    if _TESTED_ON is None:
+        return train(config, data=_SHARED).metrics["step"]
+    folder = tempfile.mkdtemp(prefix="bare-trial-")
+    try:
+        reports = train_keeping_best(config, _SHARED, folder, *_TESTED_ON)
+        mark("bare test evaluation")
+        evaluate_checkpoint(config, os.path.join(folder, "best"), "test", _SHARED)
+        mark("bare tested")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return reports[-1]["step"]
 
 
-def bare(configs: list[dict], concurrency: int, niceness: int = 0) -> float:
-    global _SHARED
+def bare(configs: list[dict], concurrency: int, niceness: int = 0,
+         tested_on: tuple[str, bool] | None = None) -> float:
+    global _SHARED, _TESTED_ON
     start = time.perf_counter()
     _SHARED = prepare_shared_data(configs[0])  # inherited by the forked workers
+    _TESTED_ON = tested_on
     with ProcessPoolExecutor(concurrency, mp_context=get_context("fork"), initializer=os.nice,
                              initargs=(niceness,)) as pool:
         steps = list(pool.map(_run, configs))
@@ -85,13 +106,13 @@ def platform(name: str, argv: list[str], plan: SweepPlan) -> float:
 
 
 def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict],
-                 concurrency: int, niceness: int) -> tuple[float, float]:
+                 concurrency: int, niceness: int, tested_on: tuple[str, bool] | None) -> tuple[float, float]:
     """Wall seconds of the bare loop and of the sweep, run at the same time (the sweep in its own process)."""
     start = time.perf_counter()
     sweep = subprocess.Popen([sys.executable, os.path.join(REPO, "sweeps/run.py"), *argv], cwd=REPO,
                              stdout=subprocess.DEVNULL)
     try:
-        bare_s = bare(configs, concurrency, niceness)
+        bare_s = bare(configs, concurrency, niceness, tested_on)
         returncode = sweep.wait()
     except BaseException:
         sweep.terminate()
@@ -148,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bare-niceness", type=cli.whole_number(0), default=15,
                         help="the bare loop's processes run at this niceness: Ray starts the sweep's workers at 15 "
                         "(RAY_worker_niceness), so on a busy machine neither path is favoured by the scheduler")
+    parser.add_argument("--bare-test", action="store_true",
+                        help="the bare loop also keeps each trial's best-validation checkpoint and evaluates it on "
+                        "test at the trial's end, as the sweep does: the same work on both paths")
     parser.add_argument("--timeline", default=None,
                         help="every process marks each trial's parts in this JSON-lines file (appended to)")
     parser.add_argument("--storage", default=None,
@@ -174,15 +198,18 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     sweeps, configs = plan_paths(args, storage)
     if args.timeline:
         os.environ[ENV] = os.path.abspath(args.timeline)  # the bare loop's forks and the sweeps inherit it
-    bare_label = f"bare loop ({args.concurrency} processes)"
+    plan = sweeps[0][3]
+    tested_on = (plan.metric, lower_is_better(plan.metric, plan.mode)) if args.bare_test else None
+    bare_label = f"bare loop ({args.concurrency} processes{', with the test evaluation' if args.bare_test else ''})"
     rows = []  # (path, seconds, the bare loop's seconds it is compared with)
     try:
         if args.side_by_side:
             for label, name, argv, plan in sweeps:
-                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency, args.bare_niceness)
+                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency, args.bare_niceness,
+                                              tested_on)
                 rows += [(f"{bare_label}, beside the next row", bare_s, bare_s), (label, sweep_s, bare_s)]
         else:
-            bare_s = bare(configs, args.concurrency, args.bare_niceness)
+            bare_s = bare(configs, args.concurrency, args.bare_niceness, tested_on)
             rows = [(bare_label, bare_s, bare_s)]
             rows += [(label, platform(name, argv, plan), bare_s) for label, name, argv, plan in sweeps]
     except SweepFailed as failed:

@@ -36,6 +36,7 @@ from sweeps.cluster.connect import check_local_start, start_ray, stop_in_backgro
 from sweeps.cluster.disk import stop_on_full_disk
 from sweeps.cluster.gpu_share import auto_gpu_share
 from sweeps.cluster.storage import check_new_run_dir, check_run_dir_writable, create_run_dir, storage_warnings
+from sweeps.driver.early_test import EvaluateAsTrialsEnd, early_test_evaluation
 from sweeps.driver.interrupt import fit_or_interrupt, resume_advice
 from sweeps.driver.mlflow_log import require_mlflow
 from sweeps.driver.objectives_check import ObjectivesCheck, fit_checking_objectives
@@ -209,26 +210,33 @@ def execute(plan: SweepPlan, argv: list[str] | None = None,
     check = ObjectivesCheck(plan.objectives)
     try:
         with stop_on_full_disk(plan.run_dir, again):
-            tuner, shared = _start(plan, argv or [], gpu_request(plan) if local_share is None else local_share, check)
+            tuner, shared, early = _start(plan, argv or [], gpu_request(plan) if local_share is None else local_share,
+                                          check)
     except KeyboardInterrupt:  # before any trial started: a new run leaves nothing behind
         if not existed and os.path.isdir(plan.run_dir):
             shutil.rmtree(plan.run_dir, ignore_errors=True)  # it holds only what this command wrote
         raise Interrupted(signal.SIGINT, resume_advice(settings) if settings.resume else
                           "no trial had started; run the command again") from None
     mark("driver: fit")
-    with stop_on_full_disk(plan.run_dir, resume_advice(settings)):
-        results = fit_checking_objectives(lambda: fit_or_interrupt(tuner, resume_advice(settings)), check)
+    try:
+        with stop_on_full_disk(plan.run_dir, resume_advice(settings)):
+            results = fit_checking_objectives(lambda: fit_or_interrupt(tuner, resume_advice(settings)), check)
+    except BaseException:
+        if early is not None:  # the evaluation under way is finished (and kept); the queued ones are resume's
+            early.finish(cancel=True)
+        raise
     stopping = stop_in_background() if stop_own_ray and not ray_was_up else None
     try:
-        _evaluate_and_tabulate(plan, shared)
+        _evaluate_and_tabulate(plan, shared, early)
     finally:
         if stopping is not None:
             stopping.join()
     return plan.run_dir, results
 
 
-def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData]) -> None:
-    """After the trials: the test evaluation of their selected checkpoints, then the tables and the report."""
+def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData], early: EvaluateAsTrialsEnd | None) -> None:
+    """After the trials: the test evaluation of their selected checkpoints (those not evaluated as they ended), then
+    the tables and the report."""
     settings = plan.settings
     if settings.remote_storage:  # the checkpoints are there: a local copy's python -m analysis evaluates them
         print(f"the test evaluation of the selected checkpoints runs when a copy of {plan.run_dir} on this machine is "
@@ -239,7 +247,9 @@ def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData]) -> No
         try:
             with stop_on_full_disk(plan.run_dir, evaluate):
                 mark("driver: test evaluation")
-                evaluate_run_on_test(plan.run_dir, shared)
+                if early is not None and early.finish().evaluated:
+                    print(early.describe(), file=sys.stderr)
+                evaluate_run_on_test(plan.run_dir, shared, eval_sets=early.eval_sets if early else None)
                 mark("driver: tested")
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT, f"the sweep had ended; {evaluate}") from None
@@ -254,7 +264,7 @@ def _evaluate_and_tabulate(plan: SweepPlan, shared: dict[str, SharedData]) -> No
 
 
 def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
-           check: ObjectivesCheck) -> tuple[tune.Tuner, dict[str, SharedData]]:
+           check: ObjectivesCheck) -> tuple[tune.Tuner, dict[str, SharedData], EvaluateAsTrialsEnd | None]:
     """Everything between the checks and the first trial: the data, Ray, the run directory and its manifest, and the
     Tuner (new, or the run's restored); returns the Tuner and the prepared data (the test evaluation reuses it)."""
     settings = plan.settings
@@ -289,4 +299,5 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
-    return build_tuner(plan, shared, gpus_per_trial, check), shared
+    early = early_test_evaluation(plan.run_dir, shared, settings.remote_storage)
+    return build_tuner(plan, shared, gpus_per_trial, check, early), shared, early

@@ -1,6 +1,6 @@
 """The trainable in a real sweep: each injected fault recorded with its reason, a killed worker retried from its
 checkpoint, a hung trial stopped by ``--trial-timeout`` (and retried, as a failure), resources given back,
-TensorBoard files readable."""
+TensorBoard files readable, the ended trials evaluated on test while the others train."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ def test_every_fault_is_recorded_with_its_reason_and_the_rest_finish(fault_sweep
     assert frame.loc["collapse", "status"] == "collapsed"
     # the failed trials keep what they reported before failing (the evaluation at step 2)
     assert frame.loc["raise", "steps"] == 2 and frame.loc["raise", "best/val/psnr"] > 0
+
+
+def test_each_ended_trial_is_evaluated_on_test_by_the_driver_while_the_others_train(fault_sweep):
+    frame = _by_label(fault_sweep.run_dir)
+    tests = {label: os.path.join(fault_sweep.run_dir, frame.loc[label, "trial_id"], "test.json")
+             for label in frame.index}
+    tested = {label for label, path in tests.items() if os.path.exists(path)}
+    assert tested == {"slow", "collapse", "ok"}  # not the failed trials, nor the one whose loss became NaN
+    # the driver evaluated all three as they ended (sweeps/driver/early_test.py), none was left for after the trials
+    assert "evaluated 3 trial(s) on the test split as they ended (" in fault_sweep.output
+    assert "on the test split in" not in fault_sweep.output
+    # the first of them tens of seconds before the sweep ended: the hung trial waits out its time-out twice
+    assert min(os.path.getmtime(tests[label]) for label in tested) < fault_sweep.ended - TRIAL_TIMEOUT / 2
+    assert frame.loc["ok", "test/step"] == 4 and frame.loc["ok", "test/psnr"] > 0
 
 
 def test_the_last_progress_table_says_how_each_trial_ended(fault_sweep):
