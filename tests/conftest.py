@@ -21,9 +21,10 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    from tests.scheduling import group_and_order
+    from tests.scheduling import group_and_order, name_groups_in_node_ids
 
     group_and_order(items)
+    name_groups_in_node_ids(config, items)
 
 
 def _ray_token_before_the_workers() -> None:

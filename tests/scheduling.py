@@ -63,3 +63,24 @@ def group_and_order(items: list[pytest.Item]) -> None:
         first_seen.setdefault(units[item.nodeid.split("::")[0]], index)
     items.sort(key=lambda item: (rank.get(units[item.nodeid.split("::")[0]], len(rank)),
                                  first_seen[units[item.nodeid.split("::")[0]]]))
+
+
+def name_groups_in_node_ids(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, append each test's group to its node id (``path::test@group``), as the controller's
+    loadgroup scheduler reads the group from the node ids the workers send it.
+
+    pytest-xdist does this itself by setting ``item._nodeid``; pytest 9 keeps the node id in ``item._id`` and no
+    longer reads ``_nodeid``, so there xdist's suffix never reaches the controller and every test is scheduled on its
+    own: a file's tests spread over both workers and each worker starts the module and session fixtures (the shared
+    sweeps, test_connect's own Ray, test_submit's Ray head) again. Older pytest versions are left to xdist.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers under --dist loadgroup
+        return
+    for item in items:
+        node_id = getattr(item, "_id", None)
+        if node_id is None or "_nodeid" in vars(item):
+            continue
+        group = item.get_closest_marker("xdist_group").args[0]
+        if not item.nodeid.endswith(f"@{group}"):
+            item._id = type(node_id).parse(f"{item.nodeid}@{group}")
+
