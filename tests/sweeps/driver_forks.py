@@ -87,6 +87,10 @@ class ForkedDriver:
 
 
 _servers: dict[frozenset, ForkServer] = {}  # by environment: Ray and others read some variables on import
+# Variables that change under the tests without a test asking: pytest sets PYTEST_CURRENT_TEST anew for each phase of
+# each test, and torch sets TORCHINDUCTOR_CACHE_DIR to its default on first use. In the key, either gave a test a
+# server of its own (a fresh interpreter importing torch, Ray and SciPy again); no driver reads them.
+UNKEYED = frozenset({"PYTEST_CURRENT_TEST", "TORCHINDUCTOR_CACHE_DIR"})
 
 
 def start_driver(args: list[str], stdout: str, stderr: str | None = None,
@@ -94,7 +98,8 @@ def start_driver(args: list[str], stdout: str, stderr: str | None = None,
     """``python tests/sweeps/spaces.py ARGS`` from the repository root, forked from the session's server for the
     environment ``env`` (None: this process's), with its stdout in the file ``stdout`` and its stderr in ``stderr``
     (None: in ``stdout`` too)."""
-    key = frozenset((env if env is not None else os.environ).items())
+    key = frozenset((name, value) for name, value in (env if env is not None else os.environ).items()
+                    if name not in UNKEYED)
     server = _servers.get(key)
     if server is None or server.process.poll() is not None:
         server = _servers[key] = ForkServer(env=env)
