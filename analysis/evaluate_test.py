@@ -97,8 +97,8 @@ def evaluate_run_on_test(run_dir: str, shared: Mapping | None = None, device=Non
     threads = max((job.threads or cores for job in jobs), default=1)
     side_by_side = device.type == "cpu" and all(job.side_by_side for job in jobs)
     workers = done.side_by_side = max(1, min(len(jobs), cores // threads)) if side_by_side else 1
+    eval_sets = {} if eval_sets is None else eval_sets  # built once per data and config, not per checkpoint
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="test-evaluation") as pool:
-        eval_sets = {} if eval_sets is None else eval_sets  # built once per data and config, not per checkpoint
         futures = [pool.submit(_evaluate, job, metric, lower, device, eval_sets) for job in jobs]
         try:
             for job, future in zip(jobs, futures):

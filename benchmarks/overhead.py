@@ -198,8 +198,8 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     sweeps, configs = plan_paths(args, storage)
     if args.timeline:
         os.environ[ENV] = os.path.abspath(args.timeline)  # the bare loop's forks and the sweeps inherit it
-    plan = sweeps[0][3]
-    tested_on = (plan.metric, lower_is_better(plan.metric, plan.mode)) if args.bare_test else None
+    first = sweeps[0][3]
+    tested_on = (first.metric, lower_is_better(first.metric, first.mode)) if args.bare_test else None
     bare_label = f"bare loop ({args.concurrency} processes{', with the test evaluation' if args.bare_test else ''})"
     rows = []  # (path, seconds, the bare loop's seconds it is compared with)
     try:

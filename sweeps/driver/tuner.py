@@ -72,7 +72,7 @@ def build_scheduler(plan: SweepPlan):
 
 
 def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_trial: float,
-                objectives_check: Callback | None = None, test_as_trials_end: Callback | None = None):
+                objectives_check: Callback | None = None, evaluate_as_trials_end: Callback | None = None):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``).
 
@@ -81,7 +81,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         shared: the data prepared once by the driver, by data key.
         gpus_per_trial: the GPU share each trial takes, as fitted to the nodes.
         objectives_check: the callback that stops the sweep at a result without an objective.
-        test_as_trials_end: the callback that evaluates each trial on test as it ends
+        evaluate_as_trials_end: the callback that evaluates each trial on test as it ends
             (:mod:`sweeps.driver.early_test`); after the status callback, which records how the trial ended.
     """
     settings = plan.settings
@@ -127,7 +127,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
                    *mlflow_callbacks(plan, settings.mlflow),
                    *([ProgressCallback(plan)] if settings.verbose >= 1 else []), SnapshotBundle(),
                    *([objectives_check] if objectives_check else []), *timeline_callbacks(),
-                   *([test_as_trials_end] if test_as_trials_end else [])],
+                   *([evaluate_as_trials_end] if evaluate_as_trials_end else [])],
         progress_reporter=reporter,
         verbose=settings.verbose,
     )
