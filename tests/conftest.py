@@ -63,11 +63,17 @@ def _single_thread():
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A 2-CPU local Ray started once per test session (with its dashboard on loopback), shut down at the end."""
+    """A 1-CPU local Ray started once per test session (with its dashboard on loopback), shut down at the end.
+
+    One CPU: the suite runs in two pytest-xdist workers, each with its own session Ray, so one trial at a time on
+    each fills the machine's two cores, and a sweep's trials take turns on one Ray worker process (Tune reuses it)
+    instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
+    A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
+        ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
                  log_to_driver=False, configure_logging=True, logging_level="ERROR")
     yield ray
     ray.shutdown()

@@ -154,7 +154,7 @@ def test_a_bad_trial_file_is_named_before_anything_starts(tmp_path, capsys, case
     # an option the manifest does not record keeps the command line's value (Ray keeps these two with the run)
     lambda m: [m["options"].pop(k) for k in ("max_failures", "max_concurrent")],
     lambda m: m.pop("options"),  # written before the options were recorded whole
-    lambda m: (m.pop("options"), m.update(seeds=2, num_samples=2, resources_per_trial={"cpu": 2, "gpu": 0})),
+    lambda m: (m.pop("options"), m.update(seeds=2, num_samples=2, resources_per_trial={"cpu": 0.5, "gpu": 0})),
 ], ids=["current", "without-newer-options", "without-kept-by-ray", "old", "old-two-seeds"])
 def test_a_well_formed_manifest_still_resumes(tmp_path, capsys, edit):
     _run(tmp_path, _edited(edit), {"status": "error", "error": "RuntimeError: x"})
