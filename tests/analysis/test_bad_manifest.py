@@ -12,7 +12,7 @@ import pytest
 import analysis
 from analysis.__main__ import main as cli
 from sweeps.driver.report import print_summary
-from tests.analysis.test_corrupt_runs import BASE, STALE, mark_stale, one_error_line, report, trials
+from tests.analysis.test_corrupt_runs import BASE, STALE, one_error_line, report, trials
 
 
 def snapshot(run_dir: str) -> dict[str, bytes]:
@@ -24,16 +24,6 @@ def snapshot(run_dir: str) -> dict[str, bytes]:
             with open(path, "rb") as handle:
                 files[os.path.relpath(path, run_dir)] = handle.read()
     return files
-
-
-@pytest.fixture
-def analysed(make_run) -> str:
-    """A run analysed once (with its baseline, so vs_baseline.* exist), every output then marked as earlier."""
-    run_dir = make_run(trials())
-    analysis.write_outputs(run_dir)
-    names = mark_stale(run_dir)
-    assert {"table.md", "vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex", "report.html"} <= set(names)
-    return run_dir
 
 
 def edit_manifest(run_dir: str, **values) -> str:

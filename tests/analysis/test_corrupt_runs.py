@@ -50,15 +50,6 @@ def assert_not_rewritten(run_dir: str, before: dict[str, bytes]) -> None:
     assert all(text.endswith(STALE) for text in after.values()), [n for n, t in after.items() if not t.endswith(STALE)]
 
 
-@pytest.fixture
-def analysed(make_run) -> str:
-    """A run analysed once, every output then marked as earlier."""
-    run_dir = make_run(trials())
-    analysis.write_outputs(run_dir)
-    assert {"table.md", "vs_baseline.md", "report.html"} <= set(mark_stale(run_dir))
-    return run_dir
-
-
 def one_error_line(capsys) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
