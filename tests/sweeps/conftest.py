@@ -93,7 +93,7 @@ def fault_sweep(ray_session, tmp_path_factory) -> FaultSweep:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             code = main(["--space", "ops_faults", "--profile", "smoke", "--storage", str(storage), "--name", "faults",
                          "--trial-timeout", str(TRIAL_TIMEOUT), "--max-failures", "1", "--no-analysis",
-                         "--cpus-per-trial", "0.5",  # two trials at a time on the 1-CPU session Ray: the hung one waits beside the others
+                         "--cpus-per-trial", "0.5",  # two at a time on the 1-CPU session Ray: the hung one waits
                          "--verbose", "1"])
     finally:
         ended = time.time()
