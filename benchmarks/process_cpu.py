@@ -1,0 +1,153 @@
+"""Where a command's CPU goes, by kind of process: Ray's trial workers, Ray's daemons, pytest and its workers,
+drivers, servers. Run the whole suite under it, on an otherwise quiet machine::
+
+    python benchmarks/process_cpu.py --json cpu.json -- .venv/bin/python -m pytest
+
+Every process on the machine is read from ``/proc`` every ``--interval`` seconds while the command runs (the
+processes Ray and the tests start are no children pytest waits for, so no ``getrusage`` counts them): its user and
+system time, its command line at first sight, and the CPU it already had then (a process older than the command
+counts only what it used after). A process's last slice before it ends is lost between two reads: the figures are
+lower bounds. It prints the CPU seconds and the number of processes of each kind, and writes every process to the
+JSON file. The command's exit code is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+# (kind, words any of which in the command line puts a process in it); the first that matches
+KINDS = (
+    ("Ray trial workers", ("default_worker.py", "setup_worker.py")),
+    ("Ray dashboard", ("dashboard",)),
+    ("Ray log monitor", ("log_monitor.py",)),
+    ("Ray GCS, raylet, monitor, runtime env agent", ("gcs_server", "raylet", "monitor.py", "runtime_env/agent")),
+    ("pytest and its xdist workers", ("pytest", "exec(eval(sys.stdin.readline()))")),
+    ("sweep drivers and CLI commands", ("sweeps/run.py", "sweeps/submit.py", "driver_forks.py", "cli_forks.py",
+                                        "-m analysis")),
+    ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
+                                                                  "chromium", "slurm", "munge")),
+)
+
+
+def kind_of(command: str) -> str:
+    """The kind of a process by its command line (``other``: none of :data:`KINDS` matched)."""
+    return next((kind for kind, words in KINDS if any(word in command for word in words)), "other")
+
+
+def _read(pid: str) -> tuple[str, float] | None:
+    """``(key, CPU seconds)`` of a process: the key is its pid and start time, unique over the run."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return f"{pid}:{fields[19]}", (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _command(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+class Sampler:
+    """Reads every process's CPU until stopped; ``processes`` maps each to its command, CPU and CPU at first sight."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self.processes = interval, {}
+        self._stop = threading.Event()
+        self.sample(first=True)  # what was running before the command: only its CPU from now on counts
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sample(self, first: bool = False) -> None:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            read = _read(pid)
+            if read is None:
+                continue
+            key, cpu = read
+            seen = self.processes.setdefault(key, {"command": "", "cpu": cpu, "before": cpu if first else 0.0})
+            seen["cpu"] = max(seen["cpu"], cpu)
+            seen["command"] = seen["command"] or _command(pid)  # empty until a new process has exec'd
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+def by_kind(processes: dict[str, dict]) -> list[tuple[str, float, int]]:
+    """``(kind, CPU seconds used during the run, processes that used any)``, the most CPU first."""
+    seconds, counts = Counter(), Counter()
+    for process in processes.values():
+        used = process["cpu"] - process["before"]
+        if used > 0:
+            kind = kind_of(process["command"])
+            seconds[kind] += used
+            counts[kind] += 1
+    return [(kind, used, counts[kind]) for kind, used in seconds.most_common()]
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 10], got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2
+        self.exit(2, f"error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interval", type=_interval, default=0.5, help="seconds between reads (default: 0.5)")
+    parser.add_argument("--json", metavar="FILE", help="write every process here (default: none)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to measure after --, e.g. -- .venv/bin/python -m pytest")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        parser.error(f"--json {args.json}: its folder does not exist")
+    sampler = Sampler(args.interval)
+    try:
+        code = subprocess.call(command)
+    except OSError as err:
+        sampler.stop()
+        parser.error(f"cannot run {command[0]!r}: {err.strerror}")
+    sampler.stop()
+    rows = by_kind(sampler.processes)
+    total = sum(used for _, used, _ in rows)
+    print(f"\nCPU seconds by kind of process ({total:.1f} in all, lower bounds):", file=sys.stderr)
+    for kind, used, count in rows:
+        print(f"{used:9.1f}  {count:5d} processes  {kind}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"by_kind": rows, "processes": sampler.processes}, handle)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
