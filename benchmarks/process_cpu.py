@@ -23,17 +23,20 @@ from collections import Counter
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
-# (kind, words any of which in the command line puts a process in it); the first that matches
+# (kind, words any of which in the command line puts a process in it); the first that matches: a server or a driver
+# can have a pytest folder among its arguments, and optuna-dashboard is no Ray dashboard
 KINDS = (
     ("Ray trial workers", ("default_worker.py", "setup_worker.py")),
-    ("Ray dashboard", ("dashboard",)),
-    ("Ray log monitor", ("log_monitor.py",)),
-    ("Ray GCS, raylet, monitor, runtime env agent", ("gcs_server", "raylet", "monitor.py", "runtime_env/agent")),
-    ("pytest and its xdist workers", ("pytest", "exec(eval(sys.stdin.readline()))")),
-    ("sweep drivers and CLI commands", ("sweeps/run.py", "sweeps/submit.py", "driver_forks.py", "cli_forks.py",
-                                        "-m analysis")),
     ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
                                                                   "chromium", "slurm", "munge")),
+    ("Ray dashboard", ("dashboard",)),
+    ("Ray log monitor", ("log_monitor.py",)),
+    ("Ray GCS, raylet, monitor, runtime env agent, ray CLI", ("gcs_server", "raylet", "monitor.py",
+                                                               "runtime_env/agent", "bin/ray ", "ray.scripts")),
+    ("sweep drivers and CLI commands", ("sweeps/run.py", "sweeps/submit.py", "driver_forks.py", "cli_forks.py",
+                                        "-m analysis", "benchmarks/")),
+    ("C++ compiler (torch.compile's kernels)", ("cc1plus", "g++")),
+    ("pytest and its xdist workers", ("-m pytest", "exec(eval(sys.stdin.readline()))")),
 )
 
 

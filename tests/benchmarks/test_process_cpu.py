@@ -48,8 +48,16 @@ def test_each_kind_by_its_command_line():
         "Ray trial workers"
     assert kind_of(f"{python} .../ray/dashboard/agent.py --node-ip-address=127.0.0.1") == "Ray dashboard"
     assert kind_of(".../ray/core/src/ray/raylet/raylet --raylet_socket_name=...") == \
-        "Ray GCS, raylet, monitor, runtime env agent"
+        "Ray GCS, raylet, monitor, runtime env agent, ray CLI"
     assert kind_of(f"{python} -u -c import sys;exec(eval(sys.stdin.readline()))") == "pytest and its xdist workers"
-    assert kind_of(f"{python} sweeps/run.py --space lsid_lr") == "sweep drivers and CLI commands"
-    assert kind_of("/usr/lib/chromium/chromium --headless") == "servers (S3, MLflow, optuna-dashboard, browser, SLURM)"
+    # a driver, a CLI command or a browser whose arguments name the test's pytest folder is no pytest process
+    assert kind_of(f"{python} sweeps/run.py --storage /tmp/pytest-of-root/pytest-3/popen-gw0/runs") == \
+        "sweep drivers and CLI commands"
+    assert kind_of(f"{python} -m analysis /tmp/pytest-of-root/pytest-3/run") == "sweep drivers and CLI commands"
+    assert kind_of("/usr/lib/chromium/chromium --headless --user-data-dir=/tmp/pytest-of-root/x") == \
+        "servers (S3, MLflow, optuna-dashboard, browser, SLURM)"
+    assert kind_of(f"{python} .venv/bin/optuna-dashboard --host 127.0.0.1 sqlite:///s.db") == \
+        "servers (S3, MLflow, optuna-dashboard, browser, SLURM)"
+    assert kind_of(f"{python} -m pytest -q") == "pytest and its xdist workers"
+    assert kind_of("/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus -quiet") == "C++ compiler (torch.compile's kernels)"
     assert kind_of("sleep 1") == "other"
