@@ -21,6 +21,11 @@ import sys
 import threading
 from collections import Counter
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from restore_core import cli  # noqa: E402
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 # (kind, words any of which in the command line puts a process in it); the first that matches: a server or a driver
@@ -108,24 +113,9 @@ def by_kind(processes: dict[str, dict]) -> list[tuple[str, float, int]]:
     return [(kind, used, counts[kind]) for kind, used in seconds.most_common()]
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 10], got {text!r}")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2
-        self.exit(2, f"error: {message}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--interval", type=_interval, default=0.5, help="seconds between reads (default: 0.5)")
+    parser = cli.UserFacingParser(description=__doc__, formatter_class=cli.RawDescriptionDefaultsHelpFormatter)
+    parser.add_argument("--interval", type=cli.number_above(0, 10), default=0.5, help="seconds between reads")
     parser.add_argument("--json", metavar="FILE", help="write every process here (default: none)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     args = parser.parse_args(argv)

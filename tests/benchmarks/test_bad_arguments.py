@@ -112,7 +112,7 @@ BAD = [
     ("held_out", ["--row", "1e-9"], ["--row '1e-9' is not a row of space 'lsid_lr'", "its rows:"]),
     ("held_out", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
     ("process_cpu", [], ["give the command to measure after --"]),
-    ("process_cpu", ["--interval", "0", "--", "true"], ["--interval", "in (0, 10]", "got '0'"]),
+    ("process_cpu", ["--interval", "0", "--", "true"], ["--interval", "a number in (0, 10]", "got 0"]),
     ("process_cpu", ["--json", "/nonexistent/cpu.json", "--", "true"], ["--json /nonexistent/cpu.json",
                                                                         "folder does not exist"]),
     ("process_cpu", ["--", "/nonexistent/command"], ["cannot run '/nonexistent/command'"]),
