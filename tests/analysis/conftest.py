@@ -44,11 +44,9 @@ def write_run(run_dir: str, trials: list[dict], **manifest) -> str:
     return run_dir
 
 
-def copy_run(run_dir: str, tmp_path) -> str:
-    """A copy of ``run_dir`` where ``make_run`` would write it, for a test that edits or breaks its files."""
-    copy = str(tmp_path / "lsid_lr" / "handmade")
-    shutil.copytree(run_dir, copy)
-    return copy
+def handmade(folder) -> str:
+    """Where a hand-made run directory goes under ``folder`` (a pathlib path)."""
+    return str(folder / "lsid_lr" / "handmade")
 
 
 @pytest.fixture
@@ -56,7 +54,7 @@ def make_run(tmp_path):
     """``make_run(trials, **manifest)``: :func:`write_run` in the test's own folder."""
 
     def build(trials: list[dict], **manifest) -> str:
-        return write_run(str(tmp_path / "lsid_lr" / "handmade"), trials, **manifest)
+        return write_run(handmade(tmp_path), trials, **manifest)
 
     return build
 
@@ -68,7 +66,7 @@ def analysed_once(tmp_path_factory) -> str:
     import analysis
     from tests.analysis.test_corrupt_runs import mark_stale, trials
 
-    run_dir = write_run(str(tmp_path_factory.mktemp("analysed") / "lsid_lr" / "handmade"), trials())
+    run_dir = write_run(handmade(tmp_path_factory.mktemp("analysed")), trials())
     analysis.write_outputs(run_dir)
     names = mark_stale(run_dir)
     assert {"table.md", "vs_baseline.md", "vs_baseline.csv", "vs_baseline.tex", "report.html"} <= set(names)
@@ -78,4 +76,4 @@ def analysed_once(tmp_path_factory) -> str:
 @pytest.fixture
 def analysed(analysed_once, tmp_path) -> str:
     """The analysed run, copied for the test (each edits or breaks its files)."""
-    return copy_run(analysed_once, tmp_path)
+    return shutil.copytree(analysed_once, handmade(tmp_path))
