@@ -194,6 +194,11 @@ def worker_storage_file(name: str) -> bytes | None:
         return None
 
 
+def worker_trial_folder_name() -> str:
+    """Inside a trial: the name of its folder in the run (as Ray's snapshot of the experiment names it)."""
+    return _train_session.get_session().storage.trial_dir_name
+
+
 def worker_trial_dir(on_local_storage: bool) -> str:
     """Inside a trial: its folder as the trial should write it. Under ``--storage`` when that is a filesystem path
     (``on_local_storage``: see :func:`worker_storage_filesystem`; on a multi-node cluster it must be shared, so every

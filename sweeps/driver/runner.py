@@ -293,11 +293,10 @@ def _start(plan: SweepPlan, argv: list[str], wanted_gpus: float | None,
     if info.nodes > 1 and not settings.remote_storage:
         for warning in storage_warnings(settings.storage, info.nodes):
             print(f"warning: {warning}", file=sys.stderr)
-    if settings.resume:
-        prepare_run_to_resume(plan.run_dir, settings.retry_failed)
+    unreported = prepare_run_to_resume(plan.run_dir, settings.retry_failed) if settings.resume else {}
     if settings.remote_storage:  # beside Ray's files there
         write_json_uri(manifest_path, manifest)
     else:
         write_json_atomic(manifest_path, manifest)
     early = early_test_evaluation(plan.run_dir, shared, settings.remote_storage)
-    return build_tuner(plan, shared, gpus_per_trial, check, early), shared, early
+    return build_tuner(plan, shared, gpus_per_trial, check, early, unreported), shared, early

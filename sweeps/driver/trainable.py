@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from sweeps.driver.tb_summaries import TrialSummaries
 from sweeps.ledger.recover import newest_checkpoint, report_missing
 from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
-from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir
+from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir, worker_trial_folder_name
 
 mark("trainable imported")  # in a worker: its start, up to the first trial
 
@@ -34,6 +35,7 @@ def run_trial(
     shared: Mapping[str, SharedData] | None = None,
     trial_timeout: float | None = None,
     plugins: tuple[dict[str, Any], ...] = (),
+    unreported: Mapping[str, str] | None = None,
 ) -> None:
     """One trial. ``config`` holds only the sampled values (row, parameters, seed); the space, ``base`` and the
     prepared data come through ``tune.with_parameters`` (the object store), never through the search space.
@@ -46,6 +48,10 @@ def run_trial(
         shared: data prepared once by the driver, by data key; a trial with another data config builds its own.
         trial_timeout: seconds of wall time this attempt may take (``--trial-timeout``); None: no limit.
         plugins: the user's code the run loads (its records), loaded here before the config is read.
+        unreported: in a resume of a run in object storage, the checkpoint (folder name) whose report no record
+            holds, by trial folder (:func:`~sweeps.ledger.recover.unreported_checkpoints`): the trial reports it
+            again when it goes on from it. Once reported, Ray keeps it as a new checkpoint, which a later retry goes
+            on from instead, so it is reported once.
 
     Raises:
         TrialTimedOut: the attempt ran past ``trial_timeout`` (its message is the time-out's reason).
@@ -90,6 +96,9 @@ def run_trial(
                 # a driver killed after the checkpoint was kept, before its report was recorded: report it again
                 unrecorded = checkpoint is not None and report_missing(logdir, checkpoint, known)
                 checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
+            elif checkpoint is not None and unreported:  # object storage: the driver's resume found the gaps
+                name = os.path.basename(os.path.normpath(checkpoint.path))
+                unrecorded = unreported.get(worker_trial_folder_name()) == name
             if checkpoint is None:
                 train(trial_config, data=data, report=report, logdir=logdir)
             else:

@@ -72,7 +72,8 @@ def build_scheduler(plan: SweepPlan):
 
 
 def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_trial: float,
-                objectives_check: Callback | None = None, evaluate_as_trials_end: Callback | None = None):
+                objectives_check: Callback | None = None, evaluate_as_trials_end: Callback | None = None,
+                unreported: Mapping[str, str] | None = None):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``).
 
@@ -83,11 +84,14 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         objectives_check: the callback that stops the sweep at a result without an objective.
         evaluate_as_trials_end: the callback that evaluates each trial on test as it ends
             (:mod:`sweeps.driver.early_test`); after the status callback, which records how the trial ended.
+        unreported: a resume's checkpoints whose reports no record holds, by trial folder (each trial reports its
+            own again: :func:`~sweeps.ledger.recover.unreported_checkpoints`).
     """
     settings = plan.settings
     keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
-                                     trial_timeout=settings.trial_timeout, plugins=settings.plugins)
+                                     trial_timeout=settings.trial_timeout, plugins=settings.plugins,
+                                     unreported=dict(unreported or {}))
     trainable = tune.with_resources(trainable, {"cpu": settings.cpus_per_trial, "gpu": gpus_per_trial})
     space = plan.space
     if settings.config:

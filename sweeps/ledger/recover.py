@@ -13,7 +13,11 @@ then uploaded file by file into the run directory. A driver killed
   creates the trial again (the searcher proposes it again from its saved state), so the old folder is moved out of
   the run's trials into ``unrecorded/``, where nothing counts it and nothing is lost;
 - after a trial wrote a checkpoint that the last save does not know: the trial goes on from the newest checkpoint in
-  its folder (:func:`newest_checkpoint`), not from an older one or its start.
+  its folder (:func:`newest_checkpoint`), not from an older one or its start;
+- in object storage, after Ray's snapshot reached the bucket and before the result file that records a report did:
+  the trial reports the checkpoint it goes on from again (:func:`unreported_checkpoints`); and after Ray deleted the
+  checkpoint that snapshot restores a trial from (a newer one arrived): it is put back as a copy of a newer one
+  (:func:`put_back_deleted_remote`), as on a path (:func:`put_back_deleted_checkpoints`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 
 from ray import tune
 
-from analysis.remote import is_uri, list_files, local_run
+from analysis.remote import filesystem, is_uri, list_files, local_run
 from restore_core.io import write_bytes_atomic
 from restore_core.loop import CHECKPOINT_FILE
 from sweeps.cluster.atomic_fs import remove_partial_files
@@ -89,17 +93,72 @@ def experiment_saved(run_dir: str) -> bool:
     return "tuner.pkl" in names and any(fnmatch.fnmatch(name, SNAPSHOT_FILES) for name in names)
 
 
-def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> None:
+def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> dict[str, str]:
     """Before a resume: recover what a killed driver left (:func:`recover_run`) and, with ``--retry-failed``, forget
-    the ends of the failed trials; a run in object storage is changed there. Says what it did on stderr."""
+    the ends of the failed trials; a run in object storage is changed there. Says what it did on stderr.
+
+    Returns:
+        for a run in object storage, :func:`unreported_checkpoints` (empty for a path, where each trial finds its
+        own in its folder: :func:`report_missing`).
+    """
     with local_run(run_dir, write_back=True) as records:
         set_aside = recover_run(records)
         cleared = clear_failed(records) if retry_failed else None
+        # in object storage the trials restore Ray's checkpoint as it is (a folder's newer one is not looked for)
+        unreported = unreported_checkpoints(records, put_back_deleted_remote(run_dir, records)) if is_uri(run_dir) \
+            else {}
     if set_aside:  # started just before the driver died, after Ray's last save: Ray starts them again
         print(f"{len(set_aside)} trial folder(s) Ray's last save did not know moved to "
               f"{run_dir.rstrip('/')}/{UNRECORDED_DIR}; Ray starts those trials again", file=sys.stderr)
     if cleared is not None:
         print(f"retrying {len(cleared)} failed trial(s) from their last checkpoint", file=sys.stderr)
+    if unreported:
+        print(f"{len(unreported)} trial(s) kept a checkpoint whose report the records in {run_dir} lack; each "
+              "reports it again as it goes on from it", file=sys.stderr)
+    return unreported
+
+
+def put_back_deleted_remote(run_uri: str, records: str) -> dict[str, str]:
+    """:func:`put_back_deleted_checkpoints` for a run in object storage (``records``: its records' local copy): a
+    checkpoint that Ray's snapshot restores a trial from but that Ray deleted from the bucket after the snapshot is
+    put back as a copy of the trial's newest checkpoint there whose report the run recorded, else of its newest one.
+    Returns the checkpoint (folder name) each copy was made from, by trial folder."""
+    filesystem_, root = filesystem(run_uri)
+    listed = list_files(run_uri)
+    copied = {}
+    for trial, path in snapshot_checkpoints(records).items():
+        name = os.path.basename(os.path.normpath(path))
+        if os.path.dirname(os.path.normpath(path)) != f"{root}/{trial}":
+            continue
+        # a checkpoint's state file is written last, and an object appears whole or not at all
+        whole = {rel.split("/")[1] for rel in listed
+                 if rel.startswith(f"{trial}/checkpoint_") and rel.count("/") == 2 and rel.endswith(CHECKPOINT_FILE)}
+        if name in whole or not whole:
+            continue
+        source = max(reported_checkpoints(os.path.join(records, trial)) & whole or whole)
+        for rel in listed:
+            if rel.startswith(f"{trial}/{source}/"):
+                filesystem_.copy_file(f"{root}/{rel}", f"{root}/{trial}/{name}/{rel[len(trial) + len(source) + 2:]}")
+        copied[trial] = source
+    return copied
+
+
+def unreported_checkpoints(run_dir: str, copied: dict[str, str] | None = None) -> dict[str, str]:
+    """The checkpoint Ray's snapshot restores each trial from whose report the trial's ``result.json`` lacks, by the
+    trial's folder name (the checkpoint's folder name): in object storage the snapshot can reach the bucket before
+    the result file that records the report does, and a driver killed in between leaves that report in no record.
+    The restored trial reports it again (:func:`sweeps.driver.trainable.run_trial`). Only a resume may ask this:
+    while the driver lives, the bucket's result file lags its own records, which hold every report.
+
+    ``copied``: the checkpoint each put-back copy was made from, by trial (:func:`put_back_deleted_remote`); its
+    report is the one the restored trial's records must hold.
+    """
+    unreported = {}
+    for name, path in snapshot_checkpoints(run_dir).items():
+        checkpoint = os.path.basename(os.path.normpath(path))
+        if (copied or {}).get(name, checkpoint) not in reported_checkpoints(os.path.join(run_dir, name)):
+            unreported[name] = checkpoint
+    return unreported
 
 
 def recover_run(run_dir: str) -> list[str]:

@@ -110,7 +110,8 @@ def _trainable(config):
         handle.write(f"x={config['x']}")
     tune.report({"step": 1, "trial_dir": folder, "local": is_local_filesystem(ray_private.worker_storage_filesystem()),
                  "canary": ray_private.worker_storage_file("canary.txt"),
-                 "nothing": ray_private.worker_storage_file("no-such-file")})
+                 "nothing": ray_private.worker_storage_file("no-such-file"),
+                 "folder_name": ray_private.worker_trial_folder_name()})
 
 
 def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
@@ -129,6 +130,8 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
     with private_api("experiment_trial_states"):
         states = ray_private.experiment_trial_states(str(run_dir))
         assert sorted(states) == folders and {status for status, _ in states.values()} == {"TERMINATED"}
+    with private_api("worker_trial_folder_name"):  # the snapshot's name of each trial's folder
+        assert sorted(r.metrics["folder_name"] for r in results) == folders
     with private_api("staging_dirs"):
         staging = ray_private.staging_dirs(states)
         assert sorted(staging) == folders and all(isinstance(path, str) and path for path in staging.values())

@@ -12,15 +12,20 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pandas as pd
 import pytest
 
+from analysis.remote import local_run
+from restore_core.errors import DataError
+from sweeps.ledger.recover import restore_snapshot
+from sweeps.ray_private import CALLBACK_STATES, SNAPSHOT, snapshot_checkpoints
 from tests.conftest import ROOT, free_port
 from tests.sweeps.cluster.s3_server import environment, moto_s3
 from tests.sweeps.driver_forks import ForkedDriver, run_driver, start_driver
-from tests.sweeps.ledger.test_crash import SWEEP, TRIALS
+from tests.sweeps.ledger.test_crash import EVAL_EVERY, STEPS, SWEEP, TRIALS
 
 pytestmark = pytest.mark.slow
 # `python -m analysis` in a process that knows the test spaces (registered as a plugin's would be)
@@ -28,7 +33,7 @@ ANALYSIS = [sys.executable, "-c", "import sys; from tests.sweeps import spaces; 
             "from analysis.__main__ import main; sys.exit(main())"]
 
 
-def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
+def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path, monkeypatch):
     ray_tmp = f"/tmp/rs-{secrets.token_hex(3)}"  # the drivers' own Rays (short: Ray's sockets live under it)
     try:
         with moto_s3(str(tmp_path / "moto.log")) as s3:
@@ -44,10 +49,14 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
                 if driver.poll() is None:
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
+            gaps = lag_the_result_files(s3, run_uri, run_key, monkeypatch)
+            assert gaps  # the killed trial's at least: its checkpoint is in the snapshot (kill_mid_trial)
 
             resumed = run_driver(["--resume", "--name", "s3", "--storage", storage, *own_ray], str(tmp_path),
                                  timeout=900, env=env)
             assert resumed.returncode == 0, resumed.stderr[-3000:]
+            assert (f"{len(gaps)} trial(s) kept a checkpoint whose report the records in {run_uri} lack; each reports "
+                    "it again as it goes on from it") in resumed.stderr
             files = s3.files(run_key)
             assert {"manifest.json", "results.csv", "table.md", "report.html"} <= set(files)
             results = pd.read_csv(io.BytesIO(s3.read(f"{run_key}/results.csv")))
@@ -60,6 +69,8 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
                 reports = [json.loads(line) for line in s3.read(f"{run_key}/{trial}/result.json").splitlines()]
                 restarts = [r["step"] for r in reports if r["iterations_since_restore"] == 1]
                 assert restarts[0] == 2 and all(step > 2 for step in restarts[1:])  # never from the start again
+                # no report lost: the ones the lagging result file lacked were made again
+                assert {r["step"] for r in reports} == set(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
 
             table = s3.read(f"{run_key}/table.md")
@@ -93,17 +104,58 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path):
 
 
 def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -> dict[str, int]:
-    """SIGKILL the driver once a trial's report is in the bucket and that trial has not ended; returns the run's
-    objects then."""
+    """SIGKILL the driver once a trial's report is in the bucket, that trial has not ended, and Ray's newest whole save
+    in the bucket (the one a resume restores) holds a checkpoint of it; returns the run's objects then."""
     deadline = time.time() + limit
     while driver.poll() is None and time.time() < deadline:
         files = s3.files(run_key)
+        with tempfile.TemporaryDirectory() as folder:  # the run's own files, read as the resume reads them
+            for name in files:
+                if name.startswith((SNAPSHOT, CALLBACK_STATES)):
+                    with open(os.path.join(folder, name), "wb") as handle:
+                        handle.write(s3.read(f"{run_key}/{name}"))
+            try:
+                restore_snapshot(folder)
+                saved = snapshot_checkpoints(folder)  # the trials whose checkpoint Ray's newest whole save holds
+            except DataError:  # read while Ray replaced it: the next poll reads it whole
+                saved = {}
         for name in files:
             trial = name.rsplit("/", 1)[0]
-            if (name.endswith("/result.json") and f"{trial}/status.json" not in files
+            if (name.endswith("/result.json") and f"{trial}/status.json" not in files and trial in saved
                     and s3.read(f"{run_key}/{name}").strip()):
                 driver.kill()
                 driver.wait(timeout=60)
                 return files
         time.sleep(0.05)
     raise AssertionError(f"no trial reported in the bucket (driver exit code {driver.poll()})")
+
+
+def lag_the_result_files(s3, run_uri: str, run_key: str, monkeypatch) -> set[str]:
+    """Make the bucket as a driver killed between two uploads leaves it: Ray's snapshot holds a trial's checkpoint
+    while the trial's result file there lacks its report. Cuts each unfinished trial's result file in the bucket
+    before the report of the checkpoint that the resume will restore it from; returns the trials whose result file
+    lacks that report (cut here, or never uploaded). The first such trial's checkpoint is moved to a newer name too,
+    as Ray deletes a checkpoint it no longer keeps: the resume must put it back before Ray restores the trial."""
+    for variable, value in s3.env().items():
+        monkeypatch.setenv(variable, value)
+    with local_run(run_uri) as records:  # what the resume reads: the newest whole save put in place
+        restore_snapshot(records)
+        checkpoints = snapshot_checkpoints(records)
+    files, gaps = s3.files(run_key), set()
+    for trial, path in checkpoints.items():
+        if f"{trial}/status.json" in files:
+            continue
+        name = os.path.basename(path)
+        key = f"{run_key}/{trial}/result.json"
+        lines = s3.read(key).decode().splitlines(keepends=True) if f"{trial}/result.json" in files else []
+        named = [i for i, line in enumerate(lines) if json.loads(line).get("checkpoint_dir_name") == name]
+        if named:
+            with s3.filesystem().open_output_stream(f"{s3.bucket}/{key}") as stream:
+                stream.write("".join(lines[:named[0]]).encode())
+        if not gaps:  # and as Ray leaves a checkpoint it deleted when a newer one arrived (here a copy of it)
+            newer = "checkpoint_000099"
+            for relative in [n for n in files if n.startswith(f"{trial}/{name}/")]:
+                s3.filesystem().move(f"{s3.bucket}/{run_key}/{relative}",
+                                     f"{s3.bucket}/{run_key}/{trial}/{newer}/{relative.split('/', 2)[2]}")
+        gaps.add(trial)
+    return gaps
