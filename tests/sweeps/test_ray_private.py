@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import tempfile
 
 import optuna
@@ -18,12 +19,14 @@ import ray
 from packaging.requirements import Requirement
 from ray import tune
 from ray.tune.experiment import Trial
+from ray.tune.logger import JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps import ray_private
 from sweeps.cluster.atomic_fs import is_local_filesystem
+from sweeps.ledger.recover import unreported_checkpoints
 from tests.conftest import ROOT
 
 
@@ -108,17 +111,29 @@ def _trainable(config):
     folder = ray_private.worker_trial_dir(is_local_filesystem(ray_private.worker_storage_filesystem()))
     with open(os.path.join(folder, "canary.txt"), "w", encoding="utf-8") as handle:
         handle.write(f"x={config['x']}")
-    tune.report({"step": 1, "trial_dir": folder, "local": is_local_filesystem(ray_private.worker_storage_filesystem()),
-                 "canary": ray_private.worker_storage_file("canary.txt"),
-                 "nothing": ray_private.worker_storage_file("no-such-file"),
-                 "folder_name": ray_private.worker_trial_folder_name()})
+    with tempfile.TemporaryDirectory() as checkpoint:
+        tune.report({"step": 1, "trial_dir": folder,
+                     "local": is_local_filesystem(ray_private.worker_storage_filesystem()),
+                     "canary": ray_private.worker_storage_file("canary.txt"),
+                     "nothing": ray_private.worker_storage_file("no-such-file"),
+                     "folder_name": ray_private.worker_trial_folder_name()},
+                    checkpoint=tune.Checkpoint.from_directory(checkpoint))
 
 
-def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
-    run_config = tune.RunConfig(name="canary", storage_path=str(tmp_path), verbose=0)
+@pytest.fixture(scope="module")
+def canary_run(ray_session, tmp_path_factory):
+    """One real run of two trials, each writing a file into its folder and reporting once with a checkpoint, read by
+    every test of a trial's or the snapshot's API (one Ray worker for all). Its result files are written as the
+    driver writes them."""
+    storage = tmp_path_factory.mktemp("canary")
+    run_config = tune.RunConfig(name="canary", storage_path=str(storage), verbose=0, callbacks=[JsonLoggerCallback()])
     results = tune.Tuner(_trainable, param_space={"x": tune.grid_search([1, 2])}, run_config=run_config).fit()
     assert not results.errors
-    run_dir = tmp_path / "canary"
+    return results, storage / "canary"
+
+
+def test_a_trials_storage_and_the_experiment_snapshot(canary_run):
+    results, run_dir = canary_run
     with private_api("worker_trial_dir"):  # under the storage path, as it is a filesystem of this machine
         folders = sorted(os.path.relpath(r.metrics["trial_dir"], run_dir) for r in results)
         assert len(folders) == 2 and all(not f.startswith("..") and (run_dir / f).is_dir() for f in folders)
@@ -143,10 +158,8 @@ def test_a_trials_storage_and_the_experiment_snapshot(ray_session, tmp_path):
         assert ray_private.read_trial_file(trial, "no-such-file") is None
 
 
-def test_the_experiments_saves_and_the_credentials_kept_from_trials(ray_session, tmp_path):
-    run_config = tune.RunConfig(name="saves", storage_path=str(tmp_path), verbose=0)
-    assert not tune.Tuner(_trainable, param_space={"x": 1}, run_config=run_config).fit().errors
-    run_dir = str(tmp_path / "saves")
+def test_the_experiments_saves_and_the_credentials_kept_from_trials(canary_run):
+    run_dir = str(canary_run[1])
     [snapshot] = [n for n in os.listdir(run_dir) if n.startswith(ray_private.SNAPSHOT)]
     with private_api("snapshot_session"):
         session = ray_private.snapshot_session(snapshot)
@@ -168,18 +181,29 @@ def test_the_experiments_saves_and_the_credentials_kept_from_trials(ray_session,
         assert "PL_DISABLE_FORK" in class_cache.DEFAULT_ENV_VARS  # the rest of what Ray passes on is kept
 
 
-def _checkpointing(config):
-    with tempfile.TemporaryDirectory() as folder:
-        tune.report({"step": 1}, checkpoint=tune.Checkpoint.from_directory(folder))
-
-
-def test_the_checkpoint_a_snapshot_restores(ray_session, tmp_path):
-    run_config = tune.RunConfig(name="ckpt", storage_path=str(tmp_path), verbose=0)
-    assert not tune.Tuner(_checkpointing, param_space={"x": 1}, run_config=run_config).fit().errors
-    run_dir = tmp_path / "ckpt"
+def test_the_checkpoint_a_snapshot_restores(canary_run):
+    run_dir = canary_run[1]
     with private_api("snapshot_checkpoints"):
-        [(folder, path)] = ray_private.snapshot_checkpoints(str(run_dir)).items()
-        assert path == str(run_dir / folder / "checkpoint_000000") and os.path.isdir(path)
+        checkpoints = ray_private.snapshot_checkpoints(str(run_dir))
+        assert len(checkpoints) == 2 and all(path == str(run_dir / folder / "checkpoint_000000") and os.path.isdir(path)
+                                             for folder, path in checkpoints.items())
+
+
+def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(canary_run, tmp_path):
+    """In object storage Ray's snapshot can reach the bucket before the result file that records the checkpoint's
+    report; a resume finds such a checkpoint from the records and Ray's snapshot, and names it."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(canary_run[1], run_dir)
+    assert unreported_checkpoints(str(run_dir)) == {}  # every report recorded
+    folders = sorted(params.parent.name for params in run_dir.glob("*/params.json"))
+    (run_dir / folders[0] / "result.json").write_text("")  # the bucket's copy from before the report
+    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000"}
+    (run_dir / folders[1] / "result.json").unlink()  # or none yet
+    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000", folders[1]: "checkpoint_000000"}
+    # a checkpoint put back as a copy of another (put_back_deleted_remote) is recorded when that other's report is
+    (run_dir / folders[0] / "result.json").write_text('{"step": 4, "checkpoint_dir_name": "checkpoint_000001"}\n')
+    assert folders[0] in unreported_checkpoints(str(run_dir))
+    assert folders[0] not in unreported_checkpoints(str(run_dir), {folders[0]: "checkpoint_000001"})
 
 
 def test_the_optuna_searcher_and_the_repeater():

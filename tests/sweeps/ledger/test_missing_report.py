@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-
-from ray import tune
-from ray.tune.logger import JsonLoggerCallback
 
 from restore_core.loop import CHECKPOINT_FILE
-from sweeps.ledger.recover import newest_checkpoint, report_missing, unreported_checkpoints
+from sweeps.ledger.recover import newest_checkpoint, report_missing
 
 
 def trial(tmp_path, checkpoints: list[int], reported: list[int]) -> str:
@@ -52,23 +48,3 @@ def test_the_checkpoint_rays_snapshot_holds_counts_as_recorded(tmp_path):
 def test_a_trial_without_checkpoints_starts_afresh(tmp_path):
     assert newest_checkpoint(trial(tmp_path, checkpoints=[], reported=[]), None) is None
 
-
-def _checkpointing(config):
-    with tempfile.TemporaryDirectory() as folder:
-        tune.report({"step": 2}, checkpoint=tune.Checkpoint.from_directory(folder))
-
-
-def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(ray_session, tmp_path):
-    """In object storage Ray's snapshot can reach the bucket before the result file that records the checkpoint's
-    report; a resume finds such a checkpoint from the records (on a real snapshot of Ray's) and names it."""
-    run_config = tune.RunConfig(name="gap", storage_path=str(tmp_path), verbose=0,
-                                callbacks=[JsonLoggerCallback()])  # the result files, as the driver writes them
-    trials = {"x": tune.grid_search([1, 2])}
-    assert not tune.Tuner(_checkpointing, param_space=trials, run_config=run_config).fit().errors
-    run_dir = tmp_path / "gap"
-    assert unreported_checkpoints(str(run_dir)) == {}  # every report recorded
-    folders = sorted(params.parent.name for params in run_dir.glob("*/params.json"))
-    (run_dir / folders[0] / "result.json").write_text("")  # the bucket's copy from before the report
-    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000"}
-    (run_dir / folders[1] / "result.json").unlink()  # or none yet
-    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000", folders[1]: "checkpoint_000000"}
