@@ -30,6 +30,7 @@ import shutil
 import sys
 
 from ray import tune
+from ray.tune.experiment import Trial
 
 from analysis.remote import filesystem, is_uri, list_files, local_run
 from restore_core.io import write_bytes_atomic
@@ -47,22 +48,28 @@ from sweeps.ray_private import (
 
 UNRECORDED_DIR = "unrecorded"  # trial folders and saves Ray's last whole save does not know, set aside by a resume
 BUNDLE_KEY = "restore_sweeps_whole_save"
+RECORDS_KEY = "restore_sweeps_result_files"  # beside the bundle: the result files of the trials not ended then
 
 
 class SnapshotBundle(tune.Callback):
     """Keeps Ray's newest save (snapshot and searcher state, as Ray just wrote them into its staging folder) in this
-    callback's state, which Ray saves right after them into a single file."""
+    callback's state, which Ray saves right after them into a single file, with the result file of each trial that
+    has not ended as it was then: one upload of the run's folder can carry a save while a trial's result file in
+    object storage is still older, and several reports behind it."""
 
     def __init__(self):
         self._staging: str | None = None
+        self._live: list[str] = []  # the staging folders of the trials that have not ended
 
     def on_step_begin(self, iteration, trials, **info):
         if self._staging is None and trials and trials[0].local_path:
             self._staging = os.path.dirname(trials[0].local_path)  # the experiment's staging folder
+        self._live = [trial.local_path for trial in trials
+                      if trial.local_path and trial.status not in (Trial.TERMINATED, Trial.ERROR)]
 
     def get_state(self):
         files = snapshot_files(self._staging) if self._staging else {}
-        return {BUNDLE_KEY: files} if files else None
+        return {BUNDLE_KEY: files, RECORDS_KEY: result_files(self._live)} if files else None
 
     def set_state(self, state):
         pass  # the bundle was put back in place before the restore (restore_snapshot)
@@ -70,10 +77,12 @@ class SnapshotBundle(tune.Callback):
 
 def restore_snapshot(run_dir: str) -> str | None:
     """Put the newest whole save of the run (from :class:`SnapshotBundle`) in place of the loose files of that save,
-    and move the files of any later save (one whose upload a killed driver left unfinished) into ``unrecorded/``;
-    returns the save's session (None: the run has no bundle, its files are left as they are)."""
+    and move the files of any later save (one whose upload a killed driver left unfinished) into ``unrecorded/``; a
+    trial's result file that is shorter than the save's (an upload to object storage behind it) becomes the save's.
+    Returns the save's session (None: the run has no bundle, its files are left as they are)."""
     states = newest_callback_states(run_dir).values()
-    bundle = next((state[BUNDLE_KEY] for state in states if isinstance(state, dict) and BUNDLE_KEY in state), None)
+    saved = next((state for state in states if isinstance(state, dict) and BUNDLE_KEY in state), {})
+    bundle = saved.get(BUNDLE_KEY)
     if not bundle:
         return None
     session = max(filter(None, map(snapshot_session, bundle)))
@@ -83,7 +92,24 @@ def restore_snapshot(run_dir: str) -> str | None:
             _set_aside(run_dir, name)
     for name, data in bundle.items():
         write_bytes_atomic(os.path.join(run_dir, name), data)
+    for name, data in (saved.get(RECORDS_KEY) or {}).items():  # a result file of the run's behind the save's
+        path = os.path.join(run_dir, name)
+        if len(data) > (os.path.getsize(path) if os.path.isfile(path) else 0):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_bytes_atomic(path, data)
     return session
+
+
+def result_files(trial_dirs: list[str]) -> dict[str, bytes]:
+    """The result file of each of ``trial_dirs`` that has one, by its path relative to the experiment folder."""
+    files = {}
+    for folder in trial_dirs:
+        try:
+            with open(os.path.join(folder, "result.json"), "rb") as handle:
+                files[f"{os.path.basename(folder)}/result.json"] = handle.read()
+        except OSError:  # no report yet
+            continue
+    return files
 
 
 def experiment_saved(run_dir: str) -> bool:
@@ -121,8 +147,9 @@ def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> dict[str, str]:
 def put_back_deleted_remote(run_uri: str, records: str) -> dict[str, str]:
     """:func:`put_back_deleted_checkpoints` for a run in object storage (``records``: its records' local copy): a
     checkpoint that Ray's snapshot restores a trial from but that Ray deleted from the bucket after the snapshot is
-    put back as a copy of the trial's newest checkpoint there whose report the run recorded, else of its newest one.
-    Returns the checkpoint (folder name) each copy was made from, by trial folder."""
+    put back as a copy of the trial's newest checkpoint there whose report the run recorded, else of its oldest one
+    (whose report the trial makes again, and every later one as it trains on: no report is left out). Returns the
+    checkpoint (folder name) each copy was made from, by trial folder."""
     filesystem_, root = filesystem(run_uri)
     listed = list_files(run_uri)
     copied = {}
@@ -135,7 +162,8 @@ def put_back_deleted_remote(run_uri: str, records: str) -> dict[str, str]:
                  if rel.startswith(f"{trial}/checkpoint_") and rel.count("/") == 2 and rel.endswith(CHECKPOINT_FILE)}
         if name in whole or not whole:
             continue
-        source = max(reported_checkpoints(os.path.join(records, trial)) & whole or whole)
+        recorded = reported_checkpoints(os.path.join(records, trial)) & whole
+        source = max(recorded) if recorded else min(whole)
         for rel in listed:
             if rel.startswith(f"{trial}/{source}/"):
                 filesystem_.copy_file(f"{root}/{rel}", f"{root}/{trial}/{name}/{rel[len(trial) + len(source) + 2:]}")

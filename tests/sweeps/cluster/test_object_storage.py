@@ -49,14 +49,13 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path, monkey
                 if driver.poll() is None:
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
-            gaps = lag_the_result_files(s3, run_uri, run_key, monkeypatch)
-            assert gaps  # the killed trial's at least: its checkpoint is in the snapshot (kill_mid_trial)
+            # the killed trial's at least: its checkpoint is in Ray's save (kill_mid_trial); the resume takes the
+            # result files back from the save, puts the moved checkpoint back, and reports what no record holds again
+            assert lag_the_result_files(s3, run_uri, run_key, monkeypatch)
 
             resumed = run_driver(["--resume", "--name", "s3", "--storage", storage, *own_ray], str(tmp_path),
                                  timeout=900, env=env)
             assert resumed.returncode == 0, resumed.stderr[-3000:]
-            assert (f"{len(gaps)} trial(s) kept a checkpoint whose report the records in {run_uri} lack; each reports "
-                    "it again as it goes on from it") in resumed.stderr
             files = s3.files(run_key)
             assert {"manifest.json", "results.csv", "table.md", "report.html"} <= set(files)
             results = pd.read_csv(io.BytesIO(s3.read(f"{run_key}/results.csv")))
@@ -135,7 +134,8 @@ def lag_the_result_files(s3, run_uri: str, run_key: str, monkeypatch) -> set[str
     while the trial's result file there lacks its report. Cuts each unfinished trial's result file in the bucket
     before the report of the checkpoint that the resume will restore it from; returns the trials whose result file
     lacks that report (cut here, or never uploaded). The first such trial's checkpoint is moved to a newer name too,
-    as Ray deletes a checkpoint it no longer keeps: the resume must put it back before Ray restores the trial."""
+    as Ray deletes a checkpoint it no longer keeps: the resume must put it back before Ray restores the trial.
+    (Ray's save in the bucket also holds each result file as it was then: the resume takes the cut lines back.)"""
     for variable, value in s3.env().items():
         monkeypatch.setenv(variable, value)
     with local_run(run_uri) as records:  # what the resume reads: the newest whole save put in place

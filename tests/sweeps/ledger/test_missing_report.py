@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 
+import cloudpickle
+
 from restore_core.loop import CHECKPOINT_FILE
-from sweeps.ledger.recover import newest_checkpoint, report_missing
+from sweeps.ledger.recover import BUNDLE_KEY, RECORDS_KEY, newest_checkpoint, report_missing, restore_snapshot
+from sweeps.ray_private import CALLBACK_STATES, SNAPSHOT
 
 
 def trial(tmp_path, checkpoints: list[int], reported: list[int]) -> str:
@@ -48,3 +51,23 @@ def test_the_checkpoint_rays_snapshot_holds_counts_as_recorded(tmp_path):
 def test_a_trial_without_checkpoints_starts_afresh(tmp_path):
     assert newest_checkpoint(trial(tmp_path, checkpoints=[], reported=[]), None) is None
 
+
+
+def test_a_result_file_behind_rays_save_is_taken_from_the_save(tmp_path):
+    """Ray's save keeps each unfinished trial's result file as it was then (SnapshotBundle): a resume takes a shorter
+    one of the run's (an upload to object storage behind the save) from it, and keeps a longer one."""
+    session = "2026-01-02_03-04-05"
+    (tmp_path / "behind").mkdir()
+    (tmp_path / "behind" / "result.json").write_bytes(b'{"step": 2}\n')
+    (tmp_path / "ahead").mkdir()
+    (tmp_path / "ahead" / "result.json").write_bytes(b'{"step": 2}\n{"step": 4}\n{"step": 6}\n')
+    save = {BUNDLE_KEY: {f"{SNAPSHOT}{session}.json": b'{"trial_data": []}'},
+            RECORDS_KEY: {"behind/result.json": b'{"step": 2}\n{"step": 4}\n',
+                          "ahead/result.json": b'{"step": 2}\n{"step": 4}\n',
+                          "never/result.json": b'{"step": 2}\n'}}
+    (tmp_path / f"{CALLBACK_STATES}{session}.pkl").write_bytes(cloudpickle.dumps({0: {"other": 1}, 1: save}))
+    assert restore_snapshot(str(tmp_path)) == session
+    assert (tmp_path / f"{SNAPSHOT}{session}.json").read_bytes() == b'{"trial_data": []}'
+    assert (tmp_path / "behind" / "result.json").read_bytes() == b'{"step": 2}\n{"step": 4}\n'
+    assert (tmp_path / "ahead" / "result.json").read_bytes() == b'{"step": 2}\n{"step": 4}\n{"step": 6}\n'
+    assert (tmp_path / "never" / "result.json").read_bytes() == b'{"step": 2}\n'
