@@ -14,10 +14,12 @@ then uploaded file by file into the run directory. A driver killed
   the run's trials into ``unrecorded/``, where nothing counts it and nothing is lost;
 - after a trial wrote a checkpoint that the last save does not know: the trial goes on from the newest checkpoint in
   its folder (:func:`newest_checkpoint`), not from an older one or its start;
-- in object storage, after Ray's snapshot reached the bucket and before the result file that records a report did:
-  the trial reports the checkpoint it goes on from again (:func:`unreported_checkpoints`); and after Ray deleted the
-  checkpoint that snapshot restores a trial from (a newer one arrived): it is put back as a copy of a newer one
-  (:func:`put_back_deleted_remote`), as on a path (:func:`put_back_deleted_checkpoints`).
+- in object storage, after Ray's save reached the bucket and before the result files that record its reports did:
+  the save's own copy of each unfinished trial's result file takes the place of a shorter one (:class:`SnapshotBundle`,
+  :func:`restore_snapshot`), and a trial whose restored checkpoint no record reports even so (a save without that
+  copy) reports it again (:func:`unreported_checkpoints`); after Ray deleted the checkpoint that save restores a
+  trial from (a newer one arrived): it is put back as a copy of another (:func:`put_back_deleted_remote`), as on a
+  path (:func:`put_back_deleted_checkpoints`).
 """
 
 from __future__ import annotations
