@@ -61,17 +61,20 @@ class SnapshotBundle(tune.Callback):
 
     def __init__(self):
         self._staging: str | None = None
-        self._live: list[str] = []  # the staging folders of the trials that have not ended
+        self._trials: list[Trial] = []  # the experiment's trials, as the last step saw them
 
     def on_step_begin(self, iteration, trials, **info):
         if self._staging is None and trials and trials[0].local_path:
             self._staging = os.path.dirname(trials[0].local_path)  # the experiment's staging folder
-        self._live = [trial.local_path for trial in trials
-                      if trial.local_path and trial.status not in (Trial.TERMINATED, Trial.ERROR)]
+        self._trials = trials
 
     def get_state(self):
         files = snapshot_files(self._staging) if self._staging else {}
-        return {BUNDLE_KEY: files, RECORDS_KEY: result_files(self._live)} if files else None
+        if not files:
+            return None
+        live = [trial.local_path for trial in self._trials
+                if trial.local_path and trial.status not in (Trial.TERMINATED, Trial.ERROR)]
+        return {BUNDLE_KEY: files, RECORDS_KEY: result_files(live)}
 
     def set_state(self, state):
         pass  # the bundle was put back in place before the restore (restore_snapshot)
