@@ -29,14 +29,16 @@ def http_json(url: str, body: dict | None = None, timeout: float = 10) -> dict:
 
 
 @contextlib.contextmanager
-def loopback_server(command: list[str], ready_path: str, log_path: str, limit: float = 120) -> Iterator[str]:
-    """Run ``command`` (which gets ``{port}`` filled in) until ``http://127.0.0.1:<port><ready_path>`` answers;
-    yield its base URL, and stop it afterwards. Its output goes to ``log_path``, quoted when it does not start."""
+def loopback_server(command: list[str], ready_path: str, log_path: str, limit: float = 120,
+                    env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``command`` (which gets ``{port}`` filled in; ``env`` added to this environment) until
+    ``http://127.0.0.1:<port><ready_path>`` answers; yield its base URL, and stop it afterwards. Its output goes to
+    ``log_path``, quoted when it does not start."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([part.format(port=port) for part in command], stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   env={**os.environ, **(env or {})}, start_new_session=True)
     try:
         deadline = time.monotonic() + limit
         while True:

@@ -23,7 +23,9 @@ def mlflow_sweep(ray_session, tmp_path_factory):
     command = [venv_script("mlflow"), "server", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
                "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", "{port}",
                "--workers", "1"]
-    with loopback_server(command, "/health", str(root / "server.log")) as base:
+    # no job runner: the server's background jobs (a process and eight queue consumers) are not what is tested here
+    no_jobs = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with loopback_server(command, "/health", str(root / "server.log"), env=no_jobs) as base:
         code = sweeps.run.main(["--space", "lsid_lr", "--profile", "smoke", "--search", "random", "--num-samples", "2",
                                 "--scheduler", "fifo", "--storage", str(root / "runs"), "--name", "logged",
                                 "--no-analysis", "--verbose", "0", "--mlflow", base])
