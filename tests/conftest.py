@@ -70,13 +70,24 @@ def ray_session():
     instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
     A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``.
     """
+    import secrets
+
     import ray
 
+    from tests import worker_forks
+
+    # its trial workers are forked from a process that has imported torch and the core (tests/worker_forks.py)
+    path = f"/tmp/rs-workers-{secrets.token_hex(4)}.sock"
+    server = worker_forks.start_server(path)
+    os.environ[worker_forks.SOCKET_VARIABLE] = path  # and so are those of the drivers the tests fork
     if not ray.is_initialized():
         ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
-                 log_to_driver=False, configure_logging=True, logging_level="ERROR")
+                 log_to_driver=False, configure_logging=True, logging_level="ERROR",
+                 runtime_env={"py_executable": worker_forks.py_executable(path)})
     yield ray
     ray.shutdown()
+    os.environ.pop(worker_forks.SOCKET_VARIABLE, None)
+    worker_forks.stop_server(server, path)
 
 
 @pytest.fixture(scope="session")

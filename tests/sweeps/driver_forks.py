@@ -27,6 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)  # run as the server's script, this folder is first on the path, not the repository
 
+from tests import worker_forks  # noqa: E402
 from tests.sweeps.cli_forks import run_child  # noqa: E402
 
 SPACES = os.path.join(ROOT, "tests", "sweeps", "spaces.py")  # sweeps/run.py plus the operations test spaces
@@ -36,6 +37,10 @@ class ForkServer:
     """The server process: asks it to fork a driver or to say whether one has ended."""
 
     def __init__(self, script: str = SPACES, env: dict[str, str] | None = None):
+        env = dict(os.environ if env is None else env)
+        if os.environ.get(worker_forks.SOCKET_VARIABLE):  # the drivers' workers forked as the session's are
+            env.setdefault(worker_forks.SOCKET_VARIABLE, os.environ[worker_forks.SOCKET_VARIABLE])
+            env.setdefault("RAY_RUNTIME_ENV_HOOK", worker_forks.HOOK)
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), script], cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lock = threading.Lock()  # one request and its answer at a time

@@ -1,0 +1,117 @@
+"""The session's trial workers forked from a server that has imported torch (tests/worker_forks.py): they are
+forked, and the client Ray starts stands for its worker (exit status, signals, its end ends the worker)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import worker_forks
+
+CHILD = """
+import os, sys, time
+print(os.getppid(), "torch" in sys.modules, os.environ.get("MARK"), os.getcwd(), flush=True)
+if sys.argv[1] == "sleep":
+    time.sleep(60)
+sys.exit(int(sys.argv[1]))
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    path = f"/tmp/rs-wf-test-{secrets.token_hex(4)}.sock"
+    process = worker_forks.start_server(path, preload=("json",))
+    yield process, path
+    worker_forks.stop_server(process, path)
+
+
+def client(path: str, script: str, arg: str, cwd: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, worker_forks.__file__, "--client", path, script, arg], cwd=cwd,
+                            env={**os.environ, "MARK": "m"}, stdout=subprocess.PIPE, text=True)
+
+
+def test_the_client_ends_as_its_worker_does_with_its_environment_and_folder(server, tmp_path):
+    process, path = server
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    run = client(path, str(script), "3", str(tmp_path))
+    out, _ = run.communicate(timeout=60)
+    assert run.returncode == 3
+    assert out.split() == [str(process.pid), "False", "m", str(tmp_path)]  # forked by the server, not a new Python
+
+
+def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_it(server, tmp_path):
+    _, path = server
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    run = client(path, str(script), "sleep", str(tmp_path))
+    run.stdout.readline()
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=30) == -signal.SIGTERM  # the worker died of it, and so does the client
+
+    run = client(path, str(script), "sleep", str(tmp_path))
+    run.stdout.readline()
+    children = _children_of_server(server[0].pid)
+    assert len(children) == 1
+    run.kill()
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{children[0]}") and _state(children[0]) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{children[0]}") or _state(children[0]) == "Z"
+
+
+def test_the_hook_leaves_a_runtime_env_that_ships_code_to_ray(server, monkeypatch):
+    _, path = server
+    monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path)
+    assert worker_forks.runtime_env_hook(None) == {"py_executable": worker_forks.py_executable(path)}
+    assert worker_forks.runtime_env_hook({"env_vars": {"A": "1"}})["env_vars"] == {"A": "1"}
+    shipped = {"py_modules": ["/tmp/x.zip"]}
+    assert worker_forks.runtime_env_hook(shipped) is shipped
+    monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path + ".gone")
+    assert worker_forks.runtime_env_hook(None) is None
+
+
+def test_the_session_rays_workers_are_forked_with_torch_imported(ray_session):
+    @ray_session.remote
+    def imported() -> tuple[bool, str]:
+        return "torch" in sys.modules, _cmdline(os.getppid())
+
+    had_torch, parent = ray_session.get(imported.remote(), timeout=120)
+    assert had_torch and "worker_forks.py" in parent and "--client" not in parent
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def _children_of_server(server_pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == server_pid and fields[0] != "Z":
+                found.append(int(name))
+    return found

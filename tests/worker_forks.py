@@ -1,0 +1,199 @@
+"""Ray trial workers forked from one process that has already imported torch, torchmetrics and the project's core,
+instead of a fresh interpreter that imports them again (about 4.5 of the 5.5 CPU-s a worker takes before its first
+step on this machine, paid by each of the suite's ~90 workers).
+
+Ray starts a worker with the job's ``runtime_env["py_executable"]`` in place of ``python``: here that is this file
+as a client, ``python tests/worker_forks.py --client SOCKET default_worker.py ARGS``. The client (a few imports)
+hands its arguments, environment, folder and standard streams to the session's server over a Unix socket; the
+server forks a child that runs ``default_worker.py`` as ``__main__`` with them, in a session of its own. The client
+stays the process Ray started: a signal sent to it goes on to the worker, it ends with the worker's exit status, and
+the worker ends when the client does. Ray itself is not imported before the fork: its native library reads the
+worker's job and token from the environment as it loads.
+
+A runtime env that ships code (``py_modules``, ``working_dir``, ``pip`` and the like) keeps Ray's own worker start,
+so the tests of plugins and uploads see the workers a user's cluster would start. Without the server's socket the
+client starts the worker as Ray would have.
+
+    python tests/worker_forks.py SOCKET MODULE,...    # the server, having imported the modules
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers the tests fork
+HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: applied in every ray.init
+SHIPS_CODE = ("py_modules", "working_dir", "pip", "uv", "conda", "container", "image_uri", "py_executable")
+PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "restore_core")
+
+
+def py_executable(path: str) -> str:
+    """The ``py_executable`` that starts workers through the server listening on ``path``."""
+    return " ".join(shlex.quote(part) for part in (sys.executable, os.path.abspath(__file__), "--client", path))
+
+
+def runtime_env_hook(runtime_env: dict | None) -> dict | None:
+    """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` when
+    the runtime env ships no code."""
+    path = os.environ.get(SOCKET_VARIABLE)
+    if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in SHIPS_CODE):
+        return runtime_env
+    return {**(runtime_env or {}), "py_executable": py_executable(path)}
+
+
+def client(path: str, argv: list[str]) -> None:
+    """The process Ray starts: the worker forked by the server, or exec'd as Ray would when none answers."""
+    connection = socket.socket(socket.AF_UNIX)
+    try:
+        connection.connect(path)
+    except OSError:
+        os.execv(sys.executable, [sys.executable, *argv])
+    request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    socket.send_fds(connection, [len(request).to_bytes(8, "big")], [0, 1, 2])
+    connection.sendall(request)
+    answers = connection.makefile("rb")
+    pid = json.loads(answers.readline())["pid"]
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, lambda number, _frame: os.kill(pid, number))
+    line = answers.readline()
+    status = json.loads(line)["status"] if line else 1 << 8
+    if os.WIFSIGNALED(status):
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked process: the worker of ``request``, with the client's streams; never returns."""
+    import atexit
+    import runpy
+    import threading
+    import traceback
+
+    code = 1
+    try:
+        listener.close()
+        os.setsid()  # Ray stops a worker's process group
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        for fd, stream in zip(fds, (0, 1, 2)):
+            os.dup2(fd, stream)
+            os.close(fd)
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+        sys.path[:0] = paths
+
+        def end_with_the_client() -> None:
+            try:
+                while connection.recv(1):
+                    pass
+            finally:
+                os._exit(1)
+
+        threading.Thread(target=end_with_the_client, daemon=True).start()
+        sys.argv = list(request["argv"])
+        try:
+            runpy.run_path(sys.argv[0], run_name="__main__")
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 (a closed stream: nothing more to write)
+                pass
+        os._exit(code)
+
+
+def _wait(connection: socket.socket, pid: int) -> None:
+    _, status = os.waitpid(pid, 0)
+    try:
+        connection.sendall(json.dumps({"status": status}).encode() + b"\n")
+    except OSError:
+        pass
+    connection.close()
+
+
+def _read_request(connection: socket.socket) -> tuple[dict | None, list[int]]:
+    head, fds, _, _ = socket.recv_fds(connection, 8, 3)
+    size, message = int.from_bytes(head, "big") if len(head) == 8 else 0, b""
+    while len(message) < size:
+        chunk = connection.recv(size - len(message))
+        if not chunk:
+            return None, fds
+        message += chunk
+    return (json.loads(message) if message else None), fds
+
+
+def start_server(path: str, preload: tuple[str, ...] = PRELOAD) -> subprocess.Popen:
+    """The server on ``path``, having imported ``preload``, in a process of its own (a session of its own: a test's
+    signals to its process group do not reach it); returns once it accepts."""
+    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), path, ",".join(preload)],
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the worker fork server did not start (exit code {process.poll()})")
+        time.sleep(0.1)
+    return process
+
+
+def stop_server(process: subprocess.Popen, path: str) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def serve(path: str, preload: tuple[str, ...]) -> None:
+    """The server: import ``preload`` (what a trial worker imports), then fork a worker for each client."""
+    import importlib
+    import threading
+
+    for name in preload:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path + ".new")
+    os.rename(path + ".new", path)  # the socket appears once the server accepts
+    listener.listen(64)
+    while True:
+        connection, _ = listener.accept()
+        request, fds = _read_request(connection)
+        if request is None:  # the client ended first
+            for fd in fds:
+                os.close(fd)
+            connection.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(listener, connection, request, fds)
+        for fd in fds:
+            os.close(fd)
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        threading.Thread(target=_wait, args=(connection, pid), daemon=True).start()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--client":
+        client(sys.argv[2], sys.argv[3:])
+    else:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        serve(sys.argv[1], tuple(name for name in sys.argv[2].split(",") if name))
