@@ -39,6 +39,12 @@ def py_executable(path: str) -> str:
     return " ".join(shlex.quote(part) for part in (sys.executable, os.path.abspath(__file__), "--client", path))
 
 
+def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment (or ``env``) for a driver whose workers Ray starts itself: for a test that needs the time a
+    fresh worker takes to start (a driver killed while its trials start)."""
+    return {name: value for name, value in (os.environ if env is None else env).items() if name != SOCKET_VARIABLE}
+
+
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
     """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` when
     the runtime env ships no code."""

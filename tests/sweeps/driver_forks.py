@@ -38,8 +38,7 @@ class ForkServer:
 
     def __init__(self, script: str = SPACES, env: dict[str, str] | None = None):
         env = dict(os.environ if env is None else env)
-        if os.environ.get(worker_forks.SOCKET_VARIABLE):  # the drivers' workers forked as the session's are
-            env.setdefault(worker_forks.SOCKET_VARIABLE, os.environ[worker_forks.SOCKET_VARIABLE])
+        if env.get(worker_forks.SOCKET_VARIABLE):  # the drivers' workers forked as the session's are
             env.setdefault("RAY_RUNTIME_ENV_HOOK", worker_forks.HOOK)
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), script], cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

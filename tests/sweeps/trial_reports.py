@@ -39,12 +39,13 @@ def trial_dirs(run_dir: str) -> list[str]:
     return sorted(os.path.dirname(p) for p in glob.glob(os.path.join(run_dir, "*", "params.json")))
 
 
-def kill_when(args: list[str], reached: Callable[[str, str], bool], run_dir: str, log_path: str) -> dict:
+def kill_when(args: list[str], reached: Callable[[str, str], bool], run_dir: str, log_path: str,
+              env: dict[str, str] | None = None) -> dict:
     """Run the driver (``tests/sweeps/spaces.py``, which registers the operations spaces, forked by
-    tests/sweeps/driver_forks.py) with ``args``, its output in ``log_path``, SIGKILL it
-    the moment ``reached(run_dir, log)`` holds, and return what the run directory held then (trial folder: reports,
-    ended, checkpoint folders)."""
-    proc = start_driver(args, log_path)
+    tests/sweeps/driver_forks.py) with ``args`` in the environment ``env`` (None: this one), its output in
+    ``log_path``, SIGKILL it the moment ``reached(run_dir, log)`` holds, and return what the run directory held then
+    (trial folder: reports, ended, checkpoint folders)."""
+    proc = start_driver(args, log_path, env=env)
     try:
         deadline = time.time() + 600
         while proc.poll() is None and time.time() < deadline:
