@@ -31,7 +31,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # (kind, words any of which in the command line puts a process in it); the first that matches: a server or a driver
 # can have a pytest folder among its arguments, and optuna-dashboard is no Ray dashboard
 KINDS = (
-    ("Ray trial workers", ("default_worker.py", "setup_worker.py", "worker_forks.py")),
+    ("Ray trial workers", ("default_worker.py", "setup_worker.py", "worker_forks.py", "ray::")),
     ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
                                                                   "chromium", "slurm", "munge")),
     ("Ray dashboard", ("dashboard",)),
