@@ -78,12 +78,11 @@ def client(path: str, argv: list[str]) -> None:
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked process: the worker of ``request``, with the client's streams; never returns."""
-    import atexit
-    import runpy
     import threading
     import traceback
 
-    code = 1
+    from tests.sweeps.cli_forks import run_as_main
+
     try:
         listener.close()
         os.setsid()  # Ray stops a worker's process group
@@ -106,22 +105,10 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
                 os._exit(1)
 
         threading.Thread(target=end_with_the_client, daemon=True).start()
-        sys.argv = list(request["argv"])
-        try:
-            runpy.run_path(sys.argv[0], run_name="__main__")
-            code = 0
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001 (a closed stream: nothing more to write)
-                pass
-        os._exit(code)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    run_as_main(request["argv"])
 
 
 def _wait(connection: socket.socket, pid: int) -> None:
@@ -174,7 +161,7 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     import importlib
     import threading
 
-    for name in preload:
+    for name in (*preload, "tests.sweeps.cli_forks"):  # and the children's run_as_main
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path + ".new")

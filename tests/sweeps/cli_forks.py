@@ -34,15 +34,25 @@ def _exit_code(exit: SystemExit) -> int:
 def run_child(script: str, args: list[str], out: str, err: str) -> None:
     """In the forked process: ``script`` as ``__main__`` with ``args``, its output in the files (``err == out``: both
     in one); never returns."""
-    code = 1
     try:
         for fds, path in (((1, 2), out),) if err == out else (((1,), out), ((2,), err)):
             with open(path, "wb") as handle:  # one file for both: one open, so neither overwrites the other
                 for fd in fds:
                     os.dup2(handle.fileno(), fd)
-        sys.argv = [script, *args]
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    run_as_main([script, *args])
+
+
+def run_as_main(argv: list[str]) -> None:
+    """In a forked process: the script ``argv[0]`` as ``__main__`` with ``argv``, ending as the interpreter would
+    (its exit code, the traceback of an uncaught exception, ``atexit`` handlers); never returns."""
+    code = 1
+    try:
+        sys.argv = list(argv)
         try:
-            runpy.run_path(script, run_name="__main__")
+            runpy.run_path(argv[0], run_name="__main__")
             code = 0
         except SystemExit as exit:
             code = _exit_code(exit)
