@@ -67,13 +67,20 @@ def client(path: str, argv: list[str]) -> None:
     answers = connection.makefile("rb")
     pid = json.loads(answers.readline())["pid"]
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(signum, lambda number, _frame: os.kill(pid, number))
+        signal.signal(signum, lambda number, _frame: _forward(pid, number))
     line = answers.readline()
     status = json.loads(line)["status"] if line else 1 << 8
     if os.WIFSIGNALED(status):
         signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
         os.kill(os.getpid(), os.WTERMSIG(status))
     sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _forward(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # the worker has ended: its status is on its way
+        pass
 
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
