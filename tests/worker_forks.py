@@ -93,8 +93,6 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
     try:
         listener.close()
         os.setsid()  # Ray stops a worker's process group
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])

@@ -52,7 +52,6 @@ def test_a_trial_without_checkpoints_starts_afresh(tmp_path):
     assert newest_checkpoint(trial(tmp_path, checkpoints=[], reported=[]), None) is None
 
 
-
 def test_a_result_file_behind_rays_save_is_taken_from_the_save(tmp_path):
     """Ray's save keeps each unfinished trial's result file as it was then (SnapshotBundle): a resume takes a shorter
     one of the run's (an upload to object storage behind the save) from it, and keeps a longer one."""
