@@ -62,7 +62,26 @@ def _single_thread():
 
 
 @pytest.fixture(scope="session")
-def ray_session():
+def forked_workers():
+    """The worker fork server of this test session (tests/worker_forks.py): it has imported torch, and every Ray
+    driver the tests start from here on (in this process, forked, run as a command, submitted to a Ray head they
+    start or to SLURM) forks its trial workers from it, through the hook named in this process's environment.
+    Yields the ``py_executable`` of its workers."""
+    import secrets
+
+    from tests import worker_forks
+
+    path = f"/tmp/rs-workers-{secrets.token_hex(4)}.sock"
+    server = worker_forks.start_server(path)
+    os.environ.update(worker_forks.hooked({worker_forks.SOCKET_VARIABLE: path}))
+    yield worker_forks.py_executable(path)
+    for name in (worker_forks.SOCKET_VARIABLE, "RAY_RUNTIME_ENV_HOOK"):
+        os.environ.pop(name, None)
+    worker_forks.stop_server(server, path)
+
+
+@pytest.fixture(scope="session")
+def ray_session(forked_workers):
     """A 1-CPU local Ray started once per test session (with its dashboard on loopback), shut down at the end.
 
     One CPU: the suite runs in two pytest-xdist workers, each with its own session Ray, so one trial at a time on
@@ -70,24 +89,14 @@ def ray_session():
     instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
     A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``.
     """
-    import secrets
-
     import ray
 
-    from tests import worker_forks
-
-    # its trial workers are forked from a process that has imported torch and the core (tests/worker_forks.py)
-    path = f"/tmp/rs-workers-{secrets.token_hex(4)}.sock"
-    server = worker_forks.start_server(path)
-    os.environ[worker_forks.SOCKET_VARIABLE] = path  # and so are those of the drivers the tests fork
     if not ray.is_initialized():
         ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
                  log_to_driver=False, configure_logging=True, logging_level="ERROR",
-                 runtime_env={"py_executable": worker_forks.py_executable(path)})
+                 runtime_env={"py_executable": forked_workers})
     yield ray
     ray.shutdown()
-    os.environ.pop(worker_forks.SOCKET_VARIABLE, None)
-    worker_forks.stop_server(server, path)
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,12 @@ import psutil
 import pytest
 
 from tests import worker_forks
+from tests.conftest import ROOT
 
 CHILD = """
 import os, sys, time
 print(os.getppid(), "torch" in sys.modules, os.environ.get("MARK"), os.getcwd(), flush=True)
+print(*sys.path[:3], any(name.split(".")[0] == "tests" for name in sys.modules), flush=True)
 if sys.argv[1] == "sleep":
     time.sleep(60)
 sys.exit(int(sys.argv[1]))
@@ -31,19 +33,24 @@ def server():
     worker_forks.stop_server(process, path)
 
 
-def client(path: str, script: str, arg: str, cwd: str) -> subprocess.Popen:
+def client(path: str, script: str, arg: str, cwd: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, worker_forks.__file__, "--client", path, script, arg], cwd=cwd,
-                            env={**os.environ, "MARK": "m"}, stdout=subprocess.PIPE, text=True)
+                            env={**os.environ, "MARK": "m", **env}, stdout=subprocess.PIPE, text=True)
 
 
-def test_the_client_ends_as_its_worker_does_with_its_environment_and_folder(server, tmp_path):
+def test_the_client_ends_as_its_worker_does_with_its_environment_folder_and_path(server, tmp_path):
     process, path = server
-    script = tmp_path / "child.py"
+    (tmp_path / "code").mkdir()
+    script = tmp_path / "code" / "child.py"
     script.write_text(CHILD)
-    run = client(path, str(script), "3", str(tmp_path))
+    shipped = tmp_path / "shipped"
+    run = client(path, str(script), "3", str(tmp_path), PYTHONPATH=f"{shipped}{os.pathsep}{ROOT}")
     out, _ = run.communicate(timeout=60)
     assert run.returncode == 3
-    assert out.split() == [str(process.pid), "False", "m", str(tmp_path)]  # forked by the server, not a new Python
+    first, second = out.splitlines()
+    assert first.split() == [str(process.pid), "False", "m", str(tmp_path)]  # forked by the server, not a new Python
+    # the path of a fresh interpreter (the script's folder, then PYTHONPATH), and none of the server's test modules
+    assert second.split() == [str(tmp_path / "code"), str(shipped), ROOT, "False"]
 
 
 def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_it(server, tmp_path):
@@ -63,13 +70,15 @@ def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_i
     worker.wait(timeout=30)  # psutil.TimeoutExpired if the worker outlived its client
 
 
-def test_the_hook_leaves_a_runtime_env_that_ships_code_to_ray(server, monkeypatch):
+def test_the_hook_leaves_a_runtime_env_with_an_interpreter_of_its_own_to_ray(server, monkeypatch):
     _, path = server
     monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path)
     assert worker_forks.runtime_env_hook(None) == {"py_executable": worker_forks.py_executable(path)}
     assert worker_forks.runtime_env_hook({"env_vars": {"A": "1"}})["env_vars"] == {"A": "1"}
-    shipped = {"py_modules": ["/tmp/x.zip"]}
-    assert worker_forks.runtime_env_hook(shipped) is shipped
+    shipped = {"py_modules": ["/tmp/x.zip"], "working_dir": "/tmp/w"}
+    assert worker_forks.runtime_env_hook(shipped) == {**shipped, "py_executable": worker_forks.py_executable(path)}
+    for own in ({"pip": ["tqdm"]}, {"py_executable": "python3"}, {"conda": "env"}):
+        assert worker_forks.runtime_env_hook(own) is own
     monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path + ".gone")
     assert worker_forks.runtime_env_hook(None) is None
 
@@ -82,3 +91,30 @@ def test_the_session_rays_workers_are_forked_with_torch_imported(ray_session):
     had_torch, parent = ray_session.get(imported.remote(), timeout=120)
     assert had_torch and "worker_forks.py" in parent and "--client" not in parent
 
+
+
+SHIPPING_DRIVER = """
+import sys
+import psutil, ray
+ray.init(address=sys.argv[1], runtime_env={"py_modules": [sys.argv[2]]}, logging_level="ERROR")
+
+@ray.remote
+def shipped():
+    import shipped_here
+    return shipped_here.WHERE, " ".join(psutil.Process().parent().cmdline())
+
+print(*ray.get(shipped.remote(), timeout=120))
+"""
+
+
+def test_a_driver_that_ships_code_forks_workers_that_import_its_copy(ray_session, tmp_path):
+    package = tmp_path / "shipped_here"
+    package.mkdir()
+    (package / "__init__.py").write_text("WHERE = __file__\n")
+    # a driver of its own, on the session's Ray: the hook in its environment adds the forked workers
+    done = subprocess.run([sys.executable, "-c", SHIPPING_DRIVER, ray_session.get_runtime_context().gcs_address,
+                           str(package)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    where, parent = done.stdout.split(" ", 1)
+    assert "runtime_resources" in where and not where.startswith(str(tmp_path))  # Ray's copy, not the folder
+    assert "worker_forks.py" in parent and "--client" not in parent

@@ -1,6 +1,6 @@
-"""Ray trial workers forked from one process that has already imported torch, torchmetrics and the project's core,
+"""Ray trial workers forked from one process that has already imported torch, torchmetrics, pandas and OpenCV,
 instead of a fresh interpreter that imports them again (about 4.5 of the 5.5 CPU-s a worker takes before its first
-step on this machine, paid by each of the suite's ~90 workers).
+step on this machine, paid by each of the suite's ~110 workers).
 
 Ray starts a worker with the job's ``runtime_env["py_executable"]`` in place of ``python``: here that is this file
 as a client, ``python tests/worker_forks.py --client SOCKET default_worker.py ARGS``. The client (a few imports)
@@ -10,9 +10,14 @@ stays the process Ray started: a signal sent to it goes on to the worker, it end
 the worker ends when the client does. Ray itself is not imported before the fork: its native library reads the
 worker's job and token from the environment as it loads.
 
-A runtime env that ships code (``py_modules``, ``working_dir``, ``pip`` and the like) keeps Ray's own worker start,
-so the tests of plugins and uploads see the workers a user's cluster would start. Without the server's socket the
-client starts the worker as Ray would have.
+The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have
+(the worker's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's
+plugins from where Ray put them, the folders of a job's ``working_dir`` and ``py_modules`` included, as Ray's own
+worker would. A runtime env that changes the interpreter or its packages (``pip``, ``conda``, ``py_executable`` and
+the like) keeps Ray's own worker start. Without the server's socket the client starts the worker as Ray would have.
+
+Every Ray driver the tests start, in a process of their own or on a cluster, takes the hook from the environment
+(``RAY_RUNTIME_ENV_HOOK``, set with the socket's variable for the session).
 
     python tests/worker_forks.py SOCKET MODULE,...    # the server, having imported the modules
 """
@@ -30,8 +35,10 @@ import time
 
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers the tests fork
 HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: applied in every ray.init
-SHIPS_CODE = ("py_modules", "working_dir", "pip", "uv", "conda", "container", "image_uri", "py_executable")
-PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "restore_core")
+OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
+PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
+           "skimage.data", "pydantic", "fsspec")  # what a trial worker imports, but Ray and the project
+_BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
 
 def py_executable(path: str) -> str:
@@ -39,17 +46,23 @@ def py_executable(path: str) -> str:
     return " ".join(shlex.quote(part) for part in (sys.executable, os.path.abspath(__file__), "--client", path))
 
 
+def hooked(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the hook of every Ray driver started in it, when it names the session's server."""
+    return {**env, "RAY_RUNTIME_ENV_HOOK": HOOK} if env.get(SOCKET_VARIABLE) else env
+
+
 def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
     """This environment (or ``env``) for a driver whose workers Ray starts itself: for a test that needs the time a
     fresh worker takes to start (a driver killed while its trials start)."""
-    return {name: value for name, value in (os.environ if env is None else env).items() if name != SOCKET_VARIABLE}
+    return {name: value for name, value in (os.environ if env is None else env).items()
+            if name not in (SOCKET_VARIABLE, "RAY_RUNTIME_ENV_HOOK")}
 
 
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
-    """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` when
-    the runtime env ships no code."""
+    """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` unless
+    the runtime env changes the interpreter or its packages."""
     path = os.environ.get(SOCKET_VARIABLE)
-    if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in SHIPS_CODE):
+    if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in OWN_INTERPRETER):
         return runtime_env
     return {**(runtime_env or {}), "py_executable": py_executable(path)}
 
@@ -99,8 +112,12 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         for fd, stream in zip(fds, (0, 1, 2)):
             os.dup2(fd, stream)
             os.close(fd)
-        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
-        sys.path[:0] = paths
+        # the path a fresh interpreter would have, and none of the server's own modules of the tests
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [os.path.dirname(os.path.abspath(request["argv"][0])), *paths,
+                       *(p for p in _BASE_PATH if p not in paths)]
+        for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
+            del sys.modules[name]
 
         def end_with_the_client() -> None:
             try:
@@ -166,6 +183,9 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     import importlib
     import threading
 
+    own = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    _BASE_PATH[:] = [p for p in sys.path[1:] if p not in own]  # without this file's folder and PYTHONPATH
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for name in (*preload, "tests.sweeps.cli_forks"):  # and the children's run_as_main
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX)
@@ -193,5 +213,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--client":
         client(sys.argv[2], sys.argv[3:])
     else:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         serve(sys.argv[1], tuple(name for name in sys.argv[2].split(",") if name))

@@ -37,9 +37,7 @@ class ForkServer:
     """The server process: asks it to fork a driver or to say whether one has ended."""
 
     def __init__(self, script: str = SPACES, env: dict[str, str] | None = None):
-        env = dict(os.environ if env is None else env)
-        if env.get(worker_forks.SOCKET_VARIABLE):  # the drivers' workers forked as the session's are
-            env.setdefault("RAY_RUNTIME_ENV_HOOK", worker_forks.HOOK)
+        env = worker_forks.hooked(dict(os.environ if env is None else env))  # workers forked as the session's are
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), script], cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lock = threading.Lock()  # one request and its answer at a time

@@ -32,8 +32,9 @@ SWEEP = ["--space", "lsid_lr", "--profile", "smoke", "--search", "random", "--nu
 
 
 @pytest.fixture(scope="module")
-def token_head(tmp_path_factory):
-    """A Ray head on loopback with RAY_AUTH_MODE=token; yields (url, gcs, token)."""
+def token_head(forked_workers, tmp_path_factory):
+    """A Ray head on loopback with RAY_AUTH_MODE=token (its jobs' workers forked: tests/worker_forks.py); yields
+    (url, gcs, token)."""
     token = secrets.token_hex(16)
     with ray_head(tmp_path_factory.mktemp("head"), "token", token=token) as (url, gcs):
         yield url, gcs, token

@@ -34,7 +34,7 @@ def test_the_sbatch_script_names_plugin_files_by_their_absolute_path(tmp_path, c
 
 @pytest.mark.skipif(not slurm_ready() and not os.environ.get("REQUIRE_SLURM"),
                     reason="no SLURM here (bash .ci/slurm-setup.sh starts a one-node one)")
-def test_a_sweep_of_plugins_submitted_to_slurm(tmp_path):
+def test_a_sweep_of_plugins_submitted_to_slurm(forked_workers, tmp_path):
     assert slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
     folder = copy_plugins(tmp_path)
     # from another folder (sbatch must still run from the project root), with neither `python` nor `ray` of this

@@ -24,7 +24,7 @@ EVAL_EVERY, STEPS = 8, 48  # tests/sweeps/spaces.py's ops_nodes
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
+def two_nodes(forked_workers, tmp_path_factory):
     """A head with one CPU and a worker with one CPU (and the ``worker_node`` resource), so that two trials at a time
     run one on each node. Yields the cluster with ``worker`` and ``worker_id``; a test that kills the worker starts
     another with :func:`fresh_worker`."""
