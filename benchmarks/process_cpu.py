@@ -31,6 +31,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # (kind, words any of which in the command line puts a process in it); the first that matches: a server or a driver
 # can have a pytest folder among its arguments, and optuna-dashboard is no Ray dashboard
 KINDS = (
+    ("sweep drivers and CLI commands", ("(rs-fork:cmd)",)),  # a command the tests forked (tests/worker_forks.py)
     ("Ray trial workers", ("default_worker.py", "setup_worker.py", "worker_forks.py", "ray::")),
     ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
                                                                   "chromium", "slurm", "munge")),
@@ -45,8 +46,13 @@ KINDS = (
 )
 
 
+KERNEL = "kernel threads"
+
+
 def kind_of(command: str) -> str:
     """The kind of a process by its command line (``other``: none of :data:`KINDS` matched)."""
+    if command.startswith("[") and command.endswith("]"):  # no command line: the kernel's name, as ps shows it
+        return KERNEL
     return next((kind for kind, words in KINDS if any(word in command for word in words)), "other")
 
 
@@ -62,11 +68,18 @@ def _read(pid: str) -> tuple[str, float] | None:
 
 
 def _command(pid: str) -> str:
+    """The command line; a kernel thread's name in brackets; a process forked by the tests' fork server with its name
+    after it (``(rs-fork:worker)`` or ``(rs-fork:cmd)``): it has its server's command line."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        if command and "worker_forks.py" not in command:
+            return command
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
+            name = comm.read().strip()
     except OSError:
         return ""
+    return f"[{name}]" if not command else f"{command} ({name})" if name.startswith("rs-fork:") else command
 
 
 class Sampler:

@@ -53,6 +53,21 @@ def test_the_client_ends_as_its_worker_does_with_its_environment_folder_and_path
     assert second.split() == [str(tmp_path / "code"), str(shipped), ROOT, "False"]
 
 
+@pytest.mark.parametrize("form", ["-c", "-m", "-"])
+def test_code_a_module_or_stdin_run_as_python_would_run_them(server, tmp_path, form):
+    _, path = server
+    (tmp_path / "mod.py").write_text("import sys\nprint(sys.argv, sys.path[0], __name__)\nsys.exit(4)\n")
+    code = "import sys\nprint(sys.argv, sys.path[0], __name__)\nsys.exit(4)\n"
+    argv, stdin = {"-c": (["-c", code, "a"], None), "-m": (["-m", "mod", "a"], None), "-": (["-", "a"], code)}[form]
+    done = subprocess.run([sys.executable, worker_forks.__file__, "--client", path, *argv], cwd=tmp_path, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+    alone = subprocess.run([sys.executable, *argv], cwd=tmp_path, input=stdin, capture_output=True, text=True,
+                           timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (alone.returncode, alone.stdout, alone.stderr) == (
+        4, alone.stdout, "")
+    assert "'a'" in done.stdout and "__main__" in done.stdout
+
+
 def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_it(server, tmp_path):
     _, path = server
     script = tmp_path / "child.py"

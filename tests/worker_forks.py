@@ -16,6 +16,10 @@ plugins from where Ray put them, the folders of a job's ``working_dir`` and ``py
 worker would. A runtime env that changes the interpreter or its packages (``pip``, ``conda``, ``py_executable`` and
 the like) keeps Ray's own worker start. Without the server's socket the client starts the worker as Ray would have.
 
+The same client stands for ``python`` in the tests' commands of the project (:func:`python_command`): a driver, an
+analysis or a script run as a process of its own, with its folder, environment and Python path, skips the imports
+too.
+
 Every Ray driver the tests start, in a process of their own or on a cluster, takes the hook from the environment
 (``RAY_RUNTIME_ENV_HOOK``, set with the socket's variable for the session).
 
@@ -38,12 +42,24 @@ HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: appl
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "pydantic", "fsspec")  # what a trial worker imports, but Ray and the project
+FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
 
 def py_executable(path: str) -> str:
     """The ``py_executable`` that starts workers through the server listening on ``path``."""
     return " ".join(shlex.quote(part) for part in (sys.executable, os.path.abspath(__file__), "--client", path))
+
+
+def python_command() -> list[str]:
+    """What stands for ``python`` in a test's command (``[*python_command(), "-m", "analysis", ...]``): a client of
+    the session's server while it runs, whose command runs forked from it with torch imported (its arguments,
+    environment, folder, streams, exit code and Python path as ``python`` would give them); else this interpreter.
+    For a script, ``-m``, ``-c`` or ``-``; a command that starts with another option of the interpreter runs in it."""
+    path = os.environ.get(SOCKET_VARIABLE)
+    if not path or not os.path.exists(path):
+        return [sys.executable]
+    return [sys.executable, os.path.abspath(__file__), "--client", path]
 
 
 def hooked(env: dict[str, str]) -> dict[str, str]:
@@ -71,6 +87,8 @@ def client(path: str, argv: list[str]) -> None:
     """The process Ray starts: the worker forked by the server, or exec'd as Ray would when none answers."""
     connection = socket.socket(socket.AF_UNIX)
     try:
+        if argv[0].startswith("-") and argv[0] not in FORMS:  # an interpreter option: Python itself
+            raise OSError(f"python {argv[0]}")
         connection.connect(path)
     except OSError:
         os.execv(sys.executable, [sys.executable, *argv])
@@ -106,6 +124,8 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
     try:
         listener.close()
         os.setsid()  # Ray stops a worker's process group
+        with open("/proc/self/comm", "w", encoding="utf-8") as comm:  # its name for benchmarks/process_cpu.py
+            comm.write("rs-fork:worker" if request["argv"][0].endswith("default_worker.py") else "rs-fork:cmd")
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
@@ -114,8 +134,7 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
             os.close(fd)
         # the path a fresh interpreter would have, and none of the server's own modules of the tests
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        sys.path[:] = [os.path.dirname(os.path.abspath(request["argv"][0])), *paths,
-                       *(p for p in _BASE_PATH if p not in paths)]
+        sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in _BASE_PATH if p not in paths)]
         for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
             del sys.modules[name]
 
@@ -131,6 +150,13 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         traceback.print_exc()
         os._exit(1)
     run_as_main(request["argv"])
+
+
+def _first_path(argv: list[str]) -> str:
+    """``sys.path[0]`` of ``python ARGV``: the script's folder, the current one for ``-m``, ``""`` for code."""
+    if argv[0] == "-m":
+        return os.getcwd()
+    return "" if argv[0] in ("-c", "-") else os.path.dirname(os.path.abspath(argv[0]))
 
 
 def _wait(connection: socket.socket, pid: int) -> None:

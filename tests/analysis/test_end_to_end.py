@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from html import escape
 
 import pandas as pd
 
 import analysis
 from search_spaces import get_space
+from tests.worker_forks import python_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([*python_command(), "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
 

@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -16,6 +15,7 @@ import torch
 
 from restore_core.errors import DataError
 from tests.conftest import ROOT
+from tests.worker_forks import python_command
 
 
 @functools.cache
@@ -267,8 +267,8 @@ def test_step_options_refuses_a_jsonl_file_under_a_file_before_measuring(tmp_pat
 
 
 @pytest.mark.parametrize(("name", "argv"), [("gpu_check", ["--bogus"]), ("asha_replay", ["/nonexistent"])])
-def test_the_script_itself_exits_with_code_2_and_one_line(name, argv):
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", f"{name}.py"), *argv],
+def test_the_script_itself_exits_with_code_2_and_one_line(forked_workers, name, argv):
+    done = subprocess.run([*python_command(), os.path.join(ROOT, "benchmarks", f"{name}.py"), *argv],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr

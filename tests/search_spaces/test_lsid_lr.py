@@ -1,7 +1,6 @@
 """The lsid_lr space: the study's rows, its continuous form, and real sweeps of it through Ray Tune."""
 
 import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +11,7 @@ from search_spaces import get_space, list_spaces
 from sweeps.driver.domains import sampled_param_space
 from sweeps.run import main
 from tests.conftest import ROOT
+from tests.worker_forks import python_command
 
 SPACE = get_space("lsid_lr")
 
@@ -109,8 +109,8 @@ def test_optuna_sweep_with_seeds_end_to_end(smoke_run):
         (["--space", "lsid_lr", "--set", "train.stepz=3"], "error: unknown config key 'train.stepz'"),
     ],
 )
-def test_cli_errors_are_one_line_with_exit_code_2(args, message):
-    proc = subprocess.run([sys.executable, "sweeps/run.py", *args, "--dry-run"], cwd=ROOT, capture_output=True,
+def test_cli_errors_are_one_line_with_exit_code_2(forked_workers, args, message):
+    proc = subprocess.run([*python_command(), "sweeps/run.py", *args, "--dry-run"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1

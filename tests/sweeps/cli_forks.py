@@ -18,7 +18,9 @@ import os
 import runpy
 import subprocess
 import sys
+import threading
 import traceback
+import types
 
 
 def _exit_code(exit: SystemExit) -> int:
@@ -45,20 +47,38 @@ def run_child(script: str, args: list[str], out: str, err: str) -> None:
     run_as_main([script, *args])
 
 
+def _run_main(argv: list[str]) -> None:
+    """``python ARGV`` in this process: ``SCRIPT ARGS``, ``-m MODULE ARGS``, ``-c CODE ARGS`` or ``- ARGS`` (the code
+    on stdin)."""
+    if argv[0] == "-m":
+        sys.argv = [argv[1], *argv[2:]]  # argv[0] becomes the module's file, as Python sets it
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    elif argv[0] in ("-c", "-"):
+        code = argv[1] if argv[0] == "-c" else sys.stdin.read()
+        sys.argv = [argv[0], *argv[2 if argv[0] == "-c" else 1:]]
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main
+        exec(compile(code, "<string>" if argv[0] == "-c" else "<stdin>", "exec"), main.__dict__)  # noqa: S102
+    else:
+        sys.argv = list(argv)
+        runpy.run_path(argv[0], run_name="__main__")
+
+
 def run_as_main(argv: list[str]) -> None:
-    """In a forked process: the script ``argv[0]`` as ``__main__`` with ``argv``, ending as the interpreter would
-    (its exit code, the traceback of an uncaught exception, ``atexit`` handlers); never returns."""
+    """In a forked process: ``python ARGV`` (the script ``argv[0]``, or ``-m``, ``-c`` or ``-`` as Python takes them)
+    with its ``__main__``, ending as the interpreter would (its exit code, the traceback of an uncaught exception,
+    ``atexit`` handlers); never returns."""
     code = 1
     try:
-        sys.argv = list(argv)
         try:
-            runpy.run_path(argv[0], run_name="__main__")
+            _run_main(argv)
             code = 0
         except SystemExit as exit:
             code = _exit_code(exit)
         except BaseException:  # what the interpreter prints for an uncaught exception
             traceback.print_exc()
             code = 1
+        threading._shutdown()  # as the interpreter ends: its threads that are not daemons first, then atexit
         atexit._run_exitfuncs()
     finally:
         for stream in (sys.stdout, sys.stderr):

@@ -28,6 +28,7 @@ from restore_core.tasks import get_task as get_task_class
 from sweeps.run import main
 from tests.conftest import ROOT, free_port
 from tests.registries import registries_restored_after_the_file  # noqa: F401 (this file's plugins end with it)
+from tests.worker_forks import python_command
 
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
 FLAKY = '''"""A model that fails while the file FLAG exists (a test's plugin)."""
@@ -60,9 +61,10 @@ def plugin_folder(tmp_path) -> str:
 
 
 def run(args: list[str], cwd, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A command of the project in its own process, from ``cwd``, with only the project on its Python path."""
+    """A command of the project in its own process, from ``cwd``, with only the project on its Python path (forked
+    with torch imported: tests/worker_forks.py)."""
     environment = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=environment, capture_output=True, text=True,
+    done = subprocess.run([*python_command(), *args], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=timeout)
     return done
 
@@ -215,7 +217,7 @@ def test_reloading_names_a_changed_or_missing_plugin(tmp_path, capsys, monkeypat
         reload_plugins(["x"], "runs/x/manifest.json")
 
 
-def test_an_installed_packages_entry_point_is_loaded(tmp_path):
+def test_an_installed_packages_entry_point_is_loaded(forked_workers, tmp_path):
     package = tmp_path / "site" / "entry_point_models"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(

@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import time
 
 import pytest
@@ -27,6 +26,7 @@ from tests.conftest import ROOT, free_port
 from tests.registries import registries_restored_after_the_file  # noqa: F401 (its --import parts end with it)
 from tests.sweeps.cli_forks import run_forked
 from tests.sweeps.submission import clean_env, copy_plugins, outward_address, ray_head
+from tests.worker_forks import python_command
 
 SWEEP = ["--space", "lsid_lr", "--profile", "smoke", "--search", "random", "--num-samples", "1", "--scheduler", "fifo"]
 
@@ -47,7 +47,7 @@ def test_the_heads_report_their_authentication_mode(token_head):
 def test_a_sweep_of_plugins_submitted_through_the_jobs_api_runs_on_the_cluster(token_head, tmp_path):
     url, _, token = token_head
     folder = copy_plugins(tmp_path)
-    submit = [sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "ray", "--address", url, "--"]
+    submit = [*python_command(), os.path.join(ROOT, "sweeps", "submit.py"), "ray", "--address", url, "--"]
     env = clean_env(RAY_AUTH_TOKEN=token, PYTHONPATH=ROOT)
     (tmp_path / "runs").mkdir()  # there, so that its filesystem is checked (one that does not exist is not)
     proc = subprocess.run([*submit, "--import", "mine/tiny_net.py", "--space", "mine/tiny_space.py:WIDTH", "--profile",
@@ -94,7 +94,7 @@ def test_a_sweep_of_plugins_submitted_through_the_jobs_api_runs_on_the_cluster(t
     # a node where the files are elsewhere (a pod's /plugins): given again, they stand in for the recorded ones
     os.rename(folder, tmp_path / "pods")
     try:
-        dry = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "run.py"), "--resume", "--dry-run",
+        dry = subprocess.run([*python_command(), os.path.join(ROOT, "sweeps", "run.py"), "--resume", "--dry-run",
                               "--name", "p1", "--storage", str(tmp_path / "runs"), "--import", "pods/tiny_net.py",
                               "--import", "pods/tiny_space.py", "--dashboard-port", str(free_port())], cwd=tmp_path,
                              env=clean_env(PYTHONPATH=ROOT), capture_output=True, text=True, timeout=300)
@@ -254,7 +254,7 @@ def test_the_sbatch_script_fails_the_job_when_nodes_are_missing(token_head, caps
     script = capsys.readouterr().out
     wait = script.split("<<'WAIT'\n", 1)[1].split("\nWAIT\n", 1)[0]
     assert '"${#nodes[@]}" 300 <<\'WAIT\'' in script
-    proc = subprocess.run([sys.executable, "-", token_head[1], "2", "3"], input=wait, text=True, capture_output=True,
+    proc = subprocess.run([*python_command(), "-", token_head[1], "2", "3"], input=wait, text=True, capture_output=True,
                           env=clean_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token_head[2]), timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "ray cluster: 1 of 2 nodes" in proc.stdout

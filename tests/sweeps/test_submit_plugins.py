@@ -20,6 +20,7 @@ from sweeps.launch.cli import run_main
 from tests.conftest import ROOT
 from tests.registries import registries_restored_after_the_file  # noqa: F401 (its --import parts end with it)
 from tests.sweeps.submission import BIN, clean_env, copy_plugins, outward_address, slurm_ready
+from tests.worker_forks import python_command
 
 
 def test_the_sbatch_script_names_plugin_files_by_their_absolute_path(tmp_path, capsys, monkeypatch):
@@ -41,7 +42,7 @@ def test_a_sweep_of_plugins_submitted_to_slurm(forked_workers, tmp_path):
     # virtual environment on PATH: --python alone names the Python that runs Ray and the sweep
     env = clean_env(PYTHONPATH=ROOT)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if os.path.abspath(p) != BIN)
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
+    proc = subprocess.run([*python_command(), os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
                            "--cpus-per-node", "2", "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"),
                            "--python", sys.executable, "--setup", "true", "--", "--import", "mine/tiny_net.py",
                            "--space", "mine/tiny_space.py:WIDTH", "--profile", "smoke", "--storage",

@@ -2,7 +2,6 @@
 samples served to both networks, the config checks, and gradients reaching every layer."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from restore_core.losses import WeightedLoss
 from restore_core.schema import validate_config
 from restore_core.tasks.lowlight import LowLightTask
 from tests.conftest import ROOT
+from tests.worker_forks import python_command
 
 SIZE = 192  # the smallest multiple of 32 that MS-SSIM's five scales accept
 C1 = 0.01**2  # SSIM's luminance constant for data range 1
@@ -140,10 +140,10 @@ def test_configs_the_networks_cannot_take_fail_before_training(cfg, message):
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 
-def test_ms_ssim_with_a_small_patch_stops_the_cli_with_one_line():
+def test_ms_ssim_with_a_small_patch_stops_the_cli_with_one_line(forked_workers):
     args = ["--space", "lamba_loss", "--profile", "smoke", "--set", "data.patch=128", "--set", "data.tile=128",
             "--dry-run"]
-    proc = subprocess.run([sys.executable, "sweeps/run.py", *args], cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([*python_command(), "sweeps/run.py", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stderr == "error: loss.ms_ssim needs data.patch >= 161 (5 scales of an 11-pixel window); got 128\n"

@@ -15,6 +15,7 @@ from restore_core.errors import UserError
 from restore_core.plugins import file_sha256, load_plugins
 from sweeps.cluster.code import SUBMITTED, as_submitted, driver_runtime_env, submitted_env
 from tests.conftest import ROOT
+from tests.worker_forks import python_command
 
 JOB_CONFIG = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # where Ray's job supervisor hands the job's runtime env to its driver
 JOB_MODULES = ["gcs://_ray_pkg_0f1e61953f787e17.zip"]
@@ -93,21 +94,21 @@ def test_a_jobs_driver_uploads_the_plugin_files_it_found_on_its_node(tmp_path, m
         sys.modules.pop("tiny_mounted", None)
 
 
-def test_a_clusters_copy_of_a_plugin_file_loads_by_name_where_the_file_is_not(tmp_path):
+def test_a_clusters_copy_of_a_plugin_file_loads_by_name_where_the_file_is_not(forked_workers, tmp_path):
     record = plugin(tmp_path / "laptop", "tiny_sent", "VALUE = 7\n")
     copy = job_copy(record, tmp_path / "job")
     os.unlink(record["path"])  # a node of the cluster: the file as recorded is not there, its copy is on the path
     code = ("import json, sys\nfrom restore_core.plugins import reload_plugins\n"
             "reload_plugins([json.loads(sys.argv[1])], 'manifest.json')\nimport tiny_sent\nprint(tiny_sent.VALUE)")
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path / 'job'}"}
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(record)], cwd=tmp_path, env=env,
+    done = subprocess.run([*python_command(), "-c", code, json.dumps(record)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == "7\n" and done.stderr == ""  # the same code: no warning of a change
     assert copy["sha256"] == record["sha256"]
 
 
-def test_a_space_in_a_file_recorded_elsewhere_is_found_in_its_loaded_copy(tmp_path):
+def test_a_space_in_a_file_recorded_elsewhere_is_found_in_its_loaded_copy(forked_workers, tmp_path):
     # a RayJob's manifest names the space by the pod's /plugins path; an analysis here has loaded this machine's file
     pods = tmp_path / "mine"
     pods.mkdir()
@@ -115,7 +116,7 @@ def test_a_space_in_a_file_recorded_elsewhere_is_found_in_its_loaded_copy(tmp_pa
     code = ("import sys\nfrom restore_core.plugins import load_plugins\nfrom search_spaces import find_space\n"
             "load_plugins(['mine/tiny_space.py'], with_entry_points=False)\n"
             "space, ref, record = find_space('/plugins/tiny_space.py:WIDTH')\nprint(space.name, ref, record['path'])")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT},
+    done = subprocess.run([*python_command(), "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == f"tiny_width /plugins/tiny_space.py:WIDTH {pods / 'tiny_space.py'}\n"

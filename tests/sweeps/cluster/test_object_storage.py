@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -26,14 +25,15 @@ from tests.conftest import ROOT, free_port
 from tests.sweeps.cluster.s3_server import environment, moto_s3
 from tests.sweeps.driver_forks import ForkedDriver, run_driver, start_driver
 from tests.sweeps.ledger.test_crash import EVAL_EVERY, STEPS, SWEEP, TRIALS
+from tests.worker_forks import python_command
 
 pytestmark = pytest.mark.slow
 # `python -m analysis` in a process that knows the test spaces (registered as a plugin's would be)
-ANALYSIS = [sys.executable, "-c", "import sys; from tests.sweeps import spaces; spaces.register(); "
+ANALYSIS = ["-c", "import sys; from tests.sweeps import spaces; spaces.register(); "
             "from analysis.__main__ import main; sys.exit(main())"]
 
 
-def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path, monkeypatch):
+def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, tmp_path, monkeypatch):
     ray_tmp = f"/tmp/rs-{secrets.token_hex(3)}"  # the drivers' own Rays (short: Ray's sockets live under it)
     try:
         with moto_s3(str(tmp_path / "moto.log")) as s3:
@@ -75,12 +75,12 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(tmp_path, monkey
             table = s3.read(f"{run_key}/table.md")
             assert all(f"| {label} |".encode() in table for label in results["label"])
             s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/table.md")
-            analysed = subprocess.run([*ANALYSIS, run_uri], cwd=ROOT, env=env,
+            analysed = subprocess.run([*python_command(), *ANALYSIS, run_uri], cwd=ROOT, env=env,
                                       capture_output=True, text=True, timeout=600)
             assert analysed.returncode == 0, analysed.stderr[-3000:]
             assert analysed.stdout.startswith(f"{run_uri}: ") and "table.md" in analysed.stdout
             assert s3.read(f"{run_key}/table.md") == table  # the same table, written back to the bucket
-            missing = subprocess.run([*ANALYSIS, f"{storage}/ops_crash/nothing"], cwd=ROOT,
+            missing = subprocess.run([*python_command(), *ANALYSIS, f"{storage}/ops_crash/nothing"], cwd=ROOT,
                                      env=env, capture_output=True, text=True, timeout=600)
             assert missing.returncode == 2 and missing.stderr.startswith(
                 f"error: {storage}/ops_crash/nothing is not a run directory (no manifest.json)")

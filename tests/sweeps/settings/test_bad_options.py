@@ -10,7 +10,6 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -27,6 +26,7 @@ from sweeps.settings.options import SweepOptions, storage_location
 from sweeps.settings.resolve import resolve_settings
 from tests.conftest import ROOT, free_port
 from tests.sweeps.cli_forks import run_forked
+from tests.worker_forks import python_command
 
 SMOKE = ["--space", "lsid_lr", "--profile", "smoke"]
 
@@ -97,11 +97,11 @@ def test_a_cpu_request_larger_than_this_machine_is_refused(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_cpus_ray_would_see_are_those_of_ray_override_resources():
+def test_the_cpus_ray_would_see_are_those_of_ray_override_resources(forked_workers):
     # its own process: in this one the session's Ray may run already, and then its CPUs are the ones that count
     code = "from sweeps.cluster.connect import local_cpus; print(local_cpus())"
     env = {**os.environ, "RAY_OVERRIDE_RESOURCES": json.dumps({"CPU": 1}), "PYTHONPATH": ROOT}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+    done = subprocess.run([*python_command(), "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1.0"
 
