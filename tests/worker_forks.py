@@ -40,8 +40,10 @@ import time
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers the tests fork
 HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
+# what a trial worker or a driver imports, but Ray and the project; the second line is what Ray imports (0.5 CPU-s)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
-           "skimage.data", "pydantic", "fsspec")  # what a trial worker imports, but Ray and the project
+           "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
+           "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
