@@ -68,10 +68,10 @@ def test_a_driver_killed_at_five_moments_loses_no_trial_and_no_checkpoint(ray_se
     states = {}
     for number, moment in enumerate((planned, trials_starting, mid_trial, checkpoint_being_written, writing_tables)):
         args = [*SWEEP, "--name", "c", "--storage", storage, *address] if number == 0 else resume
-        # workers started by Ray itself: a forked one reports so soon after its trial starts that the moment
-        # between (trials_starting) can pass unseen
-        states[moment.__name__] = kill_when(args, moment, run_dir, str(tmp_path / f"driver{number}.log"),
-                                            env=rays_own_workers())
+        # while its trials start, workers started by Ray itself: a forked one (tests/worker_forks.py) reports so
+        # soon after its trial starts that the moment between can pass unseen
+        env = rays_own_workers() if moment is trials_starting else None
+        states[moment.__name__] = kill_when(args, moment, run_dir, str(tmp_path / f"driver{number}.log"), env=env)
     assert states["planned"] == {}
     assert {ended for _, ended, _ in states["trials_starting"].values()} == {False}
     assert states["writing_tables"] and all(ended for _, ended, _ in states["writing_tables"].values())
