@@ -87,7 +87,8 @@ def ray_session(forked_workers):
     One CPU: the suite runs in two pytest-xdist workers, each with its own session Ray, so one trial at a time on
     each fills the machine's two cores, and a sweep's trials take turns on one Ray worker process (Tune reuses it)
     instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
-    A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``.
+    A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``. Its workers are forked
+    (``forked_workers``).
     """
     import ray
 

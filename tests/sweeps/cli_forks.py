@@ -67,7 +67,7 @@ def _run_main(argv: list[str]) -> None:
 def run_as_main(argv: list[str]) -> None:
     """In a forked process: ``python ARGV`` (the script ``argv[0]``, or ``-m``, ``-c`` or ``-`` as Python takes them)
     with its ``__main__``, ending as the interpreter would (its exit code, the traceback of an uncaught exception,
-    ``atexit`` handlers); never returns."""
+    its threads that are not daemons, ``atexit`` handlers); never returns."""
     code = 1
     try:
         try:
