@@ -32,6 +32,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # can have a pytest folder among its arguments, and optuna-dashboard is no Ray dashboard
 KINDS = (
     ("sweep drivers and CLI commands", ("(rs-fork:cmd)",)),  # a command the tests forked (tests/worker_forks.py)
+    ("Ray GCS, raylet, monitor, runtime env agent, ray CLI", ("/raylet/raylet ",)),  # its arguments name the workers
     ("Ray trial workers", ("default_worker.py", "setup_worker.py", "worker_forks.py", "ray::")),
     ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
                                                                   "chromium", "slurm", "munge")),

@@ -52,7 +52,8 @@ def test_each_kind_by_its_command_line():
     assert kind_of(f"{python} .../ray/_private/workers/default_worker.py --node-ip-address=127.0.0.1") == \
         "Ray trial workers"
     assert kind_of(f"{python} .../ray/dashboard/agent.py --node-ip-address=127.0.0.1") == "Ray dashboard"
-    assert kind_of(".../ray/core/src/ray/raylet/raylet --raylet_socket_name=...") == \
+    assert kind_of(".../ray/core/src/ray/raylet/raylet --raylet_socket_name=... --python_worker_command=python "
+                   ".../ray/_private/workers/setup_worker.py .../default_worker.py") == \
         "Ray GCS, raylet, monitor, runtime env agent, ray CLI"
     assert kind_of(f"{python} -u -c import sys;exec(eval(sys.stdin.readline()))") == "pytest and its xdist workers"
     # a driver, a CLI command or a browser whose arguments name the test's pytest folder is no pytest process
