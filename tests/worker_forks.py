@@ -37,10 +37,10 @@ import subprocess
 import sys
 import time
 
-SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers the tests fork
+SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
 HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
-# what a trial worker or a driver imports, but Ray and the project; the second line is what Ray imports (0.5 CPU-s)
+# what a trial worker or a driver imports but Ray and the project; from fsspec on, what Ray imports (0.5 CPU-s)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
            "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful")
