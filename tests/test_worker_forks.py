@@ -1,5 +1,7 @@
-"""The session's trial workers forked from a server that has imported torch (tests/worker_forks.py): they are
-forked, and the client Ray starts stands for its worker (exit status, signals, its end ends the worker)."""
+"""The trial workers and commands forked from a server that has imported torch (tests/worker_forks.py): they are
+forked, with the environment, folder and Python path a fresh interpreter would have; the client Ray starts stands
+for its worker (exit status, signals, its end ends the worker); a script, ``-c``, ``-m`` and ``-`` run as ``python``
+runs them; and a driver's shipped code reaches its forked workers."""
 
 from __future__ import annotations
 
@@ -105,7 +107,6 @@ def test_the_session_rays_workers_are_forked_with_torch_imported(ray_session):
 
     had_torch, parent = ray_session.get(imported.remote(), timeout=120)
     assert had_torch and "worker_forks.py" in parent and "--client" not in parent
-
 
 
 SHIPPING_DRIVER = """
