@@ -75,7 +75,7 @@ def forked_workers():
     server = worker_forks.start_server(path)
     os.environ.update(worker_forks.hooked({worker_forks.SOCKET_VARIABLE: path}))
     yield worker_forks.py_executable(path)
-    for name in (worker_forks.SOCKET_VARIABLE, "RAY_RUNTIME_ENV_HOOK"):
+    for name in (worker_forks.SOCKET_VARIABLE, worker_forks.HOOK_VARIABLE):
         os.environ.pop(name, None)
     worker_forks.stop_server(server, path)
 

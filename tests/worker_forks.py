@@ -38,7 +38,7 @@ import sys
 import time
 
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
-HOOK = "tests.worker_forks.runtime_env_hook"  # Ray's RAY_RUNTIME_ENV_HOOK: applied in every ray.init
+HOOK_VARIABLE, HOOK = "RAY_RUNTIME_ENV_HOOK", "tests.worker_forks.runtime_env_hook"  # applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
 # what a trial worker or a driver imports but Ray and the project; from fsspec on, what Ray imports (0.5 CPU-s)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
@@ -48,9 +48,14 @@ FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (a
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
 
+def _client_command(path: str) -> list[str]:
+    """This file as a client of the server listening on ``path``."""
+    return [sys.executable, os.path.abspath(__file__), "--client", path]
+
+
 def py_executable(path: str) -> str:
     """The ``py_executable`` that starts workers through the server listening on ``path``."""
-    return " ".join(shlex.quote(part) for part in (sys.executable, os.path.abspath(__file__), "--client", path))
+    return shlex.join(_client_command(path))
 
 
 def python_command() -> list[str]:
@@ -61,19 +66,19 @@ def python_command() -> list[str]:
     path = os.environ.get(SOCKET_VARIABLE)
     if not path or not os.path.exists(path):
         return [sys.executable]
-    return [sys.executable, os.path.abspath(__file__), "--client", path]
+    return _client_command(path)
 
 
 def hooked(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the hook of every Ray driver started in it, when it names the session's server."""
-    return {**env, "RAY_RUNTIME_ENV_HOOK": HOOK} if env.get(SOCKET_VARIABLE) else env
+    return {**env, HOOK_VARIABLE: HOOK} if env.get(SOCKET_VARIABLE) else env
 
 
 def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
     """This environment (or ``env``) for a driver whose workers Ray starts itself: for a test that needs the time a
     fresh worker takes to start (a driver killed while its trials start)."""
     return {name: value for name, value in (os.environ if env is None else env).items()
-            if name not in (SOCKET_VARIABLE, "RAY_RUNTIME_ENV_HOOK")}
+            if name not in (SOCKET_VARIABLE, HOOK_VARIABLE)}
 
 
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
