@@ -4,6 +4,7 @@ torch; the workers' share of the suite is in tests/scheduling.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -66,7 +67,7 @@ def forked_workers():
     """The worker fork server of this test session (tests/worker_forks.py): it has imported torch, and every Ray
     driver the tests start from here on (in this process, forked, run as a command, submitted to a Ray head they
     start or to SLURM) forks its trial workers from it, through the hook named in this process's environment.
-    Yields the ``py_executable`` of its workers."""
+    Yields the executable that runs as its client (``worker_forks.write_executable``), for a Ray node started here."""
     import secrets
 
     from tests import worker_forks
@@ -74,10 +75,11 @@ def forked_workers():
     path = f"/tmp/rs-workers-{secrets.token_hex(4)}.sock"
     server = worker_forks.start_server(path)
     os.environ.update(worker_forks.hooked({worker_forks.SOCKET_VARIABLE: path}))
-    yield worker_forks.py_executable(path)
+    yield worker_forks.write_executable(path)
     for name in (worker_forks.SOCKET_VARIABLE, worker_forks.HOOK_VARIABLE):
         os.environ.pop(name, None)
     worker_forks.stop_server(server, path)
+    shutil.rmtree(path + ".bin", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -87,15 +89,18 @@ def ray_session(forked_workers):
     One CPU: the suite runs in two pytest-xdist workers, each with its own session Ray, so one trial at a time on
     each fills the machine's two cores, and a sweep's trials take turns on one Ray worker process (Tune reuses it)
     instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
-    A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``. Its workers are forked
-    (``forked_workers``).
+    A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``. Its workers, agents and dashboard are
+    forked (``forked_workers``): the node starts them through the fork server's client, and a job without a runtime
+    env starts its workers without Ray's ``setup_worker.py`` step.
     """
     import ray
 
+    from tests.worker_forks import node_forks
+
     if not ray.is_initialized():
-        ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
-                 log_to_driver=False, configure_logging=True, logging_level="ERROR",
-                 runtime_env={"py_executable": forked_workers})
+        with node_forks(forked_workers):
+            ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
+                     log_to_driver=False, configure_logging=True, logging_level="ERROR")
     yield ray
     ray.shutdown()
 

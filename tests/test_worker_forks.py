@@ -70,6 +70,16 @@ def test_code_a_module_or_stdin_run_as_python_would_run_them(server, tmp_path, f
     assert "'a'" in done.stdout and "__main__" in done.stdout
 
 
+def test_unbuffered_code_writes_through_as_python_u_does(server, tmp_path):
+    _, path = server
+    argv = ["-u", "-c", "import os, sys\nsys.stdout.write('out')\nsys.stderr.write('err')\nos._exit(3)\n"]
+    done = subprocess.run([sys.executable, worker_forks.__file__, "--client", path, *argv], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    alone = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (alone.returncode, alone.stdout, alone.stderr) == (
+        3, "out", "err")  # os._exit flushes nothing: only what was written through is there
+
+
 def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_it(server, tmp_path):
     _, path = server
     script = tmp_path / "child.py"
@@ -102,11 +112,44 @@ def test_the_hook_leaves_a_runtime_env_with_an_interpreter_of_its_own_to_ray(ser
 
 def test_the_session_rays_workers_are_forked_with_torch_imported(ray_session):
     @ray_session.remote
-    def imported() -> tuple[bool, str]:
-        return "torch" in sys.modules, " ".join(psutil.Process().parent().cmdline())
+    def imported() -> tuple[bool, str, dict]:
+        return ("torch" in sys.modules, " ".join(psutil.Process().parent().cmdline()),
+                ray_session.get_runtime_context().runtime_env)
 
-    had_torch, parent = ray_session.get(imported.remote(), timeout=120)
+    had_torch, parent, runtime_env = ray_session.get(imported.remote(), timeout=120)
     assert had_torch and "worker_forks.py" in parent and "--client" not in parent
+    assert runtime_env == {}  # forked by the node's own worker command, not a runtime env's (no setup_worker.py)
+    # the node's Python processes, named by their script: each started through the client
+    session = ray_session._private.worker.global_worker.node.get_session_dir_path()
+    client = f"{worker_forks.__file__} --client {os.environ[worker_forks.SOCKET_VARIABLE]} "
+    started = {}
+    for process in psutil.process_iter():
+        command = process.cmdline()
+        scripts = [os.path.basename(arg) for arg in command if arg.endswith(".py") and arg != worker_forks.__file__]
+        if scripts and any(session in arg for arg in command) and scripts[0] != "default_worker.py":
+            started[scripts[0]] = client in " ".join(command)
+    assert started == dict.fromkeys(["dashboard.py", "agent.py", "main.py", "log_monitor.py", "monitor.py"], True)
+
+
+OWN_WORKERS_DRIVER = """
+import sys
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR")
+
+@ray.remote
+def where():
+    with open("/proc/self/comm") as comm:
+        return "torch" in sys.modules, comm.read().strip()
+
+print(*ray.get(where.remote(), timeout=120))
+"""
+
+
+def test_a_driver_with_rays_own_workers_gets_a_worker_that_ray_starts(ray_session):
+    done = subprocess.run([sys.executable, "-c", OWN_WORKERS_DRIVER, ray_session.get_runtime_context().gcs_address],
+                          cwd=ROOT, env=worker_forks.rays_own_workers(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["False", "ray::where"]  # not forked: no torch, not named rs-fork:worker
 
 
 SHIPPING_DRIVER = """

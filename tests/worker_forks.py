@@ -28,6 +28,8 @@ Every Ray driver the tests start, in a process of their own or on a cluster, tak
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shlex
@@ -40,11 +42,17 @@ import time
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
 HOOK_VARIABLE, HOOK = "RAY_RUNTIME_ENV_HOOK", "tests.worker_forks.runtime_env_hook"  # applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
-# what a trial worker or a driver imports but Ray and the project; from fsspec on, what Ray imports (0.5 CPU-s)
+# what a trial worker or a driver imports but Ray and the project; from fsspec on, what Ray imports (0.5 CPU-s);
+# from mlflow on, what a sweep's driver imports later (1.4 CPU-s: Ray Tune imports MLflow's callback where MLflow is
+# installed, to count the callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
-           "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful")
+           "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful",
+           "mlflow", "plotly.graph_objects", "plotly.io", "optuna", "narwhals", "aiohttp", "aiohttp_cors", "fastapi",
+           "starlette", "skimage.io", "imageio", "opentelemetry.sdk", "prometheus_client", "sqlparse", "tqdm",
+           "colorlog")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
+UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
 
@@ -56,6 +64,37 @@ def _client_command(path: str) -> list[str]:
 def py_executable(path: str) -> str:
     """The ``py_executable`` that starts workers through the server listening on ``path``."""
     return shlex.join(_client_command(path))
+
+
+def write_executable(path: str) -> str:
+    """An executable ``python`` in a folder beside the socket ``path``: the client of the server whose socket its
+    environment names (``$SOCKET_VARIABLE``; Python itself where that is empty or unset). As ``sys.executable`` of a
+    process that starts a Ray node (:func:`node_forks`), it starts the node's Python processes."""
+    folder = path + ".bin"
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, "python")
+    client = shlex.join([sys.executable, os.path.abspath(__file__), "--client"])
+    with open(target + ".new", "w", encoding="utf-8") as script:
+        script.write(f'#!/bin/sh\nexec {client} "${{{SOCKET_VARIABLE}:-}}" "$@"\n')
+    os.chmod(target + ".new", 0o755)
+    os.rename(target + ".new", target)
+    return target
+
+
+@contextlib.contextmanager
+def node_forks(executable: str):
+    """While a Ray node starts in this process (``ray.init``): ``executable`` (:func:`write_executable`) in place of
+    ``sys.executable``, from which Ray builds the node's commands, so the raylet starts every worker through the
+    server and so do its agents and the dashboard; and no hook, so that a job without a runtime env keeps the node's
+    worker command, without Ray's ``setup_worker.py`` step (about 0.7 CPU-s a worker)."""
+    real, hook = sys.executable, os.environ.pop(HOOK_VARIABLE, None)
+    sys.executable = executable
+    try:
+        yield
+    finally:
+        sys.executable = real
+        if hook is not None:
+            os.environ[HOOK_VARIABLE] = hook
 
 
 def python_command() -> list[str]:
@@ -76,15 +115,18 @@ def hooked(env: dict[str, str]) -> dict[str, str]:
 
 def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
     """This environment (or ``env``) for a driver whose workers Ray starts itself: for a test that needs the time a
-    fresh worker takes to start (a driver killed while its trials start)."""
-    return {name: value for name, value in (os.environ if env is None else env).items()
-            if name not in (SOCKET_VARIABLE, HOOK_VARIABLE)}
+    fresh worker takes to start (a driver killed while its trials start). The socket's variable is empty: the hook
+    gives the job that empty variable, which a node started by :func:`node_forks` passes to its workers' client."""
+    return {**(os.environ if env is None else env), SOCKET_VARIABLE: ""}
 
 
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
     """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` unless
     the runtime env changes the interpreter or its packages."""
     path = os.environ.get(SOCKET_VARIABLE)
+    if path == "":  # rays_own_workers()
+        env_vars = {**(runtime_env or {}).get("env_vars", {}), SOCKET_VARIABLE: ""}
+        return {**(runtime_env or {}), "env_vars": env_vars}
     if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in OWN_INTERPRETER):
         return runtime_env
     return {**(runtime_env or {}), "py_executable": py_executable(path)}
@@ -93,13 +135,16 @@ def runtime_env_hook(runtime_env: dict | None) -> dict | None:
 def client(path: str, argv: list[str]) -> None:
     """The process Ray starts: the worker forked by the server, or exec'd as Ray would when none answers."""
     connection = socket.socket(socket.AF_UNIX)
+    unbuffered = bool(argv) and argv[0] == UNBUFFERED
+    command = argv[1:] if unbuffered else argv
     try:
-        if argv[0].startswith("-") and argv[0] not in FORMS:  # an interpreter option: Python itself
+        if not command or command[0].startswith("-") and command[0] not in FORMS:  # another option: Python itself
             raise OSError(f"python {argv[0]}")
         connection.connect(path)
     except OSError:
         os.execv(sys.executable, [sys.executable, *argv])
-    request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    request = json.dumps({"argv": command, "env": dict(os.environ), "cwd": os.getcwd(),
+                          "unbuffered": unbuffered}).encode()
     socket.send_fds(connection, [len(request).to_bytes(8, "big")], [0, 1, 2])
     connection.sendall(request)
     answers = connection.makefile("rb")
@@ -139,6 +184,10 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         for fd, stream in zip(fds, (0, 1, 2)):
             os.dup2(fd, stream)
             os.close(fd)
+        if request.get("unbuffered"):  # python -u
+            sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
+                                                       errors=old.errors, write_through=True)
+                                      for fd, old in ((1, sys.stdout), (2, sys.stderr)))
         # the path a fresh interpreter would have, and none of the server's own modules of the tests
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in _BASE_PATH if p not in paths)]
@@ -219,8 +268,12 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     own = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
     _BASE_PATH[:] = [p for p in sys.path[1:] if p not in own]  # without this file's folder and PYTHONPATH
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for name in (*preload, "tests.sweeps.cli_forks"):  # and the children's run_as_main
-        importlib.import_module(name)
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not installed (an optional extra): no child imports it either
+            pass
+    importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path + ".new")
     os.rename(path + ".new", path)  # the socket appears once the server accepts
