@@ -32,6 +32,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # can have a pytest folder among its arguments, and optuna-dashboard is no Ray dashboard
 KINDS = (
     ("sweep drivers and CLI commands", ("(rs-fork:cmd)",)),  # a command the tests forked (tests/worker_forks.py)
+    ("Ray's own Python processes, forked (dashboard, agents, monitors, ray start)", ("(rs-fork:ray)",)),
     ("Ray GCS, raylet, monitor, runtime env agent, ray CLI", ("/raylet/raylet ",)),  # its arguments name the workers
     ("Ray trial workers", ("default_worker.py", "setup_worker.py", "worker_forks.py", "ray::")),
     ("servers (S3, MLflow, optuna-dashboard, browser, SLURM)", ("moto", "mlflow", "huey", "optuna-dashboard",
@@ -70,7 +71,7 @@ def _read(pid: str) -> tuple[str, float] | None:
 
 def _command(pid: str) -> str:
     """The command line; a kernel thread's name in brackets; a process forked by the tests' fork server with its name
-    after it (``(rs-fork:worker)`` or ``(rs-fork:cmd)``): it has its server's command line."""
+    after it (``(rs-fork:worker)``, ``(rs-fork:ray)`` or ``(rs-fork:cmd)``): it has its server's command line."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
             command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()

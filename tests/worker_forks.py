@@ -37,6 +37,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
@@ -53,6 +54,8 @@ PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow
            "colorlog")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
+RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
+AS = "--as"  # the client's first arguments, from write_executable's script: the path it was run as
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
 
 
@@ -68,14 +71,16 @@ def py_executable(path: str) -> str:
 
 def write_executable(path: str) -> str:
     """An executable ``python`` in a folder beside the socket ``path``: the client of the server whose socket its
-    environment names (``$SOCKET_VARIABLE``; Python itself where that is empty or unset). As ``sys.executable`` of a
-    process that starts a Ray node (:func:`node_forks`), it starts the node's Python processes."""
+    environment names (``$SOCKET_VARIABLE``; Python itself where that is empty or unset). A command it runs has it as
+    ``sys.executable``, as an interpreter would, so what that command starts with ``sys.executable`` is forked too: a
+    Ray node's workers, agents and dashboard (a ``ray start`` run with it, or a ``ray.init`` in
+    :func:`node_forks`)."""
     folder = path + ".bin"
     os.makedirs(folder, exist_ok=True)
     target = os.path.join(folder, "python")
     client = shlex.join([sys.executable, os.path.abspath(__file__), "--client"])
     with open(target + ".new", "w", encoding="utf-8") as script:
-        script.write(f'#!/bin/sh\nexec {client} "${{{SOCKET_VARIABLE}:-}}" "$@"\n')
+        script.write(f'#!/bin/sh\nexec {client} "${{{SOCKET_VARIABLE}:-}}" {AS} "$0" "$@"\n')
     os.chmod(target + ".new", 0o755)
     os.rename(target + ".new", target)
     return target
@@ -101,11 +106,70 @@ def python_command() -> list[str]:
     """What stands for ``python`` in a test's command (``[*python_command(), "-m", "analysis", ...]``): a client of
     the session's server while it runs, whose command runs forked from it with torch imported (its arguments,
     environment, folder, streams, exit code and Python path as ``python`` would give them); else this interpreter.
-    For a script, ``-m``, ``-c`` or ``-``; a command that starts with another option of the interpreter runs in it."""
+    For a script, ``-m``, ``-c`` or ``-``; a command that starts with another option of the interpreter runs in it.
+    It is the session's :func:`write_executable`, so a Ray node that the command starts has its processes forked
+    too."""
     path = os.environ.get(SOCKET_VARIABLE)
     if not path or not os.path.exists(path):
         return [sys.executable]
-    return _client_command(path)
+    executable = path + ".bin/python"
+    return [executable] if os.path.exists(executable) else _client_command(path)
+
+
+def python_first_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the session's :func:`write_executable` first on ``PATH`` as ``python``, so that a command run
+    there as ``python`` (a Ray job's entrypoint) is forked too; ``env`` itself without the session's server."""
+    command = python_command()
+    if len(command) > 1 or command[0] == sys.executable:
+        return env
+    return {**env, "PATH": os.pathsep.join([os.path.dirname(command[0]), env.get("PATH", "")])}
+
+
+class Forked:
+    """A command forked by the server on ``path`` with this process as its client, as far as a test uses
+    ``subprocess.Popen``: ``pid`` is the command's own process (a signal from the test reaches it as it would reach
+    ``python ARGV``, SIGKILL included), ``poll``, ``wait``, ``send_signal``, ``kill`` and ``returncode``. Its stdin is
+    empty, its stdout and stderr go to the files named (one file for both when they are the same), written anew.
+    The command ends if this process does."""
+
+    def __init__(self, path: str, argv: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: str):
+        self.args, self.returncode = argv, None
+        self._connection = socket.socket(socket.AF_UNIX)
+        self._connection.connect(path)
+        request = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode()
+        with open(os.devnull, "rb") as stdin, open(stdout, "wb") as out, \
+                (open(stderr, "wb") if stderr != stdout else contextlib.nullcontext(out)) as err:
+            socket.send_fds(self._connection, [len(request).to_bytes(8, "big")],
+                            [stdin.fileno(), out.fileno(), err.fileno()])
+        self._connection.sendall(request)
+        self._answers = self._connection.makefile("rb")
+        self.pid = json.loads(self._answers.readline())["pid"]
+        self._ended = threading.Event()
+        threading.Thread(target=self._await_end, daemon=True).start()
+
+    def _await_end(self) -> None:
+        line = self._answers.readline()
+        self.returncode = os.waitstatus_to_exitcode(json.loads(line)["status"]) if line else 1
+        self._ended.set()
+        self._connection.close()
+
+    def poll(self) -> int | None:
+        return self.returncode if self._ended.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if not self._ended.is_set():  # not yet waited for by the server: the pid is still the command's
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:  # it has just ended: its status is on its way
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 def hooked(env: dict[str, str]) -> dict[str, str]:
@@ -135,6 +199,9 @@ def runtime_env_hook(runtime_env: dict | None) -> dict | None:
 def client(path: str, argv: list[str]) -> None:
     """The process Ray starts: the worker forked by the server, or exec'd as Ray would when none answers."""
     connection = socket.socket(socket.AF_UNIX)
+    executable = None
+    if argv[:1] == [AS]:
+        executable, argv = argv[1], argv[2:]
     unbuffered = bool(argv) and argv[0] == UNBUFFERED
     command = argv[1:] if unbuffered else argv
     try:
@@ -143,8 +210,8 @@ def client(path: str, argv: list[str]) -> None:
         connection.connect(path)
     except OSError:
         os.execv(sys.executable, [sys.executable, *argv])
-    request = json.dumps({"argv": command, "env": dict(os.environ), "cwd": os.getcwd(),
-                          "unbuffered": unbuffered}).encode()
+    request = json.dumps({"argv": command, "env": dict(os.environ), "cwd": os.getcwd(), "unbuffered": unbuffered,
+                          "executable": executable}).encode()
     socket.send_fds(connection, [len(request).to_bytes(8, "big")], [0, 1, 2])
     connection.sendall(request)
     answers = connection.makefile("rb")
@@ -168,7 +235,6 @@ def _forward(pid: int, signum: int) -> None:
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked process: the worker of ``request``, with the client's streams; never returns."""
-    import threading
     import traceback
 
     from tests.sweeps.cli_forks import run_as_main
@@ -177,13 +243,19 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         listener.close()
         os.setsid()  # Ray stops a worker's process group
         with open("/proc/self/comm", "w", encoding="utf-8") as comm:  # its name for benchmarks/process_cpu.py
-            comm.write("rs-fork:worker" if request["argv"][0].endswith("default_worker.py") else "rs-fork:cmd")
+            comm.write(_name(request["argv"]))
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         for fd, stream in zip(fds, (0, 1, 2)):
             os.dup2(fd, stream)
             os.close(fd)
+        if request.get("executable") and not request["argv"][0].endswith("default_worker.py"):
+            # what it starts with sys.executable goes through the client too, as it went through Python; but not
+            # multiprocessing's children, nor a trial's (torch.compile's workers): they take descriptors along
+            import multiprocessing.spawn  # noqa: F401 (it keeps this interpreter, as it was imported with it)
+
+            sys.executable = request["executable"]
         if request.get("unbuffered"):  # python -u
             sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
                                                        errors=old.errors, write_through=True)
@@ -206,6 +278,15 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         traceback.print_exc()
         os._exit(1)
     run_as_main(request["argv"])
+
+
+def _name(argv: list[str]) -> str:
+    """A child's process name: a trial worker, one of Ray's own processes (its dashboard, agents, monitors,
+    ``setup_worker.py``, ``ray start``), or another command."""
+    if argv[0].endswith("default_worker.py"):
+        return "rs-fork:worker"
+    ray = RAY_FOLDER in argv[0] or argv[0] == "-m" and len(argv) > 1 and argv[1].split(".")[0] == "ray"
+    return "rs-fork:ray" if ray else "rs-fork:cmd"
 
 
 def _first_path(argv: list[str]) -> str:
@@ -262,8 +343,8 @@ def stop_server(process: subprocess.Popen, path: str) -> None:
 
 def serve(path: str, preload: tuple[str, ...]) -> None:
     """The server: import ``preload`` (what a trial worker imports), then fork a worker for each client."""
+    import gc
     import importlib
-    import threading
 
     own = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
     _BASE_PATH[:] = [p for p in sys.path[1:] if p not in own]  # without this file's folder and PYTHONPATH
@@ -274,6 +355,9 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
         except ImportError:  # not installed (an optional extra): no child imports it either
             pass
     importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
+    # out of the collector's sight: a child's full collections would walk (and so copy) every object imported here
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path + ".new")
     os.rename(path + ".new", path)  # the socket appears once the server accepts

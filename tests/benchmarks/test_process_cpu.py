@@ -49,6 +49,7 @@ def test_each_kind_by_its_command_line():
     forks = f"{python} /work/tests/worker_forks.py /tmp/rs-workers-1.sock numpy,torch"
     assert kind_of(f"{forks} (rs-fork:worker)") == kind_of(forks) == "Ray trial workers"
     assert kind_of(f"{forks} (rs-fork:cmd)") == "sweep drivers and CLI commands"
+    assert kind_of(f"{forks} (rs-fork:ray)").startswith("Ray's own Python processes, forked")
     assert kind_of(f"{python} .../ray/_private/workers/default_worker.py --node-ip-address=127.0.0.1") == \
         "Ray trial workers"
     assert kind_of(f"{python} .../ray/dashboard/agent.py --node-ip-address=127.0.0.1") == "Ray dashboard"

@@ -15,6 +15,7 @@ import time
 import urllib.request
 
 from tests.conftest import ROOT, free_port
+from tests.worker_forks import python_command, python_first_on_path
 
 BIN = os.path.dirname(sys.executable)
 EXAMPLES = os.path.join(ROOT, "examples", "plugins")
@@ -44,13 +45,15 @@ def ray_head(folder, mode: str, host: str = "127.0.0.1", token: str | None = Non
     ports and temp dir; yields (dashboard url, GCS address) once the dashboard answers, stops the node after."""
     port, dashboard = free_port(), free_port()
     temp_dir = f"/tmp/rt-{secrets.token_hex(3)}"  # short: Ray's Unix sockets live under it
-    command = [os.path.join(BIN, "ray"), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
-               "--port", str(port), "--dashboard-host", host, "--dashboard-port", str(dashboard),
+    # `ray start` forked, its node's workers, agents and dashboard too (tests/worker_forks.py)
+    command = [*python_command(), "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address",
+               "127.0.0.1", "--port", str(port), "--dashboard-host", host, "--dashboard-port", str(dashboard),
                "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
                "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
                "--ray-client-server-port", str(free_port()), "--num-cpus", "2", "--num-gpus", "1",
                "--temp-dir", temp_dir, "--disable-usage-stats"]
-    env = clean_env(RAY_AUTH_MODE=mode, **({"RAY_AUTH_TOKEN": token} if token else {}))
+    # its jobs' `python` forked too
+    env = python_first_on_path(clean_env(RAY_AUTH_MODE=mode, **({"RAY_AUTH_TOKEN": token} if token else {})))
     log = open(folder / "head.log", "w")  # noqa: SIM115 (closed below)
     head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{host}:{dashboard}"

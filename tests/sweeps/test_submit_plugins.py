@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -39,12 +38,13 @@ def test_a_sweep_of_plugins_submitted_to_slurm(forked_workers, tmp_path):
     assert slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
     folder = copy_plugins(tmp_path)
     # from another folder (sbatch must still run from the project root), with neither `python` nor `ray` of this
-    # virtual environment on PATH: --python alone names the Python that runs Ray and the sweep
+    # virtual environment on PATH: --python alone names the Python that runs Ray and the sweep (the session's
+    # executable whose commands are forked, tests/worker_forks.py: the job's Ray nodes and driver too)
     env = clean_env(PYTHONPATH=ROOT)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if os.path.abspath(p) != BIN)
     proc = subprocess.run([*python_command(), os.path.join(ROOT, "sweeps", "submit.py"), "slurm", "--nodes", "1",
                            "--cpus-per-node", "2", "--time", "00:15:00", "--wait", "--log-dir", str(tmp_path / "logs"),
-                           "--python", sys.executable, "--setup", "true", "--", "--import", "mine/tiny_net.py",
+                           "--python", python_command()[0], "--setup", "true", "--", "--import", "mine/tiny_net.py",
                            "--space", "mine/tiny_space.py:WIDTH", "--profile", "smoke", "--storage",
                            str(tmp_path / "runs"), "--name", "s1"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540)

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ import psutil
 
 from tests.conftest import free_port
 from tests.sweeps.submission import clean_env
+from tests.worker_forks import python_command
 
-BIN = os.path.dirname(sys.executable)
 STARTUP_S = 240  # a loaded 2-core machine has taken over a minute to start a node
 
 
@@ -118,8 +117,9 @@ class Cluster:
         temp_dir = f"/tmp/rn-{secrets.token_hex(3)}"  # short: Ray's Unix sockets live under it
         ports = ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--metrics-export-port",
                  "--runtime-env-agent-port", "--node-manager-port", "--object-manager-port"]
-        command = [os.path.join(BIN, "ray"), "start", "--block", "--node-ip-address", "127.0.0.1", "--temp-dir",
-                   temp_dir, "--disable-usage-stats", *args]
+        # `ray start` forked, its node's workers, agents and dashboard too (tests/worker_forks.py)
+        command = [*python_command(), "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address",
+                   "127.0.0.1", "--temp-dir", temp_dir, "--disable-usage-stats", *args]
         for option in ports:
             command += [option, str(free_port())]
         log = open(os.path.join(self.folder, f"{name}.log"), "w")  # noqa: SIM115 (closed by RayNode.stop)
