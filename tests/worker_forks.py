@@ -1,27 +1,32 @@
-"""Ray trial workers forked from one process that has already imported torch, torchmetrics, pandas and OpenCV,
-instead of a fresh interpreter that imports them again (about 4.5 of the 5.5 CPU-s a worker takes before its first
-step on this machine, paid by each of the suite's ~110 workers).
+"""Every Python process the tests start, forked from one process that has already imported torch, torchmetrics,
+pandas, OpenCV and the rest, instead of a fresh interpreter that imports them again (about 4.5 of the 5.5 CPU-s a
+trial worker takes before its first step on this machine, and most of a driver's start).
 
-Ray starts a worker with the job's ``runtime_env["py_executable"]`` in place of ``python``: here that is this file
-as a client, ``python tests/worker_forks.py --client SOCKET default_worker.py ARGS``. The client (a few imports)
-hands its arguments, environment, folder and standard streams to the session's server over a Unix socket; the
-server forks a child that runs ``default_worker.py`` as ``__main__`` with them, in a session of its own. The client
-stays the process Ray started: a signal sent to it goes on to the worker, it ends with the worker's exit status, and
-the worker ends when the client does. Ray itself is not imported before the fork: its native library reads the
-worker's job and token from the environment as it loads.
+The client, ``python tests/worker_forks.py --client SOCKET ARGV`` (a few imports), stands for ``python ARGV``: it
+hands its arguments, environment, folder and standard streams to the session's server over a Unix socket; the server
+forks a child that runs the script (or ``-m``, ``-c``, ``-``; ``-u`` first) as ``__main__`` with them, in a session
+of its own. The client stays the process its caller started: a signal sent to it goes on to the child, it ends with
+the child's exit status, and the child ends when the client does. Ray itself is not imported before the fork: its
+native library reads the worker's job and token from the environment as it loads.
 
-The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have
-(the worker's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's
-plugins from where Ray put them, the folders of a job's ``working_dir`` and ``py_modules`` included, as Ray's own
-worker would. A runtime env that changes the interpreter or its packages (``pip``, ``conda``, ``py_executable`` and
-the like) keeps Ray's own worker start. Without the server's socket the client starts the worker as Ray would have.
+The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have (the
+script's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's plugins
+from where Ray put them, the folders of a job's ``working_dir`` and ``py_modules`` included, as Ray's own worker
+would. Without the server's socket the client runs ``python ARGV``.
 
-The same client stands for ``python`` in the tests' commands of the project (:func:`python_command`): a driver, an
-analysis or a script run as a process of its own, with its folder, environment and Python path, skips the imports
-too.
+How the tests' processes reach it:
 
-Every Ray driver the tests start, in a process of their own or on a cluster, takes the hook from the environment
-(``RAY_RUNTIME_ENV_HOOK``, set with the socket's variable for the session).
+- :func:`write_executable` writes the client as an executable ``python`` that reads the socket from its environment.
+  A command run with it has it as ``sys.executable``, so a Ray node started there (``ray start`` run with it, the
+  session's ``ray.init`` under :func:`node_forks`, a SLURM job given it as ``--python``) starts its workers, agents,
+  monitors and dashboard through it too, and a job without a runtime env skips Ray's ``setup_worker.py`` step.
+- :func:`python_command` is that executable for a test's command; :class:`Forked` lets the test itself be the client
+  of a driver it kills (tests/sweeps/driver_forks.py); :func:`python_first_on_path` puts it on ``PATH`` for a Ray
+  job's ``python``.
+- Every Ray driver the tests start takes the hook ``RAY_RUNTIME_ENV_HOOK`` from the environment, which adds the
+  client as the job's ``py_executable`` for a node that was not started through it; a runtime env that changes the
+  interpreter or its packages (``pip``, ``conda``, ``py_executable`` and the like) keeps Ray's own worker start, and
+  so does a driver given :func:`rays_own_workers`.
 
     python tests/worker_forks.py SOCKET MODULE,...    # the server, having imported the modules
 """
