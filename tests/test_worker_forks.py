@@ -80,6 +80,36 @@ def test_unbuffered_code_writes_through_as_python_u_does(server, tmp_path):
         3, "out", "err")  # os._exit flushes nothing: only what was written through is there
 
 
+def test_the_executable_is_the_commands_interpreter_and_python_itself_without_a_server(server, forked_workers,
+                                                                                         tmp_path):
+    _, path = server
+    executable = worker_forks.write_executable(str(tmp_path / "s"))
+    code = ["-c", "import os, sys; print(sys.executable, open('/proc/self/comm').read().strip())"]
+    for socket_path, expected in ((path, f"{executable} rs-fork:cmd"), ("", f"{sys.executable} python")):
+        done = subprocess.run([executable, *code], env={**os.environ, worker_forks.SOCKET_VARIABLE: socket_path},
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout.strip()) == (0, expected), done.stderr
+    # the session's executable: the tests' `python`, and first on a Ray head's PATH for its jobs
+    assert worker_forks.python_command() == [forked_workers]
+    assert worker_forks.python_first_on_path({"PATH": "/bin"}) == {"PATH": f"{os.path.dirname(forked_workers)}:/bin"}
+
+
+def test_a_forked_command_the_test_kills_or_waits_for(server, tmp_path):
+    _, path = server
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    out, err = str(tmp_path / "out"), str(tmp_path / "err")
+    ended = worker_forks.Forked(path, [str(script), "3"], str(tmp_path), {**os.environ, "MARK": "m"}, out, err)
+    assert ended.wait(timeout=60) == 3 and ended.poll() == 3
+    assert open(out).read().split()[1:4] == ["False", "m", str(tmp_path)]  # no torch: the server preloaded json
+    killed = worker_forks.Forked(path, [str(script), "sleep"], str(tmp_path), dict(os.environ), out, out)
+    assert killed.poll() is None and psutil.Process(killed.pid).ppid() == server[0].pid  # the command itself
+    with pytest.raises(subprocess.TimeoutExpired):
+        killed.wait(timeout=0.1)
+    killed.kill()
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+
+
 def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_it(server, tmp_path):
     _, path = server
     script = tmp_path / "child.py"

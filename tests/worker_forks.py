@@ -185,7 +185,8 @@ def hooked(env: dict[str, str]) -> dict[str, str]:
 def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
     """This environment (or ``env``) for a driver whose workers Ray starts itself: for a test that needs the time a
     fresh worker takes to start (a driver killed while its trials start). The socket's variable is empty: the hook
-    gives the job that empty variable, which a node started by :func:`node_forks` passes to its workers' client."""
+    gives the job that empty variable, which a node started through :func:`write_executable` passes to its
+    workers' client."""
     return {**(os.environ if env is None else env), SOCKET_VARIABLE: ""}
 
 
@@ -202,7 +203,8 @@ def runtime_env_hook(runtime_env: dict | None) -> dict | None:
 
 
 def client(path: str, argv: list[str]) -> None:
-    """The process Ray starts: the worker forked by the server, or exec'd as Ray would when none answers."""
+    """The process its caller started (Ray, a test, a shell): ``python ARGV`` forked by the server, or Python itself
+    when none answers."""
     connection = socket.socket(socket.AF_UNIX)
     executable = None
     if argv[:1] == [AS]:
@@ -239,7 +241,7 @@ def _forward(pid: int, signum: int) -> None:
 
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked process: the worker of ``request``, with the client's streams; never returns."""
+    """In the forked process: the command of ``request``, with the client's streams; never returns."""
     import traceback
 
     from tests.sweeps.cli_forks import run_as_main
