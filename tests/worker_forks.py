@@ -141,7 +141,9 @@ class Forked:
         self.args, self.returncode = argv, None
         self._connection = socket.socket(socket.AF_UNIX)
         self._connection.connect(path)
-        request = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode()
+        executable = path + ".bin/python"  # write_executable's: the command's sys.executable, as if run with it
+        request = json.dumps({"argv": argv, "env": env, "cwd": cwd,
+                              "executable": executable if os.path.exists(executable) else None}).encode()
         with open(os.devnull, "rb") as stdin, open(stdout, "wb") as out, \
                 (open(stderr, "wb") if stderr != stdout else contextlib.nullcontext(out)) as err:
             socket.send_fds(self._connection, [len(request).to_bytes(8, "big")],
@@ -192,12 +194,16 @@ def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
 
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
     """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` unless
-    the runtime env changes the interpreter or its packages."""
+    the runtime env changes the interpreter or its packages, or this driver runs with the session's executable (the
+    tests start every Ray node through it, which then forks its workers without Ray's ``setup_worker.py`` step for a
+    job without a runtime env)."""
     path = os.environ.get(SOCKET_VARIABLE)
     if path == "":  # rays_own_workers()
         env_vars = {**(runtime_env or {}).get("env_vars", {}), SOCKET_VARIABLE: ""}
         return {**(runtime_env or {}), "env_vars": env_vars}
     if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in OWN_INTERPRETER):
+        return runtime_env
+    if sys.executable == path + ".bin/python":
         return runtime_env
     return {**(runtime_env or {}), "py_executable": py_executable(path)}
 
