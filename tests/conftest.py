@@ -90,8 +90,7 @@ def ray_session(forked_workers):
     each fills the machine's two cores, and a sweep's trials take turns on one Ray worker process (Tune reuses it)
     instead of starting a second that pays torch's, Ray's and torchmetrics' imports again (about 5 CPU-s each).
     A sweep that needs two trials at once asks for ``--cpus-per-trial 0.5``. Its workers, agents and dashboard are
-    forked (``forked_workers``): the node starts them through the fork server's client, and a job without a runtime
-    env starts its workers without Ray's ``setup_worker.py`` step.
+    forked (``forked_workers``): the node starts them through the fork server's client.
     """
     import ray
 

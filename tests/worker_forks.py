@@ -19,7 +19,8 @@ How the tests' processes reach it:
 - :func:`write_executable` writes the client as an executable ``python`` that reads the socket from its environment.
   A command run with it has it as ``sys.executable``, so a Ray node started there (``ray start`` run with it, the
   session's ``ray.init`` under :func:`node_forks`, a SLURM job given it as ``--python``) starts its workers, agents,
-  monitors and dashboard through it too, and a job without a runtime env skips Ray's ``setup_worker.py`` step.
+  monitors and dashboard through it too (Ray's ``setup_worker.py`` step included, which every worker with a runtime
+  env takes: Ray Tune gives each trainable one).
 - :func:`python_command` is that executable for a test's command; :class:`Forked` lets the test itself be the client
   of a driver it kills (tests/sweeps/driver_forks.py); :func:`python_first_on_path` puts it on ``PATH`` for a Ray
   job's ``python``.
@@ -95,8 +96,9 @@ def write_executable(path: str) -> str:
 def node_forks(executable: str):
     """While a Ray node starts in this process (``ray.init``): ``executable`` (:func:`write_executable`) in place of
     ``sys.executable``, from which Ray builds the node's commands, so the raylet starts every worker through the
-    server and so do its agents and the dashboard; and no hook, so that a job without a runtime env keeps the node's
-    worker command, without Ray's ``setup_worker.py`` step (about 0.7 CPU-s a worker)."""
+    server and so do its agents and the dashboard; and no hook, so that the session's job has no runtime env: a task
+    of its own starts without Ray's ``setup_worker.py`` step (about 0.7 CPU-s unforked; a trial takes it, forked,
+    with the runtime env Ray Tune gives every trainable)."""
     real, hook = sys.executable, os.environ.pop(HOOK_VARIABLE, None)
     sys.executable = executable
     try:
@@ -195,8 +197,7 @@ def rays_own_workers(env: dict[str, str] | None = None) -> dict[str, str]:
 def runtime_env_hook(runtime_env: dict | None) -> dict | None:
     """Ray's runtime-env hook (``RAY_RUNTIME_ENV_HOOK``): workers through the server of ``$SOCKET_VARIABLE`` unless
     the runtime env changes the interpreter or its packages, or this driver runs with the session's executable (the
-    tests start every Ray node through it, which then forks its workers without Ray's ``setup_worker.py`` step for a
-    job without a runtime env)."""
+    tests start every Ray node through it, and such a node forks its workers by itself)."""
     path = os.environ.get(SOCKET_VARIABLE)
     if path == "":  # rays_own_workers()
         env_vars = {**(runtime_env or {}).get("env_vars", {}), SOCKET_VARIABLE: ""}
