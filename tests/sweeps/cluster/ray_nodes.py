@@ -42,7 +42,9 @@ class RayNode:
 
     def processes(self) -> list[psutil.Process]:
         """Every process of this node: the ``ray start`` process, its descendants, and what runs from its temp dir
-        (Ray's daemons reparent to init when their parent dies)."""
+        (Ray's daemons reparent to init when their parent dies). A process forked by the session's server
+        (tests/worker_forks.py: ``ray start`` itself, the node's agents, monitors and workers) is not among them, but
+        its client is, and it ends when its client does."""
         found: dict[int, psutil.Process] = {}
         try:
             root = psutil.Process(self.process.pid)
