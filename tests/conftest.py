@@ -79,7 +79,7 @@ def forked_workers():
     for name in (worker_forks.SOCKET_VARIABLE, worker_forks.HOOK_VARIABLE):
         os.environ.pop(name, None)
     worker_forks.stop_server(server, path)
-    shutil.rmtree(path + ".bin", ignore_errors=True)
+    shutil.rmtree(os.path.dirname(worker_forks.executable_path(path)), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

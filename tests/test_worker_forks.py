@@ -139,7 +139,7 @@ def test_the_hook_leaves_a_runtime_env_with_an_interpreter_of_its_own_to_ray(ser
     monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path + ".gone")
     assert worker_forks.runtime_env_hook(None) is None
     monkeypatch.setenv(worker_forks.SOCKET_VARIABLE, path)
-    monkeypatch.setattr(sys, "executable", path + ".bin/python")  # a driver run with the session's executable
+    monkeypatch.setattr(sys, "executable", worker_forks.executable_path(path))  # run with the session's executable
     assert worker_forks.runtime_env_hook(shipped) is shipped
 
 

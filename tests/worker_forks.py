@@ -75,16 +75,21 @@ def py_executable(path: str) -> str:
     return shlex.join(_client_command(path))
 
 
+def executable_path(path: str) -> str:
+    """Where :func:`write_executable` puts the executable of the server on ``path``: ``python`` in a folder beside
+    its socket (there whether or not it was written)."""
+    return os.path.join(path + ".bin", "python")
+
+
 def write_executable(path: str) -> str:
     """An executable ``python`` in a folder beside the socket ``path``: the client of the server whose socket its
     environment names (``$SOCKET_VARIABLE``; Python itself where that is empty or unset). A command it runs has it as
     ``sys.executable``, as an interpreter would, so what that command starts with ``sys.executable`` is forked too: a
     Ray node's workers, agents and dashboard (a ``ray start`` run with it, or a ``ray.init`` in
     :func:`node_forks`)."""
-    folder = path + ".bin"
-    os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, "python")
-    client = shlex.join([sys.executable, os.path.abspath(__file__), "--client"])
+    target = executable_path(path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    client = shlex.join(_client_command("")[:-1])  # the socket is the environment's, read as the script runs
     with open(target + ".new", "w", encoding="utf-8") as script:
         script.write(f'#!/bin/sh\nexec {client} "${{{SOCKET_VARIABLE}:-}}" {AS} "$0" "$@"\n')
     os.chmod(target + ".new", 0o755)
@@ -119,17 +124,18 @@ def python_command() -> list[str]:
     path = os.environ.get(SOCKET_VARIABLE)
     if not path or not os.path.exists(path):
         return [sys.executable]
-    executable = path + ".bin/python"
+    executable = executable_path(path)
     return [executable] if os.path.exists(executable) else _client_command(path)
 
 
 def python_first_on_path(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the session's :func:`write_executable` first on ``PATH`` as ``python``, so that a command run
     there as ``python`` (a Ray job's entrypoint) is forked too; ``env`` itself without the session's server."""
-    command = python_command()
-    if len(command) > 1 or command[0] == sys.executable:
+    path = os.environ.get(SOCKET_VARIABLE)
+    executable = executable_path(path) if path else ""
+    if not os.path.exists(executable):
         return env
-    return {**env, "PATH": os.pathsep.join([os.path.dirname(command[0]), env.get("PATH", "")])}
+    return {**env, "PATH": os.pathsep.join([os.path.dirname(executable), env.get("PATH", "")])}
 
 
 class Forked:
@@ -143,7 +149,7 @@ class Forked:
         self.args, self.returncode = argv, None
         self._connection = socket.socket(socket.AF_UNIX)
         self._connection.connect(path)
-        executable = path + ".bin/python"  # write_executable's: the command's sys.executable, as if run with it
+        executable = executable_path(path)  # the command's sys.executable, as if run with it
         request = json.dumps({"argv": argv, "env": env, "cwd": cwd,
                               "executable": executable if os.path.exists(executable) else None}).encode()
         with open(os.devnull, "rb") as stdin, open(stdout, "wb") as out, \
@@ -204,7 +210,7 @@ def runtime_env_hook(runtime_env: dict | None) -> dict | None:
         return {**(runtime_env or {}), "env_vars": env_vars}
     if not path or not os.path.exists(path) or any(key in (runtime_env or {}) for key in OWN_INTERPRETER):
         return runtime_env
-    if sys.executable == path + ".bin/python":
+    if sys.executable == executable_path(path):
         return runtime_env
     return {**(runtime_env or {}), "py_executable": py_executable(path)}
 
