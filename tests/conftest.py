@@ -46,13 +46,22 @@ def _ray_token_before_the_workers() -> None:
         path.write_text(secrets.token_hex(32), encoding="utf-8")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now (engineers and CI may run several Rays at once)."""
+    """A TCP port on loopback that nothing listens on now (engineers and CI may run several Rays at once), and that
+    this process has not handed out before: the kernel may offer a port again once its socket is closed, and a Ray
+    given the same port for two of its parts does not start."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @pytest.fixture(autouse=True, scope="session")
