@@ -35,6 +35,13 @@ def server():
     worker_forks.stop_server(process, path)
 
 
+def forked_by(server: subprocess.Popen, parent: int) -> bool:
+    """Whether ``parent`` (a forked command's parent) is one of the server's forkers (the server itself imports no
+    Ray: a forker imports it with a worker's job and raylet)."""
+    forker = psutil.Process(parent)
+    return forker.ppid() == server.pid and forker.name() == "rs-fork:server"
+
+
 def client(path: str, script: str, arg: str, cwd: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, worker_forks.__file__, "--client", path, script, arg], cwd=cwd,
                             env={**os.environ, "MARK": "m", **env}, stdout=subprocess.PIPE, text=True)
@@ -50,7 +57,8 @@ def test_the_client_ends_as_its_worker_does_with_its_environment_folder_and_path
     out, _ = run.communicate(timeout=60)
     assert run.returncode == 3
     first, second = out.splitlines()
-    assert first.split() == [str(process.pid), "False", "m", str(tmp_path)]  # forked by the server, not a new Python
+    assert forked_by(process, int(first.split()[0]))  # forked, not a new Python
+    assert first.split()[1:] == ["False", "m", str(tmp_path)]
     # the path of a fresh interpreter (the script's folder, then PYTHONPATH), and none of the server's test modules
     assert second.split() == [str(tmp_path / "code"), str(shipped), ROOT, "False"]
 
@@ -103,7 +111,7 @@ def test_a_forked_command_the_test_kills_or_waits_for(server, tmp_path):
     assert ended.wait(timeout=60) == 3 and ended.poll() == 3
     assert open(out).read().split()[1:4] == ["False", "m", str(tmp_path)]  # no torch: the server preloaded json
     killed = worker_forks.Forked(path, [str(script), "sleep"], str(tmp_path), dict(os.environ), out, out)
-    assert killed.poll() is None and psutil.Process(killed.pid).ppid() == server[0].pid  # the command itself
+    assert killed.poll() is None and forked_by(server[0], psutil.Process(killed.pid).ppid())  # the command itself
     with pytest.raises(subprocess.TimeoutExpired):
         killed.wait(timeout=0.1)
     killed.kill()
@@ -121,7 +129,8 @@ def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_i
 
     run = client(path, str(script), "sleep", str(tmp_path))
     run.stdout.readline()
-    (worker,) = [p for p in psutil.Process(server[0].pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+    (worker,) = [p for p in psutil.Process(server[0].pid).children(recursive=True)
+                 if p.status() != psutil.STATUS_ZOMBIE and p.name() != "rs-fork:server"]
     run.kill()
     run.wait(timeout=30)
     worker.wait(timeout=30)  # psutil.TimeoutExpired if the worker outlived its client
@@ -210,3 +219,16 @@ def test_a_driver_that_ships_code_forks_workers_that_import_its_copy(ray_session
     where, parent = done.stdout.split(" ", 1)
     assert "runtime_resources" in where and not where.startswith(str(tmp_path))  # Ray's copy, not the folder
     assert "worker_forks.py" in parent and "--client" not in parent
+
+
+def test_a_forked_command_has_ray_imported_and_draws_its_own_random_ids(forked_workers):
+    """The session's server hands a command to a forker that has imported Ray Tune; Ray's native random generator is
+    still unseeded there, so two commands draw different IDs (as two ``ray start`` must name their nodes)."""
+    code = ("import sys; preloaded = 'ray.tune' in sys.modules; from ray._raylet import NodeID; "
+            "print(preloaded, NodeID.from_random().hex())")
+    runs = [subprocess.run([*worker_forks.python_command(), "-c", code], capture_output=True, text=True, timeout=120)
+            for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr[-2000:]
+    (first_preloaded, first_id), (second_preloaded, second_id) = (run.stdout.split() for run in runs)
+    assert first_preloaded == second_preloaded == "True"
+    assert first_id != second_id

@@ -6,8 +6,13 @@ The client, ``python tests/worker_forks.py --client SOCKET ARGV`` (a few imports
 hands its arguments, environment, folder and standard streams to the session's server over a Unix socket; the server
 forks a child that runs the script (or ``-m``, ``-c``, ``-``; ``-u`` first) as ``__main__`` with them, in a session
 of its own. The client stays the process its caller started: a signal sent to it goes on to the child, it ends with
-the child's exit status, and the child ends when the client does. Ray itself is not imported before the fork: its
-native library reads the worker's job and token from the environment as it loads.
+the child's exit status, and the child ends when the client does.
+
+Ray and Ray Tune are imported before the fork too (about 1 CPU-s a worker or a driver would spend), but not by the
+server: Ray's native library reads a worker's job and raylet (:data:`LOAD_TIME_VARIABLES`) from the environment once,
+as it loads. The server hands each client to a forker of its own values of those, forked from the server the first
+time they come and importing Ray with them; a forker ends once its raylet has, and so have its children. A child then
+reads Ray's settings (``RAY_<name>``, the authentication mode) and its token again from its own environment.
 
 The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have (the
 script's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's plugins
@@ -57,7 +62,10 @@ PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow
            "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful",
            "mlflow", "plotly.graph_objects", "plotly.io", "optuna", "narwhals", "aiohttp", "aiohttp_cors", "fastapi",
            "starlette", "skimage.io", "imageio", "opentelemetry.sdk", "prometheus_client", "sqlparse", "tqdm",
-           "colorlog")
+           "colorlog", "ray", "ray.tune")
+# what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
+# their values gets a forker of its own, which imports Ray with them (the server imports everything else)
+LOAD_TIME_VARIABLES = ("RAY_JOB_ID", "RAY_RAYLET_PID", "RAY_RAYLET_NODE_ID")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
 RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
@@ -266,6 +274,11 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
             comm.write(_name(request["argv"]))
         os.environ.clear()
         os.environ.update(request["env"])
+        if "ray._raylet" in sys.modules:  # the forker's Ray: what its native library read as it loaded, read again
+            from ray._raylet import AuthenticationTokenLoader, Config
+
+            Config.initialize("")  # its settings (RAY_<name>: the authentication mode and the rest) from here
+            AuthenticationTokenLoader.instance().reset_cache()  # and the token, once one is needed
         os.chdir(request["cwd"])
         for fd, stream in zip(fds, (0, 1, 2)):
             os.dup2(fd, stream)
@@ -362,7 +375,8 @@ def stop_server(process: subprocess.Popen, path: str) -> None:
 
 
 def serve(path: str, preload: tuple[str, ...]) -> None:
-    """The server: import ``preload`` (what a trial worker imports), then fork a worker for each client."""
+    """The server: import ``preload`` but Ray (what a trial worker imports), then hand each client to the forker of
+    its environment's :data:`LOAD_TIME_VARIABLES`, started on first need, which has imported Ray too."""
     import gc
     import importlib
 
@@ -370,10 +384,8 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     _BASE_PATH[:] = [p for p in sys.path[1:] if p not in own]  # without this file's folder and PYTHONPATH
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for name in preload:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # not installed (an optional extra): no child imports it either
-            pass
+        if not _is_ray(name):
+            _import(name)
     importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
     # out of the collector's sight: a child's full collections would walk (and so copy) every object imported here
     gc.collect()
@@ -382,21 +394,143 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     listener.bind(path + ".new")
     os.rename(path + ".new", path)  # the socket appears once the server accepts
     listener.listen(64)
+    forkers: dict[tuple, tuple[int, socket.socket]] = {}  # load-time values -> (pid, channel)
     while True:
         connection, _ = listener.accept()
         request, fds = _read_request(connection)
-        if request is None:  # the client ended first
-            for fd in fds:
+        if request is not None:
+            key = tuple(request["env"].get(name) for name in LOAD_TIME_VARIABLES)
+            _reap(forkers)
+            for _attempt in range(2):  # a forker that has just ended is started again
+                if key not in forkers:
+                    forkers[key] = _start_forker(key, [n for n in preload if _is_ray(n)], listener, forkers,
+                                                 [connection.fileno(), *fds])
+                try:
+                    socket.send_fds(forkers[key][1], [json.dumps(request).encode()], [connection.fileno(), *fds])
+                    break
+                except OSError:
+                    forkers.pop(key)[1].close()
+        for fd in fds:
+            os.close(fd)
+        connection.close()
+
+
+def _is_ray(name: str) -> bool:
+    return name.split(".")[0] == "ray"
+
+
+def _import(name: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except ImportError:  # not installed (an optional extra): no child imports it either
+        pass
+
+
+def _reap(forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
+    """Forget the forkers that have ended (their Ray node has)."""
+    for key, (pid, channel) in list(forkers.items()):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            channel.close()
+            del forkers[key]
+
+
+def _start_forker(key: tuple, ray_modules: list[str], listener: socket.socket,
+                  forkers: dict[tuple, tuple[int, socket.socket]], clients_fds: list[int]) -> tuple[int, socket.socket]:
+    """A process forked from the server that imports Ray with the load-time values ``key`` and forks the children of
+    the clients handed to it; ``(pid, channel)``. It closes the server's copies of ``clients_fds``: a client's
+    connection and streams (a stream's reader waits for every writer's end)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            listener.close()
+            ours.close()
+            for fd in clients_fds:
                 os.close(fd)
-            connection.close()
+            for _, channel in forkers.values():  # each forker sees the server's end as the server's alone
+                channel.close()
+            for name, value in zip(LOAD_TIME_VARIABLES, key, strict=True):
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            with open("/proc/self/comm", "w", encoding="utf-8") as comm:
+                comm.write("rs-fork:server")
+            _forker(theirs, ray_modules, key[LOAD_TIME_VARIABLES.index("RAY_RAYLET_PID")])
+        finally:
+            os._exit(1)
+    theirs.close()
+    return pid, ours
+
+
+def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | None) -> None:
+    """Import ``ray_modules``, then fork a child for each client the server hands over; end with the server, or once
+    the raylet of ``raylet_pid`` has ended and so have the children."""
+    import gc
+    import select
+
+    _import_ray(ray_modules)
+    gc.collect()
+    gc.freeze()
+    children: set[int] = set()
+
+    def wait(connection: socket.socket, pid: int) -> None:
+        _wait(connection, pid)
+        children.discard(pid)
+
+    while True:
+        if not select.select([channel], [], [], 2.0)[0]:
+            if raylet_pid and not children and not _alive(int(raylet_pid)):
+                os._exit(0)
             continue
+        message, fds, _, _ = socket.recv_fds(channel, 1 << 22, 8)
+        if not message:  # the server has ended
+            os._exit(0)
+        connection, fds = socket.socket(fileno=fds[0]), fds[1:]
         pid = os.fork()
         if pid == 0:
-            _child(listener, connection, request, fds)
+            _child(channel, connection, json.loads(message), fds)
+        children.add(pid)
         for fd in fds:
             os.close(fd)
         connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        threading.Thread(target=_wait, args=(connection, pid), daemon=True).start()
+        threading.Thread(target=wait, args=(connection, pid), daemon=True).start()
+
+
+def _import_ray(names: list[str]) -> None:
+    """Import Ray's ``names`` without a draw from its native random generator: for each class that its modules declare
+    remote as they load, Ray draws the class's ID from it, and that seeds it. Each child would then draw what its
+    siblings draw (every forked ``ray start`` would name its node alike); unseeded, each child seeds its own. The IDs
+    come from ``os.urandom`` meanwhile."""
+    try:
+        import ray.actor
+    except ImportError:  # no Ray here: none of its modules either
+        return
+    real = ray.actor.ActorClassID
+
+    class FromUrandom:
+        @staticmethod
+        def from_random():
+            return real(os.urandom(real.size()))
+
+    ray.actor.ActorClassID = FromUrandom
+    try:
+        for name in names:
+            _import(name)
+    finally:
+        ray.actor.ActorClassID = real
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 if __name__ == "__main__":
