@@ -10,9 +10,10 @@ the child's exit status, and the child ends when the client does.
 
 Ray and Ray Tune are imported before the fork too (about 1 CPU-s a worker or a driver would spend), but not by the
 server: Ray's native library reads a worker's job and raylet (:data:`LOAD_TIME_VARIABLES`) from the environment once,
-as it loads. The server hands each client to a forker of its own values of those, forked from the server the first
-time they come and importing Ray with them; a forker ends once its raylet has, and so have its children. A child then
-reads Ray's settings (``RAY_<name>``, the authentication mode) and its token again from its own environment.
+as it loads. The server hands each client to a forker of its own values of those, forked from the server and
+importing Ray with them (:data:`FORKER_AFTER`: a worker's job and raylet get one from their third worker on); a forker
+ends once its raylet has, and so have its children. A child then reads Ray's settings (``RAY_<name>``, the
+authentication mode) and its token again from its own environment.
 
 The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have (the
 script's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's plugins
@@ -54,9 +55,10 @@ import time
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
 HOOK_VARIABLE, HOOK = "RAY_RUNTIME_ENV_HOOK", "tests.worker_forks.runtime_env_hook"  # applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
-# what a trial worker or a driver imports but Ray and the project; from fsspec on, what Ray imports (0.5 CPU-s);
+# what a trial worker or a driver imports but the project; from fsspec on, what Ray imports (0.5 CPU-s);
 # from mlflow on, what a sweep's driver imports later (1.4 CPU-s: Ray Tune imports MLflow's callback where MLflow is
-# installed, to count the callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack)
+# installed, to count the callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack); last, Ray
+# and Ray Tune (about 1 CPU-s), which each forker imports (serve)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
            "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful",
@@ -66,6 +68,10 @@ PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow
 # what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
 # their values gets a forker of its own, which imports Ray with them (the server imports everything else)
 LOAD_TIME_VARIABLES = ("RAY_JOB_ID", "RAY_RAYLET_PID", "RAY_RAYLET_NODE_ID")
+# a worker's job and raylet get a forker from their third worker on (a forker's imports cost about one worker's):
+# the server forks the first two itself, and they import Ray; everything else (drivers, commands, Ray's own
+# processes: none of the values set) goes to one forker from the start
+FORKER_AFTER = 2
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
 RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
@@ -395,24 +401,42 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
     os.rename(path + ".new", path)  # the socket appears once the server accepts
     listener.listen(64)
     forkers: dict[tuple, tuple[int, socket.socket]] = {}  # load-time values -> (pid, channel)
+    seen: dict[tuple, int] = {}  # load-time values -> clients that came with them
     while True:
         connection, _ = listener.accept()
         request, fds = _read_request(connection)
         if request is not None:
             key = tuple(request["env"].get(name) for name in LOAD_TIME_VARIABLES)
+            seen[key] = seen.get(key, 0) + 1
             _reap(forkers)
-            for _attempt in range(2):  # a forker that has just ended is started again
-                if key not in forkers:
-                    forkers[key] = _start_forker(key, [n for n in preload if _is_ray(n)], listener, forkers,
-                                                 [connection.fileno(), *fds])
-                try:
-                    socket.send_fds(forkers[key][1], [json.dumps(request).encode()], [connection.fileno(), *fds])
-                    break
-                except OSError:
-                    forkers.pop(key)[1].close()
+            if key in forkers or seen[key] > FORKER_AFTER or not any(key):
+                _hand_over(key, request, connection, fds, [n for n in preload if _is_ray(n)], listener, forkers)
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    for _, channel in forkers.values():
+                        channel.close()
+                    _child(listener, connection, request, fds)
+                connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                threading.Thread(target=_wait, args=(connection, pid), daemon=True).start()
+                connection = None
         for fd in fds:
             os.close(fd)
-        connection.close()
+        if connection is not None:
+            connection.close()
+
+
+def _hand_over(key: tuple, request: dict, connection: socket.socket, fds: list[int], ray_modules: list[str],
+               listener: socket.socket, forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
+    """Hand a client to the forker of ``key``, started first where there is none (or it has just ended)."""
+    for _attempt in range(2):
+        if key not in forkers:
+            forkers[key] = _start_forker(key, ray_modules, listener, forkers, [connection.fileno(), *fds])
+        try:
+            socket.send_fds(forkers[key][1], [json.dumps(request).encode()], [connection.fileno(), *fds])
+            return
+        except OSError:
+            forkers.pop(key)[1].close()
 
 
 def _is_ray(name: str) -> bool:
