@@ -105,19 +105,21 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
 def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -> dict[str, int]:
     """SIGKILL the driver once a trial's report is in the bucket, that trial has not ended, and Ray's newest whole save
     in the bucket (the one a resume restores) holds a checkpoint of it; returns the run's objects then."""
-    deadline = time.time() + limit
+    deadline, read, saved = time.time() + limit, None, {}
     while driver.poll() is None and time.time() < deadline:
         files = s3.files(run_key)
-        with tempfile.TemporaryDirectory() as folder:  # the run's own files, read as the resume reads them
-            for name in files:
-                if name.startswith((SNAPSHOT, CALLBACK_STATES)):
+        save = {name: size for name, size in files.items() if name.startswith((SNAPSHOT, CALLBACK_STATES))}
+        if save != read:  # Ray's save changed (or was read while it was replaced): read it again
+            read = save
+            with tempfile.TemporaryDirectory() as folder:  # the run's own files, read as the resume reads them
+                for name in save:
                     with open(os.path.join(folder, name), "wb") as handle:
                         handle.write(s3.read(f"{run_key}/{name}"))
-            try:
-                restore_snapshot(folder)
-                saved = snapshot_checkpoints(folder)  # the trials whose checkpoint Ray's newest whole save holds
-            except DataError:  # read while Ray replaced it: the next poll reads it whole
-                saved = {}
+                try:
+                    restore_snapshot(folder)
+                    saved = snapshot_checkpoints(folder)  # the trials whose checkpoint Ray's newest whole save holds
+                except DataError:  # read while Ray replaced it: the next poll reads it whole
+                    read, saved = None, {}
         for name in files:
             trial = name.rsplit("/", 1)[0]
             if (name.endswith("/result.json") and f"{trial}/status.json" not in files and trial in saved
