@@ -528,6 +528,8 @@ def _import_ray(names: list[str]) -> None:
     remote as they load, Ray draws the class's ID from it, and that seeds it. Each child would then draw what its
     siblings draw (every forked ``ray start`` would name its node alike); unseeded, each child seeds its own. The IDs
     come from ``os.urandom`` meanwhile."""
+    if not names:
+        return
     try:
         import ray.actor
     except ImportError:  # no Ray here: none of its modules either
