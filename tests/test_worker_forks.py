@@ -166,7 +166,10 @@ def test_the_session_rays_workers_are_forked_with_torch_imported(ray_session):
     client = f"{worker_forks.__file__} --client {os.environ[worker_forks.SOCKET_VARIABLE]} "
     started = {}
     for process in psutil.process_iter():
-        command = process.cmdline()
+        try:
+            command = process.cmdline()
+        except psutil.NoSuchProcess:  # ended meanwhile (a zombie too)
+            continue
         scripts = [os.path.basename(arg) for arg in command if arg.endswith(".py") and arg != worker_forks.__file__]
         if scripts and any(session in arg for arg in command) and scripts[0] != "default_worker.py":
             started[scripts[0]] = client in " ".join(command)

@@ -77,6 +77,7 @@ UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with
 RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
 AS = "--as"  # the client's first arguments, from write_executable's script: the path it was run as
 _BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
+_ENDED_FORKERS: set[int] = set()  # in the server: the forkers that have ended, reaped
 
 
 def _client_command(path: str) -> list[str]:
@@ -335,8 +336,23 @@ def _first_path(argv: list[str]) -> str:
     return "" if argv[0] in ("-c", "-") else os.path.dirname(os.path.abspath(argv[0]))
 
 
-def _wait(connection: socket.socket, pid: int) -> None:
+def _fork(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int],
+          sockets: list[socket.socket], children: set[int]) -> None:
+    """Fork the command of ``request`` (its child closes ``listener`` and ``sockets``), tell the client the child's
+    pid, and send it the child's exit status from a thread; the child is in ``children`` until it ends."""
+    pid = os.fork()
+    if pid == 0:
+        for other in sockets:
+            other.close()
+        _child(listener, connection, request, fds)
+    children.add(pid)
+    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    threading.Thread(target=_wait, args=(connection, pid, children), daemon=True).start()
+
+
+def _wait(connection: socket.socket, pid: int, children: set[int]) -> None:
     _, status = os.waitpid(pid, 0)
+    children.discard(pid)
     try:
         connection.sendall(json.dumps({"status": status}).encode() + b"\n")
     except OSError:
@@ -412,13 +428,7 @@ def serve(path: str, preload: tuple[str, ...]) -> None:
             if key in forkers or seen[key] > FORKER_AFTER or not any(key):
                 _hand_over(key, request, connection, fds, [n for n in preload if _is_ray(n)], listener, forkers)
             else:
-                pid = os.fork()
-                if pid == 0:
-                    for _, channel in forkers.values():
-                        channel.close()
-                    _child(listener, connection, request, fds)
-                connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-                threading.Thread(target=_wait, args=(connection, pid), daemon=True).start()
+                _fork(listener, connection, request, fds, [channel for _, channel in forkers.values()], set())
                 connection = None
         for fd in fds:
             os.close(fd)
@@ -455,9 +465,15 @@ def _import(name: str) -> None:
 def _reap(forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
     """Forget the forkers that have ended (their Ray node has)."""
     for key, (pid, channel) in list(forkers.items()):
-        if os.waitpid(pid, os.WNOHANG)[0]:
+        if pid in _ENDED_FORKERS:
             channel.close()
             del forkers[key]
+
+
+def _await_forker(pid: int) -> None:
+    """Reap a forker as it ends (no zombie left until the next client comes)."""
+    os.waitpid(pid, 0)
+    _ENDED_FORKERS.add(pid)
 
 
 def _start_forker(key: tuple, ray_modules: list[str], listener: socket.socket,
@@ -486,6 +502,7 @@ def _start_forker(key: tuple, ray_modules: list[str], listener: socket.socket,
         finally:
             os._exit(1)
     theirs.close()
+    threading.Thread(target=_await_forker, args=(pid,), daemon=True).start()
     return pid, ours
 
 
@@ -499,11 +516,6 @@ def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | No
     gc.collect()
     gc.freeze()
     children: set[int] = set()
-
-    def wait(connection: socket.socket, pid: int) -> None:
-        _wait(connection, pid)
-        children.discard(pid)
-
     while True:
         if not select.select([channel], [], [], 2.0)[0]:
             if raylet_pid and not children and not _alive(int(raylet_pid)):
@@ -513,14 +525,9 @@ def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | No
         if not message:  # the server has ended
             os._exit(0)
         connection, fds = socket.socket(fileno=fds[0]), fds[1:]
-        pid = os.fork()
-        if pid == 0:
-            _child(channel, connection, json.loads(message), fds)
-        children.add(pid)
+        _fork(channel, connection, json.loads(message), fds, [], children)
         for fd in fds:
             os.close(fd)
-        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        threading.Thread(target=wait, args=(connection, pid), daemon=True).start()
 
 
 def _import_ray(names: list[str]) -> None:
