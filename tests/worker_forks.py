@@ -9,11 +9,12 @@ of its own. The client stays the process its caller started: a signal sent to it
 the child's exit status, and the child ends when the client does.
 
 Ray and Ray Tune are imported before the fork too (about 1 CPU-s a worker or a driver would spend), but not by the
-server: Ray's native library reads a worker's job and raylet (:data:`LOAD_TIME_VARIABLES`) from the environment once,
-as it loads. The server hands each client to a forker of its own values of those, forked from the server and
-importing Ray with them (:data:`FORKER_AFTER`: a worker's job and raylet get one from their third worker on); a forker
-ends once its raylet has, and so have its children. A child then reads Ray's settings (``RAY_<name>``, the
-authentication mode) and its token again from its own environment.
+server: Ray's native library reads a worker's job and raylet from the environment once, as it loads. The server
+(tests/fork_server.py) hands each client to a forker of its own values of those, forked from the server and importing
+Ray with them; a forker ends once its raylet has, and so have its children. A child (tests/fork_child.py) then reads
+Ray's settings (``RAY_<name>``, the authentication mode) and its token again from its own environment.
+
+This file is the client and what the tests use; it runs the server too, and imports neither's modules itself.
 
 The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have (the
 script's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's plugins
@@ -41,7 +42,6 @@ How the tests' processes reach it:
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shlex
@@ -65,19 +65,10 @@ PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow
            "mlflow", "plotly.graph_objects", "plotly.io", "optuna", "narwhals", "aiohttp", "aiohttp_cors", "fastapi",
            "starlette", "skimage.io", "imageio", "opentelemetry.sdk", "prometheus_client", "sqlparse", "tqdm",
            "colorlog", "ray", "ray.tune")
-# what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
-# their values gets a forker of its own, which imports Ray with them (the server imports everything else)
-LOAD_TIME_VARIABLES = ("RAY_JOB_ID", "RAY_RAYLET_PID", "RAY_RAYLET_NODE_ID")
-# a worker's job and raylet get a forker from their third worker on (a forker's imports cost about one worker's):
-# the server forks the first two itself, and they import Ray; everything else (drivers, commands, Ray's own
-# processes: none of the values set) goes to one forker from the start
-FORKER_AFTER = 2
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
-RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
 AS = "--as"  # the client's first arguments, from write_executable's script: the path it was run as
-_BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by serve()
-_ENDED_FORKERS: set[int] = set()  # in the server: the forkers that have ended, reaped
+
 
 
 def _client_command(path: str) -> list[str]:
@@ -268,108 +259,6 @@ def _forward(pid: int, signum: int) -> None:
         pass
 
 
-def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked process: the command of ``request``, with the client's streams; never returns."""
-    import traceback
-
-    from tests.sweeps.cli_forks import run_as_main
-
-    try:
-        listener.close()
-        os.setsid()  # Ray stops a worker's process group
-        with open("/proc/self/comm", "w", encoding="utf-8") as comm:  # its name for benchmarks/process_cpu.py
-            comm.write(_name(request["argv"]))
-        os.environ.clear()
-        os.environ.update(request["env"])
-        if "ray._raylet" in sys.modules:  # the forker's Ray: what its native library read as it loaded, read again
-            from ray._raylet import AuthenticationTokenLoader, Config
-
-            Config.initialize("")  # its settings (RAY_<name>: the authentication mode and the rest) from here
-            AuthenticationTokenLoader.instance().reset_cache()  # and the token, once one is needed
-        os.chdir(request["cwd"])
-        for fd, stream in zip(fds, (0, 1, 2)):
-            os.dup2(fd, stream)
-            os.close(fd)
-        if request.get("executable") and not request["argv"][0].endswith("default_worker.py"):
-            # what it starts with sys.executable goes through the client too, as it went through Python; but not
-            # multiprocessing's children, nor a trial's (torch.compile's workers): they take descriptors along
-            import multiprocessing.spawn  # noqa: F401 (it keeps this interpreter, as it was imported with it)
-
-            sys.executable = request["executable"]
-        if request.get("unbuffered"):  # python -u
-            sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
-                                                       errors=old.errors, write_through=True)
-                                      for fd, old in ((1, sys.stdout), (2, sys.stderr)))
-        # the path a fresh interpreter would have, and none of the server's own modules of the tests
-        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in _BASE_PATH if p not in paths)]
-        for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
-            del sys.modules[name]
-
-        def end_with_the_client() -> None:
-            try:
-                while connection.recv(1):
-                    pass
-            finally:
-                os._exit(1)
-
-        threading.Thread(target=end_with_the_client, daemon=True).start()
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    run_as_main(request["argv"])
-
-
-def _name(argv: list[str]) -> str:
-    """A child's process name: a trial worker, one of Ray's own processes (its dashboard, agents, monitors,
-    ``setup_worker.py``, ``ray start``), or another command."""
-    if argv[0].endswith("default_worker.py"):
-        return "rs-fork:worker"
-    ray = RAY_FOLDER in argv[0] or argv[0] == "-m" and len(argv) > 1 and argv[1].split(".")[0] == "ray"
-    return "rs-fork:ray" if ray else "rs-fork:cmd"
-
-
-def _first_path(argv: list[str]) -> str:
-    """``sys.path[0]`` of ``python ARGV``: the script's folder, the current one for ``-m``, ``""`` for code."""
-    if argv[0] == "-m":
-        return os.getcwd()
-    return "" if argv[0] in ("-c", "-") else os.path.dirname(os.path.abspath(argv[0]))
-
-
-def _fork(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int],
-          sockets: list[socket.socket], children: set[int]) -> None:
-    """Fork the command of ``request`` (its child closes ``listener`` and ``sockets``), tell the client the child's
-    pid, and send it the child's exit status from a thread; the child is in ``children`` until it ends."""
-    pid = os.fork()
-    if pid == 0:
-        for other in sockets:
-            other.close()
-        _child(listener, connection, request, fds)
-    children.add(pid)
-    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-    threading.Thread(target=_wait, args=(connection, pid, children), daemon=True).start()
-
-
-def _wait(connection: socket.socket, pid: int, children: set[int]) -> None:
-    _, status = os.waitpid(pid, 0)
-    children.discard(pid)
-    try:
-        connection.sendall(json.dumps({"status": status}).encode() + b"\n")
-    except OSError:
-        pass
-    connection.close()
-
-
-def _read_request(connection: socket.socket) -> tuple[dict | None, list[int]]:
-    head, fds, _, _ = socket.recv_fds(connection, 8, 3)
-    size, message = int.from_bytes(head, "big") if len(head) == 8 else 0, b""
-    while len(message) < size:
-        chunk = connection.recv(size - len(message))
-        if not chunk:
-            return None, fds
-        message += chunk
-    return (json.loads(message) if message else None), fds
-
 
 def start_server(path: str, preload: tuple[str, ...] = PRELOAD) -> subprocess.Popen:
     """The server on ``path``, having imported ``preload``, in a process of its own (a session of its own: a test's
@@ -396,178 +285,13 @@ def stop_server(process: subprocess.Popen, path: str) -> None:
         os.unlink(path)
 
 
-def serve(path: str, preload: tuple[str, ...]) -> None:
-    """The server: import ``preload`` but Ray (what a trial worker imports), then hand each client to the forker of
-    its environment's :data:`LOAD_TIME_VARIABLES`, started on first need, which has imported Ray too."""
-    import gc
-    import importlib
-
-    own = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
-    _BASE_PATH[:] = [p for p in sys.path[1:] if p not in own]  # without this file's folder and PYTHONPATH
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for name in preload:
-        if not _is_ray(name):
-            _import(name)
-    importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
-    # out of the collector's sight: a child's full collections would walk (and so copy) every object imported here
-    gc.collect()
-    gc.freeze()
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path + ".new")
-    os.rename(path + ".new", path)  # the socket appears once the server accepts
-    listener.listen(64)
-    forkers: dict[tuple, tuple[int, socket.socket]] = {}  # load-time values -> (pid, channel)
-    seen: dict[tuple, int] = {}  # load-time values -> clients that came with them
-    while True:
-        connection, _ = listener.accept()
-        request, fds = _read_request(connection)
-        if request is not None:
-            key = tuple(request["env"].get(name) for name in LOAD_TIME_VARIABLES)
-            seen[key] = seen.get(key, 0) + 1
-            _reap(forkers)
-            if key in forkers or seen[key] > FORKER_AFTER or not any(key):
-                _hand_over(key, request, connection, fds, [n for n in preload if _is_ray(n)], listener, forkers)
-            else:
-                _fork(listener, connection, request, fds, [channel for _, channel in forkers.values()], set())
-                connection = None
-        for fd in fds:
-            os.close(fd)
-        if connection is not None:
-            connection.close()
-
-
-def _hand_over(key: tuple, request: dict, connection: socket.socket, fds: list[int], ray_modules: list[str],
-               listener: socket.socket, forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
-    """Hand a client to the forker of ``key``, started first where there is none (or it has just ended)."""
-    for _attempt in range(2):
-        if key not in forkers:
-            forkers[key] = _start_forker(key, ray_modules, listener, forkers, [connection.fileno(), *fds])
-        try:
-            socket.send_fds(forkers[key][1], [json.dumps(request).encode()], [connection.fileno(), *fds])
-            return
-        except OSError:
-            forkers.pop(key)[1].close()
-
-
-def _is_ray(name: str) -> bool:
-    return name.split(".")[0] == "ray"
-
-
-def _import(name: str) -> None:
-    import importlib
-
-    try:
-        importlib.import_module(name)
-    except ImportError:  # not installed (an optional extra): no child imports it either
-        pass
-
-
-def _reap(forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
-    """Forget the forkers that have ended (their Ray node has)."""
-    for key, (pid, channel) in list(forkers.items()):
-        if pid in _ENDED_FORKERS:
-            channel.close()
-            del forkers[key]
-
-
-def _await_forker(pid: int) -> None:
-    """Reap a forker as it ends (no zombie left until the next client comes)."""
-    os.waitpid(pid, 0)
-    _ENDED_FORKERS.add(pid)
-
-
-def _start_forker(key: tuple, ray_modules: list[str], listener: socket.socket,
-                  forkers: dict[tuple, tuple[int, socket.socket]], clients_fds: list[int]) -> tuple[int, socket.socket]:
-    """A process forked from the server that imports Ray with the load-time values ``key`` and forks the children of
-    the clients handed to it; ``(pid, channel)``. It closes the server's copies of ``clients_fds``: a client's
-    connection and streams (a stream's reader waits for every writer's end)."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            listener.close()
-            ours.close()
-            for fd in clients_fds:
-                os.close(fd)
-            for _, channel in forkers.values():  # each forker sees the server's end as the server's alone
-                channel.close()
-            for name, value in zip(LOAD_TIME_VARIABLES, key, strict=True):
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            with open("/proc/self/comm", "w", encoding="utf-8") as comm:
-                comm.write("rs-fork:server")
-            _forker(theirs, ray_modules, key[LOAD_TIME_VARIABLES.index("RAY_RAYLET_PID")])
-        finally:
-            os._exit(1)
-    theirs.close()
-    threading.Thread(target=_await_forker, args=(pid,), daemon=True).start()
-    return pid, ours
-
-
-def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | None) -> None:
-    """Import ``ray_modules``, then fork a child for each client the server hands over; end with the server, or once
-    the raylet of ``raylet_pid`` has ended and so have the children."""
-    import gc
-    import select
-
-    _import_ray(ray_modules)
-    gc.collect()
-    gc.freeze()
-    children: set[int] = set()
-    while True:
-        if not select.select([channel], [], [], 2.0)[0]:
-            if raylet_pid and not children and not _alive(int(raylet_pid)):
-                os._exit(0)
-            continue
-        message, fds, _, _ = socket.recv_fds(channel, 1 << 22, 8)
-        if not message:  # the server has ended
-            os._exit(0)
-        connection, fds = socket.socket(fileno=fds[0]), fds[1:]
-        _fork(channel, connection, json.loads(message), fds, [], children)
-        for fd in fds:
-            os.close(fd)
-
-
-def _import_ray(names: list[str]) -> None:
-    """Import Ray's ``names`` without a draw from its native random generator: for each class that its modules declare
-    remote as they load, Ray draws the class's ID from it, and that seeds it. Each child would then draw what its
-    siblings draw (every forked ``ray start`` would name its node alike); unseeded, each child seeds its own. The IDs
-    come from ``os.urandom`` meanwhile."""
-    if not names:
-        return
-    try:
-        import ray.actor
-    except ImportError:  # no Ray here: none of its modules either
-        return
-    real = ray.actor.ActorClassID
-
-    class FromUrandom:
-        @staticmethod
-        def from_random():
-            return real(os.urandom(real.size()))
-
-    ray.actor.ActorClassID = FromUrandom
-    try:
-        for name in names:
-            _import(name)
-    finally:
-        ray.actor.ActorClassID = real
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
 
 if __name__ == "__main__":
     if sys.argv[1] == "--client":
         client(sys.argv[2], sys.argv[3:])
-    else:
-        serve(sys.argv[1], tuple(name for name in sys.argv[2].split(",") if name))
+    else:  # the server (tests/fork_server.py), its modules imported from the repository's root as the tests'
+        interpreters_path = sys.path[1:]  # Python's own paths, without this file's folder
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from tests.fork_server import serve
+
+        serve(sys.argv[1], tuple(name for name in sys.argv[2].split(",") if name), interpreters_path)

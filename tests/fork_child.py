@@ -1,0 +1,120 @@
+"""The child of the tests' fork server (tests/fork_server.py, started by tests/worker_forks.py): :func:`fork` forks the
+command of a client's request, and the child runs it as ``python ARGV`` would, with the client's environment, folder,
+standard streams and a fresh interpreter's Python path, in a session of its own; the client hears the child's pid and
+then its exit status. Used by the server and by each of its forkers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import sys
+import threading
+
+RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
+BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by its serve()
+
+
+def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked process: the command of ``request``, with the client's streams; never returns."""
+    import traceback
+
+    from tests.sweeps.cli_forks import run_as_main
+
+    try:
+        listener.close()
+        os.setsid()  # Ray stops a worker's process group
+        with open("/proc/self/comm", "w", encoding="utf-8") as comm:  # its name for benchmarks/process_cpu.py
+            comm.write(_name(request["argv"]))
+        os.environ.clear()
+        os.environ.update(request["env"])
+        if "ray._raylet" in sys.modules:  # the forker's Ray: what its native library read as it loaded, read again
+            from ray._raylet import AuthenticationTokenLoader, Config
+
+            Config.initialize("")  # its settings (RAY_<name>: the authentication mode and the rest) from here
+            AuthenticationTokenLoader.instance().reset_cache()  # and the token, once one is needed
+        os.chdir(request["cwd"])
+        for fd, stream in zip(fds, (0, 1, 2)):
+            os.dup2(fd, stream)
+            os.close(fd)
+        if request.get("executable") and not request["argv"][0].endswith("default_worker.py"):
+            # what it starts with sys.executable goes through the client too, as it went through Python; but not
+            # multiprocessing's children, nor a trial's (torch.compile's workers): they take descriptors along
+            import multiprocessing.spawn  # noqa: F401 (it keeps this interpreter, as it was imported with it)
+
+            sys.executable = request["executable"]
+        if request.get("unbuffered"):  # python -u
+            sys.stdout, sys.stderr = (io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding=old.encoding,
+                                                       errors=old.errors, write_through=True)
+                                      for fd, old in ((1, sys.stdout), (2, sys.stderr)))
+        # the path a fresh interpreter would have, and none of the server's own modules of the tests
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in BASE_PATH if p not in paths)]
+        for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
+            del sys.modules[name]
+
+        def end_with_the_client() -> None:
+            try:
+                while connection.recv(1):
+                    pass
+            finally:
+                os._exit(1)
+
+        threading.Thread(target=end_with_the_client, daemon=True).start()
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    run_as_main(request["argv"])
+
+
+def _name(argv: list[str]) -> str:
+    """A child's process name: a trial worker, one of Ray's own processes (its dashboard, agents, monitors,
+    ``setup_worker.py``, ``ray start``), or another command."""
+    if argv[0].endswith("default_worker.py"):
+        return "rs-fork:worker"
+    ray = RAY_FOLDER in argv[0] or argv[0] == "-m" and len(argv) > 1 and argv[1].split(".")[0] == "ray"
+    return "rs-fork:ray" if ray else "rs-fork:cmd"
+
+
+def _first_path(argv: list[str]) -> str:
+    """``sys.path[0]`` of ``python ARGV``: the script's folder, the current one for ``-m``, ``""`` for code."""
+    if argv[0] == "-m":
+        return os.getcwd()
+    return "" if argv[0] in ("-c", "-") else os.path.dirname(os.path.abspath(argv[0]))
+
+
+def fork(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int],
+          sockets: list[socket.socket], children: set[int]) -> None:
+    """Fork the command of ``request`` (its child closes ``listener`` and ``sockets``), tell the client the child's
+    pid, and send it the child's exit status from a thread; the child is in ``children`` until it ends."""
+    pid = os.fork()
+    if pid == 0:
+        for other in sockets:
+            other.close()
+        _child(listener, connection, request, fds)
+    children.add(pid)
+    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    threading.Thread(target=_wait, args=(connection, pid, children), daemon=True).start()
+
+
+def _wait(connection: socket.socket, pid: int, children: set[int]) -> None:
+    _, status = os.waitpid(pid, 0)
+    children.discard(pid)
+    try:
+        connection.sendall(json.dumps({"status": status}).encode() + b"\n")
+    except OSError:
+        pass
+    connection.close()
+
+
+def read_request(connection: socket.socket) -> tuple[dict | None, list[int]]:
+    head, fds, _, _ = socket.recv_fds(connection, 8, 3)
+    size, message = int.from_bytes(head, "big") if len(head) == 8 else 0, b""
+    while len(message) < size:
+        chunk = connection.recv(size - len(message))
+        if not chunk:
+            return None, fds
+        message += chunk
+    return (json.loads(message) if message else None), fds
+
