@@ -14,6 +14,7 @@ import threading
 
 RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
 BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by its serve()
+CHECKOUT_PACKAGES: list[str] = []  # the packages of the repository the server imported (restore_core), set there
 
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
@@ -53,6 +54,7 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in BASE_PATH if p not in paths)]
         for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
             del sys.modules[name]
+        _forget_packages_found_elsewhere()
 
         def end_with_the_client() -> None:
             try:
@@ -66,6 +68,24 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         traceback.print_exc()
         os._exit(1)
     run_as_main(request["argv"])
+
+
+def _forget_packages_found_elsewhere() -> None:
+    """Drop the server's imports of the repository's packages (:data:`CHECKOUT_PACKAGES`) where this child's path
+    would import another copy of one (a job's ``working_dir`` or ``py_modules``, a folder that holds a package of the
+    same name): the child then imports them from there, as a fresh interpreter would."""
+    for top in CHECKOUT_PACKAGES:
+        spec = None
+        for finder in sys.meta_path:  # as ``import top`` would look: the path first, then the editable install
+            find = getattr(finder, "find_spec", None)
+            spec = find(top, None) if find is not None else None
+            if spec is not None:
+                break
+        origin = spec.origin if spec is not None and spec.origin else ""
+        if os.path.realpath(origin) != os.path.realpath(sys.modules[top].__file__):
+            for name in [name for name in sys.modules if name.split(".")[0] in CHECKOUT_PACKAGES]:
+                del sys.modules[name]
+            return
 
 
 def _name(argv: list[str]) -> str:

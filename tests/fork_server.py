@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 
-from tests.fork_child import BASE_PATH, fork, read_request
+from tests.fork_child import BASE_PATH, CHECKOUT_PACKAGES, fork, read_request
 
 # what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
 # their values gets a forker of its own, which imports Ray with them (the server imports everything else)
@@ -38,6 +39,9 @@ def serve(path: str, preload: tuple[str, ...], interpreters_path: list[str]) -> 
         if not _is_ray(name):
             _import(name)
     importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    CHECKOUT_PACKAGES[:] = [name for name, module in sys.modules.items() if name != "tests"
+                            and getattr(module, "__file__", None) == os.path.join(root, name, "__init__.py")]
     # out of the collector's sight: a child's full collections would walk (and so copy) every object imported here
     gc.collect()
     gc.freeze()

@@ -235,3 +235,18 @@ def test_a_forked_command_has_ray_imported_and_draws_its_own_random_ids(forked_w
     (first_preloaded, first_id), (second_preloaded, second_id) = (run.stdout.split() for run in runs)
     assert first_preloaded == second_preloaded == "True"
     assert first_id != second_id
+
+
+def test_a_forked_command_keeps_the_servers_core_unless_its_path_finds_another_copy(forked_workers, tmp_path):
+    """The server imports restore_core; a child whose path would find another copy of it (a job's working_dir, a
+    folder with a package of that name) imports that copy, as a fresh interpreter would."""
+    (tmp_path / "restore_core").mkdir()
+    (tmp_path / "restore_core" / "__init__.py").write_text("COPY = True\n")
+    code = ("import sys; preloaded = 'restore_core.loop' in sys.modules; import restore_core; "
+            "print(preloaded, restore_core.__file__)")
+    runs = {where: subprocess.run([*worker_forks.python_command(), "-c", code], cwd=where, capture_output=True,
+                                  text=True, timeout=120, env={**os.environ, "PYTHONPATH": where})
+            for where in (ROOT, str(tmp_path))}
+    assert [run.returncode for run in runs.values()] == [0, 0], runs[str(tmp_path)].stderr[-2000:]
+    assert runs[ROOT].stdout.split() == ["True", os.path.join(ROOT, "restore_core", "__init__.py")]
+    assert runs[str(tmp_path)].stdout.split() == ["False", str(tmp_path / "restore_core" / "__init__.py")]

@@ -16,10 +16,11 @@ Ray's settings (``RAY_<name>``, the authentication mode) and its token again fro
 
 This file is the client and what the tests use; it runs the server too, and imports neither's modules itself.
 
-The server imports no code of the project, and a child's Python path is the one a fresh interpreter would have (the
-script's folder, then ``PYTHONPATH``, then the interpreter's own): a worker imports the project and the user's plugins
-from where Ray put them, the folders of a job's ``working_dir`` and ``py_modules`` included, as Ray's own worker
-would. Without the server's socket the client runs ``python ARGV``.
+A child's Python path is the one a fresh interpreter would have (the script's folder, then ``PYTHONPATH``, then the
+interpreter's own): a worker imports the project and the user's plugins from where Ray put them, the folders of a
+job's ``working_dir`` and ``py_modules`` included, as Ray's own worker would. Of the project the server imports only
+``restore_core`` (no Ray there), and a child whose path would find another copy of it forgets the server's and
+imports that one. Without the server's socket the client runs ``python ARGV``.
 
 How the tests' processes reach it:
 
@@ -55,16 +56,17 @@ import time
 SOCKET_VARIABLE = "RESTORE_SWEEPS_WORKER_FORKS"  # the server's socket, for the drivers and commands the tests start
 HOOK_VARIABLE, HOOK = "RAY_RUNTIME_ENV_HOOK", "tests.worker_forks.runtime_env_hook"  # applied in every ray.init
 OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executable")  # runtime envs Ray starts itself
-# what a trial worker or a driver imports but the project; from fsspec on, what Ray imports (0.5 CPU-s);
-# from mlflow on, what a sweep's driver imports later (1.4 CPU-s: Ray Tune imports MLflow's callback where MLflow is
-# installed, to count the callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack); last, Ray
-# and Ray Tune (about 1 CPU-s), which each forker imports (serve)
+# what a trial worker or a driver imports; from fsspec on, what Ray imports (0.5 CPU-s); from mlflow on, what a
+# sweep's driver imports later (1.4 CPU-s: Ray Tune imports MLflow's callback where MLflow is installed, to count the
+# callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack); restore_core, the project's core
+# (0.1 CPU-s; it imports no Ray, and a child that would import another copy imports that one); last, Ray and Ray Tune
+# (about 1 CPU-s), which each forker imports (serve)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
            "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful",
            "mlflow", "plotly.graph_objects", "plotly.io", "optuna", "narwhals", "aiohttp", "aiohttp_cors", "fastapi",
            "starlette", "skimage.io", "imageio", "opentelemetry.sdk", "prometheus_client", "sqlparse", "tqdm",
-           "colorlog", "ray", "ray.tune")
+           "colorlog", "restore_core", "ray", "ray.tune")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
 AS = "--as"  # the client's first arguments, from write_executable's script: the path it was run as
