@@ -5,6 +5,8 @@ then its exit status. Used by the server and by each of its forkers."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import io
 import json
 import os
@@ -14,7 +16,11 @@ import threading
 
 RAY_FOLDER = f"{os.sep}site-packages{os.sep}ray{os.sep}"  # where Ray's own scripts are
 BASE_PATH: list[str] = []  # the server's interpreter's own paths (stdlib, site-packages), set by its serve()
-CHECKOUT_PACKAGES: list[str] = []  # the packages of the repository the server imported (restore_core), set there
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository's
+CHECKOUT_PACKAGES: list[str] = []  # the repository's packages the server or the forker imported (preload below)
+# what importing them did to os.environ (setdefault, set, delete: sweeps sets Ray Tune's settings), done again in a
+# child that keeps them, as the child's own import would have done it
+IMPORT_ENVIRONMENT: list[tuple[str, str, str | None]] = []  # ("setdefault" | "set" | "delete", key, value)
 
 
 def _child(listener: socket.socket, connection: socket.socket, request: dict, fds: list[int]) -> None:
@@ -54,7 +60,14 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in BASE_PATH if p not in paths)]
         for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
             del sys.modules[name]
-        _forget_packages_found_elsewhere()
+        if _keeps_the_checkout_packages() and _name(request["argv"]) != "rs-fork:ray":  # Ray's own never import them
+            for operation, key, value in IMPORT_ENVIRONMENT:
+                if operation == "setdefault":
+                    os.environ.setdefault(key, value)
+                elif operation == "set":
+                    os.environ[key] = value
+                else:
+                    os.environ.pop(key, None)
 
         def end_with_the_client() -> None:
             try:
@@ -70,10 +83,57 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
     run_as_main(request["argv"])
 
 
-def _forget_packages_found_elsewhere() -> None:
-    """Drop the server's imports of the repository's packages (:data:`CHECKOUT_PACKAGES`) where this child's path
-    would import another copy of one (a job's ``working_dir`` or ``py_modules``, a folder that holds a package of the
-    same name): the child then imports them from there, as a fresh interpreter would."""
+def preload(name: str) -> None:
+    """Import ``name`` (nothing where it is not installed: an optional extra); a package of the repository is added to
+    :data:`CHECKOUT_PACKAGES`, and what its import does to ``os.environ`` to :data:`IMPORT_ENVIRONMENT`."""
+    checkout = _in_checkout(name)
+    try:
+        with _recording_the_environment() if checkout else contextlib.nullcontext():
+            importlib.import_module(name)
+    except ImportError:
+        return
+    if checkout:
+        CHECKOUT_PACKAGES[:] = sorted({name.split(".")[0] for name in sys.modules if _in_checkout(name)})
+
+
+def _in_checkout(name: str) -> bool:
+    top = name.split(".")[0]
+    return top != "tests" and os.path.isfile(os.path.join(ROOT, top, "__init__.py"))
+
+
+@contextlib.contextmanager
+def _recording_the_environment():
+    """``os.environ``'s setdefault, set and delete recorded into :data:`IMPORT_ENVIRONMENT` (the outer call of each:
+    setdefault sets through ``__setitem__``)."""
+    real = type(os.environ)
+    depth = [0]
+
+    def recorded(operation: str):
+        method = getattr(real, operation)
+
+        def record(self, key, *value):
+            if depth[0] == 0:
+                kind = {"__setitem__": "set", "setdefault": "setdefault"}.get(operation, "delete")
+                IMPORT_ENVIRONMENT.append((kind, key, value[0] if value and kind != "delete" else None))
+            depth[0] += 1
+            try:
+                return method(self, key, *value)
+            finally:
+                depth[0] -= 1
+        return record
+
+    os.environ.__class__ = type("Recording", (real,), {name: recorded(name) for name in
+                                                       ("__setitem__", "setdefault", "__delitem__", "pop")})
+    try:
+        yield
+    finally:
+        os.environ.__class__ = real
+
+
+def _keeps_the_checkout_packages() -> bool:
+    """Keep the imports of the repository's packages (:data:`CHECKOUT_PACKAGES`) unless this child's path would
+    import another copy of one (a job's ``working_dir`` or ``py_modules``, a folder that holds a package of the same
+    name); then drop them all, and the child imports them from there, as a fresh interpreter would."""
     for top in CHECKOUT_PACKAGES:
         spec = None
         for finder in sys.meta_path:  # as ``import top`` would look: the path first, then the editable install
@@ -85,7 +145,8 @@ def _forget_packages_found_elsewhere() -> None:
         if os.path.realpath(origin) != os.path.realpath(sys.modules[top].__file__):
             for name in [name for name in sys.modules if name.split(".")[0] in CHECKOUT_PACKAGES]:
                 del sys.modules[name]
-            return
+            return False
+    return bool(CHECKOUT_PACKAGES)
 
 
 def _name(argv: list[str]) -> str:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import threading
 
-from tests.fork_child import BASE_PATH, CHECKOUT_PACKAGES, fork, read_request
+from tests.fork_child import BASE_PATH, fork, preload, read_request
 
 # what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
 # their values gets a forker of its own, which imports Ray with them (the server imports everything else)
@@ -27,21 +26,18 @@ FORKER_AFTER = 2
 _ENDED_FORKERS: set[int] = set()  # the forkers that have ended, reaped
 
 
-def serve(path: str, preload: tuple[str, ...], interpreters_path: list[str]) -> None:
-    """The server: import ``preload`` but Ray (what a trial worker imports), then hand each client to the forker of
-    its environment's :data:`LOAD_TIME_VARIABLES`, started on first need, which has imported Ray too."""
+def serve(path: str, modules: tuple[str, ...], interpreters_path: list[str]) -> None:
+    """The server: import ``modules`` up to the first of Ray's (what a trial worker imports), then hand each client to
+    the forker of its environment's :data:`LOAD_TIME_VARIABLES`, started on first need, which imports the rest."""
     import gc
     import importlib
 
     own = {p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
     BASE_PATH[:] = [p for p in interpreters_path if p not in own]  # without PYTHONPATH
-    for name in preload:
-        if not _is_ray(name):
-            _import(name)
+    ray_from = next((index for index, name in enumerate(modules) if _is_ray(name)), len(modules))
+    for name in modules[:ray_from]:
+        preload(name)
     importlib.import_module("tests.sweeps.cli_forks")  # the children's run_as_main
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    CHECKOUT_PACKAGES[:] = [name for name, module in sys.modules.items() if name != "tests"
-                            and getattr(module, "__file__", None) == os.path.join(root, name, "__init__.py")]
     # out of the collector's sight: a child's full collections would walk (and so copy) every object imported here
     gc.collect()
     gc.freeze()
@@ -59,7 +55,7 @@ def serve(path: str, preload: tuple[str, ...], interpreters_path: list[str]) -> 
             seen[key] = seen.get(key, 0) + 1
             _reap(forkers)
             if key in forkers or seen[key] > FORKER_AFTER or not any(key):
-                _hand_over(key, request, connection, fds, [n for n in preload if _is_ray(n)], listener, forkers)
+                _hand_over(key, request, connection, fds, list(modules[ray_from:]), listener, forkers)
             else:
                 fork(listener, connection, request, fds, [channel for _, channel in forkers.values()], set())
                 connection = None
@@ -84,15 +80,6 @@ def _hand_over(key: tuple, request: dict, connection: socket.socket, fds: list[i
 
 def _is_ray(name: str) -> bool:
     return name.split(".")[0] == "ray"
-
-
-def _import(name: str) -> None:
-    import importlib
-
-    try:
-        importlib.import_module(name)
-    except ImportError:  # not installed (an optional extra): no child imports it either
-        pass
 
 
 def _reap(forkers: dict[tuple, tuple[int, socket.socket]]) -> None:
@@ -164,7 +151,8 @@ def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | No
 
 
 def _import_ray(names: list[str]) -> None:
-    """Import Ray's ``names`` without a draw from its native random generator: for each class that its modules declare
+    """Import ``names`` (Ray's, then the repository's that import Ray) without a draw from Ray's native random
+    generator: for each class that its modules declare
     remote as they load, Ray draws the class's ID from it, and that seeds it. Each child would then draw what its
     siblings draw (every forked ``ray start`` would name its node alike); unseeded, each child seeds its own. The IDs
     come from ``os.urandom`` meanwhile."""
@@ -184,7 +172,7 @@ def _import_ray(names: list[str]) -> None:
     ray.actor.ActorClassID = FromUrandom
     try:
         for name in names:
-            _import(name)
+            preload(name)
     finally:
         ray.actor.ActorClassID = real
 

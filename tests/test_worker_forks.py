@@ -250,3 +250,14 @@ def test_a_forked_command_keeps_the_servers_core_unless_its_path_finds_another_c
     assert [run.returncode for run in runs.values()] == [0, 0], runs[str(tmp_path)].stderr[-2000:]
     assert runs[ROOT].stdout.split() == ["True", os.path.join(ROOT, "restore_core", "__init__.py")]
     assert runs[str(tmp_path)].stdout.split() == ["False", str(tmp_path / "restore_core" / "__init__.py")]
+
+
+def test_a_forked_command_gets_what_the_preloaded_sweeps_package_sets_in_the_environment(forked_workers):
+    """The forker has imported the sweeps package, which sets Ray Tune's settings where the environment has none: a
+    child that keeps that import gets them as its own import would have set them, and a user's value wins."""
+    name = "TUNE_FUNCTION_THREAD_TIMEOUT_S"
+    code = f"import os, sys; print('sweeps.driver.trainable' in sys.modules, os.environ.get({name!r}))"
+    unset = {key: value for key, value in os.environ.items() if key != name}
+    runs = [subprocess.run([*worker_forks.python_command(), "-c", code], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120, env=env) for env in (unset, {**unset, name: "7"})]
+    assert [run.stdout.split() for run in runs] == [["True", "30"], ["True", "7"]], runs[0].stderr[-2000:]

@@ -59,14 +59,15 @@ OWN_INTERPRETER = ("pip", "uv", "conda", "container", "image_uri", "py_executabl
 # what a trial worker or a driver imports; from fsspec on, what Ray imports (0.5 CPU-s); from mlflow on, what a
 # sweep's driver imports later (1.4 CPU-s: Ray Tune imports MLflow's callback where MLflow is installed, to count the
 # callbacks it is given; the report's Plotly, Optuna, Ray's dashboard's web stack); restore_core, the project's core
-# (0.1 CPU-s; it imports no Ray, and a child that would import another copy imports that one); last, Ray and Ray Tune
-# (about 1 CPU-s), which each forker imports (serve)
+# (0.1 CPU-s; it imports no Ray). From Ray on, what each forker imports (tests/fork_server.py): Ray and Ray Tune (about
+# 1 CPU-s), then the trainable of a sweep and the driver's package (0.1 CPU-s). A child whose path would find another
+# copy of the project imports that one (tests/fork_child.py)
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torchmetrics", "pandas", "pyarrow", "cv2", "PIL.Image", "rawpy",
            "skimage.data", "fsspec", "pydantic.main", "pydantic.fields", "google.protobuf.message", "requests", "yaml",
            "jsonschema", "click", "filelock", "psutil", "msgpack", "attr", "colorful",
            "mlflow", "plotly.graph_objects", "plotly.io", "optuna", "narwhals", "aiohttp", "aiohttp_cors", "fastapi",
            "starlette", "skimage.io", "imageio", "opentelemetry.sdk", "prometheus_client", "sqlparse", "tqdm",
-           "colorlog", "restore_core", "ray", "ray.tune")
+           "colorlog", "restore_core", "ray", "ray.tune", "sweeps.driver.trainable")
 FORMS = ("-m", "-c", "-")  # the interpreter's options a forked command takes (and a script's path)
 UNBUFFERED = "-u"  # taken before any of them: Ray starts its own processes with it
 AS = "--as"  # the client's first arguments, from write_executable's script: the path it was run as
