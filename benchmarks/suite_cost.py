@@ -201,13 +201,18 @@ def pytest_addoption(parser):
                           "(JSON) and print the top files")
 
 
+def check_writable(option: str, path: str) -> None:
+    """Refuse ``option path`` before any test runs where the file cannot be written at the end."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(folder, os.W_OK):
+        raise pytest.UsageError(f"{option} {path}: cannot write into {folder} (give a file in a folder that exists "
+                                "and is writable)")
+
+
 def pytest_configure(config):
     path = config.getoption("--suite-cost")
     if path:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.access(folder, os.W_OK):
-            raise pytest.UsageError(f"--suite-cost {path}: cannot write into {folder} (give a file in a folder "
-                                    "that exists and is writable)")
+        check_writable("--suite-cost", path)
         if getattr(config.option, "numprocesses", None):  # pytest-xdist's -n, once its own hook has resolved it
             raise pytest.UsageError(f"--suite-cost measures the tests one at a time in one process; add -n 0 (with "
                                     f"-n {config.option.numprocesses} the files run side by side in worker processes, "
