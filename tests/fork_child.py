@@ -92,13 +92,18 @@ def preload(name: str) -> None:
             importlib.import_module(name)
     except ImportError:
         return
-    if checkout:
-        CHECKOUT_PACKAGES[:] = sorted({name.split(".")[0] for name in sys.modules if _in_checkout(name)})
+    if checkout:  # the packages imported from the repository's root
+        CHECKOUT_PACKAGES[:] = sorted(top for top, module in list(sys.modules.items()) if "." not in top
+                                      and _in_checkout(top) and getattr(module, "__file__", None) == _init(top))
+
+
+def _init(top: str) -> str:
+    return os.path.join(ROOT, top, "__init__.py")
 
 
 def _in_checkout(name: str) -> bool:
     top = name.split(".")[0]
-    return top != "tests" and os.path.isfile(os.path.join(ROOT, top, "__init__.py"))
+    return top != "tests" and os.path.isfile(_init(top))
 
 
 @contextlib.contextmanager

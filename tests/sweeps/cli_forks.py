@@ -93,7 +93,9 @@ def run_forked(script: str, commands: dict[str, list[str]], cwd: str, out_dir: s
                env: dict[str, str] | None = None) -> dict[str, subprocess.CompletedProcess]:
     """Each of ``commands`` (name: arguments) run by ``script`` in a process forked by this module's ``main``, from
     ``cwd``, with its outputs in ``out_dir``; the results by name, as ``subprocess.run`` gives them."""
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), script, out_dir],
+    from tests.worker_forks import python_command  # forked itself, with torch, Ray Tune and the project imported
+
+    done = subprocess.run([*python_command(), os.path.abspath(__file__), script, out_dir],
                           input=json.dumps(list(commands.items())), cwd=cwd, env=env, capture_output=True,
                           text=True)  # pytest's time-out (pyproject.toml) stops a hang
     assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
