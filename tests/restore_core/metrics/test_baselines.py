@@ -58,7 +58,6 @@ def test_bm3d_from_two_threads_at_once_runs_both(tmp_path):
     and gives the same output every time (its own threads would vary it by about 1e-5). In a process of its own: an
     abort would end pytest's."""
     import subprocess
-    import sys
     import textwrap
 
     script = textwrap.dedent("""
@@ -77,5 +76,7 @@ def test_bm3d_from_two_threads_at_once_runs_both(tmp_path):
         print(all(o is not None for o in out), np.array_equal(out[3], alone))  # one thread: the same output
     """)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
+    from tests.worker_forks import python_command  # forked, torch imported
+
+    done = subprocess.run([*python_command(), "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout) == (0, "True True\n"), done.stderr[-2000:]
