@@ -1,6 +1,7 @@
 """The tests' fork server (started by tests/worker_forks.py's ``start_server``): it imports what a trial worker imports
-but Ray, then hands each client to a forker of the client's :data:`LOAD_TIME_VARIABLES`, a process forked from it
-that imports Ray and Ray Tune with those values and forks the client's command (tests/fork_child.py).
+up to Ray (restore_core last), then hands each client to a forker of the client's :data:`LOAD_TIME_VARIABLES`, a
+process forked from it that imports the rest with those values (Ray, Ray Tune, a sweep's trainable) and forks the
+client's command (tests/fork_child.py).
 
 Ray's native library reads a worker's job and raylet from the environment once, as it loads, so the server itself
 cannot import Ray: a worker forked from a process that loaded Ray without them aborts (``GetProcessJobID``). A
@@ -17,7 +18,7 @@ import threading
 from tests.fork_child import BASE_PATH, fork, preload, read_request
 
 # what Ray's native library reads from the environment once, as it loads: a worker's job and raylet. Each set of
-# their values gets a forker of its own, which imports Ray with them (the server imports everything else)
+# their values gets a forker of its own, which imports Ray with them (the server imports what comes before Ray)
 LOAD_TIME_VARIABLES = ("RAY_JOB_ID", "RAY_RAYLET_PID", "RAY_RAYLET_NODE_ID")
 # a worker's job and raylet get a forker from their third worker on (a forker's imports cost about one worker's):
 # the server forks the first two itself, and they import Ray; everything else (drivers, commands, Ray's own
