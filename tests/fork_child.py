@@ -32,8 +32,9 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
     try:
         listener.close()
         os.setsid()  # Ray stops a worker's process group
+        name = _name(request["argv"])
         with open("/proc/self/comm", "w", encoding="utf-8") as comm:  # its name for benchmarks/process_cpu.py
-            comm.write(_name(request["argv"]))
+            comm.write(name)
         os.environ.clear()
         os.environ.update(request["env"])
         if "ray._raylet" in sys.modules:  # the forker's Ray: what its native library read as it loaded, read again
@@ -60,14 +61,8 @@ def _child(listener: socket.socket, connection: socket.socket, request: dict, fd
         sys.path[:] = [_first_path(request["argv"]), *paths, *(p for p in BASE_PATH if p not in paths)]
         for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
             del sys.modules[name]
-        if _keeps_the_checkout_packages() and _name(request["argv"]) != "rs-fork:ray":  # Ray's own never import them
-            for operation, key, value in IMPORT_ENVIRONMENT:
-                if operation == "setdefault":
-                    os.environ.setdefault(key, value)
-                elif operation == "set":
-                    os.environ[key] = value
-                else:
-                    os.environ.pop(key, None)
+        if _keeps_the_checkout_packages() and name != "rs-fork:ray":  # Ray's own processes never import them
+            _replay_the_environment()
 
         def end_with_the_client() -> None:
             try:
@@ -94,7 +89,7 @@ def preload(name: str) -> None:
         return
     if checkout:  # the packages imported from the repository's root
         CHECKOUT_PACKAGES[:] = sorted(top for top, module in list(sys.modules.items()) if "." not in top
-                                      and _in_checkout(top) and getattr(module, "__file__", None) == _init(top))
+                                      and top != "tests" and getattr(module, "__file__", None) == _init(top))
 
 
 def _init(top: str) -> str:
@@ -133,6 +128,17 @@ def _recording_the_environment():
         yield
     finally:
         os.environ.__class__ = real
+
+
+def _replay_the_environment() -> None:
+    """Make the calls :func:`_recording_the_environment` recorded again, on this child's environment."""
+    for operation, key, value in IMPORT_ENVIRONMENT:
+        if operation == "setdefault":
+            os.environ.setdefault(key, value)
+        elif operation == "set":
+            os.environ[key] = value
+        else:
+            os.environ.pop(key, None)
 
 
 def _keeps_the_checkout_packages() -> bool:

@@ -153,10 +153,9 @@ def _forker(channel: socket.socket, ray_modules: list[str], raylet_pid: str | No
 
 def _import_ray(names: list[str]) -> None:
     """Import ``names`` (Ray's, then the repository's that import Ray) without a draw from Ray's native random
-    generator: for each class that its modules declare
-    remote as they load, Ray draws the class's ID from it, and that seeds it. Each child would then draw what its
-    siblings draw (every forked ``ray start`` would name its node alike); unseeded, each child seeds its own. The IDs
-    come from ``os.urandom`` meanwhile."""
+    generator: for each class that its modules declare remote as they load, Ray draws the class's ID from it, and
+    that seeds it. Each child would then draw what its siblings draw (every forked ``ray start`` would name its node
+    alike); unseeded, each child seeds its own. The IDs come from ``os.urandom`` meanwhile."""
     if not names:
         return
     try:
