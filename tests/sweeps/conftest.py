@@ -23,8 +23,8 @@ from tests.sweeps.trial_reports import kill_worker
 
 # seconds; the hung trial waits it out twice (it is retried), so it sets the sweep's length. A smoke trial takes about
 # 2, the slow one about 4: with both cores of the development machine busy with other work, its longer attempt
-# reported its last step 6 s after its start and both attempts trained for 9 s in all
-TRIAL_TIMEOUT = 20
+# reported its last step 6 s after its start and both attempts trained for 9 s in all; 15 leaves 2.5 times that
+TRIAL_TIMEOUT = 15
 
 
 @dataclass

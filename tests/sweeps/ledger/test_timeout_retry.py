@@ -52,16 +52,17 @@ def test_retry_failed_runs_a_timed_out_trial_again(ray_session, tmp_path):
     assert read_status(trial_dir) == {"status": "error", "error": timed_out(10)}
     assert [status for status, _ in _ray_trials(run_dir)] == ["ERROR"]  # what Tuner.restore(resume_errored=) reruns
 
-    # a new limit for the rerun, so that its end tells the rerun from the first attempt
-    assert main(["--resume", "--retry-failed", "--trial-timeout", "8", *common]) == 0
-    assert read_status(trial_dir) == {"status": "error", "error": timed_out(8)}
+    # a new limit for the rerun, so that its end tells the rerun from the first attempt; a short one: the rerun needs
+    # no report before it (it goes on from the checkpoint at step 2 and hangs at step 3 at once)
+    assert main(["--resume", "--retry-failed", "--trial-timeout", "4", *common]) == 0
+    assert read_status(trial_dir) == {"status": "error", "error": timed_out(4)}
     (status, metadata), = _ray_trials(run_dir)
     assert status == "ERROR" and metadata["num_failures"] == 2  # it ran, and failed, in each sweep
     with open(os.path.join(trial_dir, RETRIED_FILE), encoding="utf-8") as handle:
         retried = handle.read()
-    assert timed_out(10) in retried and timed_out(8) not in retried  # the first attempt's end, kept
+    assert timed_out(10) in retried and timed_out(4) not in retried  # the first attempt's end, kept
     frame = load_run(run_dir)
-    assert list(frame["status"]) == ["error"] and list(frame["reason"]) == [timed_out(8)]
+    assert list(frame["status"]) == ["error"] and list(frame["reason"]) == [timed_out(4)]
     assert list(frame["steps"]) == [2]  # the rerun went on from the checkpoint at step 2 and hung at step 3 again
 
 
