@@ -27,10 +27,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.bare_loop import train_keeping_best  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 from restore_core.evaluate import evaluate_checkpoint  # noqa: E402
-from restore_core.loop import prepare_shared_data, train  # noqa: E402
+from restore_core.loop import prepare_shared_data  # noqa: E402
 from restore_core.run_files import select_report  # noqa: E402
 from search_spaces import get_space, list_spaces  # noqa: E402
 
@@ -47,21 +48,6 @@ def trial_config(args: argparse.Namespace) -> dict:
     sets = {"train.threads": args.threads, **({"train.steps": args.steps} if args.steps else {})}
     trial = {"seed": 0, **({"row": row} if row is not None else {})}
     return space.resolve(space.base_config(args.profile, sets), trial)
-
-
-def train_keeping_best(config: dict, shared, folder: str, metric: str, lower: bool) -> list[dict]:
-    """Train one trial through the loop, keeping the checkpoint of its best validation evaluation in
-    ``folder/best`` (as Ray keeps it, with the sweep's selection rule); returns its reports."""
-    reports: list[dict] = []
-
-    def keep_best(metrics: dict, checkpoint: str | None) -> None:
-        reports.append(dict(metrics))
-        if checkpoint and select_report(reports, metric, lower) is reports[-1]:
-            shutil.rmtree(os.path.join(folder, "best"), ignore_errors=True)
-            shutil.copytree(checkpoint, os.path.join(folder, "best"))
-
-    train(config, data=shared, report=keep_best)
-    return reports
 
 
 def measure(config: dict, metric: str, lower: bool, repeats: int) -> dict:

@@ -10,16 +10,20 @@ their ratio.
     python benchmarks/overhead.py --steps 150 --seeds 1 --concurrency 1 --side-by-side --timeline t.jsonl
     python benchmarks/overhead.py --steps 150 --seeds 1 --concurrency 1 --side-by-side --bare-test
 
-The bare loop prepares the data once and forks ``--concurrency`` worker processes (one torch thread each), exactly
-the resources the sweep gives its trials. The sweep's time includes starting Ray, checkpoints and result files,
-and the test evaluation of every trial's selected checkpoint (the analysis at the end is left out: the bare loop has
-none); with ``--bare-test`` the bare loop does that work too, as a script would: it keeps each trial's checkpoint of
-its best validation evaluation and evaluates it on test when the trial ends, so the ratio is what the platform adds
-to the same work. The bare loop's processes run at the niceness Ray gives its workers (15), so that the
-scheduler favours neither path. By default the two paths run one after the other, so a machine whose load changes
-measures its load; ``--side-by-side`` runs the bare loop while the sweep runs, so that both see the same load
-(with ``--concurrency 1`` on two cores, one core each). ``--timeline`` has every process of both paths mark the
-parts of each trial in a file (``benchmarks/trial_cost.py --timeline`` prints their breakdown).
+The bare loop is ``benchmarks/bare_loop.py``, a script run as a process of its own, as a researcher would run one:
+it imports torch and the core, prepares the data once and forks ``--concurrency`` worker processes (one torch thread
+each), exactly the resources the sweep gives its trials. Both paths are timed from their process's start to its end:
+the sweep's time includes starting Ray, checkpoints and result files, and the test evaluation of every trial's
+selected checkpoint (the analysis at the end is left out: the bare loop has none); with ``--bare-test`` the bare loop
+does that work too, as a script would: it keeps each trial's checkpoint of its best validation evaluation and
+evaluates it on test when the trial ends, so the ratio is what the platform adds to the same work. The bare loop's
+trials run at the niceness Ray gives its workers (15), so that the scheduler favours neither path. By default the
+two paths run one after the other, so a machine whose load changes measures its load; ``--side-by-side`` runs the
+bare loop while the sweep runs, so that both see the same load (with ``--concurrency 1`` on two cores, one core
+each). ``--timeline`` has every process of both paths mark the parts of each trial in a file
+(``benchmarks/trial_cost.py --timeline`` prints their breakdown); the table then also gives each path's start (the
+interpreter and its imports) and the ratio against the bare loop less its start, as this benchmark measured it
+when the bare loop ran in its own, already warm, process.
 """
 
 from __future__ import annotations
@@ -27,63 +31,54 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from analysis import load_run  # noqa: E402
 from analysis.load import lower_is_better  # noqa: E402
-from benchmarks.held_out import train_keeping_best  # noqa: E402
 from benchmarks.sweep_runs import ROOT as REPO  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
 from benchmarks.timeline import driver_span, read_marks  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
-from restore_core.evaluate import evaluate_checkpoint  # noqa: E402
-from restore_core.loop import prepare_shared_data, train  # noqa: E402
-from restore_core.timeline import ENV, mark  # noqa: E402
+from restore_core.timeline import ENV  # noqa: E402
 from sweeps.settings.plan import SweepPlan  # noqa: E402
 
-_SHARED = None
-_TESTED_ON = None  # (metric, lower is better): the bare loop evaluates each trial's best checkpoint on test
 
+class BareFailed(Exception):
+    """The bare loop's script ended with an error (its own output, above, says which)."""
 
-def _run(config: dict) -> int:
-    import torch
-
-    torch.set_num_threads(1)
-    mark("bare trial")
-    if _TESTED_ON is None:
-        return train(config, data=_SHARED).metrics["step"]
-    folder = tempfile.mkdtemp(prefix="bare-trial-")
-    try:
-        reports = train_keeping_best(config, _SHARED, folder, *_TESTED_ON)
-        mark("bare test evaluation")
-        evaluate_checkpoint(config, os.path.join(folder, "best"), "test", _SHARED)
-        mark("bare tested")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return reports[-1]["step"]
+    def __init__(self, returncode: int):
+        super().__init__(f"the bare loop failed (benchmarks/bare_loop.py exit status {returncode}; its output is "
+                         "above)")
+        self.returncode = returncode
 
 
 def bare(configs: list[dict], concurrency: int, niceness: int = 0,
-         tested_on: tuple[str, bool] | None = None) -> float:
-    global _SHARED, _TESTED_ON
-    start = time.perf_counter()
-    _SHARED = prepare_shared_data(configs[0])  # inherited by the forked workers
-    _TESTED_ON = tested_on
-    with ProcessPoolExecutor(concurrency, mp_context=get_context("fork"), initializer=os.nice,
-                             initargs=(niceness,)) as pool:
-        steps = list(pool.map(_run, configs))
-    assert all(s == configs[0]["train"]["steps"] for s in steps)
-    return time.perf_counter() - start
+         tested_on: tuple[str, bool] | None = None) -> tuple[float, float]:
+    """Wall seconds of the bare loop, run as a script of its own (``benchmarks/bare_loop.py``) from its start to its
+    end, as a researcher's script pays them, and the wall time it started at."""
+    with tempfile.TemporaryDirectory(prefix="bare-loop-") as folder:
+        path = os.path.join(folder, "configs.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(configs, handle)
+        argv = [sys.executable, os.path.join(REPO, "benchmarks/bare_loop.py"), "--configs", path,
+                "--concurrency", str(concurrency), "--niceness", str(niceness)]
+        if tested_on is not None:
+            argv += ["--test-on", tested_on[0], *(["--lower-is-better"] if tested_on[1] else [])]
+        launched, start = time.time(), time.perf_counter()
+        done = subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode:
+        raise BareFailed(done.returncode)
+    steps = json.loads(done.stdout.strip().splitlines()[-1])["steps"]
+    assert steps == [config["train"]["steps"] for config in configs], steps
+    return seconds, launched
 
 
 def sweep_argv(name: str, seeds: int, sets: list[str], concurrency: int, extra: list[str], storage: str) -> list[str]:
@@ -96,23 +91,24 @@ def sweep_argv(name: str, seeds: int, sets: list[str], concurrency: int, extra: 
     return argv
 
 
-def platform(name: str, argv: list[str], plan: SweepPlan) -> float:
-    """Wall seconds of the sweep through ``sweeps/run.py``."""
-    start = time.perf_counter()
+def platform(name: str, argv: list[str], plan: SweepPlan) -> tuple[float, float]:
+    """Wall seconds of the sweep through ``sweeps/run.py`` and the wall time it started at."""
+    launched, start = time.time(), time.perf_counter()
     run_sweep(name, argv)
     elapsed = time.perf_counter() - start
     check_completed(plan)
-    return elapsed
+    return elapsed, launched
 
 
-def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict],
-                 concurrency: int, niceness: int, tested_on: tuple[str, bool] | None) -> tuple[float, float]:
-    """Wall seconds of the bare loop and of the sweep, run at the same time (the sweep in its own process)."""
-    start = time.perf_counter()
+def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict], concurrency: int,
+                 niceness: int, tested_on: tuple[str, bool] | None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Wall seconds of the bare loop and of the sweep, run at the same time, each in its own process, each with the
+    wall time it started at."""
+    launched, start = time.time(), time.perf_counter()
     sweep = subprocess.Popen([sys.executable, os.path.join(REPO, "sweeps/run.py"), *argv], cwd=REPO,
                              stdout=subprocess.DEVNULL)
     try:
-        bare_s = bare(configs, concurrency, niceness, tested_on)
+        bare_run = bare(configs, concurrency, niceness, tested_on)
         returncode = sweep.wait()
     except BaseException:
         sweep.terminate()
@@ -122,7 +118,7 @@ def side_by_side(name: str, argv: list[str], plan: SweepPlan, configs: list[dict
     if returncode:
         raise SweepFailed(name, returncode)
     check_completed(plan)
-    return bare_s, sweep_s
+    return bare_run, (sweep_s, launched)
 
 
 def check_completed(plan: SweepPlan) -> None:
@@ -202,17 +198,22 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     tested_on = (first.metric, lower_is_better(first.metric, first.mode)) if args.bare_test else None
     bare_label = f"bare loop ({args.concurrency} processes{', with the test evaluation' if args.bare_test else ''})"
     rows = []  # (path, seconds, the bare loop's seconds it is compared with)
+    launched = {}  # the wall time each path started at (the first sweep's)
     try:
         if args.side_by_side:
             for label, name, argv, plan in sweeps:
-                bare_s, sweep_s = side_by_side(name, argv, plan, configs, args.concurrency, args.bare_niceness,
-                                              tested_on)
+                (bare_s, bare_at), (sweep_s, sweep_at) = side_by_side(name, argv, plan, configs, args.concurrency,
+                                                                      args.bare_niceness, tested_on)
                 rows += [(f"{bare_label}, beside the next row", bare_s, bare_s), (label, sweep_s, bare_s)]
+                launched.setdefault("bare", bare_at), launched.setdefault("sweep", sweep_at)
         else:
-            bare_s = bare(configs, args.concurrency, args.bare_niceness, tested_on)
+            bare_s, launched["bare"] = bare(configs, args.concurrency, args.bare_niceness, tested_on)
             rows = [(bare_label, bare_s, bare_s)]
-            rows += [(label, platform(name, argv, plan), bare_s) for label, name, argv, plan in sweeps]
-    except SweepFailed as failed:
+            for label, name, argv, plan in sweeps:
+                sweep_s, sweep_at = platform(name, argv, plan)
+                rows.append((label, sweep_s, bare_s))
+                launched.setdefault("sweep", sweep_at)
+    except (SweepFailed, BareFailed) as failed:
         print(f"error: {failed}", file=sys.stderr)
         return failed.returncode
     print(json.dumps({"trials": len(configs), "steps": configs[0]["train"]["steps"], "concurrency": args.concurrency,
@@ -220,13 +221,27 @@ def compare(args: argparse.Namespace, storage: str) -> int:
     print("| path | wall time (s) | ratio to the bare loop |\n|---|---:|---:|")
     for name, seconds, bare_s in rows:
         print(f"| {name} | {seconds:.1f} | {seconds / bare_s:.3f} |")
-    tested = driver_span(read_marks(args.timeline), "driver: test evaluation", "driver: tested") if (
-        args.timeline and len(sweeps) == 1) else None
-    if tested is not None:
-        sweep_s, bare_s = rows[-1][1], rows[-1][2]
-        print(f"| {sweeps[0][0]}, less its test evaluation ({tested:.1f} s) | {sweep_s - tested:.1f} | "
-              f"{(sweep_s - tested) / bare_s:.3f} |")
+    if args.timeline and len(sweeps) == 1:
+        print_timeline_rows(read_marks(args.timeline), sweeps[0][0], rows[-1][1], rows[-1][2], launched)
     return 0
+
+
+def print_timeline_rows(marks: list[dict], label: str, sweep_s: float, bare_s: float,
+                        launched: dict[str, float]) -> None:
+    """The ratio less the sweep's test evaluation after the trials, and each path's start (the interpreter and its
+    imports, to its first mark), with the ratio against the bare loop less its start: the bare loop as this
+    benchmark measured it before it ran as a script of its own (from a process that had imported the core)."""
+    tested = driver_span(marks, "driver: test evaluation", "driver: tested")
+    if tested is not None:
+        print(f"| {label}, less its test evaluation ({tested:.1f} s) | {sweep_s - tested:.1f} | "
+              f"{(sweep_s - tested) / bare_s:.3f} |")
+    started = {path: next((m["t"] - launched[path] for m in marks if m["event"] == event), None)
+               for path, event in (("sweep", "driver: imported"), ("bare", "bare: imported"))}
+    if None not in started.values():
+        print(f"| {label}, against the bare loop less its start | {sweep_s:.1f} | "
+              f"{sweep_s / (bare_s - started['bare']):.3f} |")
+        print(f"\nstart (the interpreter and its imports, to the first mark): sweeps/run.py {started['sweep']:.1f} s, "
+              f"the bare loop {started['bare']:.1f} s")
 
 
 if __name__ == "__main__":

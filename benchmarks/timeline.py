@@ -55,9 +55,10 @@ def trials(marks: list[dict]) -> tuple[dict[str, list[dict[str, float]]], list[f
         starts = [i for i, mark in enumerate(series) if mark["event"] in STARTS]
         for n, first in enumerate(starts):
             end = starts[n + 1] if n + 1 < len(starts) else len(series)
-            one = series[first:end]
-            if one[-1]["event"] not in ("trained", "released"):
+            ended = [i for i, mark in enumerate(series[first:end]) if mark["event"] in ("trained", "released")]
+            if not ended:
                 continue  # cut short (a failed trial, a sweep stopped)
+            one = series[first:first + ended[-1] + 1]  # not the bare loop's test evaluation after it
             found["bare" if one[0]["event"] == "bare trial" else "sweep"].append(_parts(one))
             if n + 1 < len(starts) and one[-1]["event"] == "released":
                 handovers.append(series[end]["t"] - one[-1]["t"])

@@ -66,6 +66,8 @@ def write_run(folder, scheduler: str, steps: dict[str, list[int]] | None = None,
 
 
 BAD = [
+    ("bare_loop", ["--configs", "/nonexistent"], ["--configs /nonexistent", "expected a JSON list of trial configs"]),
+    ("bare_loop", ["--configs", "c.json", "--concurrency", "0"], ["--concurrency", "whole number >= 1"]),
     ("asha_replay", ["/nonexistent"], ["/nonexistent", "not a run directory"]),
     ("asha_replay", ["run", "--reduction", "1"], ["--reduction", "must be a number > 1", "got 1"]),
     ("asha_replay", ["run", "--grace", "0"], ["--grace", "in (0, 1]"]),
@@ -296,3 +298,10 @@ def test_every_benchmarks_help_names_its_defaults(capsys):
     with pytest.raises(SystemExit):
         benchmark("early_stopping").main(["--help"])
     assert "(default: asha asha-\n" in capsys.readouterr().out  # argparse wraps the list; not "['asha', ...]"
+
+
+@pytest.mark.parametrize("text", ["[]", "{\"model\": {}}", "[1, 2]", "[{\"model\"}"])
+def test_the_bare_loop_refuses_configs_that_are_no_list_of_configs(text, tmp_path, capsys):
+    (tmp_path / "c.json").write_text(text)
+    line = refused("bare_loop", ["--configs", str(tmp_path / "c.json")], capsys)
+    assert line.startswith(f"error: --configs {tmp_path / 'c.json'}: ") and "JSON list of trial configs" in line
