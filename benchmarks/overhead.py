@@ -193,26 +193,26 @@ def compare(args: argparse.Namespace, storage: str) -> int:
         raise UserError(f"--timeline {args.timeline} already exists; name a new file (the marks are appended)")
     sweeps, configs = plan_paths(args, storage)
     if args.timeline:
-        os.environ[ENV] = os.path.abspath(args.timeline)  # the bare loop's forks and the sweeps inherit it
+        os.environ[ENV] = os.path.abspath(args.timeline)  # the bare loop's script and the sweeps inherit it
     first = sweeps[0][3]
     tested_on = (first.metric, lower_is_better(first.metric, first.mode)) if args.bare_test else None
     bare_label = f"bare loop ({args.concurrency} processes{', with the test evaluation' if args.bare_test else ''})"
     rows = []  # (path, seconds, the bare loop's seconds it is compared with)
-    launched = {}  # the wall time each path started at (the first sweep's)
+    launched = {}  # the wall time each path started at, for the timeline's rows (printed for a single sweep)
     try:
         if args.side_by_side:
             for label, name, argv, plan in sweeps:
                 (bare_s, bare_at), (sweep_s, sweep_at) = side_by_side(name, argv, plan, configs, args.concurrency,
                                                                       args.bare_niceness, tested_on)
                 rows += [(f"{bare_label}, beside the next row", bare_s, bare_s), (label, sweep_s, bare_s)]
-                launched.setdefault("bare", bare_at), launched.setdefault("sweep", sweep_at)
+                launched = {"bare": bare_at, "sweep": sweep_at}
         else:
             bare_s, launched["bare"] = bare(configs, args.concurrency, args.bare_niceness, tested_on)
             rows = [(bare_label, bare_s, bare_s)]
             for label, name, argv, plan in sweeps:
                 sweep_s, sweep_at = platform(name, argv, plan)
                 rows.append((label, sweep_s, bare_s))
-                launched.setdefault("sweep", sweep_at)
+                launched["sweep"] = sweep_at
     except (SweepFailed, BareFailed) as failed:
         print(f"error: {failed}", file=sys.stderr)
         return failed.returncode
