@@ -332,3 +332,19 @@ CREDENTIAL_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", 
 def keep_credentials_out_of_trials() -> None:
     """Stop Ray Tune from putting the AWS credentials of this process in its trainables' runtime environments."""
     _class_cache.ENV_VARS_TO_PROPAGATE = frozenset(_class_cache.ENV_VARS_TO_PROPAGATE) - CREDENTIAL_VARIABLES
+
+
+# -- the trial workers' start ----------------------------------------------------------------------------------------
+# Missing: a public switch for the environment variables Ray Tune sets in every trainable's runtime_env
+# (ray.tune.execution.class_cache.DEFAULT_ENV_VARS: PL_DISABLE_FORK=1, which only PyTorch Lightning reads; the
+# project's trainable does not use it). A worker with any runtime_env starts through Ray's setup_worker.py, a Python
+# process that imports Ray and asks the node's runtime env agent before it becomes the worker: about 0.7 s more before
+# each trial worker's first step (benchmarks/worker_start.py). Without it a trial's runtime_env is the job's own, and
+# a job without one (a local Ray, a cluster's driver without working_dir or py_modules) starts its workers directly.
+TUNE_TRAINABLE_ENV = dict(_class_cache.DEFAULT_ENV_VARS)  # as Ray Tune has it (for the benchmark's other path)
+
+
+def trials_without_tune_env() -> None:
+    """Stop Ray Tune from giving its trainables a runtime environment of their own (``PL_DISABLE_FORK``); what it
+    passes on from this process's environment (``ENV_VARS_TO_PROPAGATE``) is kept."""
+    _class_cache.DEFAULT_ENV_VARS.clear()

@@ -20,7 +20,7 @@ from sweeps.driver.timeline import timeline_callbacks
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.recover import SnapshotBundle, experiment_saved
 from sweeps.ledger.status import TrialStatusCallback
-from sweeps.ray_private import keep_credentials_out_of_trials
+from sweeps.ray_private import keep_credentials_out_of_trials, trials_without_tune_env
 from sweeps.settings.plan import SweepPlan
 
 
@@ -89,6 +89,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
     """
     settings = plan.settings
     keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them
+    trials_without_tune_env()  # a trial's worker starts without Ray's setup_worker.py step
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
                                      trial_timeout=settings.trial_timeout, plugins=settings.plugins,
                                      unreported=dict(unreported or {}))

@@ -118,6 +118,8 @@ BAD = [
     ("process_cpu", ["--json", "/nonexistent/cpu.json", "--", "true"], ["--json /nonexistent/cpu.json",
                                                                         "folder does not exist"]),
     ("process_cpu", ["--", "/nonexistent/command"], ["cannot run '/nonexistent/command'"]),
+    ("worker_start", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
+    ("worker_start", ["--trials", "1"], ["--trials", "whole number >= 2", "got 1"]),
     ("gpu_check", ["--bogus"], ["unrecognized arguments: --bogus"]),
     ("gpu_check", ["--out", "/nonexistent"], ["--out", "not a folder"]),
     ("gpu_check", ["--checks", "speed"], ["--checks", "invalid choice: 'speed'", "'probe', 'packing'"]),

@@ -178,7 +178,30 @@ def test_the_experiments_saves_and_the_credentials_kept_from_trials(canary_run):
             ray_private.CREDENTIAL_VARIABLES & set(class_cache.ENV_VARS_TO_PROPAGATE))  # as Ray has it, or removed
         ray_private.keep_credentials_out_of_trials()
         assert not ray_private.CREDENTIAL_VARIABLES & set(class_cache.ENV_VARS_TO_PROPAGATE)
-        assert "PL_DISABLE_FORK" in class_cache.DEFAULT_ENV_VARS  # the rest of what Ray passes on is kept
+        assert "RAY_CHDIR_TO_TRIAL_DIR" in class_cache.ENV_VARS_TO_PROPAGATE  # the rest of what Ray passes on is kept
+
+
+class _Probe:
+    def runtime_env(self) -> dict:
+        return dict(ray.get_runtime_context().runtime_env)
+
+
+def test_a_trial_worker_has_the_jobs_runtime_env(ray_session):
+    """Ray Tune's own variables for every trainable (PL_DISABLE_FORK) are dropped, so a trial's actor has the job's
+    runtime env (none here) and its worker starts without Ray's setup_worker.py step; what Ray Tune passes on from the
+    driver's environment stays."""
+    from ray.tune.execution import class_cache
+
+    with private_api("trials_without_tune_env"):
+        assert ray_private.TUNE_TRAINABLE_ENV == {"PL_DISABLE_FORK": "1"}  # as this Ray has it
+        ray_private.trials_without_tune_env()
+        assert class_cache.DEFAULT_ENV_VARS == {}
+        assert "RAY_CHDIR_TO_TRIAL_DIR" in class_cache.ENV_VARS_TO_PROPAGATE
+        actor = class_cache._ActorClassCache().get(_Probe).options(num_cpus=0).remote()
+        try:
+            assert ray.get(actor.runtime_env.remote(), timeout=120) == dict(ray.get_runtime_context().runtime_env)
+        finally:
+            ray.kill(actor)
 
 
 def test_the_checkpoint_a_snapshot_restores(canary_run):

@@ -1,0 +1,49 @@
+"""benchmarks/worker_start.py: the trial workers' starts read from a sweep's timeline, and the other path's driver,
+which keeps the runtime env Ray Tune gives every trainable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from benchmarks.worker_start import KEEP_TUNE_ENV, worker_starts
+from restore_core.errors import DataError
+from tests.conftest import ROOT
+from tests.worker_forks import python_command
+
+
+def _marks(*events: tuple[str, float]) -> list[dict]:
+    return [{"t": t, "pid": 1 if event.startswith("driver") else 2, "event": event} for event, t in events]
+
+
+def test_the_first_worker_counts_from_the_fit_and_each_later_one_from_the_release_before_it():
+    marks = _marks(("driver: ray", 1.0), ("driver: fit", 2.0), ("trial", 5.5), ("train", 5.6), ("released", 8.0),
+                   ("trial", 10.5), ("released", 12.0), ("trial", 14.0), ("released", 15.0))
+    first, later = worker_starts(marks)
+    assert first == 3.5 and later == [2.5, 2.0]
+
+
+@pytest.mark.parametrize("events", [
+    [("trial", 1.0), ("released", 2.0)],  # no fit
+    [("driver: fit", 1.0), ("trial", 2.0), ("trial", 3.0), ("released", 4.0), ("released", 5.0)],  # two at once
+])
+def test_a_timeline_the_benchmark_cannot_read_is_refused(events):
+    with pytest.raises(DataError):
+        worker_starts(_marks(*events))
+
+
+def test_the_other_path_keeps_ray_tunes_env_for_the_trainables(forked_workers, tmp_path):
+    """The driver's call that drops Ray Tune's env does nothing there; the script runs as __main__ with its
+    arguments."""
+    script = tmp_path / "driver.py"
+    script.write_text("import json, sys\n"
+                      "import sweeps.driver.tuner as tuner\n"
+                      "from ray.tune.execution import class_cache\n"
+                      "tuner.trials_without_tune_env()\n"
+                      "print(json.dumps([class_cache.DEFAULT_ENV_VARS, sys.argv[1:], __name__]))\n")
+    done = subprocess.run([*python_command(), "-c", KEEP_TUNE_ENV, ROOT, str(script), "--space", "x"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [{"PL_DISABLE_FORK": "1"}, ["--space", "x"], "__main__"]
