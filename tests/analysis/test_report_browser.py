@@ -60,19 +60,33 @@ def figure_chunks(dom: str) -> list[str]:
     return [dom[a:b] for a, b in zip(starts, starts[1:] + [len(dom)])]
 
 
-def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
+def _smoke_report(smoke_run) -> str:
     report = os.path.join(smoke_run, "report.html")
     if not os.path.exists(report):
         import analysis
 
         analysis.write_outputs(smoke_run)
-    html = open(report, encoding="utf-8").read()
+    return report
+
+
+@pytest.fixture(scope="module")
+def clicked(smoke_run, tmp_path_factory) -> tuple[str, subprocess.CompletedProcess]:
+    """The smoke run's report and its DOM as headless Chromium leaves it (one page load for three tests): the page
+    with the error hook, the trials table's header clicked twice (``CLICKS``) and the image grid's buttons
+    (``IMAGE_CLICKS``), each recording what it saw in attributes of <html>."""
+    folder = tmp_path_factory.mktemp("browser")
+    html = open(_smoke_report(smoke_run), encoding="utf-8").read()
+    hooked = folder / "report.html"
+    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1).replace("</body>", CLICKS + IMAGE_CLICKS + "</body>"),
+                      encoding="utf-8")
+    return html, chromium(folder, "--window-size=1280,2400", "--dump-dom", hooked.as_uri())
+
+
+def test_report_renders_in_headless_chromium(smoke_run, clicked, tmp_path):
+    report = _smoke_report(smoke_run)
+    html, dumped = clicked
     figures = re.findall(r'<div id="(fig-[^"]+)" class="plotly-graph-div"', html)
     assert len(figures) >= 7, figures  # parameters, isolation, curves, parallel coordinates, bars, cost, images
-    hooked = tmp_path / "report.html"
-    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1), encoding="utf-8")
-
-    dumped = chromium(tmp_path, "--dump-dom", hooked.as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     assert console_errors(dumped.stderr) == []
     errors = re.search(r'data-errors="([^"]*)"', dumped.stdout)
@@ -125,21 +139,18 @@ def _attribute(dom: str, name: str):
         else found.group(1)
 
 
-def test_tables_sort_and_the_contents_link_every_section(smoke_run, tmp_path):
+def test_tables_sort_and_the_contents_link_every_section(smoke_run, clicked, tmp_path):
     import analysis
 
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run, run_dir)
     analysis.write_outputs(str(run_dir), formats=["html"], evaluate=False)
-    html = (run_dir / "report.html").read_text(encoding="utf-8")
-    anchors = re.findall(r"<h2 id='([^']+)'>", html)
-    links = re.findall(r"<li><a href='#([^']+)'>", html)
-    assert links == anchors and {"results", "trials", "sec-curves"} <= set(anchors)
-    assert html.count("<table class='sortable'>") >= 2
-    hooked = tmp_path / "report.html"
-    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1).replace("</body>", CLICKS + "</body>"),
-                      encoding="utf-8")
-    dumped = chromium(tmp_path, "--dump-dom", hooked.as_uri())
+    for html in ((run_dir / "report.html").read_text(encoding="utf-8"), clicked[0]):  # html alone, and the run's own
+        anchors = re.findall(r"<h2 id='([^']+)'>", html)
+        links = re.findall(r"<li><a href='#([^']+)'>", html)
+        assert links == anchors and {"results", "trials", "sec-curves"} <= set(anchors)
+        assert html.count("<table class='sortable'>") >= 2
+    dumped = clicked[1]
     assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
     assert _attribute(dumped.stdout, "data-errors") == []
     ascending, descending = _attribute(dumped.stdout, "data-asc"), _attribute(dumped.stdout, "data-desc")
@@ -196,25 +207,16 @@ IMAGE_CLICKS = """<script>window.addEventListener('load', function () {
 });</script>"""
 
 
-def test_image_grid_zooms_to_one_to_one_and_shows_the_difference_to_target(smoke_run, tmp_path):
+def test_image_grid_zooms_to_one_to_one_and_shows_the_difference_to_target(clicked):
     import base64
     import io
 
     from PIL import Image
 
-    report = os.path.join(smoke_run, "report.html")
-    if not os.path.exists(report):
-        import analysis
-
-        analysis.write_outputs(smoke_run)
-    html = open(report, encoding="utf-8").read()
+    html, dumped = clicked
     grid = html[html.index('id="fig-images"'):].replace("\\u002f", "/")  # plotly's JSON escapes every "/"
     first = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", grid)
     side = Image.open(io.BytesIO(base64.b64decode(first.group(1)))).size[0]  # the crop's pixels
-    hooked = tmp_path / "report.html"
-    hooked.write_text(html.replace("<head>", "<head>" + HOOK, 1).replace("</body>", IMAGE_CLICKS + "</body>"),
-                      encoding="utf-8")
-    dumped = chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", hooked.as_uri())
     assert dumped.returncode == 0 and console_errors(dumped.stderr) == []
     assert _attribute(dumped.stdout, "data-errors") == []
     fit, one, diff = (_attribute(dumped.stdout, f"data-{name}") for name in ("fit", "one", "diff"))
