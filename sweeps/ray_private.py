@@ -338,10 +338,11 @@ def keep_credentials_out_of_trials() -> None:
 # Missing: a public switch for the environment variables Ray Tune sets in every trainable's runtime_env
 # (ray.tune.execution.class_cache.DEFAULT_ENV_VARS: PL_DISABLE_FORK=1, which only PyTorch Lightning reads; the
 # project's trainable does not use it). A worker with any runtime_env starts through Ray's setup_worker.py, a Python
-# process that imports Ray and asks the node's runtime env agent before it becomes the worker: about 0.7 s more before
-# each trial worker's first step (benchmarks/worker_start.py). Without it a trial's runtime_env is the job's own, and
-# a job without one (a local Ray, a cluster's driver without working_dir or py_modules) starts its workers directly.
-TUNE_TRAINABLE_ENV = dict(_class_cache.DEFAULT_ENV_VARS)  # as Ray Tune has it (for the benchmark's other path)
+# process that imports Ray and asks the node's runtime env agent before it becomes the worker: the first trial starts
+# 1.2 s later, each later new worker 0.46 s (benchmarks/worker_start.py). Without it a trial's runtime_env is the job's
+# own, and a job without one (a local Ray, a cluster's driver without working_dir or py_modules) starts its workers
+# directly.
+TUNE_TRAINABLE_ENV = dict(_class_cache.DEFAULT_ENV_VARS)  # as Ray Tune has it, before a sweep drops it
 
 
 def trials_without_tune_env() -> None:
