@@ -72,7 +72,7 @@ class RayNode:
         return [proc.pid for proc in processes]
 
     def stop(self) -> None:
-        """Stop every process of the node (SIGTERM, then SIGKILL after 5 s) and remove its temp dir. Nothing here needs
+        """Stop every process of the node (SIGTERM, then SIGKILL after 1 s) and remove its temp dir. Nothing here needs
         them to end gracefully, and a head's processes (``ray start``, GCS, raylet, dashboard, agents) outlast SIGTERM:
         every one of them was still running after 5 s, and a wait of 30 s was waited out to the end."""
         processes = self.processes()
@@ -81,7 +81,7 @@ class RayNode:
                 proc.terminate()
             except psutil.Error:
                 pass
-        _, alive = psutil.wait_procs(processes, timeout=5)
+        _, alive = psutil.wait_procs(processes, timeout=1)
         for proc in alive + self.processes():
             try:
                 proc.kill()
