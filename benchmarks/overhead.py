@@ -22,8 +22,9 @@ two paths run one after the other, so a machine whose load changes measures its 
 bare loop while the sweep runs, so that both see the same load (with ``--concurrency 1`` on two cores, one core
 each). ``--timeline`` has every process of both paths mark the parts of each trial in a file
 (``benchmarks/trial_cost.py --timeline`` prints their breakdown); the table then also gives each path's start (the
-interpreter and its imports) and the ratio against the bare loop less its start, as this benchmark measured it
-when the bare loop ran in its own, already warm, process.
+interpreter and its imports), the ratio against the bare loop less its start, as this benchmark measured it
+when the bare loop ran in its own, already warm, process, and the ratio had the sweep's training steps taken as long
+as the bare loop's (the same work, which the machine's load can speed up on one path by more than the overhead).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from analysis import load_run  # noqa: E402
 from analysis.load import lower_is_better  # noqa: E402
 from benchmarks.sweep_runs import ROOT as REPO  # noqa: E402
 from benchmarks.sweep_runs import SweepFailed, check_sweep_argv, in_storage, run_sweep  # noqa: E402
-from benchmarks.timeline import driver_span, read_marks  # noqa: E402
+from benchmarks.timeline import driver_span, read_marks, trials  # noqa: E402
 from restore_core import cli  # noqa: E402
 from restore_core.errors import UserError  # noqa: E402
 from restore_core.timeline import ENV  # noqa: E402
@@ -235,6 +236,10 @@ def print_timeline_rows(marks: list[dict], label: str, sweep_s: float, bare_s: f
     if tested is not None:
         print(f"| {label}, less its test evaluation ({tested:.1f} s) | {sweep_s - tested:.1f} | "
               f"{(sweep_s - tested) / bare_s:.3f} |")
+    equal = steps_at_bare_speed(marks, sweep_s)
+    if equal is not None:
+        print(f"| {label}, its training steps at the bare loop's speed ({equal[1]:.1f} s of steps against "
+              f"{equal[2]:.1f}) | {equal[0]:.1f} | {equal[0] / bare_s:.3f} |")
     started = {path: next((m["t"] - launched[path] for m in marks if m["event"] == event), None)
                for path, event in (("sweep", "driver: imported"), ("bare", "bare: imported"))}
     if None not in started.values():
@@ -242,6 +247,20 @@ def print_timeline_rows(marks: list[dict], label: str, sweep_s: float, bare_s: f
               f"{sweep_s / (bare_s - started['bare']):.3f} |")
         print(f"\nstart (the interpreter and its imports, to the first mark): sweeps/run.py {started['sweep']:.1f} s, "
               f"the bare loop {started['bare']:.1f} s")
+
+
+def steps_at_bare_speed(marks: list[dict], sweep_s: float) -> tuple[float, float, float] | None:
+    """The sweep's wall time had its trials' training steps taken as long as the bare loop's: the two paths' steps
+    are the same work, but on a shared machine (and beside each other) one path's can run several percent faster,
+    more than the overhead measured. Returns (that time, the sweep's steps, the bare loop's steps), in seconds, or
+    None when the timeline lacks a whole trial of either path or their counts differ."""
+    found, _ = trials(marks)
+    sweep, bare = found.get("sweep", []), found.get("bare", [])
+    if not sweep or len(sweep) != len(bare):
+        return None
+    sweep_steps = sum(trial["training steps"] for trial in sweep)
+    bare_steps = sum(trial["training steps"] for trial in bare)
+    return sweep_s - sweep_steps + bare_steps, sweep_steps, bare_steps
 
 
 if __name__ == "__main__":
