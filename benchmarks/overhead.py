@@ -229,7 +229,8 @@ def compare(args: argparse.Namespace, storage: str) -> int:
 
 def print_timeline_rows(marks: list[dict], label: str, sweep_s: float, bare_s: float,
                         launched: dict[str, float]) -> None:
-    """The ratio less the sweep's test evaluation after the trials, and each path's start (the interpreter and its
+    """The ratio less the sweep's test evaluation after the trials, the ratio with the sweep's training steps taken
+    as long as the bare loop's (:func:`steps_at_bare_speed`), and each path's start (the interpreter and its
     imports, to its first mark), with the ratio against the bare loop less its start: the bare loop as this
     benchmark measured it before it ran as a script of its own (from a process that had imported the core)."""
     tested = driver_span(marks, "driver: test evaluation", "driver: tested")
