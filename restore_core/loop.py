@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from restore_core.cost import trial_cost
+from restore_core.heap import keep_freed_memory
 from restore_core.metrics import extra_metrics
 from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from restore_core.schedule import lr_factor
@@ -81,11 +82,12 @@ def train(
             with the same metrics and state, before training on, so that the trial's reports have no gap.
         logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
     """
-    # 1) validate and set up the process: threads, seed, device
+    # 1) validate and set up the process: threads, heap, seed, device
     mark("train")
     cfg = validate_config(config)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    keep_freed_memory()
     device = pick_device(cfg)
     task_cls = get_task(cfg.task_name)
     if data is None or data.key != data_key(cfg):

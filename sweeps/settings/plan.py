@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from restore_core.heap import heap_choice
 from restore_core.schema import validate_config
 from search_spaces.space import SearchSpace
 from sweeps.settings.objectives import Objective, parse_objectives
@@ -92,8 +93,9 @@ def build_plan(settings: RunSettings, space: SearchSpace) -> SweepPlan:
     known in advance validated (bad input stops here, before anything starts).
 
     Raises:
-        UserError: a config that is not valid, naming the key.
+        UserError: a config that is not valid, naming the key, or a ``RESTORE_HEAP`` that is not a heap setting.
     """
+    heap_choice()  # every trial process reads it
     base = space.base_config(settings.profile, settings.sets, search=settings.search, seeds=settings.seeds)
     train = base.setdefault("train", {})
     if isinstance(train, dict) and "threads" not in train:  # a train that is no section fails validation next

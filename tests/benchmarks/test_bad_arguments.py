@@ -120,6 +120,9 @@ BAD = [
     ("process_cpu", ["--", "/nonexistent/command"], ["cannot run '/nonexistent/command'"]),
     ("worker_start", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
     ("worker_start", ["--trials", "1"], ["--trials", "whole number >= 2", "got 1"]),
+    ("heap", ["--space", "nope"], ["unknown space 'nope'", "known:", "lsid_lr"]),
+    ("heap", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
+    ("heap", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
     ("gpu_check", ["--bogus"], ["unrecognized arguments: --bogus"]),
     ("gpu_check", ["--out", "/nonexistent"], ["--out", "not a folder"]),
     ("gpu_check", ["--checks", "speed"], ["--checks", "invalid choice: 'speed'", "'probe', 'packing'"]),
@@ -139,6 +142,12 @@ def test_a_bad_argument_is_one_line_and_exit_code_2(name, argv, words, capsys, t
     for word in words:
         assert word in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"] and list(scratch.iterdir()) == []
+
+
+def test_heap_refuses_an_environment_that_sets_the_heap_for_both_processes(capsys, monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
+    line = refused("heap", ["--rounds", "1"], capsys)
+    assert "the environment sets glibc's malloc thresholds" in line and "unset them" in line
 
 
 def test_asha_replay_refuses_a_run_made_with_asha(tmp_path, capsys):
