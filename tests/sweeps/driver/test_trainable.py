@@ -176,22 +176,28 @@ def test_drop_frames_lets_go_of_the_tensors_a_failed_step_held():
 
 def test_a_workers_imports_are_frozen_once_and_a_trials_garbage_is_still_collected():
     """In a fresh process, as in a Ray worker: the first trial freezes what is alive, a later one freezes nothing
-    more, and release_memory() still frees a cycle a trial left (its collection walks only what came after)."""
+    more; release_memory() frees a cycle a trial left and freezes what outlived the trial (what it imported), so
+    that the next collection walks only what came after, and frees the next trial's cycle too."""
     code = (
         "import gc, weakref\n"
         "from sweeps.driver.trainable import freeze_what_the_worker_imported, release_memory\n"
         "freeze_what_the_worker_imported()\n"
         "frozen = gc.get_freeze_count()\n"
         "freeze_what_the_worker_imported()\n"
+        "same = gc.get_freeze_count() == frozen\n"
         "class Model: pass\n"
+        "imported = [[] for _ in range(500)]  # what a trial imports on first use: alive after it\n"
         "model = Model(); model.cycle = model; ref = weakref.ref(model); del model\n"
         "release_memory()\n"
-        "print(frozen > 1000, gc.get_freeze_count() == frozen, ref() is None)\n"
+        "first = ref() is None and gc.get_freeze_count() >= frozen + 500 and len(gc.get_objects()) < 100\n"
+        "model = Model(); model.cycle = model; ref = weakref.ref(model); del model\n"
+        "release_memory()\n"
+        "print(frozen > 1000, same, first, ref() is None)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": ROOT})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "True", "True"]
+    assert done.stdout.split() == ["True", "True", "True", "True"]
 
 
 def test_the_watchdog_interrupts_a_loop_and_stays_quiet_otherwise():
