@@ -8,16 +8,23 @@ Ray that changes one of these fails there, naming the function, before anything 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow.fs
 import ray
 import ray.util.client
 from ray import cloudpickle
+from ray._common.network_utils import build_address as _build_address
+from ray._private import node as _ray_node
+from ray._private import ray_constants as _ray_constants
+from ray._private import services as _ray_services
 from ray._private import utils as _ray_utils
 from ray._private import worker as _ray_worker
 from ray._private.authentication import authentication_utils as _ray_auth
@@ -86,6 +93,72 @@ def job_runtime_env() -> dict[str, Any] | None:
     if not text:
         return None
     return dict(json.loads(text).get("runtime_env") or {})
+
+
+# -- a local Ray's start --------------------------------------------------------------------------------------------
+# Missing: a way to start the dashboard without waiting for it. A local ray.init starts the GCS, then the dashboard,
+# waits until the dashboard has written its address (2-2.5 s here), and only then starts the raylet, which
+# registers the node and the driver (another 2-2.5 s). Here the dashboard starts in a thread beside the raylet's
+# start, and ray.init returns once both are up, with the dashboard as Ray would have it (its process in the node's
+# processes, its address in the GCS). The thread stays for the process's life: Ray starts the dashboard with
+# PR_SET_PDEATHSIG, which kills a child when the thread that started it ends.
+def dashboard_beside_raylet(port: int | None) -> contextlib.AbstractContextManager[None]:
+    """Around a local ``ray.init`` with its dashboard on ``port``: the dashboard starts beside the raylet. Without a
+    port, Ray's own order (the address that workers are given must be known before the dashboard is up)."""
+    return _dashboard_beside_raylet() if port else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _dashboard_beside_raylet() -> Iterator[None]:
+    start_node, start_api_server, node_init = (_ray_node.Node.start_api_server, _ray_services.start_api_server,
+                                               _ray_node.Node.__init__)
+    pending: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+
+    def start_in_thread(node: Any, **kwargs: Any) -> None:
+        done, found = threading.Event(), {}
+
+        def start_and_stay(*args: Any, **more: Any) -> None:
+            try:
+                found["started"] = start_api_server(*args, **more)
+            except BaseException as err:  # raised in ray.init's thread, below
+                found["error"] = err
+            done.set()
+            threading.Event().wait()  # the dashboard lives as long as the thread that started it
+
+        def start_aside(*args: Any, **more: Any) -> tuple[str, None]:
+            threading.Thread(target=start_and_stay, args=args, kwargs=more, name="ray-dashboard-start",
+                             daemon=True).start()
+            return _build_address(node._ray_params.dashboard_host, node._ray_params.dashboard_port), None
+
+        _ray_services.start_api_server = start_aside  # Node.start_api_server's call: its process is recorded below
+        try:
+            start_node(node, **kwargs)
+        finally:
+            _ray_services.start_api_server = start_api_server
+        pending[id(node)] = done, found
+
+    def init_then_wait(node: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            node_init(node, *args, **kwargs)
+        finally:
+            started = pending.pop(id(node), None)
+        if started is None:
+            return
+        done, found = started
+        done.wait()
+        if "error" in found:
+            raise found["error"]
+        node._webui_url, process = found["started"]
+        if process is not None:
+            node.all_processes[_ray_constants.PROCESS_TYPE_DASHBOARD] = [process]
+            node.get_gcs_client().internal_kv_put(b"webui:url", node._webui_url.encode(), True,
+                                                  _ray_constants.KV_NAMESPACE_DASHBOARD)
+
+    _ray_node.Node.start_api_server, _ray_node.Node.__init__ = start_in_thread, init_then_wait
+    try:
+        yield
+    finally:
+        _ray_node.Node.start_api_server, _ray_node.Node.__init__ = start_node, node_init
 
 
 # -- ASHA's bracket --------------------------------------------------------------------------------------------------

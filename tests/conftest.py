@@ -103,11 +103,13 @@ def ray_session(forked_workers):
     """
     import ray
 
+    from sweeps.ray_private import dashboard_beside_raylet
     from tests.worker_forks import node_forks
 
     if not ray.is_initialized():
-        with node_forks(forked_workers):
-            ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
+        port = free_port()
+        with node_forks(forked_workers), dashboard_beside_raylet(port):  # as sweeps/run.py starts its Ray
+            ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port,
                      log_to_driver=False, configure_logging=True, logging_level="ERROR")
     yield ray
     ray.shutdown()

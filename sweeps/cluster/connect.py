@@ -17,7 +17,13 @@ from restore_core.errors import UserError
 from restore_core.timeline import mark
 from sweeps.cluster.code import driver_runtime_env
 from sweeps.cluster.security import is_loopback, port_is_free, read_auth_token
-from sweeps.ray_private import cpus_ray_would_count, dashboard_url, reread_auth_mode, token_auth_enabled
+from sweeps.ray_private import (
+    cpus_ray_would_count,
+    dashboard_beside_raylet,
+    dashboard_url,
+    reread_auth_mode,
+    token_auth_enabled,
+)
 from sweeps.settings.options import AUTO_GPU_SHARE, check_address
 from sweeps.settings.resolve import RunSettings
 
@@ -148,8 +154,9 @@ def start_ray(settings: RunSettings, wanted: float | None) -> tuple[ClusterInfo,
                 print(f"warning: the Ray dashboard listens on {settings.dashboard_host}: anyone who reaches that "
                       "interface can run code unless token authentication is on (RAY_AUTH_MODE=token)",
                       file=sys.stderr)
-            ray.init(include_dashboard=True, dashboard_host=settings.dashboard_host,
-                     dashboard_port=settings.dashboard_port, **kwargs)
+            with dashboard_beside_raylet(settings.dashboard_port):  # its start beside the raylet's: ~1 s sooner
+                ray.init(include_dashboard=True, dashboard_host=settings.dashboard_host,
+                         dashboard_port=settings.dashboard_port, **kwargs)
     info = cluster_info()
     if info.dashboard_url:
         login = " (token login: `ray get-auth-token`)" if info.token_auth else ""

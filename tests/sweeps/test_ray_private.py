@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 
 import optuna
 import pytest
@@ -77,6 +78,29 @@ def test_the_queries_of_a_running_ray(ray_session):
         assert url and url.startswith("http://127.0.0.1:")
     with private_api("connected_through_client"):
         assert ray_private.connected_through_client() is False
+
+
+def test_the_dashboard_started_beside_the_raylet_is_rays_own(ray_session):
+    """The session's Ray started as a sweep's local Ray does: the dashboard's process is the node's, its address in
+    the GCS, and it answers; the thread that started it stays (the dashboard dies with it)."""
+    import urllib.error
+    import urllib.request
+
+    from ray._private import worker
+
+    node = worker._global_node
+    with private_api("dashboard_beside_raylet"):
+        (process,) = node.all_processes["dashboard"]
+        assert process.process.poll() is None
+        url = ray_session.experimental.internal_kv._internal_kv_get(b"webui:url", namespace="dashboard").decode()
+        assert url == node.webui_url == ray_private.dashboard_url().removeprefix("http://")
+        try:
+            answer = urllib.request.urlopen(f"http://{url}/api/version", timeout=10).status
+        except urllib.error.HTTPError as err:  # token authentication: the dashboard answered
+            answer = err.code
+        assert answer in (200, 401)
+    assert [t.name for t in threading.enumerate() if t.name == "ray-dashboard-start"] == ["ray-dashboard-start"]
+    assert ray_private.dashboard_beside_raylet(None).__class__ is contextlib.nullcontext
 
 
 def test_ashas_bookkeeping():
