@@ -120,6 +120,7 @@ BAD = [
     ("process_cpu", ["--", "/nonexistent/command"], ["cannot run '/nonexistent/command'"]),
     ("worker_start", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
     ("worker_start", ["--trials", "1"], ["--trials", "whole number >= 2", "got 1"]),
+    ("worker_start", ["--compare", "gpu"], ["--compare", "invalid choice: 'gpu'", "'dashboard', 'tune-env'"]),
     ("heap", ["--space", "nope"], ["unknown space 'nope'", "known:", "lsid_lr"]),
     ("heap", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
     ("heap", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),

@@ -1,5 +1,5 @@
-"""benchmarks/worker_start.py: the trial workers' starts read from a sweep's timeline, and the other path's driver,
-which keeps the runtime env Ray Tune gives every trainable."""
+"""benchmarks/worker_start.py: the trial workers' and Ray's starts read from a sweep's timeline, the table, and the
+other ways' drivers, which keep the runtime env Ray Tune gives every trainable, or start the dashboard first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from benchmarks.worker_start import KEEP_TUNE_ENV, worker_starts
+from benchmarks.worker_start import DASHBOARD_FIRST, KEEP_TUNE_ENV, PLATFORM, ray_start, table, worker_starts
 from restore_core.errors import DataError
 from tests.conftest import ROOT
 from tests.worker_forks import python_command
@@ -23,6 +23,18 @@ def test_the_first_worker_counts_from_the_fit_and_each_later_one_from_the_releas
                    ("trial", 10.5), ("released", 12.0), ("trial", 14.0), ("released", 15.0))
     first, later = worker_starts(marks)
     assert first == 3.5 and later == [2.5, 2.0]
+    assert ray_start([*_marks(("driver: data", 0.25)), *marks]) == (0.75, 5.25)
+    with pytest.raises(DataError, match="no driver's data and Ray marks"):
+        ray_start(marks)
+
+
+def test_the_table_gives_each_ways_medians_and_the_platforms_ratio_to_the_other():
+    found = {PLATFORM: [(20.0, 3.0, 3.0, 6.0, [2.0, 3.0]), (22.0, 4.0, 3.0, 8.0, [2.0])],
+             "other": [(24.0, 5.0, 3.0, 8.0, [4.0]), (26.0, 5.0, 3.0, 9.0, [4.0])]}
+    lines = table(found, "other", 2, 3)
+    assert lines[3] == f"| {PLATFORM} | 21.00 | 3.50 | 3.00 | 7.00 | 2.00 |"
+    assert lines[4] == "| other | 25.00 | 5.00 | 3.00 | 8.50 | 4.00 |"
+    assert lines[5] == "| ratio | 0.840 | 0.700 | 1.000 | 0.824 | 0.500 |"
 
 
 @pytest.mark.parametrize("events", [
@@ -47,3 +59,17 @@ def test_the_other_path_keeps_ray_tunes_env_for_the_trainables(forked_workers, t
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [{"PL_DISABLE_FORK": "1"}, ["--space", "x"], "__main__"]
+
+
+def test_the_dashboard_way_starts_ray_in_rays_own_order(forked_workers, tmp_path):
+    """There the driver's dashboard_beside_raylet is Ray's order (no context of its own); the script runs as
+    __main__ with its arguments."""
+    script = tmp_path / "driver.py"
+    script.write_text("import json, sys\n"
+                      "import sweeps.cluster.connect as connect\n"
+                      "print(json.dumps([type(connect.dashboard_beside_raylet(8265)).__name__, sys.argv[1:], "
+                      "__name__]))\n")
+    done = subprocess.run([*python_command(), "-c", DASHBOARD_FIRST, ROOT, str(script), "--space", "x"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == ["nullcontext", ["--space", "x"], "__main__"]
