@@ -4,7 +4,7 @@ glibc's malloc gives a block over its mmap threshold a mapping of its own, unmap
 hands the free top of its heap back to the system once more than its trim threshold is free. Both thresholds start
 low and rise only with the largest block freed so far (to 32 MiB and 64 MiB at most), so a training step whose
 activations and gradients add up to more than that returns them at its end and faults them in again, zeroed, at the
-next step: about a million page faults and 15-25 % of a 150-step ``lsid_lr`` trial on CPU
+next step: about 1.3 million page faults and 10-13 % of a 150-step ``lsid_lr`` trial on CPU
 (``benchmarks/heap.py``, docs/PERFORMANCE.md). :func:`keep_freed_memory` fixes the mmap threshold at glibc's ceiling
 (a larger block keeps a mapping of its own, so that it is never split) and keeps the heap's free top: the process
 holds its peak heap until it ends, as torch's allocators do on a GPU.
