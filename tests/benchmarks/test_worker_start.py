@@ -46,30 +46,30 @@ def test_a_timeline_the_benchmark_cannot_read_is_refused(events):
         worker_starts(_marks(*events))
 
 
+def driven_through(wrapper: str, folder, lines: list[str]) -> list:
+    """What the driver script of ``lines`` prints last (JSON), run through the other way's ``wrapper`` with the
+    arguments ``--space x``."""
+    script = folder / "driver.py"
+    script.write_text("\n".join(lines) + "\n")
+    done = subprocess.run([*python_command(), "-c", wrapper, ROOT, str(script), "--space", "x"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def test_the_other_path_keeps_ray_tunes_env_for_the_trainables(forked_workers, tmp_path):
     """The driver's call that drops Ray Tune's env does nothing there; the script runs as __main__ with its
     arguments."""
-    script = tmp_path / "driver.py"
-    script.write_text("import json, sys\n"
-                      "import sweeps.driver.tuner as tuner\n"
-                      "from ray.tune.execution import class_cache\n"
-                      "tuner.trials_without_tune_env()\n"
-                      "print(json.dumps([class_cache.DEFAULT_ENV_VARS, sys.argv[1:], __name__]))\n")
-    done = subprocess.run([*python_command(), "-c", KEEP_TUNE_ENV, ROOT, str(script), "--space", "x"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [{"PL_DISABLE_FORK": "1"}, ["--space", "x"], "__main__"]
+    printed = driven_through(KEEP_TUNE_ENV, tmp_path, [
+        "import json, sys", "import sweeps.driver.tuner as tuner", "from ray.tune.execution import class_cache",
+        "tuner.trials_without_tune_env()", "print(json.dumps([class_cache.DEFAULT_ENV_VARS, sys.argv[1:], __name__]))"])
+    assert printed == [{"PL_DISABLE_FORK": "1"}, ["--space", "x"], "__main__"]
 
 
 def test_the_dashboard_way_starts_ray_in_rays_own_order(forked_workers, tmp_path):
     """There the driver's dashboard_beside_raylet is Ray's order (no context of its own); the script runs as
     __main__ with its arguments."""
-    script = tmp_path / "driver.py"
-    script.write_text("import json, sys\n"
-                      "import sweeps.cluster.connect as connect\n"
-                      "print(json.dumps([type(connect.dashboard_beside_raylet(8265)).__name__, sys.argv[1:], "
-                      "__name__]))\n")
-    done = subprocess.run([*python_command(), "-c", DASHBOARD_FIRST, ROOT, str(script), "--space", "x"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == ["nullcontext", ["--space", "x"], "__main__"]
+    printed = driven_through(DASHBOARD_FIRST, tmp_path, [
+        "import json, sys", "import sweeps.cluster.connect as connect",
+        "print(json.dumps([type(connect.dashboard_beside_raylet(8265)).__name__, sys.argv[1:], __name__]))"])
+    assert printed == ["nullcontext", ["--space", "x"], "__main__"]
