@@ -2,11 +2,11 @@
 """A sweep's start, two ways side by side in one run, read from each sweep's timeline.
 
 ``--compare tune-env`` (the default): a trial worker's start with the runtime env Ray Tune gives every trainable
-(``PL_DISABLE_FORK=1``), against the platform's start without it (``sweeps/ray_private.py:
+(``PL_DISABLE_FORK=1``), against the platform's start without it (``sweeps/ray_private/cluster.py:
 trials_without_tune_env``): with any runtime env a worker goes through Ray's ``setup_worker.py`` first.
 
 ``--compare dashboard``: a local Ray started in Ray's own order (the dashboard, waited for, then the raylet) against
-the platform's (``sweeps/ray_private.py: dashboard_beside_raylet``: the dashboard starts beside the raylet).
+the platform's (``sweeps/ray_private/cluster.py: dashboard_beside_raylet``: the dashboard starts beside the raylet).
 
     python benchmarks/worker_start.py                      # 3 rounds of one sweep each way, 3 trials each
     python benchmarks/worker_start.py --rounds 5 --trials 4

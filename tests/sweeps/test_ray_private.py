@@ -1,7 +1,7 @@
-"""The Ray private APIs the project uses (every one in ``sweeps/ray_private.py``), called against the installed Ray.
+"""The Ray private APIs the project uses (every one in ``sweeps/ray_private/``), called against the installed Ray.
 
 Ray is pinned in pyproject.toml to the versions these ran on. A newer Ray that changes one of them fails here with
-a message naming the function of ``sweeps/ray_private.py`` to update, before a sweep stumbles on it.
+a message naming the function of ``sweeps/ray_private/`` to update, before a sweep stumbles on it.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ def ray_requirement() -> Requirement:
 
 @contextlib.contextmanager
 def private_api(function: str):
-    """Fail naming ``sweeps/ray_private.py``'s ``function`` when what it uses of Ray raises or answers otherwise."""
+    """Fail naming ``function`` of ``sweeps/ray_private/`` when what it uses of Ray raises or answers otherwise."""
     try:
         yield
     except Exception as err:  # noqa: BLE001 - any change of a private API shows as some exception
-        pytest.fail(f"Ray {ray.__version__} changed a private API that sweeps/ray_private.py:{function} uses "
+        pytest.fail(f"Ray {ray.__version__} changed a private API that sweeps.ray_private.{function} uses "
                     f"({type(err).__name__}: {err}); the project is tested on ray {ray_requirement().specifier}: "
                     f"update {function} for this Ray, then the pin in pyproject.toml")
 
@@ -52,7 +52,7 @@ def test_ray_is_pinned_to_a_closed_range_holding_the_installed_version():
     specifier = ray_requirement().specifier
     assert any(spec.operator == "<" for spec in specifier), f"ray{specifier} has no upper bound"
     assert specifier.contains(ray.__version__), (
-        f"Ray {ray.__version__} is installed, but the project is tested on ray{specifier}: sweeps/ray_private.py uses "
+        f"Ray {ray.__version__} is installed, but the project is tested on ray{specifier}: sweeps/ray_private/ uses "
         "Ray's private APIs, which a newer Ray may change; run tests/sweeps/test_ray_private.py on it, then widen "
         "the pin in pyproject.toml and .ci/constraints.txt")
 
