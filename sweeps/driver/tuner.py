@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from ray import tune
 from ray.tune import Callback
-from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler
 
 from restore_core.loop import SharedData
@@ -19,6 +18,7 @@ from sweeps.driver.tb_summaries import folder_name
 from sweeps.driver.timeline import timeline_callbacks
 from sweeps.driver.trainable import run_trial
 from sweeps.ledger.recover import SnapshotBundle, experiment_saved
+from sweeps.ledger.result_log import ProgressCsvLogger, ResultJsonLogger
 from sweeps.ledger.status import TrialStatusCallback
 from sweeps.ray_private import keep_credentials_out_of_trials, trials_without_tune_env
 from sweeps.settings.plan import SweepPlan
@@ -128,7 +128,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
                                                 checkpoint_score_order=plan.mode),
         # with a storage URI, trials write TensorBoard files into their working directory; upload it with results
         sync_config=tune.SyncConfig(sync_artifacts=True),
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), TrialStatusCallback(scheduler),
+        callbacks=[ResultJsonLogger(), ProgressCsvLogger(), TrialStatusCallback(scheduler),
                    *mlflow_callbacks(plan, settings.mlflow),
                    *([ProgressCallback(plan)] if settings.verbose >= 1 else []), SnapshotBundle(),
                    *([objectives_check] if objectives_check else []), *timeline_callbacks(),

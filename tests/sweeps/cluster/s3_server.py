@@ -23,6 +23,7 @@ class S3Server:
     bucket: str
     access_key: str
     secret_key: str
+    pid: int = 0  # the server's process
 
     def env(self) -> dict[str, str]:
         """The usual AWS variables that point pyarrow (and so Ray and the analysis) at this server."""
@@ -63,7 +64,7 @@ def moto_s3(log_path: str):
                 assert server.poll() is None and time.time() < deadline, f"moto did not start (see {log_path})"
                 time.sleep(0.2)
         s3 = S3Server(f"http://127.0.0.1:{port}", f"runs-{secrets.token_hex(3)}", f"AKIA{secrets.token_hex(8).upper()}",
-                      secrets.token_urlsafe(30))
+                      secrets.token_urlsafe(30), server.pid)
         s3.filesystem().create_dir(s3.bucket)
         yield s3
     finally:

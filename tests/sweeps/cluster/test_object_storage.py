@@ -67,7 +67,8 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
                 assert any(n.startswith(f"{trial}/events.out.tfevents.") for n in files)
                 reports = [json.loads(line) for line in s3.read(f"{run_key}/{trial}/result.json").splitlines()]
                 restarts = [r["step"] for r in reports if r["iterations_since_restore"] == 1]
-                assert restarts[0] == 2 and all(step > 2 for step in restarts[1:])  # never from the start again
+                lives = [(r["step"], r["iterations_since_restore"]) for r in reports]
+                assert restarts[0] == 2 and all(step > 2 for step in restarts[1:]), (trial, lives, resumed.stderr)
                 # no report lost: what the lagging result file lacked came back from Ray's save, or was made again
                 assert {r["step"] for r in reports} == set(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
