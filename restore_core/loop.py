@@ -24,7 +24,7 @@ from restore_core.schema import Config, data_key, validate_config
 from restore_core.step_options import apply_step_options
 from restore_core.tasks import get_task
 from restore_core.tasks.base import Evaluation, Task
-from restore_core.tb_images import add_image_row
+from restore_core.tb_log import TensorBoardLog
 from restore_core.timeline import mark
 
 # report(metrics, checkpoint_dir): checkpoint_dir holds this evaluation's checkpoint (or is None); the reporter
@@ -109,9 +109,9 @@ def train(
         cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     mark("cost")
     apply_step_options(task.modules, cfg.train)
-    writer = _tensorboard(logdir)
+    writer = TensorBoardLog(logdir) if logdir is not None else None
     mark("writer")
-    # the writer's thread and open event file must not outlive a trial that raises or times out: a reused Ray
+    # the writer's threads and open event file must not outlive a trial that raises or times out: a reused Ray
     # worker would keep them running
     try:
         # 3) train, evaluating every eval_every steps and at the end
@@ -169,7 +169,8 @@ def train(
                 }
                 history.append(metrics)
                 mark("tensorboard", step=step)
-                _log_tensorboard(writer, step, metrics, evaluation)
+                if writer is not None:  # written by its own thread while the trial goes on
+                    writer.log(step, metrics, evaluation.images)
                 mark("checkpoint", step=step)
                 _report(report, task, step, cost, metrics)
                 mark("reported", step=step)
@@ -280,25 +281,3 @@ def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, 
     task.load_scaler_state(state.get("scalers", {}))
     metrics = state.get("metrics")
     return int(state["step"]), dict(state.get("cost", {})), dict(metrics) if isinstance(metrics, dict) else None
-
-
-def _tensorboard(logdir: str | None):
-    if logdir is None:
-        return None
-    from torch.utils.tensorboard import SummaryWriter  # lazy: it imports TensorBoard, heavy, only with a logdir
-
-    return SummaryWriter(logdir)
-
-
-def _log_tensorboard(writer, step: int, metrics: dict[str, Any], evaluation: Evaluation) -> None:
-    if writer is None:
-        return
-    for key, value in metrics.items():
-        # the model's cost is measured once: a flat curve says nothing (the sweep writes it as hparams and text)
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if numeric and key != "step" and not key.startswith("cost/"):
-            writer.add_scalar(key, value, step)
-    for name, images in evaluation.images.items():
-        if images is not None and len(images):
-            add_image_row(writer, f"images/{name}", images, step)  # one row; a single channel stays gray
-    writer.flush()

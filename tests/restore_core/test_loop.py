@@ -104,7 +104,8 @@ def test_a_raising_trial_raises(config, shared):
 
 
 def _event_writer_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if type(t).__module__.startswith("tensorboard.")}
+    return {t for t in threading.enumerate()
+            if type(t).__module__.startswith("tensorboard.") or t.name.startswith("tensorboard-log")}
 
 
 def _open_files() -> set[str]:
