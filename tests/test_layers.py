@@ -152,7 +152,7 @@ def test_the_reader_finds_the_imports_it_checks():
     loop = {(i.project, i.in_function) for i in IMPORTS["restore_core.loop"]}
     assert ("restore_core.schema", False) in loop
     assert any(i.target == "torch.utils.tensorboard.SummaryWriter" and i.in_function
-               for i in IMPORTS["restore_core.loop"])
+               for i in IMPORTS["restore_core.tb_log"])
     assert len(MODULES) > 100 and all(name.split(".")[0] in LAYERS for name in MODULES)
 
 
