@@ -4,9 +4,9 @@ Ray Tune's JSON and CSV loggers append each report to the trial's files in the d
 copies that folder over the run directory every few seconds. When a trial starts again from a checkpoint (a resume,
 or a retry after a failure), each logger first copies the run's file back into the staging folder and appends to
 it. Ray's own copy logs any error and goes on with no file: the next upload then replaced every report the trial had
-made with only those after the restart (a read from object storage timing out under load did this). Here:
+made with only those after the restart (a read from object storage that times out does this). Here:
 
-- a copy that fails is tried again, for about half a minute; if it still fails, the sweep stops with one line that
+- a copy that fails is tried again, for about 15 s; if it still fails, the sweep stops with one line that
   says so, before anything was overwritten (``--resume`` goes on from there);
 - the staging copy is kept when it is the longer (a retry in the same driver: the run's copy may lag it by an
   upload), as the files are only ever appended to;
