@@ -68,6 +68,7 @@ def train(
     report: Reporter | None = None,
     resume_from: str | None = None,
     report_resumed: bool = False,
+    recorded_up_to: int = 0,
     logdir: str | None = None,
 ) -> TrainResult:
     """Train one config to the end, or until it produces NaN/inf or collapses.
@@ -79,7 +80,10 @@ def train(
         resume_from: a checkpoint folder written by an earlier run of this loop; training continues exactly.
         report_resumed: the report of ``resume_from`` never reached the run's records (the process that received
             the reports was killed after the checkpoint was kept, before it recorded the report): report it again,
-            with the same metrics and state, before training on, so that the trial's reports have no gap.
+            with the same metrics and state, before training on, so that the trial's reports have no gap. Every
+            checkpoint carries the reports made up to it: those after ``recorded_up_to`` (the step of the last
+            report the records hold) are made again first, without a checkpoint.
+        recorded_up_to: with ``report_resumed``, the last step whose report the run's records hold (0: none).
         logdir: where TensorBoard event files (scalars and image grids) go; nothing is written when None.
     """
     # 1) validate and set up the process: threads, heap, seed, device
@@ -100,11 +104,16 @@ def train(
 
     # 2) resume, or measure the model's cost once; then the opt-in step options (the cost is the eager model's,
     # and measuring it on a compiled module would compile it once more for the cost input's shape)
-    start_step, cost, resumed = 0, {}, None
+    start_step, cost, resumed, reports, again = 0, {}, None, [], []
     if resume_from:
-        start_step, cost, resumed = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE), device)
+        start_step, cost, resumed, reports = _load_checkpoint(task, os.path.join(resume_from, CHECKPOINT_FILE),
+                                                              device)
         if report_resumed and resumed is not None:
-            _report(report, task, start_step, cost, resumed)  # before the step options change the modules
+            again = [earlier for earlier in reports[:-1] if earlier.get("step", 0) > recorded_up_to] + [resumed]
+            for earlier in again[:-1]:  # reports the records lack from before the checkpoint's own
+                if report is not None:
+                    report(dict(earlier), None)
+            _report(report, task, start_step, cost, resumed, reports)  # before the step options change the modules
     if not cost:
         cost = trial_cost(task.modules[task.main_model], task.cost_input(cfg.train.cost_size))
     mark("cost")
@@ -115,7 +124,7 @@ def train(
     # worker would keep them running
     try:
         # 3) train, evaluating every eval_every steps and at the end
-        history: list[dict[str, Any]] = [resumed] if report_resumed and resumed is not None else []
+        history: list[dict[str, Any]] = again  # every report this call makes
         loss_sums: dict[str, torch.Tensor] = {}
         finite = torch.ones((), dtype=torch.bool, device=device)
         data_seconds = step_seconds = 0.0
@@ -168,11 +177,12 @@ def train(
                     "stop_reason": stop_reason if done else "running",
                 }
                 history.append(metrics)
+                reports.append(metrics)
                 mark("tensorboard", step=step)
                 if writer is not None:  # written by its own thread while the trial goes on
                     writer.log(step, metrics, evaluation.images)
                 mark("checkpoint", step=step)
-                _report(report, task, step, cost, metrics)
+                _report(report, task, step, cost, metrics, reports)
                 mark("reported", step=step)
                 loss_sums, steps_since_eval, data_seconds, step_seconds = {}, 0, 0.0, 0.0
                 if done:
@@ -234,7 +244,9 @@ def _reinitialise(task: Task) -> None:
                 layer.reset_parameters()
 
 
-def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict) -> None:
+def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics: dict,
+            reports: list[dict] | None = None) -> None:
+    """Save the state with ``metrics`` and ``reports`` (every report of the trial up to this one) and report it."""
     if report is None:
         return
     state = {
@@ -245,6 +257,7 @@ def _report(report: Reporter | None, task: Task, step: int, cost: dict, metrics:
         "extra": task.extra_state(),
         "scalers": task.scaler_state(),
         "metrics": metrics,  # reported again by a resume that finds this report missing from the run's records
+        "reports": list(reports or [metrics]),  # and those before it that the records lack
     }
     folder = _save_staged(state)
     try:
@@ -269,9 +282,10 @@ def _save_staged(state: dict) -> str:
     return folder
 
 
-def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict, dict | None]:
-    """Load the state at ``path`` into ``task``; returns its step, the model's cost and the metrics reported with it
-    (None: a checkpoint saved without them)."""
+def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, dict, dict | None, list[dict]]:
+    """Load the state at ``path`` into ``task``; returns its step, the model's cost, the metrics reported with it
+    (None: a checkpoint saved without them) and the trial's reports up to it (its own last; only its own, or none,
+    from a checkpoint saved without them)."""
     state = torch.load(path, map_location=device, weights_only=False)
     for name, module in task.modules.items():
         module.load_state_dict(state["modules"][name])
@@ -279,5 +293,8 @@ def _load_checkpoint(task: Task, path: str, device: torch.device) -> tuple[int, 
         optimizer.load_state_dict(state["optimizers"][name])
     task.load_extra_state(state.get("extra", {}))
     task.load_scaler_state(state.get("scalers", {}))
-    metrics = state.get("metrics")
-    return int(state["step"]), dict(state.get("cost", {})), dict(metrics) if isinstance(metrics, dict) else None
+    metrics = dict(state["metrics"]) if isinstance(state.get("metrics"), dict) else None
+    reports = [dict(r) for r in state.get("reports") or [] if isinstance(r, dict)]
+    if metrics is not None and (not reports or reports[-1].get("step") != metrics.get("step")):
+        reports = [metrics]  # saved without its earlier reports
+    return int(state["step"]), dict(state.get("cost", {})), metrics, reports if metrics is not None else []

@@ -19,7 +19,7 @@ from restore_core.schema import data_key, validate_config
 from restore_core.timeline import mark
 from sweeps.cluster.atomic_fs import is_local_filesystem
 from sweeps.driver.tb_summaries import TrialSummaries
-from sweeps.ledger.recover import newest_checkpoint, report_missing
+from sweeps.ledger.recover import last_recorded_step, newest_checkpoint, report_missing
 from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
 from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir, worker_trial_folder_name
@@ -35,7 +35,7 @@ def run_trial(
     shared: Mapping[str, SharedData] | None = None,
     trial_timeout: float | None = None,
     plugins: tuple[dict[str, Any], ...] = (),
-    unreported: Mapping[str, str] | None = None,
+    unreported: Mapping[str, tuple[str, int]] | None = None,
 ) -> None:
     """One trial. ``config`` holds only the sampled values (row, parameters, seed); the space, ``base`` and the
     prepared data come through ``tune.with_parameters`` (the object store), never through the search space.
@@ -49,9 +49,10 @@ def run_trial(
         trial_timeout: seconds of wall time this attempt may take (``--trial-timeout``); None: no limit.
         plugins: the user's code the run loads (its records), loaded here before the config is read.
         unreported: in a resume of a run in object storage, the checkpoint (folder name) whose report no record
-            holds, by trial folder (:func:`~sweeps.ledger.recover.unreported_checkpoints`): the trial reports it
-            again when it goes on from it. Once reported, Ray keeps it as a new checkpoint, which a later retry goes
-            on from instead, so it is reported once.
+            holds and the step of the last report the records hold, by trial folder
+            (:func:`~sweeps.ledger.recover.unreported_checkpoints`): the trial reports it again when it goes on from
+            it, with the reports before it that the records lack. Once reported, Ray keeps it as a new checkpoint,
+            which a later retry goes on from instead, so it is reported once.
 
     Raises:
         TrialTimedOut: the attempt ran past ``trial_timeout`` (its message is the time-out's reason).
@@ -89,22 +90,24 @@ def run_trial(
         watchdog = Watchdog(trial_timeout, message, lambda text: write_timeout(logdir, text)).start()
     try:
         try:
-            checkpoint, unrecorded = tune.get_checkpoint(), False
+            checkpoint, unrecorded, recorded_up_to = tune.get_checkpoint(), False, 0
             if on_local_storage:  # the trial's folder is the storage's: a newer checkpoint may be there
                 known = checkpoint.path if checkpoint else None
                 checkpoint = newest_checkpoint(logdir, known)
                 # a driver killed after the checkpoint was kept, before its report was recorded: report it again
                 unrecorded = checkpoint is not None and report_missing(logdir, checkpoint, known)
+                recorded_up_to = last_recorded_step(logdir) if unrecorded else 0
                 checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
             elif checkpoint is not None and unreported:  # object storage: the driver's resume found the gaps
                 name = os.path.basename(os.path.normpath(checkpoint.path))
-                unrecorded = unreported.get(worker_trial_folder_name()) == name
+                gap = unreported.get(worker_trial_folder_name())
+                unrecorded, recorded_up_to = (True, gap[1]) if gap is not None and gap[0] == name else (False, 0)
             if checkpoint is None:
                 train(trial_config, data=data, report=report, logdir=logdir)
             else:
                 with checkpoint.as_directory() as folder:
                     train(trial_config, data=data, report=report, resume_from=folder, report_resumed=unrecorded,
-                          logdir=logdir)
+                          recorded_up_to=recorded_up_to, logdir=logdir)
         finally:
             if watchdog is not None:
                 watchdog.finish()

@@ -73,7 +73,7 @@ def build_scheduler(plan: SweepPlan):
 
 def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_trial: float,
                 objectives_check: Callback | None = None, evaluate_as_trials_end: Callback | None = None,
-                unreported: Mapping[str, str] | None = None):
+                unreported: Mapping[str, tuple[str, int]] | None = None):
     """A new Tuner for the plan, or (``--resume``) the run's Tuner restored: trials that ended are kept, unfinished
     ones continue from their last checkpoint (and failed ones too with ``--retry-failed``).
 
@@ -84,8 +84,9 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
         objectives_check: the callback that stops the sweep at a result without an objective.
         evaluate_as_trials_end: the callback that evaluates each trial on test as it ends
             (:mod:`sweeps.driver.early_test`); after the status callback, which records how the trial ended.
-        unreported: a resume's checkpoints whose reports no record holds, by trial folder (each trial reports its
-            own again: :func:`~sweeps.ledger.recover.unreported_checkpoints`).
+        unreported: a resume's checkpoints whose reports no record holds, with the step of the last recorded
+            report, by trial folder (each trial reports its own again, and those before it the records lack:
+            :func:`~sweeps.ledger.recover.unreported_checkpoints`).
     """
     settings = plan.settings
     keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them

@@ -124,7 +124,7 @@ def experiment_saved(run_dir: str) -> bool:
     return "tuner.pkl" in names and any(fnmatch.fnmatch(name, SNAPSHOT_FILES) for name in names)
 
 
-def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> dict[str, str]:
+def prepare_run_to_resume(run_dir: str, retry_failed: bool) -> dict[str, tuple[str, int]]:
     """Before a resume: recover what a killed driver left (:func:`recover_run`) and, with ``--retry-failed``, forget
     the ends of the failed trials; a run in object storage is changed there. Says what it did on stderr.
 
@@ -176,12 +176,13 @@ def put_back_deleted_remote(run_uri: str, records: str) -> dict[str, str]:
     return copied
 
 
-def unreported_checkpoints(run_dir: str, copied: dict[str, str] | None = None) -> dict[str, str]:
+def unreported_checkpoints(run_dir: str, copied: dict[str, str] | None = None) -> dict[str, tuple[str, int]]:
     """The checkpoint Ray's snapshot restores each trial from whose report the trial's ``result.json`` lacks, by the
-    trial's folder name (the checkpoint's folder name): in object storage the snapshot can reach the bucket before
-    the result file that records the report does, and a driver killed in between leaves that report in no record.
-    The restored trial reports it again (:func:`sweeps.driver.trainable.run_trial`). Only a resume may ask this:
-    while the driver lives, the bucket's result file lags its own records, which hold every report.
+    trial's folder name (the checkpoint's folder name, and the step of the last report the file holds): in object
+    storage the snapshot can reach the bucket before the result file that records the report does, and a driver
+    killed in between leaves that report in no record. The restored trial reports it again, with the reports before
+    it that the file lacks (:func:`sweeps.driver.trainable.run_trial`). Only a resume may ask this: while the driver
+    lives, the bucket's result file lags its own records, which hold every report.
 
     ``copied``: the checkpoint each put-back copy was made from, by trial (:func:`put_back_deleted_remote`); its
     report is the one the restored trial's records must hold.
@@ -189,8 +190,9 @@ def unreported_checkpoints(run_dir: str, copied: dict[str, str] | None = None) -
     unreported = {}
     for name, path in snapshot_checkpoints(run_dir).items():
         checkpoint = os.path.basename(os.path.normpath(path))
-        if (copied or {}).get(name, checkpoint) not in reported_checkpoints(os.path.join(run_dir, name)):
-            unreported[name] = checkpoint
+        trial_dir = os.path.join(run_dir, name)
+        if (copied or {}).get(name, checkpoint) not in reported_checkpoints(trial_dir):
+            unreported[name] = (checkpoint, last_recorded_step(trial_dir))
     return unreported
 
 
@@ -284,17 +286,30 @@ def recorded_checkpoints(trial_dir: str, known: str | None) -> set[str]:
 
 def reported_checkpoints(trial_dir: str) -> set[str]:
     """The checkpoints (folder names) whose reports the trial's ``result.json`` holds."""
+    return {name for report in recorded_reports(trial_dir)
+            if isinstance(name := report.get("checkpoint_dir_name"), str)}
+
+
+def last_recorded_step(trial_dir: str) -> int:
+    """The step of the last report the trial's ``result.json`` holds (0: none): a resumed trial makes again the
+    reports its checkpoint carries after it (:func:`restore_core.loop.train`'s ``recorded_up_to``)."""
+    steps = [step for report in recorded_reports(trial_dir) if isinstance(step := report.get("step"), int)]
+    return max(steps, default=0)
+
+
+def recorded_reports(trial_dir: str) -> list[dict]:
+    """The whole reports in the trial's ``result.json`` (a line cut short, or blank, is skipped)."""
     try:
         with open(os.path.join(trial_dir, "result.json"), encoding="utf-8", errors="replace") as handle:
             lines = handle.read().split("\n")
     except OSError:
-        return set()
-    names = set()
+        return []
+    reports = []
     for line in lines:
         try:
-            name = json.loads(line).get("checkpoint_dir_name")
-        except (ValueError, AttributeError):  # a line cut short, or blank
+            report = json.loads(line)
+        except ValueError:
             continue
-        if isinstance(name, str):
-            names.add(name)
-    return names
+        if isinstance(report, dict):
+            reports.append(report)
+    return reports

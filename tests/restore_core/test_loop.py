@@ -55,18 +55,25 @@ def test_checkpoint_resumes_exactly(config, shared, tmp_path):
     assert state["step"] == 2 and set(state["optimizers"]) == {"model"} and state["cost"]["cost/params"] > 0
 
 
-def test_a_resume_whose_report_went_missing_reports_it_again_first(config, shared, tmp_path):
-    """``report_resumed``: the checkpoint's own report (kept in its state) comes first, with its state, then the
-    reports go on; without it a resume reports only what it trains."""
+def train_keeping_checkpoint(config, shared, step: int, folder: Path) -> dict[int, dict]:
+    """Train ``config`` straight through, keeping a copy of the checkpoint of ``step`` in ``folder``; returns every
+    report by step."""
     straight: dict[int, dict] = {}
 
-    def keep(metrics, folder):
-        if metrics["step"] == 2:
-            (tmp_path / "ckpt").mkdir()
-            (tmp_path / "ckpt" / CHECKPOINT_FILE).write_bytes(Path(folder, CHECKPOINT_FILE).read_bytes())
+    def keep(metrics, checkpoint):
+        if metrics["step"] == step:
+            folder.mkdir()
+            (folder / CHECKPOINT_FILE).write_bytes(Path(checkpoint, CHECKPOINT_FILE).read_bytes())
         straight[metrics["step"]] = metrics
 
     train(config, data=shared, report=keep)
+    return straight
+
+
+def test_a_resume_whose_report_went_missing_reports_it_again_first(config, shared, tmp_path):
+    """``report_resumed``: the checkpoint's own report (kept in its state) comes first, with its state, then the
+    reports go on; without it a resume reports only what it trains."""
+    straight = train_keeping_checkpoint(config, shared, 2, tmp_path / "ckpt")
     reported: list[tuple[dict, dict | None]] = []
 
     def record(metrics, folder):
@@ -84,6 +91,33 @@ def test_a_resume_whose_report_went_missing_reports_it_again_first(config, share
     reported.clear()
     train(config, data=shared, report=record, resume_from=str(tmp_path / "ckpt"))
     assert [m["step"] for m, _ in reported] == [4]
+
+
+def test_a_checkpoint_carries_the_reports_before_it_and_a_resume_makes_those_the_records_lack(config, shared,
+                                                                                              tmp_path):
+    """Each checkpoint carries every report of the trial up to it; a resume with ``report_resumed`` makes again those
+    after ``recorded_up_to`` (without a checkpoint), then the checkpoint's own (with its state), then trains on."""
+    config = set_path(config, "train.steps", 6)
+    straight = train_keeping_checkpoint(config, shared, 4, tmp_path / "ckpt")
+    carried = torch.load(tmp_path / "ckpt" / CHECKPOINT_FILE, weights_only=False)["reports"]
+    assert carried == [straight[2], straight[4]]
+    for recorded_up_to, again in ((0, [2, 4]), (2, [4]), (4, [4])):
+        reported: list[tuple[dict, bool]] = []
+        saved: list[list[dict]] = []
+
+        def record(metrics, folder, reported=reported, saved=saved):
+            reported.append((metrics, folder is not None))
+            if folder:
+                saved.append(torch.load(os.path.join(folder, CHECKPOINT_FILE), weights_only=False)["reports"])
+
+        resumed = train(config, data=shared, report=record, resume_from=str(tmp_path / "ckpt"), report_resumed=True,
+                        recorded_up_to=recorded_up_to)
+        assert [(m["step"], with_state) for m, with_state in reported] == \
+            [(step, step == 4) for step in again] + [(6, True)], recorded_up_to
+        assert [m for m, _ in reported[:len(again)]] == [straight[step] for step in again]
+        assert [m["step"] for m in resumed.history] == [*again, 6]
+        # the new checkpoints carry the whole trial's reports, the earlier ones included
+        assert [[r["step"] for r in reports] for reports in saved] == [[2, 4], [2, 4, 6]]
 
 
 def test_nan_loss_stops_the_trial_and_says_so(config, shared):

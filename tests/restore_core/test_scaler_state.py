@@ -31,6 +31,6 @@ def test_a_checkpoint_keeps_the_loss_scale(tmp_path):
     _report(keep, saved, 4, {}, {"step": 4})
     resumed = smoke_task()
     assert resumed.scaler_state() == {}
-    step, _, _ = _load_checkpoint(resumed, os.path.join(tmp_path / "checkpoint", CHECKPOINT_FILE), torch.device("cpu"))
+    step, *_ = _load_checkpoint(resumed, os.path.join(tmp_path / "checkpoint", CHECKPOINT_FILE), torch.device("cpu"))
     state = resumed.scaler_state()["main"]
     assert step == 4 and (state["scale"], state["growth_interval"]) == (1024.0, 7)

@@ -244,12 +244,14 @@ def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(canary
     assert unreported_checkpoints(str(run_dir)) == {}  # every report recorded
     folders = sorted(params.parent.name for params in run_dir.glob("*/params.json"))
     (run_dir / folders[0] / "result.json").write_text("")  # the bucket's copy from before the report
-    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000"}
+    # with the step of the last report the records hold (none: 0), after which the trial reports again
+    assert unreported_checkpoints(str(run_dir)) == {folders[0]: ("checkpoint_000000", 0)}
     (run_dir / folders[1] / "result.json").unlink()  # or none yet
-    assert unreported_checkpoints(str(run_dir)) == {folders[0]: "checkpoint_000000", folders[1]: "checkpoint_000000"}
+    assert unreported_checkpoints(str(run_dir)) == {folders[0]: ("checkpoint_000000", 0),
+                                                    folders[1]: ("checkpoint_000000", 0)}
     # a checkpoint put back as a copy of another (put_back_deleted_remote) is recorded when that other's report is
     (run_dir / folders[0] / "result.json").write_text('{"step": 4, "checkpoint_dir_name": "checkpoint_000001"}\n')
-    assert folders[0] in unreported_checkpoints(str(run_dir))
+    assert unreported_checkpoints(str(run_dir))[folders[0]] == ("checkpoint_000000", 4)
     assert folders[0] not in unreported_checkpoints(str(run_dir), {folders[0]: "checkpoint_000001"})
 
 

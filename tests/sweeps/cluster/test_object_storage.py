@@ -33,7 +33,12 @@ ANALYSIS = ["-c", "import sys; from tests.sweeps import spaces; spaces.register(
             "from analysis.__main__ import main; sys.exit(main())"]
 
 
-def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, tmp_path, monkeypatch):
+@pytest.mark.parametrize("save", ["whole", "first upload cut"])
+def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(save, forked_workers, tmp_path, monkeypatch):
+    """``save``: the driver killed once Ray's newest whole save is in the bucket; or, as a kill during Ray's first
+    upload leaves the bucket, without the save's bundle (its callback states, uploaded last): the trials' result
+    files then have nothing to take their cut reports back from, and each restored checkpoint's carried reports
+    make them again (the analysis and the leak checks run in the first case only)."""
     ray_tmp = f"/tmp/rs-{secrets.token_hex(3)}"  # the drivers' own Rays (short: Ray's sockets live under it)
     try:
         with moto_s3(str(tmp_path / "moto.log")) as s3:
@@ -49,6 +54,11 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
                 if driver.poll() is None:
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
+            if save == "first upload cut":
+                bundles = [name for name in s3.files(run_key) if name.startswith(CALLBACK_STATES)]
+                assert bundles
+                for name in bundles:
+                    s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/{name}")
             # the killed trial's at least: its checkpoint is in Ray's save (kill_mid_trial); the resume takes the
             # result files back from the save, puts the moved checkpoint back, and reports what no record holds again
             assert lag_the_result_files(s3, run_uri, run_key, monkeypatch)
@@ -72,6 +82,8 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
                 # no report lost: what the lagging result file lacked came back from Ray's save, or was made again
                 assert {r["step"] for r in reports} == set(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
+            if save == "first upload cut":
+                return
 
             table = s3.read(f"{run_key}/table.md")
             assert all(f"| {label} |".encode() in table for label in results["label"])
@@ -118,8 +130,8 @@ def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -
                     with open(os.path.join(folder, name), "wb") as handle:
                         handle.write(s3.read(f"{run_key}/{name}"))
                 try:
-                    # a whole save has its bundle, the callback states Ray uploads last: before the first is in, the
-                    # bucket holds loose files only (a limit of the recovery, docs/operations.md)
+                    # a whole save has its bundle, the callback states Ray uploads last (before the first is in,
+                    # the bucket holds loose files only: the test's other case makes that state on purpose)
                     whole = restore_snapshot(folder) is not None
                     saved = snapshot_checkpoints(folder) if whole else {}  # the trials whose checkpoint it holds
                 except DataError:  # read while Ray replaced it: the next poll reads it whole
