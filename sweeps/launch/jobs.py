@@ -43,6 +43,8 @@ from sweeps.ray_private import UPLOAD_LOGGERS
 
 EXCLUDES = [".git", ".venv", "runs", "**/__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "slurm-logs"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+SUBMISSIONS = 2  # a job whose runtime environment lost a package before it started is submitted once more
+LOST_PACKAGE = "Failed to download runtime_env file package"  # Ray's words for it (runtime_env/packaging.py)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -114,34 +116,55 @@ def submit(
         os.environ.pop(variable, None)
     for name in UPLOAD_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per uploaded file otherwise
-    try:
-        client = connect(url, headers)
-        for warning in warnings or []:
-            print(f"warning: {warning}", file=sys.stderr)
-        # the user's plugin files go up with the job and are imported there by name
-        with tempfile.TemporaryDirectory(prefix="restore-plugins-") as staging:
-            shipped = [as_package(path, staging) for path in run.uploads()]
-            run = run.with_plugin_files_at(module_name_of_file)
-            # the job's driver records them as this machine's files (an analysis here finds them)
-            job_env = {**submitted_env(run.plugins), **(env or {})}
-            job_id = _submit_when_ready(client, run, python, runtime_env(pip or [], job_env, py_modules=shipped))
-    except AuthenticationError:
-        raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
-                        "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
-    except ConnectionError as err:
-        raise UserError(f"cannot reach the Ray dashboard at {url}: {err}") from None
-    except RuntimeError as err:
-        raise UserError(f"the Jobs API at {url} refused the job: {str(err).strip()}") from None
-    out(f"submitted job {job_id} to {url}: {run.command(python)}")
-    out(f"  logs: ray job logs -f {job_id} --address {url}    stop: ray job stop {job_id} --address {url}")
-    if not follow:
-        return 0
-    try:
-        asyncio.run(_follow(client, job_id))
-    except KeyboardInterrupt:
-        out(f"stopped following; job {job_id} keeps running (ray job stop {job_id} --address {url})")
-        return 130
-    return final_status(client, job_id, out)
+    client = None
+    for attempt in range(SUBMISSIONS):
+        try:
+            if client is None:
+                client = connect(url, headers)
+                for warning in warnings or []:
+                    print(f"warning: {warning}", file=sys.stderr)
+            job_id, sent = _submit_run(client, run, python, pip or [], env or {})
+        except AuthenticationError:
+            raise UserError(f"the cluster at {url} refused the token (wrong or missing): use the head's token in "
+                            "RAY_AUTH_TOKEN or ~/.ray/auth_token") from None
+        except ConnectionError as err:
+            raise UserError(f"cannot reach the Ray dashboard at {url}: {err}") from None
+        except RuntimeError as err:
+            raise UserError(f"the Jobs API at {url} refused the job: {str(err).strip()}") from None
+        out(f"submitted job {job_id} to {url}: {sent.command(python)}")
+        out(f"  logs: ray job logs -f {job_id} --address {url}    stop: ray job stop {job_id} --address {url}")
+        if not follow:
+            return 0
+        try:
+            asyncio.run(_follow(client, job_id))
+        except KeyboardInterrupt:
+            out(f"stopped following; job {job_id} keeps running (ray job stop {job_id} --address {url})")
+            return 130
+        code, info = final_status(client, job_id, out)
+        if not lost_package(info) or attempt == SUBMISSIONS - 1:
+            return code
+        out("the cluster had lost a package of the job's runtime environment before the job started (nothing ran): "
+            "submitting it again")
+    raise AssertionError("unreachable")
+
+
+def _submit_run(client, run: RunArgs, python: str, pip: list[str], env: dict[str, str]) -> tuple[str, RunArgs]:
+    """Submit ``run`` with the user's plugin files, which go up with the job and are imported there by name; returns
+    the job's id and the run as sent."""
+    with tempfile.TemporaryDirectory(prefix="restore-plugins-") as staging:
+        shipped = [as_package(path, staging) for path in run.uploads()]
+        sent = run.with_plugin_files_at(module_name_of_file)
+        # the job's driver records them as this machine's files (an analysis here finds them)
+        job_env = {**submitted_env(sent.plugins), **env}
+        return _submit_when_ready(client, sent, python, runtime_env(pip, job_env, py_modules=shipped)), sent
+
+
+def lost_package(info) -> bool:
+    """Whether the job failed before its driver started because the cluster no longer held a package of its runtime
+    environment. Ray deletes a package once no job refers to it, and a submission that found it still there (and so
+    did not upload it again) can lose it that way; submitted again, the package is uploaded anew."""
+    error = str(getattr(info, "error_type", None) or "").split(".")[-1]
+    return error == "RUNTIME_ENV_SETUP_FAILURE" and LOST_PACKAGE in (getattr(info, "message", None) or "")
 
 
 def connect(url: str, headers: dict[str, str]):
@@ -187,8 +210,8 @@ async def _follow(client, job_id: str) -> None:
         sys.stdout.flush()
 
 
-def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 30.0) -> int:
-    """Print the job's final status; return its driver's exit code (0 when it succeeded)."""
+def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 30.0) -> tuple[int, Any]:
+    """Print the job's final status; return its driver's exit code (0 when it succeeded) and Ray's job info."""
     deadline = time.time() + wait
     info = client.get_job_info(job_id)
     while str(info.status).split(".")[-1] not in TERMINAL and time.time() < deadline:
@@ -197,9 +220,9 @@ def final_status(client, job_id: str, out: Callable[[str], None], wait: float = 
     status = str(info.status).split(".")[-1]
     out(f"job {job_id} {status}" + (f": {info.message}" if info.message and status != "SUCCEEDED" else ""))
     if status == "SUCCEEDED":
-        return 0
+        return 0, info
     code = getattr(info, "driver_exit_code", None)
-    return code if isinstance(code, int) and code > 0 else 1
+    return (code if isinstance(code, int) and code > 0 else 1), info
 
 
 # -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------

@@ -103,6 +103,26 @@ def test_a_sweep_of_plugins_submitted_through_the_jobs_api_runs_on_the_cluster(t
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
 
 
+def test_a_job_whose_runtime_environment_lost_its_package_is_told_from_a_failed_one(token_head):
+    """``lost_package``, on a real head: a job whose working_dir package the cluster does not hold fails before its
+    driver starts (Ray's RUNTIME_ENV_SETUP_FAILURE, as when Ray deleted the package after the submission found it),
+    and is submitted again; a job whose command fails is not."""
+    from ray.job_submission import JobSubmissionClient
+
+    from sweeps.launch.jobs import final_status, lost_package
+
+    url, _, token = token_head
+    client = JobSubmissionClient(url, headers={"Authorization": f"Bearer {token}"})
+    lost = client.submit_job(entrypoint="python -c 'print(1)'",
+                             runtime_env={"working_dir": f"gcs://_ray_pkg_{secrets.token_hex(8)}.zip"})
+    failed = client.submit_job(entrypoint="python -c 'import sys; sys.exit(3)'")
+    lines: list[str] = []
+    code, info = final_status(client, lost, lines.append, wait=120)
+    assert code == 1 and lines[-1].startswith(f"job {lost} FAILED") and lost_package(info)
+    code, info = final_status(client, failed, lines.append, wait=120)
+    assert code == 3 and lines[-1].startswith(f"job {failed} FAILED") and not lost_package(info)
+
+
 def test_a_wrong_token_is_refused(token_head, tmp_path, monkeypatch, capsys):
     url, _, _ = token_head
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
