@@ -160,7 +160,7 @@ def put_back_deleted_remote(run_uri: str, records: str) -> dict[str, str]:
     copied = {}
     for trial, path in snapshot_checkpoints(records).items():
         name = os.path.basename(os.path.normpath(path))
-        if os.path.dirname(os.path.normpath(path)) != f"{root}/{trial}":
+        if os.path.basename(os.path.dirname(os.path.normpath(path))) != trial:  # not one of the trial's checkpoints
             continue
         # a checkpoint's state file is written last, and an object appears whole or not at all
         whole = {rel.split("/")[1] for rel in listed
@@ -213,10 +213,14 @@ def put_back_deleted_checkpoints(run_dir: str) -> list[str]:
     from the newest one in its folder anyway (:func:`newest_checkpoint`). Returns the paths put back."""
     run_dir = os.path.abspath(run_dir)
     restored = []
-    for name, path in snapshot_checkpoints(run_dir).items():
+    for name, recorded in snapshot_checkpoints(run_dir).items():
         trial_dir = os.path.join(run_dir, name)
-        # a path of this run's folder (a run in object storage, read through a copy, keeps its paths there)
-        if os.path.dirname(os.path.normpath(path)) != trial_dir or os.path.isdir(path):
+        # where Ray restores it from: the trial's folder in the run as it is now (Ray's snapshot keeps the paths of
+        # where the run was written, which a run moved or copied elsewhere, or read through a copy, no longer is)
+        if os.path.basename(os.path.dirname(os.path.normpath(recorded))) != name:
+            continue
+        path = os.path.join(trial_dir, os.path.basename(os.path.normpath(recorded)))
+        if os.path.isdir(path):
             continue
         newest = newest_checkpoint(trial_dir, None)
         if newest is not None:

@@ -3,6 +3,7 @@ the experiment's snapshot and saves (see the package's docstring)."""
 
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import os
@@ -12,9 +13,11 @@ from typing import Any
 import pyarrow.fs
 from ray import cloudpickle
 from ray.train._internal import session as _train_session
+from ray.train._internal.storage import StorageContext
+from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experiment.trial import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler
-from ray.tune.search import Repeater
+from ray.tune.search import BasicVariantGenerator, Repeater, SearchAlgorithm
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
 from restore_core.errors import DataError
@@ -147,6 +150,56 @@ def worker_trial_dir(on_local_storage: bool) -> str:
         return storage.trial_working_directory
     os.makedirs(storage.trial_fs_path, exist_ok=True)
     return storage.trial_fs_path
+
+
+# -- a run resumed where it was not written --------------------------------------------------------------------------
+# Missing: Ray Tune's restore moves the trials of its snapshot to where the run is now (TuneController._restore_trials:
+# a run copied or moved to another bucket or folder), but not the experiment spec that its search algorithm saved and
+# creates the trials still to come from (BasicVariantGenerator's iterators, SearchGenerator's experiment): those were
+# created where the run was first written, and read and wrote their records there.
+_RESUME = TuneController.resume
+
+
+def new_trials_where_the_run_is() -> None:
+    """Make Ray Tune's restore move the search algorithm's saved spec with the run, so that the trials it creates
+    after a resume are written where the run is resumed."""
+    TuneController.resume = _resume_here
+
+
+def _resume_here(controller: TuneController, *args: Any, **kwargs: Any) -> Any:
+    resumed = _RESUME(controller, *args, **kwargs)
+    move_search_specs(controller._search_alg, controller._storage)
+    return resumed
+
+
+def move_search_specs(search_alg: SearchAlgorithm, storage: StorageContext) -> int:
+    """Point every spec that ``search_alg`` creates trials from (:func:`search_specs`) at the run of ``storage`` (its
+    filesystem, storage path and experiment folder); returns how many specs it changed."""
+    moved = 0
+    for spec in search_specs(search_alg):
+        kept = spec.get("storage")
+        if kept is not None and (kept.storage_fs_path, kept.experiment_dir_name) != \
+                (storage.storage_fs_path, storage.experiment_dir_name):
+            spec["storage"] = copy.copy(kept)
+            spec["storage"].storage_filesystem = storage.storage_filesystem
+            spec["storage"].storage_fs_path = storage.storage_fs_path
+            spec["storage"].experiment_dir_name = storage.experiment_dir_name
+            moved += 1
+    return moved
+
+
+def search_specs(search_alg: SearchAlgorithm) -> list[dict[str, Any]]:
+    """The experiment specs ``search_alg`` creates its trials from, each with the ``storage`` they are written to (a
+    BasicVariantGenerator's too for each variant it resolved and has not made a trial of yet)."""
+    if isinstance(search_alg, BasicVariantGenerator):
+        specs = []
+        for iterator in search_alg._iterators:
+            specs.append(iterator.unresolved_spec)
+            if iterator.variants is not None and not iterator.variants.lazy_eval:  # a list, saved with the state
+                specs.extend(spec for _, spec in iterator.variants.iterable)
+        return specs
+    experiment = getattr(search_alg, "_experiment", None)  # SearchGenerator
+    return [experiment.spec] if experiment is not None else []
 
 
 # -- the experiment snapshot -----------------------------------------------------------------------------------------

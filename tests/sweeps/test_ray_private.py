@@ -7,6 +7,7 @@ a message naming the function of ``sweeps/ray_private/`` to update, before a swe
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -19,15 +20,17 @@ import pytest
 import ray
 from packaging.requirements import Requirement
 from ray import tune
+from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search import Repeater
+from ray.tune.search import BasicVariantGenerator, Repeater, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
+from restore_core.loop import CHECKPOINT_FILE
 from sweeps import ray_private
 from sweeps.cluster.atomic_fs import is_local_filesystem
-from sweeps.ledger.recover import unreported_checkpoints
+from sweeps.ledger.recover import put_back_deleted_checkpoints, unreported_checkpoints
 from tests.conftest import ROOT
 
 
@@ -255,6 +258,21 @@ def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(canary
     assert folders[0] not in unreported_checkpoints(str(run_dir), {folders[0]: "checkpoint_000001"})
 
 
+def test_a_moved_runs_deleted_checkpoint_is_put_back_where_the_run_is(canary_run, tmp_path):
+    """A run copied elsewhere keeps, in Ray's snapshot, the paths of where it was written; a checkpoint the snapshot
+    restores a trial from but Ray deleted (a newer one kept) is put back in the copy, not looked for at the first
+    place."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(canary_run[1], run_dir)
+    folder = sorted(params.parent.name for params in run_dir.glob("*/params.json"))[0]
+    (run_dir / folder / "checkpoint_000000").rename(run_dir / folder / "checkpoint_000001")
+    (run_dir / folder / "checkpoint_000001" / CHECKPOINT_FILE).write_bytes(b"state")  # whole, as the loop writes it
+    assert put_back_deleted_checkpoints(str(run_dir)) == [str(run_dir / folder / "checkpoint_000000")]
+    assert sorted(os.listdir(run_dir / folder / "checkpoint_000000")) == \
+        sorted(os.listdir(run_dir / folder / "checkpoint_000001"))
+    assert put_back_deleted_checkpoints(str(run_dir)) == []
+
+
 def test_the_optuna_searcher_and_the_repeater():
     space = {"lr": tune.uniform(0.1, 1.0)}
     searcher = OptunaSearch(space=space, metric="psnr", mode="max", sampler=optuna.samplers.RandomSampler(seed=0))
@@ -272,3 +290,49 @@ def test_the_optuna_searcher_and_the_repeater():
         assert ray_private.repeater_first_of_group(repeater, "b") is True
         assert ray_private.repeater_first_of_group(repeater, "c") is False
         assert ray_private.repeater_first_of_group(repeater, "z") is False
+
+
+def _noop_trainable(config):
+    return None
+
+
+@pytest.mark.parametrize("search", ["grid", "optuna"])
+def test_a_resumed_search_makes_its_trials_to_come_where_the_run_is(search, tmp_path):
+    """A search algorithm saved by a run written under ``first``, restored as Ray Tune's resume of a copy under
+    ``moved`` restores it: once its specs are moved with the run, the trials it creates are written there (as Ray
+    restores it, under ``first``)."""
+    config = {"x": tune.grid_search([1, 2, 3])} if search == "grid" else {"x": tune.uniform(0.0, 1.0)}
+
+    def experiment(where: str) -> tune.Experiment:
+        return tune.Experiment("run", run=_noop_trainable, config=config, num_samples=1 if search == "grid" else 3,
+                               storage_path=str(tmp_path / where))
+
+    def search_alg(where: str, saved: str | None = None):
+        """A new run's search algorithm, or (``saved``) one of a resumed run: set up, then restored (as tune.run)."""
+        made = BasicVariantGenerator() if search == "grid" else SearchGenerator(
+            OptunaSearch(metric="psnr", mode="max", sampler=optuna.samplers.RandomSampler(seed=0)))
+        made.set_search_properties("psnr", "max", config)
+        made.add_configurations([experiment(where)])
+        if saved:
+            made.restore_from_dir(saved)
+        return made
+
+    def written_under(trial: Trial) -> str:
+        return os.path.relpath(trial.storage.experiment_fs_path, tmp_path).split(os.sep)[0]
+
+    saved = search_alg("first")
+    assert written_under(saved.next_trial()) == "first"
+    os.makedirs(tmp_path / "saved")
+    saved.save_to_dir(str(tmp_path / "saved"), "0")  # what Ray saves of it, and restores in the resumed run
+    with private_api("move_search_specs"):
+        as_ray_restores = search_alg("moved", str(tmp_path / "saved"))
+        assert written_under(as_ray_restores.next_trial()) == "first"
+        restored = search_alg("moved", str(tmp_path / "saved"))
+        here = experiment("moved").spec["storage"]  # the resumed run's (TuneController._storage)
+        assert ray_private.move_search_specs(restored, here) >= 1
+        assert [written_under(restored.next_trial()) for _ in range(2)] == ["moved", "moved"]
+        assert ray_private.move_search_specs(restored, here) == 0  # already there
+    with private_api("new_trials_where_the_run_is"):
+        ray_private.new_trials_where_the_run_is()
+        assert TuneController.resume.__module__ == "sweeps.ray_private.experiment"
+        assert list(inspect.signature(ray_private.experiment._RESUME).parameters) == ["self", "resume_config"]

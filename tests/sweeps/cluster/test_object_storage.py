@@ -5,6 +5,7 @@ variables only, and appear in no file of the run, no log of the driver and no lo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from restore_core.errors import DataError
 from sweeps.ledger.recover import restore_snapshot
 from sweeps.ray_private import CALLBACK_STATES, SNAPSHOT, snapshot_checkpoints
 from tests.conftest import ROOT, free_port
-from tests.sweeps.cluster.s3_server import environment, moto_s3
+from tests.sweeps.cluster.s3_server import S3Server, environment, moto_s3
 from tests.sweeps.driver_forks import ForkedDriver, run_driver, start_driver
 from tests.sweeps.ledger.test_crash import EVAL_EVERY, STEPS, SWEEP, TRIALS
 from tests.worker_forks import python_command
@@ -33,12 +34,12 @@ ANALYSIS = ["-c", "import sys; from tests.sweeps import spaces; spaces.register(
             "from analysis.__main__ import main; sys.exit(main())"]
 
 
-@pytest.mark.parametrize("save", ["whole", "first upload cut"])
-def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(save, forked_workers, tmp_path, monkeypatch):
-    """``save``: the driver killed once Ray's newest whole save is in the bucket; or, as a kill during Ray's first
-    upload leaves the bucket, without the save's bundle (its callback states, uploaded last): the trials' result
-    files then have nothing to take their cut reports back from, and each restored checkpoint's carried reports
-    make them again (the analysis and the leak checks run in the first case only)."""
+def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, tmp_path, monkeypatch):
+    """The driver killed once Ray's newest whole save is in the bucket, its result files cut, and the run resumed from
+    there; the killed run copied first to a second bucket without the save's bundle (its callback states, uploaded
+    last), as a kill during Ray's first upload leaves a bucket: the trials' result files there have nothing to take
+    their cut reports back from, and each restored checkpoint's carried reports make them again. Both resume to the
+    same records; the analysis and the leak checks run on the first."""
     ray_tmp = f"/tmp/rs-{secrets.token_hex(3)}"  # the drivers' own Rays (short: Ray's sockets live under it)
     try:
         with moto_s3(str(tmp_path / "moto.log")) as s3:
@@ -54,37 +55,20 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(save, forked_wor
                 if driver.poll() is None:
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
-            if save == "first upload cut":
-                bundles = [name for name in s3.files(run_key) if name.startswith(CALLBACK_STATES)]
-                assert bundles
-                for name in bundles:
-                    s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/{name}")
-            # the killed trial's at least: its checkpoint is in Ray's save (kill_mid_trial); the resume takes the
-            # result files back from the save, puts the moved checkpoint back, and reports what no record holds again
-            assert lag_the_result_files(s3, run_uri, run_key, monkeypatch)
+            cut = copy_without_bundle(s3, run_key, f"{s3.bucket}-cut")
+            outputs = {}
+            for bucket in (s3, cut):
+                # the killed trial's at least: its checkpoint is in Ray's save (kill_mid_trial); the resume takes the
+                # result files back from the save (or makes the reports again from the checkpoints), puts the moved
+                # checkpoint back, and reports what no record holds again
+                assert lag_the_result_files(bucket, f"s3://{bucket.bucket}/{run_key}", run_key, monkeypatch)
+                resumed = run_driver(["--resume", "--name", "s3", "--storage", f"s3://{bucket.bucket}/runs",
+                                      *own_ray], str(tmp_path), timeout=900, env=env)
+                results = check_resumed(bucket, run_key, resumed)
+                outputs[bucket.bucket] = resumed
 
-            resumed = run_driver(["--resume", "--name", "s3", "--storage", storage, *own_ray], str(tmp_path),
-                                 timeout=900, env=env)
-            assert resumed.returncode == 0, resumed.stderr[-3000:]
-            files = s3.files(run_key)
-            assert {"manifest.json", "results.csv", "table.md", "report.html"} <= set(files)
-            results = pd.read_csv(io.BytesIO(s3.read(f"{run_key}/results.csv")))
-            assert len(results) == TRIALS and (results["status"] == "completed").all()
-            for trial in results["trial_id"]:  # each trial's files and checkpoint are in the bucket
-                assert {"params.json", "result.json", "status.json"} <= {n.split("/")[-1] for n in files
-                                                                          if n.startswith(f"{trial}/")}
-                assert any(n.startswith(f"{trial}/checkpoint_") for n in files)
-                assert any(n.startswith(f"{trial}/events.out.tfevents.") for n in files)
-                reports = [json.loads(line) for line in s3.read(f"{run_key}/{trial}/result.json").splitlines()]
-                restarts = [r["step"] for r in reports if r["iterations_since_restore"] == 1]
-                lives = [(r["step"], r["iterations_since_restore"]) for r in reports]
-                assert restarts[0] == 2 and all(step > 2 for step in restarts[1:]), (trial, lives, resumed.stderr)
-                # no report lost: what the lagging result file lacked came back from Ray's save, or was made again
-                assert {r["step"] for r in reports} == set(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+            resumed = outputs[s3.bucket]
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
-            if save == "first upload cut":
-                return
-
             table = s3.read(f"{run_key}/table.md")
             assert all(f"| {label} |".encode() in table for label in results["label"])
             s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/table.md")
@@ -99,9 +83,12 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(save, forked_wor
                 f"error: {storage}/ops_crash/nothing is not a run directory (no manifest.json)")
 
             secrets_ = [s3.access_key.encode(), s3.secret_key.encode()]
-            logs = {"driver": log.read_bytes(), "resume": (resumed.stdout + resumed.stderr).encode(),
-                    "analysis": (analysed.stdout + analysed.stderr).encode()}
-            logs.update({f"s3://{name}": s3.read(f"{run_key}/{name}") for name in s3.files(run_key)})
+            logs = {"driver": log.read_bytes(), "analysis": (analysed.stdout + analysed.stderr).encode()}
+            for name, output in outputs.items():
+                logs[f"resume in {name}"] = (output.stdout + output.stderr).encode()
+            for bucket in (s3, cut):
+                logs.update({f"s3://{bucket.bucket}/{name}": bucket.read(f"{run_key}/{name}")
+                             for name in bucket.files(run_key)})
             for folder, _, names in os.walk(ray_tmp):  # every log and file of the drivers' Ray sessions
                 for name in names:
                     path = os.path.join(folder, name)
@@ -113,6 +100,43 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(save, forked_wor
             assert leaked == []
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def copy_without_bundle(s3: S3Server, run_key: str, bucket: str) -> S3Server:
+    """The run at ``run_key`` copied, object by object, to the same key in a new ``bucket`` of the same server, less
+    the bundles of Ray's save; returns that bucket's :class:`S3Server`."""
+    copy = dataclasses.replace(s3, bucket=bucket)
+    filesystem = s3.filesystem()
+    filesystem.create_dir(bucket)
+    names = s3.files(run_key)
+    bundles = [name for name in names if name.startswith(CALLBACK_STATES)]
+    assert bundles  # the save was whole
+    for name in set(names) - set(bundles):
+        filesystem.copy_file(f"{s3.bucket}/{run_key}/{name}", f"{bucket}/{run_key}/{name}")
+    assert set(copy.files(run_key)) == set(names) - set(bundles)
+    return copy
+
+
+def check_resumed(s3: S3Server, run_key: str, resumed: subprocess.CompletedProcess) -> pd.DataFrame:
+    """The resumed run in ``s3`` ended with every trial completed, its files in the bucket, and every report of each
+    trial in its result file, the killed run's first (step 2) and each restart's after it; returns its results."""
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    files = s3.files(run_key)
+    assert {"manifest.json", "results.csv", "table.md", "report.html"} <= set(files)
+    results = pd.read_csv(io.BytesIO(s3.read(f"{run_key}/results.csv")))
+    assert len(results) == TRIALS and (results["status"] == "completed").all()
+    for trial in results["trial_id"]:  # each trial's files and checkpoint are in the bucket
+        assert {"params.json", "result.json", "status.json"} <= {n.split("/")[-1] for n in files
+                                                                  if n.startswith(f"{trial}/")}
+        assert any(n.startswith(f"{trial}/checkpoint_") for n in files)
+        assert any(n.startswith(f"{trial}/events.out.tfevents.") for n in files)
+        reports = [json.loads(line) for line in s3.read(f"{run_key}/{trial}/result.json").splitlines()]
+        restarts = [r["step"] for r in reports if r["iterations_since_restore"] == 1]
+        lives = [(r["step"], r["iterations_since_restore"]) for r in reports]
+        assert restarts[0] == 2 and all(step > 2 for step in restarts[1:]), (s3.bucket, trial, lives, resumed.stderr)
+        # no report lost: what the lagging result file lacked came back from Ray's save, or was made again
+        assert {r["step"] for r in reports} == set(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+    return results
 
 
 def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -> dict[str, int]:
