@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -64,9 +65,12 @@ def test_a_driver_killed_at_five_moments_loses_no_trial_and_no_checkpoint(ray_se
     reference = pd.read_csv(tmp_path / "whole" / "ops_crash" / "c" / "results.csv").set_index("label")
 
     storage, run_dir = str(tmp_path / "killed"), str(tmp_path / "killed" / "ops_crash" / "c")
-    resume = ["--resume", "--name", "c", "--storage", storage, *address]
     states = {}
     for number, moment in enumerate((planned, trials_starting, mid_trial, checkpoint_being_written, writing_tables)):
+        if moment is mid_trial:  # the run moved after a kill that left trials still to come: it goes on where it is
+            shutil.move(storage, tmp_path / "moved")
+            storage, run_dir = str(tmp_path / "moved"), str(tmp_path / "moved" / "ops_crash" / "c")
+        resume = ["--resume", "--name", "c", "--storage", storage, *address]
         args = [*SWEEP, "--name", "c", "--storage", storage, *address] if number == 0 else resume
         # while its trials start, workers started by Ray itself: a forked one (tests/worker_forks.py) reports so
         # soon after its trial starts that the moment between can pass unseen
@@ -78,6 +82,7 @@ def test_a_driver_killed_at_five_moments_loses_no_trial_and_no_checkpoint(ray_se
     assert not os.path.exists(os.path.join(run_dir, "table.md"))  # killed before the tables were written whole
 
     assert main(resume) == 0
+    assert not os.path.exists(tmp_path / "killed")  # nothing written where the run was before it moved
     results = pd.read_csv(os.path.join(run_dir, "results.csv"))
     # every trial counted once: the same configurations as the run without a kill, each in one folder
     assert sorted(results["label"]) == sorted(reference.index) and len(trial_dirs(run_dir)) == TRIALS
