@@ -56,7 +56,7 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
                     driver.kill()
             assert "results.csv" not in killed and any(name.endswith("/result.json") for name in killed)
             cut = copy_without_bundle(s3, run_key, f"{s3.bucket}-cut")
-            outputs = {}
+            outputs, results = {}, {}
             for bucket in (s3, cut):
                 # the killed trial's at least: its checkpoint is in Ray's save (kill_mid_trial); the resume takes the
                 # result files back from the save (or makes the reports again from the checkpoints), puts the moved
@@ -64,13 +64,12 @@ def test_a_sweep_in_a_bucket_resumes_and_is_analysed_from_there(forked_workers, 
                 assert lag_the_result_files(bucket, f"s3://{bucket.bucket}/{run_key}", run_key, monkeypatch)
                 resumed = run_driver(["--resume", "--name", "s3", "--storage", f"s3://{bucket.bucket}/runs",
                                       *own_ray], str(tmp_path), timeout=900, env=env)
-                results = check_resumed(bucket, run_key, resumed)
-                outputs[bucket.bucket] = resumed
+                outputs[bucket.bucket], results[bucket.bucket] = resumed, check_resumed(bucket, run_key, resumed)
 
             resumed = outputs[s3.bucket]
             assert "best trial:" in resumed.stdout and f"run directory: {run_uri}" in resumed.stdout
             table = s3.read(f"{run_key}/table.md")
-            assert all(f"| {label} |".encode() in table for label in results["label"])
+            assert all(f"| {label} |".encode() in table for label in results[s3.bucket]["label"])
             s3.filesystem().delete_file(f"{s3.bucket}/{run_key}/table.md")
             analysed = subprocess.run([*python_command(), *ANALYSIS, run_uri], cwd=ROOT, env=env,
                                       capture_output=True, text=True, timeout=600)
