@@ -22,9 +22,10 @@ from tests.sweeps import spaces
 from tests.sweeps.trial_reports import kill_worker
 
 # seconds; the hung trial waits it out twice (it is retried), so it sets the sweep's length. A smoke trial takes about
-# 2, the slow one about 4: with both cores of the development machine busy with other work, its longer attempt
-# reported its last step 6 s after its start and both attempts trained for 9 s in all; 15 leaves 2.5 times that
-TRIAL_TIMEOUT = 15
+# 1, the slow one (tests/sweeps/spaces.py: FAULT_SLOW) about 3: with four busy loops beside the test on the development
+# machine's two cores, the slow trial's longer attempt (its retry) reported its last step 2.7 s after its start;
+# 10 leaves over 3 times that
+TRIAL_TIMEOUT = 10
 
 
 @dataclass

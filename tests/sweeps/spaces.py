@@ -17,6 +17,9 @@ BASE = deep_merge(deep_merge(lsid_lr.BASE, lsid_lr.SMOKE),
                   {"train": {"threads": 1, "cost_size": 32, "fault": "none", "fault_step": 0}})
 # width 0.5 at 32x32: about 25 ms a step on one thread, so 120 steps take seconds and report ten times
 SLOW = {"model": {"width": 0.5}, "train": {"steps": 120, "eval_every": 12}}
+# the fault sweep's slow trial, killed once it has reported step 12: half as long, so that its retry's 48 steps stay
+# well inside the sweep's --trial-timeout (tests/sweeps/conftest.py)
+FAULT_SLOW = deep_merge(SLOW, {"train": {"steps": 60}})
 
 
 def fault(kind: str, step: int) -> dict:
@@ -30,7 +33,7 @@ FAULTS = SearchSpace(
     base=BASE,
     rows=(
         Row("hang", fault("hang", 3)),
-        Row("slow", SLOW),
+        Row("slow", FAULT_SLOW),
         Row("raise", fault("raise", 3)),
         Row("oom", fault("oom", 3)),
         Row("nan", fault("nan", 1)),

@@ -6,6 +6,7 @@ import re
 
 from analysis import load_run
 from sweeps.driver.progress import duration
+from tests.sweeps.spaces import FAULT_SLOW
 
 LINE = re.compile(r"^progress: (\d+) done, (\d+) running, (\d+) stopped, (\d+) failed, (\d+) pending \| "
                   r"steps ([\d,]+)/([\d,]+) \((\d+)%\)(?: \| (\d+) ms/step)?(?: \| ETA (.+))?$")
@@ -25,9 +26,9 @@ def test_the_last_progress_line_counts_every_trial_and_step(fault_sweep):
     assert (done, failed, stopped) == (2, 3, 2)  # ok and slow; raise, oom, hang; nan and collapse
     last = lines[-1]
     assert [int(g) for g in last.groups()[:5]] == [done, 0, stopped, failed, 0]
-    # every trial trains 4 smoke steps but the slow one 120; the steps are those each trial reached
+    # every trial trains 4 smoke steps but the slow one 60; the steps are those each trial reached
     assert int(last.group(6).replace(",", "")) == int(frame["steps"].sum())
-    assert int(last.group(7).replace(",", "")) == 6 * 4 + 120
+    assert int(last.group(7).replace(",", "")) == 6 * 4 + FAULT_SLOW["train"]["steps"]
     assert last.group(10) == "0 s"  # nothing left
 
 

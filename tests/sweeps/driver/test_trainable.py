@@ -20,6 +20,7 @@ from restore_core.run_files import STAGED_CHECKPOINT_PREFIX
 from sweeps.driver.trainable import drop_frames, release_memory
 from sweeps.ledger.watchdog import TrialTimeout, Watchdog
 from tests.sweeps.conftest import TRIAL_TIMEOUT
+from tests.sweeps.spaces import FAULT_SLOW
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -89,7 +90,7 @@ def test_a_hung_trial_is_stopped_by_the_trial_timeout_and_retried(fault_sweep):
 def test_a_killed_worker_is_retried_from_its_checkpoint(fault_sweep):
     assert fault_sweep.killed_pid is not None
     frame = _by_label(fault_sweep.run_dir)
-    assert frame.loc["slow", "status"] == "completed" and frame.loc["slow", "steps"] == 120
+    assert frame.loc["slow", "status"] == "completed" and frame.loc["slow", "steps"] == FAULT_SLOW["train"]["steps"]
     results = _results(fault_sweep.run_dir, frame.loc["slow", "trial_id"])
     pids = {r["pid"] for r in results}
     assert fault_sweep.killed_pid in pids and len(pids) == 2  # a second worker finished it
