@@ -139,10 +139,12 @@ def check_resumed(s3: S3Server, run_key: str, resumed: subprocess.CompletedProce
 
 
 def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -> dict[str, int]:
-    """SIGKILL the driver once a trial's report is in the bucket, that trial has not ended, and Ray's newest whole save
-    in the bucket (the one a resume restores, with its bundle) holds a checkpoint of it; returns the run's objects
-    then."""
-    deadline, read, saved = time.time() + limit, None, {}
+    """SIGKILL the driver once a trial's report is in the bucket, that trial has not ended, and both Ray's newest whole
+    save in the bucket (the one a resume restores, with its bundle) and the loose save files there hold a checkpoint of
+    it; returns the run's objects then. (Ray uploads a save's files side by side: the bundle can be in while the loose
+    snapshot is still an earlier save's, one without the checkpoint, and the copy without the bundle is made of the
+    loose files.)"""
+    deadline, read, saved = time.time() + limit, None, set()
     while driver.poll() is None and time.time() < deadline:
         files = s3.files(run_key)
         save = {name: size for name, size in files.items() if name.startswith((SNAPSHOT, CALLBACK_STATES))}
@@ -153,12 +155,14 @@ def kill_mid_trial(s3, run_key: str, driver: ForkedDriver, limit: float = 600) -
                     with open(os.path.join(folder, name), "wb") as handle:
                         handle.write(s3.read(f"{run_key}/{name}"))
                 try:
+                    loose = snapshot_checkpoints(folder)  # the loose files as they are, without the bundle
                     # a whole save has its bundle, the callback states Ray uploads last (before the first is in,
-                    # the bucket holds loose files only: the test's other case makes that state on purpose)
+                    # the bucket holds loose files only: the copy without the bundle makes that state on purpose)
                     whole = restore_snapshot(folder) is not None
-                    saved = snapshot_checkpoints(folder) if whole else {}  # the trials whose checkpoint it holds
+                    # the trials whose checkpoint both hold
+                    saved = set(snapshot_checkpoints(folder)) & set(loose) if whole else set()
                 except DataError:  # read while Ray replaced it: the next poll reads it whole
-                    read, saved = None, {}
+                    read, saved = None, set()
         for name in files:
             trial = name.rsplit("/", 1)[0]
             if (name.endswith("/result.json") and f"{trial}/status.json" not in files and trial in saved
