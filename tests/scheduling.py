@@ -14,7 +14,8 @@ import pytest
 SHARED_FIXTURES = ("smoke_run", "fault_sweep")
 
 # The longest units first (a file, or a group named after its shared fixture), by their serial wall time measured
-# with benchmarks/suite_cost.py (seconds, rounded); everything else keeps its collection order after them.
+# with benchmarks/suite_cost.py (seconds, rounded; the last three from benchmarks/suite_timeline.py's records of a
+# whole run); everything else keeps its collection order after them.
 LONGEST = (
     ("fault_sweep", 220),  # the fault sweep, test_connect's own sweeps and Ray, test_trainable and its readers
     ("tests/sweeps/cluster/test_two_nodes.py", 140),
@@ -27,6 +28,7 @@ LONGEST = (
     ("tests/sweeps/driver/test_multiobjective.py", 50),
     ("tests/sweeps/test_plugins.py", 50),
     ("tests/sweeps/cluster/test_full_disk.py", 50),
+    ("tests/restore_core/test_step_options.py", 45),  # torch.compile's C++ kernels, built from nothing as in CI
     ("tests/search_spaces/test_tcfl_space.py", 40),
     ("tests/benchmarks/test_bad_arguments.py", 40),
     ("tests/search_spaces/test_desmoke_space.py", 40),
@@ -34,6 +36,8 @@ LONGEST = (
     ("tests/sweeps/ledger/test_timeout_retry.py", 30),
     ("tests/search_spaces/test_lamba_spaces.py", 30),
     ("tests/sweeps/driver/test_mlflow.py", 25),
+    ("tests/sweeps/test_run_cli.py", 15),
+    ("tests/test_worker_forks.py", 10),  # last in collection order: alone at the end of a run without this
 )
 
 
