@@ -12,8 +12,10 @@ then uploaded file by file into the run directory. A driver killed
 - between a trial's start and the next save leaves that trial's folder behind, unknown to the snapshot: the resume
   creates the trial again (the searcher proposes it again from its saved state), so the old folder is moved out of
   the run's trials into ``unrecorded/``, where nothing counts it and nothing is lost;
-- after a trial wrote a checkpoint that the last save does not know: the trial goes on from the newest checkpoint in
-  its folder (:func:`newest_checkpoint`), not from an older one or its start;
+- after a trial wrote a checkpoint that the last save does not know: on a path, the trial goes on from the newest
+  checkpoint in its folder (:func:`newest_checkpoint`), not from an older one or its start; in object storage it goes
+  on from the save's checkpoint, or starts over where the save holds none, and its result file is then replaced by
+  the new attempt's reports (the work since the save is done again; no report is counted twice);
 - in object storage, after Ray's save reached the bucket and before the result files that record its reports did:
   the save's own copy of each unfinished trial's result file takes the place of a shorter one (:class:`SnapshotBundle`,
   :func:`restore_snapshot`), and a trial whose restored checkpoint no record reports even so (a save without that
