@@ -42,9 +42,24 @@ def filesystem(uri: str):
     from pyarrow import ArrowException, fs  # lazy: pyarrow (Ray's dependency) only for a URI
 
     try:
-        return fs.FileSystem.from_uri(uri)
+        filesystem_, path = fs.FileSystem.from_uri(uri)
     except (OSError, ArrowException, ValueError) as err:
         raise DataError(f"cannot open {uri}: {str(err).splitlines()[0]}") from None
+    return one_request_uploads(filesystem_), path
+
+
+def one_request_uploads(filesystem_):
+    """``filesystem_``, or for S3 the same filesystem uploading a file smaller than an upload part in one request
+    (pyarrow's ``allow_delayed_open``: one PutObject at its close) where pyarrow's default makes three, the create, the
+    part and the completion of a multipart upload. A run is mostly small files: each trial's result files, its
+    checkpoints, Ray's saves. An error of the upload (a bucket that is gone) then comes at the file's close."""
+    from pyarrow import fs  # lazy, as in filesystem()
+
+    if isinstance(filesystem_, getattr(fs, "S3FileSystem", ())):
+        rebuild, (options,) = filesystem_.__reduce__()  # every option as the filesystem holds it (no credential
+        if not options.get("allow_delayed_open"):  # is resolved into them: pyarrow finds those at each request)
+            return rebuild({**options, "allow_delayed_open": True})
+    return filesystem_
 
 
 def list_files(uri: str, recursive: bool = True) -> dict[str, int]:

@@ -20,7 +20,12 @@ from sweeps.driver.trainable import run_trial
 from sweeps.ledger.recover import SnapshotBundle, experiment_saved
 from sweeps.ledger.result_log import ProgressCsvLogger, ResultJsonLogger
 from sweeps.ledger.status import TrialStatusCallback
-from sweeps.ray_private import keep_credentials_out_of_trials, new_trials_where_the_run_is, trials_without_tune_env
+from sweeps.ray_private import (
+    keep_credentials_out_of_trials,
+    new_trials_where_the_run_is,
+    one_request_per_small_upload,
+    trials_without_tune_env,
+)
 from sweeps.settings.plan import SweepPlan
 
 
@@ -92,6 +97,7 @@ def build_tuner(plan: SweepPlan, shared: Mapping[str, SharedData], gpus_per_tria
     keep_credentials_out_of_trials()  # else Ray's runtime env agent logs them
     trials_without_tune_env()  # a trial's worker starts without Ray's setup_worker.py step
     new_trials_where_the_run_is()  # a resumed run's trials still to come are written where it is now
+    one_request_per_small_upload()  # in S3, a small file in one request, not a multipart upload's three
     trainable = tune.with_parameters(run_trial, space=plan.space, base=plan.base, shared=dict(shared),
                                      trial_timeout=settings.trial_timeout, plugins=settings.plugins,
                                      unreported=dict(unreported or {}))

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.fs
 from ray import cloudpickle
 from ray.train._internal import session as _train_session
+from ray.train._internal import storage as _train_storage
 from ray.train._internal.storage import StorageContext
 from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experiment.trial import Trial
@@ -20,6 +21,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import BasicVariantGenerator, Repeater, SearchAlgorithm
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
+from analysis.remote import one_request_uploads
 from restore_core.errors import DataError
 from restore_core.io import read_json_object
 
@@ -158,6 +160,24 @@ def worker_trial_dir(on_local_storage: bool) -> str:
 # creates the trials still to come from (BasicVariantGenerator's iterators, SearchGenerator's experiment): those were
 # created where the run was first written, and read and wrote their records there.
 _RESUME = TuneController.resume
+
+
+# -- a run's uploads ---------------------------------------------------------------------------------------------
+# Missing: Ray Tune opens the filesystem of a storage URI itself (pyarrow's FileSystem.from_uri, in StorageContext), and
+# a filesystem passed in instead would change what its storage path means (a path in that filesystem, no URI).
+_FS_AND_PATH = _train_storage.get_fs_and_path
+
+
+def one_request_per_small_upload() -> None:
+    """Make the filesystem Ray Tune opens for an S3 run upload each file smaller than a part in one request instead
+    of three (:func:`analysis.remote.one_request_uploads`): the driver's uploads of the run (its saves, each trial's
+    result files), and a trial's own (its checkpoints), as its worker gets the trial's storage with that filesystem."""
+    _train_storage.get_fs_and_path = _fs_and_path  # what StorageContext calls as it is made
+
+
+def _fs_and_path(storage_path: Any, storage_filesystem: pyarrow.fs.FileSystem | None = None) -> tuple[Any, str]:
+    filesystem, path = _FS_AND_PATH(storage_path, storage_filesystem)
+    return one_request_uploads(filesystem), path
 
 
 def new_trials_where_the_run_is() -> None:
