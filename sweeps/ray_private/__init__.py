@@ -1,7 +1,7 @@
 """Every use of a Ray private API in the project, one small function each, with the public API that is missing:
 the cluster's (``cluster``: queries of a Ray, a local Ray's start, what a trial's worker starts with) and Ray Tune's
-(``experiment``: ASHA's bracket, the Optuna searcher and Repeater, a trial's storage, the search's saved spec, the
-experiment's snapshot).
+(``experiment``: ASHA's bracket, the Optuna searcher and Repeater, a trial's storage, a run's uploads, the search's
+saved spec, the experiment's snapshot).
 
 Nothing else in the project imports ``ray._private``, ``ray._raylet`` or ``ray.train._internal``, reads a Ray object's
 underscored attributes or parses Ray's experiment snapshot. Ray is pinned in ``pyproject.toml`` to the versions the

@@ -1,5 +1,5 @@
 """Ray Tune's private APIs for an experiment: ASHA's bracket, the Optuna searcher and Repeater, a trial's storage,
-the search's saved spec, the experiment's snapshot and saves (see the package's docstring)."""
+a run's uploads, the search's saved spec, the experiment's snapshot and saves (see the package's docstring)."""
 
 from __future__ import annotations
 
