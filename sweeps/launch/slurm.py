@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from restore_core.errors import UserError
 from sweeps.launch.common import PROJECT_ROOT, RunArgs, check_run_args, check_trial_fits, warn_storage
+from sweeps.launch.slurm_wait import wait_for_job
 
 # sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or no limit
 SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE")
@@ -201,19 +202,24 @@ def write_script(text: str, path: str) -> str:
     return os.path.abspath(path)
 
 
-def submit_script(path: str, log_dir: str, wait: bool = False) -> tuple[str | None, int]:
-    """``sbatch`` the script (``--wait``: until the job ends). Returns (job id, exit status); no sbatch: (None, 0)."""
+def submit_script(path: str, log_dir: str) -> str | None:
+    """``sbatch`` the script; returns the job's id (None: no sbatch on this machine)."""
     sbatch = shutil.which("sbatch")
     if sbatch is None:
-        return None, 0
+        return None
     os.makedirs(log_dir, exist_ok=True)
-    command = [sbatch, "--parsable", *(["--wait"] if wait else []), path]
     # from the project root: the script cds to the folder sbatch ran in, and a relative --output is read from it
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    proc = subprocess.run([sbatch, "--parsable", path], capture_output=True, text=True, cwd=PROJECT_ROOT)
     job_id = proc.stdout.strip().split(";")[0] or None
-    if proc.returncode != 0 and job_id is None:
+    if proc.returncode != 0 or job_id is None:
         raise UserError(f"sbatch refused the script: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
-    return job_id, proc.returncode
+    return job_id
+
+
+def scontrol_beside_sbatch() -> str:
+    """The ``scontrol`` of the SLURM whose ``sbatch`` submitted the job."""
+    sbatch = shutil.which("sbatch")
+    return (shutil.which("scontrol", path=os.path.dirname(sbatch)) if sbatch else None) or "scontrol"
 
 
 # -- the launch target's interface (sweeps.launch.cli) ---------------------------------------------------------------
@@ -238,7 +244,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", default="slurm-logs", help="where the script and the job's output go")
     parser.add_argument("--python", default="python", help="the Python that runs Ray and sweeps/run.py on the nodes")
     parser.add_argument("--print", action="store_true", help="print the script instead of submitting it")
-    parser.add_argument("--wait", action="store_true", help="block until the job ends (sbatch --wait)")
+    parser.add_argument("--wait", action="store_true",
+                        help="block until the job ends, showing its state, and exit with its exit status")
 
 
 def launch(args: argparse.Namespace, run_args: list[str]) -> int:
@@ -259,13 +266,15 @@ def launch(args: argparse.Namespace, run_args: list[str]) -> int:
     if path is None:
         print(text)
         return 0
-    job_id, code = submit_script(path, log_dir, wait=args.wait)
+    job_id = submit_script(path, log_dir)
     if job_id is None:
         print(f"sbatch is not on this machine; the script is {path}: copy the project to the cluster and run "
               f"sbatch {os.path.relpath(path, PROJECT_ROOT)} from the project root there")
         return 0
     print(f"submitted SLURM job {job_id}: {path}")
-    print(f"  output: {log_dir}/<job name>-{job_id}.out    cancel: scancel {job_id}")
-    if args.wait:
-        print(f"SLURM job {job_id} ended with exit code {code}")
+    print(f"  output: {log_dir}/<job name>-{job_id}.out    cancel: scancel {job_id}", flush=True)
+    if not args.wait:
+        return 0
+    code = wait_for_job(scontrol_beside_sbatch(), job_id)
+    print(f"SLURM job {job_id} ended with exit code {code}")
     return code

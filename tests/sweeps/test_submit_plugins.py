@@ -16,6 +16,8 @@ from analysis import load_run
 from restore_core.plugins import file_sha256
 from sweeps.cluster.code import SUBMITTED
 from sweeps.launch.cli import run_main
+from sweeps.launch.slurm import scontrol_beside_sbatch, submit_script
+from sweeps.launch.slurm_wait import exit_status, wait_for_job
 from tests.conftest import ROOT
 from tests.registries import registries_restored_after_the_file  # noqa: F401 (its --import parts end with it)
 from tests.sweeps.submission import BIN, clean_env, copy_plugins, outward_address, slurm_ready
@@ -62,6 +64,30 @@ def test_a_sweep_of_plugins_submitted_to_slurm(forked_workers, tmp_path):
                          "sha256": file_sha256(f"{folder}/{name}.py")} for name in ("tiny_net", "tiny_space")]
     frame = load_run(str(run_dir))
     assert sorted(frame["label"]) == ["width=16", "width=4"] and frame["status"].tolist() == ["completed"] * 2
+
+
+@pytest.mark.skipif(not slurm_ready() and not os.environ.get("REQUIRE_SLURM"),
+                    reason="no SLURM here (bash .ci/slurm-setup.sh starts a one-node one)")
+def test_the_wait_for_a_slurm_job_ends_with_it_and_gives_its_exit_status(tmp_path, capsys):
+    """Two one-second jobs on this machine's SLURM, waited for as ``--wait`` waits: each wait shows the job's states
+    and ends with the job's exit status (how soon after the job: benchmarks/slurm_wait.py)."""
+    assert slurm_ready(), "REQUIRE_SLURM is set but sinfo shows no up and idle node (bash .ci/slurm-setup.sh)"
+    for status in (0, 3):
+        script = tmp_path / f"exit{status}.sbatch"
+        script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path}/%j.out\n#SBATCH --cpus-per-task=1\n"
+                          f"sleep 1\nexit {status}\n")
+        job_id = submit_script(str(script), str(tmp_path / "logs"))
+        assert wait_for_job(scontrol_beside_sbatch(), job_id, poll=0.5) == status
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[-1] == f"SLURM job {job_id}: {'COMPLETED' if status == 0 else 'FAILED'}" + (
+            "" if status == 0 else " (NonZeroExitCode)"), lines
+
+
+def test_a_jobs_exit_status_is_the_shells():
+    assert exit_status({"JobState": "COMPLETED", "ExitCode": "0:0"}) == 0
+    assert exit_status({"JobState": "FAILED", "ExitCode": "3:0"}) == 3
+    assert exit_status({"JobState": "CANCELLED", "ExitCode": "0:15"}) == 143  # 128 + SIGTERM
+    assert exit_status({"JobState": "TIMEOUT", "ExitCode": "0:0"}) == 1
 
 
 def test_the_kuberay_manifest_carries_plugin_files_in_a_config_map(tmp_path, capsys):
