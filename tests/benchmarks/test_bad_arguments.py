@@ -124,6 +124,8 @@ BAD = [
     ("heap", ["--space", "nope"], ["unknown space 'nope'", "known:", "lsid_lr"]),
     ("heap", ["--steps", "0"], ["--steps", "whole number >= 1", "got 0"]),
     ("heap", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
+    ("slurm_wait", ["--rounds", "0"], ["--rounds", "whole number >= 1", "got 0"]),
+    ("slurm_wait", ["--seconds", "3", "-1"], ["--seconds", "whole number >= 1", "got -1"]),
     ("gpu_check", ["--bogus"], ["unrecognized arguments: --bogus"]),
     ("gpu_check", ["--out", "/nonexistent"], ["--out", "not a folder"]),
     ("gpu_check", ["--checks", "speed"], ["--checks", "invalid choice: 'speed'", "'probe', 'packing'"]),
