@@ -22,7 +22,6 @@ LONGEST = (
     ("smoke_run", 130),  # the lsid_lr smoke sweep, test_lsid_lr and the analysis tests that read it
     ("tests/sweeps/test_submit.py", 95),  # the token-checked Ray head and its plugin job
     ("tests/sweeps/cluster/test_object_storage.py", 90),
-    ("tests/sweeps/test_submit_plugins.py", 80),  # the SLURM job
     ("tests/sweeps/ledger/test_crash.py", 80),
     ("tests/sweeps/ledger/test_resume.py", 60),
     ("tests/sweeps/driver/test_multiobjective.py", 50),
@@ -35,6 +34,7 @@ LONGEST = (
     ("tests/sweeps/ledger/test_best_checkpoint.py", 30),
     ("tests/sweeps/ledger/test_timeout_retry.py", 30),
     ("tests/search_spaces/test_lamba_spaces.py", 30),
+    ("tests/sweeps/test_submit_plugins.py", 30),  # the SLURM job: 28.6 s alone (`-n 0`) since `--wait` asks every 2 s
     ("tests/sweeps/driver/test_mlflow.py", 25),
     ("tests/sweeps/test_run_cli.py", 15),
     ("tests/test_worker_forks.py", 10),  # last in collection order: alone at the end of a run without this
