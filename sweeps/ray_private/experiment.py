@@ -154,15 +154,7 @@ def worker_trial_dir(on_local_storage: bool) -> str:
     return storage.trial_fs_path
 
 
-# -- a run resumed where it was not written --------------------------------------------------------------------------
-# Missing: Ray Tune's restore moves the trials of its snapshot to where the run is now (TuneController._restore_trials:
-# a run copied or moved to another bucket or folder), but not the experiment spec that its search algorithm saved and
-# creates the trials still to come from (BasicVariantGenerator's iterators, SearchGenerator's experiment): those were
-# created where the run was first written, and read and wrote their records there.
-_RESUME = TuneController.resume
-
-
-# -- a run's uploads ---------------------------------------------------------------------------------------------
+# -- a run's uploads ---------------------------------------------------------------------------------------------------
 # Missing: Ray Tune opens the filesystem of a storage URI itself (pyarrow's FileSystem.from_uri, in StorageContext), and
 # a filesystem passed in instead would change what its storage path means (a path in that filesystem, no URI).
 _FS_AND_PATH = _train_storage.get_fs_and_path
@@ -178,6 +170,14 @@ def one_request_per_small_upload() -> None:
 def _fs_and_path(storage_path: Any, storage_filesystem: pyarrow.fs.FileSystem | None = None) -> tuple[Any, str]:
     filesystem, path = _FS_AND_PATH(storage_path, storage_filesystem)
     return one_request_uploads(filesystem), path
+
+
+# -- a run resumed where it was not written --------------------------------------------------------------------------
+# Missing: Ray Tune's restore moves the trials of its snapshot to where the run is now (TuneController._restore_trials:
+# a run copied or moved to another bucket or folder), but not the experiment spec that its search algorithm saved and
+# creates the trials still to come from (BasicVariantGenerator's iterators, SearchGenerator's experiment): those were
+# created where the run was first written, and read and wrote their records there.
+_RESUME = TuneController.resume
 
 
 def new_trials_where_the_run_is() -> None:
