@@ -186,7 +186,10 @@ def fork(listener: socket.socket, connection: socket.socket, request: dict, fds:
             other.close()
         _child(listener, connection, request, fds)
     children.add(pid)
-    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    try:
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    except OSError:  # the client is gone (its node was stopped as it started): so is the child, which sees it
+        pass
     threading.Thread(target=_wait, args=(connection, pid, children), daemon=True).start()
 
 
@@ -201,12 +204,17 @@ def _wait(connection: socket.socket, pid: int, children: set[int]) -> None:
 
 
 def read_request(connection: socket.socket) -> tuple[dict | None, list[int]]:
-    head, fds, _, _ = socket.recv_fds(connection, 8, 3)
-    size, message = int.from_bytes(head, "big") if len(head) == 8 else 0, b""
-    while len(message) < size:
-        chunk = connection.recv(size - len(message))
-        if not chunk:
-            return None, fds
-        message += chunk
+    """A client's request and its streams' descriptors; ``None`` (and the descriptors that came) when the client went
+    away before its request was whole: a node stopped as it starts its processes kills their clients at any point."""
+    fds: list[int] = []
+    try:
+        head, fds, _, _ = socket.recv_fds(connection, 8, 3)
+        size, message = int.from_bytes(head, "big") if len(head) == 8 else 0, b""
+        while len(message) < size:
+            chunk = connection.recv(size - len(message))
+            if not chunk:
+                return None, fds
+            message += chunk
+    except OSError:
+        return None, fds
     return (json.loads(message) if message else None), fds
-

@@ -5,9 +5,11 @@ runs them; and a driver's shipped code reaches its forked workers."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 
@@ -134,6 +136,37 @@ def test_a_signal_to_the_client_reaches_the_worker_and_killing_the_client_ends_i
     run.kill()
     run.wait(timeout=30)
     worker.wait(timeout=30)  # psutil.TimeoutExpired if the worker outlived its client
+
+
+def test_clients_that_go_away_mid_request_leave_the_server_serving(server, tmp_path):
+    """A node stopped as it starts kills its processes' clients at any point of their hand-over: before the request is
+    whole, or after it and before the pid comes back. The server (which forks a job's first workers itself) and its
+    forkers serve the next client all the same."""
+    process, path = server
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    for job in range(6):  # a job of its own each: forked by the server itself, as a job's first two workers are
+        env = {**os.environ, "RAY_JOB_ID": f"{job:08x}"}
+        request = json.dumps({"argv": [str(script), "0"], "env": env, "cwd": str(tmp_path)}).encode()
+        with socket.socket(socket.AF_UNIX) as gone, open(os.devnull, "rb") as stdin:
+            gone.connect(path)
+            socket.send_fds(gone, [len(request).to_bytes(8, "big")], [stdin.fileno()] * 3)
+            if job % 2:  # the request whole; gone before the pid is sent
+                gone.sendall(request)
+    run = client(path, str(script), "5", str(tmp_path), RAY_JOB_ID="0000000a")
+    assert run.wait(timeout=60) == 5 and process.poll() is None
+    assert forked_by(process, int(run.stdout.readline().split()[0])) is False  # the server's own child
+
+
+def test_a_server_that_ended_during_the_session_is_reported_with_its_output(tmp_path):
+    path = f"/tmp/rs-wf-test-{secrets.token_hex(4)}.sock"
+    process = worker_forks.start_server(path, preload=("json",))
+    process.kill()
+    process.wait()
+    with pytest.raises(RuntimeError, match=rf"ended during the session \(exit code -9; its output in {path}\.log\)"):
+        worker_forks.stop_server(process, path)
+    os.unlink(path + ".log")
+    assert not os.path.exists(path)
 
 
 def test_the_hook_leaves_a_runtime_env_with_an_interpreter_of_its_own_to_ray(server, monkeypatch):

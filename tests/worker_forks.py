@@ -265,27 +265,45 @@ def _forward(pid: int, signum: int) -> None:
 
 def start_server(path: str, preload: tuple[str, ...] = PRELOAD) -> subprocess.Popen:
     """The server on ``path``, having imported ``preload``, in a process of its own (a session of its own: a test's
-    signals to its process group do not reach it); returns once it accepts."""
-    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), path, ",".join(preload)],
-                               start_new_session=True)
+    signals to its process group do not reach it); returns once it accepts. What it and its forkers print goes to
+    ``path + ".log"`` (a test's captured output would take it otherwise, and lose it)."""
+    with open(path + ".log", "wb") as log:
+        process = subprocess.Popen([sys.executable, os.path.abspath(__file__), path, ",".join(preload)],
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while not os.path.exists(path):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the worker fork server did not start (exit code {process.poll()})")
+            raise RuntimeError(f"the worker fork server did not start (exit code {process.poll()}): {_tail(path)}")
         time.sleep(0.1)
     return process
 
 
 def stop_server(process: subprocess.Popen, path: str) -> None:
+    """Stop the server; a server that had already ended is an error, with the end of what it printed."""
+    ended = process.poll()
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if os.path.exists(path):
-        os.unlink(path)
+    for leftover in (path, path + ".log"):
+        if os.path.exists(leftover) and (ended is None or leftover == path):
+            os.unlink(leftover)
+    if ended is not None:
+        raise RuntimeError(f"the worker fork server ended during the session (exit code {ended}; its output in "
+                           f"{path}.log): {_tail(path)}")
+
+
+def _tail(path: str, size: int = 2000) -> str:
+    try:
+        with open(path + ".log", "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - size))
+            return log.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 
