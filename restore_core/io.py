@@ -11,16 +11,17 @@ from typing import Any
 from restore_core.errors import DataError, UserError
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: str, text: str, temp_dir: str | None = None) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), temp_dir)
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it: a reader, or a crash, sees the old file or the
-    new one, never half of it."""
+def write_bytes_atomic(path: str, data: bytes, temp_dir: str | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file: a reader, or a crash, sees the old file or the new one,
+    never half of it. The temporary file is beside ``path``, or in ``temp_dir`` (on the same filesystem: it is
+    renamed into place), for a folder whose every file something else copies as it lists them."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=temp_dir or folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -32,8 +33,8 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    write_text_atomic(path, json_text(data))
+def write_json_atomic(path: str, data: Any, temp_dir: str | None = None) -> None:
+    write_text_atomic(path, json_text(data), temp_dir)
 
 
 def json_text(data: Any) -> str:

@@ -23,6 +23,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from restore_core.errors import UserError
 from restore_core.io import write_bytes_atomic
+from sweeps.ray_private import outside_the_staging_upload
 
 READ_TRIES = 6  # with the waits between them: 0.5 + 1 + 2 + 4 + 8 s (the storage's own retries come on top)
 
@@ -41,7 +42,7 @@ class KeptHistory:
         remote = Path(trial.storage.trial_fs_path, file_name).as_posix()
         data = read_records(trial.storage.storage_filesystem, remote, f"trial {trial.trial_id}")
         if data is not None and len(data) > (os.path.getsize(local) if os.path.isfile(local) else 0):
-            write_bytes_atomic(local, data)
+            write_bytes_atomic(local, data, outside_the_staging_upload(local))
 
 
 class ResultJsonLogger(KeptHistory, JsonLoggerCallback):

@@ -24,6 +24,7 @@ from sweeps.cluster.disk import DiskFull, is_full_disk
 from sweeps.cluster.nodes import NODE_LOST, pickled_error, trial_lost_its_node
 from sweeps.ray_private import (
     experiment_trial_states,
+    outside_the_staging_upload,
     staging_dirs,
     trial_storage_filesystem,
     worker_storage_file,
@@ -71,7 +72,8 @@ def record_end(trial_dirs: list[str], status: str, error: str | None) -> str | N
     for folder in folders:
         if status == "terminated":
             keep_retried_errors(folder)
-        write_json_atomic(os.path.join(folder, STATUS_FILE), {"status": status, "error": error})
+        path = os.path.join(folder, STATUS_FILE)
+        write_json_atomic(path, {"status": status, "error": error}, outside_the_staging_upload(path))
     return status
 
 

@@ -178,6 +178,16 @@ def test_a_trials_storage_and_the_experiment_snapshot(canary_run):
     with private_api("staging_dirs"):
         staging = ray_private.staging_dirs(states)
         assert sorted(staging) == folders and all(isinstance(path, str) and path for path in staging.values())
+    with private_api("outside_the_staging_upload"):  # the folder above Ray's driver staging folder, not uploaded
+        from ray.train._internal.storage import StorageContext
+
+        driver_staging = StorageContext(str(run_dir.parent), "canary").experiment_driver_staging_path
+        assert ray_private.outside_the_staging_upload(os.path.join(driver_staging, "x.json")) == os.path.dirname(
+            driver_staging)
+        for path in staging.values():
+            assert ray_private.outside_the_staging_upload(os.path.join(path, "status.json")) == os.path.dirname(
+                os.path.dirname(path))
+        assert ray_private.outside_the_staging_upload(str(run_dir / folders[0] / "status.json")) is None
     trial = Trial.from_json_state(next(iter(states.values()))[1], stub=True)
     with private_api("trial_storage_filesystem"):
         assert is_local_filesystem(ray_private.trial_storage_filesystem(trial)) is True
