@@ -2,7 +2,9 @@
 
 A pytest plugin::
 
-    python -m pytest -p benchmarks.suite_cost --suite-cost cost.json -n 0 tests/sweeps/cluster
+    python -m pytest -p benchmarks.suite_cost --suite-cost=cost.json -n 0 tests/sweeps/cluster
+
+(FILE with ``=``, as for ``benchmarks/suite_timeline.py``: an existing FILE given apart is taken for tests too.)
 
 It measures one test at a time in one process: the suite's default of running files side by side in pytest-xdist
 workers (pyproject.toml's addopts) is refused, ``-n 0`` turns it off.

@@ -1,7 +1,11 @@
 """When the machine's cores sit idle through a whole run of the suite, files side by side in pytest-xdist workers,
 and which test files each worker was running then. A pytest plugin::
 
-    python -m pytest -p benchmarks.suite_timeline --suite-timeline timeline.json
+    python -m pytest -p benchmarks.suite_timeline --suite-timeline=timeline.json
+
+Give FILE with ``=``: written as a separate argument, a FILE that already exists is also taken for a path of tests,
+and pytest then roots the session at FILE's folder and reads no ``pyproject.toml`` there (a FILE in ``/tmp``: the run
+goes in one process, without the suite's ``-n 2`` and markers).
 
 The process that runs the session (xdist's controller, or pytest itself under ``-n 0``) reads the machine's busy
 share from ``/proc/stat`` every second (every process on it counts: Ray's daemons and workers, the drivers the tests
