@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from restore_core.errors import DataError, UserError
+from restore_core.io import one_request_uploads
 
 READERS = 16  # parallel reads: an object store answers each in tens of milliseconds, so many are in flight at once
 RECORDS = ("params.json", "result.json", "status.json", "timeout.json", "error.txt", "retried-errors.txt")
@@ -46,20 +47,6 @@ def filesystem(uri: str):
     except (OSError, ArrowException, ValueError) as err:
         raise DataError(f"cannot open {uri}: {str(err).splitlines()[0]}") from None
     return one_request_uploads(filesystem_), path
-
-
-def one_request_uploads(filesystem_):
-    """``filesystem_``, or for S3 the same filesystem uploading a file smaller than an upload part in one request
-    (pyarrow's ``allow_delayed_open``: one PutObject at its close) where pyarrow's default makes three, the create, the
-    part and the completion of a multipart upload. A run is mostly small files: each trial's result files, its
-    checkpoints, Ray's saves. An error of the upload (a bucket that is gone) then comes at the file's close."""
-    from pyarrow import fs  # lazy, as in filesystem()
-
-    if isinstance(filesystem_, getattr(fs, "S3FileSystem", ())):
-        rebuild, (options,) = filesystem_.__reduce__()  # every option as the filesystem holds it (no credential
-        if not options.get("allow_delayed_open"):  # is resolved into them: pyarrow finds those at each request)
-            return rebuild({**options, "allow_delayed_open": True})
-    return filesystem_
 
 
 def list_files(uri: str, recursive: bool = True) -> dict[str, int]:

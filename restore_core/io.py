@@ -42,6 +42,20 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
+def one_request_uploads(filesystem_):
+    """``filesystem_``, or for S3 the same filesystem uploading a file smaller than an upload part in one request
+    (pyarrow's ``allow_delayed_open``: one PutObject at its close) where pyarrow's default makes three, the create, the
+    part and the completion of a multipart upload. A run is mostly small files: each trial's result files, its
+    checkpoints, Ray's saves. An error of the upload (a bucket that is gone) then comes at the file's close."""
+    from pyarrow import fs  # lazy: pyarrow (Ray's dependency) only for a storage URI
+
+    if isinstance(filesystem_, getattr(fs, "S3FileSystem", ())):
+        rebuild, (options,) = filesystem_.__reduce__()  # every option as the filesystem holds it (no credential
+        if not options.get("allow_delayed_open"):  # is resolved into them: pyarrow finds those at each request)
+            return rebuild({**options, "allow_delayed_open": True})
+    return filesystem_
+
+
 def write_json_uri(uri: str, data: Any) -> None:
     """Write ``data`` as JSON to ``uri`` (``s3://``, ``gs://``, ...) through pyarrow's filesystems, as Ray writes
     there; the folders are created as needed.
@@ -53,6 +67,7 @@ def write_json_uri(uri: str, data: Any) -> None:
 
     try:
         filesystem, path = fs.FileSystem.from_uri(uri)
+        filesystem = one_request_uploads(filesystem)
         filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with filesystem.open_output_stream(path) as out:
             out.write(json_text(data).encode("utf-8"))

@@ -21,9 +21,8 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import BasicVariantGenerator, Repeater, SearchAlgorithm
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
-from analysis.remote import one_request_uploads
 from restore_core.errors import DataError
-from restore_core.io import read_json_object
+from restore_core.io import one_request_uploads, read_json_object
 
 EXPERIMENT_FORMAT = "a run's experiment_state-*.json is the snapshot of the experiment that Ray Tune writes"
 TRIAL_STATE_KEYS = ("relative_logdir", "status")
@@ -162,7 +161,7 @@ _FS_AND_PATH = _train_storage.get_fs_and_path
 
 def one_request_per_small_upload() -> None:
     """Make the filesystem Ray Tune opens for an S3 run upload each file smaller than a part in one request instead
-    of three (:func:`analysis.remote.one_request_uploads`): the driver's uploads of the run (its saves, each trial's
+    of three (:func:`restore_core.io.one_request_uploads`): the driver's uploads of the run (its saves, each trial's
     result files), and a trial's own (its checkpoints), as its worker gets the trial's storage with that filesystem."""
     _train_storage.get_fs_and_path = _fs_and_path  # what StorageContext calls as it is made
 

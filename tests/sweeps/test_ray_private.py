@@ -28,6 +28,8 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, Repeater, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
+from restore_core.errors import UserError
+from restore_core.io import write_json_uri
 from restore_core.loop import CHECKPOINT_FILE
 from sweeps import ray_private
 from sweeps.cluster.atomic_fs import is_local_filesystem
@@ -352,7 +354,8 @@ def test_a_resumed_search_makes_its_trials_to_come_where_the_run_is(search, tmp_
 def test_a_runs_storage_in_s3_uploads_a_small_file_in_one_request(tmp_path, monkeypatch):
     """Ray Tune's storage of an S3 run, opened after the switch: its filesystem, its syncer's and the copy a trial's
     worker gets (pickled) upload a small file with one PutObject, where pyarrow's default is a multipart upload's
-    three requests; the credentials stay where pyarrow finds them, in no option of the filesystem."""
+    three requests; the credentials stay where pyarrow finds them, in no option of the filesystem. So does the run's
+    manifest, which the driver writes itself."""
     import pickle
 
     from ray.train._internal.storage import StorageContext
@@ -363,11 +366,15 @@ def test_a_runs_storage_in_s3_uploads_a_small_file_in_one_request(tmp_path, monk
         for variable, value in s3.env().items():
             monkeypatch.setenv(variable, value)
 
-        def requests_to_write(filesystem, name: str) -> list[str]:
-            """The upload's requests in the server's log, up to the one that completes it (logged as answered)."""
+        def requests_to_write(filesystem, name: str, write=None) -> list[str]:
+            """The upload's requests in the server's log, up to the one that completes it (logged as answered);
+            ``write`` writes the file where the filesystem's own stream does not."""
             before = (tmp_path / "moto.log").read_text().count("\n")
-            with filesystem.open_output_stream(f"{s3.bucket}/runs/{name}") as stream:
-                stream.write(b"{}" * 1000)
+            if write is None:
+                with filesystem.open_output_stream(f"{s3.bucket}/runs/{name}") as stream:
+                    stream.write(b"{}" * 1000)
+            else:
+                write()
             deadline, requests = time.time() + 10, []
             while not any(r.endswith(f"/runs/{name}") or "?uploadId=" in r for r in requests if r.split()[0] in (
                     "PUT", "POST")) and time.time() < deadline:
@@ -389,3 +396,11 @@ def test_a_runs_storage_in_s3_uploads_a_small_file_in_one_request(tmp_path, monk
                 assert s3.read("runs/b.json") == b"{}" * 1000
                 options = filesystem.__reduce__()[1][0]
                 assert options["access_key"] is None and options["secret_key"] is None
+        # the run's manifest, which the driver writes before Ray starts (restore_core.io.write_json_uri)
+        manifest = {"space": "x" * 1000}
+        assert requests_to_write(None, "manifest.json", lambda: write_json_uri(
+            f"s3://{s3.bucket}/runs/manifest.json", manifest)) == [f"PUT /{s3.bucket}/runs/manifest.json"]
+        assert json.loads(s3.read("runs/manifest.json")) == manifest
+        with pytest.raises(UserError, match=rf"^cannot write s3://{s3.bucket}-gone/runs/manifest.json: ") as refused:
+            write_json_uri(f"s3://{s3.bucket}-gone/runs/manifest.json", manifest)  # a bucket that is not there
+        assert "\n" not in str(refused.value)
