@@ -284,21 +284,20 @@ def staging_dirs(states: dict[str, tuple[str, str]]) -> dict[str, str]:
     return staging
 
 
+_DRIVER_STAGING = "driver_artifacts"  # StorageContext.experiment_driver_staging_path's last folder
+
+
 def outside_the_staging_upload(path: str) -> str | None:
     """Where an atomic write of ``path`` puts its temporary file when ``path`` is in the driver's staging folder
-    (``.../<experiment>/driver_artifacts``, a trial's copy included): the folder above it, on the same filesystem, which
-    Ray does not upload. Ray uploads the staging folder by listing it and then copying its files one by one, and a
-    temporary file renamed away between the two fails that save of the experiment (``FileNotFoundError``). ``None``
-    (beside ``path``) elsewhere."""
+    (``.../<experiment>/driver_artifacts``) or a trial's folder there: the folder above the staging folder, on the same
+    filesystem, which Ray does not upload. Ray uploads the staging folder by listing it and then copying its files one
+    by one, and a temporary file renamed away between the two fails that save of the experiment
+    (``FileNotFoundError``). ``None`` (beside ``path``) elsewhere."""
     folder = os.path.dirname(os.path.abspath(path))
-    while os.path.dirname(folder) != folder:
-        if os.path.basename(folder) == _DRIVER_STAGING:
-            return os.path.dirname(folder)
-        folder = os.path.dirname(folder)
+    for staging in (folder, os.path.dirname(folder)):
+        if os.path.basename(staging) == _DRIVER_STAGING:
+            return os.path.dirname(staging)
     return None
-
-
-_DRIVER_STAGING = "driver_artifacts"  # StorageContext.experiment_driver_staging_path's last folder
 
 
 # -- one save of the experiment, whole -------------------------------------------------------------------------------
