@@ -5,8 +5,9 @@ saved spec, the experiment's snapshot).
 
 Nothing else in the project imports ``ray._private``, ``ray._raylet`` or ``ray.train._internal``, reads a Ray object's
 underscored attributes or parses Ray's experiment snapshot. Ray is pinned in ``pyproject.toml`` to the versions the
-tests ran on, and ``tests/sweeps/test_ray_private.py`` calls every function here against the installed Ray: a newer
-Ray that changes one of these fails there, naming the function, before anything else breaks in a sweep.
+tests ran on, and ``tests/sweeps/test_ray_private.py`` (with ``test_ray_private_s3.py``) calls every function here
+against the installed Ray: a newer Ray that changes one of these fails there, naming the function, before anything
+else breaks in a sweep.
 """
 
 from sweeps.ray_private.cluster import (
