@@ -36,6 +36,7 @@ LONGEST = (
     ("tests/search_spaces/test_lamba_spaces.py", 30),
     ("tests/sweeps/test_submit_plugins.py", 30),  # the SLURM job: 28.6 s alone (`-n 0`) since `--wait` asks every 2 s
     ("tests/sweeps/driver/test_mlflow.py", 25),
+    ("tests/sweeps/ledger/test_checkpoint_names.py", 20),  # a killed sweep resumed from an earlier save
     ("tests/sweeps/test_run_cli.py", 15),
     ("tests/test_worker_forks.py", 10),  # last in collection order: alone at the end of a run without this
 )

@@ -22,7 +22,12 @@ from sweeps.driver.tb_summaries import TrialSummaries
 from sweeps.ledger.recover import last_recorded_step, newest_checkpoint, report_missing
 from sweeps.ledger.status import clear_timeout, ended_before, write_timeout
 from sweeps.ledger.watchdog import TrialTimedOut, TrialTimeout, Watchdog
-from sweeps.ray_private import worker_storage_filesystem, worker_trial_dir, worker_trial_folder_name
+from sweeps.ray_private import (
+    worker_checkpoints_after_existing,
+    worker_storage_filesystem,
+    worker_trial_dir,
+    worker_trial_folder_name,
+)
 
 mark("trainable imported")  # in a worker: its start, up to the first trial
 
@@ -74,6 +79,8 @@ def run_trial(
         # The trial ended before the driver died, after Ray's last snapshot of the experiment: keep it as it is.
         return
     clear_timeout(logdir)
+    # a trial going on from a checkpoint newer than Ray's snapshot knows: its next one must not take an earlier name
+    worker_checkpoints_after_existing()
     data = (shared or {}).get(data_key(validate_config(trial_config, cross_field=False)))  # train() checks the rest
 
     # the Ray node this attempt runs on, with every report: a trial retried after its node died reports another one

@@ -13,7 +13,8 @@ then uploaded file by file into the run directory. A driver killed
   creates the trial again (the searcher proposes it again from its saved state), so the old folder is moved out of
   the run's trials into ``unrecorded/``, where nothing counts it and nothing is lost;
 - after a trial wrote a checkpoint that the last save does not know: on a path, the trial goes on from the newest
-  checkpoint in its folder (:func:`newest_checkpoint`), not from an older one or its start; in object storage it goes
+  checkpoint in its folder (:func:`newest_checkpoint`), not from an older one or its start, and names its next ones
+  after it (``sweeps.ray_private.worker_checkpoints_after_existing``); in object storage it goes
   on from the save's checkpoint, or starts over where the save holds none, and its result file is then replaced by
   the new attempt's reports (the work since the save is done again; no report is counted twice);
 - in object storage, after Ray's save reached the bucket and before the result files that record its reports did:

@@ -153,6 +153,23 @@ def worker_trial_dir(on_local_storage: bool) -> str:
     return storage.trial_fs_path
 
 
+def worker_checkpoints_after_existing() -> None:
+    """Inside a trial, before its first report: name its next checkpoint after every checkpoint folder already in its
+    folder under the run's storage. Ray names a trial's checkpoints from an index it keeps in its snapshot of the
+    experiment; a trial resumed from a checkpoint newer than the snapshot's (its report recorded after the save the
+    resume restored) would otherwise write its next checkpoint under the name of one whose report is on record, and the
+    record would then name another step's weights."""
+    storage = _train_session.get_session().storage
+    selector = pyarrow.fs.FileSelector(storage.trial_fs_path, allow_not_found=True)
+    taken = [int(match.group(1)) for info in storage.storage_filesystem.get_file_info(selector)
+             if (match := _CHECKPOINT_FOLDER.fullmatch(info.base_name))]
+    if taken:  # the index of the last checkpoint written: Ray adds one before it writes the next
+        storage.current_checkpoint_index = max(storage.current_checkpoint_index, max(taken))
+
+
+_CHECKPOINT_FOLDER = re.compile(r"checkpoint_(\d+)")  # StorageContext._make_checkpoint_dir_name's
+
+
 # -- a run's uploads ---------------------------------------------------------------------------------------------------
 # Missing: Ray Tune opens the filesystem of a storage URI itself (pyarrow's FileSystem.from_uri, in StorageContext), and
 # a filesystem passed in instead would change what its storage path means (a path in that filesystem, no URI).

@@ -139,6 +139,12 @@ def _trainable(config):
     folder = ray_private.worker_trial_dir(is_local_filesystem(ray_private.worker_storage_filesystem()))
     with open(os.path.join(folder, "canary.txt"), "w", encoding="utf-8") as handle:
         handle.write(f"x={config['x']}")
+    if config["x"] == 2:  # checkpoints of an earlier life of the trial (the snapshot it restarts from knows none)
+        for name in ("checkpoint_000000", "checkpoint_000004"):
+            os.makedirs(os.path.join(folder, name))
+            with open(os.path.join(folder, name, "earlier.txt"), "w", encoding="utf-8") as handle:
+                handle.write(name)
+    ray_private.worker_checkpoints_after_existing()
     with tempfile.TemporaryDirectory() as checkpoint:
         tune.report({"step": 1, "trial_dir": folder,
                      "local": is_local_filesystem(ray_private.worker_storage_filesystem()),
@@ -175,6 +181,12 @@ def test_a_trials_storage_and_the_experiment_snapshot(canary_run):
         assert sorted(states) == folders and {status for status, _ in states.values()} == {"TERMINATED"}
     with private_api("worker_trial_folder_name"):  # the snapshot's name of each trial's folder
         assert sorted(r.metrics["folder_name"] for r in results) == folders
+    with private_api("worker_checkpoints_after_existing"):  # named after the trial's folders, which stay as they were
+        named = {r.metrics["canary"]: r.metrics["checkpoint_dir_name"] for r in results}
+        assert named == {b"x=1": "checkpoint_000000", b"x=2": "checkpoint_000005"}
+        (earlier,) = [r.metrics["trial_dir"] for r in results if r.metrics["canary"] == b"x=2"]
+        assert [open(os.path.join(earlier, name, "earlier.txt")).read() for name in (
+            "checkpoint_000000", "checkpoint_000004")] == ["checkpoint_000000", "checkpoint_000004"]
     with private_api("staging_dirs"):
         staging = ray_private.staging_dirs(states)
         assert sorted(staging) == folders and all(isinstance(path, str) and path for path in staging.values())
@@ -243,11 +255,18 @@ def test_a_trial_worker_has_the_jobs_runtime_env(ray_session):
 
 
 def test_the_checkpoint_a_snapshot_restores(canary_run):
-    run_dir = canary_run[1]
+    results, run_dir = canary_run
     with private_api("snapshot_checkpoints"):
         checkpoints = ray_private.snapshot_checkpoints(str(run_dir))
-        assert len(checkpoints) == 2 and all(path == str(run_dir / folder / "checkpoint_000000") and os.path.isdir(path)
-                                             for folder, path in checkpoints.items())
+        assert checkpoints == {r.metrics["folder_name"]: str(run_dir / r.metrics["folder_name"] / _checkpoint_of(r))
+                               for r in results}
+        assert all(os.path.isdir(path) for path in checkpoints.values())
+
+
+def _checkpoint_of(result) -> str:
+    """The checkpoint a canary trial reported: checkpoint_000000, and for x=2 (whose folder held two earlier ones
+    when it started) checkpoint_000005."""
+    return {b"x=1": "checkpoint_000000", b"x=2": "checkpoint_000005"}[result.metrics["canary"]]
 
 
 def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(canary_run, tmp_path):
@@ -256,13 +275,14 @@ def test_a_snapshot_checkpoint_without_its_report_is_found_for_the_resume(canary
     run_dir = tmp_path / "copy"
     shutil.copytree(canary_run[1], run_dir)
     assert unreported_checkpoints(str(run_dir)) == {}  # every report recorded
-    folders = sorted(params.parent.name for params in run_dir.glob("*/params.json"))
+    named = {r.metrics["folder_name"]: _checkpoint_of(r) for r in canary_run[0]}
+    folders = sorted(named, key=named.get)  # x=1's first: its checkpoint is checkpoint_000000
     (run_dir / folders[0] / "result.json").write_text("")  # the bucket's copy from before the report
     # with the step of the last report the records hold (none: 0), after which the trial reports again
     assert unreported_checkpoints(str(run_dir)) == {folders[0]: ("checkpoint_000000", 0)}
     (run_dir / folders[1] / "result.json").unlink()  # or none yet
     assert unreported_checkpoints(str(run_dir)) == {folders[0]: ("checkpoint_000000", 0),
-                                                    folders[1]: ("checkpoint_000000", 0)}
+                                                    folders[1]: ("checkpoint_000005", 0)}
     # a checkpoint put back as a copy of another (put_back_deleted_remote) is recorded when that other's report is
     (run_dir / folders[0] / "result.json").write_text('{"step": 4, "checkpoint_dir_name": "checkpoint_000001"}\n')
     assert unreported_checkpoints(str(run_dir))[folders[0]] == ("checkpoint_000000", 4)
