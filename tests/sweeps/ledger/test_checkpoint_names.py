@@ -56,38 +56,39 @@ def test_a_trial_resumed_from_a_checkpoint_newer_than_the_save_writes_no_checkpo
 
 
 def _kill_two_checkpoints_after_a_save(driver, run_dir: str, keep: str, limit: float = 120) -> str:
-    """Copy Ray's save (its bundle) into ``keep`` once it holds the slow trial's first checkpoint, then SIGKILL the
+    """Copy Ray's save (its bundle) into ``keep`` once it holds a checkpoint of the slow trial, then SIGKILL the
     driver once the trial's ``result.json`` in the run names two checkpoints after that one; returns the copy."""
-    deadline, copy = time.time() + limit, None
+    deadline, copy, held = time.time() + limit, None, None
     os.makedirs(keep)
     while time.time() < deadline and driver.poll() is None:
         slow = _trial(run_dir, "slow")
         if slow is not None and copy is None:
-            copy = _save_holding(run_dir, os.path.basename(slow), "checkpoint_000000", keep)
+            copy, held = _save_holding(run_dir, os.path.basename(slow), keep)
         if copy is not None and os.path.exists(os.path.join(slow, "result.json")):
-            names = {json.loads(line).get("checkpoint_dir_name") for line in _read(
+            names = {json.loads(line).get("checkpoint_dir_name") or "" for line in _read(
                 os.path.join(slow, "result.json")).splitlines() if line.endswith("}")}
-            if "checkpoint_000002" in names and not os.path.exists(os.path.join(slow, "status.json")):
+            if max(names) >= f"checkpoint_{held + 2:06d}" and not os.path.exists(os.path.join(slow, "status.json")):
                 driver.kill()
                 driver.wait(timeout=30)
                 return copy
         time.sleep(0.02)
-    raise AssertionError(f"the slow trial did not reach its third checkpoint (driver exit code {driver.poll()})")
+    raise AssertionError(f"the slow trial wrote no two checkpoints after a save (driver exit code {driver.poll()})")
 
 
-def _save_holding(run_dir: str, trial: str, checkpoint: str, keep: str) -> str | None:
-    """The run's bundle copied into ``keep`` when the save it holds restores ``trial`` from ``checkpoint``."""
+def _save_holding(run_dir: str, trial: str, keep: str) -> tuple[str | None, int | None]:
+    """The run's bundle copied into ``keep``, and the index of the checkpoint of ``trial`` that the save it holds
+    restores; ``(None, None)`` while it holds none."""
     bundles = [name for name in os.listdir(run_dir) if name.startswith(CALLBACK_STATES)]
     with tempfile.TemporaryDirectory() as folder:
         try:
             for name in bundles + [n for n in os.listdir(run_dir) if n.startswith(SNAPSHOT)]:
                 shutil.copy(os.path.join(run_dir, name), folder)
             if not bundles or restore_snapshot(folder) is None:
-                return None
+                return None, None
             held = snapshot_checkpoints(folder).get(trial)
         except (OSError, ValueError):  # read while Ray replaced it: the next poll reads it whole
-            return None
-        if held is None or os.path.basename(os.path.normpath(held)) != checkpoint:
-            return None
+            return None, None
+        if held is None:
+            return None, None
         shutil.copy(os.path.join(folder, bundles[0]), keep)
-        return os.path.join(keep, bundles[0])
+        return os.path.join(keep, bundles[0]), int(os.path.basename(os.path.normpath(held)).split("_")[1])
