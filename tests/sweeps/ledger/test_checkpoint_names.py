@@ -1,9 +1,10 @@
 """A trial resumed from a checkpoint newer than the save the resume restores keeps every checkpoint as its report
 names it. A driver killed while Ray uploaded a save can leave the run with a trial's ``result.json`` of that save
-beside the bundle of the one before (the bundle goes up last): the resume restores the earlier save, and the trial
-goes on from its newest recorded checkpoint (:func:`sweeps.ledger.recover.newest_checkpoint`). Ray names the trial's
-next checkpoints from the earlier save's index: without ``worker_checkpoints_after_existing`` the next one took the
-name of a checkpoint whose report is on record, and that record then named another step's weights."""
+beside the bundle of the one before (the files of a save go up one by one): the resume restores the earlier save,
+and the trial goes on from its newest recorded checkpoint (:func:`sweeps.ledger.recover.newest_checkpoint`). Ray
+names the trial's next checkpoints from the earlier save's index: without ``worker_checkpoints_after_existing`` the
+next one took the name of a checkpoint whose report is on record, and that record then named another step's
+weights."""
 
 from __future__ import annotations
 
